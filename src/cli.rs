@@ -1,0 +1,197 @@
+//! The `coffer` command line: `coffer server` (config file or `--dev`) and `coffer version`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+
+use crate::config::{self, Overrides, SealKind};
+use crate::http::{Limits, Listener};
+use crate::{process, server, store, tls};
+
+/// Coffer: a secrets server that speaks the Vault/OpenBao HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "coffer", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    ///
+    /// Examples:
+    ///   coffer server --config /etc/coffer/coffer.toml
+    ///   coffer server --dev --dev-root-token-id root
+    Server(ServerArgs),
+    /// Print the version.
+    Version,
+}
+
+/// `coffer server` flags.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// TOML configuration file (see config/coffer.example.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Development mode: temporary store, initialised and unsealed, KV v2 at secret/, plain HTTP on loopback.
+    #[arg(long)]
+    pub dev: bool,
+    /// Dev mode: use this value as the root token instead of a random one.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "COFFER_DEV_ROOT_TOKEN_ID",
+        hide_env_values = true
+    )]
+    pub dev_root_token_id: Option<String>,
+    /// Dev mode: address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8200")]
+    pub dev_listen_address: SocketAddr,
+    /// Override listener.address.
+    #[arg(long, value_name = "ADDR")]
+    pub listen_address: Option<String>,
+    /// Override storage.url.
+    #[arg(long, value_name = "URL")]
+    pub storage_url: Option<String>,
+    /// Override log.level.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// Runs the parsed command; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Version => {
+            println!("Coffer v{}", env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Command::Server(args) if args.dev => match run_dev(args).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                1
+            }
+        },
+        Command::Server(args) => match run_server(args).await {
+            Ok(()) => 0,
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("Error: {e}");
+                }
+                1
+            }
+        },
+    }
+}
+
+async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
+    let overrides = Overrides {
+        address: args.listen_address.clone(),
+        storage_url: args.storage_url.clone(),
+        log_level: args.log_level.clone(),
+    };
+    let (cfg, warnings) = config::load(args.config.as_deref(), &overrides)?;
+    process::init_logging(&cfg.log_level, cfg.log_json);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    process::harden(cfg.disable_mlock);
+    if rustix::process::geteuid().is_root() {
+        tracing::warn!("running as root; run Coffer as an unprivileged user");
+    }
+    let tcp = TcpListener::bind(cfg.address)
+        .await
+        .map_err(|e| vec![format!("cannot listen on {}: {e}", cfg.address)])?;
+    let listener = match &cfg.tls {
+        Some(files) => {
+            let tls = tls::server_config(&files.cert, &files.key).map_err(|e| vec![e])?;
+            Listener::Tls(tcp, tokio_rustls::TlsAcceptor::from(tls))
+        }
+        None => {
+            tracing::warn!("TLS is disabled (tls_disable = true): traffic is not encrypted");
+            Listener::Plain(tcp)
+        }
+    };
+    let store = store::open(cfg.storage_url.expose_secret())
+        .await
+        .map_err(|e| vec![e.to_string()])?;
+    let limits = Limits {
+        max_request_size: cfg.max_request_size,
+        max_json_depth: cfg.max_json_depth,
+    };
+    let mut running = server::start(store, cfg.seal.clone(), listener, limits)
+        .await
+        .map_err(|e| vec![e])?;
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);
+    if running.core.barrier.is_sealed() {
+        tracing::info!(
+            "sealed: initialise with PUT /v1/sys/init or unseal with PUT /v1/sys/unseal"
+        );
+    }
+    let tx = running.take_shutdown();
+    process::shutdown_signal().await;
+    tracing::info!("signal received");
+    if let Some(tx) = tx {
+        let _ = tx.send(());
+    }
+    running.wait().await;
+    Ok(())
+}
+
+async fn run_dev(args: ServerArgs) -> Result<(), String> {
+    process::init_logging(args.log_level.as_deref().unwrap_or("info"), false);
+    process::harden(true);
+    let dir = tempfile::Builder::new()
+        .prefix("coffer-dev-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let url = format!("sqlite://{}", dir.path().join("coffer.db").display());
+    let store = store::open(&url).await.map_err(|e| e.to_string())?;
+    let tcp = TcpListener::bind(args.dev_listen_address)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.dev_listen_address))?;
+    let limits = Limits {
+        max_request_size: config::DEFAULT_MAX_REQUEST_SIZE,
+        max_json_depth: config::DEFAULT_MAX_JSON_DEPTH,
+    };
+    let mut running = server::start(store, SealKind::Shamir, Listener::Plain(tcp), limits).await?;
+    let creds = server::setup_dev(
+        &running.core,
+        args.dev_root_token_id.map(SecretString::from),
+    )
+    .await?;
+    print_dev_banner(running.addr, &creds);
+    let core = Arc::clone(&running.core);
+    let tx = running.take_shutdown();
+    process::shutdown_signal().await;
+    if let Some(tx) = tx {
+        let _ = tx.send(());
+    }
+    running.wait().await;
+    drop(core);
+    drop(dir);
+    Ok(())
+}
+
+/// Dev mode prints its credentials once, on stdout, as Vault's dev server does.
+fn print_dev_banner(addr: SocketAddr, creds: &server::DevCredentials) {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.encode(&creds.unseal_key[..]);
+    println!("WARNING! dev mode is enabled! In this mode, Coffer runs entirely from a temporary");
+    println!("SQLite store, starts unsealed with a single unseal key, and serves plain HTTP.");
+    println!();
+    println!("    $ export VAULT_ADDR='http://{addr}'");
+    println!();
+    println!("Unseal Key: {key}");
+    println!("Root Token: {}", creds.root_token.expose_secret());
+    println!();
+    println!("Development mode should NOT be used in production installations!");
+}

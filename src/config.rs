@@ -1,0 +1,482 @@
+//! Server configuration: TOML file, then `COFFER_*` environment variables (with `_FILE`
+//! variants), then command-line flags; validated into [`Config`] with every problem listed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The file as written: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[listener]`.
+    #[serde(default)]
+    pub listener: RawListener,
+    /// `[storage]`.
+    #[serde(default)]
+    pub storage: RawStorage,
+    /// `[seal]`.
+    #[serde(default)]
+    pub seal: RawSeal,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: RawLog,
+    /// Do not try to lock memory.
+    pub disable_mlock: Option<bool>,
+}
+
+/// `[listener]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    /// `host:port` to bind.
+    pub address: Option<String>,
+    /// PEM certificate chain.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key; must not be group/world readable.
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve plain HTTP.
+    pub tls_disable: Option<bool>,
+    /// Body limit in bytes.
+    pub max_request_size: Option<usize>,
+    /// Deepest JSON nesting accepted.
+    pub max_json_depth: Option<usize>,
+}
+
+/// `[storage]` as written.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// `sqlite:///path` (later also `postgres://…`).
+    pub url: Option<SecretString>,
+}
+
+impl std::fmt::Debug for RawStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawStorage")
+            .field(
+                "url",
+                &self.url.as_ref().map(|u| redact_url(u.expose_secret())),
+            )
+            .finish()
+    }
+}
+
+/// `[seal]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSeal {
+    /// `shamir` or `keyfile`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Key file for `keyfile`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[log]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `trace` … `error`, or an `EnvFilter` directive.
+    pub level: Option<String>,
+    /// `text` or `json`.
+    pub format: Option<String>,
+}
+
+/// How the unseal key is obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealKind {
+    /// Operators submit key shares to `sys/unseal`.
+    Shamir,
+    /// The unseal key is read from a file at start (auto-unseal).
+    KeyFile(PathBuf),
+}
+
+/// TLS material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain PEM.
+    pub cert: PathBuf,
+    /// Private key PEM.
+    pub key: PathBuf,
+}
+
+/// Validated configuration.
+pub struct Config {
+    /// Bind address.
+    pub address: SocketAddr,
+    /// `None` means plain HTTP (`tls_disable = true`).
+    pub tls: Option<TlsFiles>,
+    /// Body limit.
+    pub max_request_size: usize,
+    /// JSON depth limit.
+    pub max_json_depth: usize,
+    /// Storage URL (may hold a password).
+    pub storage_url: SecretString,
+    /// Seal.
+    pub seal: SealKind,
+    /// Log filter.
+    pub log_level: String,
+    /// JSON logs.
+    pub log_json: bool,
+    /// Skip `mlockall`.
+    pub disable_mlock: bool,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("address", &self.address)
+            .field("tls", &self.tls)
+            .field("max_request_size", &self.max_request_size)
+            .field("storage_url", &redact_url(self.storage_url.expose_secret()))
+            .field("seal", &self.seal)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default body limit: 32 MiB, as OpenBao.
+pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 << 20;
+/// Default JSON depth limit.
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+
+/// Hides the password of a URL like `postgres://user:pass@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Environment variables Coffer reads, and the key each sets.
+const ENV_KEYS: &[&str] = &[
+    "LISTENER_ADDRESS",
+    "LISTENER_TLS_CERT_FILE",
+    "LISTENER_TLS_KEY_FILE",
+    "LISTENER_TLS_DISABLE",
+    "LISTENER_MAX_REQUEST_SIZE",
+    "LISTENER_MAX_JSON_DEPTH",
+    "STORAGE_URL",
+    "SEAL_TYPE",
+    "SEAL_KEY_FILE",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "DISABLE_MLOCK",
+];
+
+/// Overrides given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen-address`.
+    pub address: Option<String>,
+    /// `--storage-url`.
+    pub storage_url: Option<String>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+impl RawConfig {
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| format!("invalid config file: {e}"))
+    }
+
+    /// Applies `COFFER_*` variables from `env`. Returns warnings for unknown variables.
+    pub fn apply_env(
+        &mut self,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        for name in env.keys().filter_map(|k| k.strip_prefix("COFFER_")) {
+            let base = name.strip_suffix("_FILE").unwrap_or(name);
+            let known = ENV_KEYS.contains(&base)
+                || ENV_KEYS.contains(&name)
+                || name.starts_with("TEST_")
+                || name == "ADDR"
+                || name == "TOKEN";
+            if !known {
+                warnings.push(format!(
+                    "unknown environment variable COFFER_{name} ignored"
+                ));
+            }
+        }
+        for key in ENV_KEYS {
+            let direct = env.get(&format!("COFFER_{key}"));
+            let file = env.get(&format!("COFFER_{key}_FILE"));
+            let value = match (direct, file) {
+                (Some(_), Some(_)) => {
+                    errors.push(format!(
+                        "both COFFER_{key} and COFFER_{key}_FILE are set; use one"
+                    ));
+                    continue;
+                }
+                (Some(v), None) => v.clone(),
+                (None, Some(path)) => match std::fs::read_to_string(path) {
+                    Ok(v) => v.trim_end_matches(['\n', '\r']).to_string(),
+                    Err(e) => {
+                        errors.push(format!("COFFER_{key}_FILE: cannot read {path}: {e}"));
+                        continue;
+                    }
+                },
+                (None, None) => continue,
+            };
+            if let Err(e) = self.set(key, value) {
+                errors.push(format!("COFFER_{key}: {e}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(warnings)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn set(&mut self, key: &str, v: String) -> Result<(), String> {
+        let boolean = |v: &str| match v {
+            "1" | "true" | "TRUE" | "True" => Ok(true),
+            "0" | "false" | "FALSE" | "False" => Ok(false),
+            _ => Err("expected true or false".to_string()),
+        };
+        let number = |v: &str| {
+            v.parse::<usize>()
+                .map_err(|_| "expected a number".to_string())
+        };
+        match key {
+            "LISTENER_ADDRESS" => self.listener.address = Some(v),
+            "LISTENER_TLS_CERT_FILE" => self.listener.tls_cert_file = Some(v.into()),
+            "LISTENER_TLS_KEY_FILE" => self.listener.tls_key_file = Some(v.into()),
+            "LISTENER_TLS_DISABLE" => self.listener.tls_disable = Some(boolean(&v)?),
+            "LISTENER_MAX_REQUEST_SIZE" => self.listener.max_request_size = Some(number(&v)?),
+            "LISTENER_MAX_JSON_DEPTH" => self.listener.max_json_depth = Some(number(&v)?),
+            "STORAGE_URL" => self.storage.url = Some(SecretString::from(v)),
+            "SEAL_TYPE" => self.seal.kind = Some(v),
+            "SEAL_KEY_FILE" => self.seal.key_file = Some(v.into()),
+            "LOG_LEVEL" => self.log.level = Some(v),
+            "LOG_FORMAT" => self.log.format = Some(v),
+            "DISABLE_MLOCK" => self.disable_mlock = Some(boolean(&v)?),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Applies command-line overrides (they win over file and environment).
+    pub fn apply_overrides(&mut self, o: &Overrides) {
+        if let Some(a) = &o.address {
+            self.listener.address = Some(a.clone());
+        }
+        if let Some(u) = &o.storage_url {
+            self.storage.url = Some(SecretString::from(u.clone()));
+        }
+        if let Some(l) = &o.log_level {
+            self.log.level = Some(l.clone());
+        }
+    }
+
+    /// Checks everything and lists all problems at once.
+    pub fn validate(self) -> Result<Config, Vec<String>> {
+        let mut errors = Vec::new();
+        let address_text = self
+            .listener
+            .address
+            .unwrap_or_else(|| "127.0.0.1:8200".to_string());
+        let address = address_text.parse::<SocketAddr>().map_err(|_| {
+            errors.push(format!(
+                "listener.address: {address_text:?} is not host:port (e.g. 127.0.0.1:8200)"
+            ));
+        });
+        let tls_disable = self.listener.tls_disable.unwrap_or(false);
+        let tls = match (
+            tls_disable,
+            self.listener.tls_cert_file,
+            self.listener.tls_key_file,
+        ) {
+            (true, _, _) => None,
+            (false, Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (false, _, _) => {
+                errors.push("listener: tls_cert_file and tls_key_file are required unless tls_disable = true".into());
+                None
+            }
+        };
+        let storage_url = match self.storage.url {
+            Some(u) if !u.expose_secret().is_empty() => Some(u),
+            _ => {
+                errors.push(
+                    "storage.url is required (e.g. sqlite:///var/lib/coffer/coffer.db)".into(),
+                );
+                None
+            }
+        };
+        let seal = match (
+            self.seal.kind.as_deref().unwrap_or("shamir"),
+            self.seal.key_file,
+        ) {
+            ("shamir", _) => Some(SealKind::Shamir),
+            ("keyfile", Some(f)) => Some(SealKind::KeyFile(f)),
+            ("keyfile", None) => {
+                errors.push("seal.key_file is required when seal.type = \"keyfile\"".into());
+                None
+            }
+            (other, _) => {
+                errors.push(format!(
+                    "seal.type: {other:?} is not one of \"shamir\", \"keyfile\""
+                ));
+                None
+            }
+        };
+        let log_json = match self.log.format.as_deref().unwrap_or("text") {
+            "text" => false,
+            "json" => true,
+            other => {
+                errors.push(format!(
+                    "log.format: {other:?} is not one of \"text\", \"json\""
+                ));
+                false
+            }
+        };
+        let max_request_size = self
+            .listener
+            .max_request_size
+            .unwrap_or(DEFAULT_MAX_REQUEST_SIZE);
+        if max_request_size == 0 {
+            errors.push("listener.max_request_size must be greater than 0".into());
+        }
+        match (address, storage_url, seal) {
+            (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
+                address,
+                tls,
+                max_request_size,
+                max_json_depth: self
+                    .listener
+                    .max_json_depth
+                    .unwrap_or(DEFAULT_MAX_JSON_DEPTH),
+                storage_url,
+                seal,
+                log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
+                log_json,
+                disable_mlock: self.disable_mlock.unwrap_or(false),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Loads a config file, then the process environment, then `overrides`.
+pub fn load(
+    path: Option<&std::path::Path>,
+    overrides: &Overrides,
+) -> Result<(Config, Vec<String>), Vec<String>> {
+    let mut raw = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?;
+            RawConfig::from_toml(&text).map_err(|e| vec![e])?
+        }
+        None => RawConfig::default(),
+    };
+    let env: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("COFFER_"))
+        .collect();
+    let warnings = raw.apply_env(&env)?;
+    raw.apply_overrides(overrides);
+    Ok((raw.validate()?, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../config/coffer.example.toml");
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn example_config_parses_and_validates() {
+        let raw = RawConfig::from_toml(EXAMPLE).unwrap();
+        let c = raw.validate().unwrap();
+        assert_eq!(c.address.to_string(), "127.0.0.1:8200");
+        assert!(c.tls.is_some());
+        assert_eq!(c.seal, SealKind::Shamir);
+        assert_eq!(c.max_request_size, DEFAULT_MAX_REQUEST_SIZE);
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let mut raw = RawConfig::from_toml(EXAMPLE).unwrap();
+        raw.apply_env(&env(&[
+            ("COFFER_LISTENER_ADDRESS", "127.0.0.1:9000"),
+            ("COFFER_LISTENER_TLS_DISABLE", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(raw.listener.address.as_deref(), Some("127.0.0.1:9000"));
+        raw.apply_overrides(&Overrides {
+            address: Some("127.0.0.1:9100".into()),
+            ..Default::default()
+        });
+        let c = raw.validate().unwrap();
+        assert_eq!(c.address.port(), 9100);
+        assert!(c.tls.is_none());
+    }
+
+    #[test]
+    fn file_variant_reads_secret_and_both_set_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("url");
+        std::fs::write(&f, "sqlite:///tmp/x.db\n").unwrap();
+        let mut raw = RawConfig::default();
+        raw.apply_env(&env(&[("COFFER_STORAGE_URL_FILE", f.to_str().unwrap())]))
+            .unwrap();
+        assert_eq!(
+            raw.storage.url.as_ref().unwrap().expose_secret(),
+            "sqlite:///tmp/x.db"
+        );
+        let both = env(&[
+            ("COFFER_STORAGE_URL", "a"),
+            ("COFFER_STORAGE_URL_FILE", "b"),
+        ]);
+        assert!(RawConfig::default().apply_env(&both).is_err());
+    }
+
+    #[test]
+    fn unknown_env_warns_and_unknown_key_fails() {
+        let w = RawConfig::default()
+            .apply_env(&env(&[("COFFER_LISTENR_ADDRESS", "x")]))
+            .unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(RawConfig::from_toml("[listener]\nadress = \"x\"").is_err());
+    }
+
+    #[test]
+    fn all_problems_are_listed() {
+        let raw = RawConfig::from_toml("[listener]\naddress = \"nope\"\n[seal]\ntype = \"magic\"")
+            .unwrap();
+        let errs = raw.validate().unwrap_err();
+        assert!(errs.len() >= 4, "{errs:?}");
+    }
+
+    #[test]
+    fn debug_hides_database_password() {
+        let mut raw = RawConfig::from_toml(EXAMPLE).unwrap();
+        raw.storage.url = Some(SecretString::from(
+            "postgres://coffer:hunter2@db/coffer".to_string(),
+        ));
+        let c = raw.validate().unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("coffer:****@db"));
+    }
+}

@@ -1,0 +1,272 @@
+//! The core: shared server state and the one request pipeline
+//! (sealed? → route → token → policy → engine) that every API call goes through.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+use serde_json::json;
+
+use crate::barrier::Barrier;
+use crate::config::SealKind;
+use crate::crypto::Key;
+use crate::engine::{Call, Engine};
+use crate::error::ApiError;
+use crate::logical::{Request, Response};
+use crate::mounts::{MountEntry, MountTable};
+use crate::seal::{self, Cluster, SealManager};
+use crate::store::{MountRow, SharedStore};
+use crate::tokens::{TokenEntry, TokenStore};
+use crate::{kv, sys, token_auth};
+
+/// Server state shared by every request.
+pub struct Core {
+    /// Persistent storage (ciphertext for secrets).
+    pub store: SharedStore,
+    /// Envelope encryption; sealed when empty.
+    pub barrier: Barrier,
+    /// Token hashing and cache.
+    pub tokens: TokenStore,
+    /// Mount table.
+    pub mounts: ArcSwap<MountTable>,
+    /// Seal lifecycle.
+    pub seal: SealManager,
+    /// Cluster identity (loaded at unseal).
+    pub cluster: ArcSwap<Option<Cluster>>,
+    /// Storage backend name for seal-status.
+    pub storage_type: &'static str,
+    /// Signalled after `sys/rotate` so the re-wrap worker runs.
+    pub rotated: tokio::sync::Notify,
+    mount_lock: tokio::sync::Mutex<()>,
+}
+
+impl Core {
+    /// A sealed core over `store`.
+    pub fn new(store: SharedStore, seal_kind: SealKind) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            barrier: Barrier::default(),
+            tokens: TokenStore::default(),
+            mounts: ArcSwap::from_pointee(MountTable::default()),
+            seal: SealManager::new(seal_kind),
+            cluster: ArcSwap::from_pointee(None),
+            storage_type: "sqlite",
+            rotated: tokio::sync::Notify::new(),
+            mount_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Runs one request through the pipeline.
+    pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+        if let Some(resp) = sys::unauthenticated(self, &req).await {
+            return resp;
+        }
+        if self.barrier.is_sealed() {
+            return Err(ApiError::sealed());
+        }
+        let token = self
+            .tokens
+            .authenticate(&self.store, req.token.as_ref(), Utc::now())
+            .await?;
+        let table = self.mounts.load_full();
+        let (mount, rel) = table
+            .route(&req.path)
+            .ok_or_else(|| ApiError::no_route(&req.path))?;
+        authorize(&token, &req)?;
+        let rel = rel.to_string();
+        mount
+            .engine
+            .handle(
+                Call {
+                    core: self,
+                    mount: &mount,
+                    path: &rel,
+                    token: &token,
+                },
+                req,
+            )
+            .await
+    }
+
+    /// Loads what an unsealed node needs: the token key, cluster identity and the mount table.
+    pub async fn post_unseal(&self) -> Result<(), ApiError> {
+        let ct = self
+            .store
+            .system_get(seal::TOKEN_HMAC_KEY)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .ok_or_else(|| ApiError::internal(&"token key missing"))?;
+        let raw = self
+            .barrier
+            .decrypt(&seal::system_aad(seal::TOKEN_HMAC_KEY), &ct)
+            .map_err(|e| ApiError::internal(&e))?;
+        self.tokens.load_key(
+            Key::from_slice(&raw).ok_or_else(|| ApiError::internal(&"token key malformed"))?,
+        );
+        let cluster = self
+            .store
+            .system_get(seal::CLUSTER)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .and_then(|c| serde_json::from_slice::<Cluster>(&c).ok());
+        self.cluster.store(Arc::new(cluster));
+        self.reload_mounts().await
+    }
+
+    /// Drops every key and cache.
+    pub async fn seal_now(&self) {
+        self.barrier.clear();
+        self.tokens.clear();
+        self.mounts.store(Arc::new(MountTable::default()));
+        self.seal.reset().await;
+        tracing::info!("sealed");
+    }
+
+    /// Rebuilds the in-memory mount table from storage plus the built-in mounts.
+    pub async fn reload_mounts(&self) -> Result<(), ApiError> {
+        let rows = self
+            .store
+            .mount_list()
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let mut entries = builtin_mounts();
+        for row in rows {
+            match engine_for(&row) {
+                Some(engine) => entries.push(Arc::new(MountEntry {
+                    api_path: api_path(&row),
+                    row,
+                    engine,
+                })),
+                None => {
+                    tracing::warn!(path = %row.path, kind = %row.kind, "mount of unknown type skipped")
+                }
+            }
+        }
+        self.mounts.store(Arc::new(MountTable::new(entries)));
+        Ok(())
+    }
+
+    /// Adds a mount and reloads the table.
+    pub async fn mount(&self, row: MountRow) -> Result<(), ApiError> {
+        let _guard = self.mount_lock.lock().await;
+        let table = self.mounts.load_full();
+        let api = api_path(&row);
+        if let Some(existing) = table
+            .all()
+            .iter()
+            .find(|e| api.starts_with(&e.api_path) || e.api_path.starts_with(&api))
+        {
+            let at = existing
+                .api_path
+                .strip_prefix("auth/")
+                .filter(|_| row.table_name == "auth")
+                .unwrap_or(&existing.api_path);
+            return Err(ApiError::bad_request(format!(
+                "path is already in use at {at}"
+            )));
+        }
+        self.store.mount_insert(&row).await.map_err(|e| match e {
+            crate::store::StoreError::Conflict => {
+                ApiError::bad_request(format!("path is already in use at {}", row.path))
+            }
+            other => ApiError::internal(&other),
+        })?;
+        self.reload_mounts().await
+    }
+
+    /// Removes a mount (and its data) and reloads the table.
+    pub async fn unmount(&self, id: &str) -> Result<(), ApiError> {
+        let _guard = self.mount_lock.lock().await;
+        self.store
+            .mount_delete(id)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        self.reload_mounts().await
+    }
+
+    /// Updates a mount's tunables and reloads the table.
+    pub async fn retune(&self, row: &MountRow) -> Result<(), ApiError> {
+        let _guard = self.mount_lock.lock().await;
+        self.store
+            .mount_update(row)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        self.reload_mounts().await
+    }
+}
+
+/// Only the root policy exists so far: root tokens may do everything, other tokens nothing.
+/// ACL policies replace this check (issue 3).
+fn authorize(token: &TokenEntry, _req: &Request) -> Result<(), ApiError> {
+    if token.is_root() {
+        Ok(())
+    } else {
+        Err(ApiError::permission_denied())
+    }
+}
+
+/// The API prefix of a mount row.
+pub fn api_path(row: &MountRow) -> String {
+    if row.table_name == "auth" {
+        format!("auth/{}", row.path)
+    } else {
+        row.path.clone()
+    }
+}
+
+/// The engine implementing a stored mount, if this build has one.
+fn engine_for(row: &MountRow) -> Option<Arc<dyn Engine>> {
+    let options: serde_json::Value = serde_json::from_str(&row.options).unwrap_or(json!({}));
+    match (row.table_name.as_str(), row.kind.as_str()) {
+        ("mounts", "kv") if options.get("version").and_then(|v| v.as_str()) == Some("2") => {
+            Some(Arc::new(kv::KvV2))
+        }
+        _ => None,
+    }
+}
+
+fn builtin(
+    table: &str,
+    path: &str,
+    kind: &str,
+    description: &str,
+    engine: Arc<dyn Engine>,
+) -> Arc<MountEntry> {
+    let row = MountRow {
+        id: format!("builtin-{kind}"),
+        table_name: table.into(),
+        path: path.into(),
+        kind: kind.into(),
+        description: description.into(),
+        accessor: format!("{kind}_builtin"),
+        config: "{}".into(),
+        options: "{}".into(),
+        local: false,
+        seal_wrap: false,
+        created_at: String::new(),
+    };
+    Arc::new(MountEntry {
+        api_path: api_path(&row),
+        row,
+        engine,
+    })
+}
+
+fn builtin_mounts() -> Vec<Arc<MountEntry>> {
+    vec![
+        builtin(
+            "mounts",
+            "sys/",
+            "system",
+            "system endpoints used for control, policy and debugging",
+            Arc::new(sys::System),
+        ),
+        builtin(
+            "auth",
+            "token/",
+            "token",
+            "token based credentials",
+            Arc::new(token_auth::TokenAuth),
+        ),
+    ]
+}

@@ -1,0 +1,29 @@
+//! The trait every secrets engine and auth method implements: a request relative to its mount in,
+//! a response out. Engines never see HTTP or other mounts.
+
+use async_trait::async_trait;
+
+use crate::core::Core;
+use crate::error::ApiError;
+use crate::logical::{Request, Response};
+use crate::mounts::MountEntry;
+use crate::tokens::TokenEntry;
+
+/// What an engine receives besides the request.
+pub struct Call<'a> {
+    /// The server.
+    pub core: &'a Core,
+    /// The mount that matched.
+    pub mount: &'a MountEntry,
+    /// The path inside the mount (no leading slash).
+    pub path: &'a str,
+    /// The authenticated caller.
+    pub token: &'a TokenEntry,
+}
+
+/// A secrets engine or auth method.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// Handles a request routed to this engine.
+    async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError>;
+}

@@ -1,0 +1,180 @@
+//! The HTTP edge: turns `/v1/…` calls into logical requests and logical responses into Vault's
+//! JSON envelopes. Nothing below this module sees HTTP.
+
+mod limits;
+mod render;
+mod serve;
+
+pub use serve::{serve, Listener};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request as HttpRequest, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::response::Response as HttpResponse;
+use axum::Router;
+use secrecy::SecretString;
+use serde_json::{Map, Value};
+
+use crate::core::Core;
+use crate::error::ApiError;
+use crate::logical::{Operation, Request};
+
+/// Per-server HTTP settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Body limit in bytes.
+    pub max_request_size: usize,
+    /// JSON nesting limit.
+    pub max_json_depth: usize,
+}
+
+#[derive(Clone)]
+struct AppState {
+    core: Arc<Core>,
+    limits: Limits,
+}
+
+/// The router: one handler for every `/v1/` path; routing by mount happens in the core.
+pub fn router(core: Arc<Core>, limits: Limits) -> Router {
+    Router::new()
+        .fallback(handle)
+        .with_state(AppState { core, limits })
+}
+
+/// The client's address, set per connection by the server loop.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse {
+    let head = req.method() == Method::HEAD;
+    let (request_id, result) = match to_logical(&state, req).await {
+        Ok(logical) => {
+            let id = logical.id.clone();
+            let result = state.core.handle(logical).await;
+            (id, result)
+        }
+        Err(e) => (String::new(), Err(e)),
+    };
+    let resp = match result {
+        Ok(r) => render::response(&request_id, r),
+        Err(e) => render::error(&e),
+    };
+    if head {
+        let (parts, _) = resp.into_parts();
+        return HttpResponse::from_parts(parts, Body::empty());
+    }
+    resp
+}
+
+fn token_from(headers: &HeaderMap) -> Option<SecretString> {
+    if let Some(t) = headers
+        .get("x-vault-token")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.is_empty())
+    {
+        return Some(SecretString::from(t.to_string()));
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, value) = auth.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !value.trim().is_empty())
+        .then(|| SecretString::from(value.trim().to_string()))
+}
+
+async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Request, ApiError> {
+    let (parts, body) = req.into_parts();
+    let raw_path = parts.uri.path();
+    let Some(rest) = raw_path.strip_prefix("/v1/") else {
+        return Err(ApiError::not_found());
+    };
+    let path = limits::clean_path(rest)?;
+    if let Some(ns) = parts
+        .headers
+        .get("x-vault-namespace")
+        .and_then(|v| v.to_str().ok())
+    {
+        if !ns.is_empty() && ns.trim_matches('/') != "root" {
+            return Err(ApiError::bad_request("namespaces are not supported"));
+        }
+    }
+    let query: Vec<(String, String)> = match parts.uri.query() {
+        Some(q) => serde_urlencoded::from_str(q)
+            .map_err(|_| ApiError::bad_request("invalid query string"))?,
+        None => Vec::new(),
+    };
+    let list_param = query.iter().any(|(k, v)| k == "list" && v == "true");
+    let operation = match parts.method.as_str() {
+        "GET" | "HEAD" if list_param => Operation::List,
+        "GET" | "HEAD" => Operation::Read,
+        "LIST" => Operation::List,
+        "POST" | "PUT" => Operation::Update,
+        "DELETE" => Operation::Delete,
+        "PATCH" => {
+            let ct = parts
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if ct.split(';').next().map(str::trim) != Some("application/merge-patch+json") {
+                return Err(ApiError::unsupported_media(ct));
+            }
+            Operation::Patch
+        }
+        _ => {
+            return Err(ApiError {
+                errors: Vec::new(),
+                ..ApiError::unsupported_operation()
+            })
+        }
+    };
+    if parts.method == Method::HEAD && path != "sys/health" {
+        return Err(ApiError {
+            errors: Vec::new(),
+            ..ApiError::unsupported_operation()
+        });
+    }
+    let limit = state.limits.max_request_size;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::too_large(limit));
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::too_large(limit))?;
+    let mut data = limits::parse_body(&bytes, state.limits.max_json_depth)?;
+    for (k, v) in query {
+        if k != "list" {
+            data.entry(k).or_insert(Value::String(v));
+        }
+    }
+    let path = if operation == Operation::List && !path.ends_with('/') && !path.is_empty() {
+        format!("{path}/")
+    } else {
+        path
+    };
+    Ok(Request {
+        id: uuid::Uuid::new_v4().to_string(),
+        operation,
+        path,
+        data,
+        token: token_from(&parts.headers),
+        client_addr: parts.extensions.get::<PeerAddr>().map(|p| p.0),
+    })
+}
+
+/// Parses a body that may be empty, `null` or an object.
+pub(crate) fn body_to_map(v: Value) -> Result<Map<String, Value>, ApiError> {
+    match v {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::bad_request(
+            "failed to decode JSON input: the body must be a JSON object",
+        )),
+    }
+}

@@ -1,0 +1,123 @@
+//! Checks made before anything else looks at a request: path canonical form, JSON nesting depth.
+
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+fn invalid_path() -> ApiError {
+    ApiError::bad_request("invalid request path: empty, '.' or '..' segments, backslashes and control characters are not allowed")
+}
+
+/// Percent-decodes the path after `/v1/` and rejects `.`/`..` segments, `//`, NUL, backslashes
+/// and control characters, in raw and decoded form, before any routing or policy check.
+pub fn clean_path(raw: &str) -> Result<String, ApiError> {
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| invalid_path())?;
+    for candidate in [raw, decoded.as_ref()] {
+        if candidate.chars().any(|c| c == '\\' || c.is_control()) {
+            return Err(invalid_path());
+        }
+        let trimmed = candidate.strip_suffix('/').unwrap_or(candidate);
+        if trimmed.is_empty() {
+            continue;
+        }
+        if trimmed
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        {
+            return Err(invalid_path());
+        }
+    }
+    Ok(decoded.into_owned())
+}
+
+/// Rejects JSON nested deeper than `max` without building it (a linear byte scan).
+pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), ApiError> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return Err(ApiError::bad_request(format!(
+                        "JSON input is nested deeper than {max} levels"
+                    )));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses a request body: empty or `null` → empty map; otherwise a JSON object.
+pub fn parse_body(bytes: &[u8], max_depth: usize) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    check_depth(bytes, max_depth)?;
+    // serde_json's messages give line and column only, never the input.
+    let v: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request(format!("failed to decode JSON input: {e}")))?;
+    super::body_to_map(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_and_odd_paths_are_rejected() {
+        for bad in [
+            "secret/foo/../bar",
+            "secret/foo/%2e%2e/bar",
+            "secret/foo/.%2E/bar",
+            "secret//bar",
+            "secret/./bar",
+            "secret/foo/..",
+            "secret\\bar",
+            "secret/%5cbar",
+            "secret/a%00b",
+            "/secret",
+            "secret/%2F/x",
+        ] {
+            assert!(clean_path(bad).is_err(), "{bad} accepted");
+        }
+        assert_eq!(clean_path("secret/data/a%20b").unwrap(), "secret/data/a b");
+        assert_eq!(clean_path("secret/metadata/").unwrap(), "secret/metadata/");
+        assert_eq!(clean_path("secret/data/..x").unwrap(), "secret/data/..x");
+    }
+
+    #[test]
+    fn depth_limit_counts_only_structure() {
+        let deep = "[".repeat(65) + &"]".repeat(65);
+        assert!(check_depth(deep.as_bytes(), 64).is_err());
+        let ok = "[".repeat(64) + &"]".repeat(64);
+        assert!(check_depth(ok.as_bytes(), 64).is_ok());
+        let in_string = format!("{{\"a\":\"{}\"}}", "[".repeat(100));
+        assert!(check_depth(in_string.as_bytes(), 64).is_ok());
+        let huge = "[".repeat(1 << 20);
+        assert!(check_depth(huge.as_bytes(), 64).is_err());
+    }
+
+    #[test]
+    fn bodies_parse_leniently() {
+        assert!(parse_body(b"", 64).unwrap().is_empty());
+        assert!(parse_body(b"null", 64).unwrap().is_empty());
+        assert!(parse_body(b"[1]", 64).is_err());
+        let e = parse_body(b"{\"password\": \"hunter2", 64).unwrap_err();
+        assert!(!e.errors[0].contains("hunter2"));
+    }
+}

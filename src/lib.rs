@@ -1,0 +1,26 @@
+//! Coffer: a secrets server that speaks the Vault/OpenBao HTTP API, with envelope encryption,
+//! a Shamir or key-file seal, and SQLite storage.
+
+pub mod barrier;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod crypto;
+pub mod duration;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod keyring;
+pub mod kv;
+pub mod logical;
+pub mod mounts;
+pub mod params;
+pub mod process;
+pub mod seal;
+pub mod server;
+pub mod shamir;
+pub mod store;
+pub mod sys;
+pub mod tls;
+pub mod token_auth;
+pub mod tokens;

@@ -1,0 +1,387 @@
+//! The seal lifecycle: init (root key, keyring, shares, root token), unseal by shares or key file,
+//! and seal. Wrong shares never say which share was wrong.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use base64::Engine as _;
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use zeroize::Zeroizing;
+
+use crate::barrier::{self, Barrier, Unsealed};
+use crate::config::SealKind;
+use crate::core::Core;
+use crate::crypto::{self, Key};
+use crate::error::ApiError;
+use crate::keyring::Keyring;
+use crate::shamir;
+use crate::tokens::{self, TokenStore};
+
+/// System-table keys.
+pub const SEAL_CONFIG: &str = "seal_config";
+const ROOT_KEY: &str = "root_key";
+const KEYRING: &str = "keyring";
+/// Barrier-encrypted token HMAC key.
+pub const TOKEN_HMAC_KEY: &str = "token_hmac_key";
+/// Cluster name and id.
+pub const CLUSTER: &str = "cluster";
+
+const ROOT_KEY_AAD: &[u8] = b"coffer/root-key";
+const KEYRING_AAD: &[u8] = b"coffer/keyring";
+
+/// The AAD of a barrier-encrypted system record.
+pub fn system_aad(key: &str) -> Vec<u8> {
+    barrier::aad(&[b"system", key.as_bytes()])
+}
+
+/// Stored seal configuration (not secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SealConfig {
+    /// `shamir` or `keyfile`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// n.
+    pub secret_shares: u64,
+    /// t.
+    pub secret_threshold: u64,
+}
+
+/// Cluster identity, generated at init.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cluster {
+    /// `coffer-cluster-1a2b3c4d`.
+    pub name: String,
+    /// UUID.
+    pub id: String,
+}
+
+/// What init hands back once.
+pub struct InitOutput {
+    /// Key shares (empty for the key-file seal).
+    pub shares: Vec<Zeroizing<Vec<u8>>>,
+    /// The initial root token.
+    pub root_token: SecretString,
+}
+
+#[derive(Default)]
+struct Progress {
+    nonce: String,
+    parts: Vec<Zeroizing<Vec<u8>>>,
+}
+
+/// Seal state and the unseal progress of this node.
+pub struct SealManager {
+    kind: SealKind,
+    progress: Mutex<Progress>,
+}
+
+/// Reads a key file: 32 raw bytes, 64 hex characters, or base64 of 32 bytes. Refuses a file that
+/// group or others can read.
+pub fn read_key_file(path: &Path) -> Result<Key, String> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| format!("seal key file {}: {e}", path.display()))?;
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "seal key file {} has mode {:o}; it must not be readable by group or others (chmod 600)",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    let raw = Zeroizing::new(
+        std::fs::read(path).map_err(|e| format!("seal key file {}: {e}", path.display()))?,
+    );
+    if let Some(k) = Key::from_slice(&raw) {
+        return Ok(k);
+    }
+    let text = std::str::from_utf8(&raw).map(str::trim).unwrap_or("");
+    let decoded = Zeroizing::new(
+        hex::decode(text)
+            .ok()
+            .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+            .unwrap_or_default(),
+    );
+    Key::from_slice(&decoded).ok_or_else(|| {
+        format!(
+            "seal key file {} must hold 32 bytes (raw, 64 hex characters or base64)",
+            path.display()
+        )
+    })
+}
+
+/// Decodes a share given as hex or base64.
+fn decode_share(text: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+    let t = text.trim();
+    let bytes = hex::decode(t)
+        .ok()
+        .or_else(|| base64::engine::general_purpose::STANDARD.decode(t).ok())
+        .ok_or_else(|| ApiError::bad_request("invalid key: not hex or base64"))?;
+    let bytes = Zeroizing::new(bytes);
+    if bytes.len() < 16 {
+        return Err(ApiError::bad_request(
+            "invalid key: key is shorter than minimum 16 bytes",
+        ));
+    }
+    if bytes.len() > crypto::KEY_LEN + 1 {
+        return Err(ApiError::bad_request(
+            "invalid key: key is longer than maximum 33 bytes",
+        ));
+    }
+    Ok(bytes)
+}
+
+impl SealManager {
+    /// A manager for the configured seal.
+    pub fn new(kind: SealKind) -> Self {
+        Self {
+            kind,
+            progress: Mutex::new(Progress::default()),
+        }
+    }
+
+    /// The stored seal configuration; `None` before init.
+    pub async fn config(&self, core: &Core) -> Result<Option<SealConfig>, ApiError> {
+        let raw = core
+            .store
+            .system_get(SEAL_CONFIG)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
+    }
+
+    /// `shamir` or `keyfile`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            SealKind::Shamir => "shamir",
+            SealKind::KeyFile(_) => "keyfile",
+        }
+    }
+
+    /// Initialises storage. Shamir seals stay sealed afterwards; the key-file seal unseals.
+    pub async fn init(
+        &self,
+        core: &Core,
+        shares: u64,
+        threshold: u64,
+    ) -> Result<InitOutput, ApiError> {
+        if self.config(core).await?.is_some() {
+            return Err(ApiError::bad_request("Vault is already initialized"));
+        }
+        let (unseal_key, shares, threshold) = match &self.kind {
+            SealKind::Shamir => {
+                shamir::check_config(shares, threshold)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                (Key::generate(), shares, threshold)
+            }
+            SealKind::KeyFile(path) => (read_key_file(path).map_err(ApiError::bad_request)?, 0, 0),
+        };
+        let now = Utc::now();
+        let root_key = Key::generate();
+        let keyring = Keyring::new(now);
+        let root_key_ct = crypto::seal(&unseal_key, ROOT_KEY_AAD, root_key.expose());
+        let keyring_ct = crypto::seal(&root_key, KEYRING_AAD, &keyring.to_bytes());
+        // A private barrier encrypts the token key without unsealing the server.
+        let staging = Barrier::default();
+        staging.load(Unsealed { root_key, keyring });
+        let token_key = Key::generate();
+        let (token_key_ct, _) = staging
+            .encrypt(&system_aad(TOKEN_HMAC_KEY), token_key.expose())
+            .map_err(|e| ApiError::internal(&e))?;
+        let root_token = TokenStore::generate();
+        let hash = crypto::hmac_sha256(&token_key, root_token.expose_secret().as_bytes());
+        let suffix = crypto::random_base62(8).to_lowercase();
+        let cluster = Cluster {
+            name: format!("coffer-cluster-{suffix}"),
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        let cluster_json = serde_json::to_vec(&cluster).map_err(|e| ApiError::internal(&e))?;
+        let config = SealConfig {
+            kind: self.kind_name().into(),
+            secret_shares: shares,
+            secret_threshold: threshold,
+        };
+        let config_json = serde_json::to_vec(&config).map_err(|e| ApiError::internal(&e))?;
+        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        core.store
+            .token_put(&tokens::root_row(hash, now))
+            .await
+            .map_err(internal)?;
+        // The seal configuration goes in the same transaction as the keys: it is what marks the
+        // store as initialised, so a crash mid-init leaves an uninitialised store.
+        core.store
+            .system_put(&[
+                (ROOT_KEY, &root_key_ct),
+                (KEYRING, &keyring_ct),
+                (TOKEN_HMAC_KEY, &token_key_ct),
+                (CLUSTER, &cluster_json),
+                (SEAL_CONFIG, &config_json),
+            ])
+            .await
+            .map_err(internal)?;
+        let parts = match &self.kind {
+            SealKind::Shamir => {
+                shamir::split(&unseal_key, shares, threshold).map_err(|e| ApiError::internal(&e))?
+            }
+            SealKind::KeyFile(_) => {
+                self.unseal_with_key(core, &unseal_key).await?;
+                Vec::new()
+            }
+        };
+        tracing::info!(
+            shares,
+            threshold,
+            seal = self.kind_name(),
+            "storage initialised"
+        );
+        Ok(InitOutput {
+            shares: parts,
+            root_token,
+        })
+    }
+
+    /// Adds one share; unseals once the threshold is reached.
+    pub async fn submit_share(&self, core: &Core, share: &str) -> Result<(), ApiError> {
+        let config = self
+            .config(core)
+            .await?
+            .ok_or_else(|| ApiError::bad_request("Vault is not initialized"))?;
+        if !core.barrier.is_sealed() {
+            return Ok(());
+        }
+        let part = decode_share(share)?;
+        let mut progress = self.progress.lock().await;
+        if progress.parts.iter().any(|p| p[..] == part[..]) {
+            return Ok(());
+        }
+        if progress.parts.is_empty() {
+            progress.nonce = uuid::Uuid::new_v4().to_string();
+        }
+        progress.parts.push(part);
+        if (progress.parts.len() as u64) < config.secret_threshold.max(1) {
+            return Ok(());
+        }
+        let parts = std::mem::take(&mut *progress);
+        drop(progress);
+        let failed = || {
+            ApiError::bad_request(
+                "unable to retrieve stored keys: invalid key: failed to decrypt keys from storage: \
+                 cipher: message authentication failed",
+            )
+        };
+        let key =
+            shamir::combine(&parts.parts, config.secret_threshold.max(1)).map_err(|_| failed())?;
+        match self.unseal_with_key(core, &key).await {
+            Err(e) if e.status.is_client_error() => Err(failed()),
+            other => other,
+        }
+    }
+
+    /// Forgets submitted shares.
+    pub async fn reset(&self) {
+        *self.progress.lock().await = Progress::default();
+    }
+
+    /// `(progress, nonce)` of the unseal in flight.
+    pub async fn progress(&self) -> (usize, String) {
+        let p = self.progress.lock().await;
+        (p.parts.len(), p.nonce.clone())
+    }
+
+    /// Decrypts the root key and keyring with the unseal key and loads them.
+    pub async fn unseal_with_key(&self, core: &Core, unseal_key: &Key) -> Result<(), ApiError> {
+        let get = |k: &'static str| async move {
+            core.store
+                .system_get(k)
+                .await
+                .map_err(|e| ApiError::internal(&e))?
+                .ok_or_else(|| ApiError::internal(&format!("system record {k} is missing")))
+        };
+        let root_ct = get(ROOT_KEY).await?;
+        let root_bytes = crypto::open(unseal_key, ROOT_KEY_AAD, &root_ct)
+            .map_err(|_| ApiError::bad_request("invalid unseal key"))?;
+        let root_key = Key::from_slice(&root_bytes)
+            .ok_or_else(|| ApiError::internal(&"root key has wrong length"))?;
+        let keyring_ct = get(KEYRING).await?;
+        let keyring_bytes = crypto::open(&root_key, KEYRING_AAD, &keyring_ct)
+            .map_err(|e| ApiError::internal(&format!("keyring: {e}")))?;
+        let keyring = Keyring::from_bytes(&keyring_bytes)
+            .ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
+        core.barrier.load(Unsealed { root_key, keyring });
+        if let Err(e) = core.post_unseal().await {
+            core.seal_now().await;
+            return Err(e);
+        }
+        tracing::info!("unsealed");
+        Ok(())
+    }
+
+    /// Unseals from the key file at start, if this is a key-file seal and storage is initialised.
+    pub async fn auto_unseal(&self, core: &Core) -> Result<bool, String> {
+        let SealKind::KeyFile(path) = &self.kind else {
+            return Ok(false);
+        };
+        let key = read_key_file(path)?;
+        if self
+            .config(core)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        self.unseal_with_key(core, &key)
+            .await
+            .map_err(|e| format!("auto-unseal failed: {e}"))?;
+        Ok(true)
+    }
+
+    /// Stores a keyring with a new term; returns the new term number.
+    pub async fn rotate(&self, core: &Core) -> Result<u32, ApiError> {
+        let keys = core.barrier.keys().map_err(|_| ApiError::sealed())?;
+        let keyring = keys.keyring.rotated(Utc::now());
+        let ct = crypto::seal(&keys.root_key, KEYRING_AAD, &keyring.to_bytes());
+        core.store
+            .system_put(&[(KEYRING, &ct)])
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let term = keyring.active().number;
+        core.barrier.load(Unsealed {
+            root_key: keys.root_key.clone(),
+            keyring,
+        });
+        tracing::info!(term, "keyring rotated");
+        Ok(term)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_must_be_private_and_well_formed() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("k");
+        std::fs::write(&f, hex::encode([9u8; 32])).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(read_key_file(&f).unwrap_err().contains("chmod 600"));
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            read_key_file(&f).unwrap(),
+            Key::from_slice(&[9u8; 32]).unwrap()
+        );
+        std::fs::write(&f, "short").unwrap();
+        assert!(read_key_file(&f).is_err());
+    }
+
+    #[test]
+    fn shares_decode_from_hex_and_base64() {
+        assert_eq!(decode_share(&hex::encode([1u8; 33])).unwrap().len(), 33);
+        let b64 = base64::engine::general_purpose::STANDARD.encode([1u8; 33]);
+        assert_eq!(decode_share(&b64).unwrap().len(), 33);
+        assert!(decode_share("abcd").is_err());
+    }
+}

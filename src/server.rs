@@ -1,0 +1,143 @@
+//! Starting and stopping a server: build the core over a store, auto-unseal, serve HTTP, and the
+//! dev-mode setup (init, unseal, `secret/` mount, chosen root token).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{SecondsFormat, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
+
+use crate::config::SealKind;
+use crate::core::Core;
+use crate::http::{self, Limits, Listener};
+use crate::store::{MountRow, SharedStore};
+
+/// A server running in the background of the current runtime.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The core, for in-process inspection (tests, dev setup).
+    pub core: Arc<Core>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    worker: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, drains connections, and waits for the server task.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.worker.abort();
+    }
+
+    /// Resolves when the server task ends (after a shutdown signal).
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+        self.worker.abort();
+    }
+
+    /// A sender that triggers graceful shutdown.
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+/// Builds the core, unseals it if the seal is a key file, and serves on `listener`.
+pub async fn start(
+    store: SharedStore,
+    seal: SealKind,
+    listener: Listener,
+    limits: Limits,
+) -> Result<Running, String> {
+    let addr = match &listener {
+        Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
+    };
+    let core = Core::new(store, seal);
+    if core.seal.auto_unseal(&core).await? {
+        tracing::info!("unsealed from the key file");
+    }
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = http::router(core.clone(), limits);
+    let task = tokio::spawn(http::serve(listener, app, async move {
+        let _ = rx.await;
+    }));
+    let worker = tokio::spawn(crate::kv::rewrap_worker(core.clone()));
+    Ok(Running {
+        addr,
+        core,
+        shutdown: Some(tx),
+        task,
+        worker,
+    })
+}
+
+/// What dev mode prints once.
+pub struct DevCredentials {
+    /// The single unseal key.
+    pub unseal_key: Zeroizing<Vec<u8>>,
+    /// The root token.
+    pub root_token: SecretString,
+}
+
+/// Initialises with one share, unseals, mounts KV v2 at `secret/`, and installs the chosen root
+/// token (or keeps the generated one).
+pub async fn setup_dev(
+    core: &Core,
+    root_token_id: Option<SecretString>,
+) -> Result<DevCredentials, String> {
+    let out = core
+        .seal
+        .init(core, 1, 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    let share = out
+        .shares
+        .into_iter()
+        .next()
+        .ok_or("init returned no share")?;
+    core.seal
+        .submit_share(core, &hex::encode(&share[..]))
+        .await
+        .map_err(|e| e.to_string())?;
+    let root_token = match root_token_id {
+        Some(id) if !id.expose_secret().is_empty() => {
+            core.tokens
+                .create_root(&core.store, &id, Utc::now())
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(hash) = core.tokens.hash(out.root_token.expose_secret()) {
+                core.store
+                    .token_delete(&hash)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            id
+        }
+        _ => out.root_token,
+    };
+    core.mount(MountRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        table_name: "mounts".into(),
+        path: "secret/".into(),
+        kind: "kv".into(),
+        description: "key/value secret storage".into(),
+        accessor: format!("kv_{}", hex::encode(crate::crypto::random_bytes::<4>())),
+        config: "{}".into(),
+        options: r#"{"version":"2"}"#.into(),
+        local: false,
+        seal_wrap: false,
+        created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(DevCredentials {
+        unseal_key: share,
+        root_token,
+    })
+}

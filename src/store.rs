@@ -1,0 +1,274 @@
+//! The storage boundary: the `Store` trait, its row types and errors. Rows hold ciphertext only
+//! for secret values; the barrier encrypts before anything reaches a `Store`.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// A storage failure. `Conflict` is a failed conditional write; everything else is a fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost (CAS mismatch, unique key taken).
+    #[error("conflict")]
+    Conflict,
+    /// The database failed.
+    #[error("storage error: {0}")]
+    Backend(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(d) = &e {
+            if d.is_unique_violation() {
+                return StoreError::Conflict;
+            }
+        }
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A mounted secrets engine or auth method.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MountRow {
+    /// Stable id (UUID); part of every AAD under this mount.
+    pub id: String,
+    /// `mounts` or `auth`.
+    pub table_name: String,
+    /// Path with a trailing slash, e.g. `secret/`.
+    pub path: String,
+    /// Engine type, e.g. `kv`.
+    pub kind: String,
+    /// Free text.
+    pub description: String,
+    /// `kv_1a2b3c4d`.
+    pub accessor: String,
+    /// JSON object: `default_lease_ttl`, `max_lease_ttl`, `force_no_cache`.
+    pub config: String,
+    /// JSON object: engine options such as `{"version":"2"}`.
+    pub options: String,
+    /// Vault's `local` flag.
+    pub local: bool,
+    /// Vault's `seal_wrap` flag.
+    pub seal_wrap: bool,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+/// A token, stored under the HMAC of its value.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct TokenRow {
+    /// HMAC-SHA256(token).
+    pub hash: Vec<u8>,
+    /// Public handle for the token.
+    pub accessor: String,
+    /// The parent's hash; `None` for orphans.
+    pub parent_hash: Option<Vec<u8>>,
+    /// JSON array of policy names.
+    pub policies: String,
+    /// JSON object of string metadata.
+    pub meta: String,
+    /// `token-…` or the auth method name.
+    pub display_name: String,
+    /// The path that created the token.
+    pub path: String,
+    /// `service` or `batch`.
+    pub token_type: String,
+    /// Unix seconds.
+    pub creation_time: i64,
+    /// Seconds; 0 = no expiry.
+    pub ttl: i64,
+    /// Seconds; 0 = none.
+    pub explicit_max_ttl: i64,
+    /// Seconds; 0 = not periodic.
+    pub period: i64,
+    /// Remaining uses; 0 = unlimited.
+    pub num_uses: i64,
+    /// Unix seconds; `None` = never expires.
+    pub expire_time: Option<i64>,
+    /// Renewable.
+    pub renewable: bool,
+    /// No parent.
+    pub orphan: bool,
+}
+
+/// KV v2 mount-wide settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct KvConfigRow {
+    /// 0 = default (10).
+    pub max_versions: i64,
+    /// Writes must carry `cas`.
+    pub cas_required: bool,
+    /// Seconds; 0 = never.
+    pub delete_version_after: i64,
+}
+
+/// KV v2 metadata of one key.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KvMetadataRow {
+    /// Mount id.
+    pub mount_id: String,
+    /// Key path inside the mount.
+    pub path: String,
+    /// 0 = the mount's setting.
+    pub max_versions: i64,
+    /// Writes must carry `cas`.
+    pub cas_required: bool,
+    /// Seconds; 0 = the mount's setting.
+    pub delete_version_after: i64,
+    /// JSON object or `None`.
+    pub custom_metadata: Option<String>,
+    /// RFC 3339.
+    pub created_time: String,
+    /// RFC 3339.
+    pub updated_time: String,
+    /// 0 when no version was written yet.
+    pub current_version: i64,
+    /// Oldest version still kept (0 before any pruning).
+    pub oldest_version: i64,
+}
+
+/// One KV v2 version.
+#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KvVersionRow {
+    /// Version number, from 1.
+    pub version: i64,
+    /// RFC 3339.
+    pub created_time: String,
+    /// RFC 3339; the version reads as deleted once this time has passed.
+    pub deletion_time: Option<String>,
+    /// Destroyed: the ciphertext is gone for good.
+    pub destroyed: bool,
+    /// KEK term that wraps the DEK (for re-wrapping after rotation).
+    pub key_term: Option<i64>,
+    /// Barrier ciphertext; `None` once destroyed.
+    pub ciphertext: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for KvVersionRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KvVersionRow")
+            .field("version", &self.version)
+            .field("destroyed", &self.destroyed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new version to append, conditional on the key's current version.
+#[derive(Debug, Clone)]
+pub struct KvWrite<'a> {
+    /// Mount id.
+    pub mount_id: &'a str,
+    /// Key path.
+    pub path: &'a str,
+    /// The write succeeds only if the key's current version is still this (0 = absent).
+    pub expected_current: i64,
+    /// The new version's row; its `version` must be `expected_current + 1`.
+    pub row: &'a KvVersionRow,
+    /// Keep at most this many versions (already resolved; ≥ 1).
+    pub max_versions: i64,
+}
+
+/// What `kv_read` finds: the metadata and, if it exists, the requested version.
+pub type KvRead = (KvMetadataRow, Option<KvVersionRow>);
+
+/// Everything Coffer persists. One implementation per database; the contract suite runs on each.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Reads a system record.
+    async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Writes several system records in one transaction.
+    async fn system_put(&self, entries: &[(&str, &[u8])]) -> StoreResult<()>;
+
+    /// All mounts of both tables.
+    async fn mount_list(&self) -> StoreResult<Vec<MountRow>>;
+    /// Adds a mount; `Conflict` if the path is taken in its table.
+    async fn mount_insert(&self, m: &MountRow) -> StoreResult<()>;
+    /// Replaces a mount's description, config and options.
+    async fn mount_update(&self, m: &MountRow) -> StoreResult<()>;
+    /// Removes a mount and everything stored under it.
+    async fn mount_delete(&self, id: &str) -> StoreResult<()>;
+
+    /// Looks a token up by hash.
+    async fn token_get(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>>;
+    /// Inserts or replaces a token.
+    async fn token_put(&self, t: &TokenRow) -> StoreResult<()>;
+    /// Deletes a token.
+    async fn token_delete(&self, hash: &[u8]) -> StoreResult<()>;
+
+    /// A KV mount's settings (defaults when never written).
+    async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow>;
+    /// Writes a KV mount's settings.
+    async fn kv_config_put(&self, mount_id: &str, c: &KvConfigRow) -> StoreResult<()>;
+    /// A key's metadata and the given version (the current one when `None`), in one query.
+    async fn kv_read(
+        &self,
+        mount_id: &str,
+        path: &str,
+        version: Option<i64>,
+    ) -> StoreResult<Option<KvRead>>;
+    /// A key's metadata alone.
+    async fn kv_metadata_get(
+        &self,
+        mount_id: &str,
+        path: &str,
+    ) -> StoreResult<Option<KvMetadataRow>>;
+    /// A key's metadata and every kept version, without ciphertexts.
+    async fn kv_metadata_with_versions(
+        &self,
+        mount_id: &str,
+        path: &str,
+    ) -> StoreResult<Option<(KvMetadataRow, Vec<KvVersionRow>)>>;
+    /// Appends a version if the key is still at `expected_current`; prunes old versions.
+    async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<()>;
+    /// Creates or replaces a key's settings and custom metadata (versions untouched).
+    async fn kv_metadata_put(&self, m: &KvMetadataRow) -> StoreResult<()>;
+    /// Sets (`Some`) or clears (`None`) the deletion time of versions that are not destroyed.
+    async fn kv_set_deletion(
+        &self,
+        mount_id: &str,
+        path: &str,
+        versions: &[i64],
+        at: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Destroys versions: drops their ciphertext for good.
+    async fn kv_destroy(&self, mount_id: &str, path: &str, versions: &[i64]) -> StoreResult<()>;
+    /// Deletes a key's metadata and all its versions.
+    async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()>;
+    /// Key paths under `prefix` (all depths), sorted.
+    async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>>;
+    /// Versions whose DEK is wrapped by a term older than `term` (at most `limit`).
+    async fn kv_versions_below_term(
+        &self,
+        term: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, String, KvVersionRow)>>;
+    /// Replaces one version's ciphertext if its term is still `old_term` (re-wrap after rotation).
+    async fn kv_rewrap(
+        &self,
+        mount_id: &str,
+        path: &str,
+        version: i64,
+        old_term: i64,
+        new_term: i64,
+        ciphertext: &[u8],
+    ) -> StoreResult<()>;
+}
+
+/// A shared handle to the configured store.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store named by a URL (`sqlite://…`, `sqlite::memory:`).
+pub async fn open(url: &str) -> StoreResult<SharedStore> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::Backend(format!(
+            "unsupported storage url scheme in {:?}: only sqlite:// is built in this version",
+            url.split(':').next().unwrap_or("")
+        )))
+    }
+}

@@ -1,0 +1,66 @@
+//! The system backend (`sys/`): the unauthenticated seal endpoints, and the authenticated ones
+//! (mounts, key rotation, CLI discovery) as an engine.
+
+mod keys;
+mod mounts;
+mod seal_api;
+
+use async_trait::async_trait;
+
+use crate::core::Core;
+use crate::engine::{Call, Engine};
+use crate::error::ApiError;
+use crate::logical::{Operation, Request, Response};
+
+/// Answers the endpoints that work without a token and while sealed; `None` for everything else.
+pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Response, ApiError>> {
+    let path = req.path.trim_end_matches('/');
+    let op = req.operation;
+    let write = op.is_write();
+    Some(match path {
+        "sys/health" if op == Operation::Read => seal_api::health(core, req).await,
+        "sys/seal-status" if op == Operation::Read => seal_api::seal_status(core).await,
+        "sys/leader" if op == Operation::Read => seal_api::leader(core).await,
+        "sys/init" if op == Operation::Read => seal_api::init_status(core).await,
+        "sys/init" if write => seal_api::init(core, req).await,
+        "sys/unseal" if write => seal_api::unseal(core, req).await,
+        "sys/health" | "sys/seal-status" | "sys/leader" | "sys/init" | "sys/unseal" => {
+            Err(ApiError {
+                errors: Vec::new(),
+                ..ApiError::unsupported_operation()
+            })
+        }
+        _ => return None,
+    })
+}
+
+/// The authenticated part of `sys/`.
+pub struct System;
+
+#[async_trait]
+impl Engine for System {
+    async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError> {
+        let path = call.path.trim_end_matches('/');
+        let op = req.operation;
+        let write = op.is_write();
+        match path {
+            "seal" if write => seal_api::seal(call.core, call.token).await,
+            "mounts" if op == Operation::Read => mounts::list(call.core, "mounts"),
+            "auth" if op == Operation::Read => mounts::list(call.core, "auth"),
+            "key-status" if op == Operation::Read => keys::status(call.core),
+            "rotate" | "rotate/keyring" if write => keys::rotate(call.core).await,
+            "rotate/config" | "rotate/keyring/config" if op == Operation::Read => {
+                keys::rotate_config()
+            }
+            _ => {
+                if let Some(p) = path.strip_prefix("mounts/") {
+                    mounts::mount_path(call.core, p, &req).await
+                } else if let Some(p) = path.strip_prefix("internal/ui/mounts/") {
+                    mounts::ui_mount(call.core, p, op)
+                } else {
+                    Err(ApiError::unsupported_path())
+                }
+            }
+        }
+    }
+}
