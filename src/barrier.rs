@@ -142,11 +142,7 @@ fn split(blob: &[u8]) -> Result<(u32, &[u8], &[u8]), BarrierError> {
     if blob.len() < HEADER_LEN + NONCE_LEN + TAG_LEN || blob.first() != Some(&FORMAT_V1) {
         return Err(BarrierError::Integrity);
     }
-    let term = u32::from_be_bytes(
-        blob.get(1..5)
-            .and_then(|b| b.try_into().ok())
-            .ok_or(BarrierError::Integrity)?,
-    );
+    let term = u32::from_be_bytes(blob.get(1..5).and_then(|b| b.try_into().ok()).ok_or(BarrierError::Integrity)?);
     let wrapped = blob.get(5..HEADER_LEN).ok_or(BarrierError::Integrity)?;
     let body = blob.get(HEADER_LEN..).ok_or(BarrierError::Integrity)?;
     Ok((term, wrapped, body))
@@ -159,10 +155,7 @@ mod tests {
 
     fn unsealed() -> Barrier {
         let b = Barrier::default();
-        b.load(Unsealed {
-            root_key: Key::generate(),
-            keyring: Keyring::new(Utc::now()),
-        });
+        b.load(Unsealed { root_key: Key::generate(), keyring: Keyring::new(Utc::now()) });
         b
     }
 
@@ -195,10 +188,7 @@ mod tests {
         let a = aad(&[b"x"]);
         let (old, _) = b.encrypt(&a, b"v").unwrap();
         let keys = b.keys().unwrap();
-        b.load(Unsealed {
-            root_key: keys.root_key.clone(),
-            keyring: keys.keyring.rotated(Utc::now()),
-        });
+        b.load(Unsealed { root_key: keys.root_key.clone(), keyring: keys.keyring.rotated(Utc::now()) });
         let (new, term) = b.encrypt(&a, b"w").unwrap();
         assert_eq!(term, 2);
         assert_eq!(&b.decrypt(&a, &old).unwrap()[..], b"v");

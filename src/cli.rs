@@ -44,12 +44,7 @@ pub struct ServerArgs {
     #[arg(long)]
     pub dev: bool,
     /// Dev mode: use this value as the root token instead of a random one.
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "COFFER_DEV_ROOT_TOKEN_ID",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "TOKEN", env = "COFFER_DEV_ROOT_TOKEN_ID", hide_env_values = true)]
     pub dev_root_token_id: Option<String>,
     /// Dev mode: address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8200")]
@@ -106,9 +101,8 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
     if rustix::process::geteuid().is_root() {
         tracing::warn!("running as root; run Coffer as an unprivileged user");
     }
-    let tcp = TcpListener::bind(cfg.address)
-        .await
-        .map_err(|e| vec![format!("cannot listen on {}: {e}", cfg.address)])?;
+    let tcp =
+        TcpListener::bind(cfg.address).await.map_err(|e| vec![format!("cannot listen on {}: {e}", cfg.address)])?;
     let listener = match &cfg.tls {
         Some(files) => {
             let tls = tls::server_config(&files.cert, &files.key).map_err(|e| vec![e])?;
@@ -119,22 +113,13 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
             Listener::Plain(tcp)
         }
     };
-    let store = store::open(cfg.storage_url.expose_secret())
-        .await
-        .map_err(|e| vec![e.to_string()])?;
-    let limits = Limits {
-        max_request_size: cfg.max_request_size,
-        max_json_depth: cfg.max_json_depth,
-    };
-    let mut running = server::start(store, cfg.seal.clone(), listener, limits)
-        .await
-        .map_err(|e| vec![e])?;
+    let store = store::open(cfg.storage_url.expose_secret()).await.map_err(|e| vec![e.to_string()])?;
+    let limits = Limits { max_request_size: cfg.max_request_size, max_json_depth: cfg.max_json_depth };
+    let mut running = server::start(store, cfg.seal.clone(), listener, limits).await.map_err(|e| vec![e])?;
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);
     if running.core.barrier.is_sealed() {
-        tracing::info!(
-            "sealed: initialise with PUT /v1/sys/init or unseal with PUT /v1/sys/unseal"
-        );
+        tracing::info!("sealed: initialise with PUT /v1/sys/init or unseal with PUT /v1/sys/unseal");
     }
     let tx = running.take_shutdown();
     process::shutdown_signal().await;
@@ -149,25 +134,16 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
 async fn run_dev(args: ServerArgs) -> Result<(), String> {
     process::init_logging(args.log_level.as_deref().unwrap_or("info"), false);
     process::harden(true);
-    let dir = tempfile::Builder::new()
-        .prefix("coffer-dev-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
+    let dir = tempfile::Builder::new().prefix("coffer-dev-").tempdir().map_err(|e| e.to_string())?;
     let url = format!("sqlite://{}", dir.path().join("coffer.db").display());
     let store = store::open(&url).await.map_err(|e| e.to_string())?;
     let tcp = TcpListener::bind(args.dev_listen_address)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.dev_listen_address))?;
-    let limits = Limits {
-        max_request_size: config::DEFAULT_MAX_REQUEST_SIZE,
-        max_json_depth: config::DEFAULT_MAX_JSON_DEPTH,
-    };
+    let limits =
+        Limits { max_request_size: config::DEFAULT_MAX_REQUEST_SIZE, max_json_depth: config::DEFAULT_MAX_JSON_DEPTH };
     let mut running = server::start(store, SealKind::Shamir, Listener::Plain(tcp), limits).await?;
-    let creds = server::setup_dev(
-        &running.core,
-        args.dev_root_token_id.map(SecretString::from),
-    )
-    .await?;
+    let creds = server::setup_dev(&running.core, args.dev_root_token_id.map(SecretString::from)).await?;
     print_dev_banner(running.addr, &creds);
     let core = Arc::clone(&running.core);
     let tx = running.take_shutdown();

@@ -56,12 +56,7 @@ pub struct RawStorage {
 
 impl std::fmt::Debug for RawStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawStorage")
-            .field(
-                "url",
-                &self.url.as_ref().map(|u| redact_url(u.expose_secret())),
-            )
-            .finish()
+        f.debug_struct("RawStorage").field("url", &self.url.as_ref().map(|u| redact_url(u.expose_secret()))).finish()
     }
 }
 
@@ -191,10 +186,7 @@ impl RawConfig {
     }
 
     /// Applies `COFFER_*` variables from `env`. Returns warnings for unknown variables.
-    pub fn apply_env(
-        &mut self,
-        env: &BTreeMap<String, String>,
-    ) -> Result<Vec<String>, Vec<String>> {
+    pub fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<Vec<String>, Vec<String>> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         for name in env.keys().filter_map(|k| k.strip_prefix("COFFER_")) {
@@ -205,9 +197,7 @@ impl RawConfig {
                 || name == "ADDR"
                 || name == "TOKEN";
             if !known {
-                warnings.push(format!(
-                    "unknown environment variable COFFER_{name} ignored"
-                ));
+                warnings.push(format!("unknown environment variable COFFER_{name} ignored"));
             }
         }
         for key in ENV_KEYS {
@@ -215,9 +205,7 @@ impl RawConfig {
             let file = env.get(&format!("COFFER_{key}_FILE"));
             let value = match (direct, file) {
                 (Some(_), Some(_)) => {
-                    errors.push(format!(
-                        "both COFFER_{key} and COFFER_{key}_FILE are set; use one"
-                    ));
+                    errors.push(format!("both COFFER_{key} and COFFER_{key}_FILE are set; use one"));
                     continue;
                 }
                 (Some(v), None) => v.clone(),
@@ -247,10 +235,7 @@ impl RawConfig {
             "0" | "false" | "FALSE" | "False" => Ok(false),
             _ => Err("expected true or false".to_string()),
         };
-        let number = |v: &str| {
-            v.parse::<usize>()
-                .map_err(|_| "expected a number".to_string())
-        };
+        let number = |v: &str| v.parse::<usize>().map_err(|_| "expected a number".to_string());
         match key {
             "LISTENER_ADDRESS" => self.listener.address = Some(v),
             "LISTENER_TLS_CERT_FILE" => self.listener.tls_cert_file = Some(v.into()),
@@ -285,21 +270,12 @@ impl RawConfig {
     /// Checks everything and lists all problems at once.
     pub fn validate(self) -> Result<Config, Vec<String>> {
         let mut errors = Vec::new();
-        let address_text = self
-            .listener
-            .address
-            .unwrap_or_else(|| "127.0.0.1:8200".to_string());
+        let address_text = self.listener.address.unwrap_or_else(|| "127.0.0.1:8200".to_string());
         let address = address_text.parse::<SocketAddr>().map_err(|_| {
-            errors.push(format!(
-                "listener.address: {address_text:?} is not host:port (e.g. 127.0.0.1:8200)"
-            ));
+            errors.push(format!("listener.address: {address_text:?} is not host:port (e.g. 127.0.0.1:8200)"));
         });
         let tls_disable = self.listener.tls_disable.unwrap_or(false);
-        let tls = match (
-            tls_disable,
-            self.listener.tls_cert_file,
-            self.listener.tls_key_file,
-        ) {
+        let tls = match (tls_disable, self.listener.tls_cert_file, self.listener.tls_key_file) {
             (true, _, _) => None,
             (false, Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (false, _, _) => {
@@ -310,16 +286,11 @@ impl RawConfig {
         let storage_url = match self.storage.url {
             Some(u) if !u.expose_secret().is_empty() => Some(u),
             _ => {
-                errors.push(
-                    "storage.url is required (e.g. sqlite:///var/lib/coffer/coffer.db)".into(),
-                );
+                errors.push("storage.url is required (e.g. sqlite:///var/lib/coffer/coffer.db)".into());
                 None
             }
         };
-        let seal = match (
-            self.seal.kind.as_deref().unwrap_or("shamir"),
-            self.seal.key_file,
-        ) {
+        let seal = match (self.seal.kind.as_deref().unwrap_or("shamir"), self.seal.key_file) {
             ("shamir", _) => Some(SealKind::Shamir),
             ("keyfile", Some(f)) => Some(SealKind::KeyFile(f)),
             ("keyfile", None) => {
@@ -327,9 +298,7 @@ impl RawConfig {
                 None
             }
             (other, _) => {
-                errors.push(format!(
-                    "seal.type: {other:?} is not one of \"shamir\", \"keyfile\""
-                ));
+                errors.push(format!("seal.type: {other:?} is not one of \"shamir\", \"keyfile\""));
                 None
             }
         };
@@ -337,16 +306,11 @@ impl RawConfig {
             "text" => false,
             "json" => true,
             other => {
-                errors.push(format!(
-                    "log.format: {other:?} is not one of \"text\", \"json\""
-                ));
+                errors.push(format!("log.format: {other:?} is not one of \"text\", \"json\""));
                 false
             }
         };
-        let max_request_size = self
-            .listener
-            .max_request_size
-            .unwrap_or(DEFAULT_MAX_REQUEST_SIZE);
+        let max_request_size = self.listener.max_request_size.unwrap_or(DEFAULT_MAX_REQUEST_SIZE);
         if max_request_size == 0 {
             errors.push("listener.max_request_size must be greater than 0".into());
         }
@@ -355,10 +319,7 @@ impl RawConfig {
                 address,
                 tls,
                 max_request_size,
-                max_json_depth: self
-                    .listener
-                    .max_json_depth
-                    .unwrap_or(DEFAULT_MAX_JSON_DEPTH),
+                max_json_depth: self.listener.max_json_depth.unwrap_or(DEFAULT_MAX_JSON_DEPTH),
                 storage_url,
                 seal,
                 log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
@@ -371,21 +332,15 @@ impl RawConfig {
 }
 
 /// Loads a config file, then the process environment, then `overrides`.
-pub fn load(
-    path: Option<&std::path::Path>,
-    overrides: &Overrides,
-) -> Result<(Config, Vec<String>), Vec<String>> {
+pub fn load(path: Option<&std::path::Path>, overrides: &Overrides) -> Result<(Config, Vec<String>), Vec<String>> {
     let mut raw = match path {
         Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?;
+            let text = std::fs::read_to_string(p).map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?;
             RawConfig::from_toml(&text).map_err(|e| vec![e])?
         }
         None => RawConfig::default(),
     };
-    let env: BTreeMap<String, String> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("COFFER_"))
-        .collect();
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("COFFER_")).collect();
     let warnings = raw.apply_env(&env)?;
     raw.apply_overrides(overrides);
     Ok((raw.validate()?, warnings))
@@ -398,10 +353,7 @@ mod tests {
     const EXAMPLE: &str = include_str!("../config/coffer.example.toml");
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -417,16 +369,10 @@ mod tests {
     #[test]
     fn env_overrides_file_and_flags_override_env() {
         let mut raw = RawConfig::from_toml(EXAMPLE).unwrap();
-        raw.apply_env(&env(&[
-            ("COFFER_LISTENER_ADDRESS", "127.0.0.1:9000"),
-            ("COFFER_LISTENER_TLS_DISABLE", "true"),
-        ]))
-        .unwrap();
+        raw.apply_env(&env(&[("COFFER_LISTENER_ADDRESS", "127.0.0.1:9000"), ("COFFER_LISTENER_TLS_DISABLE", "true")]))
+            .unwrap();
         assert_eq!(raw.listener.address.as_deref(), Some("127.0.0.1:9000"));
-        raw.apply_overrides(&Overrides {
-            address: Some("127.0.0.1:9100".into()),
-            ..Default::default()
-        });
+        raw.apply_overrides(&Overrides { address: Some("127.0.0.1:9100".into()), ..Default::default() });
         let c = raw.validate().unwrap();
         assert_eq!(c.address.port(), 9100);
         assert!(c.tls.is_none());
@@ -438,32 +384,22 @@ mod tests {
         let f = dir.path().join("url");
         std::fs::write(&f, "sqlite:///tmp/x.db\n").unwrap();
         let mut raw = RawConfig::default();
-        raw.apply_env(&env(&[("COFFER_STORAGE_URL_FILE", f.to_str().unwrap())]))
-            .unwrap();
-        assert_eq!(
-            raw.storage.url.as_ref().unwrap().expose_secret(),
-            "sqlite:///tmp/x.db"
-        );
-        let both = env(&[
-            ("COFFER_STORAGE_URL", "a"),
-            ("COFFER_STORAGE_URL_FILE", "b"),
-        ]);
+        raw.apply_env(&env(&[("COFFER_STORAGE_URL_FILE", f.to_str().unwrap())])).unwrap();
+        assert_eq!(raw.storage.url.as_ref().unwrap().expose_secret(), "sqlite:///tmp/x.db");
+        let both = env(&[("COFFER_STORAGE_URL", "a"), ("COFFER_STORAGE_URL_FILE", "b")]);
         assert!(RawConfig::default().apply_env(&both).is_err());
     }
 
     #[test]
     fn unknown_env_warns_and_unknown_key_fails() {
-        let w = RawConfig::default()
-            .apply_env(&env(&[("COFFER_LISTENR_ADDRESS", "x")]))
-            .unwrap();
+        let w = RawConfig::default().apply_env(&env(&[("COFFER_LISTENR_ADDRESS", "x")])).unwrap();
         assert_eq!(w.len(), 1);
         assert!(RawConfig::from_toml("[listener]\nadress = \"x\"").is_err());
     }
 
     #[test]
     fn all_problems_are_listed() {
-        let raw = RawConfig::from_toml("[listener]\naddress = \"nope\"\n[seal]\ntype = \"magic\"")
-            .unwrap();
+        let raw = RawConfig::from_toml("[listener]\naddress = \"nope\"\n[seal]\ntype = \"magic\"").unwrap();
         let errs = raw.validate().unwrap_err();
         assert!(errs.len() >= 4, "{errs:?}");
     }
@@ -471,9 +407,7 @@ mod tests {
     #[test]
     fn debug_hides_database_password() {
         let mut raw = RawConfig::from_toml(EXAMPLE).unwrap();
-        raw.storage.url = Some(SecretString::from(
-            "postgres://coffer:hunter2@db/coffer".to_string(),
-        ));
+        raw.storage.url = Some(SecretString::from("postgres://coffer:hunter2@db/coffer".to_string()));
         let c = raw.validate().unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

@@ -64,28 +64,12 @@ impl Core {
         if self.barrier.is_sealed() {
             return Err(ApiError::sealed());
         }
-        let token = self
-            .tokens
-            .authenticate(&self.store, req.token.as_ref(), Utc::now())
-            .await?;
+        let token = self.tokens.authenticate(&self.store, req.token.as_ref(), Utc::now()).await?;
         let table = self.mounts.load_full();
-        let (mount, rel) = table
-            .route(&req.path)
-            .ok_or_else(|| ApiError::no_route(&req.path))?;
+        let (mount, rel) = table.route(&req.path).ok_or_else(|| ApiError::no_route(&req.path))?;
         authorize(&token, &req)?;
         let rel = rel.to_string();
-        mount
-            .engine
-            .handle(
-                Call {
-                    core: self,
-                    mount: &mount,
-                    path: &rel,
-                    token: &token,
-                },
-                req,
-            )
-            .await
+        mount.engine.handle(Call { core: self, mount: &mount, path: &rel, token: &token }, req).await
     }
 
     /// Loads what an unsealed node needs: the token key, cluster identity and the mount table.
@@ -96,13 +80,9 @@ impl Core {
             .await
             .map_err(|e| ApiError::internal(&e))?
             .ok_or_else(|| ApiError::internal(&"token key missing"))?;
-        let raw = self
-            .barrier
-            .decrypt(&seal::system_aad(seal::TOKEN_HMAC_KEY), &ct)
-            .map_err(|e| ApiError::internal(&e))?;
-        self.tokens.load_key(
-            Key::from_slice(&raw).ok_or_else(|| ApiError::internal(&"token key malformed"))?,
-        );
+        let raw =
+            self.barrier.decrypt(&seal::system_aad(seal::TOKEN_HMAC_KEY), &ct).map_err(|e| ApiError::internal(&e))?;
+        self.tokens.load_key(Key::from_slice(&raw).ok_or_else(|| ApiError::internal(&"token key malformed"))?);
         let cluster = self
             .store
             .system_get(seal::CLUSTER)
@@ -124,19 +104,11 @@ impl Core {
 
     /// Rebuilds the in-memory mount table from storage plus the built-in mounts.
     pub async fn reload_mounts(&self) -> Result<(), ApiError> {
-        let rows = self
-            .store
-            .mount_list()
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+        let rows = self.store.mount_list().await.map_err(|e| ApiError::internal(&e))?;
         let mut entries = builtin_mounts();
         for row in rows {
             match engine_for(&row) {
-                Some(engine) => entries.push(Arc::new(MountEntry {
-                    api_path: api_path(&row),
-                    row,
-                    engine,
-                })),
+                Some(engine) => entries.push(Arc::new(MountEntry { api_path: api_path(&row), row, engine })),
                 None => {
                     tracing::warn!(path = %row.path, kind = %row.kind, "mount of unknown type skipped")
                 }
@@ -151,19 +123,15 @@ impl Core {
         let _guard = self.mount_lock.lock().await;
         let table = self.mounts.load_full();
         let api = api_path(&row);
-        if let Some(existing) = table
-            .all()
-            .iter()
-            .find(|e| api.starts_with(&e.api_path) || e.api_path.starts_with(&api))
+        if let Some(existing) =
+            table.all().iter().find(|e| api.starts_with(&e.api_path) || e.api_path.starts_with(&api))
         {
             let at = existing
                 .api_path
                 .strip_prefix("auth/")
                 .filter(|_| row.table_name == "auth")
                 .unwrap_or(&existing.api_path);
-            return Err(ApiError::bad_request(format!(
-                "path is already in use at {at}"
-            )));
+            return Err(ApiError::bad_request(format!("path is already in use at {at}")));
         }
         self.store.mount_insert(&row).await.map_err(|e| match e {
             crate::store::StoreError::Conflict => {
@@ -177,20 +145,14 @@ impl Core {
     /// Removes a mount (and its data) and reloads the table.
     pub async fn unmount(&self, id: &str) -> Result<(), ApiError> {
         let _guard = self.mount_lock.lock().await;
-        self.store
-            .mount_delete(id)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+        self.store.mount_delete(id).await.map_err(|e| ApiError::internal(&e))?;
         self.reload_mounts().await
     }
 
     /// Updates a mount's tunables and reloads the table.
     pub async fn retune(&self, row: &MountRow) -> Result<(), ApiError> {
         let _guard = self.mount_lock.lock().await;
-        self.store
-            .mount_update(row)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+        self.store.mount_update(row).await.map_err(|e| ApiError::internal(&e))?;
         self.reload_mounts().await
     }
 }
@@ -218,20 +180,12 @@ pub fn api_path(row: &MountRow) -> String {
 fn engine_for(row: &MountRow) -> Option<Arc<dyn Engine>> {
     let options: serde_json::Value = serde_json::from_str(&row.options).unwrap_or(json!({}));
     match (row.table_name.as_str(), row.kind.as_str()) {
-        ("mounts", "kv") if options.get("version").and_then(|v| v.as_str()) == Some("2") => {
-            Some(Arc::new(kv::KvV2))
-        }
+        ("mounts", "kv") if options.get("version").and_then(|v| v.as_str()) == Some("2") => Some(Arc::new(kv::KvV2)),
         _ => None,
     }
 }
 
-fn builtin(
-    table: &str,
-    path: &str,
-    kind: &str,
-    description: &str,
-    engine: Arc<dyn Engine>,
-) -> Arc<MountEntry> {
+fn builtin(table: &str, path: &str, kind: &str, description: &str, engine: Arc<dyn Engine>) -> Arc<MountEntry> {
     let row = MountRow {
         id: format!("builtin-{kind}"),
         table_name: table.into(),
@@ -245,11 +199,7 @@ fn builtin(
         seal_wrap: false,
         created_at: String::new(),
     };
-    Arc::new(MountEntry {
-        api_path: api_path(&row),
-        row,
-        engine,
-    })
+    Arc::new(MountEntry { api_path: api_path(&row), row, engine })
 }
 
 fn builtin_mounts() -> Vec<Arc<MountEntry>> {
@@ -261,12 +211,6 @@ fn builtin_mounts() -> Vec<Arc<MountEntry>> {
             "system endpoints used for control, policy and debugging",
             Arc::new(sys::System),
         ),
-        builtin(
-            "auth",
-            "token/",
-            "token",
-            "token based credentials",
-            Arc::new(token_auth::TokenAuth),
-        ),
+        builtin("auth", "token/", "token", "token based credentials", Arc::new(token_auth::TokenAuth)),
     ]
 }

@@ -75,13 +75,7 @@ pub fn seal(key: &Key, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
     out.extend_from_slice(&nonce);
     // Encryption with a valid 32-byte key and in-memory buffers cannot fail.
-    if let Ok(ct) = cipher.encrypt(
-        Nonce::from_slice(&nonce),
-        Payload {
-            msg: plaintext,
-            aad,
-        },
-    ) {
+    if let Ok(ct) = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad }) {
         out.extend_from_slice(&ct);
     }
     out
@@ -94,10 +88,7 @@ pub fn open(key: &Key, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, 
     }
     let (nonce, ct) = sealed.split_at(NONCE_LEN);
     let cipher = Aes256Gcm::new(key.expose().into());
-    cipher
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
-        .map(Zeroizing::new)
-        .map_err(|_| IntegrityError)
+    cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad }).map(Zeroizing::new).map_err(|_| IntegrityError)
 }
 
 /// HMAC-SHA256 of `msg` under `key`.

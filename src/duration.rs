@@ -8,11 +8,7 @@ pub fn parse_value(v: &Value) -> Result<u64, String> {
         Value::Null => Ok(0),
         Value::Number(n) => n
             .as_u64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| *f >= 0.0 && f.is_finite())
-                    .map(|f| f as u64)
-            })
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64))
             .ok_or_else(|| format!("time: invalid duration \"{n}\"")),
         Value::String(s) => parse_str(s),
         _ => Err("time: invalid duration".to_string()),
@@ -33,16 +29,12 @@ pub fn parse_str(s: &str) -> Result<u64, String> {
     let mut nanos: u128 = 0;
     let mut rest = t;
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
         if num_len == 0 {
             return Err(err());
         }
         let (num, tail) = rest.split_at(num_len);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let per: f64 = match unit {
             "ns" => 1.0,

@@ -15,11 +15,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, msg: impl Into<String>) -> Self {
-        Self {
-            status,
-            errors: vec![msg.into()],
-            empty_body: false,
-        }
+        Self { status, errors: vec![msg.into()], empty_body: false }
     }
 
     /// 400 with a message.
@@ -34,44 +30,27 @@ impl ApiError {
 
     /// 404 with an empty `errors` list, as Vault answers a missing item.
     pub fn not_found() -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            errors: Vec::new(),
-            empty_body: false,
-        }
+        Self { status: StatusCode::NOT_FOUND, errors: Vec::new(), empty_body: false }
     }
 
     /// 404 with no body at all.
     pub fn not_found_empty() -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            errors: Vec::new(),
-            empty_body: true,
-        }
+        Self { status: StatusCode::NOT_FOUND, errors: Vec::new(), empty_body: true }
     }
 
     /// 404 for a path no mount serves.
     pub fn no_route(path: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            format!("no handler for route \"{path}\". route entry not found."),
-        )
+        Self::new(StatusCode::NOT_FOUND, format!("no handler for route \"{path}\". route entry not found."))
     }
 
     /// 404 for a path inside a mount that the engine does not know.
     pub fn unsupported_path() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "1 error occurred:\n\t* unsupported path\n\n",
-        )
+        Self::new(StatusCode::NOT_FOUND, "1 error occurred:\n\t* unsupported path\n\n")
     }
 
     /// 405 for a verb the path does not support.
     pub fn unsupported_operation() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "1 error occurred:\n\t* unsupported operation\n\n",
-        )
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "1 error occurred:\n\t* unsupported operation\n\n")
     }
 
     /// 503 while the barrier is sealed.
@@ -81,19 +60,14 @@ impl ApiError {
 
     /// 413 for a body over the configured limit.
     pub fn too_large(limit: usize) -> Self {
-        Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body exceeds the limit of {limit} bytes"),
-        )
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds the limit of {limit} bytes"))
     }
 
     /// 415 for PATCH without the merge-patch content type.
     pub fn unsupported_media(provided: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "PATCH requires Content-Type of application/merge-patch+json, provided {provided}"
-            ),
+            format!("PATCH requires Content-Type of application/merge-patch+json, provided {provided}"),
         )
     }
 
@@ -101,10 +75,7 @@ impl ApiError {
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         let id = uuid::Uuid::new_v4();
         tracing::error!(error_id = %id, error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("internal error (id {id})"),
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error (id {id})"))
     }
 }
 

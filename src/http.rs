@@ -39,9 +39,7 @@ struct AppState {
 
 /// The router: one handler for every `/v1/` path; routing by mount happens in the core.
 pub fn router(core: Arc<Core>, limits: Limits) -> Router {
-    Router::new()
-        .fallback(handle)
-        .with_state(AppState { core, limits })
+    Router::new().fallback(handle).with_state(AppState { core, limits })
 }
 
 /// The client's address, set per connection by the server loop.
@@ -70,11 +68,7 @@ async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse
 }
 
 fn token_from(headers: &HeaderMap) -> Option<SecretString> {
-    if let Some(t) = headers
-        .get("x-vault-token")
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| !t.is_empty())
-    {
+    if let Some(t) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()).filter(|t| !t.is_empty()) {
         return Some(SecretString::from(t.to_string()));
     }
     let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -90,18 +84,13 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Request, ApiEr
         return Err(ApiError::not_found());
     };
     let path = limits::clean_path(rest)?;
-    if let Some(ns) = parts
-        .headers
-        .get("x-vault-namespace")
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(ns) = parts.headers.get("x-vault-namespace").and_then(|v| v.to_str().ok()) {
         if !ns.is_empty() && ns.trim_matches('/') != "root" {
             return Err(ApiError::bad_request("namespaces are not supported"));
         }
     }
     let query: Vec<(String, String)> = match parts.uri.query() {
-        Some(q) => serde_urlencoded::from_str(q)
-            .map_err(|_| ApiError::bad_request("invalid query string"))?,
+        Some(q) => serde_urlencoded::from_str(q).map_err(|_| ApiError::bad_request("invalid query string"))?,
         None => Vec::new(),
     };
     let list_param = query.iter().any(|(k, v)| k == "list" && v == "true");
@@ -112,41 +101,24 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Request, ApiEr
         "POST" | "PUT" => Operation::Update,
         "DELETE" => Operation::Delete,
         "PATCH" => {
-            let ct = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             if ct.split(';').next().map(str::trim) != Some("application/merge-patch+json") {
                 return Err(ApiError::unsupported_media(ct));
             }
             Operation::Patch
         }
-        _ => {
-            return Err(ApiError {
-                errors: Vec::new(),
-                ..ApiError::unsupported_operation()
-            })
-        }
+        _ => return Err(ApiError { errors: Vec::new(), ..ApiError::unsupported_operation() }),
     };
     if parts.method == Method::HEAD && path != "sys/health" {
-        return Err(ApiError {
-            errors: Vec::new(),
-            ..ApiError::unsupported_operation()
-        });
+        return Err(ApiError { errors: Vec::new(), ..ApiError::unsupported_operation() });
     }
     let limit = state.limits.max_request_size;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::too_large(limit));
     }
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| ApiError::too_large(limit))?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large(limit))?;
     let mut data = limits::parse_body(&bytes, state.limits.max_json_depth)?;
     for (k, v) in query {
         if k != "list" {
@@ -173,8 +145,6 @@ pub(crate) fn body_to_map(v: Value) -> Result<Map<String, Value>, ApiError> {
     match v {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m),
-        _ => Err(ApiError::bad_request(
-            "failed to decode JSON input: the body must be a JSON object",
-        )),
+        _ => Err(ApiError::bad_request("failed to decode JSON input: the body must be a JSON object")),
     }
 }

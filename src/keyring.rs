@@ -24,12 +24,7 @@ pub struct Keyring {
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Keyring {{ terms: {}, active: {} }}",
-            self.terms.len(),
-            self.active().number
-        )
+        write!(f, "Keyring {{ terms: {}, active: {} }}", self.terms.len(), self.active().number)
     }
 }
 
@@ -38,13 +33,7 @@ const ENTRY_LEN: usize = 4 + 8 + KEY_LEN;
 impl Keyring {
     /// A keyring with one fresh term.
     pub fn new(now: DateTime<Utc>) -> Self {
-        Self {
-            terms: vec![Term {
-                number: 1,
-                key: Key::generate(),
-                installed: now,
-            }],
-        }
+        Self { terms: vec![Term { number: 1, key: Key::generate(), installed: now }] }
     }
 
     /// The term that encrypts new data.
@@ -61,11 +50,7 @@ impl Keyring {
     /// A copy of this keyring with one more term.
     pub fn rotated(&self, now: DateTime<Utc>) -> Self {
         let mut terms = self.terms.clone();
-        terms.push(Term {
-            number: self.active().number + 1,
-            key: Key::generate(),
-            installed: now,
-        });
+        terms.push(Term { number: self.active().number + 1, key: Key::generate(), installed: now });
         Self { terms }
     }
 
@@ -91,11 +76,7 @@ impl Keyring {
                 let number = u32::from_be_bytes(c.get(0..4)?.try_into().ok()?);
                 let nanos = i64::from_be_bytes(c.get(4..12)?.try_into().ok()?);
                 let key = Key::from_slice(c.get(12..)?)?;
-                Some(Term {
-                    number,
-                    key,
-                    installed: DateTime::from_timestamp_nanos(nanos),
-                })
+                Some(Term { number, key, installed: DateTime::from_timestamp_nanos(nanos) })
             })
             .collect::<Option<Vec<_>>>()?;
         Some(Self { terms })

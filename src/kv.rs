@@ -79,18 +79,14 @@ pub fn store_err(e: StoreError) -> ApiError {
 /// A key path must not be empty or end in `/` for data operations.
 fn check_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty() || key.ends_with('/') {
-        return Err(ApiError::bad_request(
-            "invalid secret path: a key path must not be empty or end with '/'",
-        ));
+        return Err(ApiError::bad_request("invalid secret path: a key path must not be empty or end with '/'"));
     }
     Ok(())
 }
 
 /// `custom_metadata` as stored JSON text → JSON value (`null` when unset).
 fn custom_metadata_value(raw: &Option<String>) -> Value {
-    raw.as_deref()
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or(Value::Null)
+    raw.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null)
 }
 
 /// Version metadata as returned by writes and reads.
@@ -106,8 +102,5 @@ fn version_metadata(v: &crate::store::KvVersionRow, custom: &Option<String>) -> 
 
 /// True when the version has a deletion time that has passed.
 fn is_deleted(v: &crate::store::KvVersionRow, now: DateTime<Utc>) -> bool {
-    v.deletion_time
-        .as_deref()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .is_some_and(|t| t <= now)
+    v.deletion_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| t <= now)
 }

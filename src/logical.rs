@@ -135,9 +135,6 @@ impl Response {
 
     /// A bare 200 JSON body.
     pub fn bare(body: Value) -> Self {
-        Response::Bare {
-            status: StatusCode::OK,
-            body,
-        }
+        Response::Bare { status: StatusCode::OK, body }
     }
 }

@@ -24,21 +24,9 @@ impl MountEntry {
         let config: Value = serde_json::from_str(&r.config).unwrap_or_else(|_| json!({}));
         let options: Value = serde_json::from_str(&r.options).unwrap_or(Value::Null);
         let mut cfg = Map::new();
-        cfg.insert(
-            "default_lease_ttl".into(),
-            config.get("default_lease_ttl").cloned().unwrap_or(json!(0)),
-        );
-        cfg.insert(
-            "force_no_cache".into(),
-            config
-                .get("force_no_cache")
-                .cloned()
-                .unwrap_or(json!(false)),
-        );
-        cfg.insert(
-            "max_lease_ttl".into(),
-            config.get("max_lease_ttl").cloned().unwrap_or(json!(0)),
-        );
+        cfg.insert("default_lease_ttl".into(), config.get("default_lease_ttl").cloned().unwrap_or(json!(0)));
+        cfg.insert("force_no_cache".into(), config.get("force_no_cache").cloned().unwrap_or(json!(false)));
+        cfg.insert("max_lease_ttl".into(), config.get("max_lease_ttl").cloned().unwrap_or(json!(0)));
         if r.table_name == "auth" {
             cfg.insert("token_type".into(), json!("default-service"));
         }
@@ -74,12 +62,7 @@ pub struct MountTable {
 impl MountTable {
     /// Builds a table from entries.
     pub fn new(mut entries: Vec<Arc<MountEntry>>) -> Self {
-        entries.sort_by(|a, b| {
-            b.api_path
-                .len()
-                .cmp(&a.api_path.len())
-                .then(a.api_path.cmp(&b.api_path))
-        });
+        entries.sort_by(|a, b| b.api_path.len().cmp(&a.api_path.len()).then(a.api_path.cmp(&b.api_path)));
         Self { entries }
     }
 
@@ -98,22 +81,14 @@ impl MountTable {
 
     /// Entries of one table (`mounts` or `auth`), sorted by path.
     pub fn of_table(&self, table: &str) -> Vec<Arc<MountEntry>> {
-        let mut v: Vec<_> = self
-            .entries
-            .iter()
-            .filter(|e| e.row.table_name == table)
-            .cloned()
-            .collect();
+        let mut v: Vec<_> = self.entries.iter().filter(|e| e.row.table_name == table).cloned().collect();
         v.sort_by(|a, b| a.row.path.cmp(&b.row.path));
         v
     }
 
     /// The entry at exactly this API path.
     pub fn get(&self, api_path: &str) -> Option<Arc<MountEntry>> {
-        self.entries
-            .iter()
-            .find(|e| e.api_path == api_path)
-            .cloned()
+        self.entries.iter().find(|e| e.api_path == api_path).cloned()
     }
 
     /// Every entry.

@@ -12,11 +12,7 @@ fn present<'a>(data: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 
 /// An unsigned integer given as a number or a numeric string.
 pub fn u64_field(data: &Map<String, Value>, key: &str) -> Result<Option<u64>, ApiError> {
-    let bad = || {
-        ApiError::bad_request(format!(
-            "invalid value for \"{key}\": expected a non-negative integer"
-        ))
-    };
+    let bad = || ApiError::bad_request(format!("invalid value for \"{key}\": expected a non-negative integer"));
     match present(data, key) {
         None => Ok(None),
         Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),
@@ -33,9 +29,7 @@ pub fn bool_field(data: &Map<String, Value>, key: &str) -> Result<Option<bool>, 
         Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(Value::String(s)) if s == "true" || s == "1" => Ok(Some(true)),
         Some(Value::String(s)) if s == "false" || s == "0" || s.is_empty() => Ok(Some(false)),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "invalid value for \"{key}\": expected a boolean"
-        ))),
+        Some(_) => Err(ApiError::bad_request(format!("invalid value for \"{key}\": expected a boolean"))),
     }
 }
 
@@ -44,9 +38,7 @@ pub fn str_field<'a>(data: &'a Map<String, Value>, key: &str) -> Result<Option<&
     match present(data, key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "invalid value for \"{key}\": expected a string"
-        ))),
+        Some(_) => Err(ApiError::bad_request(format!("invalid value for \"{key}\": expected a string"))),
     }
 }
 
@@ -54,19 +46,13 @@ pub fn str_field<'a>(data: &'a Map<String, Value>, key: &str) -> Result<Option<&
 pub fn duration_field(data: &Map<String, Value>, key: &str) -> Result<Option<u64>, ApiError> {
     match present(data, key) {
         None => Ok(None),
-        Some(v) => duration::parse_value(v)
-            .map(Some)
-            .map_err(ApiError::bad_request),
+        Some(v) => duration::parse_value(v).map(Some).map_err(ApiError::bad_request),
     }
 }
 
 /// A list of integers given as numbers, numeric strings, or a comma-separated string.
 pub fn int_list_field(data: &Map<String, Value>, key: &str) -> Result<Vec<i64>, ApiError> {
-    let bad = || {
-        ApiError::bad_request(format!(
-            "invalid value for \"{key}\": expected a list of integers"
-        ))
-    };
+    let bad = || ApiError::bad_request(format!("invalid value for \"{key}\": expected a list of integers"));
     let parse = |s: &str| s.trim().parse::<i64>().map_err(|_| bad());
     match present(data, key) {
         None => Ok(Vec::new()),
@@ -79,26 +65,17 @@ pub fn int_list_field(data: &Map<String, Value>, key: &str) -> Result<Vec<i64>, 
             })
             .collect(),
         Some(Value::Number(n)) => Ok(vec![n.as_i64().ok_or_else(bad)?]),
-        Some(Value::String(s)) => s
-            .split(',')
-            .filter(|p| !p.trim().is_empty())
-            .map(parse)
-            .collect(),
+        Some(Value::String(s)) => s.split(',').filter(|p| !p.trim().is_empty()).map(parse).collect(),
         Some(_) => Err(bad()),
     }
 }
 
 /// A JSON object field.
-pub fn object_field<'a>(
-    data: &'a Map<String, Value>,
-    key: &str,
-) -> Result<Option<&'a Map<String, Value>>, ApiError> {
+pub fn object_field<'a>(data: &'a Map<String, Value>, key: &str) -> Result<Option<&'a Map<String, Value>>, ApiError> {
     match present(data, key) {
         None => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
-        Some(_) => Err(ApiError::bad_request(format!(
-            "invalid value for \"{key}\": expected an object"
-        ))),
+        Some(_) => Err(ApiError::bad_request(format!("invalid value for \"{key}\": expected an object"))),
     }
 }
 
@@ -113,9 +90,7 @@ mod tests {
 
     #[test]
     fn lenient_forms_are_accepted() {
-        let d = m(
-            json!({"a": "4", "b": 5, "c": null, "l": ["1", 2], "s": "1,3", "t": "1h", "f": "true"}),
-        );
+        let d = m(json!({"a": "4", "b": 5, "c": null, "l": ["1", 2], "s": "1,3", "t": "1h", "f": "true"}));
         assert_eq!(u64_field(&d, "a").unwrap(), Some(4));
         assert_eq!(u64_field(&d, "b").unwrap(), Some(5));
         assert_eq!(u64_field(&d, "c").unwrap(), None);

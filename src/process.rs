@@ -2,10 +2,7 @@
 
 /// Disables core dumps and, unless told not to, locks memory so keys never reach swap.
 pub fn harden(disable_mlock: bool) {
-    let none = rustix::process::Rlimit {
-        current: Some(0),
-        maximum: Some(0),
-    };
+    let none = rustix::process::Rlimit { current: Some(0), maximum: Some(0) };
     if let Err(e) = rustix::process::setrlimit(rustix::process::Resource::Core, none) {
         tracing::warn!(error = %e, "could not disable core dumps");
     }
@@ -21,26 +18,16 @@ pub fn harden(disable_mlock: bool) {
 
 /// Installs the global tracing subscriber (stderr; text or JSON).
 pub fn init_logging(level: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
 pub async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {},

@@ -3,6 +3,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 
 use base64::Engine as _;
 use chrono::Utc;
@@ -76,13 +79,14 @@ struct Progress {
 pub struct SealManager {
     kind: SealKind,
     progress: Mutex<Progress>,
+    /// The seal configuration once storage is initialised (it never changes afterwards).
+    config: ArcSwapOption<SealConfig>,
 }
 
 /// Reads a key file: 32 raw bytes, 64 hex characters, or base64 of 32 bytes. Refuses a file that
 /// group or others can read.
 pub fn read_key_file(path: &Path) -> Result<Key, String> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| format!("seal key file {}: {e}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("seal key file {}: {e}", path.display()))?;
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(format!(
@@ -91,9 +95,7 @@ pub fn read_key_file(path: &Path) -> Result<Key, String> {
             mode & 0o777
         ));
     }
-    let raw = Zeroizing::new(
-        std::fs::read(path).map_err(|e| format!("seal key file {}: {e}", path.display()))?,
-    );
+    let raw = Zeroizing::new(std::fs::read(path).map_err(|e| format!("seal key file {}: {e}", path.display()))?);
     if let Some(k) = Key::from_slice(&raw) {
         return Ok(k);
     }
@@ -105,10 +107,7 @@ pub fn read_key_file(path: &Path) -> Result<Key, String> {
             .unwrap_or_default(),
     );
     Key::from_slice(&decoded).ok_or_else(|| {
-        format!(
-            "seal key file {} must hold 32 bytes (raw, 64 hex characters or base64)",
-            path.display()
-        )
+        format!("seal key file {} must hold 32 bytes (raw, 64 hex characters or base64)", path.display())
     })
 }
 
@@ -121,14 +120,10 @@ fn decode_share(text: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
         .ok_or_else(|| ApiError::bad_request("invalid key: not hex or base64"))?;
     let bytes = Zeroizing::new(bytes);
     if bytes.len() < 16 {
-        return Err(ApiError::bad_request(
-            "invalid key: key is shorter than minimum 16 bytes",
-        ));
+        return Err(ApiError::bad_request("invalid key: key is shorter than minimum 16 bytes"));
     }
     if bytes.len() > crypto::KEY_LEN + 1 {
-        return Err(ApiError::bad_request(
-            "invalid key: key is longer than maximum 33 bytes",
-        ));
+        return Err(ApiError::bad_request("invalid key: key is longer than maximum 33 bytes"));
     }
     Ok(bytes)
 }
@@ -136,20 +131,20 @@ fn decode_share(text: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
 impl SealManager {
     /// A manager for the configured seal.
     pub fn new(kind: SealKind) -> Self {
-        Self {
-            kind,
-            progress: Mutex::new(Progress::default()),
-        }
+        Self { kind, progress: Mutex::new(Progress::default()), config: ArcSwapOption::empty() }
     }
 
     /// The stored seal configuration; `None` before init.
-    pub async fn config(&self, core: &Core) -> Result<Option<SealConfig>, ApiError> {
-        let raw = core
-            .store
-            .system_get(SEAL_CONFIG)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
+    pub async fn config(&self, core: &Core) -> Result<Option<Arc<SealConfig>>, ApiError> {
+        if let Some(c) = self.config.load_full() {
+            return Ok(Some(c));
+        }
+        let raw = core.store.system_get(SEAL_CONFIG).await.map_err(|e| ApiError::internal(&e))?;
+        let parsed = raw.and_then(|r| serde_json::from_slice::<SealConfig>(&r).ok()).map(Arc::new);
+        if let Some(c) = &parsed {
+            self.config.store(Some(c.clone()));
+        }
+        Ok(parsed)
     }
 
     /// `shamir` or `keyfile`.
@@ -161,19 +156,13 @@ impl SealManager {
     }
 
     /// Initialises storage. Shamir seals stay sealed afterwards; the key-file seal unseals.
-    pub async fn init(
-        &self,
-        core: &Core,
-        shares: u64,
-        threshold: u64,
-    ) -> Result<InitOutput, ApiError> {
+    pub async fn init(&self, core: &Core, shares: u64, threshold: u64) -> Result<InitOutput, ApiError> {
         if self.config(core).await?.is_some() {
             return Err(ApiError::bad_request("Vault is already initialized"));
         }
         let (unseal_key, shares, threshold) = match &self.kind {
             SealKind::Shamir => {
-                shamir::check_config(shares, threshold)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                shamir::check_config(shares, threshold).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 (Key::generate(), shares, threshold)
             }
             SealKind::KeyFile(path) => (read_key_file(path).map_err(ApiError::bad_request)?, 0, 0),
@@ -187,28 +176,17 @@ impl SealManager {
         let staging = Barrier::default();
         staging.load(Unsealed { root_key, keyring });
         let token_key = Key::generate();
-        let (token_key_ct, _) = staging
-            .encrypt(&system_aad(TOKEN_HMAC_KEY), token_key.expose())
-            .map_err(|e| ApiError::internal(&e))?;
+        let (token_key_ct, _) =
+            staging.encrypt(&system_aad(TOKEN_HMAC_KEY), token_key.expose()).map_err(|e| ApiError::internal(&e))?;
         let root_token = TokenStore::generate();
         let hash = crypto::hmac_sha256(&token_key, root_token.expose_secret().as_bytes());
         let suffix = crypto::random_base62(8).to_lowercase();
-        let cluster = Cluster {
-            name: format!("coffer-cluster-{suffix}"),
-            id: uuid::Uuid::new_v4().to_string(),
-        };
+        let cluster = Cluster { name: format!("coffer-cluster-{suffix}"), id: uuid::Uuid::new_v4().to_string() };
         let cluster_json = serde_json::to_vec(&cluster).map_err(|e| ApiError::internal(&e))?;
-        let config = SealConfig {
-            kind: self.kind_name().into(),
-            secret_shares: shares,
-            secret_threshold: threshold,
-        };
+        let config = SealConfig { kind: self.kind_name().into(), secret_shares: shares, secret_threshold: threshold };
         let config_json = serde_json::to_vec(&config).map_err(|e| ApiError::internal(&e))?;
         let internal = |e: crate::store::StoreError| ApiError::internal(&e);
-        core.store
-            .token_put(&tokens::root_row(hash, now))
-            .await
-            .map_err(internal)?;
+        core.store.token_put(&tokens::root_row(hash, now)).await.map_err(internal)?;
         // The seal configuration goes in the same transaction as the keys: it is what marks the
         // store as initialised, so a crash mid-init leaves an uninitialised store.
         core.store
@@ -222,32 +200,19 @@ impl SealManager {
             .await
             .map_err(internal)?;
         let parts = match &self.kind {
-            SealKind::Shamir => {
-                shamir::split(&unseal_key, shares, threshold).map_err(|e| ApiError::internal(&e))?
-            }
+            SealKind::Shamir => shamir::split(&unseal_key, shares, threshold).map_err(|e| ApiError::internal(&e))?,
             SealKind::KeyFile(_) => {
                 self.unseal_with_key(core, &unseal_key).await?;
                 Vec::new()
             }
         };
-        tracing::info!(
-            shares,
-            threshold,
-            seal = self.kind_name(),
-            "storage initialised"
-        );
-        Ok(InitOutput {
-            shares: parts,
-            root_token,
-        })
+        tracing::info!(shares, threshold, seal = self.kind_name(), "storage initialised");
+        Ok(InitOutput { shares: parts, root_token })
     }
 
     /// Adds one share; unseals once the threshold is reached.
     pub async fn submit_share(&self, core: &Core, share: &str) -> Result<(), ApiError> {
-        let config = self
-            .config(core)
-            .await?
-            .ok_or_else(|| ApiError::bad_request("Vault is not initialized"))?;
+        let config = self.config(core).await?.ok_or_else(|| ApiError::bad_request("Vault is not initialized"))?;
         if !core.barrier.is_sealed() {
             return Ok(());
         }
@@ -271,8 +236,7 @@ impl SealManager {
                  cipher: message authentication failed",
             )
         };
-        let key =
-            shamir::combine(&parts.parts, config.secret_threshold.max(1)).map_err(|_| failed())?;
+        let key = shamir::combine(&parts.parts, config.secret_threshold.max(1)).map_err(|_| failed())?;
         match self.unseal_with_key(core, &key).await {
             Err(e) if e.status.is_client_error() => Err(failed()),
             other => other,
@@ -302,13 +266,11 @@ impl SealManager {
         let root_ct = get(ROOT_KEY).await?;
         let root_bytes = crypto::open(unseal_key, ROOT_KEY_AAD, &root_ct)
             .map_err(|_| ApiError::bad_request("invalid unseal key"))?;
-        let root_key = Key::from_slice(&root_bytes)
-            .ok_or_else(|| ApiError::internal(&"root key has wrong length"))?;
+        let root_key = Key::from_slice(&root_bytes).ok_or_else(|| ApiError::internal(&"root key has wrong length"))?;
         let keyring_ct = get(KEYRING).await?;
         let keyring_bytes = crypto::open(&root_key, KEYRING_AAD, &keyring_ct)
             .map_err(|e| ApiError::internal(&format!("keyring: {e}")))?;
-        let keyring = Keyring::from_bytes(&keyring_bytes)
-            .ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
+        let keyring = Keyring::from_bytes(&keyring_bytes).ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
         core.barrier.load(Unsealed { root_key, keyring });
         if let Err(e) = core.post_unseal().await {
             core.seal_now().await;
@@ -324,17 +286,10 @@ impl SealManager {
             return Ok(false);
         };
         let key = read_key_file(path)?;
-        if self
-            .config(core)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none()
-        {
+        if self.config(core).await.map_err(|e| e.to_string())?.is_none() {
             return Ok(false);
         }
-        self.unseal_with_key(core, &key)
-            .await
-            .map_err(|e| format!("auto-unseal failed: {e}"))?;
+        self.unseal_with_key(core, &key).await.map_err(|e| format!("auto-unseal failed: {e}"))?;
         Ok(true)
     }
 
@@ -343,15 +298,9 @@ impl SealManager {
         let keys = core.barrier.keys().map_err(|_| ApiError::sealed())?;
         let keyring = keys.keyring.rotated(Utc::now());
         let ct = crypto::seal(&keys.root_key, KEYRING_AAD, &keyring.to_bytes());
-        core.store
-            .system_put(&[(KEYRING, &ct)])
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+        core.store.system_put(&[(KEYRING, &ct)]).await.map_err(|e| ApiError::internal(&e))?;
         let term = keyring.active().number;
-        core.barrier.load(Unsealed {
-            root_key: keys.root_key.clone(),
-            keyring,
-        });
+        core.barrier.load(Unsealed { root_key: keys.root_key.clone(), keyring });
         tracing::info!(term, "keyring rotated");
         Ok(term)
     }
@@ -369,10 +318,7 @@ mod tests {
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(read_key_file(&f).unwrap_err().contains("chmod 600"));
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(
-            read_key_file(&f).unwrap(),
-            Key::from_slice(&[9u8; 32]).unwrap()
-        );
+        assert_eq!(read_key_file(&f).unwrap(), Key::from_slice(&[9u8; 32]).unwrap());
         std::fs::write(&f, "short").unwrap();
         assert!(read_key_file(&f).is_err());
     }

@@ -49,12 +49,7 @@ impl Running {
 }
 
 /// Builds the core, unseals it if the seal is a key file, and serves on `listener`.
-pub async fn start(
-    store: SharedStore,
-    seal: SealKind,
-    listener: Listener,
-    limits: Limits,
-) -> Result<Running, String> {
+pub async fn start(store: SharedStore, seal: SealKind, listener: Listener, limits: Limits) -> Result<Running, String> {
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
@@ -68,13 +63,7 @@ pub async fn start(
         let _ = rx.await;
     }));
     let worker = tokio::spawn(crate::kv::rewrap_worker(core.clone()));
-    Ok(Running {
-        addr,
-        core,
-        shutdown: Some(tx),
-        task,
-        worker,
-    })
+    Ok(Running { addr, core, shutdown: Some(tx), task, worker })
 }
 
 /// What dev mode prints once.
@@ -87,35 +76,15 @@ pub struct DevCredentials {
 
 /// Initialises with one share, unseals, mounts KV v2 at `secret/`, and installs the chosen root
 /// token (or keeps the generated one).
-pub async fn setup_dev(
-    core: &Core,
-    root_token_id: Option<SecretString>,
-) -> Result<DevCredentials, String> {
-    let out = core
-        .seal
-        .init(core, 1, 1)
-        .await
-        .map_err(|e| e.to_string())?;
-    let share = out
-        .shares
-        .into_iter()
-        .next()
-        .ok_or("init returned no share")?;
-    core.seal
-        .submit_share(core, &hex::encode(&share[..]))
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn setup_dev(core: &Core, root_token_id: Option<SecretString>) -> Result<DevCredentials, String> {
+    let out = core.seal.init(core, 1, 1).await.map_err(|e| e.to_string())?;
+    let share = out.shares.into_iter().next().ok_or("init returned no share")?;
+    core.seal.submit_share(core, &hex::encode(&share[..])).await.map_err(|e| e.to_string())?;
     let root_token = match root_token_id {
         Some(id) if !id.expose_secret().is_empty() => {
-            core.tokens
-                .create_root(&core.store, &id, Utc::now())
-                .await
-                .map_err(|e| e.to_string())?;
+            core.tokens.create_root(&core.store, &id, Utc::now()).await.map_err(|e| e.to_string())?;
             if let Some(hash) = core.tokens.hash(out.root_token.expose_secret()) {
-                core.store
-                    .token_delete(&hash)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                core.store.token_delete(&hash).await.map_err(|e| e.to_string())?;
             }
             id
         }
@@ -136,8 +105,5 @@ pub async fn setup_dev(
     })
     .await
     .map_err(|e| e.to_string())?;
-    Ok(DevCredentials {
-        unseal_key: share,
-        root_token,
-    })
+    Ok(DevCredentials { unseal_key: share, root_token })
 }

@@ -20,11 +20,7 @@ pub enum ShamirError {
 
 /// Checks `shares`/`threshold` the way Vault does.
 pub fn check_config(shares: u64, threshold: u64) -> Result<(), ShamirError> {
-    let bad = |m: &str| {
-        Err(ShamirError::Config(format!(
-            "invalid seal configuration: {m}"
-        )))
-    };
+    let bad = |m: &str| Err(ShamirError::Config(format!("invalid seal configuration: {m}")));
     if shares == 0 {
         return bad("shares must be at least one");
     }
@@ -44,22 +40,13 @@ pub fn check_config(shares: u64, threshold: u64) -> Result<(), ShamirError> {
 }
 
 /// Splits `key` into `shares` shares, any `threshold` of which recombine it.
-pub fn split(
-    key: &Key,
-    shares: u64,
-    threshold: u64,
-) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
+pub fn split(key: &Key, shares: u64, threshold: u64) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
     check_config(shares, threshold)?;
     if shares == 1 {
         return Ok(vec![Zeroizing::new(key.expose().to_vec())]);
     }
-    let parts = Gf256::split_bytes(
-        threshold as usize,
-        shares as usize,
-        key.expose(),
-        rand::rng(),
-    )
-    .map_err(|_| ShamirError::Invalid)?;
+    let parts = Gf256::split_bytes(threshold as usize, shares as usize, key.expose(), rand::rng())
+        .map_err(|_| ShamirError::Invalid)?;
     Ok(parts.into_iter().map(Zeroizing::new).collect())
 }
 

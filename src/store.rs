@@ -204,18 +204,9 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a KV mount's settings.
     async fn kv_config_put(&self, mount_id: &str, c: &KvConfigRow) -> StoreResult<()>;
     /// A key's metadata and the given version (the current one when `None`), in one query.
-    async fn kv_read(
-        &self,
-        mount_id: &str,
-        path: &str,
-        version: Option<i64>,
-    ) -> StoreResult<Option<KvRead>>;
+    async fn kv_read(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>>;
     /// A key's metadata alone.
-    async fn kv_metadata_get(
-        &self,
-        mount_id: &str,
-        path: &str,
-    ) -> StoreResult<Option<KvMetadataRow>>;
+    async fn kv_metadata_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<KvMetadataRow>>;
     /// A key's metadata and every kept version, without ciphertexts.
     async fn kv_metadata_with_versions(
         &self,
@@ -227,13 +218,7 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or replaces a key's settings and custom metadata (versions untouched).
     async fn kv_metadata_put(&self, m: &KvMetadataRow) -> StoreResult<()>;
     /// Sets (`Some`) or clears (`None`) the deletion time of versions that are not destroyed.
-    async fn kv_set_deletion(
-        &self,
-        mount_id: &str,
-        path: &str,
-        versions: &[i64],
-        at: Option<&str>,
-    ) -> StoreResult<()>;
+    async fn kv_set_deletion(&self, mount_id: &str, path: &str, versions: &[i64], at: Option<&str>) -> StoreResult<()>;
     /// Destroys versions: drops their ciphertext for good.
     async fn kv_destroy(&self, mount_id: &str, path: &str, versions: &[i64]) -> StoreResult<()>;
     /// Deletes a key's metadata and all its versions.
@@ -241,11 +226,7 @@ pub trait Store: Send + Sync + 'static {
     /// Key paths under `prefix` (all depths), sorted.
     async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>>;
     /// Versions whose DEK is wrapped by a term older than `term` (at most `limit`).
-    async fn kv_versions_below_term(
-        &self,
-        term: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<(String, String, KvVersionRow)>>;
+    async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>>;
     /// Replaces one version's ciphertext if its term is still `old_term` (re-wrap after rotation).
     async fn kv_rewrap(
         &self,

@@ -25,10 +25,7 @@ pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Respon
         "sys/init" if write => seal_api::init(core, req).await,
         "sys/unseal" if write => seal_api::unseal(core, req).await,
         "sys/health" | "sys/seal-status" | "sys/leader" | "sys/init" | "sys/unseal" => {
-            Err(ApiError {
-                errors: Vec::new(),
-                ..ApiError::unsupported_operation()
-            })
+            Err(ApiError { errors: Vec::new(), ..ApiError::unsupported_operation() })
         }
         _ => return None,
     })
@@ -49,9 +46,7 @@ impl Engine for System {
             "auth" if op == Operation::Read => mounts::list(call.core, "auth"),
             "key-status" if op == Operation::Read => keys::status(call.core),
             "rotate" | "rotate/keyring" if write => keys::rotate(call.core).await,
-            "rotate/config" | "rotate/keyring/config" if op == Operation::Read => {
-                keys::rotate_config()
-            }
+            "rotate/config" | "rotate/keyring/config" if op == Operation::Read => keys::rotate_config(),
             _ => {
                 if let Some(p) = path.strip_prefix("mounts/") {
                     mounts::mount_path(call.core, p, &req).await

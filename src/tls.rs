@@ -10,10 +10,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Loads the certificate chain and key. Refuses a key file readable by group or others.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
-    let mode = std::fs::metadata(key)
-        .map_err(|e| format!("tls_key_file {}: {e}", key.display()))?
-        .permissions()
-        .mode();
+    let mode = std::fs::metadata(key).map_err(|e| format!("tls_key_file {}: {e}", key.display()))?.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(format!(
             "tls_key_file {} has mode {:o}; it must not be readable by group or others (chmod 600)",
@@ -26,13 +23,9 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, Strin
         .collect::<Result<_, _>>()
         .map_err(|e| format!("tls_cert_file {}: {e}", cert.display()))?;
     if certs.is_empty() {
-        return Err(format!(
-            "tls_cert_file {}: no certificate found",
-            cert.display()
-        ));
+        return Err(format!("tls_cert_file {}: no certificate found", cert.display()));
     }
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("tls_key_file {}: {e}", key.display()))?;
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("tls_key_file {}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -38,13 +38,9 @@ impl TokenEntry {
     pub fn lookup_data(&self, id: Option<&str>, now: DateTime<Utc>) -> Value {
         let r = &self.row;
         let rfc = |secs: i64| {
-            DateTime::from_timestamp(secs, 0)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+            DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
         };
-        let ttl = r
-            .expire_time
-            .map(|e| (e - now.timestamp()).max(0))
-            .unwrap_or(0);
+        let ttl = r.expire_time.map(|e| (e - now.timestamp()).max(0)).unwrap_or(0);
         let meta: Value = serde_json::from_str(&r.meta).unwrap_or(Value::Null);
         json!({
             "accessor": r.accessor,
@@ -97,10 +93,7 @@ impl TokenStore {
 
     /// A new random token value.
     pub fn generate() -> SecretString {
-        SecretString::from(format!(
-            "{SERVICE_PREFIX}{}",
-            crypto::random_base62(TOKEN_RANDOM_LEN)
-        ))
+        SecretString::from(format!("{SERVICE_PREFIX}{}", crypto::random_base62(TOKEN_RANDOM_LEN)))
     }
 
     /// Stores a root token (at init, or the dev root token).
@@ -110,13 +103,8 @@ impl TokenStore {
         token: &SecretString,
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        let hash = self
-            .hash(token.expose_secret())
-            .ok_or_else(ApiError::sealed)?;
-        store
-            .token_put(&root_row(hash, now))
-            .await
-            .map_err(|e| ApiError::internal(&e))
+        let hash = self.hash(token.expose_secret()).ok_or_else(ApiError::sealed)?;
+        store.token_put(&root_row(hash, now)).await.map_err(|e| ApiError::internal(&e))
     }
 
     /// Resolves a presented token; every failure is the same 403.
@@ -127,9 +115,7 @@ impl TokenStore {
         now: DateTime<Utc>,
     ) -> Result<Arc<TokenEntry>, ApiError> {
         let token = token.ok_or_else(ApiError::permission_denied)?;
-        let hash = self
-            .hash(token.expose_secret())
-            .ok_or_else(ApiError::sealed)?;
+        let hash = self.hash(token.expose_secret()).ok_or_else(ApiError::sealed)?;
         let cached = self.cache.read().ok().and_then(|c| c.get(&hash).cloned());
         let entry = match cached {
             Some(e) => e,

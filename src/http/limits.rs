@@ -5,15 +5,15 @@ use serde_json::{Map, Value};
 use crate::error::ApiError;
 
 fn invalid_path() -> ApiError {
-    ApiError::bad_request("invalid request path: empty, '.' or '..' segments, backslashes and control characters are not allowed")
+    ApiError::bad_request(
+        "invalid request path: empty, '.' or '..' segments, backslashes and control characters are not allowed",
+    )
 }
 
 /// Percent-decodes the path after `/v1/` and rejects `.`/`..` segments, `//`, NUL, backslashes
 /// and control characters, in raw and decoded form, before any routing or policy check.
 pub fn clean_path(raw: &str) -> Result<String, ApiError> {
-    let decoded = percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| invalid_path())?;
+    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().map_err(|_| invalid_path())?;
     for candidate in [raw, decoded.as_ref()] {
         if candidate.chars().any(|c| c == '\\' || c.is_control()) {
             return Err(invalid_path());
@@ -22,10 +22,7 @@ pub fn clean_path(raw: &str) -> Result<String, ApiError> {
         if trimmed.is_empty() {
             continue;
         }
-        if trimmed
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-        {
+        if trimmed.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
             return Err(invalid_path());
         }
     }
@@ -50,9 +47,7 @@ pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), ApiError> {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > max {
-                    return Err(ApiError::bad_request(format!(
-                        "JSON input is nested deeper than {max} levels"
-                    )));
+                    return Err(ApiError::bad_request(format!("JSON input is nested deeper than {max} levels")));
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),

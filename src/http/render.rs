@@ -13,20 +13,14 @@ fn with_headers(status: StatusCode, body: Body) -> HttpResponse {
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
 }
 
 fn json_body(status: StatusCode, v: &Value) -> HttpResponse {
     match serde_json::to_vec(v) {
         Ok(bytes) => with_headers(status, Body::from(bytes)),
-        Err(_) => with_headers(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Body::from(r#"{"errors":["internal error"]}"#),
-        ),
+        Err(_) => with_headers(StatusCode::INTERNAL_SERVER_ERROR, Body::from(r#"{"errors":["internal error"]}"#)),
     }
 }
 
@@ -36,13 +30,7 @@ pub fn response(request_id: &str, r: Response) -> HttpResponse {
         Response::NoContent => with_headers(StatusCode::NO_CONTENT, Body::empty()),
         Response::Status(s) => with_headers(s, Body::empty()),
         Response::Bare { status, body } => json_body(status, &body),
-        Response::Envelope {
-            status,
-            data,
-            warnings,
-            auth,
-            repeat_top_level,
-        } => {
+        Response::Envelope { status, data, warnings, auth, repeat_top_level } => {
             let mut env = Map::new();
             if repeat_top_level {
                 if let Some(Value::Object(d)) = &data {
@@ -55,14 +43,7 @@ pub fn response(request_id: &str, r: Response) -> HttpResponse {
             env.insert("lease_duration".into(), json!(0));
             env.insert("data".into(), data.unwrap_or(Value::Null));
             env.insert("wrap_info".into(), Value::Null);
-            env.insert(
-                "warnings".into(),
-                if warnings.is_empty() {
-                    Value::Null
-                } else {
-                    json!(warnings)
-                },
-            );
+            env.insert("warnings".into(), if warnings.is_empty() { Value::Null } else { json!(warnings) });
             env.insert("auth".into(), auth.unwrap_or(Value::Null));
             json_body(status, &Value::Object(env))
         }

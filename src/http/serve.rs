@@ -53,17 +53,14 @@ pub async fn serve(listener: Listener, app: Router, shutdown: impl Future<Output
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(PeerAddr(peer));
-                app.clone().oneshot(req.map(axum::body::Body::new))
-            });
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(PeerAddr(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
         let builder = builder.clone();
         match &listener {
             Listener::Plain(_) => {
-                let conn = builder
-                    .serve_connection(TokioIo::new(stream), service)
-                    .into_owned();
+                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 tokio::spawn(graceful.watch(conn));
             }
             Listener::Tls(_, acceptor) => {
@@ -71,30 +68,22 @@ pub async fn serve(listener: Listener, app: Router, shutdown: impl Future<Output
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     // A failed or slow handshake closes only this connection.
-                    let tls =
-                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-                            .await
-                        {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => return,
-                        };
-                    let conn = builder
-                        .serve_connection(TokioIo::new(tls), service)
-                        .into_owned();
+                    let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => s,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let conn = builder.serve_connection(TokioIo::new(tls), service).into_owned();
                     let _ = watcher.watch(conn).await;
                 });
             }
         }
     }
     tracing::info!("shutting down: draining open connections");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("connections still open after the drain timeout; closing them");
     }
 }

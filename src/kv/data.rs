@@ -18,12 +18,7 @@ const WRITE_ATTEMPTS: usize = 5;
 
 /// The AAD binding a version's ciphertext to its mount, path and version.
 pub fn version_aad(mount_id: &str, path: &str, version: i64) -> Vec<u8> {
-    barrier::aad(&[
-        b"kv-version",
-        mount_id.as_bytes(),
-        path.as_bytes(),
-        version.to_string().as_bytes(),
-    ])
+    barrier::aad(&[b"kv-version", mount_id.as_bytes(), path.as_bytes(), version.to_string().as_bytes()])
 }
 
 fn cas_mismatch() -> ApiError {
@@ -31,25 +26,13 @@ fn cas_mismatch() -> ApiError {
 }
 
 /// Decrypts a version's data object.
-fn open_version(
-    call: &Call<'_>,
-    path: &str,
-    v: &KvVersionRow,
-) -> Result<Map<String, Value>, ApiError> {
-    let ct = v
-        .ciphertext
-        .as_deref()
-        .ok_or_else(|| ApiError::internal(&"version has no ciphertext"))?;
+fn open_version(call: &Call<'_>, path: &str, v: &KvVersionRow) -> Result<Map<String, Value>, ApiError> {
+    let ct = v.ciphertext.as_deref().ok_or_else(|| ApiError::internal(&"version has no ciphertext"))?;
     let plain = call
         .core
         .barrier
         .decrypt(&version_aad(&call.mount.row.id, path, v.version), ct)
-        .map_err(|e| {
-            ApiError::internal(&format!(
-                "kv {}: version {}: {e}",
-                call.mount.row.path, v.version
-            ))
-        })?;
+        .map_err(|e| ApiError::internal(&format!("kv {}: version {}: {e}", call.mount.row.path, v.version)))?;
     serde_json::from_slice(&plain)
         .map_err(|e| ApiError::internal(&format!("stored value is not JSON: {:?}", e.classify())))
 }
@@ -57,15 +40,8 @@ fn open_version(
 /// `GET <mount>/data/<path>[?version=N]`.
 pub async fn read(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
-    let version = params::u64_field(&req.data, "version")?
-        .filter(|v| *v > 0)
-        .map(|v| v as i64);
-    let found = call
-        .core
-        .store
-        .kv_read(&call.mount.row.id, key, version)
-        .await
-        .map_err(store_err)?;
+    let version = params::u64_field(&req.data, "version")?.filter(|v| *v > 0).map(|v| v as i64);
+    let found = call.core.store.kv_read(&call.mount.row.id, key, version).await.map_err(store_err)?;
     let Some((meta, Some(v))) = found else {
         return Err(ApiError::not_found());
     };
@@ -104,10 +80,7 @@ async fn append(
     let plaintext = Zeroizing::new(serde_json::to_vec(data).map_err(|e| ApiError::internal(&e))?);
     let config = store.kv_config_get(mount_id).await.map_err(store_err)?;
     for _ in 0..WRITE_ATTEMPTS {
-        let meta: Option<KvMetadataRow> = store
-            .kv_metadata_get(mount_id, key)
-            .await
-            .map_err(store_err)?;
+        let meta: Option<KvMetadataRow> = store.kv_metadata_get(mount_id, key).await.map_err(store_err)?;
         let current = meta.as_ref().map_or(0, |m| m.current_version);
         if require_existing && current == 0 {
             return Err(ApiError::not_found_empty());
@@ -115,9 +88,7 @@ async fn append(
         let cas_required = config.cas_required || meta.as_ref().is_some_and(|m| m.cas_required);
         match cas {
             None if cas_required => {
-                return Err(ApiError::bad_request(
-                    "check-and-set parameter required for this call",
-                ))
+                return Err(ApiError::bad_request("check-and-set parameter required for this call"))
             }
             Some(c) if c != current => return Err(cas_mismatch()),
             _ => {}
@@ -125,11 +96,7 @@ async fn append(
         let version = current + 1;
         let now = Utc::now();
         let dva = meta.as_ref().map_or(0, |m| m.delete_version_after);
-        let dva = if dva > 0 {
-            dva
-        } else {
-            config.delete_version_after
-        };
+        let dva = if dva > 0 { dva } else { config.delete_version_after };
         let deletion_time = (dva > 0).then(|| timestamp(now + chrono::Duration::seconds(dva)));
         let (ciphertext, term) = call
             .core
@@ -144,21 +111,11 @@ async fn append(
             key_term: Some(i64::from(term)),
             ciphertext: Some(ciphertext),
         };
-        let max = [
-            meta.as_ref().map_or(0, |m| m.max_versions),
-            config.max_versions,
-            DEFAULT_MAX_VERSIONS,
-        ]
-        .into_iter()
-        .find(|m| *m > 0)
-        .unwrap_or(DEFAULT_MAX_VERSIONS);
-        let write = KvWrite {
-            mount_id,
-            path: key,
-            expected_current: current,
-            row: &row,
-            max_versions: max,
-        };
+        let max = [meta.as_ref().map_or(0, |m| m.max_versions), config.max_versions, DEFAULT_MAX_VERSIONS]
+            .into_iter()
+            .find(|m| *m > 0)
+            .unwrap_or(DEFAULT_MAX_VERSIONS);
+        let write = KvWrite { mount_id, path: key, expected_current: current, row: &row, max_versions: max };
         match store.kv_write(&write).await {
             Ok(()) => {
                 let custom = meta.and_then(|m| m.custom_metadata);
@@ -169,9 +126,7 @@ async fn append(
             Err(e) => return Err(store_err(e)),
         }
     }
-    Err(ApiError::bad_request(
-        "the secret changed concurrently too many times; retry the write",
-    ))
+    Err(ApiError::bad_request("the secret changed concurrently too many times; retry the write"))
 }
 
 /// `POST|PUT <mount>/data/<path>` with `{"data":{…},"options":{"cas":N}}`.
@@ -180,11 +135,7 @@ pub async fn write(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     let data = match req.data.get("data") {
         Some(Value::Object(m)) => m,
         Some(Value::Null) | None => return Err(ApiError::bad_request("no data provided")),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid value for \"data\": expected an object",
-            ))
-        }
+        Some(_) => return Err(ApiError::bad_request("invalid value for \"data\": expected an object")),
     };
     append(call, key, data, cas_option(req)?, false).await
 }
@@ -197,9 +148,7 @@ fn merge_patch(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
                 target.remove(k);
             }
             Value::Object(p) => {
-                let entry = target
-                    .entry(k.clone())
-                    .or_insert_with(|| Value::Object(Map::new()));
+                let entry = target.entry(k.clone()).or_insert_with(|| Value::Object(Map::new()));
                 if !entry.is_object() {
                     *entry = Value::Object(Map::new());
                 }
@@ -220,18 +169,9 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     let patch = match req.data.get("data") {
         Some(Value::Object(m)) => m,
         Some(Value::Null) | None => return Err(ApiError::bad_request("no data provided")),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalid value for \"data\": expected an object",
-            ))
-        }
+        Some(_) => return Err(ApiError::bad_request("invalid value for \"data\": expected an object")),
     };
-    let found = call
-        .core
-        .store
-        .kv_read(&call.mount.row.id, key, None)
-        .await
-        .map_err(store_err)?;
+    let found = call.core.store.kv_read(&call.mount.row.id, key, None).await.map_err(store_err)?;
     let Some((meta, Some(current))) = found else {
         return Err(ApiError::not_found_empty());
     };
@@ -247,14 +187,7 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     let mut merged = open_version(call, key, &current)?;
     merge_patch(&mut merged, patch);
     // The merge is based on this version: the append must not skip over a concurrent write.
-    append(
-        call,
-        key,
-        &merged,
-        Some(cas.unwrap_or(meta.current_version)),
-        true,
-    )
-    .await
+    append(call, key, &merged, Some(cas.unwrap_or(meta.current_version)), true).await
 }
 
 fn subkeys_of(v: &Map<String, Value>, depth: u64, level: u64) -> Value {
@@ -262,9 +195,7 @@ fn subkeys_of(v: &Map<String, Value>, depth: u64, level: u64) -> Value {
         v.iter()
             .map(|(k, val)| {
                 let inner = match val {
-                    Value::Object(m) if depth == 0 || level < depth => {
-                        subkeys_of(m, depth, level + 1)
-                    }
+                    Value::Object(m) if depth == 0 || level < depth => subkeys_of(m, depth, level + 1),
                     _ => Value::Null,
                 };
                 (k.clone(), inner)
@@ -276,16 +207,9 @@ fn subkeys_of(v: &Map<String, Value>, depth: u64, level: u64) -> Value {
 /// `GET <mount>/subkeys/<path>[?version=&depth=]`: the key structure with every value `null`.
 pub async fn subkeys(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
-    let version = params::u64_field(&req.data, "version")?
-        .filter(|v| *v > 0)
-        .map(|v| v as i64);
+    let version = params::u64_field(&req.data, "version")?.filter(|v| *v > 0).map(|v| v as i64);
     let depth = params::u64_field(&req.data, "depth")?.unwrap_or(0);
-    let found = call
-        .core
-        .store
-        .kv_read(&call.mount.row.id, key, version)
-        .await
-        .map_err(store_err)?;
+    let found = call.core.store.kv_read(&call.mount.row.id, key, version).await.map_err(store_err)?;
     let Some((meta, Some(v))) = found else {
         return Err(ApiError::not_found());
     };
@@ -300,9 +224,7 @@ pub async fn subkeys(call: &Call<'_>, key: &str, req: &Request) -> Result<Respon
         });
     }
     let data = open_version(call, key, &v)?;
-    Ok(Response::data(
-        json!({"subkeys": subkeys_of(&data, depth, 1), "metadata": metadata}),
-    ))
+    Ok(Response::data(json!({"subkeys": subkeys_of(&data, depth, 1), "metadata": metadata})))
 }
 
 #[cfg(test)]
@@ -311,31 +233,16 @@ mod tests {
 
     #[test]
     fn merge_patch_follows_rfc7396() {
-        let mut t = json!({"a": "1", "b": {"c": "2", "d": "3"}, "e": "4"})
-            .as_object()
-            .cloned()
-            .unwrap();
-        let p = json!({"a": null, "b": {"c": null, "x": "y"}, "f": "5"})
-            .as_object()
-            .cloned()
-            .unwrap();
+        let mut t = json!({"a": "1", "b": {"c": "2", "d": "3"}, "e": "4"}).as_object().cloned().unwrap();
+        let p = json!({"a": null, "b": {"c": null, "x": "y"}, "f": "5"}).as_object().cloned().unwrap();
         merge_patch(&mut t, &p);
-        assert_eq!(
-            Value::Object(t),
-            json!({"b": {"d": "3", "x": "y"}, "e": "4", "f": "5"})
-        );
+        assert_eq!(Value::Object(t), json!({"b": {"d": "3", "x": "y"}, "e": "4", "f": "5"}));
     }
 
     #[test]
     fn subkeys_respects_depth() {
-        let v = json!({"a": {"b": {"c": 1}}, "d": 2})
-            .as_object()
-            .cloned()
-            .unwrap();
-        assert_eq!(
-            subkeys_of(&v, 0, 1),
-            json!({"a": {"b": {"c": null}}, "d": null})
-        );
+        let v = json!({"a": {"b": {"c": 1}}, "d": 2}).as_object().cloned().unwrap();
+        assert_eq!(subkeys_of(&v, 0, 1), json!({"a": {"b": {"c": null}}, "d": null}));
         assert_eq!(subkeys_of(&v, 1, 1), json!({"a": null, "d": null}));
     }
 

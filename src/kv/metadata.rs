@@ -20,12 +20,7 @@ const MAX_CUSTOM_VALUE_LEN: usize = 512;
 /// `GET <mount>/metadata/<path>`.
 pub async fn read(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     check_key(key)?;
-    let found = call
-        .core
-        .store
-        .kv_metadata_with_versions(&call.mount.row.id, key)
-        .await
-        .map_err(store_err)?;
+    let found = call.core.store.kv_metadata_with_versions(&call.mount.row.id, key).await.map_err(store_err)?;
     let Some((m, versions)) = found else {
         return Err(ApiError::not_found());
     };
@@ -60,15 +55,11 @@ pub async fn read(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
 /// Checks custom metadata: string values, bounded counts and sizes. Errors name keys, not values.
 fn custom_metadata(obj: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     if obj.len() > MAX_CUSTOM_KEYS {
-        return Err(ApiError::bad_request(format!(
-            "custom_metadata has more than {MAX_CUSTOM_KEYS} keys"
-        )));
+        return Err(ApiError::bad_request(format!("custom_metadata has more than {MAX_CUSTOM_KEYS} keys")));
     }
     for (k, v) in obj {
         if k.is_empty() || k.len() > MAX_CUSTOM_KEY_LEN {
-            return Err(ApiError::bad_request(format!(
-                "custom_metadata keys must be 1 to {MAX_CUSTOM_KEY_LEN} bytes"
-            )));
+            return Err(ApiError::bad_request(format!("custom_metadata keys must be 1 to {MAX_CUSTOM_KEY_LEN} bytes")));
         }
         match v {
             Value::String(s) if s.len() <= MAX_CUSTOM_VALUE_LEN => {}
@@ -77,51 +68,33 @@ fn custom_metadata(obj: &Map<String, Value>) -> Result<Map<String, Value>, ApiEr
                     "custom_metadata value of key {k:?} is longer than {MAX_CUSTOM_VALUE_LEN} bytes"
                 )))
             }
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "custom_metadata value of key {k:?} must be a string"
-                )))
-            }
+            _ => return Err(ApiError::bad_request(format!("custom_metadata value of key {k:?} must be a string"))),
         }
     }
     Ok(obj.clone())
 }
 
 /// Applies the settable fields of `data` to `m`.
-fn apply(
-    m: &mut KvMetadataRow,
-    data: &Map<String, Value>,
-    custom: Option<Map<String, Value>>,
-) -> Result<(), ApiError> {
+fn apply(m: &mut KvMetadataRow, data: &Map<String, Value>, custom: Option<Map<String, Value>>) -> Result<(), ApiError> {
     if let Some(v) = params::u64_field(data, "max_versions")? {
-        m.max_versions =
-            i64::try_from(v).map_err(|_| ApiError::bad_request("max_versions is too large"))?;
+        m.max_versions = i64::try_from(v).map_err(|_| ApiError::bad_request("max_versions is too large"))?;
     }
     if let Some(b) = params::bool_field(data, "cas_required")? {
         m.cas_required = b;
     }
     if let Some(d) = params::duration_field(data, "delete_version_after")? {
-        m.delete_version_after = i64::try_from(d)
-            .map_err(|_| ApiError::bad_request("delete_version_after is too large"))?;
+        m.delete_version_after =
+            i64::try_from(d).map_err(|_| ApiError::bad_request("delete_version_after is too large"))?;
     }
     if let Some(c) = custom {
-        m.custom_metadata = if c.is_empty() {
-            None
-        } else {
-            Some(Value::Object(c).to_string())
-        };
+        m.custom_metadata = if c.is_empty() { None } else { Some(Value::Object(c).to_string()) };
     }
     Ok(())
 }
 
 async fn load_or_new(call: &Call<'_>, key: &str) -> Result<(KvMetadataRow, bool), ApiError> {
     let now = timestamp(Utc::now());
-    let found = call
-        .core
-        .store
-        .kv_metadata_get(&call.mount.row.id, key)
-        .await
-        .map_err(store_err)?;
+    let found = call.core.store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)?;
     Ok(match found {
         Some(mut m) => {
             m.updated_time = now;
@@ -148,16 +121,10 @@ async fn load_or_new(call: &Call<'_>, key: &str) -> Result<(KvMetadataRow, bool)
 /// `POST <mount>/metadata/<path>`: sets the fields given; `custom_metadata` replaces the map.
 pub async fn write(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
-    let custom = params::object_field(&req.data, "custom_metadata")?
-        .map(custom_metadata)
-        .transpose()?;
+    let custom = params::object_field(&req.data, "custom_metadata")?.map(custom_metadata).transpose()?;
     let (mut m, _) = load_or_new(call, key).await?;
     apply(&mut m, &req.data, custom)?;
-    call.core
-        .store
-        .kv_metadata_put(&m)
-        .await
-        .map_err(store_err)?;
+    call.core.store.kv_metadata_put(&m).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
@@ -171,11 +138,8 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     let custom = match params::object_field(&req.data, "custom_metadata")? {
         None => None,
         Some(p) => {
-            let mut current: Map<String, Value> = m
-                .custom_metadata
-                .as_deref()
-                .and_then(|s| serde_json::from_str(s).ok())
-                .unwrap_or_default();
+            let mut current: Map<String, Value> =
+                m.custom_metadata.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
             for (k, v) in p {
                 if v.is_null() {
                     current.remove(k);
@@ -187,22 +151,14 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
         }
     };
     apply(&mut m, &req.data, custom)?;
-    call.core
-        .store
-        .kv_metadata_put(&m)
-        .await
-        .map_err(store_err)?;
+    call.core.store.kv_metadata_put(&m).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
 /// `DELETE <mount>/metadata/<path>`: every version and the metadata.
 pub async fn delete(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     check_key(key)?;
-    call.core
-        .store
-        .kv_delete_all(&call.mount.row.id, key)
-        .await
-        .map_err(store_err)?;
+    call.core.store.kv_delete_all(&call.mount.row.id, key).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
@@ -224,17 +180,8 @@ fn children(prefix: &str, paths: &[String]) -> Vec<String> {
 
 /// `LIST <mount>/metadata/<prefix>`.
 pub async fn list(call: &Call<'_>, prefix: &str) -> Result<Response, ApiError> {
-    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-        prefix.to_string()
-    } else {
-        format!("{prefix}/")
-    };
-    let paths = call
-        .core
-        .store
-        .kv_list(&call.mount.row.id, &prefix)
-        .await
-        .map_err(store_err)?;
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
+    let paths = call.core.store.kv_list(&call.mount.row.id, &prefix).await.map_err(store_err)?;
     let keys = children(&prefix, &paths);
     if keys.is_empty() {
         return Err(ApiError::not_found());
@@ -248,10 +195,7 @@ mod tests {
 
     #[test]
     fn children_are_leaves_and_folders() {
-        let paths: Vec<String> = ["a/b", "a/c/d", "a/c/e", "a/f", "ab"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let paths: Vec<String> = ["a/b", "a/c/d", "a/c/e", "a/f", "ab"].iter().map(|s| s.to_string()).collect();
         assert_eq!(children("a/", &paths), vec!["b", "c/", "f"]);
         assert_eq!(children("", &paths), vec!["a/", "ab"]);
     }

@@ -12,19 +12,8 @@ const BATCH: i64 = 500;
 pub async fn rewrap_all(core: &Core) -> Result<u64, String> {
     let mut moved = 0u64;
     loop {
-        let active = i64::from(
-            core.barrier
-                .keys()
-                .map_err(|e| e.to_string())?
-                .keyring
-                .active()
-                .number,
-        );
-        let rows = core
-            .store
-            .kv_versions_below_term(active, BATCH)
-            .await
-            .map_err(|e| e.to_string())?;
+        let active = i64::from(core.barrier.keys().map_err(|e| e.to_string())?.keyring.active().number);
+        let rows = core.store.kv_versions_below_term(active, BATCH).await.map_err(|e| e.to_string())?;
         if rows.is_empty() {
             return Ok(moved);
         }

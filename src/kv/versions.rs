@@ -20,11 +20,7 @@ fn versions(req: &Request) -> Result<Vec<i64>, ApiError> {
 pub async fn delete_latest(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     check_key(key)?;
     let store = &call.core.store;
-    if let Some(meta) = store
-        .kv_metadata_get(&call.mount.row.id, key)
-        .await
-        .map_err(store_err)?
-    {
+    if let Some(meta) = store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)? {
         if meta.current_version > 0 {
             let now = timestamp(Utc::now());
             store
@@ -41,11 +37,7 @@ pub async fn delete(call: &Call<'_>, key: &str, req: &Request) -> Result<Respons
     check_key(key)?;
     let v = versions(req)?;
     let now = timestamp(Utc::now());
-    call.core
-        .store
-        .kv_set_deletion(&call.mount.row.id, key, &v, Some(&now))
-        .await
-        .map_err(store_err)?;
+    call.core.store.kv_set_deletion(&call.mount.row.id, key, &v, Some(&now)).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
@@ -53,11 +45,7 @@ pub async fn delete(call: &Call<'_>, key: &str, req: &Request) -> Result<Respons
 pub async fn undelete(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
     let v = versions(req)?;
-    call.core
-        .store
-        .kv_set_deletion(&call.mount.row.id, key, &v, None)
-        .await
-        .map_err(store_err)?;
+    call.core.store.kv_set_deletion(&call.mount.row.id, key, &v, None).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
@@ -65,10 +53,6 @@ pub async fn undelete(call: &Call<'_>, key: &str, req: &Request) -> Result<Respo
 pub async fn destroy(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
     let v = versions(req)?;
-    call.core
-        .store
-        .kv_destroy(&call.mount.row.id, key, &v)
-        .await
-        .map_err(store_err)?;
+    call.core.store.kv_destroy(&call.mount.row.id, key, &v).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }

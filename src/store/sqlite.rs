@@ -1,28 +1,29 @@
-//! The embedded SQLite store: WAL, `synchronous=FULL`, one writer connection, a pool of readers.
+//! The embedded SQLite store: WAL, `synchronous=FULL`, a pool of readers, and one writer
+//! connection that commits queued writes together (group commit).
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures_util::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{Connection, Executor, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 
 /// SQLite implementation of [`Store`].
 pub struct SqliteStore {
     read: SqlitePool,
-    write: SqlitePool,
+    writer: mpsc::Sender<Job>,
+    _temp: Option<tempfile::TempDir>,
 }
 
 const VERSION_COLS: &str = "version, created_time, deletion_time, destroyed, key_term, ciphertext";
 
 fn url_to_path(url: &str) -> Option<PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let rest = rest.split('?').next().unwrap_or(rest);
     if rest.is_empty() || rest == ":memory:" {
         None
@@ -41,12 +42,7 @@ fn prepare_file(path: &Path) -> StoreResult<()> {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         }
     }
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
     let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
     if mode & 0o077 != 0 {
         tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "database file is readable by group or others");
@@ -54,56 +50,119 @@ fn prepare_file(path: &Path) -> StoreResult<()> {
     Ok(())
 }
 
+/// A write to run inside the writer's batch transaction.
+type WriteFn = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<()>> + Send>;
+
+struct Job {
+    work: WriteFn,
+    reply: oneshot::Sender<StoreResult<()>>,
+}
+
+/// Most writes committed together in one transaction (one fsync).
+const MAX_BATCH: usize = 128;
+
 impl SqliteStore {
-    /// Opens (creating if needed) and migrates the database at `url`.
+    /// Opens (creating if needed) and migrates the database at `url`. `sqlite::memory:` gets a
+    /// private temporary file, removed when the store is dropped.
     pub async fn open(url: &str) -> StoreResult<Self> {
-        let base = SqliteConnectOptions::from_str("sqlite::memory:")?
+        let (path, temp) = match url_to_path(url) {
+            Some(p) => (p, None),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("coffer-mem-")
+                    .tempdir()
+                    .map_err(|e| StoreError::Backend(format!("temporary directory: {e}")))?;
+                (dir.path().join("coffer.db"), Some(dir))
+            }
+        };
+        prepare_file(&path)?;
+        let opts = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .statement_cache_capacity(256);
-        let (read, write) = match url_to_path(url) {
-            None => {
-                // Each connection to :memory: is its own database: one connection serves all.
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(base)
-                    .await?;
-                (pool.clone(), pool)
-            }
-            Some(path) => {
-                prepare_file(&path)?;
-                let opts = base.filename(&path).create_if_missing(true);
-                let write = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(opts.clone())
-                    .await?;
-                sqlx::migrate!("migrations/sqlite")
-                    .run(&write)
-                    .await
-                    .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-                let read = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .min_connections(2)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(opts.read_only(true))
-                    .await?;
-                return Ok(Self { read, write });
-            }
-        };
+        let mut conn = SqliteConnection::connect_with(&opts).await?;
         sqlx::migrate!("migrations/sqlite")
-            .run(&write)
+            .run(&mut conn)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(Self { read, write })
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts.read_only(true))
+            .await?;
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(writer_loop(conn, rx));
+        Ok(Self { read, writer: tx, _temp: temp })
+    }
+
+    /// Runs `work` in the writer's next batch; returns once the batch is durably committed.
+    async fn write<F>(&self, work: F) -> StoreResult<()>
+    where
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<()>> + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Job { work: Box::new(work), reply })
+            .await
+            .map_err(|_| StoreError::Backend("the database writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("the database writer has stopped".into()))?
+    }
+}
+
+/// Group commit: takes every queued write (up to [`MAX_BATCH`]), runs each inside its own
+/// savepoint so one failure does not undo the others, commits once, then answers each caller.
+async fn writer_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut conn, batch).await;
+    }
+}
+
+async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
+    let fail_all = |batch: Vec<oneshot::Sender<StoreResult<()>>>, msg: String| {
+        for reply in batch {
+            let _ = reply.send(Err(StoreError::Backend(msg.clone())));
+        }
+    };
+    if let Err(e) = conn.execute("begin immediate").await {
+        fail_all(batch.into_iter().map(|j| j.reply).collect(), e.to_string());
+        return;
+    }
+    let mut done = Vec::with_capacity(batch.len());
+    for job in batch {
+        if let Err(e) = conn.execute("savepoint w").await {
+            let _ = job.reply.send(Err(e.into()));
+            continue;
+        }
+        let result = (job.work)(&mut *conn).await;
+        let end = if result.is_ok() { "release w" } else { "rollback to w; release w" };
+        if let Err(e) = conn.execute(end).await {
+            tracing::error!(error = %e, "savepoint cleanup failed");
+        }
+        done.push((job.reply, result));
+    }
+    match conn.execute("commit").await {
+        Ok(_) => {
+            for (reply, result) in done {
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            let _ = conn.execute("rollback").await;
+            fail_all(done.into_iter().map(|(r, _)| r).collect(), e.to_string());
+        }
     }
 }
 
@@ -119,150 +178,173 @@ fn push_versions(qb: &mut QueryBuilder<'_, Sqlite>, versions: &[i64]) {
 #[async_trait]
 impl Store for SqliteStore {
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        Ok(
-            sqlx::query_scalar("select value from system_entry where key = ?")
-                .bind(key)
-                .fetch_optional(&self.read)
-                .await?,
-        )
-    }
-
-    async fn system_put(&self, entries: &[(&str, &[u8])]) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        for (k, v) in entries {
-            sqlx::query(
-                "insert into system_entry (key, value) values (?, ?) \
-                         on conflict (key) do update set value = excluded.value",
-            )
-            .bind(*k)
-            .bind(*v)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn mount_list(&self) -> StoreResult<Vec<MountRow>> {
-        Ok(sqlx::query_as("select * from mount order by path")
-            .fetch_all(&self.read)
-            .await?)
-    }
-
-    async fn mount_insert(&self, m: &MountRow) -> StoreResult<()> {
-        sqlx::query(
-            "insert into mount (id, table_name, path, kind, description, accessor, config, \
-                     options, local, seal_wrap, created_at) values (?,?,?,?,?,?,?,?,?,?,?)",
-        )
-        .bind(&m.id)
-        .bind(&m.table_name)
-        .bind(&m.path)
-        .bind(&m.kind)
-        .bind(&m.description)
-        .bind(&m.accessor)
-        .bind(&m.config)
-        .bind(&m.options)
-        .bind(m.local)
-        .bind(m.seal_wrap)
-        .bind(&m.created_at)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    async fn mount_update(&self, m: &MountRow) -> StoreResult<()> {
-        sqlx::query("update mount set description = ?, config = ?, options = ? where id = ?")
-            .bind(&m.description)
-            .bind(&m.config)
-            .bind(&m.options)
-            .bind(&m.id)
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
-
-    async fn mount_delete(&self, id: &str) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query("delete from kv_version where mount_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("delete from kv_metadata where mount_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("delete from kv_config where mount_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("delete from mount where id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn token_get(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
-        Ok(sqlx::query_as("select * from token where hash = ?")
-            .bind(hash)
+        Ok(sqlx::query_scalar("select value from system_entry where key = ?")
+            .bind(key)
             .fetch_optional(&self.read)
             .await?)
     }
 
+    async fn system_put(&self, entries: &[(&str, &[u8])]) -> StoreResult<()> {
+        let entries: Vec<(String, Vec<u8>)> = entries.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect();
+        self.write(move |c| {
+            Box::pin(async move {
+                for (k, v) in &entries {
+                    sqlx::query(
+                        "insert into system_entry (key, value) values (?, ?) \
+                         on conflict (key) do update set value = excluded.value",
+                    )
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *c)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn mount_list(&self) -> StoreResult<Vec<MountRow>> {
+        Ok(sqlx::query_as("select * from mount order by path").fetch_all(&self.read).await?)
+    }
+
+    async fn mount_insert(&self, m: &MountRow) -> StoreResult<()> {
+        let m = m.clone();
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query(
+                    "insert into mount (id, table_name, path, kind, description, accessor, config, \
+                     options, local, seal_wrap, created_at) values (?,?,?,?,?,?,?,?,?,?,?)",
+                )
+                .bind(&m.id)
+                .bind(&m.table_name)
+                .bind(&m.path)
+                .bind(&m.kind)
+                .bind(&m.description)
+                .bind(&m.accessor)
+                .bind(&m.config)
+                .bind(&m.options)
+                .bind(m.local)
+                .bind(m.seal_wrap)
+                .bind(&m.created_at)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn mount_update(&self, m: &MountRow) -> StoreResult<()> {
+        let m = m.clone();
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query("update mount set description = ?, config = ?, options = ? where id = ?")
+                    .bind(&m.description)
+                    .bind(&m.config)
+                    .bind(&m.options)
+                    .bind(&m.id)
+                    .execute(&mut *c)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn mount_delete(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_string();
+        self.write(move |c| {
+            Box::pin(async move {
+                for table in ["kv_version", "kv_metadata", "kv_config"] {
+                    sqlx::query(&format!("delete from {table} where mount_id = ?")).bind(&id).execute(&mut *c).await?;
+                }
+                sqlx::query("delete from mount where id = ?").bind(&id).execute(&mut *c).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn token_get(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
+        Ok(sqlx::query_as("select * from token where hash = ?").bind(hash).fetch_optional(&self.read).await?)
+    }
+
     async fn token_put(&self, t: &TokenRow) -> StoreResult<()> {
-        sqlx::query("insert or replace into token (hash, accessor, parent_hash, policies, meta, \
+        let t = t.clone();
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query(
+                    "insert or replace into token (hash, accessor, parent_hash, policies, meta, \
                      display_name, path, token_type, creation_time, ttl, explicit_max_ttl, period, \
-                     num_uses, expire_time, renewable, orphan) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
-            .bind(&t.hash).bind(&t.accessor).bind(&t.parent_hash).bind(&t.policies).bind(&t.meta)
-            .bind(&t.display_name).bind(&t.path).bind(&t.token_type).bind(t.creation_time)
-            .bind(t.ttl).bind(t.explicit_max_ttl).bind(t.period).bind(t.num_uses)
-            .bind(t.expire_time).bind(t.renewable).bind(t.orphan)
-            .execute(&self.write).await?;
-        Ok(())
+                     num_uses, expire_time, renewable, orphan) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                )
+                .bind(&t.hash)
+                .bind(&t.accessor)
+                .bind(&t.parent_hash)
+                .bind(&t.policies)
+                .bind(&t.meta)
+                .bind(&t.display_name)
+                .bind(&t.path)
+                .bind(&t.token_type)
+                .bind(t.creation_time)
+                .bind(t.ttl)
+                .bind(t.explicit_max_ttl)
+                .bind(t.period)
+                .bind(t.num_uses)
+                .bind(t.expire_time)
+                .bind(t.renewable)
+                .bind(t.orphan)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn token_delete(&self, hash: &[u8]) -> StoreResult<()> {
-        sqlx::query("delete from token where hash = ?")
-            .bind(hash)
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        let hash = hash.to_vec();
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query("delete from token where hash = ?").bind(&hash).execute(&mut *c).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
-        Ok(sqlx::query_as(
-            "select max_versions, cas_required, delete_version_after from kv_config \
-                           where mount_id = ?",
-        )
-        .bind(mount_id)
-        .fetch_optional(&self.read)
-        .await?
-        .unwrap_or_default())
+        Ok(sqlx::query_as("select max_versions, cas_required, delete_version_after from kv_config where mount_id = ?")
+            .bind(mount_id)
+            .fetch_optional(&self.read)
+            .await?
+            .unwrap_or_default())
     }
 
-    async fn kv_config_put(&self, mount_id: &str, c: &KvConfigRow) -> StoreResult<()> {
-        sqlx::query(
-            "insert into kv_config (mount_id, max_versions, cas_required, delete_version_after) \
+    async fn kv_config_put(&self, mount_id: &str, cfg: &KvConfigRow) -> StoreResult<()> {
+        let (mount_id, cfg) = (mount_id.to_string(), cfg.clone());
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query(
+                    "insert into kv_config (mount_id, max_versions, cas_required, delete_version_after) \
                      values (?,?,?,?) on conflict (mount_id) do update set \
                      max_versions = excluded.max_versions, cas_required = excluded.cas_required, \
                      delete_version_after = excluded.delete_version_after",
-        )
-        .bind(mount_id)
-        .bind(c.max_versions)
-        .bind(c.cas_required)
-        .bind(c.delete_version_after)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+                )
+                .bind(&mount_id)
+                .bind(cfg.max_versions)
+                .bind(cfg.cas_required)
+                .bind(cfg.delete_version_after)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
-    async fn kv_read(
-        &self,
-        mount_id: &str,
-        path: &str,
-        version: Option<i64>,
-    ) -> StoreResult<Option<KvRead>> {
+    async fn kv_read(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
         #[derive(sqlx::FromRow)]
         struct Joined {
             #[sqlx(flatten)]
@@ -304,18 +386,12 @@ impl Store for SqliteStore {
         }))
     }
 
-    async fn kv_metadata_get(
-        &self,
-        mount_id: &str,
-        path: &str,
-    ) -> StoreResult<Option<KvMetadataRow>> {
-        Ok(
-            sqlx::query_as("select * from kv_metadata where mount_id = ? and path = ?")
-                .bind(mount_id)
-                .bind(path)
-                .fetch_optional(&self.read)
-                .await?,
-        )
+    async fn kv_metadata_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<KvMetadataRow>> {
+        Ok(sqlx::query_as("select * from kv_metadata where mount_id = ? and path = ?")
+            .bind(mount_id)
+            .bind(path)
+            .fetch_optional(&self.read)
+            .await?)
     }
 
     async fn kv_metadata_with_versions(
@@ -338,137 +414,163 @@ impl Store for SqliteStore {
     }
 
     async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<()> {
-        let r = w.row;
-        let mut tx = self.write.begin().await?;
-        let updated = sqlx::query(
-            "update kv_metadata set current_version = ?, updated_time = ? \
-                                   where mount_id = ? and path = ? and current_version = ?",
-        )
-        .bind(r.version)
-        .bind(&r.created_time)
-        .bind(w.mount_id)
-        .bind(w.path)
-        .bind(w.expected_current)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            if w.expected_current != 0 {
-                return Err(StoreError::Conflict);
-            }
-            // A unique violation here (someone created the key meanwhile) maps to Conflict.
-            sqlx::query(
-                "insert into kv_metadata (mount_id, path, created_time, updated_time, \
-                         current_version) values (?,?,?,?,?)",
-            )
-            .bind(w.mount_id)
-            .bind(w.path)
-            .bind(&r.created_time)
-            .bind(&r.created_time)
-            .bind(r.version)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(&format!(
-            "insert into kv_version (mount_id, path, {VERSION_COLS}) values (?,?,?,?,?,?,?,?)"
-        ))
-        .bind(w.mount_id)
-        .bind(w.path)
-        .bind(r.version)
-        .bind(&r.created_time)
-        .bind(&r.deletion_time)
-        .bind(r.destroyed)
-        .bind(r.key_term)
-        .bind(&r.ciphertext)
-        .execute(&mut *tx)
-        .await?;
-        let keep_from = r.version - w.max_versions + 1;
-        if keep_from > 1 {
-            let pruned = sqlx::query(
-                "delete from kv_version where mount_id = ? and path = ? and version < ?",
-            )
-            .bind(w.mount_id)
-            .bind(w.path)
-            .bind(keep_from)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if pruned > 0 {
-                sqlx::query(
-                    "update kv_metadata set oldest_version = ? where mount_id = ? and path = ?",
+        let (mount_id, path, expected, max) =
+            (w.mount_id.to_string(), w.path.to_string(), w.expected_current, w.max_versions);
+        let r = w.row.clone();
+        self.write(move |c| {
+            Box::pin(async move {
+                let updated = sqlx::query(
+                    "update kv_metadata set current_version = ?, updated_time = ? \
+                     where mount_id = ? and path = ? and current_version = ?",
                 )
-                .bind(keep_from)
-                .bind(w.mount_id)
-                .bind(w.path)
-                .execute(&mut *tx)
+                .bind(r.version)
+                .bind(&r.created_time)
+                .bind(&mount_id)
+                .bind(&path)
+                .bind(expected)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+                if updated == 0 {
+                    if expected != 0 {
+                        return Err(StoreError::Conflict);
+                    }
+                    // A unique violation here (someone created the key meanwhile) maps to Conflict.
+                    sqlx::query(
+                        "insert into kv_metadata (mount_id, path, created_time, updated_time, current_version) \
+                         values (?,?,?,?,?)",
+                    )
+                    .bind(&mount_id)
+                    .bind(&path)
+                    .bind(&r.created_time)
+                    .bind(&r.created_time)
+                    .bind(r.version)
+                    .execute(&mut *c)
+                    .await?;
+                }
+                sqlx::query(&format!(
+                    "insert into kv_version (mount_id, path, {VERSION_COLS}) values (?,?,?,?,?,?,?,?)"
+                ))
+                .bind(&mount_id)
+                .bind(&path)
+                .bind(r.version)
+                .bind(&r.created_time)
+                .bind(&r.deletion_time)
+                .bind(r.destroyed)
+                .bind(r.key_term)
+                .bind(&r.ciphertext)
+                .execute(&mut *c)
                 .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+                let keep_from = r.version - max + 1;
+                if keep_from > 1 {
+                    let pruned = sqlx::query("delete from kv_version where mount_id = ? and path = ? and version < ?")
+                        .bind(&mount_id)
+                        .bind(&path)
+                        .bind(keep_from)
+                        .execute(&mut *c)
+                        .await?
+                        .rows_affected();
+                    if pruned > 0 {
+                        sqlx::query("update kv_metadata set oldest_version = ? where mount_id = ? and path = ?")
+                            .bind(keep_from)
+                            .bind(&mount_id)
+                            .bind(&path)
+                            .execute(&mut *c)
+                            .await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn kv_metadata_put(&self, m: &KvMetadataRow) -> StoreResult<()> {
-        sqlx::query("insert into kv_metadata (mount_id, path, max_versions, cas_required, \
+        let m = m.clone();
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query(
+                    "insert into kv_metadata (mount_id, path, max_versions, cas_required, \
                      delete_version_after, custom_metadata, created_time, updated_time, current_version, \
                      oldest_version) values (?,?,?,?,?,?,?,?,?,?) on conflict (mount_id, path) do update set \
                      max_versions = excluded.max_versions, cas_required = excluded.cas_required, \
                      delete_version_after = excluded.delete_version_after, \
-                     custom_metadata = excluded.custom_metadata, updated_time = excluded.updated_time")
-            .bind(&m.mount_id).bind(&m.path).bind(m.max_versions).bind(m.cas_required)
-            .bind(m.delete_version_after).bind(&m.custom_metadata).bind(&m.created_time)
-            .bind(&m.updated_time).bind(m.current_version).bind(m.oldest_version)
-            .execute(&self.write).await?;
-        Ok(())
+                     custom_metadata = excluded.custom_metadata, updated_time = excluded.updated_time",
+                )
+                .bind(&m.mount_id)
+                .bind(&m.path)
+                .bind(m.max_versions)
+                .bind(m.cas_required)
+                .bind(m.delete_version_after)
+                .bind(&m.custom_metadata)
+                .bind(&m.created_time)
+                .bind(&m.updated_time)
+                .bind(m.current_version)
+                .bind(m.oldest_version)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
-    async fn kv_set_deletion(
-        &self,
-        mount_id: &str,
-        path: &str,
-        versions: &[i64],
-        at: Option<&str>,
-    ) -> StoreResult<()> {
+    async fn kv_set_deletion(&self, mount_id: &str, path: &str, versions: &[i64], at: Option<&str>) -> StoreResult<()> {
         if versions.is_empty() {
             return Ok(());
         }
-        let mut qb = QueryBuilder::<Sqlite>::new("update kv_version set deletion_time = ");
-        qb.push_bind(at)
-            .push(" where destroyed = 0 and mount_id = ")
-            .push_bind(mount_id)
-            .push(" and path = ")
-            .push_bind(path);
-        push_versions(&mut qb, versions);
-        qb.build().execute(&self.write).await?;
-        Ok(())
+        let (mount_id, path, versions, at) =
+            (mount_id.to_string(), path.to_string(), versions.to_vec(), at.map(str::to_string));
+        self.write(move |c| {
+            Box::pin(async move {
+                let mut qb = QueryBuilder::<Sqlite>::new("update kv_version set deletion_time = ");
+                qb.push_bind(at)
+                    .push(" where destroyed = 0 and mount_id = ")
+                    .push_bind(mount_id)
+                    .push(" and path = ")
+                    .push_bind(path);
+                push_versions(&mut qb, &versions);
+                qb.build().execute(&mut *c).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn kv_destroy(&self, mount_id: &str, path: &str, versions: &[i64]) -> StoreResult<()> {
         if versions.is_empty() {
             return Ok(());
         }
-        let mut qb = QueryBuilder::<Sqlite>::new(
-            "update kv_version set destroyed = 1, ciphertext = null, key_term = null where mount_id = ");
-        qb.push_bind(mount_id).push(" and path = ").push_bind(path);
-        push_versions(&mut qb, versions);
-        qb.build().execute(&self.write).await?;
-        Ok(())
+        let (mount_id, path, versions) = (mount_id.to_string(), path.to_string(), versions.to_vec());
+        self.write(move |c| {
+            Box::pin(async move {
+                let mut qb = QueryBuilder::<Sqlite>::new(
+                    "update kv_version set destroyed = 1, ciphertext = null, key_term = null where mount_id = ",
+                );
+                qb.push_bind(mount_id).push(" and path = ").push_bind(path);
+                push_versions(&mut qb, &versions);
+                qb.build().execute(&mut *c).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()> {
-        let mut tx = self.write.begin().await?;
-        sqlx::query("delete from kv_version where mount_id = ? and path = ?")
-            .bind(mount_id)
-            .bind(path)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("delete from kv_metadata where mount_id = ? and path = ?")
-            .bind(mount_id)
-            .bind(path)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let (mount_id, path) = (mount_id.to_string(), path.to_string());
+        self.write(move |c| {
+            Box::pin(async move {
+                for table in ["kv_version", "kv_metadata"] {
+                    sqlx::query(&format!("delete from {table} where mount_id = ? and path = ?"))
+                        .bind(&mount_id)
+                        .bind(&path)
+                        .execute(&mut *c)
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
@@ -485,11 +587,7 @@ impl Store for SqliteStore {
         .await?)
     }
 
-    async fn kv_versions_below_term(
-        &self,
-        term: i64,
-        limit: i64,
-    ) -> StoreResult<Vec<(String, String, KvVersionRow)>> {
+    async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             mount_id: String,
@@ -504,10 +602,7 @@ impl Store for SqliteStore {
         .bind(limit)
         .fetch_all(&self.read)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.mount_id, r.path, r.v))
-            .collect())
+        Ok(rows.into_iter().map(|r| (r.mount_id, r.path, r.v)).collect())
     }
 
     async fn kv_rewrap(
@@ -519,18 +614,24 @@ impl Store for SqliteStore {
         new_term: i64,
         ciphertext: &[u8],
     ) -> StoreResult<()> {
-        sqlx::query(
-            "update kv_version set ciphertext = ?, key_term = ? where mount_id = ? and path = ? \
+        let (mount_id, path, ciphertext) = (mount_id.to_string(), path.to_string(), ciphertext.to_vec());
+        self.write(move |c| {
+            Box::pin(async move {
+                sqlx::query(
+                    "update kv_version set ciphertext = ?, key_term = ? where mount_id = ? and path = ? \
                      and version = ? and key_term = ?",
-        )
-        .bind(ciphertext)
-        .bind(new_term)
-        .bind(mount_id)
-        .bind(path)
-        .bind(version)
-        .bind(old_term)
-        .execute(&self.write)
-        .await?;
-        Ok(())
+                )
+                .bind(&ciphertext)
+                .bind(new_term)
+                .bind(&mount_id)
+                .bind(&path)
+                .bind(version)
+                .bind(old_term)
+                .execute(&mut *c)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }

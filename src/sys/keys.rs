@@ -27,7 +27,5 @@ pub async fn rotate(core: &Core) -> Result<Response, ApiError> {
 
 /// `GET sys/rotate/config`: automatic rotation is not configured.
 pub fn rotate_config() -> Result<Response, ApiError> {
-    Ok(Response::sys_data(
-        json!({"enabled": false, "interval": 0, "max_operations": 0}),
-    ))
+    Ok(Response::sys_data(json!({"enabled": false, "interval": 0, "max_operations": 0})))
 }

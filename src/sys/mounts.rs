@@ -36,17 +36,13 @@ pub async fn mount_path(core: &Core, rest: &str, req: &Request) -> Result<Respon
     };
     let path = normalise(path)?;
     let table = core.mounts.load_full();
-    let existing = table
-        .of_table("mounts")
-        .into_iter()
-        .find(|e| e.row.path == path);
+    let existing = table.of_table("mounts").into_iter().find(|e| e.row.path == path);
     match (req.operation, tune) {
         (Operation::Read, false) => existing
             .map(|e| Response::sys_data(e.describe()))
             .ok_or_else(|| ApiError::bad_request(format!("no matching mount at \"{path}\""))),
         (Operation::Read, true) => {
-            let e =
-                existing.ok_or_else(|| ApiError::bad_request(format!("no mount at \"{path}\"")))?;
+            let e = existing.ok_or_else(|| ApiError::bad_request(format!("no mount at \"{path}\"")))?;
             let d = e.describe();
             let cfg = &d["config"];
             let ttl = |k: &str| match cfg[k].as_u64() {
@@ -62,24 +58,17 @@ pub async fn mount_path(core: &Core, rest: &str, req: &Request) -> Result<Respon
             })))
         }
         (op, true) if op.is_write() => {
-            let e =
-                existing.ok_or_else(|| ApiError::bad_request(format!("no mount at \"{path}\"")))?;
+            let e = existing.ok_or_else(|| ApiError::bad_request(format!("no mount at \"{path}\"")))?;
             let mut row = e.row.clone();
             if let Some(d) = params::str_field(&req.data, "description")? {
                 row.description = d.to_string();
             }
             row.config = merge_config(&row.config, &req.data)?;
             if let Some(opts) = params::object_field(&req.data, "options")? {
-                let mut current: Map<String, Value> =
-                    serde_json::from_str(&row.options).unwrap_or_default();
+                let mut current: Map<String, Value> = serde_json::from_str(&row.options).unwrap_or_default();
                 for (k, v) in opts {
-                    if k == "version"
-                        && current.get("version") != Some(v)
-                        && current.contains_key("version")
-                    {
-                        return Err(ApiError::bad_request(
-                            "changing the KV version of a mount is not supported",
-                        ));
+                    if k == "version" && current.get("version") != Some(v) && current.contains_key("version") {
+                        return Err(ApiError::bad_request("changing the KV version of a mount is not supported"));
                     }
                     current.insert(k.clone(), v.clone());
                 }
@@ -118,15 +107,10 @@ fn merge_config(current: &str, data: &Map<String, Value>) -> Result<String, ApiE
 
 async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, ApiError> {
     if RESERVED.iter().any(|r| path.starts_with(r)) {
-        return Err(ApiError::bad_request(format!(
-            "cannot mount under reserved path \"{path}\""
-        )));
+        return Err(ApiError::bad_request(format!("cannot mount under reserved path \"{path}\"")));
     }
-    let kind = params::str_field(&req.data, "type")?
-        .ok_or_else(|| ApiError::bad_request("missing \"type\""))?;
-    let mut options: Map<String, Value> = params::object_field(&req.data, "options")?
-        .cloned()
-        .unwrap_or_default();
+    let kind = params::str_field(&req.data, "type")?.ok_or_else(|| ApiError::bad_request("missing \"type\""))?;
+    let mut options: Map<String, Value> = params::object_field(&req.data, "options")?.cloned().unwrap_or_default();
     let kind = match kind {
         "kv-v2" => {
             options.insert("version".into(), json!("2"));
@@ -140,20 +124,14 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, ApiE
             });
             match v.as_deref() {
                 Some("2") => options.insert("version".into(), json!("2")),
-                Some("1") | Some("") | None => {
-                    return Err(ApiError::bad_request(
-                        "kv version 1 is not supported by Coffer; mount with options {\"version\":\"2\"} or type \"kv-v2\"",
-                    ))
-                }
+                Some("1") | Some("") | None => return Err(ApiError::bad_request(
+                    "kv version 1 is not supported by Coffer; mount with options {\"version\":\"2\"} or type \"kv-v2\"",
+                )),
                 Some(_) => return Err(ApiError::bad_request("invalid kv version: expected \"2\"")),
             };
             "kv"
         }
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "plugin not found in the catalog: {other}"
-            )))
-        }
+        other => return Err(ApiError::bad_request(format!("plugin not found in the catalog: {other}"))),
     };
     let accessor_suffix: String = hex::encode(crate::crypto::random_bytes::<4>());
     let row = MountRow {
@@ -161,9 +139,7 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, ApiE
         table_name: "mounts".into(),
         path: path.to_string(),
         kind: kind.into(),
-        description: params::str_field(&req.data, "description")?
-            .unwrap_or("")
-            .to_string(),
+        description: params::str_field(&req.data, "description")?.unwrap_or("").to_string(),
         accessor: format!("{kind}_{accessor_suffix}"),
         config: merge_config("{}", &req.data)?,
         options: Value::Object(options).to_string(),
@@ -182,9 +158,7 @@ pub fn ui_mount(core: &Core, path: &str, op: Operation) -> Result<Response, ApiE
         return Err(ApiError::unsupported_operation());
     }
     let table = core.mounts.load_full();
-    let Some((entry, _)) = table
-        .route(path)
-        .filter(|(e, _)| e.row.table_name == "mounts" && e.row.kind != "system")
+    let Some((entry, _)) = table.route(path).filter(|(e, _)| e.row.table_name == "mounts" && e.row.kind != "system")
     else {
         let shown = format!("{}/", path.trim_end_matches('/'));
         return Err(ApiError {
@@ -208,10 +182,7 @@ mod tests {
 
     #[test]
     fn config_merge_reads_nested_or_flat_durations() {
-        let data = json!({"config": {"default_lease_ttl": "1h", "max_lease_ttl": 7200}})
-            .as_object()
-            .cloned()
-            .unwrap();
+        let data = json!({"config": {"default_lease_ttl": "1h", "max_lease_ttl": 7200}}).as_object().cloned().unwrap();
         let merged: Value = serde_json::from_str(&merge_config("{}", &data).unwrap()).unwrap();
         assert_eq!(merged["default_lease_ttl"], 3600);
         assert_eq!(merged["max_lease_ttl"], 7200);

@@ -30,10 +30,7 @@ pub async fn seal_status(core: &Core) -> Result<Response, ApiError> {
     let config = core.seal.config(core).await?;
     let (progress, nonce) = core.seal.progress().await;
     let sealed = core.barrier.is_sealed();
-    let (t, n) = config
-        .as_ref()
-        .map(|c| (c.secret_threshold, c.secret_shares))
-        .unwrap_or((0, 0));
+    let (t, n) = config.as_ref().map(|c| (c.secret_threshold, c.secret_shares)).unwrap_or((0, 0));
     let mut body = json!({
         "type": core.seal.kind_name(),
         "initialized": config.is_some(),
@@ -57,11 +54,8 @@ pub async fn health(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let initialized = core.seal.config(core).await?.is_some();
     let sealed = core.barrier.is_sealed();
     let code = |key: &str, default: u16| -> Result<StatusCode, ApiError> {
-        let c = params::u64_field(&req.data, key)?
-            .map(|c| c as u16)
-            .unwrap_or(default);
-        StatusCode::from_u16(c)
-            .map_err(|_| ApiError::bad_request(format!("invalid value for \"{key}\"")))
+        let c = params::u64_field(&req.data, key)?.map(|c| c as u16).unwrap_or(default);
+        StatusCode::from_u16(c).map_err(|_| ApiError::bad_request(format!("invalid value for \"{key}\"")))
     };
     let status = if !initialized {
         code("uninitcode", 501)?
@@ -91,9 +85,7 @@ pub async fn leader(_core: &Core) -> Result<Response, ApiError> {
 
 /// `GET sys/init`.
 pub async fn init_status(core: &Core) -> Result<Response, ApiError> {
-    Ok(Response::bare(
-        json!({"initialized": core.seal.config(core).await?.is_some()}),
-    ))
+    Ok(Response::bare(json!({"initialized": core.seal.config(core).await?.is_some()})))
 }
 
 /// `PUT sys/init`.
@@ -101,14 +93,8 @@ pub async fn init(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let shares = params::u64_field(&req.data, "secret_shares")?.unwrap_or(0);
     let threshold = params::u64_field(&req.data, "secret_threshold")?.unwrap_or(0);
     for unsupported in ["pgp_keys", "root_token_pgp_key"] {
-        if req
-            .data
-            .get(unsupported)
-            .is_some_and(|v| !v.is_null() && v != &json!([]) && v != &json!(""))
-        {
-            return Err(ApiError::bad_request(format!(
-                "{unsupported} is not supported"
-            )));
+        if req.data.get(unsupported).is_some_and(|v| !v.is_null() && v != &json!([]) && v != &json!("")) {
+            return Err(ApiError::bad_request(format!("{unsupported} is not supported")));
         }
     }
     let out = core.seal.init(core, shares, threshold).await?;
@@ -126,9 +112,7 @@ pub async fn unseal(core: &Core, req: &Request) -> Result<Response, ApiError> {
         core.seal.reset().await;
     } else {
         let key = params::str_field(&req.data, "key")?.ok_or_else(|| {
-            ApiError::bad_request(
-                "'key' must be specified in request body as JSON, or 'reset' set to true",
-            )
+            ApiError::bad_request("'key' must be specified in request body as JSON, or 'reset' set to true")
         })?;
         core.seal.submit_share(core, key).await?;
     }
