@@ -1,5 +1,6 @@
 //! Criterion benchmark of the barrier's envelope path: encrypt and decrypt a KV value with a fresh
 //! DEK per value, AES-256-GCM, and the AAD that binds it to mount, path and version.
+#![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
 use coffer::barrier::{aad, Barrier, Unsealed};

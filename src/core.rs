@@ -37,6 +37,8 @@ pub struct Core {
     pub storage_type: &'static str,
     /// Signalled after `sys/rotate` so the re-wrap worker runs.
     pub rotated: tokio::sync::Notify,
+    /// Per-key write locks (KV writes to one key on this node are serialised).
+    pub key_locks: crate::keylock::KeyLocks,
     mount_lock: tokio::sync::Mutex<()>,
 }
 
@@ -52,6 +54,7 @@ impl Core {
             cluster: ArcSwap::from_pointee(None),
             storage_type: "sqlite",
             rotated: tokio::sync::Notify::new(),
+            key_locks: Default::default(),
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }

@@ -51,11 +51,17 @@ async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse
     let (request_id, result) = match to_logical(&state, req).await {
         Ok(logical) => {
             let id = logical.id.clone();
+            // Path and operation only: bodies, query values and tokens are never logged.
+            tracing::debug!(request_id = %id, operation = logical.operation.as_str(), path = %logical.path, "request");
             let result = state.core.handle(logical).await;
             (id, result)
         }
         Err(e) => (String::new(), Err(e)),
     };
+    match &result {
+        Ok(_) => tracing::debug!(request_id = %request_id, "request served"),
+        Err(e) => tracing::debug!(request_id = %request_id, status = e.status.as_u16(), "request failed"),
+    }
     let resp = match result {
         Ok(r) => render::response(&request_id, r),
         Err(e) => render::error(&e),

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod keylock;
 pub mod keyring;
 pub mod kv;
 pub mod logical;

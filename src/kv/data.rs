@@ -13,8 +13,8 @@ use crate::logical::{Request, Response};
 use crate::params;
 use crate::store::{KvMetadataRow, KvVersionRow, KvWrite, StoreError};
 
-/// Attempts at a write that loses a race without a client-given CAS.
-const WRITE_ATTEMPTS: usize = 5;
+/// Attempts at a write that loses a race (with another node) without a client-given CAS.
+const WRITE_ATTEMPTS: usize = 20;
 
 /// The AAD binding a version's ciphertext to its mount, path and version.
 pub fn version_aad(mount_id: &str, path: &str, version: i64) -> Vec<u8> {
@@ -79,6 +79,9 @@ async fn append(
     let mount_id = call.mount.row.id.as_str();
     let plaintext = Zeroizing::new(serde_json::to_vec(data).map_err(|e| ApiError::internal(&e))?);
     let config = store.kv_config_get(mount_id).await.map_err(store_err)?;
+    // Writers to one key on this node queue here; the conditional write below still catches a
+    // writer on another node.
+    let _guard = call.core.key_locks.lock(mount_id, key).await;
     for _ in 0..WRITE_ATTEMPTS {
         let meta: Option<KvMetadataRow> = store.kv_metadata_get(mount_id, key).await.map_err(store_err)?;
         let current = meta.as_ref().map_or(0, |m| m.current_version);

@@ -136,18 +136,15 @@ async fn standard_headers_on_every_kind_of_response() {
     let cases: Vec<(&str, StatusCode, Raw)> = vec![
         ("read", StatusCode::OK, send(s.request("GET", "secret/data/h")).await),
         ("health", StatusCode::OK, send(s.request_anon("GET", "sys/health")).await),
-        ("config write", StatusCode::NO_CONTENT, send(s.request("POST", "secret/config").json(&json!({})))
-            .await),
+        ("config write", StatusCode::NO_CONTENT, send(s.request("POST", "secret/config").json(&json!({}))).await),
         ("bad json", StatusCode::BAD_REQUEST, send(s.request("POST", "secret/data/h").body("{bad")).await),
         ("no token", StatusCode::FORBIDDEN, send(s.request_anon("GET", "secret/data/h")).await),
         ("no route", StatusCode::NOT_FOUND, send(s.request("GET", "nosuchmount/foo")).await),
         ("missing key", StatusCode::NOT_FOUND, send(s.request("GET", "secret/data/missing")).await),
         ("patch missing", StatusCode::NOT_FOUND, s.patch("secret/data/missing", json!({"data": {"a": "b"}})).await),
         ("405", StatusCode::METHOD_NOT_ALLOWED, send(s.request("LIST", "secret/data/h")).await),
-        ("413", StatusCode::PAYLOAD_TOO_LARGE, send(s.request("POST", "secret/data/h").body("x".repeat(5000)))
-            .await),
-        ("415", StatusCode::UNSUPPORTED_MEDIA_TYPE, send(s.request("PATCH", "secret/data/h").json(&json!({})))
-            .await),
+        ("413", StatusCode::PAYLOAD_TOO_LARGE, send(s.request("POST", "secret/data/h").body("x".repeat(5000))).await),
+        ("415", StatusCode::UNSUPPORTED_MEDIA_TYPE, send(s.request("PATCH", "secret/data/h").json(&json!({}))).await),
         ("traversal", StatusCode::BAD_REQUEST, send(s.request("GET", "secret/data/a%5cb")).await),
     ];
     for (what, status, r) in &cases {
@@ -292,8 +289,10 @@ async fn chunked_body_over_the_limit_is_413() {
     // A small chunked body is fine.
     let small: Vec<Result<Bytes, std::io::Error>> =
         vec![Ok(Bytes::from_static(b"{\"data\":")), Ok(Bytes::from_static(b"{\"v\":\"ok\"}}"))];
-    let r = send(s.request("POST", "secret/data/chunked").body(reqwest::Body::wrap_stream(futures_util::stream::iter(small))))
-        .await;
+    let r = send(
+        s.request("POST", "secret/data/chunked").body(reqwest::Body::wrap_stream(futures_util::stream::iter(small))),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(s.read("secret/data/chunked").await, json!({"v": "ok"}));
 }
@@ -326,7 +325,7 @@ async fn json_nesting_limit() {
 #[tokio::test]
 async fn bad_json_is_400_failed_to_decode() {
     let s = TestServer::dev().await;
-    for body in ["{bad", "{\"data\":", "[1,2]", "\"text\"", "{\"data\":{\"a\":\"b\"}} trailing"] {
+    for body in ["{bad", "{\"data\":", "{\"data\":{\"a\" \"b\"}}", "[1,2]", "\"text\""] {
         let r = send(s.request("POST", "secret/data/j").body(body)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.text);
         let msg = r.json()["errors"][0].as_str().unwrap().to_string();
@@ -376,10 +375,7 @@ async fn path_traversal_is_rejected_before_auth_and_writes_nothing() {
                 let (st, text) = s.raw_http(method, target, token, if method == "PUT" { &body } else { "" }).await;
                 assert_eq!(st, 400, "{method} {target} (token {token:?}): {text}");
                 let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{target}: {text}"));
-                assert!(
-                    v["errors"][0].as_str().unwrap_or("").contains("invalid request path"),
-                    "{target}: {text}"
-                );
+                assert!(v["errors"][0].as_str().unwrap_or("").contains("invalid request path"), "{target}: {text}");
             }
         }
     }

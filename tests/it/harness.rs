@@ -141,7 +141,8 @@ impl TestServer {
 
     /// `PATCH` with the merge-patch content type.
     pub async fn patch(&self, path: &str, body: Value) -> Raw {
-        send(self.request("PATCH", path).header("Content-Type", "application/merge-patch+json").body(body.to_string())).await
+        send(self.request("PATCH", path).header("Content-Type", "application/merge-patch+json").body(body.to_string()))
+            .await
     }
 
     /// Writes `data` to a KV v2 `data/` path; asserts 200 and returns the response `data`.

@@ -1,6 +1,10 @@
 //! Integration tests: one binary (each file in tests/ is a separate link step). Every test starts
 //! a real server on a port-0 listener and talks HTTP to it.
 
+// Test code may unwrap, expect and panic: a failed assumption is a failed test. The clippy.toml
+// `allow-*-in-tests` settings cover only `#[test]` functions, not the helpers around them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod harness;
 
 mod conventions;

@@ -12,10 +12,11 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-/// A `coffer server` child process and its address.
+/// A `coffer server` child process, its address, and everything it logged so far.
 struct Proc {
     child: Child,
     base: String,
+    log: Arc<std::sync::Mutex<String>>,
 }
 
 fn write_config(dir: &Path) -> std::path::PathBuf {
@@ -41,26 +42,40 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
 /// Starts the binary and waits for its "listening on" log line (bounded by the read itself:
 /// the process prints it or exits).
 fn spawn(cfg: &Path) -> Proc {
+    spawn_with(cfg, "info")
+}
+
+fn spawn_with(cfg: &Path, log_level: &str) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
         .args(["server", "--config"])
         .arg(cfg)
         .env("COFFER_DISABLE_MLOCK", "true")
+        .env("COFFER_LOG_LEVEL", log_level)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
+    let log = Arc::new(std::sync::Mutex::new(String::new()));
     let base = loop {
         let line = lines.next().expect("server exited before listening").unwrap();
+        log.lock().unwrap().push_str(&line);
         if let Some(i) = line.find("listening on http://") {
             let addr = line[i + "listening on http://".len()..].split_whitespace().next().unwrap().to_string();
             break format!("http://{addr}");
         }
     };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Proc { child, base }
+    // Keep draining stderr (into `log`) so the child never blocks on a full pipe.
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    Proc { child, base, log }
 }
 
 async fn call(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -95,8 +110,8 @@ async fn acknowledged_writes_survive_kill_9_and_key_file_unseals() {
     let mut p = spawn(&cfg);
     let token = init(&p.base).await;
     for v in 1..=5 {
-        let (s, b) = call(&p.base, &token, "POST", "secret/data/app", Some(json!({"data": {"v": format!("value-{v}")}})))
-            .await;
+        let (s, b) =
+            call(&p.base, &token, "POST", "secret/data/app", Some(json!({"data": {"v": format!("value-{v}")}}))).await;
         assert_eq!(s, StatusCode::OK, "{b}");
         assert_eq!(b["data"]["version"], v);
     }
@@ -212,4 +227,55 @@ async fn sigterm_shuts_down_gracefully() {
     }
     let status = status.expect("server did not exit within 5 s of SIGTERM");
     assert!(status.success(), "exit status {status:?}");
+}
+
+/// The forms a leaked value could take in a log: raw, base64 (standard, URL-safe, unpadded), hex.
+fn leaked_forms(value: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    let b = value.as_bytes();
+    vec![
+        value.to_string(),
+        STANDARD.encode(b),
+        STANDARD_NO_PAD.encode(b),
+        URL_SAFE.encode(b),
+        URL_SAFE_NO_PAD.encode(b),
+        hex::encode(b),
+        hex::encode_upper(b),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logs_never_contain_secret_values_or_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let mut p = spawn_with(&cfg, "trace");
+    let token = init(&p.base).await;
+    let canary = format!("canary-{}", coffer::crypto::random_base62(20));
+    let (s, _) = call(&p.base, &token, "POST", "secret/data/app", Some(json!({"data": {"pw": canary}}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, b) = call(&p.base, &token, "GET", "secret/data/app", None).await;
+    assert_eq!((s, b["data"]["data"]["pw"].as_str()), (StatusCode::OK, Some(canary.as_str())));
+    // Error paths with the canary in the body.
+    let (s, b) = call(&p.base, &token, "POST", "secret/data/app", Some(json!({"data": canary}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(!b.to_string().contains(&canary));
+    let (s, _) =
+        call(&p.base, &token, "POST", "secret/data/app", Some(json!({"data": {"a": 1}, "options": {"cas": canary}})))
+            .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = call(&p.base, &token, "PUT", "sys/unseal", Some(json!({"key": canary}))).await;
+    assert_eq!(s, StatusCode::OK); // already unsealed: a no-op
+    let (s, _) = call(&p.base, &canary, "GET", "secret/data/app", None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let log = p.log.lock().unwrap().clone();
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "trace logging was not on");
+    assert!(log.contains("path=secret/data/app"), "requests were not logged: {log}");
+    for secret in [canary.as_str(), token.as_str()] {
+        for form in leaked_forms(secret) {
+            assert!(!log.contains(&form), "a secret reached the log in the form {form:?}");
+        }
+    }
 }
