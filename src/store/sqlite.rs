@@ -83,14 +83,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .statement_cache_capacity(256);
+            .statement_cache_capacity(64)
+            .pragma("cache_size", "-512");
         let mut conn = SqliteConnection::connect_with(&opts).await?;
         sqlx::migrate!("migrations/sqlite")
             .run(&mut conn)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         let read = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(4)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
