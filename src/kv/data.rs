@@ -37,8 +37,14 @@ fn open_version(call: &Call<'_>, path: &str, v: &KvVersionRow) -> Result<Map<Str
         .map_err(|e| ApiError::internal(&format!("stored value is not JSON: {:?}", e.classify())))
 }
 
-/// `GET <mount>/data/<path>[?version=N]`.
-pub async fn read(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
+/// Reads the requested version (`?version=`, latest by default) and decrypts it. A deleted or
+/// destroyed version becomes Vault's 404 with an envelope whose `field` is `null`.
+async fn read_live(
+    call: &Call<'_>,
+    key: &str,
+    req: &Request,
+    field: &str,
+) -> Result<Result<(Map<String, Value>, Value), Response>, ApiError> {
     check_key(key)?;
     let version = params::u64_field(&req.data, "version")?.filter(|v| *v > 0).map(|v| v as i64);
     let found = call.core.store.kv_read(&call.mount.row.id, key, version).await.map_err(store_err)?;
@@ -47,16 +53,23 @@ pub async fn read(call: &Call<'_>, key: &str, req: &Request) -> Result<Response,
     };
     let metadata = version_metadata(&v, &meta.custom_metadata);
     if v.destroyed || is_deleted(&v, Utc::now()) {
-        return Ok(Response::Envelope {
+        return Ok(Err(Response::Envelope {
             status: StatusCode::NOT_FOUND,
-            data: Some(json!({"data": null, "metadata": metadata})),
+            data: Some(json!({field: null, "metadata": metadata})),
             warnings: Vec::new(),
             auth: None,
             repeat_top_level: false,
-        });
+        }));
     }
-    let data = open_version(call, key, &v)?;
-    Ok(Response::data(json!({"data": data, "metadata": metadata})))
+    Ok(Ok((open_version(call, key, &v)?, metadata)))
+}
+
+/// `GET <mount>/data/<path>[?version=N]`.
+pub async fn read(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
+    Ok(match read_live(call, key, req, "data").await? {
+        Ok((data, metadata)) => Response::data(json!({"data": data, "metadata": metadata})),
+        Err(gone) => gone,
+    })
 }
 
 /// Parses `options.cas`.
@@ -209,25 +222,11 @@ fn subkeys_of(v: &Map<String, Value>, depth: u64, level: u64) -> Value {
 
 /// `GET <mount>/subkeys/<path>[?version=&depth=]`: the key structure with every value `null`.
 pub async fn subkeys(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
-    check_key(key)?;
-    let version = params::u64_field(&req.data, "version")?.filter(|v| *v > 0).map(|v| v as i64);
     let depth = params::u64_field(&req.data, "depth")?.unwrap_or(0);
-    let found = call.core.store.kv_read(&call.mount.row.id, key, version).await.map_err(store_err)?;
-    let Some((meta, Some(v))) = found else {
-        return Err(ApiError::not_found());
-    };
-    let metadata = version_metadata(&v, &meta.custom_metadata);
-    if v.destroyed || is_deleted(&v, Utc::now()) {
-        return Ok(Response::Envelope {
-            status: StatusCode::NOT_FOUND,
-            data: Some(json!({"subkeys": null, "metadata": metadata})),
-            warnings: Vec::new(),
-            auth: None,
-            repeat_top_level: false,
-        });
-    }
-    let data = open_version(call, key, &v)?;
-    Ok(Response::data(json!({"subkeys": subkeys_of(&data, depth, 1), "metadata": metadata})))
+    Ok(match read_live(call, key, req, "subkeys").await? {
+        Ok((data, metadata)) => Response::data(json!({"subkeys": subkeys_of(&data, depth, 1), "metadata": metadata})),
+        Err(gone) => gone,
+    })
 }
 
 #[cfg(test)]

@@ -85,19 +85,7 @@ impl TestServer {
 
     /// Sends a request with the given token ("" for none).
     pub async fn call_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let m = Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.client.request(m, format!("{}/v1/{}", self.base, path));
-        if !token.is_empty() {
-            req = req.header("X-Vault-Token", token);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
-        (status, v)
+        call_url(&self.client, &self.base, token, method, path, body).await
     }
 
     /// Initialises with `n` shares and threshold `t`; returns (hex shares, root token).
@@ -214,4 +202,29 @@ pub async fn send(req: reqwest::RequestBuilder) -> Raw {
 /// A random alphanumeric string (canaries, tokens, key names).
 pub fn random_text(len: usize) -> String {
     coffer::crypto::random_base62(len)
+}
+
+/// Sends `METHOD base/v1/path` with an optional token and JSON body; returns status and JSON
+/// (`Null` for an empty body).
+pub async fn call_url(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let m = Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = client.request(m, format!("{base}/v1/{path}"));
+    if !token.is_empty() {
+        req = req.header("X-Vault-Token", token);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+    (status, v)
 }

@@ -79,18 +79,7 @@ fn spawn_with(cfg: &Path, log_level: &str) -> Proc {
 }
 
 async fn call(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let c = reqwest::Client::new();
-    let mut req = c.request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), format!("{base}/v1/{path}"));
-    if !token.is_empty() {
-        req = req.header("X-Vault-Token", token);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status();
-    let text = resp.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    crate::harness::call_url(&reqwest::Client::new(), base, token, method, path, body).await
 }
 
 async fn init(base: &str) -> String {
