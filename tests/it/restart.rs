@@ -31,7 +31,7 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
         format!(
             "[listener]\naddress = \"127.0.0.1:0\"\ntls_disable = true\n[storage]\nurl = \"sqlite://{}\"\n\
              [seal]\ntype = \"keyfile\"\nkey_file = \"{}\"\n",
-            dir.join("coffer.db").display(),
+            dir.join("data/coffer.db").display(),
             key.display()
         ),
     )
@@ -46,8 +46,11 @@ fn spawn(cfg: &Path) -> Proc {
 }
 
 fn spawn_with(cfg: &Path, log_level: &str) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_coffer"))
-        .args(["server", "--config"])
+    // Under `umask 000`, so file modes come from Coffer alone.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" server --config \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_coffer"))
         .arg(cfg)
         .env("COFFER_DISABLE_MLOCK", "true")
         .env("COFFER_LOG_LEVEL", log_level)
@@ -174,7 +177,7 @@ async fn writes_interrupted_by_kill_9_are_all_or_nothing() {
         assert_eq!(b["data"]["data"]["key"], key.as_str());
     }
     // No half-written key: each key's current version exists, and versions have no gaps.
-    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", dir.path().join("coffer.db").display()))
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", dir.path().join("data/coffer.db").display()))
         .await
         .unwrap();
     let orphans: i64 = sqlx::query_scalar(
@@ -267,4 +270,23 @@ async fn trace_logs_never_contain_secret_values_or_tokens() {
             assert!(!log.contains(&form), "a secret reached the log in the form {form:?}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_files_are_private_even_under_umask_000() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let mut p = spawn(&cfg);
+    let token = init(&p.base).await;
+    let (s, _) = call(&p.base, &token, "POST", "secret/data/x", Some(json!({"data": {"a": "b"}}))).await;
+    assert_eq!(s, StatusCode::OK);
+    let data = dir.path().join("data");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "data directory");
+    for f in ["coffer.db", "coffer.db-wal", "coffer.db-shm"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
 }
