@@ -12,8 +12,11 @@ use crate::config::SealKind;
 use crate::crypto::Key;
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;
+use crate::logical::Operation;
 use crate::logical::{Request, Response};
 use crate::mounts::{MountEntry, MountTable};
+use crate::policies::PolicyStore;
+use crate::policy::{Capability, Denied};
 use crate::seal::{self, Cluster, SealManager};
 use crate::store::{MountRow, SharedStore};
 use crate::tokens::{TokenEntry, TokenStore};
@@ -27,6 +30,8 @@ pub struct Core {
     pub barrier: Barrier,
     /// Token hashing and cache.
     pub tokens: TokenStore,
+    /// ACL policies and their compiled caches.
+    pub policies: PolicyStore,
     /// Mount table.
     pub mounts: ArcSwap<MountTable>,
     /// Seal lifecycle.
@@ -49,6 +54,7 @@ impl Core {
             store,
             barrier: Barrier::default(),
             tokens: TokenStore::default(),
+            policies: PolicyStore::default(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
@@ -60,19 +66,56 @@ impl Core {
     }
 
     /// Runs one request through the pipeline.
-    pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+    pub async fn handle(&self, mut req: Request) -> Result<Response, ApiError> {
         if let Some(resp) = sys::unauthenticated(self, &req).await {
             return resp;
         }
         if self.barrier.is_sealed() {
             return Err(ApiError::sealed());
         }
-        let token = self.tokens.authenticate(&self.store, req.token.as_ref(), Utc::now()).await?;
+        let now = Utc::now();
         let table = self.mounts.load_full();
-        let (mount, rel) = table.route(&req.path).ok_or_else(|| ApiError::no_route(&req.path))?;
-        authorize(&token, &req)?;
-        let rel = rel.to_string();
-        mount.engine.handle(Call { core: self, mount: &mount, path: &rel, token: &token }, req).await
+        let routed = table.route(&req.path).map(|(m, rel)| (m, rel.to_string()));
+        if let Some((mount, rel)) = &routed {
+            if mount.engine.unauthenticated(rel) {
+                let anonymous = TokenEntry::anonymous();
+                let call = Call { core: self, mount, path: rel, token: &anonymous, sudo: false };
+                return mount.engine.handle(call, req).await;
+            }
+        }
+        let token = self.tokens.authenticate(&self.store, req.token.as_ref(), now).await?;
+        let (token, used_up) = if token.row.num_uses > 0 {
+            let (seen, last) = self.tokens.spend_use(&self.store, &token).await?;
+            (Arc::new(seen), last)
+        } else {
+            (token, false)
+        };
+        let (mount, rel) = routed.ok_or_else(|| ApiError::no_route(&req.path))?;
+        let acl = self.policies.acl(&self.store, &token.policies).await?;
+        if req.operation.is_write() && !acl.is_root() {
+            let caps = acl.capabilities(&req.path);
+            let (create, update) = (caps.contains(Capability::Create), caps.contains(Capability::Update));
+            if create != update {
+                let call = Call { core: self, mount: &mount, path: &rel, token: &token, sudo: false };
+                let exists = mount.engine.exists(call, &req).await?;
+                req.operation = if exists { Operation::Update } else { Operation::Create };
+            }
+        }
+        let sudo = match acl.authorize(&req.path, req.operation, &req.data) {
+            Ok(grant) => grant.sudo,
+            Err(Denied::Parameter(msg)) => return Err(ApiError { errors: vec![msg], ..ApiError::permission_denied() }),
+            Err(_) => return Err(ApiError::permission_denied()),
+        };
+        if needs_sudo(&req.path, req.operation) && !sudo {
+            return Err(ApiError::permission_denied());
+        }
+        let call = Call { core: self, mount: &mount, path: &rel, token: &token, sudo };
+        let result = mount.engine.handle(call, req).await;
+        if used_up {
+            // The last use: the token dies with this request (Vault shows num_uses -1 meanwhile).
+            self.tokens.revoke_tree(&self.store, &token.row.hash).await?;
+        }
+        result
     }
 
     /// Loads what an unsealed node needs: the token key, cluster identity and the mount table.
@@ -160,14 +203,13 @@ impl Core {
     }
 }
 
-/// Only the root policy exists so far: root tokens may do everything, other tokens nothing.
-/// ACL policies replace this check (issue 3).
-fn authorize(token: &TokenEntry, _req: &Request) -> Result<(), ApiError> {
-    if token.is_root() {
-        Ok(())
-    } else {
-        Err(ApiError::permission_denied())
-    }
+/// Root-protected paths: they need `sudo` on top of the capability for the operation.
+fn needs_sudo(path: &str, op: Operation) -> bool {
+    let p = path.trim_end_matches('/');
+    matches!(p, "sys/seal" | "sys/rotate" | "sys/rotate/keyring" | "auth/token/revoke-orphan")
+        || (p == "auth/token/accessors" && op == Operation::List)
+        || (p.starts_with("sys/audit") && !p.starts_with("sys/audit-hash"))
+        || (p.starts_with("sys/auth/") && !p.ends_with("/tune") && (op.is_write() || op == Operation::Delete))
 }
 
 /// The API prefix of a mount row.
@@ -178,6 +220,9 @@ pub fn api_path(row: &MountRow) -> String {
         row.path.clone()
     }
 }
+
+/// Auth method types this build can mount under `sys/auth`.
+pub const AUTH_TYPES: &[&str] = &[];
 
 /// The engine implementing a stored mount, if this build has one.
 fn engine_for(row: &MountRow) -> Option<Arc<dyn Engine>> {

@@ -17,8 +17,10 @@ pub struct Call<'a> {
     pub mount: &'a MountEntry,
     /// The path inside the mount (no leading slash).
     pub path: &'a str,
-    /// The authenticated caller.
+    /// The authenticated caller (for login paths, an empty placeholder with no policies).
     pub token: &'a TokenEntry,
+    /// The caller holds `sudo` on this path (root tokens always do).
+    pub sudo: bool,
 }
 
 /// A secrets engine or auth method.
@@ -26,4 +28,15 @@ pub struct Call<'a> {
 pub trait Engine: Send + Sync {
     /// Handles a request routed to this engine.
     async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError>;
+
+    /// Whether something exists at the request's path; decides `create` versus `update` for the
+    /// policy check of a POST/PUT. Paths that do not check existence count as existing (update).
+    async fn exists(&self, _call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
+        Ok(true)
+    }
+
+    /// Paths served without a token (login endpoints).
+    fn unauthenticated(&self, _path: &str) -> bool {
+        false
+    }
 }

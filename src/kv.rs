@@ -64,6 +64,18 @@ impl Engine for KvV2 {
             }),
         }
     }
+
+    async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
+        let (section, key) = call.path.split_once('/').unwrap_or((call.path, ""));
+        if key.is_empty() || !matches!(section, "data" | "metadata") {
+            return Ok(true);
+        }
+        let meta = call.core.store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)?;
+        Ok(match section {
+            "data" => meta.is_some_and(|m| m.current_version > 0),
+            _ => meta.is_some(),
+        })
+    }
 }
 
 /// RFC 3339 with nanoseconds, as Vault prints times.

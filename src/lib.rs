@@ -16,6 +16,8 @@ pub mod kv;
 pub mod logical;
 pub mod mounts;
 pub mod params;
+pub mod policies;
+pub mod policy;
 pub mod process;
 pub mod seal;
 pub mod server;

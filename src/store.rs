@@ -199,6 +199,33 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a token.
     async fn token_delete(&self, hash: &[u8]) -> StoreResult<()>;
 
+    /// Looks a token up by accessor.
+    async fn token_by_accessor(&self, accessor: &str) -> StoreResult<Option<TokenRow>>;
+    /// Every token accessor.
+    async fn token_accessors(&self) -> StoreResult<Vec<String>>;
+    /// The hashes of `hash` and all its descendants.
+    async fn token_tree(&self, hash: &[u8]) -> StoreResult<Vec<Vec<u8>>>;
+    /// Deletes a token and every descendant, in one transaction.
+    async fn token_delete_tree(&self, hash: &[u8]) -> StoreResult<()>;
+    /// Turns the children of `hash` into orphans, then deletes `hash`.
+    async fn token_delete_orphaning(&self, hash: &[u8]) -> StoreResult<()>;
+    /// Uses up one use of a limited-use token: `num_uses` goes from `expected` to `expected - 1`.
+    /// `Conflict` if another request took that use first.
+    async fn token_use(&self, hash: &[u8], expected: i64) -> StoreResult<()>;
+    /// Sets a token's expiry and TTL (renewal).
+    async fn token_renew(&self, hash: &[u8], ttl: i64, expire_time: Option<i64>) -> StoreResult<()>;
+    /// Hashes of tokens that expired at or before `now` (at most `limit`).
+    async fn token_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<Vec<u8>>>;
+
+    /// A configuration entry (JSON) of `kind` by name.
+    async fn entry_get(&self, kind: &str, name: &str) -> StoreResult<Option<String>>;
+    /// Creates or replaces an entry.
+    async fn entry_put(&self, kind: &str, name: &str, value: &str) -> StoreResult<()>;
+    /// Deletes an entry.
+    async fn entry_delete(&self, kind: &str, name: &str) -> StoreResult<()>;
+    /// Names of the entries of `kind` that start with `prefix`, sorted.
+    async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>>;
+
     /// A KV mount's settings (defaults when never written).
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow>;
     /// Writes a KV mount's settings.

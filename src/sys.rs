@@ -3,6 +3,7 @@
 
 mod keys;
 mod mounts;
+mod policies;
 mod seal_api;
 
 use async_trait::async_trait;
@@ -41,7 +42,12 @@ impl Engine for System {
         let op = req.operation;
         let write = op.is_write();
         match path {
-            "seal" if write => seal_api::seal(call.core, call.token).await,
+            "seal" if write => seal_api::seal(call.core).await,
+            "policies/acl" if op == Operation::List => policies::list(&call, false).await,
+            "policy" if op == Operation::Read || op == Operation::List => policies::list(&call, true).await,
+            "capabilities" if write => policies::capabilities(&call, &req).await,
+            "capabilities-self" if write => policies::capabilities_self(&call, &req).await,
+            "capabilities-accessor" if write => policies::capabilities_accessor(&call, &req).await,
             "mounts" if op == Operation::Read => mounts::list(call.core, "mounts"),
             "auth" if op == Operation::Read => mounts::list(call.core, "auth"),
             "key-status" if op == Operation::Read => keys::status(call.core),
@@ -49,13 +55,30 @@ impl Engine for System {
             "rotate/config" | "rotate/keyring/config" if op == Operation::Read => keys::rotate_config(),
             _ => {
                 if let Some(p) = path.strip_prefix("mounts/") {
-                    mounts::mount_path(call.core, p, &req).await
+                    mounts::mount_path(call.core, "mounts", p, &req).await
+                } else if let Some(p) = path.strip_prefix("auth/") {
+                    mounts::mount_path(call.core, "auth", p, &req).await
+                } else if let Some(name) = path.strip_prefix("policies/acl/") {
+                    policies::policy(&call, name, &req, false).await
+                } else if let Some(name) = path.strip_prefix("policy/") {
+                    policies::policy(&call, name, &req, true).await
                 } else if let Some(p) = path.strip_prefix("internal/ui/mounts/") {
                     mounts::ui_mount(call.core, p, op)
                 } else {
                     Err(ApiError::unsupported_path())
                 }
             }
+        }
+    }
+
+    async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
+        let path = call.path.trim_end_matches('/');
+        match path.strip_prefix("policies/acl/").or_else(|| path.strip_prefix("policy/")) {
+            Some(name) => {
+                let name = crate::policies::checked_name(name)?;
+                Ok(call.core.policies.read(&call.core.store, &name).await?.is_some())
+            }
+            None => Ok(true),
         }
     }
 }

@@ -1,8 +1,13 @@
-//! The `auth/token/` method (minimal here): `lookup-self`.
+//! The `auth/token/` method: create, look up, renew and revoke tokens, by value or accessor, and
+//! token roles.
+
+mod create;
+mod manage;
+mod roles;
 
 use async_trait::async_trait;
-use chrono::Utc;
-use secrecy::ExposeSecret;
+
+pub use create::string_list;
 
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;
@@ -14,13 +19,49 @@ pub struct TokenAuth;
 #[async_trait]
 impl Engine for TokenAuth {
     async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError> {
-        match (call.path.trim_end_matches('/'), req.operation) {
-            ("lookup-self", Operation::Read | Operation::Update | Operation::Create) => {
-                let id = req.token.as_ref().map(|t| t.expose_secret());
-                Ok(Response::data(call.token.lookup_data(id, Utc::now())))
+        let path = call.path.trim_end_matches('/');
+        let op = req.operation;
+        let write = op.is_write();
+        match path {
+            "create" | "create-orphan" if write => create::create(&call, &req, None).await,
+            "lookup-self" if op == Operation::Read || write => manage::lookup_self(&call, &req),
+            "lookup" if write || op == Operation::Read => manage::lookup(&call, &req).await,
+            "lookup-accessor" if write => manage::lookup_accessor(&call, &req).await,
+            "renew-self" if write => manage::renew_self(&call, &req).await,
+            "renew" if write => manage::renew(&call, &req).await,
+            "renew-accessor" if write => manage::renew_accessor(&call, &req).await,
+            "revoke-self" if write => manage::revoke_self(&call).await,
+            "revoke" if write => manage::revoke(&call, &req).await,
+            "revoke-accessor" if write => manage::revoke_accessor(&call, &req).await,
+            "revoke-orphan" if write => manage::revoke_orphan(&call, &req).await,
+            "accessors" if op == Operation::List => manage::list_accessors(&call).await,
+            "roles" if op == Operation::List => roles::list(&call).await,
+            _ => {
+                if let Some(role) = path.strip_prefix("create/").filter(|_| write) {
+                    create::create(&call, &req, Some(role)).await
+                } else if let Some(name) = path.strip_prefix("roles/") {
+                    roles::handle(&call, name, &req).await
+                } else if matches!(
+                    path,
+                    "create"
+                        | "create-orphan"
+                        | "lookup-self"
+                        | "lookup"
+                        | "lookup-accessor"
+                        | "renew-self"
+                        | "renew"
+                        | "renew-accessor"
+                        | "revoke-self"
+                        | "revoke"
+                        | "revoke-accessor"
+                        | "revoke-orphan"
+                        | "accessors"
+                ) {
+                    Err(ApiError::unsupported_operation())
+                } else {
+                    Err(ApiError::unsupported_path())
+                }
             }
-            ("lookup-self", _) => Err(ApiError::unsupported_operation()),
-            _ => Err(ApiError::unsupported_path()),
         }
     }
 }

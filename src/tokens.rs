@@ -1,23 +1,31 @@
-//! The token store (minimal): tokens are random, stored only as HMAC-SHA256 under a key kept
-//! inside the barrier, and looked up through a small per-node cache.
+//! The token store: tokens are random, stored only as HMAC-SHA256 under a key kept inside the
+//! barrier, form a parent/child tree, and are looked up through a per-node cache whose entries die
+//! with the token (every revocation or renewal bumps a generation and empties the cache).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwapOption;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::crypto::{self, Key};
 use crate::error::ApiError;
-use crate::store::{SharedStore, TokenRow};
+use crate::store::{SharedStore, StoreError, TokenRow};
 
 /// Prefix of issued service tokens (OpenBao style).
 pub const SERVICE_PREFIX: &str = "s.";
 /// Random characters after the prefix: 40 base62 characters ≈ 238 bits.
 pub const TOKEN_RANDOM_LEN: usize = 40;
+/// Default and maximum TTL of tokens (Vault's 768h system default).
+pub const DEFAULT_TTL: i64 = 2_764_800;
 const CACHE_LIMIT: usize = 10_000;
+
+fn internal(e: StoreError) -> ApiError {
+    ApiError::internal(&e)
+}
 
 /// A resolved token: its stored row, parsed.
 #[derive(Debug, Clone)]
@@ -29,9 +37,28 @@ pub struct TokenEntry {
 }
 
 impl TokenEntry {
+    /// The caller of a login path: no token, no policies.
+    pub fn anonymous() -> Self {
+        let mut row = root_row([0; 32], Utc::now());
+        row.policies = "[]".into();
+        row.accessor = String::new();
+        row.display_name = String::new();
+        Self { row, policies: Vec::new() }
+    }
+
+    fn from_row(row: TokenRow) -> Self {
+        let policies = serde_json::from_str(&row.policies).unwrap_or_default();
+        Self { row, policies }
+    }
+
     /// True for tokens carrying the `root` policy.
     pub fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")
+    }
+
+    /// The token's metadata map.
+    pub fn meta(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.row.meta).unwrap_or_default()
     }
 
     /// Vault's token-lookup `data`; `id` is the token itself when the caller presented it.
@@ -41,8 +68,8 @@ impl TokenEntry {
             DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
         };
         let ttl = r.expire_time.map(|e| (e - now.timestamp()).max(0)).unwrap_or(0);
-        let meta: Value = serde_json::from_str(&r.meta).unwrap_or(Value::Null);
-        json!({
+        let meta = self.meta();
+        let mut data = json!({
             "accessor": r.accessor,
             "creation_time": r.creation_time,
             "creation_ttl": r.ttl,
@@ -52,7 +79,7 @@ impl TokenEntry {
             "explicit_max_ttl": r.explicit_max_ttl,
             "id": id.unwrap_or(""),
             "issue_time": rfc(r.creation_time),
-            "meta": if meta.as_object().is_some_and(|m| m.is_empty()) { Value::Null } else { meta },
+            "meta": if meta.is_empty() { Value::Null } else { Value::Object(meta) },
             "num_uses": r.num_uses,
             "orphan": r.orphan,
             "path": r.path,
@@ -60,15 +87,66 @@ impl TokenEntry {
             "renewable": r.renewable,
             "ttl": ttl,
             "type": r.token_type,
+        });
+        if r.period > 0 {
+            data["period"] = json!(r.period);
+        }
+        data
+    }
+
+    /// Vault's `auth` block for a token just created or renewed.
+    pub fn auth_block(&self, client_token: Option<&str>, now: DateTime<Utc>) -> Value {
+        let r = &self.row;
+        let ttl = r.expire_time.map(|e| (e - now.timestamp()).max(0)).unwrap_or(0);
+        let meta = self.meta();
+        json!({
+            "client_token": client_token.unwrap_or(""),
+            "accessor": r.accessor,
+            "policies": self.policies,
+            "token_policies": self.policies,
+            "metadata": if meta.is_empty() { Value::Null } else { Value::Object(meta) },
+            "lease_duration": ttl,
+            "renewable": r.renewable,
+            "entity_id": "",
+            "token_type": r.token_type,
+            "orphan": r.orphan,
+            "mfa_requirement": null,
+            "num_uses": r.num_uses,
         })
     }
 }
 
-/// Token hashing and look-up.
+/// What a new token should look like (already validated by the caller).
+#[derive(Debug, Clone, Default)]
+pub struct NewToken {
+    /// Policy names (normalised, without duplicates).
+    pub policies: Vec<String>,
+    /// String metadata.
+    pub meta: Map<String, Value>,
+    /// Display name as stored (`token-…`, or the auth method's name).
+    pub display_name: String,
+    /// Creation path (`auth/token/create`, `auth/approle/login`, …).
+    pub path: String,
+    /// TTL in seconds (> 0 unless the token never expires, which only root tokens do).
+    pub ttl: i64,
+    /// Hard cap on the lifetime, seconds; 0 = the system maximum.
+    pub explicit_max_ttl: i64,
+    /// Periodic tokens renew to this TTL, seconds; 0 = not periodic.
+    pub period: i64,
+    /// Uses allowed; 0 = unlimited.
+    pub num_uses: i64,
+    /// Can be renewed.
+    pub renewable: bool,
+    /// The parent's hash; `None` makes an orphan.
+    pub parent: Option<Vec<u8>>,
+}
+
+/// Token hashing, creation, look-up and revocation.
 #[derive(Default)]
 pub struct TokenStore {
     hmac_key: ArcSwapOption<Key>,
     cache: RwLock<HashMap<[u8; 32], Arc<TokenEntry>>>,
+    generation: AtomicU64,
 }
 
 impl TokenStore {
@@ -80,7 +158,13 @@ impl TokenStore {
     /// Forgets the key and every cached entry (at seal).
     pub fn clear(&self) {
         self.hmac_key.store(None);
+        self.invalidate();
+    }
+
+    /// Drops every cached entry; look-ups that started before cannot re-insert stale rows.
+    pub fn invalidate(&self) {
         if let Ok(mut c) = self.cache.write() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             c.clear();
         }
     }
@@ -104,7 +188,90 @@ impl TokenStore {
         now: DateTime<Utc>,
     ) -> Result<(), ApiError> {
         let hash = self.hash(token.expose_secret()).ok_or_else(ApiError::sealed)?;
-        store.token_put(&root_row(hash, now)).await.map_err(|e| ApiError::internal(&e))
+        store.token_put(&root_row(hash, now)).await.map_err(internal)
+    }
+
+    /// Creates a token; returns its value (shown once) and its entry.
+    pub async fn create(
+        &self,
+        store: &SharedStore,
+        t: NewToken,
+        now: DateTime<Utc>,
+    ) -> Result<(SecretString, TokenEntry), ApiError> {
+        let token = Self::generate();
+        let hash = self.hash(token.expose_secret()).ok_or_else(ApiError::sealed)?;
+        let row = TokenRow {
+            hash: hash.to_vec(),
+            accessor: crypto::random_base62(24),
+            orphan: t.parent.is_none(),
+            parent_hash: t.parent,
+            policies: serde_json::to_string(&t.policies).map_err(|e| ApiError::internal(&e))?,
+            meta: Value::Object(t.meta).to_string(),
+            display_name: t.display_name,
+            path: t.path,
+            token_type: "service".into(),
+            creation_time: now.timestamp(),
+            ttl: t.ttl,
+            explicit_max_ttl: t.explicit_max_ttl,
+            period: t.period,
+            num_uses: t.num_uses,
+            expire_time: (t.ttl > 0).then(|| now.timestamp() + t.ttl),
+            renewable: t.renewable,
+        };
+        store.token_put(&row).await.map_err(internal)?;
+        Ok((token, TokenEntry::from_row(row)))
+    }
+
+    /// Finds a token by value without the 403 mapping (`None` if unknown or expired).
+    pub async fn find(
+        &self,
+        store: &SharedStore,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<TokenEntry>>, ApiError> {
+        let Some(hash) = self.hash(token) else { return Err(ApiError::sealed()) };
+        self.resolve(store, hash, now).await
+    }
+
+    /// Finds a token by accessor (`None` if unknown or expired).
+    pub async fn find_by_accessor(
+        &self,
+        store: &SharedStore,
+        accessor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenEntry>, ApiError> {
+        let row = store.token_by_accessor(accessor).await.map_err(internal)?;
+        Ok(row.map(TokenEntry::from_row).filter(|e| !expired(e, now)))
+    }
+
+    async fn resolve(
+        &self,
+        store: &SharedStore,
+        hash: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Option<Arc<TokenEntry>>, ApiError> {
+        let cached = self.cache.read().ok().and_then(|c| c.get(&hash).cloned());
+        let entry = match cached {
+            Some(e) => e,
+            None => {
+                let generation = self.generation.load(Ordering::SeqCst);
+                let Some(row) = store.token_get(&hash).await.map_err(internal)? else { return Ok(None) };
+                let entry = Arc::new(TokenEntry::from_row(row));
+                if entry.row.num_uses == 0 {
+                    if let Ok(mut c) = self.cache.write() {
+                        // A revocation since the read would make this entry stale: skip it.
+                        if self.generation.load(Ordering::SeqCst) == generation {
+                            if c.len() >= CACHE_LIMIT {
+                                c.clear();
+                            }
+                            c.insert(hash, entry.clone());
+                        }
+                    }
+                }
+                entry
+            }
+        };
+        Ok((!expired(&entry, now)).then_some(entry))
     }
 
     /// Resolves a presented token; every failure is the same 403.
@@ -115,33 +282,107 @@ impl TokenStore {
         now: DateTime<Utc>,
     ) -> Result<Arc<TokenEntry>, ApiError> {
         let token = token.ok_or_else(ApiError::permission_denied)?;
-        let hash = self.hash(token.expose_secret()).ok_or_else(ApiError::sealed)?;
-        let cached = self.cache.read().ok().and_then(|c| c.get(&hash).cloned());
-        let entry = match cached {
-            Some(e) => e,
-            None => {
-                let row = store
-                    .token_get(&hash)
-                    .await
-                    .map_err(|e| ApiError::internal(&e))?
-                    .ok_or_else(ApiError::permission_denied)?;
-                let policies: Vec<String> = serde_json::from_str(&row.policies).unwrap_or_default();
-                let entry = Arc::new(TokenEntry { row, policies });
-                if entry.row.num_uses == 0 {
-                    if let Ok(mut c) = self.cache.write() {
-                        if c.len() >= CACHE_LIMIT {
-                            c.clear();
-                        }
-                        c.insert(hash, entry.clone());
-                    }
+        self.find(store, token.expose_secret(), now).await?.ok_or_else(ApiError::permission_denied)
+    }
+
+    /// Spends one use of a limited-use token. Returns the entry as the request should see it
+    /// (`num_uses` after this use, `-1` on the last one) and whether the token is now used up.
+    pub async fn spend_use(&self, store: &SharedStore, entry: &TokenEntry) -> Result<(TokenEntry, bool), ApiError> {
+        let uses = entry.row.num_uses;
+        match store.token_use(&entry.row.hash, uses).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => {
+                // Another request took this use; try again from the current row.
+                let Some(row) = store.token_get(&entry.row.hash).await.map_err(internal)? else {
+                    return Err(ApiError::permission_denied());
+                };
+                if row.num_uses <= 0 {
+                    return Err(ApiError::permission_denied());
                 }
-                entry
+                return Box::pin(self.spend_use(store, &TokenEntry::from_row(row))).await;
             }
-        };
-        if entry.row.expire_time.is_some_and(|e| e <= now.timestamp()) {
-            return Err(ApiError::permission_denied());
+            Err(e) => return Err(internal(e)),
         }
-        Ok(entry)
+        let mut seen = entry.clone();
+        let last = uses == 1;
+        seen.row.num_uses = if last { -1 } else { uses - 1 };
+        Ok((seen, last))
+    }
+
+    /// Revokes a token and all its descendants.
+    pub async fn revoke_tree(&self, store: &SharedStore, hash: &[u8]) -> Result<(), ApiError> {
+        store.token_delete_tree(hash).await.map_err(internal)?;
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Revokes a token; its children become orphans.
+    pub async fn revoke_orphan(&self, store: &SharedStore, hash: &[u8]) -> Result<(), ApiError> {
+        store.token_delete_orphaning(hash).await.map_err(internal)?;
+        self.invalidate();
+        Ok(())
+    }
+
+    /// Renews a token: new TTL `increment` (or its creation TTL), capped by its explicit max TTL
+    /// and the system maximum, both counted from creation. Returns the entry and warnings.
+    pub async fn renew(
+        &self,
+        store: &SharedStore,
+        entry: &TokenEntry,
+        increment: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(TokenEntry, Vec<String>), ApiError> {
+        let r = &entry.row;
+        if !r.renewable || r.expire_time.is_none() {
+            return Err(ApiError::bad_request("lease is not renewable"));
+        }
+        let (ttl, warnings) = renewal_ttl(r, increment, now.timestamp());
+        let expire = now.timestamp() + ttl;
+        store.token_renew(&r.hash, ttl, Some(expire)).await.map_err(internal)?;
+        self.invalidate();
+        let mut renewed = entry.clone();
+        renewed.row.expire_time = Some(expire);
+        Ok((renewed, warnings))
+    }
+
+    /// Revokes expired tokens (and their descendants) in batches; returns how many were found.
+    pub async fn tidy(&self, store: &SharedStore, now: DateTime<Utc>) -> Result<usize, ApiError> {
+        let mut total = 0;
+        loop {
+            let batch = store.token_expired(now.timestamp(), 500).await.map_err(internal)?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            total += batch.len();
+            for hash in batch {
+                store.token_delete_tree(&hash).await.map_err(internal)?;
+            }
+            self.invalidate();
+        }
+    }
+}
+
+fn expired(e: &TokenEntry, now: DateTime<Utc>) -> bool {
+    e.row.expire_time.is_some_and(|t| t <= now.timestamp()) || e.row.num_uses < 0
+}
+
+/// The TTL a renewal grants (SEC-18: never past creation + max TTL), with Vault's warning.
+pub fn renewal_ttl(r: &TokenRow, increment: Option<i64>, now: i64) -> (i64, Vec<String>) {
+    if r.period > 0 {
+        return (r.period, Vec::new());
+    }
+    let wanted = increment.filter(|i| *i > 0).unwrap_or(r.ttl).max(1);
+    let max_ttl = if r.explicit_max_ttl > 0 { r.explicit_max_ttl.min(DEFAULT_TTL) } else { DEFAULT_TTL };
+    let remaining_max = (r.creation_time + max_ttl - now).max(0);
+    if wanted > remaining_max {
+        let w = format!(
+            "TTL of \"{}\" exceeded the effective max_ttl of \"{}\"; TTL value is capped accordingly",
+            crate::duration::format(wanted as u64),
+            crate::duration::format(remaining_max as u64)
+        );
+        (remaining_max, vec![w])
+    } else {
+        (wanted, Vec::new())
     }
 }
 
@@ -164,5 +405,44 @@ pub fn root_row(hash: [u8; 32], now: DateTime<Utc>) -> TokenRow {
         expire_time: None,
         renewable: false,
         orphan: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn row(ttl: i64, explicit_max: i64, created: i64) -> TokenRow {
+        let mut r = root_row([0; 32], Utc::now());
+        r.ttl = ttl;
+        r.explicit_max_ttl = explicit_max;
+        r.creation_time = created;
+        r.renewable = true;
+        r
+    }
+
+    #[test]
+    fn renewal_is_capped_with_vaults_warning() {
+        let r = row(3600, 7200, 1000);
+        let (ttl, w) = renewal_ttl(&r, Some(36_000), 1000);
+        assert_eq!(ttl, 7200);
+        assert_eq!(
+            w,
+            vec!["TTL of \"10h0m0s\" exceeded the effective max_ttl of \"2h0m0s\"; TTL value is capped accordingly"]
+        );
+        assert_eq!(renewal_ttl(&r, Some(600), 1000), (600, vec![]));
+    }
+
+    proptest! {
+        /// SEC-18: whatever the timing, a renewal never extends past creation + max TTL.
+        #[test]
+        fn renewal_never_exceeds_max(ttl in 1i64..100_000, max in 0i64..200_000, age in 0i64..300_000, inc in 0i64..400_000) {
+            let r = row(ttl, max, 0);
+            let (granted, _) = renewal_ttl(&r, Some(inc), age);
+            let cap = if max > 0 { max.min(DEFAULT_TTL) } else { DEFAULT_TTL };
+            prop_assert!(age + granted <= cap.max(age));
+            prop_assert!(granted >= 0);
+        }
     }
 }

@@ -20,6 +20,14 @@ pub struct SqliteStore {
     _temp: Option<tempfile::TempDir>,
 }
 
+/// A token and all its descendants, by parent links.
+const TOKEN_TREE: &str = "with recursive tree(h) as (select hash from token where hash = ? \
+     union select t.hash from token t join tree on t.parent_hash = tree.h) select h from tree";
+
+/// Deletes a token and all its descendants.
+const TOKEN_TREE_DELETE: &str = "delete from token where hash in (with recursive tree(h) as (select hash from \
+     token where hash = ? union select t.hash from token t join tree on t.parent_hash = tree.h) select h from tree)";
+
 const VERSION_COLS: &str = "version, created_time, deletion_time, destroyed, key_term, ciphertext";
 
 fn url_to_path(url: &str) -> Option<PathBuf> {
@@ -113,6 +121,39 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::Backend("the database writer has stopped".into()))?;
         rx.await.map_err(|_| StoreError::Backend("the database writer has stopped".into()))?
+    }
+}
+
+/// A bound value for [`SqliteStore::exec`].
+enum Arg {
+    Blob(Vec<u8>),
+    Text(String),
+    Int(i64),
+    OptInt(Option<i64>),
+}
+
+impl SqliteStore {
+    /// Runs one statement in the writer. With `must_change`, no affected row means `Conflict`.
+    async fn exec(&self, sql: &'static str, args: Vec<Arg>, must_change: bool) -> StoreResult<()> {
+        self.write(move |c| {
+            Box::pin(async move {
+                let mut q = sqlx::query(sql);
+                for a in args {
+                    q = match a {
+                        Arg::Blob(v) => q.bind(v),
+                        Arg::Text(v) => q.bind(v),
+                        Arg::Int(v) => q.bind(v),
+                        Arg::OptInt(v) => q.bind(v),
+                    };
+                }
+                let changed = q.execute(&mut *c).await?.rows_affected();
+                if must_change && changed == 0 {
+                    return Err(StoreError::Conflict);
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 }
 
@@ -305,14 +346,101 @@ impl Store for SqliteStore {
     }
 
     async fn token_delete(&self, hash: &[u8]) -> StoreResult<()> {
+        self.exec("delete from token where hash = ?", vec![Arg::Blob(hash.to_vec())], false).await
+    }
+
+    async fn token_by_accessor(&self, accessor: &str) -> StoreResult<Option<TokenRow>> {
+        Ok(sqlx::query_as("select * from token where accessor = ?").bind(accessor).fetch_optional(&self.read).await?)
+    }
+
+    async fn token_accessors(&self) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar("select accessor from token order by accessor").fetch_all(&self.read).await?)
+    }
+
+    async fn token_tree(&self, hash: &[u8]) -> StoreResult<Vec<Vec<u8>>> {
+        Ok(sqlx::query_scalar(TOKEN_TREE).bind(hash).fetch_all(&self.read).await?)
+    }
+
+    async fn token_delete_tree(&self, hash: &[u8]) -> StoreResult<()> {
+        self.exec(TOKEN_TREE_DELETE, vec![Arg::Blob(hash.to_vec())], false).await
+    }
+
+    async fn token_delete_orphaning(&self, hash: &[u8]) -> StoreResult<()> {
         let hash = hash.to_vec();
         self.write(move |c| {
             Box::pin(async move {
+                sqlx::query("update token set parent_hash = null, orphan = 1 where parent_hash = ?")
+                    .bind(&hash)
+                    .execute(&mut *c)
+                    .await?;
                 sqlx::query("delete from token where hash = ?").bind(&hash).execute(&mut *c).await?;
                 Ok(())
             })
         })
         .await
+    }
+
+    async fn token_use(&self, hash: &[u8], expected: i64) -> StoreResult<()> {
+        self.exec(
+            "update token set num_uses = num_uses - 1 where hash = ? and num_uses = ?",
+            vec![Arg::Blob(hash.to_vec()), Arg::Int(expected)],
+            true,
+        )
+        .await
+    }
+
+    async fn token_renew(&self, hash: &[u8], ttl: i64, expire_time: Option<i64>) -> StoreResult<()> {
+        self.exec(
+            "update token set ttl = ?, expire_time = ? where hash = ?",
+            vec![Arg::Int(ttl), Arg::OptInt(expire_time), Arg::Blob(hash.to_vec())],
+            true,
+        )
+        .await
+    }
+
+    async fn token_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<Vec<u8>>> {
+        Ok(sqlx::query_scalar("select hash from token where expire_time is not null and expire_time <= ? limit ?")
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn entry_get(&self, kind: &str, name: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("select value from entry where kind = ? and name = ?")
+            .bind(kind)
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn entry_put(&self, kind: &str, name: &str, value: &str) -> StoreResult<()> {
+        self.exec(
+            "insert into entry (kind, name, value) values (?, ?, ?) \
+             on conflict (kind, name) do update set value = excluded.value",
+            vec![Arg::Text(kind.into()), Arg::Text(name.into()), Arg::Text(value.into())],
+            false,
+        )
+        .await
+    }
+
+    async fn entry_delete(&self, kind: &str, name: &str) -> StoreResult<()> {
+        self.exec(
+            "delete from entry where kind = ? and name = ?",
+            vec![Arg::Text(kind.into()), Arg::Text(name.into())],
+            false,
+        )
+        .await
+    }
+
+    async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>> {
+        let upper = format!("{prefix}{}", char::MAX);
+        Ok(sqlx::query_scalar("select name from entry where kind = ? and name >= ? and name < ? order by name")
+            .bind(kind)
+            .bind(prefix)
+            .bind(upper)
+            .fetch_all(&self.read)
+            .await?)
     }
 
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {

@@ -29,14 +29,14 @@ fn normalise(path: &str) -> Result<String, ApiError> {
 const RESERVED: &[&str] = &["sys/", "auth/", "cubbyhole/", "identity/"];
 
 /// `sys/mounts/<path>` and `sys/mounts/<path>/tune`.
-pub async fn mount_path(core: &Core, rest: &str, req: &Request) -> Result<Response, ApiError> {
+pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request) -> Result<Response, ApiError> {
     let (path, tune) = match rest.strip_suffix("/tune") {
         Some(p) => (p, true),
         None => (rest, false),
     };
     let path = normalise(path)?;
     let table = core.mounts.load_full();
-    let existing = table.of_table("mounts").into_iter().find(|e| e.row.path == path);
+    let existing = table.of_table(table_name).into_iter().find(|e| e.row.path == path);
     match (req.operation, tune) {
         (Operation::Read, false) => existing
             .map(|e| Response::sys_data(e.describe()))
@@ -77,9 +77,11 @@ pub async fn mount_path(core: &Core, rest: &str, req: &Request) -> Result<Respon
             core.retune(&row).await?;
             Ok(Response::NoContent)
         }
-        (op, false) if op.is_write() => enable(core, &path, req).await,
+        (op, false) if op.is_write() => enable(core, table_name, &path, req).await,
         (Operation::Delete, false) => {
-            if RESERVED.contains(&path.as_str()) {
+            if (table_name == "mounts" && RESERVED.contains(&path.as_str()))
+                || (table_name == "auth" && path == "token/")
+            {
                 return Err(ApiError::bad_request(format!("cannot unmount \"{path}\"")));
             }
             if let Some(e) = existing {
@@ -105,8 +107,8 @@ fn merge_config(current: &str, data: &Map<String, Value>) -> Result<String, ApiE
     Ok(Value::Object(cfg).to_string())
 }
 
-async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, ApiError> {
-    if RESERVED.iter().any(|r| path.starts_with(r)) {
+async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Result<Response, ApiError> {
+    if table_name == "mounts" && RESERVED.iter().any(|r| path.starts_with(r)) {
         return Err(ApiError::bad_request(format!("cannot mount under reserved path \"{path}\"")));
     }
     let kind = params::str_field(&req.data, "type")?.ok_or_else(|| ApiError::bad_request("missing \"type\""))?;
@@ -131,12 +133,16 @@ async fn enable(core: &Core, path: &str, req: &Request) -> Result<Response, ApiE
             };
             "kv"
         }
+        other if table_name == "auth" && crate::core::AUTH_TYPES.contains(&other) => other,
         other => return Err(ApiError::bad_request(format!("plugin not found in the catalog: {other}"))),
     };
+    if (table_name == "auth") != crate::core::AUTH_TYPES.contains(&kind) {
+        return Err(ApiError::bad_request(format!("plugin not found in the catalog: {kind}")));
+    }
     let accessor_suffix: String = hex::encode(crate::crypto::random_bytes::<4>());
     let row = MountRow {
         id: uuid::Uuid::new_v4().to_string(),
-        table_name: "mounts".into(),
+        table_name: table_name.into(),
         path: path.to_string(),
         kind: kind.into(),
         description: params::str_field(&req.data, "description")?.unwrap_or("").to_string(),
