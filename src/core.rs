@@ -84,6 +84,9 @@ impl Core {
             }
         }
         let token = self.tokens.authenticate(&self.store, req.token.as_ref(), now).await?;
+        if !token.allowed_from(req.client_addr.map(|a| a.ip())) {
+            return Err(ApiError::permission_denied());
+        }
         let (token, used_up) = if token.row.num_uses > 0 {
             let (seen, last) = self.tokens.spend_use(&self.store, &token).await?;
             (Arc::new(seen), last)

@@ -1,6 +1,7 @@
 //! Coffer: a secrets server that speaks the Vault/OpenBao HTTP API, with envelope encryption,
 //! a Shamir or key-file seal, and SQLite storage.
 
+pub mod auth_method;
 pub mod barrier;
 pub mod cli;
 pub mod config;

@@ -23,7 +23,7 @@ pub struct Running {
     pub core: Arc<Core>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
-    worker: JoinHandle<()>,
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -33,13 +33,13 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
-        self.worker.abort();
+        self.workers.iter().for_each(JoinHandle::abort);
     }
 
     /// Resolves when the server task ends (after a shutdown signal).
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
-        self.worker.abort();
+        self.workers.iter().for_each(JoinHandle::abort);
     }
 
     /// A sender that triggers graceful shutdown.
@@ -62,8 +62,28 @@ pub async fn start(store: SharedStore, seal: SealKind, listener: Listener, limit
     let task = tokio::spawn(http::serve(listener, app, async move {
         let _ = rx.await;
     }));
-    let worker = tokio::spawn(crate::kv::rewrap_worker(core.clone()));
-    Ok(Running { addr, core, shutdown: Some(tx), task, worker })
+    let workers =
+        vec![tokio::spawn(crate::kv::rewrap_worker(core.clone())), tokio::spawn(token_tidy_worker(core.clone()))];
+    Ok(Running { addr, core, shutdown: Some(tx), task, workers })
+}
+
+/// How often expired tokens are swept.
+const TOKEN_TIDY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Revokes expired tokens (and their descendants) every minute while unsealed.
+async fn token_tidy_worker(core: Arc<Core>) {
+    let mut tick = tokio::time::interval(TOKEN_TIDY_INTERVAL);
+    loop {
+        tick.tick().await;
+        if core.barrier.is_sealed() {
+            continue;
+        }
+        match core.tokens.tidy(&core.store, Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tokens = n, "revoked expired tokens"),
+            Err(e) => tracing::warn!(error = %e, "token tidy failed; retrying at the next interval"),
+        }
+    }
 }
 
 /// What dev mode prints once.

@@ -93,6 +93,8 @@ pub struct TokenRow {
     pub renewable: bool,
     /// No parent.
     pub orphan: bool,
+    /// JSON array of CIDRs the token may be used from; `[]` = anywhere.
+    pub bound_cidrs: String,
 }
 
 /// KV v2 mount-wide settings.

@@ -7,7 +7,7 @@ mod roles;
 
 use async_trait::async_trait;
 
-pub use create::string_list;
+pub use create::{policy_names, string_list};
 
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;

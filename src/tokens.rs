@@ -56,6 +56,12 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == "root")
     }
 
+    /// Whether a caller at `addr` may use this token (its `bound_cidrs`, if any).
+    pub fn allowed_from(&self, addr: Option<std::net::IpAddr>) -> bool {
+        let cidrs: Vec<ipnet::IpNet> = serde_json::from_str(&self.row.bound_cidrs).unwrap_or_default();
+        crate::auth_method::addr_allowed(&cidrs, addr)
+    }
+
     /// The token's metadata map.
     pub fn meta(&self) -> Map<String, Value> {
         serde_json::from_str(&self.row.meta).unwrap_or_default()
@@ -90,6 +96,11 @@ impl TokenEntry {
         });
         if r.period > 0 {
             data["period"] = json!(r.period);
+        }
+        if let Ok(cidrs) = serde_json::from_str::<Vec<String>>(&r.bound_cidrs) {
+            if !cidrs.is_empty() {
+                data["bound_cidrs"] = json!(cidrs);
+            }
         }
         data
     }
@@ -139,6 +150,8 @@ pub struct NewToken {
     pub renewable: bool,
     /// The parent's hash; `None` makes an orphan.
     pub parent: Option<Vec<u8>>,
+    /// Networks the token may be used from (empty = anywhere).
+    pub bound_cidrs: Vec<ipnet::IpNet>,
 }
 
 /// Token hashing, creation, look-up and revocation.
@@ -217,6 +230,7 @@ impl TokenStore {
             num_uses: t.num_uses,
             expire_time: (t.ttl > 0).then(|| now.timestamp() + t.ttl),
             renewable: t.renewable,
+            bound_cidrs: serde_json::to_string(&t.bound_cidrs).map_err(|e| ApiError::internal(&e))?,
         };
         store.token_put(&row).await.map_err(internal)?;
         Ok((token, TokenEntry::from_row(row)))
@@ -405,6 +419,7 @@ pub fn root_row(hash: [u8; 32], now: DateTime<Utc>) -> TokenRow {
         expire_time: None,
         renewable: false,
         orphan: true,
+        bound_cidrs: "[]".into(),
     }
 }
 

@@ -617,31 +617,3 @@ mod tests {
         }
     }
 }
-#[cfg(test)]
-mod perf_tmp {
-    use super::*;
-    #[test]
-    fn perf_tmp() {
-        let mut text = String::new();
-        for i in 0..7 {
-            text.push_str(&format!("path \"secret/data/team{i}/*\" {{ capabilities = [\"read\"] }}\n"));
-            text.push_str(&format!("path \"secret/data/team{i}/exact\" {{ capabilities = [\"read\", \"update\"] }}\n"));
-            text.push_str(&format!("path \"secret/data/svc{i}/+/config\" {{ capabilities = [\"read\"] }}\n"));
-        }
-        let acl = Acl::new(&[Arc::new(Policy::parse("p", &text).unwrap()), Arc::new(Policy::default_policy())]);
-        let paths = ["secret/data/team3/x/y", "secret/data/team6/exact", "secret/data/svc2/a/config", "secret/data/nomatch/x", "sys/capabilities-self", "secret/metadata/team1/"];
-        let n = 1_000_000;
-        let t = std::time::Instant::now();
-        let mut k = 0usize;
-        for i in 0..n { k += acl.capabilities(std::hint::black_box(paths[i % paths.len()])).names().len(); }
-        let caps_ns = t.elapsed().as_nanos() / n as u128;
-        let t = std::time::Instant::now();
-        let m = Map::new();
-        for i in 0..n { k += acl.authorize(std::hint::black_box(paths[i % paths.len()]), Operation::Read, &m).is_ok() as usize; }
-        let auth_ns = t.elapsed().as_nanos() / n as u128;
-        let t = std::time::Instant::now();
-        for i in 0..n { k += acl.capabilities(std::hint::black_box("Secret/Data/Ｔeam3/x")).is_empty() as usize + i % 2; }
-        let uni_ns = t.elapsed().as_nanos() / n as u128;
-        println!("capabilities+names {caps_ns} ns, authorize {auth_ns} ns, unicode path {uni_ns} ns ({k})");
-    }
-}

@@ -29,7 +29,7 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// True for default-ignorable format characters that render as nothing.
 pub(crate) fn is_invisible(c: char) -> bool {
@@ -47,6 +47,10 @@ pub(crate) fn fold(s: &str) -> Cow<'_, str> {
         } else {
             Cow::Borrowed(s)
         };
+    }
+    let stable = |c: char| !is_invisible(c) && c.to_lowercase().eq(std::iter::once(c));
+    if s.chars().all(stable) && is_nfkc_quick(s.chars()) == IsNormalized::Yes {
+        return Cow::Borrowed(s);
     }
     let step = |t: &str| -> String {
         let visible: String = t.chars().filter(|c| !is_invisible(*c)).collect();
@@ -137,6 +141,8 @@ pub(crate) struct Pattern {
     /// The key without its trailing `*`.
     stem: String,
     shape: Shape,
+    /// Byte offset of the first `+` segment (or of the trailing `*`); `stem[..first_wildcard]`
+    /// is literal, so it is a quick first test for a match.
     first_wildcard: usize,
     wildcards: usize,
     names_sys: bool,
@@ -212,6 +218,10 @@ impl Pattern {
 
     /// True if the pattern matches the canonical `path` that lies under protected root `root`.
     pub(crate) fn matches(&self, path: &str, root: Root) -> bool {
+        let literal = self.stem.as_bytes().get(..self.first_wildcard).unwrap_or_default();
+        if !path.as_bytes().starts_with(literal) {
+            return false;
+        }
         match self.shape {
             Shape::Exact => return path == self.stem,
             _ if root == Root::Sys && !self.names_sys => return false,
@@ -274,6 +284,7 @@ mod tests {
         }
         assert!(matches!(canonical("secret/x/"), Cow::Borrowed(_)));
         assert!(matches!(canonical("secret/x"), Cow::Borrowed(_)));
+        assert!(matches!(canonical("secret/caf\u{e9}/\u{65e5}\u{672c}"), Cow::Borrowed(_)));
     }
 
     #[test]

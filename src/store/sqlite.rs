@@ -319,7 +319,7 @@ impl Store for SqliteStore {
                 sqlx::query(
                     "insert or replace into token (hash, accessor, parent_hash, policies, meta, \
                      display_name, path, token_type, creation_time, ttl, explicit_max_ttl, period, \
-                     num_uses, expire_time, renewable, orphan) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     num_uses, expire_time, renewable, orphan, bound_cidrs) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 )
                 .bind(&t.hash)
                 .bind(&t.accessor)
@@ -337,6 +337,7 @@ impl Store for SqliteStore {
                 .bind(t.expire_time)
                 .bind(t.renewable)
                 .bind(t.orphan)
+                .bind(&t.bound_cidrs)
                 .execute(&mut *c)
                 .await?;
                 Ok(())

@@ -128,6 +128,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
         num_uses: i64::try_from(num_uses).map_err(|_| ApiError::bad_request("num_uses is too large"))?,
         renewable,
         parent: if orphan { None } else { Some(caller.row.hash.clone()) },
+        bound_cidrs: Vec::new(),
     };
     let now = Utc::now();
     let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;

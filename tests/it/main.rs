@@ -9,7 +9,9 @@ mod harness;
 
 mod conventions;
 mod kv;
+mod policies;
 mod restart;
 mod seal;
 mod security;
 mod tls;
+mod tokens;
