@@ -222,14 +222,14 @@ impl Pattern {
         if !path.as_bytes().starts_with(literal) {
             return false;
         }
-        match self.shape {
-            Shape::Exact => return path == self.stem,
-            _ if root == Root::Sys && !self.names_sys => return false,
-            _ if root == Root::AuthRole && !self.names_auth_role => return false,
-            _ => {}
-        }
+        let reaches = match root {
+            Root::Open => true,
+            Root::Sys => self.names_sys,
+            Root::AuthRole => self.names_auth_role,
+        };
         match &self.shape {
             Shape::Exact => path == self.stem,
+            _ if !reaches => false,
             Shape::Prefix => path.starts_with(self.stem.as_str()),
             Shape::Segments { segs, prefix } => {
                 let mut parts = path.split('/');
