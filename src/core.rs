@@ -66,7 +66,7 @@ impl Core {
     }
 
     /// Runs one request through the pipeline.
-    pub async fn handle(&self, mut req: Request) -> Result<Response, ApiError> {
+    pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
         if let Some(resp) = sys::unauthenticated(self, &req).await {
             return resp;
         }
@@ -93,6 +93,21 @@ impl Core {
         } else {
             (token, false)
         };
+        let result = self.authorized(req, routed, token.clone()).await;
+        if used_up {
+            // The last use: the token dies with this request, whatever its outcome.
+            self.tokens.revoke_tree(&self.store, &token.row.hash).await?;
+        }
+        result
+    }
+
+    /// Policy check (create or update decided by existence), sudo paths, engine, wrapping.
+    async fn authorized(
+        &self,
+        mut req: Request,
+        routed: Option<(Arc<MountEntry>, String)>,
+        token: Arc<TokenEntry>,
+    ) -> Result<Response, ApiError> {
         let (mount, rel) = routed.ok_or_else(|| ApiError::no_route(&req.path))?;
         let acl = self.policies.acl(&self.store, &token.policies).await?;
         if req.operation.is_write() && !acl.is_root() {
@@ -105,7 +120,10 @@ impl Core {
             }
         }
         let sudo = match acl.authorize(&req.path, req.operation, &req.data) {
-            Ok(grant) => grant.sudo,
+            Ok(grant) => {
+                check_wrapping_bounds(&grant, req.wrap_ttl)?;
+                grant.sudo
+            }
             Err(Denied::Parameter(msg)) => return Err(ApiError { errors: vec![msg], ..ApiError::permission_denied() }),
             Err(_) => return Err(ApiError::permission_denied()),
         };
@@ -113,11 +131,14 @@ impl Core {
             return Err(ApiError::permission_denied());
         }
         let call = Call { core: self, mount: &mount, path: &rel, token: &token, sudo };
-        let result = mount.engine.handle(call, req).await;
-        if used_up {
-            // The last use: the token dies with this request (Vault shows num_uses -1 meanwhile).
-            self.tokens.revoke_tree(&self.store, &token.row.hash).await?;
-        }
+        let (wrap_ttl, path) = (req.wrap_ttl, req.path.clone());
+        let result = match mount.engine.handle(call, req).await {
+            Ok(resp) => match wrap_ttl {
+                Some(ttl) => crate::wrapping::wrap(self, &path, resp, ttl).await,
+                None => Ok(resp),
+            },
+            Err(e) => Err(e),
+        };
         result
     }
 
@@ -206,6 +227,20 @@ impl Core {
     }
 }
 
+/// A policy's `min_wrapping_ttl`/`max_wrapping_ttl` bound the wrapping TTL a request may ask for.
+fn check_wrapping_bounds(grant: &crate::policy::Grant, wrap_ttl: Option<u64>) -> Result<(), ApiError> {
+    match (wrap_ttl, grant.min_wrapping_ttl, grant.max_wrapping_ttl) {
+        (None, Some(_), _) | (None, _, Some(_)) => Err(ApiError::bad_request("the policy requires response wrapping")),
+        (Some(t), Some(min), _) if t < min => {
+            Err(ApiError::bad_request("wrapping TTL is lower than the policy's minimum"))
+        }
+        (Some(t), _, Some(max)) if t > max => {
+            Err(ApiError::bad_request("wrapping TTL is higher than the policy's maximum"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Root-protected paths: they need `sudo` on top of the capability for the operation.
 fn needs_sudo(path: &str, op: Operation) -> bool {
     let p = path.trim_end_matches('/');
@@ -263,5 +298,12 @@ fn builtin_mounts() -> Vec<Arc<MountEntry>> {
             Arc::new(sys::System),
         ),
         builtin("auth", "token/", "token", "token based credentials", Arc::new(token_auth::TokenAuth)),
+        builtin(
+            "mounts",
+            "cubbyhole/",
+            "cubbyhole",
+            "per-token private secret storage",
+            Arc::new(crate::cubbyhole::Cubbyhole),
+        ),
     ]
 }

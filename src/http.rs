@@ -136,8 +136,16 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Request, ApiEr
     } else {
         path
     };
+    let wrap_ttl = match parts.headers.get("x-vault-wrap-ttl").and_then(|v| v.to_str().ok()) {
+        Some(v) if !v.trim().is_empty() => Some(
+            crate::duration::parse_str(v)
+                .map_err(|e| ApiError::bad_request(format!("error parsing X-Vault-Wrap-TTL header: {e}")))?,
+        ),
+        _ => None,
+    };
     Ok(Request {
         id: uuid::Uuid::new_v4().to_string(),
+        wrap_ttl,
         operation,
         path,
         data,

@@ -54,6 +54,8 @@ pub struct Request {
     pub token: Option<secrecy::SecretString>,
     /// The caller's address.
     pub client_addr: Option<std::net::SocketAddr>,
+    /// `X-Vault-Wrap-TTL` in seconds: wrap the response in a single-use token.
+    pub wrap_ttl: Option<u64>,
 }
 
 impl std::fmt::Debug for Request {
@@ -77,6 +79,7 @@ impl Request {
             data: Map::new(),
             token: None,
             client_addr: None,
+            wrap_ttl: None,
         }
     }
 }
@@ -108,6 +111,11 @@ pub enum Response {
     },
     /// A status code with an empty body (HEAD sys/health).
     Status(StatusCode),
+    /// A wrapped response: only `wrap_info`, with an empty `request_id`.
+    Wrapped {
+        /// `token`, `accessor`, `ttl`, `creation_time`, `creation_path` (and `wrapped_accessor`).
+        wrap_info: Value,
+    },
 }
 
 impl Response {

@@ -55,6 +55,11 @@ impl PolicyStore {
             None if name == "default" => {
                 Ok(Some(StoredPolicy { policy: Policy::default_policy().raw, version: 0, modified: String::new() }))
             }
+            None if name == crate::wrapping::WRAPPING_POLICY => Ok(Some(StoredPolicy {
+                policy: crate::wrapping::WRAPPING_POLICY_TEXT.to_string(),
+                version: 0,
+                modified: String::new(),
+            })),
             None => Ok(None),
         }
     }

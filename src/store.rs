@@ -227,6 +227,8 @@ pub trait Store: Send + Sync + 'static {
     async fn entry_delete(&self, kind: &str, name: &str) -> StoreResult<()>;
     /// Names of the entries of `kind` that start with `prefix`, sorted.
     async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>>;
+    /// Deletes every entry of `kind`.
+    async fn entry_delete_kind(&self, kind: &str) -> StoreResult<()>;
 
     /// A KV mount's settings (defaults when never written).
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow>;

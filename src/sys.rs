@@ -12,6 +12,7 @@ use crate::core::Core;
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
+use crate::params;
 
 /// Answers the endpoints that work without a token and while sealed; `None` for everything else.
 pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Response, ApiError>> {
@@ -25,6 +26,12 @@ pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Respon
         "sys/init" if op == Operation::Read => seal_api::init_status(core).await,
         "sys/init" if write => seal_api::init(core, req).await,
         "sys/unseal" if write => seal_api::unseal(core, req).await,
+        "sys/wrapping/lookup" if write => match params::str_field(&req.data, "token") {
+            _ if core.barrier.is_sealed() => Err(ApiError::sealed()),
+            Ok(Some(t)) => crate::wrapping::lookup(core, t).await,
+            Ok(None) => Err(ApiError::bad_request("missing token")),
+            Err(e) => Err(e),
+        },
         "sys/health" | "sys/seal-status" | "sys/leader" | "sys/init" | "sys/unseal" => {
             Err(ApiError { errors: Vec::new(), ..ApiError::unsupported_operation() })
         }
@@ -53,6 +60,18 @@ impl Engine for System {
             "key-status" if op == Operation::Read => keys::status(call.core),
             "rotate" | "rotate/keyring" if write => keys::rotate(call.core).await,
             "rotate/config" | "rotate/keyring/config" if op == Operation::Read => keys::rotate_config(),
+            "wrapping/wrap" if write => match req.wrap_ttl {
+                Some(_) => Ok(Response::data(serde_json::Value::Object(req.data))),
+                None => Err(ApiError::bad_request("endpoint requires response wrapping to be used")),
+            },
+            "wrapping/unwrap" if write => match params::str_field(&req.data, "token")? {
+                Some(t) => crate::wrapping::unwrap_token(call.core, t).await,
+                None => crate::wrapping::unwrap(call.core, call.token).await,
+            },
+            "wrapping/rewrap" if write => {
+                let t = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
+                crate::wrapping::rewrap(call.core, t).await
+            }
             _ => {
                 if let Some(p) = path.strip_prefix("mounts/") {
                     mounts::mount_path(call.core, "mounts", p, &req).await

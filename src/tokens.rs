@@ -323,17 +323,22 @@ impl TokenStore {
         Ok((seen, last))
     }
 
-    /// Revokes a token and all its descendants.
+    /// Revokes a token and all its descendants, and destroys their cubbyholes.
     pub async fn revoke_tree(&self, store: &SharedStore, hash: &[u8]) -> Result<(), ApiError> {
+        let tree = store.token_tree(hash).await.map_err(internal)?;
         store.token_delete_tree(hash).await.map_err(internal)?;
         self.invalidate();
+        for h in tree {
+            store.entry_delete_kind(&crate::cubbyhole::kind_for(&h)).await.map_err(internal)?;
+        }
         Ok(())
     }
 
-    /// Revokes a token; its children become orphans.
+    /// Revokes a token; its children become orphans. Its cubbyhole is destroyed.
     pub async fn revoke_orphan(&self, store: &SharedStore, hash: &[u8]) -> Result<(), ApiError> {
         store.token_delete_orphaning(hash).await.map_err(internal)?;
         self.invalidate();
+        store.entry_delete_kind(&crate::cubbyhole::kind_for(hash)).await.map_err(internal)?;
         Ok(())
     }
 
@@ -369,9 +374,8 @@ impl TokenStore {
             }
             total += batch.len();
             for hash in batch {
-                store.token_delete_tree(&hash).await.map_err(internal)?;
+                self.revoke_tree(store, &hash).await?;
             }
-            self.invalidate();
         }
     }
 }

@@ -30,6 +30,19 @@ pub fn response(request_id: &str, r: Response) -> HttpResponse {
         Response::NoContent => with_headers(StatusCode::NO_CONTENT, Body::empty()),
         Response::Status(s) => with_headers(s, Body::empty()),
         Response::Bare { status, body } => json_body(status, &body),
+        Response::Wrapped { wrap_info } => json_body(
+            StatusCode::OK,
+            &json!({
+                "request_id": "",
+                "lease_id": "",
+                "renewable": false,
+                "lease_duration": 0,
+                "data": null,
+                "wrap_info": wrap_info,
+                "warnings": null,
+                "auth": null,
+            }),
+        ),
         Response::Envelope { status, data, warnings, auth, repeat_top_level } => {
             let mut env = Map::new();
             if repeat_top_level {

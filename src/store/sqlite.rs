@@ -383,7 +383,9 @@ impl Store for SqliteStore {
 
     async fn token_use(&self, hash: &[u8], expected: i64) -> StoreResult<()> {
         self.exec(
-            "update token set num_uses = num_uses - 1 where hash = ? and num_uses = ?",
+            // The last use leaves -1 ("used up"), never 0, which would mean unlimited.
+            "update token set num_uses = case when num_uses = 1 then -1 else num_uses - 1 end \
+             where hash = ? and num_uses = ?",
             vec![Arg::Blob(hash.to_vec()), Arg::Int(expected)],
             true,
         )
@@ -432,6 +434,10 @@ impl Store for SqliteStore {
             false,
         )
         .await
+    }
+
+    async fn entry_delete_kind(&self, kind: &str) -> StoreResult<()> {
+        self.exec("delete from entry where kind = ?", vec![Arg::Text(kind.into())], false).await
     }
 
     async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>> {

@@ -15,3 +15,4 @@ mod seal;
 mod security;
 mod tls;
 mod tokens;
+mod wrapping;
