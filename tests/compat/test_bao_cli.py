@@ -424,6 +424,7 @@ def test_secrets_list(cli):
     assert mounts["secret/"]["type"] == "kv"
     assert mounts["secret/"]["options"] == {"version": "2"}
     assert mounts["sys/"]["type"] == "system"
+    assert mounts["cubbyhole/"]["type"] == "cubbyhole"
     # (OpenBao also always lists identity/; the CLI does not depend on it.)
     for path, entry in mounts.items():
         assert path.endswith("/"), path
