@@ -44,7 +44,7 @@ fn authz(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async {
             let now = chrono::Utc::now();
             let entry = core.tokens.authenticate(&core.store, Some(&token), now).await.unwrap();
-            let acl = core.policies.acl(&core.store, &entry.policies).await.unwrap();
+            let acl = core.policies.acl_for(&core.store, &entry).await.unwrap();
             acl.authorize("secret/data/app/svc/config", Operation::Read, &data).unwrap()
         })
     });

@@ -115,6 +115,11 @@ pub async fn login(
     display_name: &str,
     meta: Map<String, Value>,
 ) -> Result<Response, ApiError> {
+    let identity = crate::identity::Identity {
+        mount_accessor: call.mount.row.accessor.clone(),
+        name: display_name.to_string(),
+        metadata: meta.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect(),
+    };
     let (mount_default, mount_max) = mount_ttls(call);
     let max = if p.token_max_ttl > 0 { p.token_max_ttl.min(mount_max) } else { mount_max };
     let ttl = if p.token_period > 0 {
@@ -141,6 +146,7 @@ pub async fn login(
         renewable: true,
         parent: None,
         bound_cidrs: p.token_bound_cidrs.clone(),
+        identity: Some(identity),
     };
     let now = Utc::now();
     let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;

@@ -109,7 +109,7 @@ impl Core {
         token: Arc<TokenEntry>,
     ) -> Result<Response, ApiError> {
         let (mount, rel) = routed.ok_or_else(|| ApiError::no_route(&req.path))?;
-        let acl = self.policies.acl(&self.store, &token.policies).await?;
+        let acl = self.policies.acl_for(&self.store, &token).await?;
         if req.operation.is_write() && !acl.is_root() {
             let caps = acl.capabilities(&req.path);
             let (create, update) = (caps.contains(Capability::Create), caps.contains(Capability::Update));

@@ -12,6 +12,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod keylock;
 pub mod keyring;
 pub mod kv;

@@ -8,8 +8,10 @@ use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::identity::{render, Identity};
 use crate::policy::{self, Acl, Policy};
 use crate::store::SharedStore;
+use crate::tokens::TokenEntry;
 
 const KIND: &str = "policy/acl";
 const ACL_CACHE_LIMIT: usize = 4096;
@@ -78,13 +80,21 @@ impl PolicyStore {
         Ok(parsed)
     }
 
-    /// The merged ACL of a token's policies (unknown names are ignored, as in Vault).
-    pub async fn acl(&self, store: &SharedStore, names: &[String]) -> Result<Arc<Acl>, ApiError> {
+    /// The merged ACL of a token's policies (unknown names are ignored, as in Vault), with its
+    /// login identity filled into templated paths.
+    pub async fn acl_for(&self, store: &SharedStore, token: &TokenEntry) -> Result<Arc<Acl>, ApiError> {
+        self.acl(store, &token.policies, token.identity().as_ref()).await
+    }
+
+    /// The merged ACL of the named policies for `identity`.
+    pub async fn acl(
+        &self,
+        store: &SharedStore,
+        names: &[String],
+        identity: Option<&Identity>,
+    ) -> Result<Arc<Acl>, ApiError> {
         if names.iter().any(|n| n == "root") {
             return Ok(Arc::new(Acl::root()));
-        }
-        if let Some(hit) = self.acls.read().ok().and_then(|a| a.get(names).cloned()) {
-            return Ok(hit);
         }
         let mut policies = Vec::with_capacity(names.len());
         for n in names {
@@ -92,12 +102,30 @@ impl PolicyStore {
                 policies.push(p);
             }
         }
+        // Only templated policy sets depend on who asks; the others share one cache entry.
+        let templated = identity.is_some() && policies.iter().any(|p| p.raw.contains("{{"));
+        let mut key = names.to_vec();
+        if templated {
+            key.push(serde_json::to_string(&identity).map_err(internal)?);
+        }
+        if let Some(hit) = self.acls.read().ok().and_then(|a| a.get(&key).cloned()) {
+            return Ok(hit);
+        }
+        if templated {
+            policies = policies
+                .into_iter()
+                .map(|p| match p.raw.contains("{{") {
+                    true => Policy::parse(&p.name, &render(&p.raw, identity)).map(Arc::new).map_err(internal),
+                    false => Ok(p),
+                })
+                .collect::<Result<_, _>>()?;
+        }
         let acl = Arc::new(Acl::new(&policies));
         if let Ok(mut a) = self.acls.write() {
             if a.len() >= ACL_CACHE_LIMIT {
                 a.clear();
             }
-            a.insert(names.to_vec(), acl.clone());
+            a.insert(key, acl.clone());
         }
         Ok(acl)
     }

@@ -95,6 +95,8 @@ pub struct TokenRow {
     pub orphan: bool,
     /// JSON array of CIDRs the token may be used from; `[]` = anywhere.
     pub bound_cidrs: String,
+    /// JSON [`crate::identity::Identity`] from the login behind the token; `""` for none.
+    pub identity: String,
 }
 
 /// KV v2 mount-wide settings.

@@ -62,6 +62,11 @@ impl TokenEntry {
         crate::auth_method::addr_allowed(&cidrs, addr)
     }
 
+    /// The login identity behind the token, if any.
+    pub fn identity(&self) -> Option<crate::identity::Identity> {
+        serde_json::from_str(&self.row.identity).ok()
+    }
+
     /// The token's metadata map.
     pub fn meta(&self) -> Map<String, Value> {
         serde_json::from_str(&self.row.meta).unwrap_or_default()
@@ -80,7 +85,7 @@ impl TokenEntry {
             "creation_time": r.creation_time,
             "creation_ttl": r.ttl,
             "display_name": r.display_name,
-            "entity_id": "",
+            "entity_id": self.identity().map(|i| i.entity_id()).unwrap_or_default(),
             "expire_time": r.expire_time.and_then(rfc),
             "explicit_max_ttl": r.explicit_max_ttl,
             "id": id.unwrap_or(""),
@@ -118,7 +123,7 @@ impl TokenEntry {
             "metadata": if meta.is_empty() { Value::Null } else { Value::Object(meta) },
             "lease_duration": ttl,
             "renewable": r.renewable,
-            "entity_id": "",
+            "entity_id": self.identity().map(|i| i.entity_id()).unwrap_or_default(),
             "token_type": r.token_type,
             "orphan": r.orphan,
             "mfa_requirement": null,
@@ -152,6 +157,8 @@ pub struct NewToken {
     pub parent: Option<Vec<u8>>,
     /// Networks the token may be used from (empty = anywhere).
     pub bound_cidrs: Vec<ipnet::IpNet>,
+    /// The login identity (auth methods set it; children inherit their parent's).
+    pub identity: Option<crate::identity::Identity>,
 }
 
 /// Token hashing, creation, look-up and revocation.
@@ -231,6 +238,10 @@ impl TokenStore {
             expire_time: (t.ttl > 0).then(|| now.timestamp() + t.ttl),
             renewable: t.renewable,
             bound_cidrs: serde_json::to_string(&t.bound_cidrs).map_err(|e| ApiError::internal(&e))?,
+            identity: match &t.identity {
+                Some(i) => serde_json::to_string(i).map_err(|e| ApiError::internal(&e))?,
+                None => String::new(),
+            },
         };
         store.token_put(&row).await.map_err(internal)?;
         Ok((token, TokenEntry::from_row(row)))
@@ -424,6 +435,7 @@ pub fn root_row(hash: [u8; 32], now: DateTime<Utc>) -> TokenRow {
         renewable: false,
         orphan: true,
         bound_cidrs: "[]".into(),
+        identity: String::new(),
     }
 }
 

@@ -319,7 +319,8 @@ impl Store for SqliteStore {
                 sqlx::query(
                     "insert or replace into token (hash, accessor, parent_hash, policies, meta, \
                      display_name, path, token_type, creation_time, ttl, explicit_max_ttl, period, \
-                     num_uses, expire_time, renewable, orphan, bound_cidrs) values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     num_uses, expire_time, renewable, orphan, bound_cidrs, identity) \
+                     values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 )
                 .bind(&t.hash)
                 .bind(&t.accessor)
@@ -338,6 +339,7 @@ impl Store for SqliteStore {
                 .bind(t.renewable)
                 .bind(t.orphan)
                 .bind(&t.bound_cidrs)
+                .bind(&t.identity)
                 .execute(&mut *c)
                 .await?;
                 Ok(())

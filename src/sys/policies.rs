@@ -72,7 +72,7 @@ fn paths(data: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
 }
 
 async fn capabilities_of(call: &Call<'_>, token: &TokenEntry, paths: Vec<String>) -> Result<Response, ApiError> {
-    let acl = call.core.policies.acl(&call.core.store, &token.policies).await?;
+    let acl = call.core.policies.acl_for(&call.core.store, token).await?;
     let mut data = Map::new();
     for p in &paths {
         let clean = p.trim_start_matches('/');

@@ -129,6 +129,8 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
         renewable,
         parent: if orphan { None } else { Some(caller.row.hash.clone()) },
         bound_cidrs: Vec::new(),
+        // A child acts for the same login identity as its parent (orphans start without one).
+        identity: if orphan { None } else { caller.identity() },
     };
     let now = Utc::now();
     let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;
