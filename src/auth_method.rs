@@ -52,8 +52,9 @@ impl TokenParams {
     /// Applies the `token_*` fields present in `data` (and the legacy `policies`, `ttl`, `max_ttl`,
     /// `period` aliases).
     pub fn update(&mut self, data: &Map<String, Value>) -> Result<(), ApiError> {
+        let given = |key: &str| data.get(key).is_some_and(|v| !v.is_null());
         for key in ["token_policies", "policies"] {
-            if data.contains_key(key) {
+            if given(key) {
                 self.token_policies = policy_names(string_list(data, key)?)?;
             }
         }
@@ -73,7 +74,7 @@ impl TokenParams {
             self.token_num_uses = i64::try_from(v).map_err(|_| ApiError::bad_request("token_num_uses is too large"))?;
         }
         for key in ["token_bound_cidrs", "bound_cidrs"] {
-            if data.contains_key(key) {
+            if given(key) {
                 self.token_bound_cidrs = cidr_list(data, key)?;
             }
         }
@@ -138,7 +139,7 @@ pub async fn login(
         policies,
         meta,
         display_name: format!("{mount_name}-{display_name}").trim_end_matches('-').to_string(),
-        path: format!("auth/{}login", call.mount.row.path),
+        path: format!("auth/{}{}", call.mount.row.path, call.path),
         ttl,
         explicit_max_ttl: if p.token_period > 0 { 0 } else { max },
         period: p.token_period,

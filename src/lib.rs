@@ -1,6 +1,7 @@
 //! Coffer: a secrets server that speaks the Vault/OpenBao HTTP API, with envelope encryption,
 //! a Shamir or key-file seal, and SQLite storage.
 
+pub mod approle;
 pub mod auth_method;
 pub mod barrier;
 pub mod cli;
@@ -30,4 +31,5 @@ pub mod sys;
 pub mod tls;
 pub mod token_auth;
 pub mod tokens;
+pub mod userpass;
 pub mod wrapping;

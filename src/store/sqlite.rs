@@ -301,6 +301,9 @@ impl Store for SqliteStore {
                 for table in ["kv_version", "kv_metadata", "kv_config"] {
                     sqlx::query(&format!("delete from {table} where mount_id = ?")).bind(&id).execute(&mut *c).await?;
                 }
+                // Auth methods keep their roles, users and secret-id hashes in entries whose kind
+                // names the mount id.
+                sqlx::query("delete from entry where instr(kind, ?) > 0").bind(&id).execute(&mut *c).await?;
                 sqlx::query("delete from mount where id = ?").bind(&id).execute(&mut *c).await?;
                 Ok(())
             })

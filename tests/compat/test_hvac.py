@@ -423,3 +423,127 @@ def test_configure_and_read_configuration(client, uniq):
     kv.configure(max_versions=0, cas_required=False, mount_point=mount)
     assert kv.read_configuration(mount_point=mount)["data"]["cas_required"] is False
     assert _write(client, "k", {"v": 5}, mount=mount)["data"]["version"] == 5
+
+
+# ---------------------------------------------------------------------------
+# auth methods: approle and userpass (each test on its own mount)
+# ---------------------------------------------------------------------------
+
+
+def test_approle_role_secret_id_and_login(client, hvac_factory, uniq):
+    mount = f"ar-{uniq[-12:]}"
+    ar = client.auth.approle
+    resp = client.sys.enable_auth_method("approle", path=mount)
+    assert resp.status_code == 204
+    assert client.sys.list_auth_methods()["data"][f"{mount}/"]["type"] == "approle"
+
+    # hvac turns token_policies into the comma string "app"
+    resp = ar.create_or_update_approle("svc", token_policies=["app"], token_ttl="20m", mount_point=mount)
+    assert resp.status_code == 204
+    role = ar.read_role("svc", mount_point=mount)
+    _envelope_ok(role)
+    assert role["data"]["token_policies"] == ["app"]
+    assert role["data"]["token_ttl"] == 1200
+    assert role["data"]["bind_secret_id"] is True
+    assert role["data"]["secret_id_num_uses"] == 0
+    assert ar.list_roles(mount_point=mount)["data"]["keys"] == ["svc"]
+
+    role_id = ar.read_role_id("svc", mount_point=mount)["data"]["role_id"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", role_id)
+    generated = ar.generate_secret_id("svc", mount_point=mount)["data"]
+    secret_id, accessor = generated["secret_id"], generated["secret_id_accessor"]
+    assert len(secret_id) == 36
+    assert generated["secret_id_ttl"] == 0 and generated["secret_id_num_uses"] == 0
+    assert ar.list_secret_id_accessors("svc", mount_point=mount)["data"]["keys"] == [accessor]
+    assert ar.read_secret_id_accessor("svc", accessor, mount_point=mount)["data"]["secret_id_accessor"] == accessor
+
+    app = hvac_factory("")
+    auth = app.auth.approle.login(role_id, secret_id, mount_point=mount)["auth"]
+    assert auth["policies"] == ["app", "default"]
+    assert auth["metadata"]["role_name"] == "svc"
+    assert auth["orphan"] is True
+    assert auth["lease_duration"] == 1200
+    assert app.token == auth["client_token"]  # login(use_token=True) switches the client over
+    assert app.is_authenticated() is True
+    me = app.auth.token.lookup_self()["data"]
+    assert me["policies"] == ["app", "default"]
+    assert me["meta"]["role_name"] == "svc"
+    assert me["path"] == f"auth/{mount}/login"
+
+    anon = hvac_factory("")
+    # wrong secret and unknown role: the same 400
+    for rid, sid in ((role_id, "wrong"), ("no-such-role", secret_id)):
+        with pytest.raises(hexc.InvalidRequest) as ei:
+            anon.auth.approle.login(rid, sid, mount_point=mount)
+        assert ei.value.errors == ["invalid role or secret ID"]
+    # OpenBao's quirk: a missing role_id is a plugin error (500)
+    with pytest.raises(hexc.InternalServerError, match="missing role_id"):
+        anon.auth.approle.login("", secret_id, mount_point=mount)
+
+    resp = ar.destroy_secret_id_accessor("svc", accessor, mount_point=mount)
+    assert resp.status_code == 204
+    with pytest.raises(hexc.InvalidRequest, match="invalid role or secret ID"):
+        anon.auth.approle.login(role_id, secret_id, mount_point=mount)
+    with pytest.raises(hexc.InvalidPath):
+        ar.list_secret_id_accessors("svc", mount_point=mount)
+
+
+def test_approle_secret_id_num_uses(client, hvac_factory, uniq):
+    mount = f"ar-{uniq[-12:]}"
+    client.sys.enable_auth_method("approle", path=mount)
+    ar = client.auth.approle
+    ar.create_or_update_approle("once", token_policies=["app"], secret_id_num_uses=1, mount_point=mount)
+    role_id = ar.read_role_id("once", mount_point=mount)["data"]["role_id"]
+    generated = ar.generate_secret_id("once", mount_point=mount)["data"]
+    assert generated["secret_id_num_uses"] == 1
+    app = hvac_factory("")
+    assert app.auth.approle.login(role_id, generated["secret_id"], mount_point=mount)["auth"]["client_token"]
+    with pytest.raises(hexc.InvalidRequest, match="invalid role or secret ID"):
+        hvac_factory("").auth.approle.login(role_id, generated["secret_id"], mount_point=mount)
+
+
+def test_userpass_user_and_login(client, hvac_factory, uniq):
+    mount = f"up-{uniq[-12:]}"
+    up = client.auth.userpass
+    resp = client.sys.enable_auth_method("userpass", path=mount)
+    assert resp.status_code == 204
+
+    resp = up.create_or_update_user("alice", password="correct horse", policies=["app"], token_ttl="1h",
+                                    mount_point=mount)
+    assert resp.status_code == 204
+    user = up.read_user("alice", mount_point=mount)
+    _envelope_ok(user)
+    assert user["data"]["token_policies"] == ["app"]
+    assert user["data"]["token_ttl"] == 3600
+    assert "password" not in user["data"] and "password_hash" not in user["data"]
+    assert "correct horse" not in str(user)
+    assert up.list_user(mount_point=mount)["data"]["keys"] == ["alice"]
+
+    app = hvac_factory("")
+    auth = app.auth.userpass.login("alice", "correct horse", mount_point=mount)["auth"]
+    assert auth["policies"] == ["app", "default"]
+    assert auth["metadata"] == {"username": "alice"}
+    assert auth["lease_duration"] == 3600
+    assert app.token == auth["client_token"]
+    me = app.auth.token.lookup_self()["data"]
+    assert me["meta"] == {"username": "alice"}
+    # OpenBao records the request path (auth/<mount>/login/alice); Coffer, for now, auth/<mount>/login
+    assert me["path"].startswith(f"auth/{mount}/login")
+
+    anon = hvac_factory("")
+    # wrong password and unknown user: the same 400
+    for name, pw in (("alice", "wrong"), ("nobody", "correct horse")):
+        with pytest.raises(hexc.InvalidRequest) as ei:
+            anon.auth.userpass.login(name, pw, mount_point=mount)
+        assert ei.value.errors == ["invalid username or password"]
+
+    resp = up.update_password_on_user("alice", "new horse", mount_point=mount)
+    assert resp.status_code == 204
+    with pytest.raises(hexc.InvalidRequest, match="invalid username or password"):
+        anon.auth.userpass.login("alice", "correct horse", mount_point=mount)
+    assert anon.auth.userpass.login("alice", "new horse", mount_point=mount)["auth"]["client_token"]
+
+    resp = up.delete_user("alice", mount_point=mount)
+    assert resp.status_code == 204
+    with pytest.raises(hexc.InvalidPath):
+        up.read_user("alice", mount_point=mount)

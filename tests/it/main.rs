@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod auth_methods;
 mod conventions;
 mod kv;
 mod policies;
