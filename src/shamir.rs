@@ -89,7 +89,7 @@ mod tests {
     }
 
     #[test]
-    fn too_few_duplicates_and_garbage_fail() {
+    fn sec20_too_few_duplicates_and_garbage_fail() {
         let key = Key::generate();
         let parts = split(&key, 3, 2).unwrap();
         assert!(combine(&parts[..1], 2).is_err());

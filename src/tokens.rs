@@ -468,7 +468,7 @@ mod tests {
     proptest! {
         /// SEC-18: whatever the timing, a renewal never extends past creation + max TTL.
         #[test]
-        fn renewal_never_exceeds_max(ttl in 1i64..100_000, max in 0i64..200_000, age in 0i64..300_000, inc in 0i64..400_000) {
+        fn sec18_renewal_never_exceeds_max(ttl in 1i64..100_000, max in 0i64..200_000, age in 0i64..300_000, inc in 0i64..400_000) {
             let r = row(ttl, max, 0);
             let (granted, _) = renewal_ttl(&r, Some(inc), age);
             let cap = if max > 0 { max.min(DEFAULT_TTL) } else { DEFAULT_TTL };

@@ -188,7 +188,7 @@ async fn approle_secret_id_uses_run_out_and_destroy_works() {
 
 /// SEC-06: role A's path with role B's accessor finds nothing and destroys nothing.
 #[tokio::test]
-async fn approle_accessor_of_another_role_is_not_found_through_this_roles_path() {
+async fn sec06_approle_accessor_of_another_role_is_not_found_through_this_roles_path() {
     let s = TestServer::dev().await;
     enable(&s, "approle", "approle").await;
     role_with_secret(&s, "approle", "a", json!({"token_policies": "a"})).await;
@@ -293,7 +293,7 @@ async fn approle_token_bound_cidrs_bind_the_issued_token() {
 /// SEC-16: an unknown role-id and a known role with a wrong, empty or missing secret-id get the
 /// same status and body.
 #[tokio::test]
-async fn approle_unknown_role_and_wrong_secret_look_alike() {
+async fn sec16_approle_unknown_role_and_wrong_secret_look_alike() {
     let s = TestServer::dev().await;
     enable(&s, "approle", "approle").await;
     let (role_id, _, _) = role_with_secret(&s, "approle", "web", json!({})).await;
@@ -512,7 +512,7 @@ async fn userpass_login_issues_a_token_and_reads_hide_the_password() {
 }
 
 #[tokio::test]
-async fn userpass_password_change_and_identical_failures() {
+async fn sec16_userpass_password_change_and_identical_failures() {
     let s = TestServer::dev().await;
     enable(&s, "userpass", "userpass").await;
     ok(&s, "POST", "auth/userpass/users/carol", json!({"password": "old pw"})).await;
@@ -535,7 +535,7 @@ async fn userpass_password_change_and_identical_failures() {
 /// SEC-17: five failures lock the user whatever the spelling; the right password then gets the
 /// same 400; a success before that resets the counter.
 #[tokio::test]
-async fn userpass_lockout_uses_the_canonical_name() {
+async fn sec17_userpass_lockout_uses_the_canonical_name() {
     let s = TestServer::dev().await;
     enable(&s, "userpass", "userpass").await;
     ok(&s, "POST", "auth/userpass/users/Alice", json!({"password": "pw"})).await;
@@ -574,7 +574,7 @@ async fn userpass_lockout_uses_the_canonical_name() {
 
 /// SEC-17: 200 parallel bad logins never count past the threshold, and the user ends up locked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn userpass_parallel_bad_logins_never_exceed_the_threshold() {
+async fn sec17_userpass_parallel_bad_logins_never_exceed_the_threshold() {
     let s = TestServer::dev().await;
     enable(&s, "userpass", "userpass").await;
     ok(&s, "POST", "auth/userpass/users/dave", json!({"password": "pw"})).await;
@@ -627,7 +627,7 @@ async fn userpass_parallel_bad_logins_never_exceed_the_threshold() {
 
 /// SEC-14: the lockout is stored, so it holds from the first login after a restart.
 #[tokio::test]
-async fn userpass_lockout_survives_a_restart() {
+async fn sec14_userpass_lockout_survives_a_restart() {
     let mut s = TestServer::uninitialised().await;
     let (keys, root) = s.init(1, 1).await;
     s.unseal(&keys).await;
@@ -693,7 +693,7 @@ async fn disabling_an_auth_mount_removes_its_users_roles_and_secret_ids() {
 }
 
 #[tokio::test]
-async fn templated_policies_give_each_login_its_own_subtree() {
+async fn sec08_templated_policies_give_each_login_its_own_subtree() {
     let s = TestServer::dev().await;
     enable(&s, "userpass", "userpass").await;
     let accessor = {

@@ -219,3 +219,34 @@ async fn sudo_paths_need_sudo() {
     assert_eq!(s.call_as(&su, "PUT", "sys/seal", None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(s.call("GET", "secret/data/x", None).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// SEC-19: only the seal-lifecycle and health endpoints (plus login and wrapping look-up, which
+/// carry their own credential) answer without a token; rekey/generate-root style paths do not.
+#[tokio::test]
+async fn sec19_only_the_seal_endpoints_answer_without_a_token() {
+    let s = TestServer::dev().await;
+    for (method, path) in
+        [("GET", "sys/health"), ("GET", "sys/seal-status"), ("GET", "sys/leader"), ("GET", "sys/init")]
+    {
+        assert_eq!(s.call_as("", method, path, None).await.0, StatusCode::OK, "{path}");
+    }
+    for (method, path) in [
+        ("PUT", "sys/seal"),
+        ("PUT", "sys/rotate"),
+        ("GET", "sys/key-status"),
+        ("GET", "sys/mounts"),
+        ("LIST", "sys/policies/acl"),
+        ("PUT", "sys/rekey/init"),
+        ("DELETE", "sys/rekey/init"),
+        ("PUT", "sys/generate-root/attempt"),
+        ("DELETE", "sys/generate-root/attempt"),
+        ("POST", "auth/token/create"),
+        ("GET", "secret/data/x"),
+    ] {
+        let (st, v) = s.call_as("", method, path, Some(json!({}))).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+    }
+    // Still unsealed: no unauthenticated call sealed it.
+    let (_, v) = s.call_as("", "GET", "sys/seal-status", None).await;
+    assert_eq!(v["sealed"], false);
+}

@@ -89,7 +89,7 @@ async fn policies_decide_access_and_children_are_subsets() {
 }
 
 #[tokio::test]
-async fn root_policy_can_never_be_attached() {
+async fn sec05_root_policy_can_never_be_attached() {
     let s = server_with_policy().await;
     for spelling in ["root", "ROOT", " root", "Root "] {
         let (st, v) = create(&s, "root", json!({"policies": [spelling]})).await;
@@ -172,7 +172,7 @@ async fn renewal_is_capped_by_explicit_max_ttl_and_periodic_tokens_reset() {
 }
 
 #[tokio::test]
-async fn accessor_operations_need_sudo_unless_the_target_is_in_the_callers_tree() {
+async fn sec07_accessor_operations_need_sudo_unless_the_target_is_in_the_callers_tree() {
     let s = server_with_policy().await;
     let (st, _) = s
         .call(
