@@ -260,13 +260,14 @@ pub fn api_path(row: &MountRow) -> String {
 }
 
 /// Auth method types this build can mount under `sys/auth`.
-pub const AUTH_TYPES: &[&str] = &["approle", "userpass"];
+pub const AUTH_TYPES: &[&str] = &["approle", "jwt", "userpass"];
 
 /// The engine implementing a stored mount, if this build has one.
 fn engine_for(row: &MountRow) -> Option<Arc<dyn Engine>> {
     let options: serde_json::Value = serde_json::from_str(&row.options).unwrap_or(json!({}));
     match (row.table_name.as_str(), row.kind.as_str()) {
         ("mounts", "kv") if options.get("version").and_then(|v| v.as_str()) == Some("2") => Some(Arc::new(kv::KvV2)),
+        ("auth", "jwt") => Some(Arc::new(crate::jwt::JwtAuth)),
         ("auth", "approle") => Some(Arc::new(crate::approle::AppRole)),
         ("auth", "userpass") => Some(Arc::new(crate::userpass::Userpass)),
         _ => None,

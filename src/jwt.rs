@@ -30,11 +30,19 @@ impl Engine for JwtAuth {
         let op = req.operation;
         match path {
             "login" => {
-                return if op.is_write() { login::login(&call, &req).await } else { Err(ApiError::unsupported_operation()) }
+                return if op.is_write() {
+                    login::login(&call, &req).await
+                } else {
+                    Err(ApiError::unsupported_operation())
+                }
             }
             "config" => return config::handle(&call, &req).await,
             "role" => {
-                return if op == Operation::List { role::list(&call).await } else { Err(ApiError::unsupported_operation()) }
+                return if op == Operation::List {
+                    role::list(&call).await
+                } else {
+                    Err(ApiError::unsupported_operation())
+                }
             }
             _ => {}
         }

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod jwt;
 pub mod keylock;
 pub mod keyring;
 pub mod kv;

@@ -9,6 +9,7 @@ mod harness;
 
 mod auth_methods;
 mod conventions;
+mod jwt;
 mod kv;
 mod policies;
 mod restart;
