@@ -12,6 +12,7 @@ pub mod cubbyhole;
 pub mod duration;
 pub mod engine;
 pub mod error;
+pub mod glob;
 pub mod http;
 pub mod identity;
 pub mod jwt;

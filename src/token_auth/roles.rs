@@ -7,6 +7,7 @@ use serde_json::json;
 use super::create::{policy_names, string_list};
 use crate::engine::Call;
 use crate::error::ApiError;
+use crate::glob::glob_match;
 use crate::logical::{Operation, Request, Response};
 use crate::params;
 
@@ -19,6 +20,12 @@ pub struct TokenRole {
     pub allowed_policies: Vec<String>,
     /// Policies tokens may never get.
     pub disallowed_policies: Vec<String>,
+    /// Globs (`*`) of policies tokens may get.
+    #[serde(default)]
+    pub allowed_policies_glob: Vec<String>,
+    /// Globs (`*`) of policies tokens may never get.
+    #[serde(default)]
+    pub disallowed_policies_glob: Vec<String>,
     /// Tokens are orphans.
     pub orphan: bool,
     /// Tokens can be renewed.
@@ -42,14 +49,21 @@ impl TokenRole {
 
     /// Checks requested policies against the role, with Vault's message.
     pub fn check_policies(&self, requested: &[&String]) -> Result<(), ApiError> {
-        let outside = !self.allowed_policies.is_empty() && requested.iter().any(|p| !self.allowed_policies.contains(p));
-        let banned = requested.iter().any(|p| self.disallowed_policies.contains(p));
+        let allowed = |p: &String| {
+            self.allowed_policies.contains(p) || self.allowed_policies_glob.iter().any(|g| glob_match(g, p))
+        };
+        let limited = !self.allowed_policies.is_empty() || !self.allowed_policies_glob.is_empty();
+        let outside = limited && requested.iter().any(|p| !allowed(p));
+        let banned = requested.iter().any(|p| {
+            self.disallowed_policies.contains(p) || self.disallowed_policies_glob.iter().any(|g| glob_match(g, p))
+        });
         if outside || banned {
             let req: Vec<String> = requested.iter().map(|s| s.to_string()).collect();
             return Err(ApiError::bad_request(format!(
-                "token policies ([{}]) must be subset of the role's allowed policies ([{}]) or glob policies ([])",
+                "token policies ([{}]) must be subset of the role's allowed policies ([{}]) or glob policies ([{}])",
                 quoted(&req),
-                quoted(&self.allowed_policies)
+                quoted(&self.allowed_policies),
+                quoted(&self.allowed_policies_glob)
             )));
         }
         Ok(())
@@ -79,6 +93,8 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
                 "name": name,
                 "allowed_policies": r.allowed_policies,
                 "disallowed_policies": r.disallowed_policies,
+                "allowed_policies_glob": r.allowed_policies_glob,
+                "disallowed_policies_glob": r.disallowed_policies_glob,
                 "orphan": r.orphan,
                 "renewable": r.renewable,
                 "token_period": r.token_period,
@@ -97,6 +113,17 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
             if d.contains_key("disallowed_policies") {
                 r.disallowed_policies =
                     string_list(d, "disallowed_policies")?.into_iter().map(|p| p.trim().to_lowercase()).collect();
+            }
+            for (key, field) in [
+                ("allowed_policies_glob", &mut r.allowed_policies_glob),
+                ("disallowed_policies_glob", &mut r.disallowed_policies_glob),
+            ] {
+                if d.get(key).is_some_and(|v| !v.is_null()) {
+                    *field = string_list(d, key)?.into_iter().map(|p| p.trim().to_lowercase()).collect();
+                }
+            }
+            if glob_allows_root(&r.allowed_policies_glob) {
+                return Err(ApiError::bad_request("the root policy cannot be allowed by a token role"));
             }
             if let Some(b) = params::bool_field(d, "orphan")? {
                 r.orphan = b;
@@ -122,4 +149,9 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
         }
         _ => Err(ApiError::unsupported_operation()),
     }
+}
+
+/// A glob that would let `root` through.
+fn glob_allows_root(globs: &[String]) -> bool {
+    globs.iter().any(|g| glob_match(g, "root"))
 }

@@ -258,3 +258,30 @@ async fn expired_tokens_are_refused_and_tidied() {
     assert!(removed >= 1);
     assert_eq!(s.call_as(&t, "GET", "auth/token/lookup-self", None).await.0, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn token_role_policy_globs() {
+    let s = server_with_policy().await;
+    let (st, _) = s
+        .call(
+            "POST",
+            "auth/token/roles/g",
+            Some(json!({"allowed_policies_glob": ["app-*"], "disallowed_policies_glob": "app-admin*"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, v) = s.call("POST", "auth/token/create/g", Some(json!({"policies": ["app-prod"]}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["auth"]["policies"], json!(["app-prod", "default"]));
+    assert_eq!(
+        s.call("POST", "auth/token/create/g", Some(json!({"policies": ["other"]}))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        s.call("POST", "auth/token/create/g", Some(json!({"policies": ["app-admin"]}))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    // A glob that would let `root` through is refused when the role is written.
+    let (st, _) = s.call("POST", "auth/token/roles/bad", Some(json!({"allowed_policies_glob": ["*"]}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+}
