@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::barrier;
@@ -65,10 +65,7 @@ impl Engine for Cubbyhole {
                     })
                     .collect();
                 keys.dedup();
-                if keys.is_empty() {
-                    return Err(ApiError::not_found());
-                }
-                Ok(Response::data(json!({ "keys": keys })))
+                Response::keys(keys)
             }
             _ if path.is_empty() => Err(ApiError::unsupported_operation()),
             Operation::Read => match get(call.core, hash, path).await? {

@@ -141,6 +141,14 @@ impl Response {
         }
     }
 
+    /// A list answer: `data.keys`, or Vault's 404 `{"errors":[]}` when there is nothing.
+    pub fn keys(keys: Vec<String>) -> Result<Self, crate::error::ApiError> {
+        if keys.is_empty() {
+            return Err(crate::error::ApiError::not_found());
+        }
+        Ok(Response::data(serde_json::json!({ "keys": keys })))
+    }
+
     /// A bare 200 JSON body.
     pub fn bare(body: Value) -> Self {
         Response::Bare { status: StatusCode::OK, body }

@@ -92,10 +92,7 @@ fn i64_field(data: &serde_json::Map<String, Value>, key: &str) -> Result<Option<
 /// `LIST role`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let keys = call.core.store.entry_list(&Kinds::of(call).roles(), "").await.map_err(store_err)?;
-    if keys.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    Ok(Response::data(json!({ "keys": keys })))
+    Response::keys(keys)
 }
 
 /// Points `role_id` at the role, refusing one that another role uses.

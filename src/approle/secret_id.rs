@@ -200,10 +200,7 @@ pub async fn generate(call: &Call<'_>, name: &str, req: &Request, custom: bool) 
 pub async fn list(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let role = require(call, name).await?;
     let keys = call.core.store.entry_list(&Kinds::of(call).accessors(&role.uid), "").await.map_err(store_err)?;
-    if keys.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    Ok(Response::data(json!({ "keys": keys })))
+    Response::keys(keys)
 }
 
 async fn by_value(call: &Call<'_>, role: &Role, req: &Request) -> Result<(String, Option<SecretIdEntry>), ApiError> {

@@ -224,10 +224,7 @@ fn leeway_field(d: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiErr
 /// `LIST role`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let keys = call.core.store.entry_list(&roles_kind(call), "").await.map_err(store_err)?;
-    if keys.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    Ok(Response::data(json!({ "keys": keys })))
+    Response::keys(keys)
 }
 
 /// `GET|POST|DELETE role/<name>`.

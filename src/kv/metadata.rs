@@ -182,11 +182,7 @@ fn children(prefix: &str, paths: &[String]) -> Vec<String> {
 pub async fn list(call: &Call<'_>, prefix: &str) -> Result<Response, ApiError> {
     let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
     let paths = call.core.store.kv_list(&call.mount.row.id, &prefix).await.map_err(store_err)?;
-    let keys = children(&prefix, &paths);
-    if keys.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    Ok(Response::data(json!({"keys": keys})))
+    Response::keys(children(&prefix, &paths))
 }
 
 #[cfg(test)]

@@ -73,10 +73,7 @@ impl TokenRole {
 /// `LIST auth/token/roles`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let keys = call.core.store.entry_list(KIND, "").await.map_err(|e| ApiError::internal(&e))?;
-    if keys.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    Ok(Response::data(json!({ "keys": keys })))
+    Response::keys(keys)
 }
 
 /// `GET|POST|DELETE auth/token/roles/<name>`.

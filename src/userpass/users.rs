@@ -2,7 +2,7 @@
 //! `users/<name>/policies`. Reads never show the password or its hash.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::{hashing, lockout_kind, login_lock_scope, users_kind};
@@ -77,10 +77,7 @@ async fn clear_lockout(call: &Call<'_>, name: &str) -> Result<(), ApiError> {
 /// `LIST users`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     let keys = call.core.store.entry_list(&users_kind(call), "").await.map_err(store_err)?;
-    if keys.is_empty() {
-        return Err(ApiError::not_found());
-    }
-    Ok(Response::data(json!({ "keys": keys })))
+    Response::keys(keys)
 }
 
 /// `GET|POST|DELETE users/<name>`.
@@ -162,6 +159,7 @@ pub async fn set_policies(call: &Call<'_>, name: &str, req: &Request) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn debug_never_shows_the_hash() {
