@@ -96,6 +96,10 @@ impl PolicyStore {
         if names.iter().any(|n| n == "root") {
             return Ok(Arc::new(Acl::root()));
         }
+        // Fast path: a policy set without templates is cached under its names alone.
+        if let Some(hit) = self.acls.read().ok().and_then(|a| a.get(names).cloned()) {
+            return Ok(hit);
+        }
         let mut policies = Vec::with_capacity(names.len());
         for n in names {
             if let Some(p) = self.compiled(store, n).await? {
@@ -103,10 +107,12 @@ impl PolicyStore {
             }
         }
         // Only templated policy sets depend on who asks; the others share one cache entry.
-        let templated = identity.is_some() && policies.iter().any(|p| p.raw.contains("{{"));
+        // A templated set depends on who asks: its key adds the identity (never the bare names,
+        // which the fast path above reserves for sets without templates).
+        let templated = policies.iter().any(|p| p.raw.contains("{{"));
         let mut key = names.to_vec();
         if templated {
-            key.push(serde_json::to_string(&identity).map_err(internal)?);
+            key.push(format!("\u{0}identity:{}", serde_json::to_string(&identity).map_err(internal)?));
         }
         if let Some(hit) = self.acls.read().ok().and_then(|a| a.get(&key).cloned()) {
             return Ok(hit);

@@ -715,6 +715,14 @@ async fn sec08_templated_policies_give_each_login_its_own_subtree() {
         .await;
     }
     s.write("secret/data/by-alias/alice", json!({"a": "1"})).await;
+    // A token without a login identity uses the policy set first: its unresolved ACL must not be
+    // served to the logins that follow.
+    let (_, first) = s.call("POST", "auth/token/create", Some(json!({"policies": ["self"]}))).await;
+    let first = first["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.call_as(&first, "POST", "secret/data/users/alice/z", Some(json!({"data": {"k": "v"}}))).await.0,
+        StatusCode::FORBIDDEN
+    );
     let (_, a) = userpass_login(&s, "userpass", "alice", "pw-123456").await;
     let alice = a["auth"]["client_token"].as_str().unwrap().to_string();
     let (_, b) = userpass_login(&s, "userpass", "bob", "pw-123456").await;
