@@ -83,15 +83,17 @@ impl PolicyStore {
     /// The merged ACL of a token's policies (unknown names are ignored, as in Vault), with its
     /// login identity filled into templated paths.
     pub async fn acl_for(&self, store: &SharedStore, token: &TokenEntry) -> Result<Arc<Acl>, ApiError> {
-        self.acl(store, &token.policies, token.identity().as_ref()).await
+        self.acl(store, &token.policies, token.identity.as_ref(), &token.row.identity).await
     }
 
-    /// The merged ACL of the named policies for `identity`.
+    /// The merged ACL of the named policies for `identity`; `identity_key` is its stored JSON
+    /// (already canonical, so it keys the cache without serialising again).
     pub async fn acl(
         &self,
         store: &SharedStore,
         names: &[String],
         identity: Option<&Identity>,
+        identity_key: &str,
     ) -> Result<Arc<Acl>, ApiError> {
         if names.iter().any(|n| n == "root") {
             return Ok(Arc::new(Acl::root()));
@@ -112,7 +114,7 @@ impl PolicyStore {
         let templated = policies.iter().any(|p| p.raw.contains("{{"));
         let mut key = names.to_vec();
         if templated {
-            key.push(format!("\u{0}identity:{}", serde_json::to_string(&identity).map_err(internal)?));
+            key.push(format!("\u{0}identity:{identity_key}"));
         }
         if let Some(hit) = self.acls.read().ok().and_then(|a| a.get(&key).cloned()) {
             return Ok(hit);

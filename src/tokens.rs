@@ -34,6 +34,10 @@ pub struct TokenEntry {
     pub row: TokenRow,
     /// Parsed policy list.
     pub policies: Vec<String>,
+    /// Parsed login identity (parsed once, not per request).
+    pub identity: Option<crate::identity::Identity>,
+    /// Parsed `bound_cidrs`.
+    pub bound_cidrs: Vec<ipnet::IpNet>,
 }
 
 impl TokenEntry {
@@ -43,12 +47,14 @@ impl TokenEntry {
         row.policies = "[]".into();
         row.accessor = String::new();
         row.display_name = String::new();
-        Self { row, policies: Vec::new() }
+        Self::from_row(row)
     }
 
     fn from_row(row: TokenRow) -> Self {
         let policies = serde_json::from_str(&row.policies).unwrap_or_default();
-        Self { row, policies }
+        let identity = serde_json::from_str(&row.identity).ok();
+        let bound_cidrs = serde_json::from_str(&row.bound_cidrs).unwrap_or_default();
+        Self { row, policies, identity, bound_cidrs }
     }
 
     /// True for tokens carrying the `root` policy.
@@ -58,13 +64,7 @@ impl TokenEntry {
 
     /// Whether a caller at `addr` may use this token (its `bound_cidrs`, if any).
     pub fn allowed_from(&self, addr: Option<std::net::IpAddr>) -> bool {
-        let cidrs: Vec<ipnet::IpNet> = serde_json::from_str(&self.row.bound_cidrs).unwrap_or_default();
-        crate::auth_method::addr_allowed(&cidrs, addr)
-    }
-
-    /// The login identity behind the token, if any.
-    pub fn identity(&self) -> Option<crate::identity::Identity> {
-        serde_json::from_str(&self.row.identity).ok()
+        crate::auth_method::addr_allowed(&self.bound_cidrs, addr)
     }
 
     /// The token's metadata map.
@@ -85,7 +85,7 @@ impl TokenEntry {
             "creation_time": r.creation_time,
             "creation_ttl": r.ttl,
             "display_name": r.display_name,
-            "entity_id": self.identity().map(|i| i.entity_id()).unwrap_or_default(),
+            "entity_id": self.identity.as_ref().map(|i| i.entity_id()).unwrap_or_default(),
             "expire_time": r.expire_time.and_then(rfc),
             "explicit_max_ttl": r.explicit_max_ttl,
             "id": id.unwrap_or(""),
@@ -123,7 +123,7 @@ impl TokenEntry {
             "metadata": if meta.is_empty() { Value::Null } else { Value::Object(meta) },
             "lease_duration": ttl,
             "renewable": r.renewable,
-            "entity_id": self.identity().map(|i| i.entity_id()).unwrap_or_default(),
+            "entity_id": self.identity.as_ref().map(|i| i.entity_id()).unwrap_or_default(),
             "token_type": r.token_type,
             "orphan": r.orphan,
             "mfa_requirement": null,

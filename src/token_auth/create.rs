@@ -130,7 +130,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
         parent: if orphan { None } else { Some(caller.row.hash.clone()) },
         bound_cidrs: Vec::new(),
         // A child acts for the same login identity as its parent (orphans start without one).
-        identity: if orphan { None } else { caller.identity() },
+        identity: if orphan { None } else { caller.identity.clone() },
     };
     let now = Utc::now();
     let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;
