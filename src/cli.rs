@@ -30,8 +30,39 @@ pub enum Command {
     ///   coffer server --config /etc/coffer/coffer.toml
     ///   coffer server --dev --dev-root-token-id root
     Server(ServerArgs),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print the version.
     Version,
+}
+
+/// `coffer audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check audit files offline: hash chain, signed checkpoints, order, gaps and truncation.
+    ///
+    /// Give rotated files oldest first; they are checked as one chain. The public key comes from
+    /// `GET /v1/sys/audit/<name>/public-key` (base64 or PEM, inline or in a file).
+    ///
+    /// Examples:
+    ///   coffer audit verify /var/log/coffer/audit.log --public-key audit.pub
+    ///   coffer audit verify audit.log.1 audit.log --public-key 'MCowBQYDK2VwAyEA…'
+    ///   coffer audit verify audit.log --public-key audit.pub --allow-open-tail   # a file still being written
+    ///
+    /// Exit codes: 0 verified, 1 tampering or damage found (the first broken line is printed), 2 usage error.
+    Verify {
+        /// Audit files, oldest first.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The device's Ed25519 public key: base64, PEM, or a file holding either.
+        #[arg(long, value_name = "KEY")]
+        public_key: String,
+        /// Accept a last file that does not end with a closing checkpoint (the server is still
+        /// writing it); its unsigned tail is reported as a warning.
+        #[arg(long)]
+        allow_open_tail: bool,
+    },
 }
 
 /// `coffer server` flags.
@@ -63,6 +94,9 @@ pub struct ServerArgs {
 /// Runs the parsed command; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     match cli.command {
+        Command::Audit(AuditCommand::Verify { files, public_key, allow_open_tail }) => {
+            crate::audit::verify::run(&files, &public_key, allow_open_tail)
+        }
         Command::Version => {
             println!("Coffer v{}", env!("CARGO_PKG_VERSION"));
             0
@@ -115,7 +149,9 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
     };
     let store = store::open(cfg.storage_url.expose_secret()).await.map_err(|e| vec![e.to_string()])?;
     let limits = Limits { max_request_size: cfg.max_request_size, max_json_depth: cfg.max_json_depth };
-    let mut running = server::start(store, cfg.seal.clone(), listener, limits).await.map_err(|e| vec![e])?;
+    let options = server::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone() };
+    let mut running = server::start_with(store, listener, options).await.map_err(|e| vec![e])?;
+    let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);
     if running.core.barrier.is_sealed() {
@@ -128,6 +164,9 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
         let _ = tx.send(());
     }
     running.wait().await;
+    if let Some(h) = hangup {
+        h.abort();
+    }
     Ok(())
 }
 
@@ -143,6 +182,7 @@ async fn run_dev(args: ServerArgs) -> Result<(), String> {
     let limits =
         Limits { max_request_size: config::DEFAULT_MAX_REQUEST_SIZE, max_json_depth: config::DEFAULT_MAX_JSON_DEPTH };
     let mut running = server::start(store, SealKind::Shamir, Listener::Plain(tcp), limits).await?;
+    let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let creds = server::setup_dev(&running.core, args.dev_root_token_id.map(SecretString::from)).await?;
     print_dev_banner(running.addr, &creds);
     let core = Arc::clone(&running.core);
@@ -152,6 +192,9 @@ async fn run_dev(args: ServerArgs) -> Result<(), String> {
         let _ = tx.send(());
     }
     running.wait().await;
+    if let Some(h) = hangup {
+        h.abort();
+    }
     drop(core);
     drop(dir);
     Ok(())

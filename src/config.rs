@@ -24,8 +24,45 @@ pub struct RawConfig {
     /// `[log]`.
     #[serde(default)]
     pub log: RawLog,
+    /// `[audit]` settings.
+    #[serde(default)]
+    pub audit: RawAudit,
+    /// `[[audit_device]]` tables: devices that cannot be disabled through the API.
+    #[serde(default)]
+    pub audit_device: Vec<RawAuditDevice>,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
+}
+
+/// `[audit]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// How long a request waits for its audit entry (`"2s"`).
+    pub timeout: Option<String>,
+    /// A signed checkpoint after this many entries.
+    pub checkpoint_entries: Option<u64>,
+    /// Or after this long (`"10s"`).
+    pub checkpoint_interval: Option<String>,
+    /// The directory API-enabled file devices may write in; unset: config-declared only.
+    pub file_dir: Option<PathBuf>,
+}
+
+/// `[[audit_device]]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuditDevice {
+    /// Device name (its path under `sys/audit/`).
+    pub name: String,
+    /// `file` or `socket`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Type options as in `sys/audit/<name>` (`file_path`, `address`, `socket_type`, …).
+    #[serde(default)]
+    pub options: BTreeMap<String, toml::Value>,
 }
 
 /// `[listener]` as written.
@@ -119,6 +156,8 @@ pub struct Config {
     pub log_json: bool,
     /// Skip `mlockall`.
     pub disable_mlock: bool,
+    /// Audit settings and declared devices.
+    pub audit: crate::audit::Settings,
 }
 
 impl std::fmt::Debug for Config {
@@ -314,8 +353,10 @@ impl RawConfig {
         if max_request_size == 0 {
             errors.push("listener.max_request_size must be greater than 0".into());
         }
+        let audit = audit_settings(self.audit, self.audit_device, &mut errors);
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
+                audit,
                 address,
                 tls,
                 max_request_size,
@@ -329,6 +370,57 @@ impl RawConfig {
             _ => Err(errors),
         }
     }
+}
+
+/// Validates `[audit]` and `[[audit_device]]`, adding problems to `errors`.
+fn audit_settings(raw: RawAudit, devices: Vec<RawAuditDevice>, errors: &mut Vec<String>) -> crate::audit::Settings {
+    let mut s = crate::audit::Settings { file_dir: crate::audit::FileDir::ConfigOnly, ..Default::default() };
+    let mut duration = |key: &str, v: Option<String>, into: &mut std::time::Duration| {
+        if let Some(text) = v {
+            match crate::duration::parse_str(&text) {
+                Ok(secs) if secs > 0 => *into = std::time::Duration::from_secs(secs),
+                _ => errors.push(format!("audit.{key}: {text:?} is not a positive duration (e.g. \"2s\")")),
+            }
+        }
+    };
+    duration("timeout", raw.timeout, &mut s.timeout);
+    duration("checkpoint_interval", raw.checkpoint_interval, &mut s.cadence.interval);
+    if let Some(n) = raw.checkpoint_entries {
+        if n == 0 {
+            errors.push("audit.checkpoint_entries must be at least 1".into());
+        }
+        s.cadence.entries = n.max(1);
+    }
+    if let Some(dir) = raw.file_dir {
+        if dir.is_absolute() {
+            s.file_dir = crate::audit::FileDir::Inside(dir);
+        } else {
+            errors.push("audit.file_dir must be an absolute path".into());
+        }
+    }
+    for d in devices {
+        let options = d
+            .options
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    toml::Value::String(s) => serde_json::Value::String(s),
+                    toml::Value::Boolean(b) => serde_json::Value::Bool(b),
+                    other => serde_json::Value::String(other.to_string()),
+                };
+                (k, v)
+            })
+            .collect();
+        if s.declared.iter().any(|x| x.name == d.name) {
+            errors.push(format!("audit_device {:?} is declared twice", d.name));
+            continue;
+        }
+        match crate::audit::device::Spec::parse(&d.name, &d.kind, &d.description, options, true, None) {
+            Ok(spec) => s.declared.push(spec),
+            Err(e) => errors.push(format!("audit_device {:?}: {}", d.name, e.errors.join("; "))),
+        }
+    }
+    s
 }
 
 /// Loads a config file, then the process environment, then `overrides`.

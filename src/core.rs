@@ -7,6 +7,10 @@ use arc_swap::ArcSwap;
 use chrono::Utc;
 use serde_json::json;
 
+use secrecy::ExposeSecret;
+
+use crate::audit::entry::Caller;
+use crate::audit::{Audit, Trail};
 use crate::barrier::Barrier;
 use crate::config::SealKind;
 use crate::crypto::Key;
@@ -44,12 +48,14 @@ pub struct Core {
     pub rotated: tokio::sync::Notify,
     /// Per-key write locks (KV writes to one key on this node are serialised).
     pub key_locks: crate::keylock::KeyLocks,
+    /// Audit devices.
+    pub audit: Audit,
     mount_lock: tokio::sync::Mutex<()>,
 }
 
 impl Core {
     /// A sealed core over `store`.
-    pub fn new(store: SharedStore, seal_kind: SealKind) -> Arc<Self> {
+    pub fn new(store: SharedStore, seal_kind: SealKind, audit: crate::audit::Settings) -> Arc<Self> {
         Arc::new(Self {
             store,
             barrier: Barrier::default(),
@@ -61,39 +67,85 @@ impl Core {
             storage_type: "sqlite",
             rotated: tokio::sync::Notify::new(),
             key_locks: Default::default(),
+            audit: Audit::new(audit),
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// Runs one request through the pipeline.
-    pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+    /// Runs one request through the pipeline, audited when audit devices are enabled.
+    pub async fn handle(&self, mut req: Request) -> Result<Response, ApiError> {
         if let Some(resp) = sys::unauthenticated(self, &req).await {
             return resp;
         }
         if self.barrier.is_sealed() {
             return Err(ApiError::sealed());
         }
+        let mut trail = Trail::new(&self.audit);
         let now = Utc::now();
         let table = self.mounts.load_full();
         let routed = table.route(&req.path).map(|(m, rel)| (m, rel.to_string()));
+        let mount = routed.as_ref().map(|(m, _)| m.clone());
+        let mount = mount.as_deref();
         if let Some((mount, rel)) = &routed {
             if mount.engine.unauthenticated(rel) {
+                trail.request(&req, Some(mount), &Caller::default(), None).await?;
                 let anonymous = TokenEntry::anonymous();
                 let call = Call { core: self, mount, path: rel, token: &anonymous, sudo: false };
-                return mount.engine.handle(call, req).await;
+                let result = mount.engine.handle(call, req).await;
+                return trail.response(Some(mount), result).await;
             }
         }
-        let token = self.tokens.authenticate(&self.store, req.token.as_ref(), now).await?;
-        if !token.allowed_from(req.client_addr.map(|a| a.ip())) {
-            return Err(ApiError::permission_denied());
-        }
-        let (token, used_up) = if token.row.num_uses > 0 {
-            let (seen, last) = self.tokens.spend_use(&self.store, &token).await?;
-            (Arc::new(seen), last)
-        } else {
-            (token, false)
+        let secret = req.token.clone();
+        let secret = secret.as_ref().map(|s| s.expose_secret());
+        let token = match self.tokens.authenticate(&self.store, req.token.as_ref(), now).await {
+            Ok(t) if t.allowed_from(req.client_addr.map(|a| a.ip())) => Ok(t),
+            Ok(_) => Err(ApiError::permission_denied()),
+            Err(e) => Err(e),
         };
-        let result = self.authorized(req, routed, token.clone()).await;
+        let token = match token {
+            Ok(t) => t,
+            Err(e) => return trail.refuse(&req, mount, &Caller { secret, ..Caller::default() }, e).await,
+        };
+        let decided = self.decide(&mut req, routed, &token).await;
+        let granting = match (&decided, trail.is_on()) {
+            (Ok(_), true) => self.granting_policies(&token, &req).await,
+            _ => Vec::new(),
+        };
+        let caller = Caller { token: Some(&token), secret, decision: Some((decided.is_ok(), &granting)) };
+        let decided = match decided {
+            Ok(d) => {
+                if is_audit_management(&req) {
+                    trail.exempt();
+                }
+                trail.request(&req, Some(&d.mount), &caller, None).await?;
+                Ok(d)
+            }
+            Err(e) => {
+                trail.request(&req, mount, &caller, Some(&e)).await?;
+                Err(e)
+            }
+        };
+        // The use is spent only once the request is on record (fail closed: nothing commits).
+        let (token, used_up) = if token.row.num_uses > 0 {
+            match self.tokens.spend_use(&self.store, &token).await {
+                Ok((seen, last)) => (Arc::new(seen), last),
+                Err(e) => return trail.response(mount, Err(e)).await,
+            }
+        } else {
+            (token.clone(), false)
+        };
+        let result = match decided {
+            Ok(d) => {
+                let mount = d.mount.clone();
+                let result = self.execute(d, req, &token).await;
+                if self.barrier.is_sealed() {
+                    // This request sealed the server: the devices closed after writing the seal event.
+                    return result;
+                }
+                trail.response(Some(&mount), result).await
+            }
+            Err(e) => trail.response(mount, Err(e)).await,
+        };
         if used_up {
             // The last use: the token dies with this request, whatever its outcome.
             self.tokens.revoke_tree(&self.store, &token.row.hash).await?;
@@ -101,21 +153,21 @@ impl Core {
         result
     }
 
-    /// Policy check (create or update decided by existence), sudo paths, engine, wrapping.
-    async fn authorized(
+    /// Policy check (create or update decided by existence), wrapping bounds and sudo paths.
+    async fn decide(
         &self,
-        mut req: Request,
+        req: &mut Request,
         routed: Option<(Arc<MountEntry>, String)>,
-        token: Arc<TokenEntry>,
-    ) -> Result<Response, ApiError> {
+        token: &TokenEntry,
+    ) -> Result<Decided, ApiError> {
         let (mount, rel) = routed.ok_or_else(|| ApiError::no_route(&req.path))?;
-        let acl = self.policies.acl_for(&self.store, &token).await?;
+        let acl = self.policies.acl_for(&self.store, token).await?;
         if req.operation.is_write() && !acl.is_root() {
             let caps = acl.capabilities(&req.path);
             let (create, update) = (caps.contains(Capability::Create), caps.contains(Capability::Update));
             if create != update {
-                let call = Call { core: self, mount: &mount, path: &rel, token: &token, sudo: false };
-                let exists = mount.engine.exists(call, &req).await?;
+                let call = Call { core: self, mount: &mount, path: &rel, token, sudo: false };
+                let exists = mount.engine.exists(call, req).await?;
                 req.operation = if exists { Operation::Update } else { Operation::Create };
             }
         }
@@ -130,16 +182,35 @@ impl Core {
         if needs_sudo(&req.path, req.operation) && !sudo {
             return Err(ApiError::permission_denied());
         }
-        let call = Call { core: self, mount: &mount, path: &rel, token: &token, sudo };
+        Ok(Decided { mount, rel, sudo })
+    }
+
+    /// Runs an authorised request in its engine and wraps the answer if asked.
+    async fn execute(&self, d: Decided, req: Request, token: &TokenEntry) -> Result<Response, ApiError> {
+        let call = Call { core: self, mount: &d.mount, path: &d.rel, token, sudo: d.sudo };
         let (wrap_ttl, path) = (req.wrap_ttl, req.path.clone());
-        let result = match mount.engine.handle(call, req).await {
-            Ok(resp) => match wrap_ttl {
-                Some(ttl) => crate::wrapping::wrap(self, &path, resp, ttl).await,
-                None => Ok(resp),
-            },
-            Err(e) => Err(e),
-        };
-        result
+        let resp = d.mount.engine.handle(call, req).await?;
+        match wrap_ttl {
+            Some(ttl) => crate::wrapping::wrap(self, &path, resp, ttl).await,
+            None => Ok(resp),
+        }
+    }
+
+    /// The token's policies that on their own allow the request (audit's `granting_policies`).
+    async fn granting_policies(&self, token: &TokenEntry, req: &Request) -> Vec<String> {
+        if token.is_root() {
+            return vec!["root".into()];
+        }
+        let mut granting = Vec::new();
+        for name in &token.policies {
+            let one = std::slice::from_ref(name);
+            if let Ok(acl) = self.policies.acl(&self.store, one, token.identity.as_ref(), &token.row.identity).await {
+                if acl.authorize(&req.path, req.operation, &req.data).is_ok() {
+                    granting.push(name.clone());
+                }
+            }
+        }
+        granting
     }
 
     /// Loads what an unsealed node needs: the token key, cluster identity and the mount table.
@@ -160,11 +231,13 @@ impl Core {
             .map_err(|e| ApiError::internal(&e))?
             .and_then(|c| serde_json::from_slice::<Cluster>(&c).ok());
         self.cluster.store(Arc::new(cluster));
-        self.reload_mounts().await
+        self.reload_mounts().await?;
+        self.audit.load(&self.store, &self.barrier).await
     }
 
     /// Drops every key and cache.
     pub async fn seal_now(&self) {
+        self.audit.close_all(&self.store, "seal").await;
         self.barrier.clear();
         self.tokens.clear();
         self.mounts.store(Arc::new(MountTable::default()));
@@ -239,6 +312,21 @@ fn check_wrapping_bounds(grant: &crate::policy::Grant, wrap_ttl: Option<u64>) ->
         }
         _ => Ok(()),
     }
+}
+
+/// An authorised request that lists or disables audit devices: it goes ahead even when no
+/// device can record it, so that a broken device can always be removed.
+fn is_audit_management(req: &Request) -> bool {
+    let p = req.path.trim_end_matches('/');
+    (p == "sys/audit" && req.operation == Operation::Read)
+        || (p.starts_with("sys/audit/") && req.operation == Operation::Delete)
+}
+
+/// What the policy check decided for an allowed request.
+struct Decided {
+    mount: Arc<MountEntry>,
+    rel: String,
+    sudo: bool,
 }
 
 /// Root-protected paths: they need `sudo` on top of the capability for the operation.

@@ -58,6 +58,11 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "Vault is sealed")
     }
 
+    /// 500 when no audit device recorded the request (fail closed; the log says why).
+    pub fn audit_failed() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
     /// 413 for a body over the configured limit.
     pub fn too_large(limit: usize) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, format!("request body exceeds the limit of {limit} bytes"))

@@ -2,6 +2,7 @@
 //! a Shamir or key-file seal, and SQLite storage.
 
 pub mod approle;
+pub mod audit;
 pub mod auth_method;
 pub mod barrier;
 pub mod cli;

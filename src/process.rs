@@ -43,3 +43,20 @@ pub async fn shutdown_signal() {
         }
     }
 }
+
+/// Reopens audit files on every SIGHUP (logrotate's `postrotate`), for as long as the server runs.
+pub fn reopen_audit_on_hangup(core: std::sync::Arc<crate::core::Core>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => Some(tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reopening audit files");
+                core.audit.reopen_all();
+            }
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP; audit files will not be reopened on it");
+            None
+        }
+    }
+}

@@ -32,14 +32,15 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let _ = (&mut self.task).await;
-        self.workers.iter().for_each(JoinHandle::abort);
+        self.wait().await;
     }
 
-    /// Resolves when the server task ends (after a shutdown signal).
+    /// Resolves when the server task ends (after a shutdown signal); audit devices are closed
+    /// with a signed checkpoint.
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
         self.workers.iter().for_each(JoinHandle::abort);
+        self.core.audit.close_all(&self.core.store, "shutdown").await;
     }
 
     /// A sender that triggers graceful shutdown.
@@ -48,12 +49,30 @@ impl Running {
     }
 }
 
-/// Builds the core, unseals it if the seal is a key file, and serves on `listener`.
+/// Server settings beyond the store and the listener.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How the server is unsealed.
+    pub seal: SealKind,
+    /// HTTP limits.
+    pub limits: Limits,
+    /// Audit settings and config-declared devices.
+    pub audit: crate::audit::Settings,
+}
+
+/// Builds the core, unseals it if the seal is a key file, and serves on `listener` (default
+/// audit settings).
 pub async fn start(store: SharedStore, seal: SealKind, listener: Listener, limits: Limits) -> Result<Running, String> {
+    start_with(store, listener, Options { seal, limits, audit: Default::default() }).await
+}
+
+/// Builds the core with `options`, unseals it if the seal is a key file, and serves on `listener`.
+pub async fn start_with(store: SharedStore, listener: Listener, options: Options) -> Result<Running, String> {
+    let Options { seal, limits, audit } = options;
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
-    let core = Core::new(store, seal);
+    let core = Core::new(store, seal, audit);
     if core.seal.auto_unseal(&core).await? {
         tracing::info!("unsealed from the key file");
     }
@@ -80,7 +99,10 @@ async fn token_tidy_worker(core: Arc<Core>) {
         }
         match core.tokens.tidy(&core.store, Utc::now()).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(tokens = n, "revoked expired tokens"),
+            Ok(n) => {
+                tracing::info!(tokens = n, "revoked expired tokens");
+                core.audit.event("token_expiry", serde_json::json!({ "revoked": n }));
+            }
             Err(e) => tracing::warn!(error = %e, "token tidy failed; retrying at the next interval"),
         }
     }

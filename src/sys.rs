@@ -1,6 +1,7 @@
 //! The system backend (`sys/`): the unauthenticated seal endpoints, and the authenticated ones
 //! (mounts, key rotation, CLI discovery) as an engine.
 
+mod audit_api;
 mod keys;
 mod mounts;
 mod policies;
@@ -58,6 +59,7 @@ impl Engine for System {
             "mounts" if op == Operation::Read => mounts::list(call.core, "mounts"),
             "auth" if op == Operation::Read => mounts::list(call.core, "auth"),
             "key-status" if op == Operation::Read => keys::status(call.core),
+            "audit" if op == Operation::Read => audit_api::list(call.core),
             "rotate" | "rotate/keyring" if write => keys::rotate(call.core).await,
             "rotate/config" | "rotate/keyring/config" if op == Operation::Read => keys::rotate_config(),
             "wrapping/wrap" if write => match req.wrap_ttl {
@@ -73,7 +75,11 @@ impl Engine for System {
                 crate::wrapping::rewrap(call.core, t).await
             }
             _ => {
-                if let Some(p) = path.strip_prefix("mounts/") {
+                if let Some(rest) = path.strip_prefix("audit/") {
+                    audit_api::device(call.core, rest, &req).await
+                } else if let Some(name) = path.strip_prefix("audit-hash/") {
+                    audit_api::hash(call.core, name, &req)
+                } else if let Some(p) = path.strip_prefix("mounts/") {
                     mounts::mount_path(call.core, "mounts", p, &req).await
                 } else if let Some(p) = path.strip_prefix("auth/") {
                     mounts::mount_path(call.core, "auth", p, &req).await

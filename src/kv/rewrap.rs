@@ -42,7 +42,10 @@ pub async fn rewrap_worker(core: Arc<Core>) {
     loop {
         core.rotated.notified().await;
         match rewrap_all(&core).await {
-            Ok(n) => tracing::info!(rows = n, "re-wrapped data keys to the active key term"),
+            Ok(n) => {
+                tracing::info!(rows = n, "re-wrapped data keys to the active key term");
+                core.audit.event("key_rewrap", serde_json::json!({ "rows": n }));
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "re-wrap stopped; it resumes at the next rotation")
             }

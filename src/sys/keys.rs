@@ -20,7 +20,8 @@ pub fn status(core: &Core) -> Result<Response, ApiError> {
 
 /// `PUT sys/rotate`: adds a KEK term, then re-wraps older DEKs in the background.
 pub async fn rotate(core: &Core) -> Result<Response, ApiError> {
-    core.seal.rotate(core).await?;
+    let term = core.seal.rotate(core).await?;
+    core.audit.event("key_rotation", json!({ "term": term }));
     core.rotated.notify_one();
     Ok(Response::NoContent)
 }

@@ -62,10 +62,25 @@ impl TestServer {
 
     /// A server over the store in `dir` (reused across restarts).
     pub async fn start_in(dir: TempDir, seal: SealKind, limits: Limits) -> Self {
+        Self::start_opts(dir, server::Options { seal, limits, audit: Default::default() }).await
+    }
+
+    /// A dev-mode server (root token `root`) with these audit settings.
+    pub async fn dev_audited(audit: coffer::audit::Settings) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Self::start_opts(dir, server::Options { seal: SealKind::Shamir, limits: limits(), audit }).await;
+        let core = s.running.as_ref().unwrap().core.clone();
+        server::setup_dev(&core, Some(SecretString::from("root".to_string()))).await.unwrap();
+        s.token = "root".into();
+        s
+    }
+
+    /// A server over the store in `dir` with full options.
+    pub async fn start_opts(dir: TempDir, options: server::Options) -> Self {
         let url = format!("sqlite://{}", dir.path().join("coffer.db").display());
         let store = coffer::store::open(&url).await.unwrap();
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = server::start(store, seal, Listener::Plain(tcp), limits).await.unwrap();
+        let running = server::start_with(store, Listener::Plain(tcp), options).await.unwrap();
         let base = format!("http://{}", running.addr);
         Self { running: Some(running), base, client: reqwest::Client::new(), token: String::new(), dir }
     }

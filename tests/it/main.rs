@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod audit;
 mod auth_methods;
 mod conventions;
 mod jwt;

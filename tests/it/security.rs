@@ -30,7 +30,7 @@ fn store_bytes(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// The encodings of `needle` to look for, by name.
-fn encodings(needle: &str) -> Vec<(String, Vec<u8>)> {
+pub fn encodings(needle: &str) -> Vec<(String, Vec<u8>)> {
     let raw = needle.as_bytes();
     let mut forms = vec![
         ("raw".to_string(), raw.to_vec()),
@@ -57,7 +57,7 @@ fn encodings(needle: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// Which files hold `needle` in which encoding.
-fn find(files: &[(String, Vec<u8>)], needle: &str) -> Vec<String> {
+pub fn find(files: &[(String, Vec<u8>)], needle: &str) -> Vec<String> {
     let mut hits = Vec::new();
     for (form, pattern) in encodings(needle) {
         for (file, bytes) in files {

@@ -1,0 +1,301 @@
+//! Audit: devices that record every request and response in Vault's JSON-lines format, fail
+//! closed, and chain their lines so that edits, deletions and truncation can be detected offline.
+//!
+//! The broker here holds the running devices. Devices load at unseal (those declared in the
+//! config file, then those enabled through `sys/audit`) and close at seal and shutdown with a
+//! signed checkpoint. A request goes ahead only when at least one device has written its request
+//! entry ([`Trail`]).
+
+pub mod chain;
+pub mod device;
+pub mod entry;
+pub mod hash;
+pub mod sink;
+pub mod trail;
+pub mod verify;
+pub mod writer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+use serde_json::{Map, Value};
+
+use crate::barrier::Barrier;
+use crate::error::ApiError;
+use crate::store::SharedStore;
+use chain::Head;
+use device::{Device, Keys, Spec, KIND_DEVICE, KIND_HEAD, KIND_KEYS};
+
+pub use trail::Trail;
+
+/// Where `sys/audit` may point file devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileDir {
+    /// Anywhere the server can write (dev mode and tests).
+    Anywhere,
+    /// Only inside this directory (`audit.file_dir`).
+    Inside(PathBuf),
+    /// Nowhere: file devices come from the config file only (stdout is still allowed).
+    ConfigOnly,
+}
+
+/// Audit settings from the config file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Longest a request waits for its entry to be written.
+    pub timeout: Duration,
+    /// Checkpoint cadence.
+    pub cadence: writer::Cadence,
+    /// Where API-enabled file devices may write.
+    pub file_dir: FileDir,
+    /// Devices declared in the config file.
+    pub declared: Vec<Spec>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeout: Duration::from_secs(2),
+            cadence: writer::Cadence { entries: 1000, interval: Duration::from_secs(10) },
+            file_dir: FileDir::Anywhere,
+            declared: Vec::new(),
+        }
+    }
+}
+
+/// The running devices.
+pub struct Audit {
+    settings: Settings,
+    devices: ArcSwap<Vec<Arc<Device>>>,
+    lock: tokio::sync::Mutex<()>,
+}
+
+/// How long closing a device may take before it is abandoned.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Audit {
+    /// No devices running yet.
+    pub fn new(settings: Settings) -> Self {
+        Audit { settings, devices: ArcSwap::from_pointee(Vec::new()), lock: tokio::sync::Mutex::new(()) }
+    }
+
+    /// The devices now running (a snapshot).
+    pub fn active(&self) -> Arc<Vec<Arc<Device>>> {
+        self.devices.load_full()
+    }
+
+    /// The per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    /// Starts every device (config-declared first) after unseal, then records the unseal.
+    pub async fn load(&self, store: &SharedStore, barrier: &Barrier) -> Result<(), ApiError> {
+        let _guard = self.lock.lock().await;
+        let mut specs = self.settings.declared.clone();
+        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        for name in store.entry_list(KIND_DEVICE, "").await.map_err(internal)? {
+            if specs.iter().any(|s| s.name == name) {
+                tracing::warn!(device = %name, "an API-enabled audit device is shadowed by the config file");
+                continue;
+            }
+            match store.entry_get(KIND_DEVICE, &name).await.map_err(internal)? {
+                Some(text) => specs.push(Spec::from_stored(&name, &text)?),
+                None => continue,
+            }
+        }
+        let mut devices = Vec::new();
+        for spec in specs {
+            devices.push(Arc::new(self.start(store, barrier, spec, false).await?));
+        }
+        self.devices.store(Arc::new(devices));
+        self.event("unseal", Value::Null);
+        Ok(())
+    }
+
+    /// Keys (loaded or created), resume point and writer thread for one device.
+    async fn start(&self, store: &SharedStore, barrier: &Barrier, spec: Spec, fresh: bool) -> Result<Device, ApiError> {
+        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        let keys = match store.entry_get(KIND_KEYS, &spec.name).await.map_err(internal)? {
+            Some(text) if !fresh => Keys::open(barrier, &spec.name, &text)?,
+            _ => {
+                let keys = Keys::generate();
+                store.entry_put(KIND_KEYS, &spec.name, &keys.seal(barrier, &spec.name)?).await.map_err(internal)?;
+                keys
+            }
+        };
+        let stored: Option<Head> = if fresh {
+            None
+        } else {
+            store.entry_get(KIND_HEAD, &spec.name).await.map_err(internal)?.and_then(|t| serde_json::from_str(&t).ok())
+        };
+        let target = spec.target.clone();
+        let head = tokio::task::spawn_blocking(move || device::resume_head(&target, stored))
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let persist = head_persister(store.clone(), spec.name.clone());
+        Ok(Device::start(spec, keys, head, self.settings.cadence, persist))
+    }
+
+    /// Enables a device through the API: validated, test-written, then stored.
+    pub async fn enable(
+        &self,
+        store: &SharedStore,
+        barrier: &Barrier,
+        name: &str,
+        kind: &str,
+        description: &str,
+        options: Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let _guard = self.lock.lock().await;
+        if self.active().iter().any(|d| d.spec.name == name) {
+            return Err(ApiError::bad_request("path already in use"));
+        }
+        let to_stdout = options.get("file_path").and_then(Value::as_str) == Some("stdout");
+        let dir = match &self.settings.file_dir {
+            FileDir::ConfigOnly if kind == "file" && !to_stdout => {
+                return Err(ApiError::bad_request(
+                    "file audit devices can be enabled through the API only inside audit.file_dir; \
+                     set it in the config file, or declare the device there",
+                ))
+            }
+            FileDir::Inside(d) => Some(d.as_path()),
+            _ => None,
+        };
+        let spec = Spec::parse(name, kind, description, options, false, dir)?;
+        let stored = spec.to_stored();
+        let device = self.start(store, barrier, spec, true).await?;
+        let test = entry::line(
+            "request",
+            &Utc::now(),
+            br#"{"token_type":"default"}"#,
+            serde_json::json!({"id": uuid::Uuid::new_v4().to_string(), "operation": "update",
+                "namespace": {"id": "root"}, "path": format!("sys/audit/{name}")})
+            .to_string()
+            .as_bytes(),
+            None,
+            None,
+        );
+        let device = Arc::new(device);
+        if !self.record(std::slice::from_ref(&device), vec![test]).await {
+            device.close(CLOSE_TIMEOUT).await;
+            let _ = store.entry_delete(KIND_KEYS, name).await;
+            let why = device.problem().unwrap_or_else(|| "the device did not answer in time".into());
+            return Err(ApiError::bad_request(format!("audit backend failed test message: {why}")));
+        }
+        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        store.entry_put(KIND_DEVICE, name, &stored).await.map_err(internal)?;
+        let mut devices = self.active().as_ref().clone();
+        devices.push(device);
+        self.devices.store(Arc::new(devices));
+        tracing::info!(device = %name, "audit device enabled");
+        Ok(())
+    }
+
+    /// Disables an API-enabled device (works even when that device is broken).
+    pub async fn disable(&self, store: &SharedStore, name: &str) -> Result<(), ApiError> {
+        let _guard = self.lock.lock().await;
+        let current = self.active();
+        let Some(device) = current.iter().find(|d| d.spec.name == name).cloned() else {
+            return Ok(());
+        };
+        if device.spec.declared {
+            return Err(ApiError::bad_request(format!(
+                "audit device {name:?} is declared in the config file and cannot be disabled through the API"
+            )));
+        }
+        let rest: Vec<Arc<Device>> = current.iter().filter(|d| d.spec.name != name).cloned().collect();
+        self.devices.store(Arc::new(rest));
+        device.close(CLOSE_TIMEOUT).await;
+        for kind in [KIND_DEVICE, KIND_KEYS, KIND_HEAD] {
+            store.entry_delete(kind, name).await.map_err(|e| ApiError::internal(&e))?;
+        }
+        tracing::info!(device = %name, "audit device disabled");
+        Ok(())
+    }
+
+    /// Records why (`seal`, `shutdown`), closes every device with a final checkpoint, and saves
+    /// their heads.
+    pub async fn close_all(&self, store: &SharedStore, why: &str) {
+        let _guard = self.lock.lock().await;
+        self.event(why, Value::Null);
+        let devices = self.devices.swap(Arc::new(Vec::new()));
+        for d in devices.iter() {
+            if let Some(head) = d.close(CLOSE_TIMEOUT).await {
+                save_head(store, &d.spec.name, head).await;
+            }
+        }
+    }
+
+    /// Asks every device to reopen its file (SIGHUP, for logrotate).
+    pub fn reopen_all(&self) {
+        for d in self.active().iter() {
+            d.reopen();
+        }
+        tracing::info!("audit files reopened");
+    }
+
+    /// Writes entry bodies (one per device, in order); true once any device confirms, false if
+    /// none does within the timeout.
+    pub async fn record(&self, devices: &[Arc<Device>], bodies: Vec<Vec<u8>>) -> bool {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(devices.len().max(1));
+        let sent = devices.iter().zip(bodies).filter(|(d, body)| d.submit(body.clone(), Some(tx.clone()))).count();
+        drop(tx);
+        if sent == 0 {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + self.settings.timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(true)) => return true,
+                Ok(Some(false)) => continue,
+                Ok(None) | Err(_) => return false,
+            }
+        }
+    }
+
+    /// Records a system event (seal, unseal, key rotation, revocations) on every device. Best
+    /// effort: there is no request to refuse.
+    pub fn event(&self, kind: &str, data: Value) {
+        let devices = self.active();
+        if devices.is_empty() {
+            return;
+        }
+        let body = entry::event(&Utc::now(), kind, data);
+        for d in devices.iter() {
+            if !d.submit(body.clone(), None) {
+                tracing::error!(device = %d.spec.name, event = kind, "audit device could not take a system event");
+            }
+        }
+    }
+
+    /// The `sys/audit` listing.
+    pub fn list(&self) -> Value {
+        let map: Map<String, Value> =
+            self.active().iter().map(|d| (format!("{}/", d.spec.name), d.describe())).collect();
+        Value::Object(map)
+    }
+
+    /// A running device by name.
+    pub fn device(&self, name: &str) -> Option<Arc<Device>> {
+        self.active().iter().find(|d| d.spec.name == name).cloned()
+    }
+}
+
+fn head_persister(store: SharedStore, name: String) -> Box<dyn Fn(Head) + Send> {
+    let handle = tokio::runtime::Handle::current();
+    Box::new(move |head| {
+        let (store, name) = (store.clone(), name.clone());
+        handle.spawn(async move { save_head(&store, &name, head).await });
+    })
+}
+
+async fn save_head(store: &SharedStore, name: &str, head: Head) {
+    let text = serde_json::to_string(&head).unwrap_or_default();
+    if let Err(e) = store.entry_put(KIND_HEAD, name, &text).await {
+        tracing::warn!(device = %name, error = %e, "could not save the audit chain head");
+    }
+}
