@@ -241,13 +241,28 @@ impl Audit {
     /// Writes entry bodies (one per device, in order); true once any device confirms, false if
     /// none does within the timeout.
     pub async fn record(&self, devices: &[Arc<Device>], bodies: Vec<Vec<u8>>) -> bool {
+        let deadline = tokio::time::Instant::now() + self.settings.timeout;
+        if let [device] = devices {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let Some(body) = bodies.into_iter().next() else {
+                return false;
+            };
+            if !device.submit(body, Some(writer::Ack::One(tx))) {
+                return false;
+            }
+            return matches!(tokio::time::timeout_at(deadline, rx).await, Ok(Ok(true)));
+        }
         let (tx, mut rx) = tokio::sync::mpsc::channel(devices.len().max(1));
-        let sent = devices.iter().zip(bodies).filter(|(d, body)| d.submit(body.clone(), Some(tx.clone()))).count();
+        let sent = devices
+            .iter()
+            .zip(bodies)
+            .map(|(d, body)| d.submit(body, Some(writer::Ack::Many(tx.clone()))))
+            .filter(|sent| *sent)
+            .count();
         drop(tx);
         if sent == 0 {
             return false;
         }
-        let deadline = tokio::time::Instant::now() + self.settings.timeout;
         loop {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
                 Ok(Some(true)) => return true,

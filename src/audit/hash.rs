@@ -37,7 +37,16 @@ impl Hasher {
     pub fn hash(&self, input: &str) -> String {
         let mut mac = self.keyed.clone();
         mac.update(input.as_bytes());
-        format!("hmac-sha256:{}", hex::encode(mac.finalize().into_bytes()))
+        let mut hex = [0u8; 64];
+        // 32 bytes always fit 64 hex digits; the fallback keeps this total without a panic.
+        let digits = match hex::encode_to_slice(mac.finalize().into_bytes(), &mut hex) {
+            Ok(()) => std::str::from_utf8(&hex).unwrap_or_default(),
+            Err(_) => "",
+        };
+        let mut out = String::with_capacity(12 + 64);
+        out.push_str("hmac-sha256:");
+        out.push_str(digits);
+        out
     }
 
     /// A sensitive string (token, secret value): hashed unless `log_raw`.

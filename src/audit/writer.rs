@@ -14,7 +14,26 @@ use super::chain::{self, Head, Reason};
 use super::sink::Sink;
 
 /// Tells a waiting request whether its entry was written.
-pub type Ack = tokio::sync::mpsc::Sender<bool>;
+pub enum Ack {
+    /// The only device the request waits for.
+    One(tokio::sync::oneshot::Sender<bool>),
+    /// One of several devices; the request goes ahead at the first `true`.
+    Many(Sender<bool>),
+}
+
+impl Ack {
+    /// Sends the outcome (the request may have given up waiting; that is fine).
+    pub fn send(self, ok: bool) {
+        match self {
+            Ack::One(tx) => {
+                let _ = tx.send(ok);
+            }
+            Ack::Many(tx) => {
+                let _ = tx.try_send(ok);
+            }
+        }
+    }
+}
 
 /// What a writer thread is asked to do.
 pub enum Msg {
@@ -104,7 +123,12 @@ impl Writer {
             let mut entries = Vec::new();
             let mut control = None;
             match first {
-                Some(Msg::Entry(body, ack)) => entries.push((body, ack)),
+                Some(Msg::Entry(body, ack)) => {
+                    entries.push((body, ack));
+                    // Let the requests that are running now queue their entries too: one write
+                    // for all of them instead of one each.
+                    tokio::task::yield_now().await;
+                }
                 Some(other) => control = Some(other),
                 None => {}
             }
@@ -120,7 +144,7 @@ impl Writer {
             let ok = (entries.is_empty() && !due && !closing) || self.write_batch(&mut state, &entries, closing).await;
             for (_, ack) in entries {
                 if let Some(ack) = ack {
-                    let _ = ack.try_send(ok);
+                    ack.send(ok);
                 }
             }
             match control {
