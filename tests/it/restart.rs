@@ -290,3 +290,97 @@ async fn store_files_are_private_even_under_umask_000() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+/// Runs `coffer audit verify` on `files`; returns the exit code and what it printed.
+fn verify_cli(files: &[&Path], key: &Path, extra: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_coffer"))
+        .args(["audit", "verify"])
+        .args(files)
+        .arg("--public-key")
+        .arg(key)
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_chain_survives_sighup_rotation_and_kill_9_and_verifies_with_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let log = dir.path().join("audit.log");
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str(&format!(
+        "[audit]\ncheckpoint_entries = 5\n[[audit_device]]\nname = \"file\"\ntype = \"file\"\noptions = {{ file_path = \"{}\" }}\n",
+        log.display()
+    ));
+    std::fs::write(&cfg, text).unwrap();
+    let mut p = spawn(&cfg);
+    let token = init(&p.base).await;
+    let (s, v) = call(&p.base, &token, "GET", "sys/audit/file/public-key", None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let key = dir.path().join("audit.pub");
+    std::fs::write(&key, v["data"]["public_key_pem"].as_str().unwrap()).unwrap();
+    let (s, v) = call(&p.base, &token, "DELETE", "sys/audit/file", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "a config-declared device stays: {v}");
+    let write = |n: u32| {
+        let base = p.base.clone();
+        let token = token.clone();
+        async move {
+            let (s, b) = call(&base, &token, "POST", "secret/data/app", Some(json!({"data": {"n": n}}))).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+    };
+    for n in 0..7 {
+        write(n).await;
+    }
+    // logrotate's "create" + postrotate: move the file, send SIGHUP; the writer reopens the path
+    // on its next batch.
+    let rotated = dir.path().join("audit.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    let hup = Command::new("kill").args(["-HUP", &p.child.id().to_string()]).status().unwrap();
+    assert!(hup.success());
+    let mut n = 7;
+    while !log.exists() {
+        assert!(n < 500, "SIGHUP never reopened the audit file");
+        write(n).await;
+        n += 1;
+    }
+    write(n).await;
+    p.child.kill().unwrap(); // SIGKILL: no closing checkpoint
+    p.child.wait().unwrap();
+
+    let mut p = spawn(&cfg);
+    for m in 0..3 {
+        let (s, b) = call(&p.base, &token, "GET", "secret/data/app", Some(json!({"m": m}))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    let term = Command::new("kill").args(["-TERM", &p.child.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    assert!(p.child.wait().unwrap().success());
+    let _ = &p.log;
+
+    let (code, out) = verify_cli(&[&rotated, &log], &key, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("OK: "), "{out}");
+    // The second file alone also verifies: it opens with a signed checkpoint that continues the chain.
+    assert_eq!(verify_cli(&[&log], &key, &[]).0, 0);
+    // Without the rotated file's tail, or with a line deleted, verification fails with exit 1.
+    let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().map(String::from).collect();
+    let cut = dir.path().join("cut.log");
+    std::fs::write(&cut, lines[..lines.len() / 2].iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let (code, out) = verify_cli(&[&rotated, &cut], &key, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cut.log:"), "{out}");
+    let mut gap = lines.clone();
+    gap.remove(2);
+    std::fs::write(&cut, gap.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let (code, out) = verify_cli(&[&rotated, &cut], &key, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("cut.log:3:"), "{out}");
+    // A usage problem is exit 2.
+    assert_eq!(verify_cli(&[&log], Path::new("/nonexistent/key"), &[]).0, 2);
+    // The audit log is private, like the database.
+    assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+}
