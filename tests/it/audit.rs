@@ -384,3 +384,45 @@ async fn the_chain_continues_across_reopen_and_restart_and_system_events_are_rec
     assert_eq!(reasons.last(), Some(&"close"));
     assert!(reasons.windows(2).any(|w| w == ["close", "open"]), "restart continues the same file: {reasons:?}");
 }
+
+#[tokio::test]
+async fn unix_and_udp_socket_devices_receive_chained_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("audit.sock");
+    let unix = tokio::net::UnixListener::bind(&sock).unwrap();
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let s = TestServer::dev().await;
+    let (st, v) = enable(
+        &s,
+        "unix",
+        json!({"type": "socket", "options": {"address": sock.to_str().unwrap(), "socket_type": "unix"}}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let udp_addr = udp.local_addr().unwrap().to_string();
+    let (st, v) =
+        enable(&s, "udp", json!({"type": "socket", "options": {"address": udp_addr, "socket_type": "udp"}})).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    s.write("secret/data/sock", json!({"v": "x"})).await;
+
+    let (mut conn, _) = unix.accept().await.unwrap();
+    let mut received = String::new();
+    while !received.contains("\"path\":\"secret/data/sock\"") || !received.ends_with('\n') {
+        let mut buf = [0u8; 65536];
+        let n = tokio::io::AsyncReadExt::read(&mut conn, &mut buf).await.unwrap();
+        assert!(n > 0, "the unix peer closed early: {received}");
+        received.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+    }
+    let lines: Vec<Value> = received.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["type"], "checkpoint", "a connection opens with a signed checkpoint");
+    let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
+
+    let mut datagrams = Vec::new();
+    while !datagrams.iter().any(|d: &Value| d["request"]["path"] == "secret/data/sock") {
+        let mut buf = vec![0u8; 65536];
+        let n = udp.recv(&mut buf).await.unwrap();
+        datagrams.push(serde_json::from_slice(buf[..n].trim_ascii_end()).unwrap());
+    }
+    assert!(datagrams.iter().all(|d| d["seq"].is_u64() && d["prev_hash"].is_string()));
+}
