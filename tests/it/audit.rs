@@ -69,6 +69,14 @@ async fn every_request_gets_a_request_and_a_response_entry_with_matching_hmacs()
     let child = created["auth"]["client_token"].as_str().unwrap().to_string();
     let (st, _) = s.call_as(&child, "GET", "secret/data/app", None).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
+    let password = format!("PASSWORD{}", random_text(20));
+    let (st, _) = s.call("POST", "sys/auth/userpass", Some(json!({"type": "userpass"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = s.call("POST", "auth/userpass/users/alice", Some(json!({"password": password}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, login) = s.call_as("", "POST", "auth/userpass/login/alice", Some(json!({"password": password}))).await;
+    assert_eq!(st, StatusCode::OK, "{login}");
+    let user_token = login["auth"]["client_token"].as_str().unwrap().to_string();
 
     let all = lines(&log);
     let root_hash = audit_hash(&s, "file", "root").await;
@@ -109,7 +117,7 @@ async fn every_request_gets_a_request_and_a_response_entry_with_matching_hmacs()
     let bytes = std::fs::read(&log).unwrap();
     let files = vec![("audit.log".to_string(), bytes)];
     // (The root token "root" is also a policy name, so only its hashed forms are checked, above.)
-    for secret in [&canary, &child] {
+    for secret in [&canary, &child, &password, &user_token] {
         let hits = find(&files, secret);
         assert!(hits.is_empty(), "{secret} found: {hits:?}");
     }

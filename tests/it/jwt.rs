@@ -315,3 +315,28 @@ async fn sec10_alg_none_and_hs256_with_the_public_key_are_refused_end_to_end() {
     let (st, v) = login(&s, "ci", &k1.sign(&claims(json!({})))).await;
     assert_eq!(st, StatusCode::OK, "{v}");
 }
+
+#[tokio::test]
+async fn sec21_the_jwt_and_the_issued_token_never_reach_the_audit_log() {
+    let k1 = SigningKey::new("k1");
+    let idp = Idp::start(&[&k1]).await;
+    let s = setup(&idp).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let (st, v) = s
+        .call("PUT", "sys/audit/file", Some(json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}})))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let jwt = k1.sign(&claims(json!({})));
+    let (st, v) = login(&s, "ci", &jwt).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let token = v["auth"]["client_token"].as_str().unwrap().to_string();
+    let files = vec![("audit.log".to_string(), std::fs::read(&log).unwrap())];
+    let signature = jwt.rsplit('.').next().unwrap();
+    for secret in [jwt.as_str(), signature, token.as_str()] {
+        let hits = crate::security::find(&files, secret);
+        assert!(hits.is_empty(), "found in the audit log: {hits:?}");
+    }
+    let text = String::from_utf8(files[0].1.clone()).unwrap();
+    assert!(text.contains("\"path\":\"auth/jwt/login\""), "the login is on record");
+}
