@@ -300,11 +300,20 @@ impl Audit {
     }
 }
 
+/// Saves a device's head after each checkpoint, off the writer's path. Saves are serialised per
+/// device and an older head never overwrites a newer one.
 fn head_persister(store: SharedStore, name: String) -> Box<dyn Fn(Head) + Send> {
     let handle = tokio::runtime::Handle::current();
+    let saved = Arc::new(tokio::sync::Mutex::new(0u64));
     Box::new(move |head| {
-        let (store, name) = (store.clone(), name.clone());
-        handle.spawn(async move { save_head(&store, &name, head).await });
+        let (store, name, saved) = (store.clone(), name.clone(), saved.clone());
+        handle.spawn(async move {
+            let mut last = saved.lock().await;
+            if head.seq > *last {
+                save_head(&store, &name, head).await;
+                *last = head.seq;
+            }
+        });
     })
 }
 
