@@ -217,6 +217,28 @@ impl Audit {
         Ok(())
     }
 
+    /// Brings the running API-enabled devices in line with storage (another node enabled or
+    /// disabled one). Config-declared devices stay as they are.
+    pub async fn reload(&self, store: &SharedStore, barrier: &Barrier) -> Result<(), ApiError> {
+        let _guard = self.lock.lock().await;
+        let stored = store.entry_list(KIND_DEVICE, "").await.map_err(|e| ApiError::internal(&e))?;
+        let current = self.active();
+        let keep = |d: &Arc<Device>| d.spec.declared || stored.contains(&d.spec.name);
+        let mut next: Vec<Arc<Device>> = current.iter().filter(|d| keep(d)).cloned().collect();
+        for gone in current.iter().filter(|d| !keep(d)) {
+            gone.close(CLOSE_TIMEOUT).await;
+        }
+        let missing: Vec<&String> = stored.iter().filter(|n| !next.iter().any(|d| &d.spec.name == *n)).collect();
+        for name in missing {
+            if let Some(text) = store.entry_get(KIND_DEVICE, name).await.map_err(|e| ApiError::internal(&e))? {
+                let spec = Spec::from_stored(name, &text)?;
+                next.push(Arc::new(self.start(store, barrier, spec, false).await?));
+            }
+        }
+        self.devices.store(Arc::new(next));
+        Ok(())
+    }
+
     /// Records why (`seal`, `shutdown`), closes every device with a final checkpoint, and saves
     /// their heads.
     pub async fn close_all(&self, store: &SharedStore, why: &str) {

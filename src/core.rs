@@ -50,17 +50,25 @@ pub struct Core {
     pub key_locks: crate::keylock::KeyLocks,
     /// Audit devices.
     pub audit: Audit,
+    /// Changes other nodes must hear about.
+    pub changes: crate::cluster::Changes,
     mount_lock: tokio::sync::Mutex<()>,
 }
 
 impl Core {
     /// A sealed core over `store`.
     pub fn new(store: SharedStore, seal_kind: SealKind, audit: crate::audit::Settings) -> Arc<Self> {
+        let changes = crate::cluster::Changes::default();
+        let mut tokens = TokenStore::default();
+        tokens.changes = changes.clone();
+        let mut policies = PolicyStore::default();
+        policies.changes = changes.clone();
         Arc::new(Self {
             store,
             barrier: Barrier::default(),
-            tokens: TokenStore::default(),
-            policies: PolicyStore::default(),
+            tokens,
+            policies,
+            changes,
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
@@ -235,6 +243,22 @@ impl Core {
         self.audit.load(&self.store, &self.barrier).await
     }
 
+    /// Applies a change another node made: drops or reloads the matching per-node state.
+    pub async fn apply_remote(&self, topic: crate::cluster::Topic) -> Result<(), ApiError> {
+        use crate::cluster::Topic;
+        if self.barrier.is_sealed() {
+            return Ok(());
+        }
+        match topic {
+            Topic::Tokens => self.tokens.invalidate_local(),
+            Topic::Policies => self.policies.invalidate_local(),
+            Topic::Mounts => self.reload_mounts().await?,
+            Topic::Keyring => self.seal.reload_keyring(self).await?,
+            Topic::Audit => self.audit.reload(&self.store, &self.barrier).await?,
+        }
+        Ok(())
+    }
+
     /// Drops every key and cache.
     pub async fn seal_now(&self) {
         self.audit.close_all(&self.store, "seal").await;
@@ -282,6 +306,7 @@ impl Core {
             }
             other => ApiError::internal(&other),
         })?;
+        self.changes.changed(crate::cluster::Topic::Mounts);
         self.reload_mounts().await
     }
 
@@ -289,6 +314,7 @@ impl Core {
     pub async fn unmount(&self, id: &str) -> Result<(), ApiError> {
         let _guard = self.mount_lock.lock().await;
         self.store.mount_delete(id).await.map_err(|e| ApiError::internal(&e))?;
+        self.changes.changed(crate::cluster::Topic::Mounts);
         self.reload_mounts().await
     }
 
@@ -296,6 +322,7 @@ impl Core {
     pub async fn retune(&self, row: &MountRow) -> Result<(), ApiError> {
         let _guard = self.mount_lock.lock().await;
         self.store.mount_update(row).await.map_err(|e| ApiError::internal(&e))?;
+        self.changes.changed(crate::cluster::Topic::Mounts);
         self.reload_mounts().await
     }
 }

@@ -32,6 +32,8 @@ pub struct StoredPolicy {
 pub struct PolicyStore {
     compiled: RwLock<HashMap<String, Option<Arc<Policy>>>>,
     acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    /// Tells other nodes to drop their policy caches too.
+    pub changes: crate::cluster::Changes,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -39,8 +41,14 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 }
 
 impl PolicyStore {
-    /// Empties both caches (after any policy change, here or on another node).
+    /// Empties both caches here and on the other nodes (after a policy change).
     pub fn invalidate(&self) {
+        self.invalidate_local();
+        self.changes.changed(crate::cluster::Topic::Policies);
+    }
+
+    /// Empties both caches on this node (a change made here or on another node).
+    pub fn invalidate_local(&self) {
         if let Ok(mut c) = self.compiled.write() {
             c.clear();
         }

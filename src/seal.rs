@@ -293,6 +293,22 @@ impl SealManager {
         Ok(true)
     }
 
+    /// Reloads the keyring from storage (another node added a term).
+    pub async fn reload_keyring(&self, core: &Core) -> Result<(), ApiError> {
+        let keys = core.barrier.keys().map_err(|_| ApiError::sealed())?;
+        let ct = core
+            .store
+            .system_get(KEYRING)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+            .ok_or_else(|| ApiError::internal(&"keyring is missing"))?;
+        let bytes =
+            crypto::open(&keys.root_key, KEYRING_AAD, &ct).map_err(|e| ApiError::internal(&format!("keyring: {e}")))?;
+        let keyring = Keyring::from_bytes(&bytes).ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
+        core.barrier.load(Unsealed { root_key: keys.root_key.clone(), keyring });
+        Ok(())
+    }
+
     /// Stores a keyring with a new term; returns the new term number.
     pub async fn rotate(&self, core: &Core) -> Result<u32, ApiError> {
         let keys = core.barrier.keys().map_err(|_| ApiError::sealed())?;

@@ -167,6 +167,8 @@ pub struct TokenStore {
     hmac_key: ArcSwapOption<Key>,
     cache: RwLock<HashMap<[u8; 32], Arc<TokenEntry>>>,
     generation: AtomicU64,
+    /// Tells other nodes to drop their cached tokens too.
+    pub changes: crate::cluster::Changes,
 }
 
 impl TokenStore {
@@ -178,11 +180,18 @@ impl TokenStore {
     /// Forgets the key and every cached entry (at seal).
     pub fn clear(&self) {
         self.hmac_key.store(None);
-        self.invalidate();
+        self.invalidate_local();
     }
 
-    /// Drops every cached entry; look-ups that started before cannot re-insert stale rows.
+    /// Drops every cached entry here and on the other nodes.
     pub fn invalidate(&self) {
+        self.invalidate_local();
+        self.changes.changed(crate::cluster::Topic::Tokens);
+    }
+
+    /// Drops every cached entry on this node; look-ups that started before cannot re-insert
+    /// stale rows.
+    pub fn invalidate_local(&self) {
         if let Ok(mut c) = self.cache.write() {
             self.generation.fetch_add(1, Ordering::SeqCst);
             c.clear();

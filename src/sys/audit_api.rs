@@ -37,10 +37,12 @@ pub async fn device(core: &Core, rest: &str, req: &Request) -> Result<Response, 
                 return Err(ApiError::bad_request("local audit devices need replication, which Coffer does not have"));
             }
             core.audit.enable(&core.store, &core.barrier, rest, kind, description, options).await?;
+            core.changes.changed(crate::cluster::Topic::Audit);
             Ok(Response::NoContent)
         }
         Operation::Delete => {
             core.audit.disable(&core.store, rest).await?;
+            core.changes.changed(crate::cluster::Topic::Audit);
             Ok(Response::NoContent)
         }
         _ => Err(ApiError::unsupported_operation()),
