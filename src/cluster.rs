@@ -3,6 +3,8 @@
 //! hears. The transport (PostgreSQL `LISTEN/NOTIFY`) lives with the store; a single-node store
 //! has none and the feed goes nowhere.
 
+pub mod pg;
+
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
@@ -63,6 +65,61 @@ impl Changes {
             let _ = tx.send(topic);
         }
     }
+}
+
+/// What a node hears from the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// Another node changed this.
+    Changed(Topic),
+    /// Messages may have been lost (a new or re-established subscription): drop everything.
+    Everything,
+}
+
+/// A transport between the nodes that share one database.
+#[async_trait::async_trait]
+pub trait Bus: Send + Sync {
+    /// Tells the other nodes that `node` changed `topic`.
+    async fn publish(&self, node: &str, topic: Topic) -> Result<(), String>;
+    /// Delivers what other nodes publish into `out` until `out` closes, re-subscribing after
+    /// a lost connection.
+    async fn listen(&self, node: String, out: UnboundedSender<Heard>);
+}
+
+/// Runs the feed for one node: local changes go out over `bus`, and what other nodes publish is
+/// applied to `core`. Returns the two tasks.
+pub fn spawn(
+    core: Arc<crate::core::Core>,
+    bus: Arc<dyn Bus>,
+    node: String,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(mut local) = core.changes.connect() {
+        let (bus, node) = (bus.clone(), node.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(topic) = local.recv().await {
+                if let Err(e) = bus.publish(&node, topic).await {
+                    tracing::warn!(error = %e, topic = topic.as_str(), "change feed: publish failed");
+                }
+            }
+        }));
+    }
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    tasks.push(tokio::spawn(async move { bus.listen(node, tx).await }));
+    tasks.push(tokio::spawn(async move {
+        while let Some(h) = heard.recv().await {
+            let topics: &[Topic] = match &h {
+                Heard::Changed(t) => std::slice::from_ref(t),
+                Heard::Everything => &Topic::ALL,
+            };
+            for t in topics {
+                if let Err(e) = core.apply_remote(*t).await {
+                    tracing::warn!(error = %e, topic = t.as_str(), "change feed: applying a remote change failed");
+                }
+            }
+        }
+    }));
+    tasks
 }
 
 #[cfg(test)]

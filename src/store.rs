@@ -1,6 +1,7 @@
 //! The storage boundary: the `Store` trait, its row types and errors. Rows hold ciphertext only
 //! for secret values; the barrier encrypts before anything reaches a `Store`.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -275,13 +276,16 @@ pub trait Store: Send + Sync + 'static {
 /// A shared handle to the configured store.
 pub type SharedStore = Arc<dyn Store>;
 
-/// Opens the store named by a URL (`sqlite://…`, `sqlite::memory:`).
+/// Opens the store named by a URL: `sqlite://…` or `sqlite::memory:` for the embedded store,
+/// `postgres://…` or `postgresql://…` for PostgreSQL.
 pub async fn open(url: &str) -> StoreResult<SharedStore> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {
         Err(StoreError::Backend(format!(
-            "unsupported storage url scheme in {:?}: only sqlite:// is built in this version",
+            "unsupported storage url scheme {:?}: use sqlite:// or postgres://",
             url.split(':').next().unwrap_or("")
         )))
     }

@@ -16,6 +16,7 @@ mod policies;
 mod restart;
 mod seal;
 mod security;
+mod store_contract;
 mod tls;
 mod tokens;
 mod wrapping;

@@ -1,0 +1,791 @@
+//! Storage contract: the same checks run against every `Store` backend, each on a fresh store (a
+//! SQLite file in a temporary directory, a PostgreSQL database created for the test and dropped
+//! after it). PostgreSQL comes from `COFFER_TEST_PG_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); these tests fail, never skip, without it.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use coffer::store::{
+    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, SharedStore, StoreError, StoreResult, TokenRow,
+};
+use sqlx::{Connection, PgConnection};
+
+/// The admin database used when `COFFER_TEST_PG_URL` is unset.
+pub const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The admin connection URL for test databases.
+pub fn pg_admin_url() -> String {
+    std::env::var("COFFER_TEST_PG_URL").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| DEFAULT_PG_URL.to_string())
+}
+
+/// `url` with its database (path) replaced by `name`; host, credentials and query kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let host_start = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[host_start..].find('/').map_or(base.len(), |i| host_start + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
+    let mut admin = PgConnection::connect(admin_url).await?;
+    sqlx::raw_sql(&format!("drop database if exists \"{name}\" with (force)")).execute(&mut admin).await?;
+    admin.close().await
+}
+
+/// A PostgreSQL database that exists for one test. `close().await` drops it; if the test panics
+/// first, `Drop` drops it from a background thread (best effort, never blocking the test).
+pub struct PgDb {
+    admin_url: String,
+    name: String,
+    url: String,
+    closed: bool,
+}
+
+impl PgDb {
+    /// Creates `coffer_test_<uuid>` through the admin connection.
+    pub async fn create() -> PgDb {
+        let admin_url = pg_admin_url();
+        let name = format!("coffer_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at COFFER_TEST_PG_URL is not reachable: {e}"));
+        sqlx::raw_sql(&format!("create database \"{name}\"")).execute(&mut admin).await.unwrap();
+        admin.close().await.unwrap();
+        let url = with_database(&admin_url, &name);
+        PgDb { admin_url, name, url, closed: false }
+    }
+
+    /// The connection URL of this database (for opening more stores on it).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Drops the database, ending any session still connected to it.
+    pub async fn close(mut self) {
+        self.closed = true;
+        drop_database(&self.admin_url, &self.name).await.unwrap();
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let _ = rt.block_on(drop_database(&admin_url, &name));
+            }
+        });
+    }
+}
+
+/// A store over a new, empty PostgreSQL database, and the handle that drops that database.
+pub async fn fresh_pg() -> (SharedStore, PgDb) {
+    let db = PgDb::create().await;
+    let store = store::open(db.url()).await.unwrap_or_else(|e| panic!("opening {}: {e}", db.name()));
+    (store, db)
+}
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(&format!("sqlite://{}", dir.path().join("coffer.db").display())).await.unwrap();
+    check(store).await;
+}
+
+async fn on_postgres<F, Fut>(check: F)
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (store, db) = fresh_pg().await;
+    check(store).await;
+    db.close().await;
+}
+
+/// `contract!(check, sqlite_test, postgres_test)`: runs `check` on each backend.
+macro_rules! contract {
+    ($check:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $sqlite() {
+            on_sqlite($check).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $postgres() {
+            on_postgres($check).await;
+        }
+    };
+}
+
+contract!(system_records, contract_system_sqlite, contract_system_postgres);
+contract!(mounts, contract_mounts_sqlite, contract_mounts_postgres);
+contract!(mount_delete_removes_data, contract_mount_delete_sqlite, contract_mount_delete_postgres);
+contract!(tokens, contract_tokens_sqlite, contract_tokens_postgres);
+contract!(token_tree, contract_token_tree_sqlite, contract_token_tree_postgres);
+contract!(token_use, contract_token_use_sqlite, contract_token_use_postgres);
+contract!(token_renew_and_expiry, contract_token_expiry_sqlite, contract_token_expiry_postgres);
+contract!(entries, contract_entries_sqlite, contract_entries_postgres);
+contract!(listing_exact_prefixes, contract_listing_sqlite, contract_listing_postgres);
+contract!(nul_values, contract_nul_sqlite, contract_nul_postgres);
+contract!(kv_versions, contract_kv_versions_sqlite, contract_kv_versions_postgres);
+contract!(kv_metadata, contract_kv_metadata_sqlite, contract_kv_metadata_postgres);
+contract!(kv_pruning, contract_kv_pruning_sqlite, contract_kv_pruning_postgres);
+contract!(kv_delete_destroy, contract_kv_delete_destroy_sqlite, contract_kv_delete_destroy_postgres);
+contract!(kv_rewrap, contract_kv_rewrap_sqlite, contract_kv_rewrap_postgres);
+contract!(kv_concurrent_writers, contract_kv_concurrent_sqlite, contract_kv_concurrent_postgres);
+contract!(kv_failed_write_leaves_nothing, contract_kv_atomic_sqlite, contract_kv_atomic_postgres);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+const T0: &str = "2024-01-01T00:00:00Z";
+
+fn time(n: i64) -> String {
+    format!("2024-01-01T00:00:{:02}Z", n % 60)
+}
+
+fn mount_row(id: &str, table: &str, path: &str) -> MountRow {
+    MountRow {
+        id: id.into(),
+        table_name: table.into(),
+        path: path.into(),
+        kind: "kv".into(),
+        description: String::new(),
+        accessor: format!("kv_{id}"),
+        config: "{}".into(),
+        options: r#"{"version":"2"}"#.into(),
+        local: false,
+        seal_wrap: false,
+        created_at: T0.into(),
+    }
+}
+
+async fn kv_mount(s: &SharedStore, id: &str) {
+    s.mount_insert(&mount_row(id, "mounts", &format!("{id}/"))).await.unwrap();
+}
+
+fn token_row(hash: &[u8], accessor: &str, parent: Option<&[u8]>, expire_time: Option<i64>) -> TokenRow {
+    TokenRow {
+        hash: hash.to_vec(),
+        accessor: accessor.into(),
+        parent_hash: parent.map(<[u8]>::to_vec),
+        policies: r#"["default"]"#.into(),
+        meta: "{}".into(),
+        display_name: "token".into(),
+        path: "auth/token/create".into(),
+        token_type: "service".into(),
+        creation_time: 100,
+        ttl: 0,
+        explicit_max_ttl: 0,
+        period: 0,
+        num_uses: 0,
+        expire_time,
+        renewable: false,
+        orphan: parent.is_none(),
+        bound_cidrs: "[]".into(),
+        identity: String::new(),
+    }
+}
+
+fn version(v: i64, term: Option<i64>, ciphertext: &[u8]) -> KvVersionRow {
+    KvVersionRow {
+        version: v,
+        created_time: time(v),
+        deletion_time: None,
+        destroyed: false,
+        key_term: term,
+        ciphertext: Some(ciphertext.to_vec()),
+    }
+}
+
+/// Appends `row` to `path` if the key is still at `expected`.
+async fn write(
+    s: &SharedStore,
+    mount: &str,
+    path: &str,
+    expected: i64,
+    row: &KvVersionRow,
+    max: i64,
+) -> StoreResult<()> {
+    s.kv_write(&KvWrite { mount_id: mount, path, expected_current: expected, row, max_versions: max }).await
+}
+
+/// Appends versions `1..=n` (ciphertext `c<v>`, term 1) to a new key.
+async fn write_n(s: &SharedStore, mount: &str, path: &str, n: i64, max: i64) {
+    for v in 1..=n {
+        write(s, mount, path, v - 1, &version(v, Some(1), format!("c{v}").as_bytes()), max).await.unwrap();
+    }
+}
+
+fn sorted<T: Ord>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v
+}
+
+fn is_conflict<T: std::fmt::Debug>(r: &StoreResult<T>) -> bool {
+    matches!(r, Err(StoreError::Conflict))
+}
+
+// ---------------------------------------------------------------------------------------------
+// System records and mounts
+
+async fn system_records(s: SharedStore) {
+    assert_eq!(s.system_get("seal").await.unwrap(), None);
+    let binary = [0u8, 255, 1, 0, 39, 92];
+    s.system_put(&[("seal", b"{}".as_slice()), ("keyring", binary.as_slice())]).await.unwrap();
+    assert_eq!(s.system_get("seal").await.unwrap(), Some(b"{}".to_vec()));
+    assert_eq!(s.system_get("keyring").await.unwrap(), Some(binary.to_vec()));
+    s.system_put(&[("seal", b"v2".as_slice())]).await.unwrap();
+    assert_eq!(s.system_get("seal").await.unwrap(), Some(b"v2".to_vec()));
+    assert_eq!(s.system_get("keyring").await.unwrap(), Some(binary.to_vec()));
+    s.system_put(&[]).await.unwrap();
+}
+
+async fn mounts(s: SharedStore) {
+    let mut a = mount_row("id-a", "mounts", "secret/");
+    a.local = true;
+    a.seal_wrap = true;
+    let b = mount_row("id-b", "auth", "secret/");
+    let c = mount_row("id-c", "mounts", "apps/");
+    for m in [&a, &b, &c] {
+        s.mount_insert(m).await.unwrap();
+    }
+    assert!(is_conflict(&s.mount_insert(&mount_row("id-d", "mounts", "secret/")).await), "path taken in its table");
+    assert!(is_conflict(&s.mount_insert(&mount_row("id-a", "mounts", "other/")).await), "id taken");
+
+    let list = s.mount_list().await.unwrap();
+    assert_eq!(list.iter().map(|m| m.path.as_str()).collect::<Vec<_>>(), ["apps/", "secret/", "secret/"]);
+    assert_eq!(list.iter().find(|m| m.id == "id-a"), Some(&a));
+
+    let mut changed = a.clone();
+    changed.description = "team secrets".into();
+    changed.config = r#"{"default_lease_ttl":60}"#.into();
+    changed.options = r#"{"version":"2","x":"y"}"#.into();
+    changed.path = "moved/".into();
+    changed.kind = "other".into();
+    s.mount_update(&changed).await.unwrap();
+    let got = s.mount_list().await.unwrap().into_iter().find(|m| m.id == "id-a").unwrap();
+    let expected = MountRow { description: changed.description, config: changed.config, options: changed.options, ..a };
+    assert_eq!(got, expected, "update touches only description, config and options");
+}
+
+async fn mount_delete_removes_data(s: SharedStore) {
+    let (gone, kept) = ("0b5c1e7a-1111-4c55-9d1e-3a3f3f3f3f3f", "7d2e9f10-2222-4a66-8b2f-4b4f4f4f4f4f");
+    for id in [gone, kept] {
+        kv_mount(&s, id).await;
+        s.kv_config_put(id, &KvConfigRow { max_versions: 4, cas_required: true, delete_version_after: 9 })
+            .await
+            .unwrap();
+        write_n(&s, id, "app/db", 2, 10).await;
+        s.entry_put(&format!("approle/{id}/role"), "billing", "{}").await.unwrap();
+    }
+    s.entry_put("policy", "app", "{}").await.unwrap();
+
+    s.mount_delete(gone).await.unwrap();
+    assert_eq!(s.mount_list().await.unwrap().iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [kept]);
+    assert_eq!(s.kv_config_get(gone).await.unwrap(), KvConfigRow::default());
+    assert!(s.kv_read(gone, "app/db", None).await.unwrap().is_none());
+    assert!(s.kv_list(gone, "").await.unwrap().is_empty());
+    assert!(s.kv_versions_below_term(99, 100).await.unwrap().iter().all(|(m, _, _)| m == kept));
+    assert!(s.entry_list(&format!("approle/{gone}/role"), "").await.unwrap().is_empty());
+
+    assert_eq!(s.kv_config_get(kept).await.unwrap().max_versions, 4);
+    assert_eq!(s.kv_read(kept, "app/db", None).await.unwrap().unwrap().0.current_version, 2);
+    assert_eq!(s.entry_list(&format!("approle/{kept}/role"), "").await.unwrap(), ["billing"]);
+    assert_eq!(s.entry_get("policy", "app").await.unwrap().as_deref(), Some("{}"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+async fn tokens(s: SharedStore) {
+    let h1: &[u8] = &[0, 1, 255, 0];
+    let mut t1 = token_row(h1, "acc-b", None, Some(1000));
+    t1.policies = r#"["default","app"]"#.into();
+    t1.meta = r#"{"user":"o'brien"}"#.into();
+    t1.num_uses = 3;
+    t1.renewable = true;
+    t1.ttl = 60;
+    t1.explicit_max_ttl = 120;
+    t1.period = 30;
+    t1.bound_cidrs = r#"["10.0.0.0/8"]"#.into();
+    t1.identity = r#"{"mount_accessor":"auth_approle_1","name":"billing"}"#.into();
+    s.token_put(&t1).await.unwrap();
+    assert_eq!(s.token_get(h1).await.unwrap(), Some(t1.clone()));
+    assert_eq!(s.token_by_accessor("acc-b").await.unwrap(), Some(t1.clone()));
+    assert_eq!(s.token_get(b"missing").await.unwrap(), None);
+    assert_eq!(s.token_by_accessor("missing").await.unwrap(), None);
+
+    let t2 = token_row(b"h2", "acc-a", Some(h1), None);
+    s.token_put(&t2).await.unwrap();
+    assert_eq!(s.token_get(b"h2").await.unwrap(), Some(t2.clone()));
+    assert_eq!(s.token_accessors().await.unwrap(), ["acc-a", "acc-b"]);
+
+    let mut replaced = t1.clone();
+    replaced.policies = r#"["root"]"#.into();
+    replaced.expire_time = None;
+    s.token_put(&replaced).await.unwrap();
+    assert_eq!(s.token_get(h1).await.unwrap(), Some(replaced));
+
+    // A put whose accessor another token holds replaces that token (SQLite `insert or replace`).
+    let t3 = token_row(b"h3", "acc-a", None, None);
+    s.token_put(&t3).await.unwrap();
+    assert_eq!(s.token_get(b"h2").await.unwrap(), None);
+    assert_eq!(s.token_by_accessor("acc-a").await.unwrap(), Some(t3));
+
+    s.token_delete(h1).await.unwrap();
+    assert_eq!(s.token_get(h1).await.unwrap(), None);
+    s.token_delete(h1).await.unwrap();
+    assert_eq!(s.token_accessors().await.unwrap(), ["acc-a"]);
+}
+
+async fn token_tree(s: SharedStore) {
+    // r → a → b, r → c; x is unrelated.
+    for (h, parent) in [("r", None), ("a", Some("r")), ("b", Some("a")), ("c", Some("r")), ("x", None)] {
+        s.token_put(&token_row(h.as_bytes(), &format!("acc-{h}"), parent.map(str::as_bytes), None)).await.unwrap();
+    }
+    let tree = |v: Vec<Vec<u8>>| sorted(v.into_iter().map(|h| String::from_utf8(h).unwrap()).collect::<Vec<_>>());
+    assert_eq!(tree(s.token_tree(b"r").await.unwrap()), ["a", "b", "c", "r"]);
+    assert_eq!(tree(s.token_tree(b"a").await.unwrap()), ["a", "b"]);
+    assert_eq!(tree(s.token_tree(b"x").await.unwrap()), ["x"]);
+    assert!(s.token_tree(b"nope").await.unwrap().is_empty());
+
+    s.token_delete_tree(b"a").await.unwrap();
+    assert_eq!(s.token_accessors().await.unwrap(), ["acc-c", "acc-r", "acc-x"]);
+
+    s.token_delete_orphaning(b"r").await.unwrap();
+    assert_eq!(s.token_get(b"r").await.unwrap(), None);
+    let c = s.token_get(b"c").await.unwrap().unwrap();
+    assert_eq!((c.parent_hash, c.orphan), (None, true));
+    assert_eq!(s.token_get(b"x").await.unwrap(), Some(token_row(b"x", "acc-x", None, None)));
+}
+
+async fn token_use(s: SharedStore) {
+    let mut t = token_row(b"limited", "acc-l", None, None);
+    t.num_uses = 2;
+    s.token_put(&t).await.unwrap();
+    s.token_use(b"limited", 2).await.unwrap();
+    assert_eq!(s.token_get(b"limited").await.unwrap().unwrap().num_uses, 1);
+    assert!(is_conflict(&s.token_use(b"limited", 2).await), "stale expected count");
+    s.token_use(b"limited", 1).await.unwrap();
+    assert_eq!(s.token_get(b"limited").await.unwrap().unwrap().num_uses, -1, "the last use leaves -1");
+    assert!(is_conflict(&s.token_use(b"limited", 1).await));
+    assert!(is_conflict(&s.token_use(b"missing", 1).await));
+
+    // Twenty requests race for the same use: exactly one gets it.
+    t.num_uses = 5;
+    s.token_put(&t).await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.token_use(b"limited", 5).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict) => {}
+            Err(e) => panic!("token_use failed: {e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(s.token_get(b"limited").await.unwrap().unwrap().num_uses, 4);
+}
+
+async fn token_renew_and_expiry(s: SharedStore) {
+    for (h, exp) in [("e100", Some(100)), ("e200", Some(200)), ("e300", Some(300)), ("never", None)] {
+        s.token_put(&token_row(h.as_bytes(), h, None, exp)).await.unwrap();
+    }
+    let expired = |v: Vec<Vec<u8>>| sorted(v.into_iter().map(|h| String::from_utf8(h).unwrap()).collect::<Vec<_>>());
+    assert_eq!(expired(s.token_expired(200, 10).await.unwrap()), ["e100", "e200"]);
+    let one = expired(s.token_expired(200, 1).await.unwrap());
+    assert!(one == ["e100"] || one == ["e200"], "{one:?}");
+    assert!(s.token_expired(99, 10).await.unwrap().is_empty());
+    assert!(s.token_expired(1000, 0).await.unwrap().is_empty());
+    assert_eq!(s.token_expired(i64::MAX, 10).await.unwrap().len(), 3);
+
+    s.token_renew(b"e100", 600, Some(700)).await.unwrap();
+    let t = s.token_get(b"e100").await.unwrap().unwrap();
+    assert_eq!((t.ttl, t.expire_time), (600, Some(700)));
+    assert_eq!(expired(s.token_expired(200, 10).await.unwrap()), ["e200"]);
+    s.token_renew(b"e200", 0, None).await.unwrap();
+    assert_eq!(s.token_get(b"e200").await.unwrap().unwrap().expire_time, None);
+    assert!(s.token_expired(200, 10).await.unwrap().is_empty());
+    assert!(is_conflict(&s.token_renew(b"missing", 1, Some(1)).await));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entries and listing
+
+async fn entries(s: SharedStore) {
+    assert_eq!(s.entry_get("policy", "app").await.unwrap(), None);
+    s.entry_put("policy", "app", r#"{"v":1}"#).await.unwrap();
+    s.entry_put("policy", "app", r#"{"v":2}"#).await.unwrap();
+    s.entry_put("policy", "admin", "{}").await.unwrap();
+    s.entry_put("policy", "web/frontend", "{}").await.unwrap();
+    s.entry_put("token_role", "app", "{}").await.unwrap();
+    assert_eq!(s.entry_get("policy", "app").await.unwrap().as_deref(), Some(r#"{"v":2}"#));
+    assert_eq!(s.entry_list("policy", "").await.unwrap(), ["admin", "app", "web/frontend"]);
+    assert_eq!(s.entry_list("policy", "ap").await.unwrap(), ["app"]);
+    assert_eq!(s.entry_list("policy", "web/").await.unwrap(), ["web/frontend"]);
+    assert!(s.entry_list("nothing", "").await.unwrap().is_empty());
+
+    s.entry_delete("policy", "app").await.unwrap();
+    s.entry_delete("policy", "app").await.unwrap();
+    assert_eq!(s.entry_get("policy", "app").await.unwrap(), None);
+    assert_eq!(s.entry_get("token_role", "app").await.unwrap().as_deref(), Some("{}"));
+    s.entry_delete_kind("policy").await.unwrap();
+    assert!(s.entry_list("policy", "").await.unwrap().is_empty());
+    assert_eq!(s.entry_list("token_role", "").await.unwrap(), ["app"]);
+}
+
+/// SEC-30: names with quotes, `;`, `%`, `_`, `\` and emoji round-trip, and a prefix matches
+/// literally (`%` and `_` are not wildcards).
+const AWKWARD: &[&str] = &[
+    "a",
+    "ab",
+    "a b",
+    "axb",
+    "a%",
+    "a%b",
+    "a_b",
+    "a\\b",
+    "a'b",
+    "a\"b",
+    "a;b",
+    "a'; drop table entry; --",
+    "%",
+    "_",
+    "\\",
+    "\\%",
+    "b",
+    "x/🔑/y",
+    "🔑",
+    "🔑/x",
+    "Ä",
+    "ä/z",
+    "日本/語",
+];
+
+const PREFIXES: &[&str] =
+    &["", "a", "a%", "a_", "a\\", "a'", "a\"", "%", "_", "\\", "\\%", "x/", "🔑", "🔑/", "ä", "日本/", "zzz"];
+
+fn expected_under(prefix: &str) -> Vec<String> {
+    sorted(AWKWARD.iter().filter(|k| k.starts_with(prefix)).map(|k| k.to_string()).collect())
+}
+
+async fn listing_exact_prefixes(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    for (i, key) in AWKWARD.iter().enumerate() {
+        s.entry_put("policy", key, &format!("{{\"i\":{i}}}")).await.unwrap();
+        write(&s, "m", key, 0, &version(1, Some(1), key.as_bytes()), 10).await.unwrap();
+    }
+    for (i, key) in AWKWARD.iter().enumerate() {
+        assert_eq!(s.entry_get("policy", key).await.unwrap(), Some(format!("{{\"i\":{i}}}")), "{key}");
+        let (meta, v) = s.kv_read("m", key, None).await.unwrap().unwrap();
+        assert_eq!((meta.path.as_str(), v.unwrap().ciphertext.unwrap()), (*key, key.as_bytes().to_vec()));
+    }
+    for prefix in PREFIXES {
+        assert_eq!(s.entry_list("policy", prefix).await.unwrap(), expected_under(prefix), "entry prefix {prefix:?}");
+        assert_eq!(s.kv_list("m", prefix).await.unwrap(), expected_under(prefix), "kv prefix {prefix:?}");
+    }
+    assert!(s.kv_list("other", "").await.unwrap().is_empty());
+}
+
+/// NUL cannot be stored by every backend: it either round-trips exactly or is refused with an
+/// error, never a panic, and the store keeps working.
+async fn nul_values(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    let name = "a\0b";
+    match s.entry_put("policy", name, "v\0w").await {
+        Ok(()) => assert_eq!(s.entry_get("policy", name).await.unwrap().as_deref(), Some("v\0w")),
+        Err(e) => assert!(matches!(e, StoreError::Backend(_)) && e.to_string().contains("NUL"), "{e}"),
+    }
+    match write(&s, "m", name, 0, &version(1, Some(1), b"c"), 10).await {
+        Ok(()) => assert_eq!(s.kv_list("m", "a").await.unwrap(), [name]),
+        Err(e) => assert!(e.to_string().contains("NUL"), "{e}"),
+    }
+    match s.system_put(&[("ok", b"1".as_slice()), ("bad\0", b"2".as_slice())]).await {
+        Ok(()) => assert_eq!(s.system_get("bad\0").await.unwrap(), Some(b"2".to_vec())),
+        Err(e) => {
+            assert!(e.to_string().contains("NUL"), "{e}");
+            assert_eq!(s.system_get("ok").await.unwrap(), None, "all or nothing");
+        }
+    }
+    s.entry_put("policy", "fine", "{}").await.unwrap();
+    assert_eq!(s.entry_get("policy", "fine").await.unwrap().as_deref(), Some("{}"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// KV
+
+async fn kv_versions(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    assert_eq!(s.kv_config_get("m").await.unwrap(), KvConfigRow::default());
+    let cfg = KvConfigRow { max_versions: 5, cas_required: true, delete_version_after: 60 };
+    s.kv_config_put("m", &cfg).await.unwrap();
+    assert_eq!(s.kv_config_get("m").await.unwrap(), cfg);
+    s.kv_config_put("m", &KvConfigRow::default()).await.unwrap();
+    assert_eq!(s.kv_config_get("m").await.unwrap(), KvConfigRow::default());
+
+    assert!(s.kv_read("m", "k", None).await.unwrap().is_none());
+    assert!(s.kv_metadata_get("m", "k").await.unwrap().is_none());
+    assert!(s.kv_metadata_with_versions("m", "k").await.unwrap().is_none());
+
+    let v1 = version(1, Some(1), &[0, 1, 2, 255]);
+    write(&s, "m", "k", 0, &v1, 10).await.unwrap();
+    let (meta, got) = s.kv_read("m", "k", None).await.unwrap().unwrap();
+    assert_eq!((meta.current_version, meta.oldest_version), (1, 0));
+    assert_eq!(
+        (meta.created_time.as_str(), meta.updated_time.as_str()),
+        (v1.created_time.as_str(), v1.created_time.as_str())
+    );
+    assert_eq!(got, Some(v1.clone()));
+    assert!(is_conflict(&write(&s, "m", "k", 0, &version(1, Some(1), b"x"), 10).await), "key exists");
+    assert!(is_conflict(&write(&s, "m", "k", 2, &version(3, Some(1), b"x"), 10).await), "ahead of the key");
+
+    let v2 = version(2, Some(2), b"second");
+    write(&s, "m", "k", 1, &v2, 10).await.unwrap();
+    let (meta, got) = s.kv_read("m", "k", None).await.unwrap().unwrap();
+    assert_eq!(
+        (meta.current_version, meta.created_time.as_str(), meta.updated_time.as_str()),
+        (2, v1.created_time.as_str(), v2.created_time.as_str())
+    );
+    assert_eq!(got, Some(v2.clone()));
+    assert_eq!(s.kv_read("m", "k", Some(1)).await.unwrap().unwrap().1, Some(v1.clone()));
+    assert_eq!(s.kv_read("m", "k", Some(7)).await.unwrap().unwrap(), (meta.clone(), None));
+    assert_eq!(s.kv_metadata_get("m", "k").await.unwrap(), Some(meta.clone()));
+
+    let (with_meta, versions) = s.kv_metadata_with_versions("m", "k").await.unwrap().unwrap();
+    assert_eq!(with_meta, meta);
+    let bare = |v: &KvVersionRow| KvVersionRow { ciphertext: None, ..v.clone() };
+    assert_eq!(versions, [bare(&v1), bare(&v2)], "versions come without ciphertext");
+    assert_eq!(s.kv_list("m", "").await.unwrap(), ["k"]);
+}
+
+async fn kv_metadata(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    let meta = KvMetadataRow {
+        mount_id: "m".into(),
+        path: "n".into(),
+        max_versions: 3,
+        cas_required: true,
+        delete_version_after: 10,
+        custom_metadata: Some(r#"{"owner":"team-a"}"#.into()),
+        created_time: T0.into(),
+        updated_time: T0.into(),
+        current_version: 0,
+        oldest_version: 0,
+    };
+    s.kv_metadata_put(&meta).await.unwrap();
+    assert_eq!(s.kv_metadata_get("m", "n").await.unwrap(), Some(meta.clone()));
+    assert_eq!(s.kv_read("m", "n", None).await.unwrap(), Some((meta.clone(), None)));
+
+    // A key with metadata but no version yet takes its first write at expected 0.
+    let v1 = version(1, Some(1), b"c1");
+    write(&s, "m", "n", 0, &v1, 3).await.unwrap();
+    let after = s.kv_metadata_get("m", "n").await.unwrap().unwrap();
+    assert_eq!(after, KvMetadataRow { current_version: 1, updated_time: v1.created_time.clone(), ..meta.clone() });
+
+    // Replacing metadata keeps versions, creation time and the version counters.
+    let replace = KvMetadataRow {
+        max_versions: 7,
+        cas_required: false,
+        delete_version_after: 0,
+        custom_metadata: None,
+        created_time: "2030-01-01T00:00:00Z".into(),
+        updated_time: "2030-01-02T00:00:00Z".into(),
+        current_version: 99,
+        oldest_version: 99,
+        ..meta.clone()
+    };
+    s.kv_metadata_put(&replace).await.unwrap();
+    let got = s.kv_metadata_get("m", "n").await.unwrap().unwrap();
+    let expected = KvMetadataRow { created_time: T0.into(), current_version: 1, oldest_version: 0, ..replace.clone() };
+    assert_eq!(got, expected);
+    assert_eq!(s.kv_read("m", "n", None).await.unwrap().unwrap().1, Some(v1));
+}
+
+async fn kv_pruning(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    write_n(&s, "m", "k", 5, 3).await;
+    let (meta, versions) = s.kv_metadata_with_versions("m", "k").await.unwrap().unwrap();
+    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 4, 5]);
+    assert_eq!((meta.current_version, meta.oldest_version), (5, 3));
+    assert_eq!(s.kv_read("m", "k", Some(1)).await.unwrap().unwrap().1, None);
+
+    write(&s, "m", "k", 5, &version(6, Some(1), b"c6"), 10).await.unwrap();
+    let (meta, versions) = s.kv_metadata_with_versions("m", "k").await.unwrap().unwrap();
+    assert_eq!(versions.len(), 4);
+    assert_eq!((meta.current_version, meta.oldest_version), (6, 3));
+}
+
+async fn kv_delete_destroy(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    write_n(&s, "m", "k", 3, 10).await;
+    let at = "2025-06-01T00:00:00Z";
+    let get = |v: i64| {
+        let s = s.clone();
+        async move { s.kv_read("m", "k", Some(v)).await.unwrap().unwrap().1.unwrap() }
+    };
+    s.kv_set_deletion("m", "k", &[1, 2], Some(at)).await.unwrap();
+    assert_eq!((get(1).await.deletion_time, get(3).await.deletion_time), (Some(at.into()), None));
+
+    s.kv_destroy("m", "k", &[2]).await.unwrap();
+    let v2 = get(2).await;
+    assert_eq!((v2.destroyed, v2.ciphertext, v2.key_term, v2.deletion_time), (true, None, None, Some(at.into())));
+
+    // Undelete leaves destroyed versions as they are.
+    s.kv_set_deletion("m", "k", &[1, 2], None).await.unwrap();
+    assert_eq!((get(1).await.deletion_time, get(2).await.deletion_time), (None, Some(at.into())));
+    assert_eq!(get(1).await.ciphertext, Some(b"c1".to_vec()));
+
+    s.kv_set_deletion("m", "k", &[], Some(at)).await.unwrap();
+    s.kv_destroy("m", "k", &[]).await.unwrap();
+    s.kv_destroy("m", "k", &[9]).await.unwrap();
+    assert!(!get(3).await.destroyed);
+
+    s.kv_delete_all("m", "k").await.unwrap();
+    assert!(s.kv_read("m", "k", None).await.unwrap().is_none());
+    assert!(s.kv_metadata_with_versions("m", "k").await.unwrap().is_none());
+    assert!(s.kv_list("m", "").await.unwrap().is_empty());
+    write(&s, "m", "k", 0, &version(1, Some(1), b"again"), 10).await.unwrap();
+    assert_eq!(s.kv_read("m", "k", None).await.unwrap().unwrap().1.unwrap().ciphertext, Some(b"again".to_vec()));
+}
+
+async fn kv_rewrap(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    for (path, v, term) in [("a", 1, 1), ("a", 2, 2), ("a", 3, 1), ("b", 1, 3)] {
+        write(&s, "m", path, v - 1, &version(v, Some(term), format!("{path}{v}").as_bytes()), 10).await.unwrap();
+    }
+    s.kv_destroy("m", "a", &[3]).await.unwrap();
+    let below = |term: i64, limit: i64| {
+        let s = s.clone();
+        async move {
+            let rows = s.kv_versions_below_term(term, limit).await.unwrap();
+            for (_, path, v) in &rows {
+                assert_eq!(v.ciphertext.as_deref(), Some(format!("{path}{}", v.version).as_bytes()));
+            }
+            sorted(rows.into_iter().map(|(m, p, v)| (m, p, v.version, v.key_term)).collect::<Vec<_>>())
+        }
+    };
+    let m = || "m".to_string();
+    assert_eq!(below(3, 10).await, [(m(), "a".into(), 1, Some(1)), (m(), "a".into(), 2, Some(2))]);
+    assert_eq!(below(3, 1).await.len(), 1);
+    assert!(below(1, 10).await.is_empty());
+
+    s.kv_rewrap("m", "a", 1, 2, 3, b"wrong term").await.unwrap();
+    assert_eq!(s.kv_read("m", "a", Some(1)).await.unwrap().unwrap().1.unwrap().key_term, Some(1));
+    s.kv_rewrap("m", "a", 1, 1, 3, b"rewrapped").await.unwrap();
+    let v1 = s.kv_read("m", "a", Some(1)).await.unwrap().unwrap().1.unwrap();
+    assert_eq!((v1.key_term, v1.ciphertext), (Some(3), Some(b"rewrapped".to_vec())));
+    assert_eq!(below(3, 10).await, [(m(), "a".into(), 2, Some(2))]);
+}
+
+/// 50 writers race for one key: one wins each version, then all land with dense versions.
+async fn kv_concurrent_writers(s: SharedStore) {
+    const WRITERS: usize = 50;
+    kv_mount(&s, "m").await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let race: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                write(&s, "m", "hot", 0, &version(1, Some(1), format!("first-{i}").as_bytes()), 100).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in race {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(StoreError::Conflict) => {}
+            Err(e) => panic!("conditional write failed: {e}"),
+        }
+    }
+    assert_eq!(won, 1, "exactly one writer creates version 1");
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let retrying: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                write_until_landed(&s, format!("w{i}")).await
+            })
+        })
+        .collect();
+    for task in retrying {
+        task.await.unwrap();
+    }
+    let (meta, versions) = s.kv_metadata_with_versions("m", "hot").await.unwrap().unwrap();
+    assert_eq!(meta.current_version, WRITERS as i64 + 1);
+    assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), (1..=WRITERS as i64 + 1).collect::<Vec<_>>());
+    let mut payloads = BTreeSet::new();
+    for v in 2..=WRITERS as i64 + 1 {
+        payloads.insert(s.kv_read("m", "hot", Some(v)).await.unwrap().unwrap().1.unwrap().ciphertext.unwrap());
+    }
+    assert_eq!(payloads.len(), WRITERS, "every writer's value landed exactly once");
+}
+
+/// Reads the current version and appends the next one, again and again until it wins.
+async fn write_until_landed(s: &SharedStore, payload: String) {
+    for _ in 0..10_000 {
+        let current = s.kv_metadata_get("m", "hot").await.unwrap().map_or(0, |m| m.current_version);
+        match write(s, "m", "hot", current, &version(current + 1, Some(1), payload.as_bytes()), 100).await {
+            Ok(()) => return,
+            Err(StoreError::Conflict) => tokio::task::yield_now().await,
+            Err(e) => panic!("conditional write failed: {e}"),
+        }
+    }
+    panic!("{payload} never landed");
+}
+
+/// A write that fails, before or after its first statement, leaves nothing behind.
+async fn kv_failed_write_leaves_nothing(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    write_n(&s, "m", "k", 2, 10).await;
+    let before = s.kv_metadata_with_versions("m", "k").await.unwrap().unwrap();
+
+    let stale = version(2, Some(1), b"stale");
+    assert!(is_conflict(&write(&s, "m", "k", 1, &stale, 10).await), "stale cas");
+    assert_eq!(s.kv_metadata_with_versions("m", "k").await.unwrap().unwrap(), before);
+
+    // The metadata update succeeds, then the version insert collides with version 1: the whole
+    // write must roll back, leaving current_version and updated_time as they were.
+    let mut colliding = version(1, Some(1), b"collides");
+    colliding.created_time = "2031-01-01T00:00:00Z".into();
+    assert!(is_conflict(&write(&s, "m", "k", 2, &colliding, 10).await), "duplicate version");
+    assert_eq!(s.kv_metadata_with_versions("m", "k").await.unwrap().unwrap(), before);
+    assert_eq!(s.kv_read("m", "k", Some(1)).await.unwrap().unwrap().1.unwrap().ciphertext, Some(b"c1".to_vec()));
+
+    write(&s, "m", "k", 2, &version(3, Some(1), b"c3"), 10).await.unwrap();
+    assert_eq!(s.kv_metadata_get("m", "k").await.unwrap().unwrap().current_version, 3);
+}
