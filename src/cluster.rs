@@ -88,11 +88,7 @@ pub trait Bus: Send + Sync {
 
 /// Runs the feed for one node: local changes go out over `bus`, and what other nodes publish is
 /// applied to `core`. Returns the two tasks.
-pub fn spawn(
-    core: Arc<crate::core::Core>,
-    bus: Arc<dyn Bus>,
-    node: String,
-) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn(core: Arc<crate::core::Core>, bus: Arc<dyn Bus>, node: String) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
     if let Some(mut local) = core.changes.connect() {
         let (bus, node) = (bus.clone(), node.clone());

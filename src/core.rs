@@ -52,6 +52,8 @@ pub struct Core {
     pub audit: Audit,
     /// Changes other nodes must hear about.
     pub changes: crate::cluster::Changes,
+    /// This node's id (per process) in the cluster.
+    pub node_id: String,
     mount_lock: tokio::sync::Mutex<()>,
 }
 
@@ -69,6 +71,7 @@ impl Core {
             tokens,
             policies,
             changes,
+            node_id: uuid::Uuid::new_v4().to_string(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),

@@ -81,8 +81,11 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     let task = tokio::spawn(http::serve(listener, app, async move {
         let _ = rx.await;
     }));
-    let workers =
+    let mut workers =
         vec![tokio::spawn(crate::kv::rewrap_worker(core.clone())), tokio::spawn(token_tidy_worker(core.clone()))];
+    if let Some(bus) = core.store.bus() {
+        workers.extend(crate::cluster::spawn(core.clone(), bus, core.node_id.clone()));
+    }
     Ok(Running { addr, core, shutdown: Some(tx), task, workers })
 }
 

@@ -183,6 +183,11 @@ pub type KvRead = (KvMetadataRow, Option<KvVersionRow>);
 /// Everything Coffer persists. One implementation per database; the contract suite runs on each.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The change feed between nodes sharing this store (`None`: a single-node store).
+    fn bus(&self) -> Option<Arc<dyn crate::cluster::Bus>> {
+        None
+    }
+
     /// Reads a system record.
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Writes several system records in one transaction.

@@ -278,6 +278,10 @@ async fn kv_prune(tx: &mut Transaction<'static, Postgres>, w: &KvWrite<'_>) -> S
 
 #[async_trait]
 impl Store for PgStore {
+    fn bus(&self) -> Option<Arc<dyn crate::cluster::Bus>> {
+        Some(Arc::new(crate::cluster::pg::PgBus::new(self.pool.clone())))
+    }
+
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         no_nul(&[key])?;
         sqlx::query_scalar("select value from system_entry where key = $1")

@@ -9,6 +9,7 @@ mod harness;
 
 mod audit;
 mod auth_methods;
+mod cluster;
 mod conventions;
 mod jwt;
 mod kv;

@@ -1,0 +1,130 @@
+//! Several nodes on one PostgreSQL database: what one node changes, the others see within a
+//! second (tokens, policies, mounts, keyring), through `LISTEN/NOTIFY`.
+
+use std::time::Duration;
+
+use coffer::config::SealKind;
+use coffer::http::Listener;
+use coffer::server::{self, Options};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::harness::{limits, TestServer};
+use crate::store_contract::fresh_pg;
+
+/// A node over the database at `url`.
+async fn node(url: &str) -> TestServer {
+    let store = coffer::store::open(url).await.unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let options = Options { seal: SealKind::Shamir, limits: limits(), audit: Default::default() };
+    let running = server::start_with(store, Listener::Plain(tcp), options).await.unwrap();
+    let base = format!("http://{}", running.addr);
+    TestServer {
+        running: Some(running),
+        base,
+        client: reqwest::Client::new(),
+        token: String::new(),
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+/// Polls `check` until it holds, for at most one second (the propagation bound under test).
+async fn within_a_second<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what} did not propagate within 1 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn status(s: &TestServer, token: &str, method: &str, path: &str, body: Option<Value>) -> StatusCode {
+    s.call_as(token, method, path, body).await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_writes_and_see_revocations_policies_mounts_and_rotation_within_a_second() {
+    let (_store, db) = fresh_pg().await;
+    let mut a = node(db.url()).await;
+    let (shares, root) = a.init(1, 1).await;
+    a.unseal(&shares).await;
+    let mut b = node(db.url()).await;
+    let mut c = node(db.url()).await;
+    for n in [&mut b, &mut c] {
+        n.token = root.clone();
+        n.unseal(&shares).await;
+    }
+    let (st, v) = a.call("POST", "sys/mounts/secret", Some(json!({"type": "kv-v2"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    within_a_second("a new mount", || async {
+        status(&b, &root, "PUT", "secret/data/from-b", Some(json!({"data": {"v": 0}}))).await == StatusCode::OK
+    })
+    .await;
+    a.write("secret/data/app", json!({"v": 1})).await;
+    for n in [&b, &c] {
+        assert_eq!(n.read("secret/data/app").await["v"], 1);
+    }
+
+    // A token used (and cached) on B, revoked on A.
+    let (st, v) = a
+        .call(
+            "PUT",
+            "sys/policies/acl/app",
+            Some(json!({"policy": "path \"secret/data/app\" { capabilities = [\"read\"] }"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (_, t) = a.call("POST", "auth/token/create", Some(json!({"policies": ["app"]}))).await;
+    let token = t["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(status(&b, &token, "GET", "secret/data/app", None).await, StatusCode::OK);
+    let (st, _) = a.call("POST", "auth/token/revoke", Some(json!({"token": token}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    within_a_second("a revocation", || async {
+        status(&b, &token, "GET", "secret/data/app", None).await == StatusCode::FORBIDDEN
+    })
+    .await;
+
+    // A policy narrowed on A applies on C.
+    let (_, t) = a.call("POST", "auth/token/create", Some(json!({"policies": ["app"]}))).await;
+    let token = t["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(status(&c, &token, "GET", "secret/data/app", None).await, StatusCode::OK);
+    let (st, _) = a
+        .call(
+            "PUT",
+            "sys/policies/acl/app",
+            Some(json!({"policy": "path \"secret/data/other\" { capabilities = [\"read\"] }"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    within_a_second("a policy change", || async {
+        status(&c, &token, "GET", "secret/data/app", None).await == StatusCode::FORBIDDEN
+    })
+    .await;
+
+    // A key rotation on A: B decrypts what A writes under the new term.
+    let (st, _) = a.call("PUT", "sys/rotate", None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    a.write("secret/data/after-rotate", json!({"v": 2})).await;
+    within_a_second("a key rotation", || async {
+        status(&b, &root, "GET", "secret/data/after-rotate", None).await == StatusCode::OK
+    })
+    .await;
+    let (_, ks) = b.call("GET", "sys/key-status", None).await;
+    assert_eq!(ks["data"]["term"], 2, "{ks}");
+
+    // A node sealed on its own answers 503 while the others keep serving.
+    let (st, _) = c.call("PUT", "sys/seal", None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(status(&c, &root, "GET", "secret/data/app", None).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(b.read("secret/data/app").await["v"], 1);
+    for n in [a, b, c] {
+        n.stop().await;
+    }
+    db.close().await;
+}
