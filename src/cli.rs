@@ -149,7 +149,8 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
     };
     let store = store::open(cfg.storage_url.expose_secret()).await.map_err(|e| vec![e.to_string()])?;
     let limits = Limits { max_request_size: cfg.max_request_size, max_json_depth: cfg.max_json_depth };
-    let options = server::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone() };
+    let options =
+        server::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone(), lease_ttl: cfg.lease_ttl };
     let mut running = server::start_with(store, listener, options).await.map_err(|e| vec![e])?;
     let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };

@@ -30,6 +30,9 @@ pub struct RawConfig {
     /// `[[audit_device]]` tables: devices that cannot be disabled through the API.
     #[serde(default)]
     pub audit_device: Vec<RawAuditDevice>,
+    /// `[ha]` settings (several nodes on one PostgreSQL database).
+    #[serde(default)]
+    pub ha: RawHa,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
 }
@@ -46,6 +49,14 @@ pub struct RawAudit {
     pub checkpoint_interval: Option<String>,
     /// The directory API-enabled file devices may write in; unset: config-declared only.
     pub file_dir: Option<PathBuf>,
+}
+
+/// `[ha]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHa {
+    /// How long the singleton lease lasts without renewal (`"10s"`).
+    pub lease_ttl: Option<String>,
 }
 
 /// `[[audit_device]]` as written.
@@ -158,6 +169,8 @@ pub struct Config {
     pub disable_mlock: bool,
     /// Audit settings and declared devices.
     pub audit: crate::audit::Settings,
+    /// Singleton lease TTL.
+    pub lease_ttl: std::time::Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -354,9 +367,18 @@ impl RawConfig {
             errors.push("listener.max_request_size must be greater than 0".into());
         }
         let audit = audit_settings(self.audit, self.audit_device, &mut errors);
+        let lease_ttl = match self.ha.lease_ttl.as_deref().map(crate::duration::parse_str) {
+            None => crate::server::DEFAULT_LEASE_TTL,
+            Some(Ok(secs)) if secs >= 3 => std::time::Duration::from_secs(secs),
+            Some(_) => {
+                errors.push("ha.lease_ttl must be a duration of at least 3s (e.g. \"10s\")".into());
+                crate::server::DEFAULT_LEASE_TTL
+            }
+        };
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
                 audit,
+                lease_ttl,
                 address,
                 tls,
                 max_request_size,

@@ -54,6 +54,10 @@ pub struct Core {
     pub changes: crate::cluster::Changes,
     /// This node's id (per process) in the cluster.
     pub node_id: String,
+    /// The singleton lease while this node holds it (background singletons run only then).
+    pub leader: arc_swap::ArcSwapOption<crate::store::Fence>,
+    /// The address this node serves on (for `sys/leader` and `sys/ha-status`).
+    pub api_address: arc_swap::ArcSwapOption<String>,
     mount_lock: tokio::sync::Mutex<()>,
 }
 
@@ -72,6 +76,8 @@ impl Core {
             policies,
             changes,
             node_id: uuid::Uuid::new_v4().to_string(),
+            leader: arc_swap::ArcSwapOption::empty(),
+            api_address: arc_swap::ArcSwapOption::empty(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),

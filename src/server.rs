@@ -58,21 +58,27 @@ pub struct Options {
     pub limits: Limits,
     /// Audit settings and config-declared devices.
     pub audit: crate::audit::Settings,
+    /// How long the singleton lease lasts without renewal (renewed every third of it).
+    pub lease_ttl: std::time::Duration,
 }
+
+/// Default singleton lease: a node that stops renewing loses it after this long.
+pub const DEFAULT_LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Builds the core, unseals it if the seal is a key file, and serves on `listener` (default
 /// audit settings).
 pub async fn start(store: SharedStore, seal: SealKind, listener: Listener, limits: Limits) -> Result<Running, String> {
-    start_with(store, listener, Options { seal, limits, audit: Default::default() }).await
+    start_with(store, listener, Options { seal, limits, audit: Default::default(), lease_ttl: DEFAULT_LEASE_TTL }).await
 }
 
 /// Builds the core with `options`, unseals it if the seal is a key file, and serves on `listener`.
 pub async fn start_with(store: SharedStore, listener: Listener, options: Options) -> Result<Running, String> {
-    let Options { seal, limits, audit } = options;
+    let Options { seal, limits, audit, lease_ttl } = options;
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
     let core = Core::new(store, seal, audit);
+    core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {
         tracing::info!("unsealed from the key file");
     }
@@ -81,8 +87,11 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     let task = tokio::spawn(http::serve(listener, app, async move {
         let _ = rx.await;
     }));
-    let mut workers =
-        vec![tokio::spawn(crate::kv::rewrap_worker(core.clone())), tokio::spawn(token_tidy_worker(core.clone()))];
+    let mut workers = vec![
+        tokio::spawn(crate::kv::rewrap_worker(core.clone())),
+        tokio::spawn(token_tidy_worker(core.clone())),
+        tokio::spawn(leader_worker(core.clone(), lease_ttl)),
+    ];
     if let Some(bus) = core.store.bus() {
         workers.extend(crate::cluster::spawn(core.clone(), bus, core.node_id.clone()));
     }
@@ -100,7 +109,10 @@ async fn token_tidy_worker(core: Arc<Core>) {
         if core.barrier.is_sealed() {
             continue;
         }
-        match core.tokens.tidy(&core.store, Utc::now()).await {
+        let Some(fence) = core.leader.load_full() else {
+            continue;
+        };
+        match core.tokens.tidy(&core.store, Utc::now(), Some(&fence)).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(tokens = n, "revoked expired tokens");
@@ -108,6 +120,36 @@ async fn token_tidy_worker(core: Arc<Core>) {
             }
             Err(e) => tracing::warn!(error = %e, "token tidy failed; retrying at the next interval"),
         }
+    }
+}
+
+/// Takes and renews the singleton lease every third of its TTL, and records this node's
+/// heartbeat. Leadership is dropped as soon as a renewal fails or another node holds the lease.
+async fn leader_worker(core: Arc<Core>, ttl: std::time::Duration) {
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(3);
+    let mut tick = tokio::time::interval(ttl / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = Utc::now().timestamp_millis();
+        let address = core.api_address.load_full().map(|a| a.to_string()).unwrap_or_default();
+        if let Err(e) = core.store.node_seen(&core.node_id, &address, now).await {
+            tracing::warn!(error = %e, "cannot record this node's heartbeat");
+        }
+        let held = match core.store.lease_acquire(&core.node_id, now, ttl_ms).await {
+            Ok(epoch) => epoch.map(|epoch| crate::store::Fence { node: core.node_id.clone(), epoch }),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot renew the leader lease; background singletons stop");
+                None
+            }
+        };
+        let was = core.leader.load_full().map(|f| f.epoch);
+        match (&held, was) {
+            (Some(f), w) if w != Some(f.epoch) => tracing::info!(epoch = f.epoch, "this node is now the leader"),
+            (None, Some(_)) => tracing::warn!("this node lost the leader lease"),
+            _ => {}
+        }
+        core.leader.store(held.map(Arc::new));
     }
 }
 

@@ -1,6 +1,7 @@
 //! The storage boundary: the `Store` trait, its row types and errors. Rows hold ciphertext only
 //! for secret values; the barrier encrypts before anything reaches a `Store`.
 
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 
@@ -188,6 +189,17 @@ pub trait Store: Send + Sync + 'static {
         None
     }
 
+    // ---- Whole-store copy, for `coffer operator migrate` (src/migrate.rs, src/store/copy.rs) ----
+    /// Every row of every data table (all but the migrations bookkeeping), read from one
+    /// consistent snapshot, tables in copy order ([`copy::TABLE_ORDER`]: parents first).
+    async fn dump_tables(&self) -> StoreResult<Vec<copy::TableRows>>;
+    /// Inserts `tables` exactly as given, in one transaction, into a store whose data tables are all
+    /// empty; fails and changes nothing if any holds a row or lacks a table or column.
+    async fn load_tables(&self, tables: Vec<copy::TableRows>) -> StoreResult<()>;
+    /// The number of rows in each data table, in copy order.
+    async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>>;
+    // ---- end of whole-store copy ----
+
     /// Reads a system record.
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Writes several system records in one transaction.
@@ -276,6 +288,54 @@ pub trait Store: Send + Sync + 'static {
         new_term: i64,
         ciphertext: &[u8],
     ) -> StoreResult<()>;
+
+    /// Takes the singleton lease for `node` if it is free or expired, or renews it if `node`
+    /// holds it; the epoch grows whenever the holder changes. Returns the epoch `node` now holds,
+    /// or `None` if another node holds an unexpired lease.
+    async fn lease_acquire(&self, node: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<Option<i64>>;
+    /// The lease as stored.
+    async fn lease_get(&self) -> StoreResult<Option<LeaseRow>>;
+    /// Records that `node`, serving at `address`, is alive.
+    async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()>;
+    /// Every node seen, most recent first.
+    async fn node_list(&self) -> StoreResult<Vec<NodeRow>>;
+    /// Deletes a token and its descendants only while `fence` still holds the lease; `Conflict`
+    /// when it does not (a paused ex-leader).
+    async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()>;
+}
+
+/// The name of the one singleton lease.
+pub const LEASE_NAME: &str = "singletons";
+
+/// The singleton lease row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LeaseRow {
+    /// Node id of the holder.
+    pub holder: String,
+    /// Fencing epoch: grows by one each time the holder changes.
+    pub epoch: i64,
+    /// Unix milliseconds.
+    pub expires_at: i64,
+}
+
+/// A node sharing this store.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct NodeRow {
+    /// Per-process node id.
+    pub id: String,
+    /// API address it serves on.
+    pub address: String,
+    /// Unix milliseconds of its last heartbeat.
+    pub last_seen: i64,
+}
+
+/// What a singleton write must still hold to commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    /// The leader's node id.
+    pub node: String,
+    /// The epoch it was granted.
+    pub epoch: i64,
 }
 
 /// A shared handle to the configured store.

@@ -2,6 +2,7 @@
 //! (mounts, key rotation, CLI discovery) as an engine.
 
 mod audit_api;
+mod ha;
 mod keys;
 mod mounts;
 mod policies;
@@ -23,7 +24,7 @@ pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Respon
     Some(match path {
         "sys/health" if op == Operation::Read => seal_api::health(core, req).await,
         "sys/seal-status" if op == Operation::Read => seal_api::seal_status(core).await,
-        "sys/leader" if op == Operation::Read => seal_api::leader(core).await,
+        "sys/leader" if op == Operation::Read => ha::leader(core).await,
         "sys/init" if op == Operation::Read => seal_api::init_status(core).await,
         "sys/init" if write => seal_api::init(core, req).await,
         "sys/unseal" if write => seal_api::unseal(core, req).await,
@@ -60,6 +61,7 @@ impl Engine for System {
             "auth" if op == Operation::Read => mounts::list(call.core, "auth"),
             "key-status" if op == Operation::Read => keys::status(call.core),
             "audit" if op == Operation::Read => audit_api::list(call.core),
+            "ha-status" if op == Operation::Read => ha::status(call.core).await,
             "rotate" | "rotate/keyring" if write => keys::rotate(call.core).await,
             "rotate/config" | "rotate/keyring/config" if op == Operation::Read => keys::rotate_config(),
             "wrapping/wrap" if write => match req.wrap_ttl {

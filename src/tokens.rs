@@ -345,8 +345,25 @@ impl TokenStore {
 
     /// Revokes a token and all its descendants, and destroys their cubbyholes.
     pub async fn revoke_tree(&self, store: &SharedStore, hash: &[u8]) -> Result<(), ApiError> {
+        self.revoke_tree_fenced(store, hash, None).await
+    }
+
+    /// [`TokenStore::revoke_tree`] for a background singleton: with a fence, the delete commits
+    /// only while this node still holds the leader lease at that epoch.
+    async fn revoke_tree_fenced(
+        &self,
+        store: &SharedStore,
+        hash: &[u8],
+        fence: Option<&crate::store::Fence>,
+    ) -> Result<(), ApiError> {
         let tree = store.token_tree(hash).await.map_err(internal)?;
-        store.token_delete_tree(hash).await.map_err(internal)?;
+        match fence {
+            Some(f) => store.token_delete_tree_fenced(hash, f).await.map_err(|e| match e {
+                crate::store::StoreError::Conflict => ApiError::internal(&"the leader lease was lost; tidy stopped"),
+                other => internal(other),
+            })?,
+            None => store.token_delete_tree(hash).await.map_err(internal)?,
+        }
         self.invalidate();
         for h in tree {
             store.entry_delete_kind(&crate::cubbyhole::kind_for(&h)).await.map_err(internal)?;
@@ -385,7 +402,12 @@ impl TokenStore {
     }
 
     /// Revokes expired tokens (and their descendants) in batches; returns how many were found.
-    pub async fn tidy(&self, store: &SharedStore, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    pub async fn tidy(
+        &self,
+        store: &SharedStore,
+        now: DateTime<Utc>,
+        fence: Option<&crate::store::Fence>,
+    ) -> Result<usize, ApiError> {
         let mut total = 0;
         loop {
             let batch = store.token_expired(now.timestamp(), 500).await.map_err(internal)?;
@@ -394,7 +416,7 @@ impl TokenStore {
             }
             total += batch.len();
             for hash in batch {
-                self.revoke_tree(store, &hash).await?;
+                self.revoke_tree_fenced(store, &hash, fence).await?;
             }
         }
     }

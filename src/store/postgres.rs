@@ -759,6 +759,75 @@ impl Store for PgStore {
         .pg()?;
         Ok(())
     }
+
+    async fn lease_acquire(&self, node: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<Option<i64>> {
+        no_nul(&[node])?;
+        let epoch: Option<i64> = sqlx::query_scalar(
+            "insert into leader (name, holder, epoch, expires_at) values ($1, $2, 1, $3) \
+             on conflict (name) do update set \
+             epoch = case when leader.holder = excluded.holder then leader.epoch else leader.epoch + 1 end, \
+             holder = excluded.holder, expires_at = excluded.expires_at \
+             where leader.holder = excluded.holder or leader.expires_at <= $4 \
+             returning epoch",
+        )
+        .bind(LEASE_NAME)
+        .bind(node)
+        .bind(now_ms + ttl_ms)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await
+        .pg()?;
+        Ok(epoch)
+    }
+
+    async fn lease_get(&self) -> StoreResult<Option<LeaseRow>> {
+        sqlx::query_as("select holder, epoch, expires_at from leader where name = $1")
+            .bind(LEASE_NAME)
+            .fetch_optional(&self.pool)
+            .await
+            .pg()
+    }
+
+    async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()> {
+        no_nul(&[node, address])?;
+        sqlx::query(
+            "insert into node (id, address, last_seen) values ($1, $2, $3) \
+             on conflict (id) do update set address = excluded.address, last_seen = excluded.last_seen",
+        )
+        .bind(node)
+        .bind(address)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await
+        .pg()
+        .map(drop)
+    }
+
+    async fn node_list(&self) -> StoreResult<Vec<NodeRow>> {
+        sqlx::query_as("select id, address, last_seen from node order by last_seen desc")
+            .fetch_all(&self.pool)
+            .await
+            .pg()
+    }
+
+    async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
+        no_nul(&[&fence.node])?;
+        let mut tx = self.begin().await?;
+        // FOR SHARE: a takeover (an update of this row) waits until this delete commits.
+        let held: Option<i64> =
+            sqlx::query_scalar("select epoch from leader where name = $1 and holder = $2 and epoch = $3 for share")
+                .bind(LEASE_NAME)
+                .bind(&fence.node)
+                .bind(fence.epoch)
+                .fetch_optional(&mut *tx)
+                .await
+                .pg()?;
+        if held.is_none() {
+            return Err(StoreError::Conflict);
+        }
+        sqlx::query(TOKEN_TREE_DELETE).bind(hash).execute(&mut *tx).await.pg()?;
+        tx.commit().await.pg()
+    }
 }
 
 #[cfg(test)]

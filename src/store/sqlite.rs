@@ -775,4 +775,62 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn lease_acquire(&self, node: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<Option<i64>> {
+        self.exec(
+            "insert into leader (name, holder, epoch, expires_at) values (?, ?, 1, ?) \
+             on conflict (name) do update set \
+             epoch = case when leader.holder = excluded.holder then leader.epoch else leader.epoch + 1 end, \
+             holder = excluded.holder, expires_at = excluded.expires_at \
+             where leader.holder = excluded.holder or leader.expires_at <= ?",
+            vec![Arg::Text(LEASE_NAME.into()), Arg::Text(node.into()), Arg::Int(now_ms + ttl_ms), Arg::Int(now_ms)],
+            false,
+        )
+        .await?;
+        Ok(self.lease_get().await?.filter(|l| l.holder == node).map(|l| l.epoch))
+    }
+
+    async fn lease_get(&self) -> StoreResult<Option<LeaseRow>> {
+        Ok(sqlx::query_as("select holder, epoch, expires_at from leader where name = ?")
+            .bind(LEASE_NAME)
+            .fetch_optional(&self.read)
+            .await?)
+    }
+
+    async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()> {
+        self.exec(
+            "insert into node (id, address, last_seen) values (?, ?, ?) \
+             on conflict (id) do update set address = excluded.address, last_seen = excluded.last_seen",
+            vec![Arg::Text(node.into()), Arg::Text(address.into()), Arg::Int(now_ms)],
+            false,
+        )
+        .await
+    }
+
+    async fn node_list(&self) -> StoreResult<Vec<NodeRow>> {
+        Ok(sqlx::query_as("select id, address, last_seen from node order by last_seen desc")
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
+        let (hash, node, epoch) = (hash.to_vec(), fence.node.clone(), fence.epoch);
+        self.write(move |c| {
+            Box::pin(async move {
+                let held: i64 =
+                    sqlx::query_scalar("select count(*) from leader where name = ? and holder = ? and epoch = ?")
+                        .bind(LEASE_NAME)
+                        .bind(&node)
+                        .bind(epoch)
+                        .fetch_one(&mut *c)
+                        .await?;
+                if held == 0 {
+                    return Err(StoreError::Conflict);
+                }
+                sqlx::query(TOKEN_TREE_DELETE).bind(&hash).execute(&mut *c).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
 }

@@ -56,18 +56,24 @@ pub async fn health(core: &Core, req: &Request) -> Result<Response, ApiError> {
         let c = params::u64_field(&req.data, key)?.map(|c| c as u16).unwrap_or(default);
         StatusCode::from_u16(c).map_err(|_| ApiError::bad_request(format!("invalid value for \"{key}\"")))
     };
+    // With several nodes, the ones without the singleton lease serve everything but the
+    // background work: Vault's performance standby (473 unless `perfstandbyok`).
+    let perf_standby = initialized && !sealed && super::ha::ha_enabled(core) && !super::ha::is_leader(core);
+    let perf_ok = params::bool_field(&req.data, "perfstandbyok")?.unwrap_or(false);
     let status = if !initialized {
         code("uninitcode", 501)?
     } else if sealed {
         code("sealedcode", 503)?
+    } else if perf_standby && !perf_ok {
+        code("performancestandbycode", 473)?
     } else {
         code("activecode", 200)?
     };
     let mut body = json!({
         "initialized": initialized,
         "sealed": sealed,
-        "standby": !initialized,
-        "performance_standby": false,
+        "standby": !initialized || perf_standby,
+        "performance_standby": perf_standby,
         "replication_performance_mode": if initialized { "disabled" } else { "unknown" },
         "replication_dr_mode": if initialized { "disabled" } else { "unknown" },
         "server_time_utc": Utc::now().timestamp(),
@@ -75,11 +81,6 @@ pub async fn health(core: &Core, req: &Request) -> Result<Response, ApiError> {
     });
     cluster_fields(core, &mut body);
     Ok(Response::Bare { status, body })
-}
-
-/// `GET sys/leader`: a single node, no HA yet.
-pub async fn leader(_core: &Core) -> Result<Response, ApiError> {
-    Ok(Response::bare(json!({"ha_enabled": false})))
 }
 
 /// `GET sys/init`.

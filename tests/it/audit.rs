@@ -351,6 +351,7 @@ async fn the_chain_continues_across_reopen_and_restart_and_system_events_are_rec
             seal: coffer::config::SealKind::Shamir,
             limits: crate::harness::limits(),
             audit: Settings::default(),
+            lease_ttl: coffer::server::DEFAULT_LEASE_TTL,
         },
     )
     .await;

@@ -12,11 +12,16 @@ use serde_json::{json, Value};
 use crate::harness::{limits, TestServer};
 use crate::store_contract::fresh_pg;
 
-/// A node over the database at `url`.
+/// A node over the database at `url` (a short singleton lease: 3 s, renewed every second).
 async fn node(url: &str) -> TestServer {
     let store = coffer::store::open(url).await.unwrap();
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let options = Options { seal: SealKind::Shamir, limits: limits(), audit: Default::default() };
+    let options = Options {
+        seal: SealKind::Shamir,
+        limits: limits(),
+        audit: Default::default(),
+        lease_ttl: Duration::from_secs(3),
+    };
     let running = server::start_with(store, Listener::Plain(tcp), options).await.unwrap();
     let base = format!("http://{}", running.addr);
     TestServer {
@@ -124,6 +129,87 @@ async fn three_nodes_share_writes_and_see_revocations_policies_mounts_and_rotati
     assert_eq!(status(&c, &root, "GET", "secret/data/app", None).await, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(b.read("secret/data/app").await["v"], 1);
     for n in [a, b, c] {
+        n.stop().await;
+    }
+    db.close().await;
+}
+
+/// The node that says it holds the lease, if exactly one does.
+async fn leader_of(nodes: &[&TestServer]) -> Option<usize> {
+    let mut leaders = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let (_, v) = n.call_as("", "GET", "sys/leader", None).await;
+        if v["is_self"] == true {
+            leaders.push(i);
+        }
+    }
+    (leaders.len() == 1).then(|| leaders[0])
+}
+
+/// Polls until exactly one of `nodes` leads, for at most `limit`.
+async fn wait_for_leader(nodes: &[&TestServer], limit: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(i) = leader_of(nodes).await {
+            return i;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no single leader within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_leads_the_others_are_performance_standbys_and_the_lease_moves_when_the_leader_stops() {
+    let (_store, db) = fresh_pg().await;
+    let mut a = node(db.url()).await;
+    let (shares, root) = a.init(1, 1).await;
+    a.unseal(&shares).await;
+    let mut nodes = vec![a];
+    for _ in 0..2 {
+        let mut n = node(db.url()).await;
+        n.token = root.clone();
+        n.unseal(&shares).await;
+        nodes.push(n);
+    }
+    let refs: Vec<&TestServer> = nodes.iter().collect();
+    let first = wait_for_leader(&refs, Duration::from_secs(5)).await;
+    let (_, lead) = nodes[first].call_as("", "GET", "sys/leader", None).await;
+    assert_eq!(lead["ha_enabled"], true);
+    assert_eq!(lead["leader_address"], nodes[first].base.as_str());
+    let epoch = lead["leader_epoch"].as_i64().unwrap();
+    for (i, n) in nodes.iter().enumerate() {
+        let (st, h) = n.call_as("", "GET", "sys/health", None).await;
+        let (expected, standby) =
+            if i == first { (StatusCode::OK, false) } else { (StatusCode::from_u16(473).unwrap(), true) };
+        assert_eq!(st, expected, "{h}");
+        assert_eq!(h["performance_standby"], standby);
+        let (st, _) = n.call_as("", "GET", "sys/health?perfstandbyok=true", None).await;
+        assert_eq!(st, StatusCode::OK);
+        // Every node serves writes, leader or not.
+        let (st, v) = n
+            .call(
+                "POST",
+                "sys/policies/acl/p",
+                Some(json!({"policy": format!("path \"n{i}\" {{ capabilities = [\"read\"] }}")})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    }
+    let (st, ha) = nodes[0].call("GET", "sys/ha-status", None).await;
+    assert_eq!(st, StatusCode::OK, "{ha}");
+    let listed = ha["data"]["nodes"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{ha}");
+    assert_eq!(listed.iter().filter(|n| n["active_node"] == true).count(), 1);
+
+    // The leader stops renewing (its process ends): another node takes the lease after it
+    // expires (3 s TTL, renewals every second), with a higher epoch.
+    let stopped = nodes.remove(first);
+    stopped.stop().await;
+    let refs: Vec<&TestServer> = nodes.iter().collect();
+    let next = wait_for_leader(&refs, Duration::from_secs(6)).await;
+    let (_, lead) = nodes[next].call_as("", "GET", "sys/leader", None).await;
+    assert!(lead["leader_epoch"].as_i64().unwrap() > epoch, "{lead}");
+    for n in nodes {
         n.stop().await;
     }
     db.close().await;

@@ -139,6 +139,7 @@ macro_rules! contract {
 }
 
 contract!(system_records, contract_system_sqlite, contract_system_postgres);
+contract!(leader_lease_and_fencing, contract_lease_sqlite, contract_lease_postgres);
 contract!(mounts, contract_mounts_sqlite, contract_mounts_postgres);
 contract!(mount_delete_removes_data, contract_mount_delete_sqlite, contract_mount_delete_postgres);
 contract!(tokens, contract_tokens_sqlite, contract_tokens_postgres);
@@ -788,4 +789,33 @@ async fn kv_failed_write_leaves_nothing(s: SharedStore) {
 
     write(&s, "m", "k", 2, &version(3, Some(1), b"c3"), 10).await.unwrap();
     assert_eq!(s.kv_metadata_get("m", "k").await.unwrap().unwrap().current_version, 3);
+}
+
+/// The singleton lease: one holder at a time, renewals keep the epoch, a takeover after expiry
+/// raises it, and a write fenced with a superseded epoch is refused.
+async fn leader_lease_and_fencing(s: SharedStore) {
+    use coffer::store::Fence;
+    assert_eq!(s.lease_get().await.unwrap(), None);
+    assert_eq!(s.lease_acquire("a", 1_000, 3_000).await.unwrap(), Some(1));
+    assert_eq!(s.lease_acquire("b", 2_000, 3_000).await.unwrap(), None, "held by a until 4000");
+    assert_eq!(s.lease_acquire("a", 3_000, 3_000).await.unwrap(), Some(1), "a renewal keeps the epoch");
+    assert_eq!(s.lease_get().await.unwrap().unwrap().expires_at, 6_000);
+    // a pauses; b takes over after expiry.
+    assert_eq!(s.lease_acquire("b", 6_000, 3_000).await.unwrap(), Some(2));
+    assert_eq!(s.lease_acquire("a", 6_500, 3_000).await.unwrap(), None, "the paused ex-leader does not get it back");
+    s.token_put(&token_row(b"t1", "acc-t1", None, Some(1))).await.unwrap();
+    let stale = Fence { node: "a".into(), epoch: 1 };
+    assert!(matches!(s.token_delete_tree_fenced(b"t1", &stale).await, Err(StoreError::Conflict)));
+    assert!(s.token_get(b"t1").await.unwrap().is_some(), "the fenced write committed nothing");
+    s.token_delete_tree_fenced(b"t1", &Fence { node: "b".into(), epoch: 2 }).await.unwrap();
+    assert!(s.token_get(b"t1").await.unwrap().is_none());
+    // Heartbeats.
+    s.node_seen("a", "http://a", 10).await.unwrap();
+    s.node_seen("b", "http://b", 20).await.unwrap();
+    s.node_seen("a", "http://a2", 30).await.unwrap();
+    let nodes = s.node_list().await.unwrap();
+    assert_eq!(
+        nodes.iter().map(|n| (n.id.as_str(), n.address.as_str())).collect::<Vec<_>>(),
+        [("a", "http://a2"), ("b", "http://b")]
+    );
 }

@@ -254,7 +254,7 @@ async fn expired_tokens_are_refused_and_tidied() {
     let core = s.running.as_ref().unwrap().core.clone();
     let later = chrono::Utc::now() + chrono::Duration::seconds(5);
     // Refused once its expiry has passed (checked against the tidy's view of time).
-    let removed = core.tokens.tidy(&core.store, later).await.unwrap();
+    let removed = core.tokens.tidy(&core.store, later, None).await.unwrap();
     assert!(removed >= 1);
     assert_eq!(s.call_as(&t, "GET", "auth/token/lookup-self", None).await.0, StatusCode::FORBIDDEN);
 }
