@@ -33,6 +33,9 @@ pub enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Operator tools that work on a store directly (no server).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Print the version.
     Version,
 }
@@ -62,6 +65,49 @@ pub enum AuditCommand {
         /// writing it); its unsigned tail is reported as a warning.
         #[arg(long)]
         allow_open_tail: bool,
+    },
+}
+
+/// `coffer operator …`.
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Copy a whole store into a new, empty one (typically SQLite to PostgreSQL), then verify it.
+    ///
+    /// Stop every Coffer server that uses either store first. Every row of every table is copied
+    /// as it is, in one transaction: ciphertexts are never decrypted or re-encrypted, so the same
+    /// unseal key (or key file) unseals the copy. A target holding any row is refused and left
+    /// unchanged. The copy is then verified: row counts and a content digest per table against the
+    /// source and, given the unseal key, every encrypted value decrypted from the target (KV
+    /// versions, token HMAC key, cubbyholes and wrapped answers, audit device keys). The key is
+    /// first checked against the source, so a wrong key copies nothing.
+    ///
+    /// Examples:
+    ///   coffer operator migrate --from sqlite:///var/lib/coffer/coffer.db \
+    ///       --to postgres://coffer@db.internal:5432/coffer --key-file /etc/coffer/unseal.key
+    ///   coffer operator migrate --from sqlite:///var/lib/coffer/coffer.db \
+    ///       --to 'postgres://coffer@db.internal/coffer?sslmode=require' --unseal-key - < shares.txt
+    ///   coffer operator migrate --from … --to … --verify-only --key-file /etc/coffer/unseal.key
+    ///
+    /// Exit codes: 0 copied and verified, 1 refused or verification failed (the table and key are
+    /// named, never a value), 2 usage error.
+    #[command(verbatim_doc_comment)]
+    Migrate {
+        /// The store to copy: sqlite:///path/to/coffer.db or postgres://… (the file must exist).
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The empty store to copy into: postgres://… or sqlite:///path (created if missing).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Key-file seal: the unseal key file (as `[seal] key_file`), to decrypt and verify.
+        #[arg(long, value_name = "FILE", conflicts_with = "unseal_key")]
+        key_file: Option<PathBuf>,
+        /// Shamir seal: an unseal key share (hex or base64), repeated up to the threshold; `-` reads
+        /// shares from stdin, one per line (shares given as arguments are visible to `ps`).
+        #[arg(long, value_name = "SHARE")]
+        unseal_key: Vec<crate::migrate::UnsealShare>,
+        /// Copy nothing: compare an earlier copy with its source and decrypt the target.
+        #[arg(long)]
+        verify_only: bool,
     },
 }
 
@@ -96,6 +142,10 @@ pub async fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Audit(AuditCommand::Verify { files, public_key, allow_open_tail }) => {
             crate::audit::verify::run(&files, &public_key, allow_open_tail)
+        }
+        Command::Operator(OperatorCommand::Migrate { from, to, key_file, unseal_key, verify_only }) => {
+            crate::migrate::run(crate::migrate::Options { from, to, key_file, unseal_keys: unseal_key, verify_only })
+                .await
         }
         Command::Version => {
             println!("Coffer v{}", env!("CARGO_PKG_VERSION"));

@@ -39,9 +39,15 @@ pub async fn get(core: &Core, token_hash: &[u8], path: &str) -> Result<Option<Va
     else {
         return Ok(None);
     };
-    let ct = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| ApiError::internal(&e))?;
-    let plain = core.barrier.decrypt(&aad(token_hash, path), &ct).map_err(|e| ApiError::internal(&e))?;
-    Ok(Some(serde_json::from_slice(&plain).map_err(|e| ApiError::internal(&format!("{:?}", e.classify())))?))
+    open(&core.barrier, token_hash, path, &text).map(Some).map_err(|e| ApiError::internal(&e))
+}
+
+/// Opens a stored cubbyhole value (base64 of the barrier blob) of `path` in the cubbyhole of
+/// `token_hash`. The error says what failed, never the value.
+pub fn open(barrier: &barrier::Barrier, token_hash: &[u8], path: &str, text: &str) -> Result<Value, String> {
+    let ct = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("not base64: {e}"))?;
+    let plain = barrier.decrypt(&aad(token_hash, path), &ct).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&plain).map_err(|e| format!("stored value is not JSON ({:?})", e.classify()))
 }
 
 #[async_trait]

@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
 use crate::store::StoreError;
 
+pub use data::{decrypt_version, OpenVersionError};
 pub use rewrap::rewrap_worker;
 
 /// Versions kept when neither the key nor the mount sets `max_versions`.

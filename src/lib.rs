@@ -22,6 +22,7 @@ pub mod keylock;
 pub mod keyring;
 pub mod kv;
 pub mod logical;
+pub mod migrate;
 pub mod mounts;
 pub mod params;
 pub mod policies;

@@ -25,8 +25,10 @@ use crate::tokens::{self, TokenStore};
 
 /// System-table keys.
 pub const SEAL_CONFIG: &str = "seal_config";
-const ROOT_KEY: &str = "root_key";
-const KEYRING: &str = "keyring";
+/// The root key, sealed by the unseal key.
+pub const ROOT_KEY: &str = "root_key";
+/// The keyring, sealed by the root key.
+pub const KEYRING: &str = "keyring";
 /// Barrier-encrypted token HMAC key.
 pub const TOKEN_HMAC_KEY: &str = "token_hmac_key";
 /// Cluster name and id.
@@ -111,8 +113,38 @@ pub fn read_key_file(path: &Path) -> Result<Key, String> {
     })
 }
 
-/// Decodes a share given as hex or base64.
-fn decode_share(text: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
+/// Why the stored root key and keyring could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// The unseal key does not open the root key.
+    #[error("invalid unseal key")]
+    WrongKey,
+    /// A record is missing or damaged (the unseal key itself was right).
+    #[error("{0}")]
+    Damaged(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Opens the stored root key with `unseal_key` and the keyring with the root key: the keys that
+/// unsealing loads into the barrier.
+pub async fn open_stored_keys(store: &dyn crate::store::Store, unseal_key: &Key) -> Result<Unsealed, KeysError> {
+    let missing = |k: &str| KeysError::Damaged(format!("system record {k} is missing"));
+    let root_ct = store.system_get(ROOT_KEY).await?.ok_or_else(|| missing(ROOT_KEY))?;
+    let root_bytes = crypto::open(unseal_key, ROOT_KEY_AAD, &root_ct).map_err(|_| KeysError::WrongKey)?;
+    let root_key =
+        Key::from_slice(&root_bytes).ok_or_else(|| KeysError::Damaged("root key has wrong length".into()))?;
+    let keyring_ct = store.system_get(KEYRING).await?.ok_or_else(|| missing(KEYRING))?;
+    let keyring_bytes =
+        crypto::open(&root_key, KEYRING_AAD, &keyring_ct).map_err(|e| KeysError::Damaged(format!("keyring: {e}")))?;
+    let keyring =
+        Keyring::from_bytes(&keyring_bytes).ok_or_else(|| KeysError::Damaged("keyring is malformed".into()))?;
+    Ok(Unsealed { root_key, keyring })
+}
+
+/// Decodes a share given as hex or base64 (as `sys/unseal` takes it).
+pub fn decode_share(text: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
     let t = text.trim();
     let bytes = hex::decode(t)
         .ok()
@@ -256,22 +288,11 @@ impl SealManager {
 
     /// Decrypts the root key and keyring with the unseal key and loads them.
     pub async fn unseal_with_key(&self, core: &Core, unseal_key: &Key) -> Result<(), ApiError> {
-        let get = |k: &'static str| async move {
-            core.store
-                .system_get(k)
-                .await
-                .map_err(|e| ApiError::internal(&e))?
-                .ok_or_else(|| ApiError::internal(&format!("system record {k} is missing")))
-        };
-        let root_ct = get(ROOT_KEY).await?;
-        let root_bytes = crypto::open(unseal_key, ROOT_KEY_AAD, &root_ct)
-            .map_err(|_| ApiError::bad_request("invalid unseal key"))?;
-        let root_key = Key::from_slice(&root_bytes).ok_or_else(|| ApiError::internal(&"root key has wrong length"))?;
-        let keyring_ct = get(KEYRING).await?;
-        let keyring_bytes = crypto::open(&root_key, KEYRING_AAD, &keyring_ct)
-            .map_err(|e| ApiError::internal(&format!("keyring: {e}")))?;
-        let keyring = Keyring::from_bytes(&keyring_bytes).ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
-        core.barrier.load(Unsealed { root_key, keyring });
+        let keys = open_stored_keys(core.store.as_ref(), unseal_key).await.map_err(|e| match e {
+            KeysError::WrongKey => ApiError::bad_request("invalid unseal key"),
+            other => ApiError::internal(&other),
+        })?;
+        core.barrier.load(keys);
         if let Err(e) = core.post_unseal().await {
             core.seal_now().await;
             return Err(e);

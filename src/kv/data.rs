@@ -25,16 +25,39 @@ fn cas_mismatch() -> ApiError {
     ApiError::bad_request("check-and-set parameter did not match the current version")
 }
 
+/// Why a stored version could not be opened. Names the version, never the value.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenVersionError {
+    /// Destroyed, or never written.
+    #[error("version {0} has no ciphertext")]
+    NoCiphertext(i64),
+    /// The barrier refused the ciphertext (tampered, moved, or another key).
+    #[error("version {0}: {1}")]
+    Barrier(i64, barrier::BarrierError),
+    /// It decrypted, but not to a JSON object.
+    #[error("version {0}: stored value is not a JSON object ({1:?})")]
+    NotJson(i64, serde_json::error::Category),
+}
+
+/// Decrypts a stored version of `path` under the mount `mount_id` into its data object: the one
+/// code path every read of a version takes (and `coffer operator migrate` checks).
+pub fn decrypt_version(
+    barrier: &barrier::Barrier,
+    mount_id: &str,
+    path: &str,
+    v: &KvVersionRow,
+) -> Result<Map<String, Value>, OpenVersionError> {
+    let ct = v.ciphertext.as_deref().ok_or(OpenVersionError::NoCiphertext(v.version))?;
+    let plain = barrier
+        .decrypt(&version_aad(mount_id, path, v.version), ct)
+        .map_err(|e| OpenVersionError::Barrier(v.version, e))?;
+    serde_json::from_slice(&plain).map_err(|e| OpenVersionError::NotJson(v.version, e.classify()))
+}
+
 /// Decrypts a version's data object.
 fn open_version(call: &Call<'_>, path: &str, v: &KvVersionRow) -> Result<Map<String, Value>, ApiError> {
-    let ct = v.ciphertext.as_deref().ok_or_else(|| ApiError::internal(&"version has no ciphertext"))?;
-    let plain = call
-        .core
-        .barrier
-        .decrypt(&version_aad(&call.mount.row.id, path, v.version), ct)
-        .map_err(|e| ApiError::internal(&format!("kv {}: version {}: {e}", call.mount.row.path, v.version)))?;
-    serde_json::from_slice(&plain)
-        .map_err(|e| ApiError::internal(&format!("stored value is not JSON: {:?}", e.classify())))
+    decrypt_version(&call.core.barrier, &call.mount.row.id, path, v)
+        .map_err(|e| ApiError::internal(&format!("kv {}: {e}", call.mount.row.path)))
 }
 
 /// Reads the requested version (`?version=`, latest by default) and decrypts it. A deleted or

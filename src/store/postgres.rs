@@ -278,6 +278,28 @@ async fn kv_prune(tx: &mut Transaction<'static, Postgres>, w: &KvWrite<'_>) -> S
 
 #[async_trait]
 impl Store for PgStore {
+    // ---- Whole-store copy, for `coffer operator migrate` (src/migrate.rs, src/store/copy.rs) ----
+    async fn dump_tables(&self) -> StoreResult<Vec<copy::TableRows>> {
+        // One repeatable-read transaction: every table from the same snapshot.
+        let mut tx = self.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await.pg()?;
+        let tables = copy::pg_dump(&mut tx).await?;
+        tx.commit().await.pg()?;
+        Ok(tables)
+    }
+
+    async fn load_tables(&self, tables: Vec<copy::TableRows>) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        copy::pg_load(&mut tx, tables).await?;
+        tx.commit().await.pg()
+    }
+
+    async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>> {
+        let mut conn = self.pool.acquire().await.pg()?;
+        copy::pg_counts(&mut conn).await
+    }
+    // ---- end of whole-store copy ----
+
     fn bus(&self) -> Option<Arc<dyn crate::cluster::Bus>> {
         Some(Arc::new(crate::cluster::pg::PgBus::new(self.pool.clone())))
     }

@@ -219,6 +219,25 @@ fn push_versions(qb: &mut QueryBuilder<'_, Sqlite>, versions: &[i64]) {
 
 #[async_trait]
 impl Store for SqliteStore {
+    // ---- Whole-store copy, for `coffer operator migrate` (src/migrate.rs, src/store/copy.rs) ----
+    async fn dump_tables(&self) -> StoreResult<Vec<copy::TableRows>> {
+        // One read transaction: every table from the same snapshot.
+        let mut tx = self.read.begin().await?;
+        let tables = copy::sqlite_dump(&mut tx).await?;
+        tx.commit().await?;
+        Ok(tables)
+    }
+
+    async fn load_tables(&self, tables: Vec<copy::TableRows>) -> StoreResult<()> {
+        self.write(move |c| Box::pin(copy::sqlite_load(c, tables))).await
+    }
+
+    async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>> {
+        let mut conn = self.read.acquire().await?;
+        copy::sqlite_counts(&mut conn).await
+    }
+    // ---- end of whole-store copy ----
+
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         Ok(sqlx::query_scalar("select value from system_entry where key = ?")
             .bind(key)

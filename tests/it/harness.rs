@@ -62,13 +62,21 @@ impl TestServer {
 
     /// A server over the store in `dir` (reused across restarts).
     pub async fn start_in(dir: TempDir, seal: SealKind, limits: Limits) -> Self {
-        Self::start_opts(dir, server::Options { seal, limits, audit: Default::default(), lease_ttl: server::DEFAULT_LEASE_TTL }).await
+        Self::start_opts(
+            dir,
+            server::Options { seal, limits, audit: Default::default(), lease_ttl: server::DEFAULT_LEASE_TTL },
+        )
+        .await
     }
 
     /// A dev-mode server (root token `root`) with these audit settings.
     pub async fn dev_audited(audit: coffer::audit::Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Self::start_opts(dir, server::Options { seal: SealKind::Shamir, limits: limits(), audit, lease_ttl: server::DEFAULT_LEASE_TTL }).await;
+        let mut s = Self::start_opts(
+            dir,
+            server::Options { seal: SealKind::Shamir, limits: limits(), audit, lease_ttl: server::DEFAULT_LEASE_TTL },
+        )
+        .await;
         let core = s.running.as_ref().unwrap().core.clone();
         server::setup_dev(&core, Some(SecretString::from("root".to_string()))).await.unwrap();
         s.token = "root".into();

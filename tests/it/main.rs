@@ -13,6 +13,8 @@ mod cluster;
 mod conventions;
 mod jwt;
 mod kv;
+mod migrate;
+mod pg_faults;
 mod policies;
 mod restart;
 mod seal;
