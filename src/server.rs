@@ -136,6 +136,11 @@ async fn leader_worker(core: Arc<Core>, ttl: std::time::Duration) {
         if let Err(e) = core.store.node_seen(&core.node_id, &address, now).await {
             tracing::warn!(error = %e, "cannot record this node's heartbeat");
         }
+        if core.barrier.is_sealed() {
+            // A sealed node runs no singleton, so it neither takes nor renews the lease.
+            core.leader.store(None);
+            continue;
+        }
         let held = match core.store.lease_acquire(&core.node_id, now, ttl_ms).await {
             Ok(epoch) => epoch.map(|epoch| crate::store::Fence { node: core.node_id.clone(), epoch }),
             Err(e) => {

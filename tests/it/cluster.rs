@@ -1,6 +1,7 @@
 //! Several nodes on one PostgreSQL database: what one node changes, the others see within a
 //! second (tokens, policies, mounts, keyring), through `LISTEN/NOTIFY`.
 
+use std::process::Command;
 use std::time::Duration;
 
 use coffer::config::SealKind;
@@ -212,5 +213,90 @@ async fn one_node_leads_the_others_are_performance_standbys_and_the_lease_moves_
     for n in nodes {
         n.stop().await;
     }
+    db.close().await;
+}
+
+fn node_config(dir: &std::path::Path, name: &str, url: &str, key: &std::path::Path) -> std::path::PathBuf {
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        format!(
+            "[listener]\naddress = \"127.0.0.1:0\"\ntls_disable = true\n[storage]\nurl = \"{url}\"\n\
+             [seal]\ntype = \"keyfile\"\nkey_file = \"{}\"\n[ha]\nlease_ttl = \"3s\"\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+async fn leads(base: &str) -> (bool, i64) {
+    let (_, v) = crate::harness::call_url(&reqwest::Client::new(), base, "", "GET", "sys/leader", None).await;
+    (v["is_self"] == true, v["leader_epoch"].as_i64().unwrap_or(0))
+}
+
+/// Polls `base` until it leads (or, with `want = false`, until it does not), for at most `limit`.
+async fn until_leads(base: &str, want: bool, limit: Duration) -> i64 {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let (is, epoch) = leads(base).await;
+        if is == want {
+            return epoch;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{base}: leadership did not become {want} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn signal(p: &crate::restart::Proc, sig: &str) {
+    assert!(Command::new("kill").args([sig, &p.child.id().to_string()]).status().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_nodes_hand_over_the_lease_on_sigstop_and_sigkill_and_a_resumed_ex_leader_stands_down() {
+    let (_store, db) = fresh_pg().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("unseal.key");
+    std::fs::write(&key, coffer::crypto::random_bytes::<32>()).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let a = crate::restart::spawn(&node_config(dir.path(), "a", db.url(), &key));
+    let (st, v) =
+        crate::harness::call_url(&reqwest::Client::new(), &a.base, "", "PUT", "sys/init", Some(json!({}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let b = crate::restart::spawn(&node_config(dir.path(), "b", db.url(), &key));
+    let mut procs = [a, b];
+    // Whichever node got the lease first.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let lead = loop {
+        if leads(&procs[0].base).await.0 {
+            break 0;
+        }
+        if leads(&procs[1].base).await.0 {
+            break 1;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no leader within 5 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let other = 1 - lead;
+    let first = leads(&procs[lead].base).await.1;
+    assert!(!leads(&procs[other].base).await.0);
+
+    // The leader is paused past its lease: the other node takes over with a higher epoch.
+    signal(&procs[lead], "-STOP");
+    let second = until_leads(&procs[other].base, true, Duration::from_secs(6)).await;
+    assert!(second > first, "{first} -> {second}");
+    // Resumed, the ex-leader's next renewal fails and it stands down (its fenced writes would be
+    // refused: the contract suite shows a superseded epoch commits nothing).
+    signal(&procs[lead], "-CONT");
+    until_leads(&procs[lead].base, false, Duration::from_secs(3)).await;
+    assert!(leads(&procs[other].base).await.0);
+
+    // The new leader is killed outright: the first node takes the lease back.
+    procs[other].child.kill().unwrap();
+    procs[other].child.wait().unwrap();
+    let third = until_leads(&procs[lead].base, true, Duration::from_secs(6)).await;
+    assert!(third > second);
+    procs[lead].child.kill().unwrap();
+    procs[lead].child.wait().unwrap();
     db.close().await;
 }

@@ -13,9 +13,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// A `coffer server` child process, its address, and everything it logged so far.
-struct Proc {
-    child: Child,
-    base: String,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     log: Arc<std::sync::Mutex<String>>,
 }
 
@@ -41,7 +41,7 @@ fn write_config(dir: &Path) -> std::path::PathBuf {
 
 /// Starts the binary and waits for its "listening on" log line (bounded by the read itself:
 /// the process prints it or exits).
-fn spawn(cfg: &Path) -> Proc {
+pub(crate) fn spawn(cfg: &Path) -> Proc {
     spawn_with(cfg, "info")
 }
 
