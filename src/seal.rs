@@ -330,16 +330,35 @@ impl SealManager {
         Ok(())
     }
 
-    /// Stores a keyring with a new term; returns the new term number.
+    /// Stores a keyring with a new term; returns the new term number. The stored keyring (not
+    /// this node's copy) is the base, and the write is a compare-and-set on it, so two nodes
+    /// rotating at once both get a term and neither is lost.
     pub async fn rotate(&self, core: &Core) -> Result<u32, ApiError> {
-        let keys = core.barrier.keys().map_err(|_| ApiError::sealed())?;
-        let keyring = keys.keyring.rotated(Utc::now());
-        let ct = crypto::seal(&keys.root_key, KEYRING_AAD, &keyring.to_bytes());
-        core.store.system_put(&[(KEYRING, &ct)]).await.map_err(|e| ApiError::internal(&e))?;
-        let term = keyring.active().number;
-        core.barrier.load(Unsealed { root_key: keys.root_key.clone(), keyring });
-        tracing::info!(term, "keyring rotated");
-        Ok(term)
+        for _ in 0..5 {
+            let keys = core.barrier.keys().map_err(|_| ApiError::sealed())?;
+            let stored = core
+                .store
+                .system_get(KEYRING)
+                .await
+                .map_err(|e| ApiError::internal(&e))?
+                .ok_or_else(|| ApiError::internal(&"keyring is missing"))?;
+            let bytes = crypto::open(&keys.root_key, KEYRING_AAD, &stored)
+                .map_err(|e| ApiError::internal(&format!("keyring: {e}")))?;
+            let current = Keyring::from_bytes(&bytes).ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
+            let keyring = current.rotated(Utc::now());
+            let ct = crypto::seal(&keys.root_key, KEYRING_AAD, &keyring.to_bytes());
+            match core.store.system_swap(KEYRING, &stored, &ct).await {
+                Ok(()) => {
+                    let term = keyring.active().number;
+                    core.barrier.load(Unsealed { root_key: keys.root_key.clone(), keyring });
+                    tracing::info!(term, "keyring rotated");
+                    return Ok(term);
+                }
+                Err(crate::store::StoreError::Conflict) => continue,
+                Err(e) => return Err(ApiError::internal(&e)),
+            }
+        }
+        Err(ApiError::internal(&"the keyring kept changing during rotation"))
     }
 }
 

@@ -302,6 +302,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a token and its descendants only while `fence` still holds the lease; `Conflict`
     /// when it does not (a paused ex-leader).
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()>;
+    /// Replaces a system record only if it still holds `expected`; `Conflict` otherwise (another
+    /// node changed it first, e.g. two concurrent keyring rotations).
+    async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()>;
 }
 
 /// The name of the one singleton lease.

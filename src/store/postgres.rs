@@ -832,6 +832,22 @@ impl Store for PgStore {
             .pg()
     }
 
+    async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()> {
+        no_nul(&[key])?;
+        let changed = sqlx::query("update system_entry set value = $1 where key = $2 and value = $3")
+            .bind(value)
+            .bind(key)
+            .bind(expected)
+            .execute(&self.pool)
+            .await
+            .pg()?
+            .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Conflict);
+        }
+        Ok(())
+    }
+
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
         no_nul(&[&fence.node])?;
         let mut tx = self.begin().await?;

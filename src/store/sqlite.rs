@@ -832,6 +832,15 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()> {
+        self.exec(
+            "update system_entry set value = ? where key = ? and value = ?",
+            vec![Arg::Blob(value.to_vec()), Arg::Text(key.into()), Arg::Blob(expected.to_vec())],
+            true,
+        )
+        .await
+    }
+
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
         let (hash, node, epoch) = (hash.to_vec(), fence.node.clone(), fence.epoch);
         self.write(move |c| {

@@ -123,6 +123,18 @@ async fn three_nodes_share_writes_and_see_revocations_policies_mounts_and_rotati
     .await;
     let (_, ks) = b.call("GET", "sys/key-status", None).await;
     assert_eq!(ks["data"]["term"], 2, "{ks}");
+    // Two nodes rotating at the same moment: both terms are kept (compare-and-set on the keyring).
+    let (ra, rb) = tokio::join!(a.call("PUT", "sys/rotate", None), b.call("PUT", "sys/rotate", None));
+    assert_eq!((ra.0, rb.0), (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT));
+    within_a_second("two concurrent rotations", || async {
+        let (_, ka) = a.call("GET", "sys/key-status", None).await;
+        let (_, kc) = c.call("GET", "sys/key-status", None).await;
+        ka["data"]["term"] == 4 && kc["data"]["term"] == 4
+    })
+    .await;
+    a.write("secret/data/term4", json!({"v": 4})).await;
+    assert_eq!(b.read("secret/data/term4").await["v"], 4);
+    assert_eq!(c.read("secret/data/after-rotate").await["v"], 2);
 
     // A node sealed on its own answers 503 while the others keep serving.
     let (st, _) = c.call("PUT", "sys/seal", None).await;
