@@ -4,34 +4,15 @@
 use std::process::Command;
 use std::time::Duration;
 
-use coffer::config::SealKind;
-use coffer::http::Listener;
-use coffer::server::{self, Options};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{limits, TestServer};
+use crate::harness::TestServer;
 use crate::store_contract::fresh_pg;
 
 /// A node over the database at `url` (a short singleton lease: 3 s, renewed every second).
 async fn node(url: &str) -> TestServer {
-    let store = coffer::store::open(url).await.unwrap();
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let options = Options {
-        seal: SealKind::Shamir,
-        limits: limits(),
-        audit: Default::default(),
-        lease_ttl: Duration::from_secs(3),
-    };
-    let running = server::start_with(store, Listener::Plain(tcp), options).await.unwrap();
-    let base = format!("http://{}", running.addr);
-    TestServer {
-        running: Some(running),
-        base,
-        client: reqwest::Client::new(),
-        token: String::new(),
-        dir: tempfile::tempdir().unwrap(),
-    }
+    TestServer::at_url(url, Duration::from_secs(3)).await
 }
 
 /// Polls `check` until it holds, for at most one second (the propagation bound under test).

@@ -83,6 +83,19 @@ impl TestServer {
         s
     }
 
+    /// An uninitialised server over the store at `url` (e.g. a shared PostgreSQL database),
+    /// with the given singleton lease TTL.
+    pub async fn at_url(url: &str, lease_ttl: std::time::Duration) -> Self {
+        let store = coffer::store::open(url).await.unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let options =
+            server::Options { seal: SealKind::Shamir, limits: limits(), audit: Default::default(), lease_ttl };
+        let running = server::start_with(store, Listener::Plain(tcp), options).await.unwrap();
+        let base = format!("http://{}", running.addr);
+        let dir = tempfile::tempdir().unwrap();
+        Self { running: Some(running), base, client: reqwest::Client::new(), token: String::new(), dir }
+    }
+
     /// A server over the store in `dir` with full options.
     pub async fn start_opts(dir: TempDir, options: server::Options) -> Self {
         let url = format!("sqlite://{}", dir.path().join("coffer.db").display());

@@ -7,14 +7,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer::config::SealKind;
-use coffer::http::Listener;
-use coffer::server::{self, Options};
+use coffer::server;
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::harness::{limits, TestServer};
+use crate::harness::TestServer;
 
 const BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -84,23 +82,7 @@ impl Drop for OwnCluster {
 }
 
 async fn node(url: &str) -> TestServer {
-    let store = coffer::store::open(url).await.unwrap();
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let options = Options {
-        seal: SealKind::Shamir,
-        limits: limits(),
-        audit: Default::default(),
-        lease_ttl: server::DEFAULT_LEASE_TTL,
-    };
-    let running = server::start_with(store, Listener::Plain(tcp), options).await.unwrap();
-    let base = format!("http://{}", running.addr);
-    TestServer {
-        running: Some(running),
-        base,
-        client: reqwest::Client::new(),
-        token: String::new(),
-        dir: tempfile::tempdir().unwrap(),
-    }
+    TestServer::at_url(url, server::DEFAULT_LEASE_TTL).await
 }
 
 fn exists(p: &Path) -> bool {
