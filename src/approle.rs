@@ -128,16 +128,12 @@ pub(crate) fn token_type_field(data: &Map<String, Value>, current: &str) -> Resu
 
 /// OpenBao's 500 with a Go multierror text (plugin errors such as `role_id already in use`).
 pub(crate) fn multierror_500(msg: &str) -> ApiError {
-    ApiError {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        errors: vec![format!("1 error occurred:\n\t* {msg}\n\n")],
-        empty_body: false,
-    }
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("1 error occurred:\n\t* {msg}\n\n"))
 }
 
 /// Maps a storage failure to an opaque 500.
 pub(crate) fn store_err(e: crate::store::StoreError) -> ApiError {
-    ApiError::internal(&e)
+    e.into()
 }
 
 /// Storage kinds of one mount (the mount id keeps two AppRole mounts apart).

@@ -53,6 +53,9 @@ pub struct Settings {
     pub file_dir: FileDir,
     /// Devices declared in the config file.
     pub declared: Vec<Spec>,
+    /// This node's name (`ha.node_name`, the host name by default): the chain head of a device
+    /// is saved per node, since each node writes its own file or stream.
+    pub node_name: String,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             cadence: writer::Cadence { entries: 1000, interval: Duration::from_secs(10) },
             file_dir: FileDir::Anywhere,
             declared: Vec::new(),
+            node_name: crate::process::host_name(),
         }
     }
 }
@@ -96,7 +100,7 @@ impl Audit {
     pub async fn load(&self, store: &SharedStore, barrier: &Barrier) -> Result<(), ApiError> {
         let _guard = self.lock.lock().await;
         let mut specs = self.settings.declared.clone();
-        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        let internal = ApiError::from;
         for name in store.entry_list(KIND_DEVICE, "").await.map_err(internal)? {
             if specs.iter().any(|s| s.name == name) {
                 tracing::warn!(device = %name, "an API-enabled audit device is shadowed by the config file");
@@ -118,7 +122,7 @@ impl Audit {
 
     /// Keys (loaded or created), resume point and writer thread for one device.
     async fn start(&self, store: &SharedStore, barrier: &Barrier, spec: Spec, fresh: bool) -> Result<Device, ApiError> {
-        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        let internal = ApiError::from;
         let keys = match store.entry_get(KIND_KEYS, &spec.name).await.map_err(internal)? {
             Some(text) if !fresh => Keys::open(barrier, &spec.name, &text)?,
             _ => {
@@ -127,16 +131,22 @@ impl Audit {
                 keys
             }
         };
+        let key = head_key(&self.settings.node_name, &spec.name);
         let stored: Option<Head> = if fresh {
             None
         } else {
-            store.entry_get(KIND_HEAD, &spec.name).await.map_err(internal)?.and_then(|t| serde_json::from_str(&t).ok())
+            // Before heads were kept per node, they were saved under the device name alone.
+            let text = match store.entry_get(KIND_HEAD, &key).await.map_err(internal)? {
+                Some(t) => Some(t),
+                None => store.entry_get(KIND_HEAD, &spec.name).await.map_err(internal)?,
+            };
+            text.and_then(|t| serde_json::from_str(&t).ok())
         };
         let target = spec.target.clone();
         let head = tokio::task::spawn_blocking(move || device::resume_head(&target, stored))
             .await
             .map_err(|e| ApiError::internal(&e))?;
-        let persist = head_persister(store.clone(), spec.name.clone());
+        let persist = head_persister(store.clone(), key);
         Ok(Device::start(spec, keys, head, self.settings.cadence, persist))
     }
 
@@ -186,7 +196,7 @@ impl Audit {
             let why = device.problem().unwrap_or_else(|| "the device did not answer in time".into());
             return Err(ApiError::bad_request(format!("audit backend failed test message: {why}")));
         }
-        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        let internal = ApiError::from;
         store.entry_put(KIND_DEVICE, name, &stored).await.map_err(internal)?;
         let mut devices = self.active().as_ref().clone();
         devices.push(device);
@@ -211,7 +221,12 @@ impl Audit {
         self.devices.store(Arc::new(rest));
         device.close(CLOSE_TIMEOUT).await;
         for kind in [KIND_DEVICE, KIND_KEYS, KIND_HEAD] {
-            store.entry_delete(kind, name).await.map_err(|e| ApiError::internal(&e))?;
+            store.entry_delete(kind, name).await.map_err(ApiError::from)?;
+        }
+        for key in store.entry_list(KIND_HEAD, "").await.map_err(ApiError::from)? {
+            if key.split_once('/').is_some_and(|(_, device)| device == name) {
+                store.entry_delete(KIND_HEAD, &key).await.map_err(ApiError::from)?;
+            }
         }
         tracing::info!(device = %name, "audit device disabled");
         Ok(())
@@ -221,7 +236,7 @@ impl Audit {
     /// disabled one). Config-declared devices stay as they are.
     pub async fn reload(&self, store: &SharedStore, barrier: &Barrier) -> Result<(), ApiError> {
         let _guard = self.lock.lock().await;
-        let stored = store.entry_list(KIND_DEVICE, "").await.map_err(|e| ApiError::internal(&e))?;
+        let stored = store.entry_list(KIND_DEVICE, "").await.map_err(ApiError::from)?;
         let current = self.active();
         let keep = |d: &Arc<Device>| d.spec.declared || stored.contains(&d.spec.name);
         let mut next: Vec<Arc<Device>> = current.iter().filter(|d| keep(d)).cloned().collect();
@@ -230,7 +245,7 @@ impl Audit {
         }
         let missing: Vec<&String> = stored.iter().filter(|n| !next.iter().any(|d| &d.spec.name == *n)).collect();
         for name in missing {
-            if let Some(text) = store.entry_get(KIND_DEVICE, name).await.map_err(|e| ApiError::internal(&e))? {
+            if let Some(text) = store.entry_get(KIND_DEVICE, name).await.map_err(ApiError::from)? {
                 let spec = Spec::from_stored(name, &text)?;
                 next.push(Arc::new(self.start(store, barrier, spec, false).await?));
             }
@@ -247,7 +262,7 @@ impl Audit {
         let devices = self.devices.swap(Arc::new(Vec::new()));
         for d in devices.iter() {
             if let Some(head) = d.close(CLOSE_TIMEOUT).await {
-                save_head(store, &d.spec.name, head).await;
+                save_head(store, &head_key(&self.settings.node_name, &d.spec.name), head).await;
             }
         }
     }
@@ -322,6 +337,11 @@ impl Audit {
     }
 }
 
+/// Where a node keeps a device's chain head: `<node>/<device>` (node names hold no `/`).
+fn head_key(node: &str, device: &str) -> String {
+    format!("{node}/{device}")
+}
+
 /// Saves a device's head after each checkpoint, off the writer's path. Saves are serialised per
 /// device and an older head never overwrites a newer one.
 fn head_persister(store: SharedStore, name: String) -> Box<dyn Fn(Head) + Send> {
@@ -339,9 +359,9 @@ fn head_persister(store: SharedStore, name: String) -> Box<dyn Fn(Head) + Send> 
     })
 }
 
-async fn save_head(store: &SharedStore, name: &str, head: Head) {
+async fn save_head(store: &SharedStore, key: &str, head: Head) {
     let text = serde_json::to_string(&head).unwrap_or_default();
-    if let Err(e) = store.entry_put(KIND_HEAD, name, &text).await {
-        tracing::warn!(device = %name, error = %e, "could not save the audit chain head");
+    if let Err(e) = store.entry_put(KIND_HEAD, key, &text).await {
+        tracing::warn!(device = %key, error = %e, "could not save the audit chain head");
     }
 }

@@ -197,7 +197,8 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
             Listener::Plain(tcp)
         }
     };
-    let store = store::open(cfg.storage_url.expose_secret()).await.map_err(|e| vec![e.to_string()])?;
+    let store =
+        store::open_with(cfg.storage_url.expose_secret(), &cfg.storage_pool).await.map_err(|e| vec![e.to_string()])?;
     let limits = Limits { max_request_size: cfg.max_request_size, max_json_depth: cfg.max_json_depth };
     let options =
         server::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone(), lease_ttl: cfg.lease_ttl };

@@ -57,6 +57,8 @@ pub struct RawAudit {
 pub struct RawHa {
     /// How long the singleton lease lasts without renewal (`"10s"`).
     pub lease_ttl: Option<String>,
+    /// This node's name (default: the host name).
+    pub node_name: Option<String>,
 }
 
 /// `[[audit_device]]` as written.
@@ -98,13 +100,24 @@ pub struct RawListener {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
-    /// `sqlite:///path` (later also `postgres://…`).
+    /// `sqlite:///path` or `postgres://…`.
     pub url: Option<SecretString>,
+    /// PostgreSQL: most connections in the pool.
+    pub max_connections: Option<u32>,
+    /// PostgreSQL: wait for a connection before answering 503 (`"5s"`).
+    pub acquire_timeout: Option<String>,
+    /// PostgreSQL: close connections idle this long (`"10m"`).
+    pub idle_timeout: Option<String>,
 }
 
 impl std::fmt::Debug for RawStorage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawStorage").field("url", &self.url.as_ref().map(|u| redact_url(u.expose_secret()))).finish()
+        f.debug_struct("RawStorage")
+            .field("url", &self.url.as_ref().map(|u| redact_url(u.expose_secret())))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
     }
 }
 
@@ -159,6 +172,8 @@ pub struct Config {
     pub max_json_depth: usize,
     /// Storage URL (may hold a password).
     pub storage_url: SecretString,
+    /// PostgreSQL pool settings.
+    pub storage_pool: crate::store::Pool,
     /// Seal.
     pub seal: SealKind,
     /// Log filter.
@@ -180,6 +195,7 @@ impl std::fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("max_request_size", &self.max_request_size)
             .field("storage_url", &redact_url(self.storage_url.expose_secret()))
+            .field("storage_pool", &self.storage_pool)
             .field("seal", &self.seal)
             .finish_non_exhaustive()
     }
@@ -213,6 +229,9 @@ const ENV_KEYS: &[&str] = &[
     "LISTENER_MAX_REQUEST_SIZE",
     "LISTENER_MAX_JSON_DEPTH",
     "STORAGE_URL",
+    "STORAGE_MAX_CONNECTIONS",
+    "STORAGE_ACQUIRE_TIMEOUT",
+    "STORAGE_IDLE_TIMEOUT",
     "SEAL_TYPE",
     "SEAL_KEY_FILE",
     "LOG_LEVEL",
@@ -296,6 +315,11 @@ impl RawConfig {
             "LISTENER_MAX_REQUEST_SIZE" => self.listener.max_request_size = Some(number(&v)?),
             "LISTENER_MAX_JSON_DEPTH" => self.listener.max_json_depth = Some(number(&v)?),
             "STORAGE_URL" => self.storage.url = Some(SecretString::from(v)),
+            "STORAGE_MAX_CONNECTIONS" => {
+                self.storage.max_connections = Some(v.parse().map_err(|_| "expected a number".to_string())?)
+            }
+            "STORAGE_ACQUIRE_TIMEOUT" => self.storage.acquire_timeout = Some(v),
+            "STORAGE_IDLE_TIMEOUT" => self.storage.idle_timeout = Some(v),
             "SEAL_TYPE" => self.seal.kind = Some(v),
             "SEAL_KEY_FILE" => self.seal.key_file = Some(v.into()),
             "LOG_LEVEL" => self.log.level = Some(v),
@@ -335,6 +359,7 @@ impl RawConfig {
                 None
             }
         };
+        let storage_pool = pool_settings(&self.storage, &mut errors);
         let storage_url = match self.storage.url {
             Some(u) if !u.expose_secret().is_empty() => Some(u),
             _ => {
@@ -366,7 +391,14 @@ impl RawConfig {
         if max_request_size == 0 {
             errors.push("listener.max_request_size must be greater than 0".into());
         }
-        let audit = audit_settings(self.audit, self.audit_device, &mut errors);
+        let mut audit = audit_settings(self.audit, self.audit_device, &mut errors);
+        match self.ha.node_name {
+            Some(n) if n.is_empty() || n.contains('/') || n.len() > 255 => {
+                errors.push("ha.node_name must be 1 to 255 characters without '/'".into())
+            }
+            Some(n) => audit.node_name = n,
+            None => {}
+        }
         let lease_ttl = match self.ha.lease_ttl.as_deref().map(crate::duration::parse_str) {
             None => crate::server::DEFAULT_LEASE_TTL,
             Some(Ok(secs)) if secs >= 3 => std::time::Duration::from_secs(secs),
@@ -384,6 +416,7 @@ impl RawConfig {
                 max_request_size,
                 max_json_depth: self.listener.max_json_depth.unwrap_or(DEFAULT_MAX_JSON_DEPTH),
                 storage_url,
+                storage_pool,
                 seal,
                 log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
                 log_json,
@@ -392,6 +425,28 @@ impl RawConfig {
             _ => Err(errors),
         }
     }
+}
+
+/// Validates the pool settings of `[storage]`, adding problems to `errors`.
+fn pool_settings(raw: &RawStorage, errors: &mut Vec<String>) -> crate::store::Pool {
+    let mut pool = crate::store::Pool::default();
+    match raw.max_connections {
+        Some(0) => errors.push("storage.max_connections must be at least 1".into()),
+        Some(n) => pool.max_connections = n,
+        None => {}
+    }
+    for (key, text, into) in [
+        ("acquire_timeout", &raw.acquire_timeout, &mut pool.acquire_timeout),
+        ("idle_timeout", &raw.idle_timeout, &mut pool.idle_timeout),
+    ] {
+        if let Some(text) = text {
+            match crate::duration::parse_str(text) {
+                Ok(secs) if secs > 0 => *into = std::time::Duration::from_secs(secs),
+                _ => errors.push(format!("storage.{key}: {text:?} is not a positive duration (e.g. \"5s\")")),
+            }
+        }
+    }
+    pool
 }
 
 /// Validates `[audit]` and `[[audit_device]]`, adding problems to `errors`.
@@ -516,6 +571,25 @@ mod tests {
         let raw = RawConfig::from_toml("[listener]\naddress = \"nope\"\n[seal]\ntype = \"magic\"").unwrap();
         let errs = raw.validate().unwrap_err();
         assert!(errs.len() >= 4, "{errs:?}");
+    }
+
+    #[test]
+    fn pool_settings_come_from_file_and_env_and_bad_ones_are_named() {
+        let mut raw =
+            RawConfig::from_toml("[storage]\nurl = \"postgres://db/c\"\nmax_connections = 4\nacquire_timeout = \"2s\"")
+                .unwrap();
+        raw.apply_env(&env(&[("COFFER_STORAGE_IDLE_TIMEOUT", "1m"), ("COFFER_LISTENER_TLS_DISABLE", "true")])).unwrap();
+        let c = raw.validate().unwrap();
+        assert_eq!(c.storage_pool.max_connections, 4);
+        assert_eq!(c.storage_pool.acquire_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(c.storage_pool.idle_timeout, std::time::Duration::from_secs(60));
+        let raw = RawConfig::from_toml(
+            "[listener]\ntls_disable = true\n[storage]\nurl = \"postgres://db/c\"\nmax_connections = 0\nacquire_timeout = \"soon\"",
+        )
+        .unwrap();
+        let errs = raw.validate().unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("storage.max_connections")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("storage.acquire_timeout")), "{errs:?}");
     }
 
     #[test]

@@ -281,7 +281,7 @@ impl Core {
 
     /// Rebuilds the in-memory mount table from storage plus the built-in mounts.
     pub async fn reload_mounts(&self) -> Result<(), ApiError> {
-        let rows = self.store.mount_list().await.map_err(|e| ApiError::internal(&e))?;
+        let rows = self.store.mount_list().await.map_err(ApiError::from)?;
         let mut entries = builtin_mounts();
         for row in rows {
             match engine_for(&row) {
@@ -314,7 +314,7 @@ impl Core {
             crate::store::StoreError::Conflict => {
                 ApiError::bad_request(format!("path is already in use at {}", row.path))
             }
-            other => ApiError::internal(&other),
+            other => other.into(),
         })?;
         self.changes.changed(crate::cluster::Topic::Mounts);
         self.reload_mounts().await
@@ -323,7 +323,7 @@ impl Core {
     /// Removes a mount (and its data) and reloads the table.
     pub async fn unmount(&self, id: &str) -> Result<(), ApiError> {
         let _guard = self.mount_lock.lock().await;
-        self.store.mount_delete(id).await.map_err(|e| ApiError::internal(&e))?;
+        self.store.mount_delete(id).await.map_err(ApiError::from)?;
         self.changes.changed(crate::cluster::Topic::Mounts);
         self.reload_mounts().await
     }
@@ -331,7 +331,7 @@ impl Core {
     /// Updates a mount's tunables and reloads the table.
     pub async fn retune(&self, row: &MountRow) -> Result<(), ApiError> {
         let _guard = self.mount_lock.lock().await;
-        self.store.mount_update(row).await.map_err(|e| ApiError::internal(&e))?;
+        self.store.mount_update(row).await.map_err(ApiError::from)?;
         self.changes.changed(crate::cluster::Topic::Mounts);
         self.reload_mounts().await
     }

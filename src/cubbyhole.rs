@@ -30,13 +30,12 @@ pub async fn put(core: &Core, token_hash: &[u8], path: &str, value: &Value) -> R
     let plain = Zeroizing::new(serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?);
     let (ct, _) = core.barrier.encrypt(&aad(token_hash, path), &plain).map_err(|e| ApiError::internal(&e))?;
     let text = base64::engine::general_purpose::STANDARD.encode(ct);
-    core.store.entry_put(&kind_for(token_hash), path, &text).await.map_err(|e| ApiError::internal(&e))
+    core.store.entry_put(&kind_for(token_hash), path, &text).await.map_err(ApiError::from)
 }
 
 /// Reads and opens the value at `path` in the cubbyhole of `token_hash`.
 pub async fn get(core: &Core, token_hash: &[u8], path: &str) -> Result<Option<Value>, ApiError> {
-    let Some(text) = core.store.entry_get(&kind_for(token_hash), path).await.map_err(|e| ApiError::internal(&e))?
-    else {
+    let Some(text) = core.store.entry_get(&kind_for(token_hash), path).await.map_err(ApiError::from)? else {
         return Ok(None);
     };
     open(&core.barrier, token_hash, path, &text).map(Some).map_err(|e| ApiError::internal(&e))
@@ -57,7 +56,7 @@ impl Engine for Cubbyhole {
         let path = call.path.trim_end_matches('/');
         let kind = kind_for(hash);
         let store = &call.core.store;
-        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        let internal = ApiError::from;
         match req.operation {
             Operation::List => {
                 let prefix = if path.is_empty() { String::new() } else { format!("{path}/") };
@@ -95,12 +94,6 @@ impl Engine for Cubbyhole {
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
         let path = call.path.trim_end_matches('/');
-        Ok(call
-            .core
-            .store
-            .entry_get(&kind_for(&call.token.row.hash), path)
-            .await
-            .map_err(|e| ApiError::internal(&e))?
-            .is_some())
+        Ok(call.core.store.entry_get(&kind_for(&call.token.row.hash), path).await.map_err(ApiError::from)?.is_some())
     }
 }

@@ -11,11 +11,14 @@ pub struct ApiError {
     pub errors: Vec<String>,
     /// When set, the body is empty (Vault's 404 for PATCH of a missing key).
     pub empty_body: bool,
+    /// Seconds for a `Retry-After` header (503 while the database is unreachable).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, msg: impl Into<String>) -> Self {
-        Self { status, errors: vec![msg.into()], empty_body: false }
+    /// An error with any status and one message.
+    pub fn new(status: StatusCode, msg: impl Into<String>) -> Self {
+        Self { status, errors: vec![msg.into()], empty_body: false, retry_after: None }
     }
 
     /// 400 with a message.
@@ -30,12 +33,12 @@ impl ApiError {
 
     /// 404 with an empty `errors` list, as Vault answers a missing item.
     pub fn not_found() -> Self {
-        Self { status: StatusCode::NOT_FOUND, errors: Vec::new(), empty_body: false }
+        Self { status: StatusCode::NOT_FOUND, errors: Vec::new(), empty_body: false, retry_after: None }
     }
 
     /// 404 with no body at all.
     pub fn not_found_empty() -> Self {
-        Self { status: StatusCode::NOT_FOUND, errors: Vec::new(), empty_body: true }
+        Self { status: StatusCode::NOT_FOUND, errors: Vec::new(), empty_body: true, retry_after: None }
     }
 
     /// 404 for a path no mount serves.
@@ -81,6 +84,25 @@ impl ApiError {
         let id = uuid::Uuid::new_v4();
         tracing::error!(error_id = %id, error = %cause, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error (id {id})"))
+    }
+}
+
+/// Seconds a client is asked to wait before retrying while the database is unreachable.
+pub const STORAGE_RETRY_AFTER: u32 = 1;
+
+impl From<crate::store::StoreError> for ApiError {
+    /// A database that cannot be reached is 503 with `Retry-After` (the request did nothing and
+    /// may be repeated); any other store failure is an opaque 500 logged under an error id.
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "storage unavailable");
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable; retry later");
+                err.retry_after = Some(STORAGE_RETRY_AFTER);
+                err
+            }
+            other => Self::internal(&other),
+        }
     }
 }
 

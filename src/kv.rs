@@ -86,7 +86,7 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
 
 /// Maps a store failure to the client's error.
 pub fn store_err(e: StoreError) -> ApiError {
-    ApiError::internal(&e)
+    e.into()
 }
 
 /// A key path must not be empty or end in `/` for data operations.

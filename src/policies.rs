@@ -59,7 +59,7 @@ impl PolicyStore {
 
     /// The stored document of a policy (`default` falls back to the built-in text).
     pub async fn read(&self, store: &SharedStore, name: &str) -> Result<Option<StoredPolicy>, ApiError> {
-        let raw = store.entry_get(KIND, name).await.map_err(internal)?;
+        let raw = store.entry_get(KIND, name).await.map_err(ApiError::from)?;
         match raw {
             Some(r) => Ok(Some(serde_json::from_str(&r).map_err(internal)?)),
             None if name == "default" => {
@@ -159,7 +159,7 @@ impl PolicyStore {
             version,
             modified: Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true),
         };
-        store.entry_put(KIND, &name, &serde_json::to_string(&doc).map_err(internal)?).await.map_err(internal)?;
+        store.entry_put(KIND, &name, &serde_json::to_string(&doc).map_err(internal)?).await.map_err(ApiError::from)?;
         self.invalidate();
         Ok(())
     }
@@ -173,14 +173,14 @@ impl PolicyStore {
         if name == "default" {
             return Err(ApiError::bad_request("cannot delete default policy"));
         }
-        store.entry_delete(KIND, &name).await.map_err(internal)?;
+        store.entry_delete(KIND, &name).await.map_err(ApiError::from)?;
         self.invalidate();
         Ok(())
     }
 
     /// Every policy name, with `default` and `root`.
     pub async fn list(&self, store: &SharedStore) -> Result<Vec<String>, ApiError> {
-        let mut names = store.entry_list(KIND, "").await.map_err(internal)?;
+        let mut names = store.entry_list(KIND, "").await.map_err(ApiError::from)?;
         for builtin in ["default", "root"] {
             if !names.iter().any(|n| n == builtin) {
                 names.push(builtin.to_string());

@@ -171,7 +171,7 @@ impl SealManager {
         if let Some(c) = self.config.load_full() {
             return Ok(Some(c));
         }
-        let raw = core.store.system_get(SEAL_CONFIG).await.map_err(|e| ApiError::internal(&e))?;
+        let raw = core.store.system_get(SEAL_CONFIG).await.map_err(ApiError::from)?;
         let parsed = raw.and_then(|r| serde_json::from_slice::<SealConfig>(&r).ok()).map(Arc::new);
         if let Some(c) = &parsed {
             self.config.store(Some(c.clone()));
@@ -217,7 +217,7 @@ impl SealManager {
         let cluster_json = serde_json::to_vec(&cluster).map_err(|e| ApiError::internal(&e))?;
         let config = SealConfig { kind: self.kind_name().into(), secret_shares: shares, secret_threshold: threshold };
         let config_json = serde_json::to_vec(&config).map_err(|e| ApiError::internal(&e))?;
-        let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+        let internal = ApiError::from;
         core.store.token_put(&tokens::root_row(hash, now)).await.map_err(internal)?;
         // The seal configuration goes in the same transaction as the keys: it is what marks the
         // store as initialised, so a crash mid-init leaves an uninitialised store.
@@ -355,7 +355,7 @@ impl SealManager {
                     return Ok(term);
                 }
                 Err(crate::store::StoreError::Conflict) => continue,
-                Err(e) => return Err(ApiError::internal(&e)),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(ApiError::internal(&"the keyring kept changing during rotation"))

@@ -14,6 +14,10 @@ pub enum StoreError {
     /// A conditional write lost (CAS mismatch, unique key taken).
     #[error("conflict")]
     Conflict,
+    /// The database cannot be reached or refuses work for now (connection lost, server
+    /// restarting, pool exhausted): the client may retry.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// The database failed.
     #[error("storage error: {0}")]
     Backend(String),
@@ -344,13 +348,39 @@ pub struct Fence {
 /// A shared handle to the configured store.
 pub type SharedStore = Arc<dyn Store>;
 
-/// Opens the store named by a URL: `sqlite://…` or `sqlite::memory:` for the embedded store,
-/// `postgres://…` or `postgresql://…` for PostgreSQL.
+/// Connection pool settings of a PostgreSQL store (`[storage]`; SQLite keeps its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pool {
+    /// Most connections this process opens to the database.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection (or a new one) before it gets 503.
+    pub acquire_timeout: std::time::Duration,
+    /// Idle connections are closed after this long.
+    pub idle_timeout: std::time::Duration,
+}
+
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(5),
+            idle_timeout: std::time::Duration::from_secs(600),
+        }
+    }
+}
+
+/// Opens the store named by a URL with the default pool settings.
 pub async fn open(url: &str) -> StoreResult<SharedStore> {
+    open_with(url, &Pool::default()).await
+}
+
+/// Opens the store named by a URL: `sqlite://…` or `sqlite::memory:` for the embedded store,
+/// `postgres://…` or `postgresql://…` for PostgreSQL (with `pool`).
+pub async fn open_with(url: &str, pool: &Pool) -> StoreResult<SharedStore> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::open(url).await?))
+        Ok(Arc::new(postgres::PgStore::open(url, pool).await?))
     } else {
         Err(StoreError::Backend(format!(
             "unsupported storage url scheme {:?}: use sqlite:// or postgres://",

@@ -24,7 +24,7 @@ pub const DEFAULT_TTL: i64 = 2_764_800;
 const CACHE_LIMIT: usize = 10_000;
 
 fn internal(e: StoreError) -> ApiError {
-    ApiError::internal(&e)
+    e.into()
 }
 
 /// A resolved token: its stored row, parsed.

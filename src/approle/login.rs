@@ -31,11 +31,7 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     let d = &req.data;
     let Some(role_id) = params::str_field(d, "role_id")?.filter(|r| !r.is_empty()) else {
         // OpenBao answers this plugin error with a 500 (API-CONTRACT §5).
-        return Err(ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            errors: vec!["missing role_id".into()],
-            empty_body: false,
-        });
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "missing role_id"));
     };
     let secret = params::str_field(d, "secret_id")?.unwrap_or("");
     let role_hash = role_id_hash(call, role_id)?;

@@ -261,11 +261,7 @@ pub async fn lookup_accessor(call: &Call<'_>, name: &str, req: &Request) -> Resu
 pub async fn destroy_accessor(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, ApiError> {
     let role = require(call, name).await?;
     let (accessor, Some(hash)) = by_accessor(call, &role, req).await? else {
-        return Err(ApiError {
-            status: StatusCode::FORBIDDEN,
-            errors: vec!["invalid secret id accessor".into()],
-            empty_body: false,
-        });
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid secret id accessor"));
     };
     let _guard = call.core.key_locks.lock(LOCK_SCOPE, &hash).await;
     // Removes the entry and the accessor index (also a dangling index whose entry is gone).

@@ -1,6 +1,6 @@
 //! The change feed over PostgreSQL `LISTEN/NOTIFY`: one channel, payload `<node>:<topic>`. A node
-//! ignores its own messages. After a lost connection it re-subscribes and drops every cache,
-//! because messages sent while it was away are gone.
+//! ignores its own messages. After a lost connection it re-subscribes on a new connection and
+//! then drops every cache, because messages sent while it was away are gone.
 
 use std::time::Duration;
 
@@ -72,13 +72,12 @@ impl Bus for PgBus {
                             }
                         }
                     }
-                    // The connection dropped: the listener reconnects on the next call, and
-                    // messages in between are lost.
+                    // The connection dropped. Open a new one and LISTEN again before the next
+                    // clean slate: clearing caches before the new LISTEN would let a node cache
+                    // something that changes in between, unheard.
                     Ok(None) => {
                         tracing::warn!("change feed: connection lost; re-subscribing");
-                        if out.send(Heard::Everything).is_err() {
-                            return;
-                        }
+                        break;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "change feed: receive failed; reconnecting");

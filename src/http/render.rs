@@ -68,5 +68,9 @@ pub fn error(e: &ApiError) -> HttpResponse {
     if e.empty_body {
         return with_headers(e.status, Body::empty());
     }
-    json_body(e.status, &json!({ "errors": e.errors }))
+    let mut resp = json_body(e.status, &json!({ "errors": e.errors }));
+    if let Some(secs) = e.retry_after {
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }

@@ -2,19 +2,11 @@
 //! conditional `update … where` statements for every compare-and-set, so several Coffer processes
 //! can share one database.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::*;
-
-/// Most connections one process opens to the database.
-pub const MAX_CONNECTIONS: u32 = 16;
-
-/// How long a request waits for a free connection before it fails.
-pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A token and all its descendants, by parent links.
 const TOKEN_TREE: &str = "with recursive tree(h) as (select hash from token where hash = $1 \
@@ -43,7 +35,7 @@ fn pg_error(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(d) => {
             let code = d.code().unwrap_or_default();
             if code.starts_with("08") || UNAVAILABLE_STATES.contains(&code.as_ref()) {
-                StoreError::Backend(format!("database unavailable: {}", d.message()))
+                StoreError::Unavailable(d.message().to_string())
             } else {
                 StoreError::Backend(e.to_string())
             }
@@ -52,7 +44,7 @@ fn pg_error(e: sqlx::Error) -> StoreError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::Backend(format!("database unavailable: {e}")),
+        | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Backend(e.to_string()),
     }
 }
@@ -119,10 +111,11 @@ fn prefix_query(table: &str, scope_col: &str, name_col: &str, bounded: bool) -> 
 impl PgStore {
     /// Connects to the database at `url` (`postgres://` or `postgresql://`; `sslmode` and the
     /// other libpq-style parameters sqlx understands apply) and runs the migrations.
-    pub async fn open(url: &str) -> StoreResult<Self> {
+    pub async fn open(url: &str, settings: &Pool) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(Some(settings.idle_timeout))
             .connect(url)
             .await
             .pg()?;

@@ -31,7 +31,7 @@ pub async fn leader(core: &Core) -> Result<Response, ApiError> {
     if core.barrier.is_sealed() {
         return Err(ApiError::sealed());
     }
-    let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+    let internal = ApiError::from;
     let lease = core.store.lease_get().await.map_err(internal)?;
     let nodes = core.store.node_list().await.map_err(internal)?;
     let now = Utc::now().timestamp_millis();
@@ -59,7 +59,7 @@ const NODE_LISTED_MS: i64 = 60_000;
 
 /// `GET sys/ha-status`.
 pub async fn status(core: &Core) -> Result<Response, ApiError> {
-    let internal = |e: crate::store::StoreError| ApiError::internal(&e);
+    let internal = ApiError::from;
     let lease = core.store.lease_get().await.map_err(internal)?;
     let now = Utc::now().timestamp_millis();
     let holder = lease.filter(|l| l.expires_at > now).map(|l| l.holder);

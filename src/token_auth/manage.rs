@@ -14,7 +14,7 @@ use crate::params;
 use crate::tokens::TokenEntry;
 
 fn bad_token() -> ApiError {
-    ApiError { status: StatusCode::FORBIDDEN, errors: vec!["bad token".into()], empty_body: false }
+    ApiError::new(StatusCode::FORBIDDEN, "bad token")
 }
 
 fn auth_response(auth: serde_json::Value, warnings: Vec<String>) -> Response {
@@ -40,7 +40,7 @@ async fn within_callers_tree(call: &Call<'_>, target: &TokenEntry) -> Result<boo
         if h == call.token.row.hash {
             return Ok(true);
         }
-        parent = call.core.store.token_get(&h).await.map_err(|e| ApiError::internal(&e))?.and_then(|r| r.parent_hash);
+        parent = call.core.store.token_get(&h).await.map_err(ApiError::from)?.and_then(|r| r.parent_hash);
     }
     Ok(false)
 }
@@ -154,6 +154,6 @@ pub async fn list_accessors(call: &Call<'_>) -> Result<Response, ApiError> {
     if !call.sudo {
         return Err(ApiError::permission_denied());
     }
-    let keys = call.core.store.token_accessors().await.map_err(|e| ApiError::internal(&e))?;
+    let keys = call.core.store.token_accessors().await.map_err(ApiError::from)?;
     Ok(Response::data(json!({ "keys": keys })))
 }

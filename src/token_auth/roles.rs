@@ -43,7 +43,7 @@ fn quoted(list: &[String]) -> String {
 impl TokenRole {
     /// Loads a role.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
-        let raw = call.core.store.entry_get(KIND, &name.to_lowercase()).await.map_err(|e| ApiError::internal(&e))?;
+        let raw = call.core.store.entry_get(KIND, &name.to_lowercase()).await.map_err(ApiError::from)?;
         raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()
     }
 
@@ -72,7 +72,7 @@ impl TokenRole {
 
 /// `LIST auth/token/roles`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    let keys = call.core.store.entry_list(KIND, "").await.map_err(|e| ApiError::internal(&e))?;
+    let keys = call.core.store.entry_list(KIND, "").await.map_err(ApiError::from)?;
     Response::keys(keys)
 }
 
@@ -137,11 +137,11 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
                 r.token_explicit_max_ttl = m as i64;
             }
             let text = serde_json::to_string(&r).map_err(|e| ApiError::internal(&e))?;
-            store.entry_put(KIND, &name, &text).await.map_err(|e| ApiError::internal(&e))?;
+            store.entry_put(KIND, &name, &text).await.map_err(ApiError::from)?;
             Ok(Response::NoContent)
         }
         Operation::Delete => {
-            store.entry_delete(KIND, &name).await.map_err(|e| ApiError::internal(&e))?;
+            store.entry_delete(KIND, &name).await.map_err(ApiError::from)?;
             Ok(Response::NoContent)
         }
         _ => Err(ApiError::unsupported_operation()),

@@ -110,11 +110,7 @@ fn invalid() -> ApiError {
 pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Response, ApiError> {
     let Some(password) = params::str_field(&req.data, "password")?.filter(|p| !p.is_empty()) else {
         // OpenBao: 500 "missing password", whoever the user is.
-        return Err(ApiError {
-            status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            errors: vec!["missing password".into()],
-            empty_body: false,
-        });
+        return Err(ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "missing password"));
     };
     let password = Zeroizing::new(password.to_string());
     let Some(name) = canonical_name(raw_name) else {

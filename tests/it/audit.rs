@@ -34,18 +34,18 @@ async fn audit_hash(s: &TestServer, device: &str, input: &str) -> String {
     v["data"]["hash"].as_str().unwrap().to_string()
 }
 
-async fn public_key(s: &TestServer, device: &str) -> ed25519_dalek::VerifyingKey {
+pub(crate) async fn public_key(s: &TestServer, device: &str) -> ed25519_dalek::VerifyingKey {
     let (st, v) = s.call("GET", &format!("sys/audit/{device}/public-key"), None).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     chain::parse_public_key(v["data"]["public_key_pem"].as_str().unwrap()).unwrap()
 }
 
-fn declared(name: &str, path: &str) -> Spec {
+pub(crate) fn declared(name: &str, path: &str) -> Spec {
     let options: Map<String, Value> = json!({"file_path": path}).as_object().unwrap().clone();
     Spec::parse(name, "file", "", options, true, None).unwrap()
 }
 
-fn check(paths: &[PathBuf], key: &ed25519_dalek::VerifyingKey) -> Result<verify::Report, verify::Failure> {
+pub(crate) fn check(paths: &[PathBuf], key: &ed25519_dalek::VerifyingKey) -> Result<verify::Report, verify::Failure> {
     verify::verify_files(paths, key, &Options { allow_open_tail: false })
 }
 

@@ -129,6 +129,67 @@ async fn three_nodes_share_writes_and_see_revocations_policies_mounts_and_rotati
     db.close().await;
 }
 
+/// Open `LISTEN` connections in database `db` (one per subscribed node).
+async fn listeners(admin: &mut sqlx::PgConnection, db: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from pg_stat_activity where datname = $1 and query ilike 'listen%'")
+        .bind(db)
+        .fetch_one(admin)
+        .await
+        .unwrap()
+}
+
+async fn until_listeners(admin: &mut sqlx::PgConnection, db: &str, want: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while listeners(admin, db).await != want {
+        assert!(tokio::time::Instant::now() < deadline, "expected {want} LISTEN connections in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_listen_connection_is_killed_resubscribes_and_still_hears_revocations() {
+    use sqlx::Connection;
+    let (_store, db) = fresh_pg().await;
+    let mut a = node(db.url()).await;
+    let (shares, root) = a.init(1, 1).await;
+    a.unseal(&shares).await;
+    let mut b = node(db.url()).await;
+    b.token = root.clone();
+    b.unseal(&shares).await;
+    let mut admin = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    until_listeners(&mut admin, db.name(), 2).await;
+    // The database drops both nodes' LISTEN connections (a failover, a restarted pooler).
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and query ilike 'listen%'",
+    )
+    .bind(db.name())
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(killed, vec![true, true]);
+    until_listeners(&mut admin, db.name(), 2).await;
+
+    // A token cached on B after the re-subscription, revoked on A: B hears it on the new connection.
+    let (st, v) = a
+        .call("PUT", "sys/policies/acl/app", Some(json!({"policy": "path \"sys/*\" { capabilities = [\"read\"] }"})))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (_, t) = a.call("POST", "auth/token/create", Some(json!({"policies": ["app"]}))).await;
+    let token = t["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(status(&b, &token, "GET", "auth/token/lookup-self", None).await, StatusCode::OK);
+    let (st, _) = a.call("POST", "auth/token/revoke", Some(json!({"token": token}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    within_a_second("a revocation after re-subscribing", || async {
+        status(&b, &token, "GET", "auth/token/lookup-self", None).await == StatusCode::FORBIDDEN
+    })
+    .await;
+    admin.close().await.unwrap();
+    for n in [a, b] {
+        n.stop().await;
+    }
+    db.close().await;
+}
+
 /// The node that says it holds the lease, if exactly one does.
 async fn leader_of(nodes: &[&TestServer]) -> Option<usize> {
     let mut leaders = Vec::new();
@@ -292,5 +353,57 @@ async fn real_nodes_hand_over_the_lease_on_sigstop_and_sigkill_and_a_resumed_ex_
     assert!(third > second);
     procs[lead].child.kill().unwrap();
     procs[lead].child.wait().unwrap();
+    db.close().await;
+}
+
+/// Audit settings of a node named `name` with one config-declared file device `file`.
+fn audited(name: &str, log: &std::path::Path) -> coffer::server::Options {
+    let audit = coffer::audit::Settings {
+        declared: vec![crate::audit::declared("file", log.to_str().unwrap())],
+        node_name: name.to_string(),
+        ..Default::default()
+    };
+    coffer::server::Options {
+        seal: coffer::config::SealKind::Shamir,
+        limits: crate::harness::limits(),
+        audit,
+        lease_ttl: Duration::from_secs(3),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_node_continues_its_own_audit_chain_after_a_restart_into_a_new_file() {
+    let (_store, db) = fresh_pg().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (log_a, log_b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    let mut a = TestServer::at_url_opts(db.url(), audited("a", &log_a)).await;
+    let (shares, root) = a.init(1, 1).await;
+    a.unseal(&shares).await;
+    let mut b = TestServer::at_url_opts(db.url(), audited("b", &log_b)).await;
+    b.token = root.clone();
+    b.unseal(&shares).await;
+    let key = crate::audit::public_key(&a, "file").await;
+    for n in [&a, &b] {
+        let (st, _) = n.call("GET", "sys/mounts", None).await;
+        assert_eq!(st, StatusCode::OK);
+    }
+    a.stop().await;
+    // B writes on after A has stopped: its saved head is the newest one in the database.
+    for _ in 0..5 {
+        b.call("GET", "sys/mounts", None).await;
+    }
+    b.stop().await;
+    // A's file is rotated away while A is down; A resumes the chain from its own saved head.
+    let rotated = dir.path().join("a.log.1");
+    std::fs::rename(&log_a, &rotated).unwrap();
+    let mut a = TestServer::at_url_opts(db.url(), audited("a", &log_a)).await;
+    a.token = root.clone();
+    a.unseal(&shares).await;
+    a.call("GET", "sys/mounts", None).await;
+    a.stop().await;
+    if let Err(f) = crate::audit::check(&[rotated, log_a], &key) {
+        panic!("node a's files do not verify as one chain: {f:?}");
+    }
+    crate::audit::check(&[log_b], &key).unwrap();
     db.close().await;
 }

@@ -86,10 +86,15 @@ impl TestServer {
     /// An uninitialised server over the store at `url` (e.g. a shared PostgreSQL database),
     /// with the given singleton lease TTL.
     pub async fn at_url(url: &str, lease_ttl: std::time::Duration) -> Self {
-        let store = coffer::store::open(url).await.unwrap();
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let options =
             server::Options { seal: SealKind::Shamir, limits: limits(), audit: Default::default(), lease_ttl };
+        Self::at_url_opts(url, options).await
+    }
+
+    /// A node over the database at `url` with full options.
+    pub async fn at_url_opts(url: &str, options: server::Options) -> Self {
+        let store = coffer::store::open(url).await.unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = server::start_with(store, Listener::Plain(tcp), options).await.unwrap();
         let base = format!("http://{}", running.addr);
         let dir = tempfile::tempdir().unwrap();

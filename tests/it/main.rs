@@ -15,6 +15,7 @@ mod jwt;
 mod kv;
 mod migrate;
 mod pg_faults;
+mod pg_tls;
 mod policies;
 mod restart;
 mod seal;

@@ -23,9 +23,11 @@ pub struct OwnCluster {
     sock: PathBuf,
     /// Its TCP port on 127.0.0.1.
     pub port: u16,
+    /// Extra server settings (`-c name=value …`).
+    extra: String,
 }
 
-fn as_postgres(args: &[&str]) {
+pub fn as_postgres(args: &[&str]) {
     let out = Command::new("runuser").args(["-u", "postgres", "--"]).args(args).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
@@ -37,6 +39,12 @@ fn free_port() -> u16 {
 impl OwnCluster {
     /// `initdb` (trust auth, user postgres) and start on a free port.
     pub fn start() -> Self {
+        Self::start_configured(|_| String::new())
+    }
+
+    /// Like [`OwnCluster::start`]; `configure` gets the data directory after `initdb` (to write
+    /// files into it) and returns extra server settings.
+    pub fn start_configured(configure: impl FnOnce(&Path) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -46,13 +54,14 @@ impl OwnCluster {
             Command::new("chown").arg("postgres").arg(d).status().unwrap();
         }
         as_postgres(&[&format!("{BIN}/initdb"), "-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-N"]);
-        let c = OwnCluster { port: free_port(), data, sock, _dir: dir };
+        let extra = configure(&data);
+        let c = OwnCluster { port: free_port(), data, sock, _dir: dir, extra };
         c.ctl(&["start"]);
         c
     }
 
     fn ctl(&self, action: &[&str]) {
-        let opts = format!("-p {} -k {} -c fsync=on", self.port, self.sock.display());
+        let opts = format!("-p {} -k {} -c fsync=on {}", self.port, self.sock.display(), self.extra);
         let log = self.data.join("log");
         let mut args = vec![format!("{BIN}/pg_ctl"), "-D".into(), self.data.display().to_string()];
         args.extend(["-w".into(), "-l".into(), log.display().to_string(), "-o".into(), opts]);
@@ -63,6 +72,16 @@ impl OwnCluster {
     /// A crash-like restart: every backend killed, the WAL replayed.
     pub fn restart_immediate(&self) {
         self.ctl(&["restart", "-m", "immediate"]);
+    }
+
+    /// A fast shutdown: the database is down until [`OwnCluster::start_again`].
+    pub fn stop(&self) {
+        self.ctl(&["stop", "-m", "fast"]);
+    }
+
+    /// Starts the cluster after [`OwnCluster::stop`].
+    pub fn start_again(&self) {
+        self.ctl(&["start"]);
     }
 
     /// The URL of database `postgres`.
@@ -166,5 +185,58 @@ async fn a_postgres_restart_under_load_loses_no_acknowledged_write_and_service_r
         let v = s.read(&format!("secret/data/w{w}/k{n}")).await;
         assert_eq!(v["n"], *n);
     }
+    drop(pg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_database_gives_503_with_retry_after_and_nothing_else_until_it_is_back() {
+    let pg = OwnCluster::start();
+    let mut s = node(&pg.url()).await;
+    let (shares, _root) = s.init(1, 1).await;
+    s.unseal(&shares).await;
+    let (st, v) = s.call("POST", "sys/mounts/secret", Some(json!({"data": {}, "type": "kv-v2"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    s.write("secret/data/app", json!({"v": 1})).await;
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.stop();
+        pg
+    })
+    .await
+    .unwrap();
+    for (method, body) in [("GET", None), ("PUT", Some(json!({"data": {"v": 2}})))] {
+        let mut req = s.client.request(method.parse().unwrap(), format!("{}/v1/secret/data/app", s.base));
+        req = req.header("X-Vault-Token", &s.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} while the database is down");
+        assert_eq!(r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string()), Some("1".into()));
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body, json!({"errors": ["storage is unavailable; retry later"]}), "{method}");
+    }
+    // The node itself stays up and unsealed (a standby now: it cannot renew the leader lease).
+    let (st, h) = s.call("GET", "sys/health", None).await;
+    assert!(st == StatusCode::OK || st.as_u16() == 473, "{st} {h}");
+    assert_eq!(h["sealed"], false);
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.start_again();
+        pg
+    })
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (st, v) = s.call("GET", "secret/data/app", None).await;
+        if st == StatusCode::OK {
+            // The write refused while the database was down left nothing behind.
+            assert_eq!(v["data"]["data"]["v"], 1, "{v}");
+            assert_eq!(v["data"]["metadata"]["version"], 1, "{v}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "reads did not resume: {st} {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.stop().await;
     drop(pg);
 }

@@ -819,3 +819,32 @@ async fn leader_lease_and_fencing(s: SharedStore) {
         [("a", "http://a2"), ("b", "http://b")]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_postgres_pool_opens_no_more_than_max_connections() {
+    use sqlx::Connection;
+    let db = PgDb::create().await;
+    let pool = store::Pool { max_connections: 2, ..store::Pool::default() };
+    let store = store::open_with(db.url(), &pool).await.unwrap();
+    let writers: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.entry_put("pool", &format!("k{i}"), "v").await.unwrap() })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert_eq!(store.entry_list("pool", "").await.unwrap().len(), 20);
+    let mut admin = sqlx::PgConnection::connect(db.url()).await.unwrap();
+    let others: i64 =
+        sqlx::query_scalar("select count(*) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()")
+            .bind(db.name())
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    assert!((1..=2).contains(&others), "{others} connections for a pool of 2");
+    admin.close().await.unwrap();
+    drop(store);
+    db.close().await;
+}
