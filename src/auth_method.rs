@@ -157,6 +157,7 @@ pub async fn login(
         warnings: Vec::new(),
         auth: Some(entry.auth_block(Some(token.expose_secret()), now)),
         repeat_top_level: false,
+        lease: None,
     })
 }
 

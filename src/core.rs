@@ -59,9 +59,16 @@ pub struct Core {
     /// The address this node serves on (for `sys/leader` and `sys/ha-status`).
     pub api_address: arc_swap::ArcSwapOption<String>,
     mount_lock: tokio::sync::Mutex<()>,
+    /// A handle to this core, for work a request starts in the background.
+    me: std::sync::Weak<Core>,
 }
 
 impl Core {
+    /// A shared handle to this core (`None` only while it is being dropped).
+    pub fn self_arc(&self) -> Option<Arc<Core>> {
+        self.me.upgrade()
+    }
+
     /// A sealed core over `store`.
     pub fn new(store: SharedStore, seal_kind: SealKind, audit: crate::audit::Settings) -> Arc<Self> {
         let changes = crate::cluster::Changes::default();
@@ -69,7 +76,8 @@ impl Core {
         tokens.changes = changes.clone();
         let mut policies = PolicyStore::default();
         policies.changes = changes.clone();
-        Arc::new(Self {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
             store,
             barrier: Barrier::default(),
             tokens,
@@ -371,6 +379,9 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
     let p = path.trim_end_matches('/');
     matches!(p, "sys/seal" | "sys/rotate" | "sys/rotate/keyring" | "auth/token/revoke-orphan")
         || (p == "auth/token/accessors" && op == Operation::List)
+        || ((p == "sys/leases/lookup" || p.starts_with("sys/leases/lookup/")) && op == Operation::List)
+        || p.starts_with("sys/leases/revoke-prefix/")
+        || p.starts_with("sys/leases/revoke-force/")
         || (p.starts_with("sys/audit") && !p.starts_with("sys/audit-hash"))
         || (p.starts_with("sys/auth/") && !p.ends_with("/tune") && (op.is_write() || op == Operation::Delete))
 }
@@ -392,6 +403,7 @@ fn engine_for(row: &MountRow) -> Option<Arc<dyn Engine>> {
     let options: serde_json::Value = serde_json::from_str(&row.options).unwrap_or(json!({}));
     match (row.table_name.as_str(), row.kind.as_str()) {
         ("mounts", "kv") if options.get("version").and_then(|v| v.as_str()) == Some("2") => Some(Arc::new(kv::KvV2)),
+        ("mounts", "database") => Some(Arc::new(crate::database::Database)),
         ("auth", "jwt") => Some(Arc::new(crate::jwt::JwtAuth)),
         ("auth", "approle") => Some(Arc::new(crate::approle::AppRole)),
         ("auth", "userpass") => Some(Arc::new(crate::userpass::Userpass)),

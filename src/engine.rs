@@ -39,4 +39,26 @@ pub trait Engine: Send + Sync {
     fn unauthenticated(&self, _path: &str) -> bool {
         false
     }
+
+    /// Revokes what one of this mount's leases stands for (a database user, say). An error is
+    /// retried later with backoff; the lease stays until this succeeds.
+    async fn revoke_lease(
+        &self,
+        _core: &Core,
+        _mount: &MountEntry,
+        _lease: &crate::leases::OpenLease,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Extends what a lease stands for until `expire` (e.g. a database user's `VALID UNTIL`).
+    async fn renew_lease(
+        &self,
+        _core: &Core,
+        _mount: &MountEntry,
+        _lease: &crate::leases::OpenLease,
+        _expire: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
 }

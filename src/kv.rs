@@ -62,6 +62,7 @@ impl Engine for KvV2 {
                 ],
                 auth: None,
                 repeat_top_level: false,
+                lease: None,
             }),
         }
     }

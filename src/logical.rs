@@ -84,6 +84,17 @@ impl Request {
     }
 }
 
+/// The lease fields of a leased answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    /// The lease id (`database/creds/<role>/<random>`).
+    pub id: String,
+    /// Seconds until it expires.
+    pub duration: i64,
+    /// Whether it can be renewed.
+    pub renewable: bool,
+}
+
 /// The answer of an engine. The HTTP layer renders it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Response {
@@ -101,6 +112,8 @@ pub enum Response {
         auth: Option<Value>,
         /// Repeat `data`'s keys at the top level (the sys quirk).
         repeat_top_level: bool,
+        /// `lease_id`, `lease_duration` and `renewable` of a leased secret.
+        lease: Option<LeaseInfo>,
     },
     /// A bare JSON body with no envelope (sys/health, sys/seal-status, sys/init …).
     Bare {
@@ -127,6 +140,7 @@ impl Response {
             warnings: Vec::new(),
             auth: None,
             repeat_top_level: false,
+            lease: None,
         }
     }
 
@@ -138,6 +152,7 @@ impl Response {
             warnings: Vec::new(),
             auth: None,
             repeat_top_level: true,
+            lease: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! for secret values; the barrier encrypts before anything reaches a `Store`.
 
 pub mod copy;
+pub mod leases;
 pub mod postgres;
 pub mod sqlite;
 
@@ -187,7 +188,7 @@ pub type KvRead = (KvMetadataRow, Option<KvVersionRow>);
 
 /// Everything Coffer persists. One implementation per database; the contract suite runs on each.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: leases::LeaseStore + Send + Sync + 'static {
     /// The change feed between nodes sharing this store (`None`: a single-node store).
     fn bus(&self) -> Option<Arc<dyn crate::cluster::Bus>> {
         None

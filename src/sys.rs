@@ -4,7 +4,9 @@
 mod audit_api;
 mod ha;
 mod keys;
+mod leases_api;
 mod mounts;
+mod password_policies;
 mod policies;
 mod seal_api;
 
@@ -53,6 +55,7 @@ impl Engine for System {
         match path {
             "seal" if write => seal_api::seal(call.core).await,
             "policies/acl" if op == Operation::List => policies::list(&call, false).await,
+            "policies/password" => password_policies::list(call.core, op).await,
             "policy" if op == Operation::Read || op == Operation::List => policies::list(&call, true).await,
             "capabilities" if write => policies::capabilities(&call, &req).await,
             "capabilities-self" if write => policies::capabilities_self(&call, &req).await,
@@ -77,7 +80,15 @@ impl Engine for System {
                 crate::wrapping::rewrap(call.core, t).await
             }
             _ => {
-                if let Some(rest) = path.strip_prefix("audit/") {
+                if let Some(rest) = path.strip_prefix("leases/") {
+                    if let Some(r) = leases_api::route(&call, rest, &req).await {
+                        return r;
+                    }
+                    Err(ApiError::unsupported_path())
+                } else if path == "quotas/lease-count" || path.starts_with("quotas/lease-count/") {
+                    let rest = path.trim_start_matches("quotas/lease-count").trim_start_matches('/');
+                    leases_api::quotas(&call, rest, &req).await
+                } else if let Some(rest) = path.strip_prefix("audit/") {
                     audit_api::device(call.core, rest, &req).await
                 } else if let Some(name) = path.strip_prefix("audit-hash/") {
                     audit_api::hash(call.core, name, &req)
@@ -87,6 +98,8 @@ impl Engine for System {
                     mounts::mount_path(call.core, "auth", p, &req).await
                 } else if let Some(name) = path.strip_prefix("policies/acl/") {
                     policies::policy(&call, name, &req, false).await
+                } else if let Some(rest) = path.strip_prefix("policies/password/") {
+                    password_policies::handle(call.core, rest, &req).await
                 } else if let Some(name) = path.strip_prefix("policy/") {
                     policies::policy(&call, name, &req, true).await
                 } else if let Some(p) = path.strip_prefix("internal/ui/mounts/") {

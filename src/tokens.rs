@@ -344,7 +344,7 @@ impl TokenStore {
     }
 
     /// Revokes a token and all its descendants, and destroys their cubbyholes.
-    pub async fn revoke_tree(&self, store: &SharedStore, hash: &[u8]) -> Result<(), ApiError> {
+    pub async fn revoke_tree(&self, store: &SharedStore, hash: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
         self.revoke_tree_fenced(store, hash, None).await
     }
 
@@ -355,7 +355,7 @@ impl TokenStore {
         store: &SharedStore,
         hash: &[u8],
         fence: Option<&crate::store::Fence>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Vec<Vec<u8>>, ApiError> {
         let tree = store.token_tree(hash).await.map_err(internal)?;
         match fence {
             Some(f) => store.token_delete_tree_fenced(hash, f).await.map_err(|e| match e {
@@ -365,18 +365,23 @@ impl TokenStore {
             None => store.token_delete_tree(hash).await.map_err(internal)?,
         }
         self.invalidate();
-        for h in tree {
-            store.entry_delete_kind(&crate::cubbyhole::kind_for(&h)).await.map_err(internal)?;
+        let now = Utc::now().timestamp_millis();
+        for h in &tree {
+            store.entry_delete_kind(&crate::cubbyhole::kind_for(h)).await.map_err(internal)?;
+            // The token's leases go too: due now for the expiry worker, unless the caller
+            // revokes them at once (`leases::revoke_for_tokens`).
+            store.secret_lease_due_for_token(h, now).await.map_err(internal)?;
         }
-        Ok(())
+        Ok(tree)
     }
 
     /// Revokes a token; its children become orphans. Its cubbyhole is destroyed.
-    pub async fn revoke_orphan(&self, store: &SharedStore, hash: &[u8]) -> Result<(), ApiError> {
+    pub async fn revoke_orphan(&self, store: &SharedStore, hash: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
         store.token_delete_orphaning(hash).await.map_err(internal)?;
         self.invalidate();
         store.entry_delete_kind(&crate::cubbyhole::kind_for(hash)).await.map_err(internal)?;
-        Ok(())
+        store.secret_lease_due_for_token(hash, Utc::now().timestamp_millis()).await.map_err(internal)?;
+        Ok(vec![hash.to_vec()])
     }
 
     /// Renews a token: new TTL `increment` (or its creation TTL), capped by its explicit max TTL

@@ -66,12 +66,17 @@ async fn store_wrapped(
 
 /// Wraps a successful answer that carries data or auth; anything else passes through.
 pub async fn wrap(core: &Core, creation_path: &str, resp: Response, ttl: u64) -> Result<Response, ApiError> {
-    let Response::Envelope { status, data, warnings, auth, .. } = &resp else { return Ok(resp) };
+    let Response::Envelope { status, data, warnings, auth, lease, .. } = &resp else { return Ok(resp) };
     if !status.is_success() || (data.is_none() && auth.is_none()) {
         return Ok(resp);
     }
     let wrapped_accessor = auth.as_ref().and_then(|a| a["accessor"].as_str()).map(str::to_string);
-    let content = json!({"data": data, "auth": auth, "warnings": warnings});
+    let mut content = json!({"data": data, "auth": auth, "warnings": warnings});
+    if let Some(l) = lease {
+        content["lease_id"] = json!(l.id);
+        content["lease_duration"] = json!(l.duration);
+        content["renewable"] = json!(l.renewable);
+    }
     store_wrapped(core, creation_path, content, ttl, wrapped_accessor.as_deref()).await
 }
 
@@ -99,6 +104,11 @@ pub async fn unwrap(core: &Core, wrapping: &TokenEntry) -> Result<Response, ApiE
         warnings: warnings.unwrap_or_default(),
         auth: Some(r["auth"].clone()).filter(|a| !a.is_null()),
         repeat_top_level: false,
+        lease: r["lease_id"].as_str().filter(|id| !id.is_empty()).map(|id| crate::logical::LeaseInfo {
+            id: id.to_string(),
+            duration: r["lease_duration"].as_i64().unwrap_or(0),
+            renewable: r["renewable"].as_bool().unwrap_or(false),
+        }),
     })
 }
 

@@ -408,6 +408,7 @@ mod tests {
             warnings: vec![],
             auth: Some(json!({"client_token": "s.new", "accessor": "acc", "policies": ["p"]})),
             repeat_top_level: false,
+            lease: None,
         });
         let out_bytes = response(&h, None, &resp);
         let out = parse(&out_bytes);

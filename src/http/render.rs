@@ -43,7 +43,7 @@ pub fn response(request_id: &str, r: Response) -> HttpResponse {
                 "auth": null,
             }),
         ),
-        Response::Envelope { status, data, warnings, auth, repeat_top_level } => {
+        Response::Envelope { status, data, warnings, auth, repeat_top_level, lease } => {
             let mut env = Map::new();
             if repeat_top_level {
                 if let Some(Value::Object(d)) = &data {
@@ -51,9 +51,13 @@ pub fn response(request_id: &str, r: Response) -> HttpResponse {
                 }
             }
             env.insert("request_id".into(), json!(request_id));
-            env.insert("lease_id".into(), json!(""));
-            env.insert("renewable".into(), json!(false));
-            env.insert("lease_duration".into(), json!(0));
+            let (lease_id, renewable, duration) = match lease {
+                Some(l) => (l.id, l.renewable, l.duration),
+                None => (String::new(), false, 0),
+            };
+            env.insert("lease_id".into(), json!(lease_id));
+            env.insert("renewable".into(), json!(renewable));
+            env.insert("lease_duration".into(), json!(duration));
             env.insert("data".into(), data.unwrap_or(Value::Null));
             env.insert("wrap_info".into(), Value::Null);
             env.insert("warnings".into(), if warnings.is_empty() { Value::Null } else { json!(warnings) });

@@ -82,6 +82,7 @@ async fn read_live(
             warnings: Vec::new(),
             auth: None,
             repeat_top_level: false,
+            lease: None,
         }));
     }
     Ok(Ok((open_version(call, key, &v)?, metadata)))

@@ -8,6 +8,8 @@ use sqlx::{PgPool, Postgres, Transaction};
 
 use super::*;
 
+mod leases;
+
 /// A token and all its descendants, by parent links.
 const TOKEN_TREE: &str = "with recursive tree(h) as (select hash from token where hash = $1 \
      union select t.hash from token t join tree on t.parent_hash = tree.h) select h from tree";
@@ -86,7 +88,7 @@ fn limit(n: i64) -> Option<i64> {
 /// `None` when there is none (empty prefix, or only U+10FFFF). With the "C" collation,
 /// `prefix <= s < upper` is exactly "`s` starts with `prefix`": no wildcard to escape, and an
 /// index range scan.
-fn prefix_upper_bound(prefix: &str) -> Option<String> {
+pub(super) fn prefix_upper_bound(prefix: &str) -> Option<String> {
     let mut chars: Vec<char> = prefix.chars().collect();
     while let Some(last) = chars.pop() {
         let next = match last {

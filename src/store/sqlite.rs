@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::*;
 
+mod leases;
+
 /// SQLite implementation of [`Store`].
 pub struct SqliteStore {
     read: SqlitePool,
@@ -127,6 +129,7 @@ impl SqliteStore {
 /// A bound value for [`SqliteStore::exec`].
 enum Arg {
     Blob(Vec<u8>),
+    OptBlob(Option<Vec<u8>>),
     Text(String),
     Int(i64),
     OptInt(Option<i64>),
@@ -141,6 +144,7 @@ impl SqliteStore {
                 for a in args {
                     q = match a {
                         Arg::Blob(v) => q.bind(v),
+                        Arg::OptBlob(v) => q.bind(v),
                         Arg::Text(v) => q.bind(v),
                         Arg::Int(v) => q.bind(v),
                         Arg::OptInt(v) => q.bind(v),

@@ -133,6 +133,7 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
             };
             "kv"
         }
+        "database" if table_name == "mounts" => "database",
         other if table_name == "auth" && crate::core::AUTH_TYPES.contains(&other) => other,
         other => return Err(ApiError::bad_request(format!("plugin not found in the catalog: {other}"))),
     };

@@ -140,6 +140,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
         warnings: Vec::new(),
         auth: Some(entry.auth_block(Some(token.expose_secret()), now)),
         repeat_top_level: false,
+        lease: None,
     })
 }
 

@@ -18,7 +18,14 @@ fn bad_token() -> ApiError {
 }
 
 fn auth_response(auth: serde_json::Value, warnings: Vec<String>) -> Response {
-    Response::Envelope { status: StatusCode::OK, data: None, warnings, auth: Some(auth), repeat_top_level: false }
+    Response::Envelope {
+        status: StatusCode::OK,
+        data: None,
+        warnings,
+        auth: Some(auth),
+        repeat_top_level: false,
+        lease: None,
+    }
 }
 
 /// The token named by `token` in the body, or the caller when absent.
@@ -107,7 +114,8 @@ pub async fn renew_accessor(call: &Call<'_>, req: &Request) -> Result<Response, 
 
 /// `auth/token/revoke-self`.
 pub async fn revoke_self(call: &Call<'_>) -> Result<Response, ApiError> {
-    call.core.tokens.revoke_tree(&call.core.store, &call.token.row.hash).await?;
+    let tree = call.core.tokens.revoke_tree(&call.core.store, &call.token.row.hash).await?;
+    crate::leases::revoke_for_tokens(call.core, &tree).await;
     Ok(Response::NoContent)
 }
 
@@ -115,7 +123,8 @@ pub async fn revoke_self(call: &Call<'_>) -> Result<Response, ApiError> {
 pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
     if let Some(t) = call.core.tokens.find(&call.core.store, token, Utc::now()).await? {
-        call.core.tokens.revoke_tree(&call.core.store, &t.row.hash).await?;
+        let tree = call.core.tokens.revoke_tree(&call.core.store, &t.row.hash).await?;
+        crate::leases::revoke_for_tokens(call.core, &tree).await;
     }
     Ok(Response::NoContent)
 }
@@ -124,7 +133,8 @@ pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError
 pub async fn revoke_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     match by_accessor(call, req).await? {
         Some(t) => {
-            call.core.tokens.revoke_tree(&call.core.store, &t.row.hash).await?;
+            let tree = call.core.tokens.revoke_tree(&call.core.store, &t.row.hash).await?;
+            crate::leases::revoke_for_tokens(call.core, &tree).await;
             Ok(Response::NoContent)
         }
         None => Ok(Response::Envelope {
@@ -133,6 +143,7 @@ pub async fn revoke_accessor(call: &Call<'_>, req: &Request) -> Result<Response,
             warnings: vec!["No token found with this accessor".into()],
             auth: None,
             repeat_top_level: false,
+            lease: None,
         }),
     }
 }
@@ -144,7 +155,8 @@ pub async fn revoke_orphan(call: &Call<'_>, req: &Request) -> Result<Response, A
     }
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
     if let Some(t) = call.core.tokens.find(&call.core.store, token, Utc::now()).await? {
-        call.core.tokens.revoke_orphan(&call.core.store, &t.row.hash).await?;
+        let revoked = call.core.tokens.revoke_orphan(&call.core.store, &t.row.hash).await?;
+        crate::leases::revoke_for_tokens(call.core, &revoked).await;
     }
     Ok(Response::NoContent)
 }

@@ -45,6 +45,23 @@ impl OwnCluster {
     /// Like [`OwnCluster::start`]; `configure` gets the data directory after `initdb` (to write
     /// files into it) and returns extra server settings.
     pub fn start_configured(configure: impl FnOnce(&Path) -> String) -> Self {
+        Self::init_and_start(&["--auth=trust"], configure)
+    }
+
+    /// A cluster that checks passwords (`scram-sha-256` for every connection); the superuser
+    /// `postgres` has `password`.
+    pub fn start_scram(password: &str) -> Self {
+        let pwfile = std::env::temp_dir().join(format!("coffer-pw-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&pwfile, password).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let pw = format!("--pwfile={}", pwfile.display());
+        let c = Self::init_and_start(&["--auth=scram-sha-256", &pw], |_| String::new());
+        let _ = std::fs::remove_file(&pwfile);
+        c
+    }
+
+    fn init_and_start(auth: &[&str], configure: impl FnOnce(&Path) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -53,7 +70,11 @@ impl OwnCluster {
             std::fs::create_dir(d).unwrap();
             Command::new("chown").arg("postgres").arg(d).status().unwrap();
         }
-        as_postgres(&[&format!("{BIN}/initdb"), "-D", data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-N"]);
+        let mut args =
+            vec![format!("{BIN}/initdb"), "-D".into(), data.display().to_string(), "-U".into(), "postgres".into()];
+        args.extend(auth.iter().map(|a| a.to_string()));
+        args.push("-N".into());
+        as_postgres(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let extra = configure(&data);
         let c = OwnCluster { port: free_port(), data, sock, _dir: dir, extra };
         c.ctl(&["start"]);
@@ -82,6 +103,11 @@ impl OwnCluster {
     /// Starts the cluster after [`OwnCluster::stop`].
     pub fn start_again(&self) {
         self.ctl(&["start"]);
+    }
+
+    /// The URL of database `postgres` as `user` with `password`.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        format!("postgres://{user}:{password}@127.0.0.1:{}/postgres", self.port)
     }
 
     /// The URL of database `postgres`.

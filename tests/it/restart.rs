@@ -19,7 +19,7 @@ pub(crate) struct Proc {
     log: Arc<std::sync::Mutex<String>>,
 }
 
-fn write_config(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn write_config(dir: &Path) -> std::path::PathBuf {
     let key = dir.join("unseal.key");
     if !key.exists() {
         std::fs::write(&key, coffer::crypto::random_bytes::<32>()).unwrap();
@@ -81,11 +81,17 @@ fn spawn_with(cfg: &Path, log_level: &str) -> Proc {
     Proc { child, base, log }
 }
 
-async fn call(base: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+pub(crate) async fn call(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     crate::harness::call_url(&reqwest::Client::new(), base, token, method, path, body).await
 }
 
-async fn init(base: &str) -> String {
+pub(crate) async fn init(base: &str) -> String {
     let (s, v) = call(base, "", "PUT", "sys/init", Some(json!({}))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["keys"], json!([]));
