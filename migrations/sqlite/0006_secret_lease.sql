@@ -18,6 +18,6 @@ CREATE TABLE secret_lease (
     next_attempt INTEGER NOT NULL,
     last_error   TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX secret_lease_due_idx ON secret_lease (next_attempt);
+CREATE INDEX secret_lease_due_idx ON secret_lease (next_attempt, id);
 CREATE INDEX secret_lease_token_idx ON secret_lease (token_hash) WHERE token_hash IS NOT NULL;
 CREATE INDEX secret_lease_role_idx ON secret_lease (role);

@@ -85,6 +85,14 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
                 return Err(ApiError::bad_request(format!("cannot unmount \"{path}\"")));
             }
             if let Some(e) = existing {
+                // As Vault: the mount's leases are revoked first; if one cannot be, the mount stays.
+                crate::leases::revoke_prefix(core, &e.api_path, false).await.map_err(|err| {
+                    ApiError::bad_request(format!(
+                        "failed to revoke the leases of {}: {}",
+                        e.api_path,
+                        err.errors.join("; ")
+                    ))
+                })?;
                 core.unmount(&e.row.id).await?;
             }
             Ok(Response::NoContent)

@@ -358,8 +358,72 @@ async fn lease_count_quotas_answer_429_per_role_and_per_token() {
     // Revoking frees a slot.
     let (st, _) = s.call("PUT", "sys/leases/revoke-prefix/database/creds/readonly", None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    assert_eq!(s.call_as(&tokens[2], "GET", "database/creds/readonly", None).await.0, StatusCode::OK);
+    let (st, v) = s.call_as(&tokens[2], "GET", "database/creds/readonly", None).await;
+    assert_eq!(st, StatusCode::OK);
+    // Unmounting revokes the mount's leases first: the user is dropped.
+    let user = v["data"]["username"].as_str().unwrap().to_string();
+    assert!(role_exists(&pg, &user).await);
+    let (st, _) = s.call("DELETE", "sys/mounts/database", None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert!(!role_exists(&pg, &user).await);
+    let (_, c) = s.call("GET", "sys/leases/count", None).await;
+    assert_eq!(c["data"]["lease_count"], 0);
     admin.close().await.unwrap();
     s.stop().await;
+    drop(pg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_issued_before_a_kill_9_are_still_revoked_after_the_restart() {
+    use crate::restart::{call, init, spawn, write_config};
+    let pg = tokio::task::spawn_blocking(|| OwnCluster::start_scram(ROOT_PW)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let mut p = spawn(&cfg);
+    let token = init(&p.base).await;
+    let ok = |(st, v): (StatusCode, Value)| assert!(st.is_success(), "{st} {v}");
+    ok(call(&p.base, &token, "POST", "sys/mounts/database", Some(json!({"type": "database"}))).await);
+    let url = format!("postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres", pg.port);
+    let body = json!({"connection_url": url, "username": "postgres", "password": ROOT_PW, "allowed_roles": "*"});
+    ok(call(&p.base, &token, "POST", "database/config/pg", Some(body)).await);
+    for (name, ttl) in [("short", "3s"), ("long", "1h")] {
+        let body = json!({
+            "db_name": "pg",
+            "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';"],
+            "default_ttl": ttl,
+        });
+        ok(call(&p.base, &token, "POST", &format!("database/roles/{name}"), Some(body)).await);
+    }
+    let mut short = Vec::new();
+    for _ in 0..3 {
+        let (st, v) = call(&p.base, &token, "GET", "database/creds/short", None).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        short.push(creds_of(&v));
+    }
+    let (_, v) = call(&p.base, &token, "GET", "database/creds/long", None).await;
+    let long = creds_of(&v);
+    p.child.kill().unwrap(); // SIGKILL, before any short lease is due
+    p.child.wait().unwrap();
+
+    let mut p = spawn(&cfg);
+    until("revocation of every due lease after the restart", Duration::from_secs(30), || async {
+        let mut all_gone = true;
+        for (_, user, _) in &short {
+            all_gone &= !role_exists(&pg, user).await;
+        }
+        all_gone
+    })
+    .await;
+    for (lease, user, password) in &short {
+        assert!(login(&pg, user, password).await.is_err());
+        let (st, _) = call(&p.base, &token, "PUT", "sys/leases/lookup", Some(json!({"lease_id": lease}))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+    }
+    // The lease that is not due yet is untouched.
+    assert!(login(&pg, &long.1, &long.2).await.is_ok());
+    let (st, _) = call(&p.base, &token, "PUT", "sys/leases/lookup", Some(json!({"lease_id": long.0}))).await;
+    assert_eq!(st, StatusCode::OK);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
     drop(pg);
 }

@@ -140,6 +140,7 @@ macro_rules! contract {
 
 contract!(system_records, contract_system_sqlite, contract_system_postgres);
 contract!(leader_lease_and_fencing, contract_lease_sqlite, contract_lease_postgres);
+contract!(secret_leases, contract_secret_leases_sqlite, contract_secret_leases_postgres);
 contract!(mounts, contract_mounts_sqlite, contract_mounts_postgres);
 contract!(mount_delete_removes_data, contract_mount_delete_sqlite, contract_mount_delete_postgres);
 contract!(tokens, contract_tokens_sqlite, contract_tokens_postgres);
@@ -818,6 +819,78 @@ async fn leader_lease_and_fencing(s: SharedStore) {
         nodes.iter().map(|n| (n.id.as_str(), n.address.as_str())).collect::<Vec<_>>(),
         [("a", "http://a2"), ("b", "http://b")]
     );
+}
+
+fn secret_lease(id: &str, token: Option<&[u8]>, expire: i64) -> coffer::store::leases::SecretLeaseRow {
+    coffer::store::leases::SecretLeaseRow {
+        id: id.into(),
+        mount_id: "m1".into(),
+        path: "creds/r".into(),
+        role: id.rsplit_once('/').map(|(r, _)| r.to_string()).unwrap_or_default(),
+        token_hash: token.map(<[u8]>::to_vec),
+        issue_time: 0,
+        expire_time: expire,
+        max_expire: expire * 2,
+        last_renewal: None,
+        renewable: true,
+        key_term: 1,
+        secret: vec![1, 2, 3],
+        attempts: 0,
+        next_attempt: expire,
+        last_error: String::new(),
+    }
+}
+
+async fn secret_leases(s: SharedStore) {
+    use coffer::store::Fence;
+    let rows = [
+        secret_lease("db/creds/a/1", Some(b"t1"), 300),
+        secret_lease("db/creds/a/2", Some(b"t1"), 100),
+        secret_lease("db/creds/ab/3", Some(b"t2"), 200),
+        secret_lease("db/creds/b/4", None, 5_000),
+    ];
+    for r in &rows {
+        s.secret_lease_insert(r).await.unwrap();
+    }
+    assert!(matches!(s.secret_lease_insert(&rows[0]).await, Err(StoreError::Conflict)), "ids are unique");
+    assert_eq!(s.secret_lease_get("db/creds/a/1").await.unwrap().as_ref(), Some(&rows[0]));
+    assert_eq!(s.secret_lease_get("db/creds/a/9").await.unwrap(), None);
+    // Prefixes are exact: "a/" does not match "ab/".
+    assert_eq!(s.secret_lease_ids("db/creds/a/", 100).await.unwrap(), ["db/creds/a/1", "db/creds/a/2"]);
+    assert_eq!(s.secret_lease_ids("db/creds/", 2).await.unwrap().len(), 2);
+    // Due rows, earliest first, by the expiry index.
+    let due: Vec<String> = s.secret_lease_due(300, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(due, ["db/creds/a/2", "db/creds/ab/3", "db/creds/a/1"]);
+    assert_eq!(s.secret_lease_due(300, 1).await.unwrap().len(), 1);
+    // Renewal moves the expiry and the next attempt; a missing lease is a conflict.
+    s.secret_lease_renew("db/creds/a/2", 1_000, 50).await.unwrap();
+    let r = s.secret_lease_get("db/creds/a/2").await.unwrap().unwrap();
+    assert_eq!((r.expire_time, r.next_attempt, r.last_renewal), (1_000, 1_000, Some(50)));
+    assert!(matches!(s.secret_lease_renew("db/creds/a/9", 1, 1).await, Err(StoreError::Conflict)));
+    // A failed revocation is recorded and pushes the next attempt out.
+    s.secret_lease_failed("db/creds/a/1", 1, 9_000, "boom").await.unwrap();
+    let r = s.secret_lease_get("db/creds/a/1").await.unwrap().unwrap();
+    assert_eq!((r.attempts, r.next_attempt, r.last_error.as_str()), (1, 9_000, "boom"));
+    assert_eq!(s.secret_lease_counts().await.unwrap(), (4, 1));
+    // Counts for quotas.
+    assert_eq!(s.secret_lease_count_role("db/creds/a").await.unwrap(), 2);
+    assert_eq!(s.secret_lease_count_token(b"t1", None).await.unwrap(), 2);
+    assert_eq!(s.secret_lease_count_token(b"t1", Some("db/creds/ab")).await.unwrap(), 0);
+    // A revoked token's leases become due now (never later than they were).
+    assert_eq!(s.secret_lease_ids_by_token(b"t1").await.unwrap(), ["db/creds/a/1", "db/creds/a/2"]);
+    s.secret_lease_due_for_token(b"t1", 60).await.unwrap();
+    let due: Vec<String> = s.secret_lease_due(60, 10).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(due, ["db/creds/a/1", "db/creds/a/2"]);
+    // Deletes: plain, and fenced by the leader epoch.
+    s.secret_lease_delete("db/creds/a/1").await.unwrap();
+    s.secret_lease_delete("db/creds/a/1").await.unwrap();
+    assert_eq!(s.lease_acquire("n1", 0, 1_000).await.unwrap(), Some(1));
+    assert_eq!(s.lease_acquire("n2", 2_000, 1_000).await.unwrap(), Some(2));
+    let stale = Fence { node: "n1".into(), epoch: 1 };
+    assert!(matches!(s.secret_lease_delete_fenced("db/creds/a/2", &stale).await, Err(StoreError::Conflict)));
+    assert!(s.secret_lease_get("db/creds/a/2").await.unwrap().is_some());
+    s.secret_lease_delete_fenced("db/creds/a/2", &Fence { node: "n2".into(), epoch: 2 }).await.unwrap();
+    assert_eq!(s.secret_lease_counts().await.unwrap(), (2, 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

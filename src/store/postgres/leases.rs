@@ -111,7 +111,7 @@ impl LeaseStore for PgStore {
 
     async fn secret_lease_due(&self, now: i64, limit: i64) -> StoreResult<Vec<SecretLeaseRow>> {
         sqlx::query_as(&format!(
-            "select {COLS} from secret_lease where next_attempt <= $1 order by next_attempt limit $2"
+            "select {COLS} from secret_lease where next_attempt <= $1 order by next_attempt, id limit $2"
         ))
         .bind(now)
         .bind(limit)

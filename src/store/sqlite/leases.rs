@@ -102,7 +102,7 @@ impl LeaseStore for SqliteStore {
 
     async fn secret_lease_due(&self, now: i64, limit: i64) -> StoreResult<Vec<SecretLeaseRow>> {
         Ok(sqlx::query_as(&format!(
-            "select {COLS} from secret_lease where next_attempt <= ? order by next_attempt limit ?"
+            "select {COLS} from secret_lease where next_attempt <= ? order by next_attempt, id limit ?"
         ))
         .bind(now)
         .bind(limit)
