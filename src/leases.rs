@@ -7,7 +7,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
@@ -311,9 +311,4 @@ pub async fn revoke_for_tokens(core: &Core, hashes: &[Vec<u8>]) {
 pub async fn count(core: &Core, irrevocable: bool) -> Result<Response, ApiError> {
     let (all, failing) = core.store.secret_lease_counts().await?;
     Ok(Response::data(json!({ "counts": {}, "lease_count": if irrevocable { failing } else { all } })))
-}
-
-/// The expiry of a lease as a time (for engines' `{{expiration}}`).
-pub fn expiry(row: &SecretLeaseRow) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(row.expire_time).single().unwrap_or_else(Utc::now)
 }

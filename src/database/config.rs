@@ -2,7 +2,7 @@
 //! included, is encrypted under the barrier; reads never return the password.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::{statements, target, Kinds};
@@ -212,9 +212,4 @@ pub async fn for_role(core: &Core, kinds: &Kinds, db_name: &str, role: &str) -> 
         return Err(ApiError::bad_request(format!("{role:?} is not an allowed role")));
     }
     Ok(c)
-}
-
-/// `Value` of a statement list for reads.
-pub fn statements_json(s: &[String]) -> Value {
-    json!(s)
 }

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use zeroize::Zeroizing;
 
 use super::{config, statements, target, Kinds};
@@ -233,9 +233,4 @@ pub async fn renew(
     let vars = target::Vars { name: &d.username, password: "", expiration: Some(expire) };
     let rendered: Vec<Zeroizing<String>> = templates.iter().map(|t| target::render(t, &vars)).collect();
     target::run_as_root(&cfg.connection_url, &cfg.username, &cfg.password, &rendered, &[], &[&cfg.password]).await
-}
-
-/// JSON of a role list field (for reads).
-pub fn list_json(items: &[String]) -> Value {
-    json!(items)
 }
