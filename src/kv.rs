@@ -5,6 +5,7 @@ mod config;
 mod data;
 mod metadata;
 mod rewrap;
+pub mod stages;
 mod versions;
 
 use async_trait::async_trait;
@@ -49,9 +50,14 @@ impl Engine for KvV2 {
             ("metadata", o) if o.is_write() => metadata::write(&call, key, &req).await,
             ("metadata", Operation::Patch) => metadata::patch(&call, key, &req).await,
             ("metadata", Operation::Delete) => metadata::delete(&call, key).await,
-            ("config" | "data" | "subkeys" | "delete" | "undelete" | "destroy" | "metadata", _) => {
-                Err(ApiError::unsupported_operation())
-            }
+            ("stages", o) if o.is_write() && !key.is_empty() => stages::move_endpoint(&call, key, &req).await,
+            ("stages", Operation::Read) if !key.is_empty() => stages::read_endpoint(&call, key).await,
+            ("rotation", _) if !key.is_empty() => crate::rotation::endpoint(&call, key, &req).await,
+            ("rotate", o) if o.is_write() && !key.is_empty() => crate::rotation::rotate_now(&call, key, &req).await,
+            (
+                "config" | "data" | "subkeys" | "delete" | "undelete" | "destroy" | "metadata" | "rotate" | "stages",
+                _,
+            ) => Err(ApiError::unsupported_operation()),
             _ => Ok(Response::Envelope {
                 status: axum::http::StatusCode::NOT_FOUND,
                 data: None,

@@ -31,6 +31,7 @@ pub mod password_policy;
 pub mod policies;
 pub mod policy;
 pub mod process;
+pub mod rotation;
 pub mod schedule;
 pub mod seal;
 pub mod server;

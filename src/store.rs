@@ -4,7 +4,9 @@
 pub mod copy;
 pub mod leases;
 pub mod postgres;
+pub mod rotation;
 pub mod sqlite;
+pub mod stages;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -181,6 +183,27 @@ pub struct KvWrite<'a> {
     pub row: &'a KvVersionRow,
     /// Keep at most this many versions (already resolved; ≥ 1).
     pub max_versions: i64,
+    /// Labels for the new version; empty means `current` (a plain write).
+    pub stages: &'a [String],
+    /// Idempotency: `(request_token, HMAC of the value)`.
+    pub token: Option<(&'a str, &'a [u8])>,
+}
+
+/// What a KV write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The version was appended; `abandoned` when it took `current` from an unfinished rotation
+    /// (its `pending` label was removed).
+    Written {
+        /// A rotation in flight was abandoned.
+        abandoned: bool,
+    },
+    /// The request token was already used with the same value: nothing written; its version.
+    Replayed(i64),
+    /// The request token was already used with another value.
+    TokenReused,
+    /// `pending` sits on a version other than `current` (a rotation is in flight).
+    PendingBusy,
 }
 
 /// What `kv_read` finds: the metadata and, if it exists, the requested version.
@@ -188,7 +211,7 @@ pub type KvRead = (KvMetadataRow, Option<KvVersionRow>);
 
 /// Everything Coffer persists. One implementation per database; the contract suite runs on each.
 #[async_trait]
-pub trait Store: leases::LeaseStore + Send + Sync + 'static {
+pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 'static {
     /// The change feed between nodes sharing this store (`None`: a single-node store).
     fn bus(&self) -> Option<Arc<dyn crate::cluster::Bus>> {
         None
@@ -269,8 +292,21 @@ pub trait Store: leases::LeaseStore + Send + Sync + 'static {
         mount_id: &str,
         path: &str,
     ) -> StoreResult<Option<(KvMetadataRow, Vec<KvVersionRow>)>>;
-    /// Appends a version if the key is still at `expected_current`; prunes old versions.
-    async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<()>;
+    /// Appends a version if the key is still at `expected_current`, labels it (ROTATION.md rules
+    /// 1–3, 7–9) and prunes old unlabelled versions, all in one transaction.
+    async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<WriteOutcome>;
+    /// Every label of a key with its version, sorted by label.
+    async fn kv_stages(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Moves `stage` to `to` (removes it when `None`) if it is now on `from`; `Conflict` otherwise.
+    /// Moving `current` puts `previous` on the old holder.
+    async fn kv_stage_move(
+        &self,
+        mount_id: &str,
+        path: &str,
+        stage: &str,
+        to: Option<i64>,
+        from: Option<i64>,
+    ) -> StoreResult<()>;
     /// Creates or replaces a key's settings and custom metadata (versions untouched).
     async fn kv_metadata_put(&self, m: &KvMetadataRow) -> StoreResult<()>;
     /// Sets (`Some`) or clears (`None`) the deletion time of versions that are not destroyed.

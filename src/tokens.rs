@@ -200,8 +200,13 @@ impl TokenStore {
 
     /// HMAC of a token value; `None` while sealed.
     pub fn hash(&self, token: &str) -> Option<[u8; 32]> {
+        self.hash_bytes(token.as_bytes())
+    }
+
+    /// HMAC-SHA256 of any bytes under the same barrier-held key (callers add a domain prefix).
+    pub fn hash_bytes(&self, msg: &[u8]) -> Option<[u8; 32]> {
         let key = self.hmac_key.load_full()?;
-        Some(crypto::hmac_sha256(&key, token.as_bytes()))
+        Some(crypto::hmac_sha256(&key, msg))
     }
 
     /// A new random token value.

@@ -11,7 +11,7 @@ use crate::engine::Call;
 use crate::error::ApiError;
 use crate::logical::{Request, Response};
 use crate::params;
-use crate::store::{KvMetadataRow, KvVersionRow, KvWrite, StoreError};
+use crate::store::{KvMetadataRow, KvVersionRow, KvWrite, StoreError, WriteOutcome};
 
 /// Attempts at a write that loses a race (with another node) without a client-given CAS.
 const WRITE_ATTEMPTS: usize = 20;
@@ -69,7 +69,19 @@ async fn read_live(
     field: &str,
 ) -> Result<Result<(Map<String, Value>, Value), Response>, ApiError> {
     check_key(key)?;
-    let version = params::u64_field(&req.data, "version")?.filter(|v| *v > 0).map(|v| v as i64);
+    let mut version = params::u64_field(&req.data, "version")?.filter(|v| *v > 0).map(|v| v as i64);
+    if let Some(stage) = params::str_field(&req.data, "stage")?.filter(|s| !s.is_empty()) {
+        let labels = call.core.store.kv_stages(&call.mount.row.id, key).await.map_err(store_err)?;
+        let Some(held) = labels.iter().find(|(l, _)| l == stage).map(|(_, v)| *v) else {
+            return Err(ApiError::not_found());
+        };
+        if version.is_some_and(|v| v != held) {
+            return Err(ApiError::bad_request(format!(
+                "version and stage disagree: stage {stage:?} is on version {held}"
+            )));
+        }
+        version = Some(held);
+    }
     let found = call.core.store.kv_read(&call.mount.row.id, key, version).await.map_err(store_err)?;
     let Some((meta, Some(v))) = found else {
         return Err(ApiError::not_found());
@@ -104,6 +116,49 @@ fn cas_option(req: &Request) -> Result<Option<i64>, ApiError> {
     }
 }
 
+/// Labels one version may carry at most (AWS's limit).
+pub const MAX_STAGES: usize = 20;
+
+/// `options.stages` and `options.request_token` of a write.
+#[derive(Default)]
+pub struct Staging {
+    /// Labels for the new version (empty: `current`).
+    pub stages: Vec<String>,
+    /// Idempotency token.
+    pub request_token: Option<String>,
+}
+
+fn staging_option(req: &Request) -> Result<Staging, ApiError> {
+    let Some(o) = params::object_field(&req.data, "options")? else { return Ok(Staging::default()) };
+    let stages = crate::token_auth::string_list(o, "stages")?;
+    check_stages(&stages)?;
+    let request_token = params::str_field(o, "request_token")?.map(str::to_string);
+    if let Some(t) = &request_token {
+        if t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(ApiError::bad_request(
+                "request_token must be 1 to 64 characters of a-z, A-Z, 0-9, '-' and '_'",
+            ));
+        }
+    }
+    Ok(Staging { stages, request_token })
+}
+
+/// Label names: 1 to 256 printable characters without `/`, at most [`MAX_STAGES`], no repeats.
+pub fn check_stages(stages: &[String]) -> Result<(), ApiError> {
+    if stages.len() > MAX_STAGES {
+        return Err(ApiError::bad_request(format!("a version carries at most {MAX_STAGES} stages")));
+    }
+    for (i, s) in stages.iter().enumerate() {
+        if s.is_empty() || s.len() > 256 || s.contains('/') || s.chars().any(char::is_control) {
+            return Err(ApiError::bad_request("a stage name is 1 to 256 printable characters without '/'"));
+        }
+        if stages[..i].contains(s) {
+            return Err(ApiError::bad_request(format!("stage {s:?} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
 /// Appends a version holding `data`, honouring CAS and the key/mount settings.
 async fn append(
     call: &Call<'_>,
@@ -112,13 +167,38 @@ async fn append(
     cas: Option<i64>,
     require_existing: bool,
 ) -> Result<Response, ApiError> {
-    let store = &call.core.store;
-    let mount_id = call.mount.row.id.as_str();
+    append_staged(call.core, call.mount, key, data, cas, require_existing, &Staging::default()).await.map(|(r, _)| r)
+}
+
+/// HMAC of a staged write's value under the barrier-held token key, for `request_token` replays.
+fn value_digest(core: &crate::core::Core, mount_id: &str, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut msg = Zeroizing::new(format!("kv-request-token:{mount_id}:{key}:").into_bytes());
+    msg.extend_from_slice(plaintext);
+    core.tokens.hash_bytes(&msg).map(|h| h.to_vec()).ok_or_else(ApiError::sealed)
+}
+
+/// [`append`] with labels and an idempotency token; also returns the version written (or
+/// replayed).
+pub async fn append_staged(
+    core: &crate::core::Core,
+    mount: &crate::mounts::MountEntry,
+    key: &str,
+    data: &Map<String, Value>,
+    cas: Option<i64>,
+    require_existing: bool,
+    staging: &Staging,
+) -> Result<(Response, i64), ApiError> {
+    let store = &core.store;
+    let mount_id = mount.row.id.as_str();
     let plaintext = Zeroizing::new(serde_json::to_vec(data).map_err(|e| ApiError::internal(&e))?);
+    let digest = match &staging.request_token {
+        Some(_) => Some(value_digest(core, mount_id, key, &plaintext)?),
+        None => None,
+    };
     let config = store.kv_config_get(mount_id).await.map_err(store_err)?;
     // Writers to one key on this node queue here; the conditional write below still catches a
     // writer on another node.
-    let _guard = call.core.key_locks.lock(mount_id, key).await;
+    let _guard = core.key_locks.lock(mount_id, key).await;
     for _ in 0..WRITE_ATTEMPTS {
         let meta: Option<KvMetadataRow> = store.kv_metadata_get(mount_id, key).await.map_err(store_err)?;
         let current = meta.as_ref().map_or(0, |m| m.current_version);
@@ -138,8 +218,7 @@ async fn append(
         let dva = meta.as_ref().map_or(0, |m| m.delete_version_after);
         let dva = if dva > 0 { dva } else { config.delete_version_after };
         let deletion_time = (dva > 0).then(|| timestamp(now + chrono::Duration::seconds(dva)));
-        let (ciphertext, term) = call
-            .core
+        let (ciphertext, term) = core
             .barrier
             .encrypt(&version_aad(mount_id, key, version), &plaintext)
             .map_err(|e| ApiError::internal(&e))?;
@@ -155,11 +234,41 @@ async fn append(
             .into_iter()
             .find(|m| *m > 0)
             .unwrap_or(DEFAULT_MAX_VERSIONS);
-        let write = KvWrite { mount_id, path: key, expected_current: current, row: &row, max_versions: max };
+        let token = staging.request_token.as_deref().zip(digest.as_deref());
+        let write = KvWrite {
+            mount_id,
+            path: key,
+            expected_current: current,
+            row: &row,
+            max_versions: max,
+            stages: &staging.stages,
+            token,
+        };
+        let custom = meta.and_then(|m| m.custom_metadata);
         match store.kv_write(&write).await {
-            Ok(()) => {
-                let custom = meta.and_then(|m| m.custom_metadata);
-                return Ok(Response::data(version_metadata(&row, &custom)));
+            Ok(WriteOutcome::Written { abandoned }) => {
+                if abandoned {
+                    core.audit
+                        .event("rotation.abandoned", json!({"mount": mount.api_path, "path": key, "version": version}));
+                }
+                return Ok((Response::data(version_metadata(&row, &custom)), version));
+            }
+            Ok(WriteOutcome::Replayed(v)) => {
+                let found = store.kv_read(mount_id, key, Some(v)).await.map_err(store_err)?;
+                let Some((m, Some(row))) = found else { return Err(ApiError::not_found()) };
+                return Ok((Response::data(version_metadata(&row, &m.custom_metadata)), v));
+            }
+            Ok(WriteOutcome::TokenReused) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "request_token was already used for this secret with a different value",
+                ))
+            }
+            Ok(WriteOutcome::PendingBusy) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "a rotation is in progress: the pending stage is on a version other than current",
+                ))
             }
             Err(StoreError::Conflict) if cas.is_some() => return Err(cas_mismatch()),
             Err(StoreError::Conflict) => continue,
@@ -177,7 +286,8 @@ pub async fn write(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
         Some(Value::Null) | None => return Err(ApiError::bad_request("no data provided")),
         Some(_) => return Err(ApiError::bad_request("invalid value for \"data\": expected an object")),
     };
-    append(call, key, data, cas_option(req)?, false).await
+    let staging = staging_option(req)?;
+    append_staged(call.core, call.mount, key, data, cas_option(req)?, false, &staging).await.map(|(r, _)| r)
 }
 
 /// RFC 7396 JSON merge patch.

@@ -24,6 +24,7 @@ pub async fn read(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     let Some((m, versions)) = found else {
         return Err(ApiError::not_found());
     };
+    let labels = call.core.store.kv_stages(&call.mount.row.id, key).await.map_err(store_err)?;
     let versions: Map<String, Value> = versions
         .iter()
         .map(|v| {
@@ -37,11 +38,13 @@ pub async fn read(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
             )
         })
         .collect();
+    // ROTATION.md rule 2: the version labelled `current` (the newest one for a key never staged).
+    let current = labels.iter().find(|(l, _)| l == super::stages::CURRENT).map_or(m.current_version, |(_, v)| *v);
     Ok(Response::data(json!({
         "cas_required": m.cas_required,
         "created_time": m.created_time,
         "current_metadata_version": 1,
-        "current_version": m.current_version,
+        "current_version": current,
         "custom_metadata": custom_metadata_value(&m.custom_metadata),
         "delete_version_after": duration::format(m.delete_version_after as u64),
         "max_versions": m.max_versions,

@@ -7,8 +7,11 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use super::*;
+use labels::PgLabels;
 
+mod labels;
 mod leases;
+mod rotation;
 
 /// A token and all its descendants, by parent links.
 const TOKEN_TREE: &str = "with recursive tree(h) as (select hash from token where hash = $1 \
@@ -251,22 +254,38 @@ async fn kv_prune(tx: &mut Transaction<'static, Postgres>, w: &KvWrite<'_>) -> S
     if keep_from <= 1 {
         return Ok(());
     }
-    let pruned = sqlx::query("delete from kv_version where mount_id = $1 and path = $2 and version < $3")
+    // Versions with a label other than `previous` stay (ROTATION.md rule 5).
+    let pruned = sqlx::query(
+        "delete from kv_version where mount_id = $1 and path = $2 and version < $3 and version not in \
+         (select version from kv_stage where mount_id = $1 and path = $2 and stage <> 'previous')",
+    )
+    .bind(w.mount_id)
+    .bind(w.path)
+    .bind(keep_from)
+    .execute(&mut **tx)
+    .await
+    .pg()?
+    .rows_affected();
+    if pruned > 0 {
+        sqlx::query(
+            "update kv_metadata set oldest_version = (select coalesce(min(version), $1) from kv_version \
+             where mount_id = $2 and path = $3) where mount_id = $2 and path = $3",
+        )
+        .bind(keep_from)
         .bind(w.mount_id)
         .bind(w.path)
-        .bind(keep_from)
         .execute(&mut **tx)
         .await
-        .pg()?
-        .rows_affected();
-    if pruned > 0 {
-        sqlx::query("update kv_metadata set oldest_version = $1 where mount_id = $2 and path = $3")
-            .bind(keep_from)
-            .bind(w.mount_id)
-            .bind(w.path)
-            .execute(&mut **tx)
-            .await
-            .pg()?;
+        .pg()?;
+        sqlx::query(
+            "delete from kv_stage where mount_id = $1 and path = $2 and version not in \
+             (select version from kv_version where mount_id = $1 and path = $2)",
+        )
+        .bind(w.mount_id)
+        .bind(w.path)
+        .execute(&mut **tx)
+        .await
+        .pg()?;
     }
     Ok(())
 }
@@ -372,6 +391,8 @@ impl Store for PgStore {
             "delete from kv_version where mount_id = $1",
             "delete from kv_metadata where mount_id = $1",
             "delete from kv_config where mount_id = $1",
+            "delete from kv_stage where mount_id = $1",
+            "delete from kv_request_token where mount_id = $1",
             // Auth methods keep their roles, users and secret-id hashes in entries whose kind
             // names the mount id.
             "delete from entry where strpos(kind, $1) > 0",
@@ -583,7 +604,8 @@ impl Store for PgStore {
              v.deletion_time as v_deletion_time, v.destroyed as v_destroyed, \
              v.key_term as v_key_term, v.ciphertext as v_ciphertext \
              from kv_metadata m left join kv_version v on v.mount_id = m.mount_id \
-             and v.path = m.path and v.version = coalesce($1::bigint, m.current_version) \
+             and v.path = m.path and v.version = coalesce($1::bigint, (select s.version from kv_stage s \
+             where s.mount_id = m.mount_id and s.path = m.path and s.stage = 'current'), m.current_version) \
              where m.mount_id = $2 and m.path = $3",
         )
         .bind(version)
@@ -625,10 +647,14 @@ impl Store for PgStore {
         Ok(Some((meta, versions)))
     }
 
-    async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<()> {
+    async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<WriteOutcome> {
         no_nul(&[w.mount_id, w.path])?;
+        no_nul(&w.stages.iter().map(String::as_str).collect::<Vec<_>>())?;
         check_version(w.row)?;
         let mut tx = self.begin().await?;
+        if let Some(done) = stages::check_token(&mut PgLabels(&mut tx), w).await? {
+            return Ok(done);
+        }
         kv_advance(&mut tx, w).await?;
         let r = w.row;
         sqlx::query(&format!(
@@ -645,7 +671,43 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .pg()?;
+        let abandoned = match stages::label_written(&mut PgLabels(&mut tx), w).await? {
+            Ok(abandoned) => abandoned,
+            Err(refused) => return Ok(refused),
+        };
         kv_prune(&mut tx, w).await?;
+        tx.commit().await.pg()?;
+        Ok(WriteOutcome::Written { abandoned })
+    }
+
+    async fn kv_stages(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        no_nul(&[mount_id, path])?;
+        sqlx::query_as("select stage, version from kv_stage where mount_id = $1 and path = $2 order by stage")
+            .bind(mount_id)
+            .bind(path)
+            .fetch_all(&self.pool)
+            .await
+            .pg()
+    }
+
+    async fn kv_stage_move(
+        &self,
+        mount_id: &str,
+        path: &str,
+        stage: &str,
+        to: Option<i64>,
+        from: Option<i64>,
+    ) -> StoreResult<()> {
+        no_nul(&[mount_id, path, stage])?;
+        let mut tx = self.begin().await?;
+        // Serialises label moves and writes of one key (the metadata row is the key's lock).
+        sqlx::query("select 1 from kv_metadata where mount_id = $1 and path = $2 for update")
+            .bind(mount_id)
+            .bind(path)
+            .execute(&mut *tx)
+            .await
+            .pg()?;
+        stages::move_label(&mut PgLabels(&mut tx), mount_id, path, stage, to, from).await?;
         tx.commit().await.pg()
     }
 
@@ -718,6 +780,8 @@ impl Store for PgStore {
         for sql in [
             "delete from kv_version where mount_id = $1 and path = $2",
             "delete from kv_metadata where mount_id = $1 and path = $2",
+            "delete from kv_stage where mount_id = $1 and path = $2",
+            "delete from kv_request_token where mount_id = $1 and path = $2",
         ] {
             sqlx::query(sql).bind(mount_id).bind(path).execute(&mut *tx).await.pg()?;
         }

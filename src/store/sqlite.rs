@@ -12,8 +12,11 @@ use sqlx::{Connection, Executor, QueryBuilder, Sqlite, SqliteConnection, SqliteP
 use tokio::sync::{mpsc, oneshot};
 
 use super::*;
+use labels::SqliteLabels;
 
+mod labels;
 mod leases;
+mod rotation;
 
 /// SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -321,7 +324,7 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.write(move |c| {
             Box::pin(async move {
-                for table in ["kv_version", "kv_metadata", "kv_config"] {
+                for table in ["kv_version", "kv_metadata", "kv_config", "kv_stage", "kv_request_token"] {
                     sqlx::query(&format!("delete from {table} where mount_id = ?")).bind(&id).execute(&mut *c).await?;
                 }
                 // Auth methods keep their roles, users and secret-id hashes in entries whose kind
@@ -526,7 +529,8 @@ impl Store for SqliteStore {
              v.deletion_time as v_deletion_time, v.destroyed as v_destroyed, \
              v.key_term as v_key_term, v.ciphertext as v_ciphertext \
              from kv_metadata m left join kv_version v on v.mount_id = m.mount_id \
-             and v.path = m.path and v.version = coalesce(?, m.current_version) \
+             and v.path = m.path and v.version = coalesce(?, (select s.version from kv_stage s where s.mount_id = m.mount_id \
+             and s.path = m.path and s.stage = 'current'), m.current_version) \
              where m.mount_id = ? and m.path = ?",
         )
         .bind(version)
@@ -577,74 +581,153 @@ impl Store for SqliteStore {
         Ok(Some((meta, versions)))
     }
 
-    async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<()> {
+    async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<WriteOutcome> {
         let (mount_id, path, expected, max) =
             (w.mount_id.to_string(), w.path.to_string(), w.expected_current, w.max_versions);
         let r = w.row.clone();
-        self.write(move |c| {
-            Box::pin(async move {
-                let updated = sqlx::query(
-                    "update kv_metadata set current_version = ?, updated_time = ? \
-                     where mount_id = ? and path = ? and current_version = ?",
-                )
-                .bind(r.version)
-                .bind(&r.created_time)
-                .bind(&mount_id)
-                .bind(&path)
-                .bind(expected)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
-                if updated == 0 {
-                    if expected != 0 {
-                        return Err(StoreError::Conflict);
+        let owned_stages = w.stages.to_vec();
+        let owned_token = w.token.map(|(t, d)| (t.to_string(), d.to_vec()));
+        // What the job decided, when it is not a plain success (a refused job rolls back).
+        let decided = Arc::new(std::sync::Mutex::new(None::<WriteOutcome>));
+        let decided_in = decided.clone();
+        let written = self
+            .write(move |c| {
+                Box::pin(async move {
+                    let w = KvWrite {
+                        mount_id: &mount_id,
+                        path: &path,
+                        expected_current: expected,
+                        row: &r,
+                        max_versions: max,
+                        stages: &owned_stages,
+                        token: owned_token.as_ref().map(|(t, d)| (t.as_str(), d.as_slice())),
+                    };
+                    let decide = |o: WriteOutcome| {
+                        if let Ok(mut d) = decided_in.lock() {
+                            *d = Some(o);
+                        }
+                    };
+                    if let Some(done) = stages::check_token(&mut SqliteLabels(&mut *c), &w).await? {
+                        decide(done);
+                        return Err(StoreError::Backend("refused".into()));
                     }
-                    // A unique violation here (someone created the key meanwhile) maps to Conflict.
-                    sqlx::query(
-                        "insert into kv_metadata (mount_id, path, created_time, updated_time, current_version) \
-                         values (?,?,?,?,?)",
+                    let updated = sqlx::query(
+                        "update kv_metadata set current_version = ?, updated_time = ? \
+                     where mount_id = ? and path = ? and current_version = ?",
                     )
+                    .bind(r.version)
+                    .bind(&r.created_time)
                     .bind(&mount_id)
                     .bind(&path)
-                    .bind(&r.created_time)
-                    .bind(&r.created_time)
+                    .bind(expected)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected();
+                    if updated == 0 {
+                        if expected != 0 {
+                            return Err(StoreError::Conflict);
+                        }
+                        // A unique violation here (someone created the key meanwhile) maps to Conflict.
+                        sqlx::query(
+                            "insert into kv_metadata (mount_id, path, created_time, updated_time, current_version) \
+                         values (?,?,?,?,?)",
+                        )
+                        .bind(&mount_id)
+                        .bind(&path)
+                        .bind(&r.created_time)
+                        .bind(&r.created_time)
+                        .bind(r.version)
+                        .execute(&mut *c)
+                        .await?;
+                    }
+                    sqlx::query(&format!(
+                        "insert into kv_version (mount_id, path, {VERSION_COLS}) values (?,?,?,?,?,?,?,?)"
+                    ))
+                    .bind(&mount_id)
+                    .bind(&path)
                     .bind(r.version)
+                    .bind(&r.created_time)
+                    .bind(&r.deletion_time)
+                    .bind(r.destroyed)
+                    .bind(r.key_term)
+                    .bind(&r.ciphertext)
                     .execute(&mut *c)
                     .await?;
-                }
-                sqlx::query(&format!(
-                    "insert into kv_version (mount_id, path, {VERSION_COLS}) values (?,?,?,?,?,?,?,?)"
-                ))
-                .bind(&mount_id)
-                .bind(&path)
-                .bind(r.version)
-                .bind(&r.created_time)
-                .bind(&r.deletion_time)
-                .bind(r.destroyed)
-                .bind(r.key_term)
-                .bind(&r.ciphertext)
-                .execute(&mut *c)
-                .await?;
-                let keep_from = r.version - max + 1;
-                if keep_from > 1 {
-                    let pruned = sqlx::query("delete from kv_version where mount_id = ? and path = ? and version < ?")
+                    match stages::label_written(&mut SqliteLabels(&mut *c), &w).await? {
+                        Ok(abandoned) => decide(WriteOutcome::Written { abandoned }),
+                        Err(refused) => {
+                            decide(refused);
+                            return Err(StoreError::Backend("refused".into()));
+                        }
+                    }
+                    let keep_from = r.version - max + 1;
+                    if keep_from > 1 {
+                        // Versions with a label other than `previous` stay (ROTATION.md rule 5).
+                        let pruned = sqlx::query(
+                            "delete from kv_version where mount_id = ?1 and path = ?2 and version < ?3 and version \
+                         not in (select version from kv_stage where mount_id = ?1 and path = ?2 \
+                         and stage <> 'previous')",
+                        )
                         .bind(&mount_id)
                         .bind(&path)
                         .bind(keep_from)
                         .execute(&mut *c)
                         .await?
                         .rows_affected();
-                    if pruned > 0 {
-                        sqlx::query("update kv_metadata set oldest_version = ? where mount_id = ? and path = ?")
+                        if pruned > 0 {
+                            sqlx::query(
+                                "update kv_metadata set oldest_version = (select coalesce(min(version), ?1) \
+                             from kv_version where mount_id = ?2 and path = ?3) where mount_id = ?2 and path = ?3",
+                            )
                             .bind(keep_from)
                             .bind(&mount_id)
                             .bind(&path)
                             .execute(&mut *c)
                             .await?;
+                            sqlx::query(
+                                "delete from kv_stage where mount_id = ?1 and path = ?2 and version not in \
+                             (select version from kv_version where mount_id = ?1 and path = ?2)",
+                            )
+                            .bind(&mount_id)
+                            .bind(&path)
+                            .execute(&mut *c)
+                            .await?;
+                        }
                     }
-                }
-                Ok(())
+                    Ok(())
+                })
             })
+            .await;
+        let decided = decided.lock().ok().and_then(|mut d| d.take());
+        match (written, decided) {
+            (Ok(()), Some(o)) => Ok(o),
+            (Ok(()), None) => Ok(WriteOutcome::Written { abandoned: false }),
+            (Err(_), Some(o)) if !matches!(o, WriteOutcome::Written { .. }) => Ok(o),
+            (Err(e), _) => Err(e),
+        }
+    }
+
+    async fn kv_stages(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        Ok(sqlx::query_as("select stage, version from kv_stage where mount_id = ? and path = ? order by stage")
+            .bind(mount_id)
+            .bind(path)
+            .fetch_all(&self.read)
+            .await?)
+    }
+
+    async fn kv_stage_move(
+        &self,
+        mount_id: &str,
+        path: &str,
+        stage: &str,
+        to: Option<i64>,
+        from: Option<i64>,
+    ) -> StoreResult<()> {
+        let (mount_id, path, stage) = (mount_id.to_string(), path.to_string(), stage.to_string());
+        self.write(move |c| {
+            Box::pin(
+                async move { stages::move_label(&mut SqliteLabels(&mut *c), &mount_id, &path, &stage, to, from).await },
+            )
         })
         .await
     }
@@ -724,7 +807,7 @@ impl Store for SqliteStore {
         let (mount_id, path) = (mount_id.to_string(), path.to_string());
         self.write(move |c| {
             Box::pin(async move {
-                for table in ["kv_version", "kv_metadata"] {
+                for table in ["kv_version", "kv_metadata", "kv_stage", "kv_request_token"] {
                     sqlx::query(&format!("delete from {table} where mount_id = ? and path = ?"))
                         .bind(&mount_id)
                         .bind(&path)

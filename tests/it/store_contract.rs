@@ -230,7 +230,12 @@ async fn write(
     row: &KvVersionRow,
     max: i64,
 ) -> StoreResult<()> {
-    s.kv_write(&KvWrite { mount_id: mount, path, expected_current: expected, row, max_versions: max }).await
+    let w =
+        KvWrite { mount_id: mount, path, expected_current: expected, row, max_versions: max, stages: &[], token: None };
+    match s.kv_write(&w).await? {
+        coffer::store::WriteOutcome::Written { .. } => Ok(()),
+        other => panic!("unexpected {other:?}"),
+    }
 }
 
 /// Appends versions `1..=n` (ciphertext `c<v>`, term 1) to a new key.

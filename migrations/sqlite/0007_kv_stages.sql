@@ -1,0 +1,18 @@
+-- Staging labels of KV v2 versions (ROTATION.md): a label sits on at most one version of a key.
+CREATE TABLE kv_stage (
+    mount_id TEXT NOT NULL,
+    path     TEXT NOT NULL,
+    stage    TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    PRIMARY KEY (mount_id, path, stage)
+);
+
+-- Idempotency tokens of staged writes: the version a token made and an HMAC of its value.
+CREATE TABLE kv_request_token (
+    mount_id TEXT NOT NULL,
+    path     TEXT NOT NULL,
+    token    TEXT NOT NULL,
+    version  INTEGER NOT NULL,
+    digest   BLOB NOT NULL,
+    PRIMARY KEY (mount_id, path, token)
+);

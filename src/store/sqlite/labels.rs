@@ -1,0 +1,75 @@
+//! [`LabelTx`] on the SQLite writer's connection.
+
+use async_trait::async_trait;
+use sqlx::SqliteConnection;
+
+use crate::store::stages::LabelTx;
+use crate::store::StoreResult;
+
+/// The writer connection, inside the transaction of one write job.
+pub struct SqliteLabels<'c>(pub &'c mut SqliteConnection);
+
+#[async_trait]
+impl LabelTx for SqliteLabels<'_> {
+    async fn label(&mut self, mount: &str, path: &str, stage: &str) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar("select version from kv_stage where mount_id = ? and path = ? and stage = ?")
+            .bind(mount)
+            .bind(path)
+            .bind(stage)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
+
+    async fn set_label(&mut self, mount: &str, path: &str, stage: &str, version: i64) -> StoreResult<()> {
+        sqlx::query(
+            "insert into kv_stage (mount_id, path, stage, version) values (?, ?, ?, ?) \
+             on conflict (mount_id, path, stage) do update set version = excluded.version",
+        )
+        .bind(mount)
+        .bind(path)
+        .bind(stage)
+        .bind(version)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn drop_label(&mut self, mount: &str, path: &str, stage: &str) -> StoreResult<bool> {
+        let n = sqlx::query("delete from kv_stage where mount_id = ? and path = ? and stage = ?")
+            .bind(mount)
+            .bind(path)
+            .bind(stage)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn token(&mut self, mount: &str, path: &str, token: &str) -> StoreResult<Option<(i64, Vec<u8>)>> {
+        Ok(sqlx::query_as("select version, digest from kv_request_token where mount_id = ? and path = ? and token = ?")
+            .bind(mount)
+            .bind(path)
+            .bind(token)
+            .fetch_optional(&mut *self.0)
+            .await?)
+    }
+
+    async fn put_token(
+        &mut self,
+        mount: &str,
+        path: &str,
+        token: &str,
+        version: i64,
+        digest: &[u8],
+    ) -> StoreResult<()> {
+        sqlx::query("insert into kv_request_token (mount_id, path, token, version, digest) values (?, ?, ?, ?, ?)")
+            .bind(mount)
+            .bind(path)
+            .bind(token)
+            .bind(version)
+            .bind(digest)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+}
