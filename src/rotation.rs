@@ -253,6 +253,7 @@ pub async fn rotate_now(call: &Call<'_>, path: &str, _req: &Request) -> Result<R
         Err(e) => return Err(e.into()),
     }
     state::event(core, "rotation.started", call.mount, &row, json!({}));
+    state::crash_point("start");
     let token = row.version_token.clone();
     if let (Some(fence), Some(core)) = (fence, core.self_arc()) {
         tokio::spawn(async move {

@@ -91,6 +91,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         tokio::spawn(crate::kv::rewrap_worker(core.clone())),
         tokio::spawn(token_tidy_worker(core.clone())),
         tokio::spawn(crate::leases::worker::run(core.clone())),
+        tokio::spawn(crate::rotation::worker::run(core.clone())),
         tokio::spawn(leader_worker(core.clone(), lease_ttl)),
     ];
     if let Some(bus) = core.store.bus() {

@@ -155,6 +155,16 @@ impl RotationConfig {
     }
 }
 
+/// The stored password policy a `password` rotator draws from: `policy` itself, except that
+/// `default` (or empty) means Vault's built-in default policy unless a policy named `default` is
+/// stored.
+pub async fn policy_name(core: &Core, policy: &str) -> Result<String, ApiError> {
+    if policy == "default" && crate::password_policy::load(core, policy).await?.is_none() {
+        return Ok(String::new());
+    }
+    Ok(policy.to_string())
+}
+
 /// Barrier AAD of a secret's configuration.
 pub fn aad(mount_id: &str, path: &str) -> Vec<u8> {
     format!("kv_rotation:{mount_id}:{path}").into_bytes()
@@ -263,12 +273,6 @@ async fn parse_rotator(core: &Core, r: &Map<String, Value>, existing: Option<&Ro
             {
                 return Err(bad(format!("password policy {policy:?} not found")));
             }
-            // "default" names Vault's built-in default policy unless a stored policy has that name.
-            let policy = if policy == "default" && crate::password_policy::load(core, &policy).await?.is_none() {
-                String::new()
-            } else {
-                policy
-            };
             let fields = string_list(r, "fields")?.unwrap_or_else(|| vec!["password".to_string()]);
             if fields.is_empty() || fields.iter().any(String::is_empty) {
                 return Err(bad("rotator.fields must name at least one field, and no empty name"));

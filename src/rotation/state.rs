@@ -37,15 +37,17 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 /// When a start could not even be checked (the store failed), try again this much later.
 const RECHECK_MS: i64 = 60_000;
 
-/// Test hook: with `COFFER_TEST_ROTATION_CRASH_AFTER=<point>` set, the process aborts right after
-/// persisting that point (`start`, `create`, `set`, `test`, `finish-current` (after `current` has
-/// moved, before `pending` is removed), `finish`), so tests can kill the server between any two
-/// steps. Unset in production: nothing happens.
+/// Test hook: with `COFFER_TEST_ROTATION_CRASH_AFTER=<point>` set, the process kills itself with
+/// SIGKILL right after persisting that point (`start`, `create`, `set`, `test`, `finish-current`
+/// (after `current` has moved, before `pending` is removed), `finish`), so tests can crash the
+/// server between any two steps. Unset (as in production), nothing happens.
 pub const CRASH_ENV: &str = "COFFER_TEST_ROTATION_CRASH_AFTER";
 
-fn crash_point(point: &str) {
+/// Kills the process at `point` when [`CRASH_ENV`] names it.
+pub(crate) fn crash_point(point: &str) {
     if std::env::var_os(CRASH_ENV).is_some_and(|v| v == point) {
-        tracing::error!(point, "{CRASH_ENV} is set: aborting the process (test hook)");
+        tracing::error!(point, "{CRASH_ENV} is set: killing the process (test hook)");
+        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::KILL);
         std::process::abort();
     }
 }
@@ -471,9 +473,10 @@ impl Driver<'_> {
     async fn make_value(&self, current: &Map<String, Value>) -> Result<Map<String, Value>, StepError> {
         match &self.cfg.rotator {
             Rotator::Password { policy, fields } => {
+                let policy = config::policy_name(self.core, policy).await.map_err(failed)?;
                 let mut next = current.clone();
                 for f in fields {
-                    let pw = crate::password_policy::generate_named(self.core, policy).await.map_err(failed)?;
+                    let pw = crate::password_policy::generate_named(self.core, &policy).await.map_err(failed)?;
                     next.insert(f.clone(), Value::String(pw.to_string()));
                 }
                 Ok(next)

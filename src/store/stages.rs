@@ -42,10 +42,19 @@ pub async fn check_token(tx: &mut dyn LabelTx, w: &KvWrite<'_>) -> StoreResult<O
 /// whether a rotation in flight was abandoned, or `PendingBusy` (the caller rolls back).
 pub async fn label_written(tx: &mut dyn LabelTx, w: &KvWrite<'_>) -> StoreResult<Result<bool, WriteOutcome>> {
     let (m, p, new) = (w.mount_id, w.path, w.row.version);
-    let default = [CURRENT.to_string()];
-    let stages: &[String] = if w.stages.is_empty() { &default } else { w.stages };
-    let takes_current = stages.iter().any(|s| s == CURRENT);
     let mut current = tx.label(m, p, CURRENT).await?;
+    // The first version of a key is always `current` (as a new AWS secret's first version).
+    let mut with_current;
+    let stages: &[String] = if w.stages.is_empty() || (current.is_none() && w.expected_current == 0) {
+        with_current = w.stages.to_vec();
+        if !with_current.iter().any(|s| s == CURRENT) {
+            with_current.insert(0, CURRENT.to_string());
+        }
+        &with_current
+    } else {
+        w.stages
+    };
+    let takes_current = stages.iter().any(|s| s == CURRENT);
     if current.is_none() && w.expected_current > 0 && !takes_current {
         // A key written before labels existed: its newest version was what reads returned.
         tx.set_label(m, p, CURRENT, w.expected_current).await?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use coffer::store::{
     self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, SharedStore, StoreError, StoreResult, TokenRow,
+    WriteOutcome,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -141,6 +142,7 @@ macro_rules! contract {
 contract!(system_records, contract_system_sqlite, contract_system_postgres);
 contract!(leader_lease_and_fencing, contract_lease_sqlite, contract_lease_postgres);
 contract!(secret_leases, contract_secret_leases_sqlite, contract_secret_leases_postgres);
+contract!(kv_stages, contract_kv_stages_sqlite, contract_kv_stages_postgres);
 contract!(mounts, contract_mounts_sqlite, contract_mounts_postgres);
 contract!(mount_delete_removes_data, contract_mount_delete_sqlite, contract_mount_delete_postgres);
 contract!(tokens, contract_tokens_sqlite, contract_tokens_postgres);
@@ -167,7 +169,7 @@ fn time(n: i64) -> String {
     format!("2024-01-01T00:00:{:02}Z", n % 60)
 }
 
-fn mount_row(id: &str, table: &str, path: &str) -> MountRow {
+pub fn mount_row(id: &str, table: &str, path: &str) -> MountRow {
     MountRow {
         id: id.into(),
         table_name: table.into(),
@@ -233,7 +235,7 @@ async fn write(
     let w =
         KvWrite { mount_id: mount, path, expected_current: expected, row, max_versions: max, stages: &[], token: None };
     match s.kv_write(&w).await? {
-        coffer::store::WriteOutcome::Written { .. } => Ok(()),
+        WriteOutcome::Written { .. } => Ok(()),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -824,6 +826,62 @@ async fn leader_lease_and_fencing(s: SharedStore) {
         nodes.iter().map(|n| (n.id.as_str(), n.address.as_str())).collect::<Vec<_>>(),
         [("a", "http://a2"), ("b", "http://b")]
     );
+}
+
+async fn staged_write(
+    s: &SharedStore,
+    v: i64,
+    stages: &[&str],
+    token: Option<(&str, &[u8])>,
+    max: i64,
+) -> WriteOutcome {
+    let stages: Vec<String> = stages.iter().map(|x| x.to_string()).collect();
+    let row = version(v, Some(1), format!("c{v}").as_bytes());
+    let w = KvWrite {
+        mount_id: "st",
+        path: "k",
+        expected_current: v - 1,
+        row: &row,
+        max_versions: max,
+        stages: &stages,
+        token,
+    };
+    s.kv_write(&w).await.unwrap()
+}
+
+async fn kv_stages(s: SharedStore) {
+    kv_mount(&s, "st").await;
+    let labels = |v: Vec<(String, i64)>| v.into_iter().map(|(l, n)| format!("{l}={n}")).collect::<Vec<_>>().join(",");
+    assert_eq!(staged_write(&s, 1, &[], None, 10).await, WriteOutcome::Written { abandoned: false });
+    assert_eq!(
+        staged_write(&s, 2, &["pending"], Some(("t", b"d2")), 10).await,
+        WriteOutcome::Written { abandoned: false }
+    );
+    assert_eq!(labels(s.kv_stages("st", "k").await.unwrap()), "current=1,pending=2");
+    // Reads without a version return `current`, not the newest.
+    assert_eq!(s.kv_read("st", "k", None).await.unwrap().unwrap().1.unwrap().version, 1);
+    // Rule 7 and rule 9, with nothing written.
+    assert_eq!(staged_write(&s, 3, &["pending"], Some(("t", b"d2")), 10).await, WriteOutcome::Replayed(2));
+    assert_eq!(staged_write(&s, 3, &["pending"], Some(("t", b"other")), 10).await, WriteOutcome::TokenReused);
+    assert_eq!(staged_write(&s, 3, &["pending"], None, 10).await, WriteOutcome::PendingBusy);
+    assert_eq!(s.kv_metadata_get("st", "k").await.unwrap().unwrap().current_version, 2, "refused writes leave nothing");
+    // Rule 4: compare-and-set moves; current drags previous.
+    assert!(matches!(s.kv_stage_move("st", "k", "current", Some(2), Some(9)).await, Err(StoreError::Conflict)));
+    s.kv_stage_move("st", "k", "current", Some(2), Some(1)).await.unwrap();
+    s.kv_stage_move("st", "k", "pending", None, Some(2)).await.unwrap();
+    assert_eq!(labels(s.kv_stages("st", "k").await.unwrap()), "current=2,previous=1");
+    assert_eq!(s.kv_read("st", "k", None).await.unwrap().unwrap().1.unwrap().version, 2);
+    // Rule 8: a plain write while a rotation is in flight abandons it.
+    assert_eq!(staged_write(&s, 3, &["pending", "blue"], None, 10).await, WriteOutcome::Written { abandoned: false });
+    assert_eq!(staged_write(&s, 4, &[], None, 2).await, WriteOutcome::Written { abandoned: true });
+    // Rule 5 with max_versions 2: versions 1 and 2 fall out of the last two; `previous` (on 2)
+    // does not keep a version alive and goes with it; `blue` keeps version 3.
+    assert_eq!(labels(s.kv_stages("st", "k").await.unwrap()), "blue=3,current=4");
+    let (_, kept) = s.kv_metadata_with_versions("st", "k").await.unwrap().unwrap();
+    assert_eq!(kept.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 4]);
+    // Deleting the key deletes its labels.
+    s.kv_delete_all("st", "k").await.unwrap();
+    assert!(s.kv_stages("st", "k").await.unwrap().is_empty());
 }
 
 fn secret_lease(id: &str, token: Option<&[u8]>, expire: i64) -> coffer::store::leases::SecretLeaseRow {
