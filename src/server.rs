@@ -41,6 +41,12 @@ impl Running {
         let _ = (&mut self.task).await;
         self.workers.iter().for_each(JoinHandle::abort);
         self.core.audit.close_all(&self.core.store, "shutdown").await;
+        // Hand the singletons over at once instead of after the lease runs out.
+        if self.core.leader.swap(None).is_some() {
+            if let Err(e) = self.core.store.lease_release(&self.core.node_id).await {
+                tracing::warn!(error = %e, "could not release the leader lease; it expires by itself");
+            }
+        }
     }
 
     /// A sender that triggers graceful shutdown.

@@ -336,6 +336,8 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     async fn lease_acquire(&self, node: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<Option<i64>>;
     /// The lease as stored.
     async fn lease_get(&self) -> StoreResult<Option<LeaseRow>>;
+    /// Ends `node`'s hold on the lease now (a clean shutdown), so another node takes it at once.
+    async fn lease_release(&self, node: &str) -> StoreResult<()>;
     /// Records that `node`, serving at `address`, is alive.
     async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()>;
     /// Every node seen, most recent first.

@@ -869,6 +869,17 @@ impl Store for PgStore {
             .pg()
     }
 
+    async fn lease_release(&self, node: &str) -> StoreResult<()> {
+        no_nul(&[node])?;
+        sqlx::query("update leader set expires_at = 0 where name = $1 and holder = $2")
+            .bind(LEASE_NAME)
+            .bind(node)
+            .execute(&self.pool)
+            .await
+            .pg()?;
+        Ok(())
+    }
+
     async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()> {
         no_nul(&[node, address])?;
         sqlx::query(

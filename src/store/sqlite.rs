@@ -903,6 +903,15 @@ impl Store for SqliteStore {
             .await?)
     }
 
+    async fn lease_release(&self, node: &str) -> StoreResult<()> {
+        self.exec(
+            "update leader set expires_at = 0 where name = ? and holder = ?",
+            vec![Arg::Text(LEASE_NAME.into()), Arg::Text(node.into())],
+            false,
+        )
+        .await
+    }
+
     async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()> {
         self.exec(
             "insert into node (id, address, last_seen) values (?, ?, ?) \

@@ -817,6 +817,11 @@ async fn leader_lease_and_fencing(s: SharedStore) {
     assert!(s.token_get(b"t1").await.unwrap().is_some(), "the fenced write committed nothing");
     s.token_delete_tree_fenced(b"t1", &Fence { node: "b".into(), epoch: 2 }).await.unwrap();
     assert!(s.token_get(b"t1").await.unwrap().is_none());
+    // A release by a non-holder does nothing; the holder's release frees it at once.
+    s.lease_release("a").await.unwrap();
+    assert_eq!(s.lease_acquire("c", 7_000, 3_000).await.unwrap(), None);
+    s.lease_release("b").await.unwrap();
+    assert_eq!(s.lease_acquire("c", 7_000, 3_000).await.unwrap(), Some(3));
     // Heartbeats.
     s.node_seen("a", "http://a", 10).await.unwrap();
     s.node_seen("b", "http://b", 20).await.unwrap();
