@@ -38,7 +38,8 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 const RECHECK_MS: i64 = 60_000;
 
 /// Test hook: with `COFFER_TEST_ROTATION_CRASH_AFTER=<point>` set, the process kills itself with
-/// SIGKILL right after persisting that point (`start`, `create`, `set`, `test`, `finish-current`
+/// SIGKILL right after persisting that point (`start`, `create-written` (the pending version is
+/// written but the step is not yet recorded as done), `create`, `set`, `test`, `finish-current`
 /// (after `current` has moved, before `pending` is removed), `finish`), so tests can crash the
 /// server between any two steps. Unset (as in production), nothing happens.
 pub const CRASH_ENV: &str = "COFFER_TEST_ROTATION_CRASH_AFTER";
@@ -534,6 +535,7 @@ impl Driver<'_> {
         let version = stages::write_version(self.core, &self.mount, &path, &value, &[PENDING], Some(&token))
             .await
             .map_err(|e| StepError::Failed(format!("cannot write the pending version: {}", e.errors.join("; "))))?;
+        crash_point("create-written");
         self.row.pending_version = Some(version);
         self.row.new_value = None;
         Ok(())
@@ -650,7 +652,7 @@ impl Driver<'_> {
         self.row.new_value = None;
         self.row.claim_epoch = None;
         self.row.last_outcome = outcome.as_str().into();
-        self.advance(now);
+        if outcome != Outcome::Succeeded { self.advance(now); } else { self.row.due_at = self.row.next_rotation_at; }
     }
 
     async fn succeed(&mut self) -> Result<(), Stop> {

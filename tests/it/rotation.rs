@@ -974,6 +974,11 @@ async fn sigkill_after_start_resumes_and_rotates_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_after_the_pending_write_before_it_is_recorded_rotates_once() {
+    crash_and_resume("create-written").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_after_create_resumes_and_rotates_once() {
     crash_and_resume("create").await;
 }
