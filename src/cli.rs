@@ -1,20 +1,37 @@
-//! The `coffer` command line: `coffer server` (config file or `--dev`) and `coffer version`.
+//! The `coffer` command line: `coffer server` (config file or `--dev`), the offline tools
+//! (`audit verify`, `operator migrate`), the client commands that talk to a server over HTTP
+//! (`login`, `kv`, `run`, `token`, `policy`, …; see `crate::client`), completions and `version`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
+use crate::client::{self, generic, kv, login, policy, run as run_cmd, sys, token};
 use crate::config::{self, Overrides, SealKind};
 use crate::http::{Limits, Listener};
 use crate::{process, server, store, tls};
 
+/// What `coffer --help` shows after the command list.
+const OVERVIEW: &str = "\
+Client commands talk to $COFFER_ADDR (else $VAULT_ADDR, else https://127.0.0.1:8200) with the token
+from --token, $COFFER_TOKEN, $VAULT_TOKEN or ~/.coffer-token (written by `coffer login`, mode 0600).
+
+Examples:
+  coffer login --method userpass --username alice
+  coffer kv put secret/app db_pass=@db_pass.txt
+  coffer kv get --field db_pass secret/app
+  coffer run --secret secret/app -- ./server --port 8080
+
+Exit codes: 0 success, 1 error (API error, connection failure), 2 usage error.
+Shell completions: coffer completions bash|zsh|fish. More: docs/cli.md.";
+
 /// Coffer: a secrets server that speaks the Vault/OpenBao HTTP API.
 #[derive(Debug, Parser)]
-#[command(name = "coffer", version, about, long_about = None)]
+#[command(name = "coffer", version, about, long_about = None, after_help = OVERVIEW)]
 pub struct Cli {
     /// What to run.
     #[command(subcommand)]
@@ -24,20 +41,146 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Log in and store the token in ~/.coffer-token (mode 0600)
+    ///
+    /// Methods: token (checked with lookup-self), userpass, approle, jwt. Secrets are read from
+    /// files, stdin or a hidden prompt, never from the command line. The token is not printed
+    /// (only with --format json|yaml, which prints the whole answer).
+    ///
+    /// Examples:
+    ///   coffer login                                         # prompts for a token
+    ///   coffer login --method token - < token.txt
+    ///   coffer login --method userpass --username alice      # prompts for the password
+    ///   coffer login --method userpass --username alice --password-stdin < pass.txt
+    ///   coffer login --method approle --role-id "$ROLE_ID" --secret-id-file /run/secrets/secret-id
+    ///   coffer login --method jwt --role deploy --jwt-file "$RUNNER_TEMP/oidc.jwt"
+    ///   coffer login --method jwt --path gitlab --role app --jwt-file - <<< "$CI_JOB_JWT"
+    #[command(verbatim_doc_comment)]
+    Login(login::LoginArgs),
+    /// Show whether the server is initialised and sealed
+    ///
+    /// Exit codes: 0 unsealed, 2 sealed (as `vault status`), 1 error.
+    ///
+    /// Examples:
+    ///   coffer status
+    ///   coffer status --format json
+    #[command(verbatim_doc_comment)]
+    Status(sys::ConnArgs),
+    /// KV version 2 secrets: get, put, patch, delete, undelete, destroy, list, metadata, rotation.
+    ///
+    /// Paths include the mount (`secret/app` is `secret/data/app` in the API); the mount is found
+    /// with `sys/internal/ui/mounts/<path>`, as the vault CLI does.
+    #[command(subcommand)]
+    Kv(kv::KvCommand),
+    /// Run a command with secrets in its environment and in rendered files
+    ///
+    /// Each field of a --secret becomes a variable: the optional prefix, then the field name
+    /// upper-cased with other characters than letters and digits as `_` (`db-pass` → `DB_PASS`).
+    /// --env NAME=PATH#FIELD sets one variable and wins over --secret. Templates use
+    /// {{ secret "PATH" "FIELD" }} (see docs/cli.md). SIGTERM, SIGINT, SIGHUP and SIGQUIT are
+    /// forwarded to the command; coffer exits with its exit code (128+N if signal N killed it).
+    /// With --watch, the secrets are polled every --watch-interval; on a change the templates are
+    /// re-rendered and the command restarted (SIGTERM, then SIGKILL after --kill-timeout), or sent
+    /// --watch-signal. With --cache-dir, fetched secrets are kept encrypted (AES-256-GCM, key
+    /// derived from the token) and used, with a warning, while the server cannot be reached and
+    /// the copy is younger than --fallback-max-age.
+    ///
+    /// Examples:
+    ///   coffer run --secret secret/app -- ./server
+    ///   coffer run --secret secret/app --secret secret/db:DB_ -- env
+    ///   coffer run --env PGPASSWORD=secret/db#password -- psql -h db -U app
+    ///   coffer run --template app.conf.tmpl:/run/app/app.conf --secret secret/app -- ./server
+    ///   coffer run --secret secret/tls --watch --watch-signal SIGHUP --watch-interval 1m -- nginx -g 'daemon off;'
+    ///   coffer run --secret secret/ci --cache-dir ~/.cache/coffer --fallback-max-age 10m -- make deploy
+    ///
+    /// Exit codes: the command's; 1 if the secrets cannot be fetched; 2 usage error; 126/127 if
+    /// the command cannot be started or is not found.
+    #[command(verbatim_doc_comment)]
+    Run(run_cmd::RunArgs),
+    /// Read any API path
+    ///
+    /// Examples:
+    ///   coffer read sys/mounts
+    ///   coffer read --field role_id auth/approle/role/billing/role-id
+    ///   coffer read --format json database/creds/readonly
+    #[command(verbatim_doc_comment)]
+    Read(generic::ReadArgs),
+    /// Write to any API path (KEY=VALUE, KEY=@FILE, KEY=-; `-` alone: JSON from stdin)
+    ///
+    /// Examples:
+    ///   coffer write auth/userpass/users/alice password=@alice.pass token_policies=app
+    ///   coffer write -f auth/approle/role/billing/secret-id
+    ///   coffer write --field client_token auth/approle/login role_id=… secret_id=@sid.txt
+    #[command(verbatim_doc_comment)]
+    Write(generic::WriteArgs),
+    /// List the keys under any API path
+    ///
+    /// Examples:
+    ///   coffer list auth/approle/role
+    ///   coffer list sys/policies/acl
+    #[command(verbatim_doc_comment)]
+    List(generic::PathArgs),
+    /// Delete any API path
+    ///
+    /// Examples:
+    ///   coffer delete auth/userpass/users/alice
+    ///   coffer delete sys/policies/acl/old
+    #[command(verbatim_doc_comment)]
+    Delete(generic::PathArgs),
+    /// Tokens: create, lookup, renew, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// ACL policies: write, read, list, delete, and fmt (local).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+    /// Auth methods: enable, list.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Audit devices: enable and list (over HTTP); verify audit files (offline).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Operator tools: init, unseal, seal, rotate, key-status (over HTTP); migrate (offline, on
+    /// the stores directly).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Run the server.
     ///
     /// Examples:
     ///   coffer server --config /etc/coffer/coffer.toml
     ///   coffer server --dev --dev-root-token-id root
     Server(ServerArgs),
-    /// Audit log tools.
-    #[command(subcommand)]
-    Audit(AuditCommand),
-    /// Operator tools that work on a store directly (no server).
-    #[command(subcommand)]
-    Operator(OperatorCommand),
+    /// Print a shell completion script
+    ///
+    /// Examples:
+    ///   coffer completions bash > /etc/bash_completion.d/coffer
+    ///   coffer completions zsh > "${fpath[1]}/_coffer"
+    ///   coffer completions fish > ~/.config/fish/completions/coffer.fish
+    #[command(verbatim_doc_comment)]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Print the version.
     Version,
+}
+
+/// `coffer auth …`.
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Enable an auth method (userpass, approle, jwt) at its name or at --path
+    ///
+    /// Examples:
+    ///   coffer auth enable userpass
+    ///   coffer auth enable --path gitlab --description "GitLab CI" jwt
+    #[command(verbatim_doc_comment)]
+    Enable(sys::AuthEnableArgs),
+    /// List the enabled auth methods
+    ///
+    /// Example:
+    ///   coffer auth list
+    #[command(verbatim_doc_comment)]
+    List(sys::ConnArgs),
 }
 
 /// `coffer audit …`.
@@ -66,12 +209,58 @@ pub enum AuditCommand {
         #[arg(long)]
         allow_open_tail: bool,
     },
+    /// Enable an audit device (file or socket) at its type's name or at --path
+    ///
+    /// Examples:
+    ///   coffer audit enable file file_path=/var/log/coffer/audit.log
+    ///   coffer audit enable --path remote socket address=127.0.0.1:9090 socket_type=tcp
+    #[command(verbatim_doc_comment)]
+    Enable(sys::AuditEnableArgs),
+    /// List the enabled audit devices
+    ///
+    /// Example:
+    ///   coffer audit list
+    #[command(verbatim_doc_comment)]
+    List(sys::ConnArgs),
 }
 
 /// `coffer operator …`.
 #[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
-    /// Copy a whole store into a new, empty one (typically SQLite to PostgreSQL), then verify it.
+    /// Initialise a new server: make the unseal key shares and the root token (shown once)
+    ///
+    /// Examples:
+    ///   coffer operator init
+    ///   coffer operator init --key-shares 1 --key-threshold 1 --format json > init.json
+    #[command(verbatim_doc_comment)]
+    Init(sys::InitArgs),
+    /// Enter unseal key shares: one argument, a hidden prompt, or every line of stdin
+    ///
+    /// Examples:
+    ///   coffer operator unseal                      # prompts, without echo
+    ///   coffer operator unseal - < share.txt
+    ///   coffer operator unseal --reset              # forget the shares entered so far
+    #[command(verbatim_doc_comment)]
+    Unseal(sys::UnsealArgs),
+    /// Seal the server: it drops its keys and refuses requests until unsealed
+    ///
+    /// Example:
+    ///   coffer operator seal
+    #[command(verbatim_doc_comment)]
+    Seal(sys::ConnArgs),
+    /// Add a new encryption key term; older data keys are re-wrapped in the background
+    ///
+    /// Example:
+    ///   coffer operator rotate
+    #[command(verbatim_doc_comment)]
+    Rotate(sys::ConnArgs),
+    /// Show the active key term and when it was installed
+    ///
+    /// Example:
+    ///   coffer operator key-status
+    #[command(verbatim_doc_comment)]
+    KeyStatus(sys::ConnArgs),
+    /// Copy a whole store into a new, empty one (typically SQLite to PostgreSQL), then verify it
     ///
     /// Stop every Coffer server that uses either store first. Every row of every table is copied
     /// as it is, in one transaction: ciphertexts are never decrypted or re-encrypted, so the same
@@ -151,6 +340,30 @@ pub async fn run(cli: Cli) -> i32 {
             println!("Coffer v{}", env!("CARGO_PKG_VERSION"));
             0
         }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "coffer", &mut script);
+            client::finish(client::output::emit(&String::from_utf8_lossy(&script)).map(|()| client::EXIT_OK))
+        }
+        Command::Login(a) => client::finish(login::run(a).await),
+        Command::Status(a) => client::finish(sys::status(a).await),
+        Command::Kv(c) => client::finish(kv::run(c).await),
+        Command::Run(a) => client::finish(run_cmd::run(a).await),
+        Command::Read(a) => client::finish(generic::read(a).await),
+        Command::Write(a) => client::finish(generic::write(a).await),
+        Command::List(a) => client::finish(generic::list(a).await),
+        Command::Delete(a) => client::finish(generic::delete(a).await),
+        Command::Token(c) => client::finish(token::run(c).await),
+        Command::Policy(c) => client::finish(policy::run(c).await),
+        Command::Auth(AuthCommand::Enable(a)) => client::finish(sys::auth_enable(a).await),
+        Command::Auth(AuthCommand::List(a)) => client::finish(sys::auth_list(a).await),
+        Command::Audit(AuditCommand::Enable(a)) => client::finish(sys::audit_enable(a).await),
+        Command::Audit(AuditCommand::List(a)) => client::finish(sys::audit_list(a).await),
+        Command::Operator(OperatorCommand::Init(a)) => client::finish(sys::init(a).await),
+        Command::Operator(OperatorCommand::Unseal(a)) => client::finish(sys::unseal(a).await),
+        Command::Operator(OperatorCommand::Seal(a)) => client::finish(sys::seal(a).await),
+        Command::Operator(OperatorCommand::Rotate(a)) => client::finish(sys::rotate(a).await),
+        Command::Operator(OperatorCommand::KeyStatus(a)) => client::finish(sys::key_status(a).await),
         Command::Server(args) if args.dev => match run_dev(args).await {
             Ok(()) => 0,
             Err(e) => {
@@ -265,4 +478,39 @@ fn print_dev_banner(addr: SocketAddr, creds: &server::DevCredentials) {
     println!("Root Token: {}", creds.root_token.expose_secret());
     println!();
     println!("Development mode should NOT be used in production installations!");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_of_parsed_commands_holds_no_secret() {
+        let lines: [&[&str]; 5] = [
+            &["coffer", "kv", "put", "--token", "s.tok3n", "secret/a", "k=hunter2"],
+            &["coffer", "write", "auth/userpass/users/a", "password=hunter2"],
+            &["coffer", "login", "--method", "token", "s.tok3n"],
+            &["coffer", "operator", "unseal", "hunter2"],
+            &[
+                "coffer",
+                "kv",
+                "rotation",
+                "secret/a",
+                "--schedule",
+                "1h",
+                "--rotator-json",
+                "{\"hmac_key\":\"hunter2\"}",
+            ],
+        ];
+        for args in lines {
+            let cli = Cli::try_parse_from(args).unwrap();
+            let shown = format!("{cli:?}");
+            assert!(!shown.contains("hunter2") && !shown.contains("s.tok3n"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -215,6 +215,18 @@ pub fn backoff_ms(attempts: i64) -> i64 {
 /// background worker). A failure is recorded on the row (attempts, next try, error) and returned.
 pub async fn revoke_row(core: &Core, row: SecretLeaseRow, fence: Option<&Fence>) -> Result<(), String> {
     let id = row.id.clone();
+    revoke_in_engine(core, row).await?;
+    let deleted = match fence {
+        Some(f) => core.store.secret_lease_delete_fenced(&id, f).await,
+        None => core.store.secret_lease_delete(&id).await,
+    };
+    deleted.map_err(|e| e.to_string())
+}
+
+/// Revokes what a lease stands for through its engine, without deleting the row. A failure is
+/// recorded on the row (attempts, next try, error) and returned.
+pub async fn revoke_in_engine(core: &Core, row: SecretLeaseRow) -> Result<(), String> {
+    let id = row.id.clone();
     let outcome = match mount_of(core, &row) {
         // The mount is gone, and with it whatever could revoke the secret.
         None => Ok(()),
@@ -228,13 +240,7 @@ pub async fn revoke_row(core: &Core, row: SecretLeaseRow, fence: Option<&Fence>)
         },
     };
     match outcome {
-        Ok(()) => {
-            let deleted = match fence {
-                Some(f) => core.store.secret_lease_delete_fenced(&id, f).await,
-                None => core.store.secret_lease_delete(&id).await,
-            };
-            deleted.map_err(|e| e.to_string())
-        }
+        Ok(()) => Ok(()),
         Err((error, attempts)) => {
             let now = Utc::now().timestamp_millis();
             let attempts = attempts + 1;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth_method;
 pub mod barrier;
 pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod core;

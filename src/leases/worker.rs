@@ -16,8 +16,8 @@ pub const INTERVAL: Duration = Duration::from_secs(1);
 /// Rows read per query.
 const BATCH: i64 = 256;
 
-/// Revocations in flight at once.
-const PARALLEL: usize = 8;
+/// Revocations in flight at once (each may open a connection to a managed database).
+const PARALLEL: usize = 16;
 
 /// Runs while the process lives; does work only while unsealed and holding the leader lease.
 pub async fn run(core: Arc<Core>) {
@@ -54,18 +54,23 @@ pub async fn expire_due(core: &Core, fence: &Fence, now: i64) -> Result<usize, S
         if rows.is_empty() {
             return Ok(revoked);
         }
-        let outcomes: Vec<Result<(), String>> = stream::iter(rows)
-            .map(|row| crate::leases::revoke_row(core, row, Some(fence)))
+        // Engines revoke a few at a time; the rows they revoked go in one fenced transaction.
+        let revoked_ids: Vec<String> = stream::iter(rows)
+            .map(|row| async move {
+                let id = row.id.clone();
+                crate::leases::revoke_in_engine(core, row).await.ok().map(|()| id)
+            })
             .buffer_unordered(PARALLEL)
+            .filter_map(|id| async move { id })
             .collect()
             .await;
-        let done = outcomes.iter().filter(|o| o.is_ok()).count();
-        revoked += done;
-        if outcomes.iter().any(|o| matches!(o, Err(e) if e == "conflict")) {
-            return Err("the leader lease was lost".into());
-        }
-        if done == 0 {
+        if revoked_ids.is_empty() {
             return Ok(revoked);
         }
+        core.store.secret_lease_delete_fenced_many(&revoked_ids, fence).await.map_err(|e| match e {
+            crate::store::StoreError::Conflict => "the leader lease was lost".to_string(),
+            other => other.to_string(),
+        })?;
+        revoked += revoked_ids.len();
     }
 }

@@ -652,7 +652,7 @@ impl Driver<'_> {
         self.row.new_value = None;
         self.row.claim_epoch = None;
         self.row.last_outcome = outcome.as_str().into();
-        if outcome != Outcome::Succeeded { self.advance(now); } else { self.row.due_at = self.row.next_rotation_at; }
+        self.advance(now);
     }
 
     async fn succeed(&mut self) -> Result<(), Stop> {

@@ -55,6 +55,8 @@ pub trait LeaseStore: Send + Sync {
     async fn secret_lease_delete(&self, id: &str) -> StoreResult<()>;
     /// Deletes a lease only while `fence` holds the singleton lease; `Conflict` otherwise.
     async fn secret_lease_delete_fenced(&self, id: &str, fence: &Fence) -> StoreResult<()>;
+    /// Deletes several leases in one transaction, only while `fence` holds; `Conflict` otherwise.
+    async fn secret_lease_delete_fenced_many(&self, ids: &[String], fence: &Fence) -> StoreResult<()>;
     /// Leases whose `next_attempt` is at or before `now`, earliest first, at most `limit`.
     async fn secret_lease_due(&self, now: i64, limit: i64) -> StoreResult<Vec<SecretLeaseRow>>;
     /// Ids of the leases created by one token.

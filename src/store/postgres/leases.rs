@@ -92,7 +92,12 @@ impl LeaseStore for PgStore {
     }
 
     async fn secret_lease_delete_fenced(&self, id: &str, fence: &Fence) -> StoreResult<()> {
-        no_nul(&[id, &fence.node])?;
+        self.secret_lease_delete_fenced_many(&[id.to_string()], fence).await
+    }
+
+    async fn secret_lease_delete_fenced_many(&self, ids: &[String], fence: &Fence) -> StoreResult<()> {
+        no_nul(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
+        no_nul(&[&fence.node])?;
         let mut tx = self.begin().await?;
         let held: Option<i64> =
             sqlx::query_scalar("select epoch from leader where name = $1 and holder = $2 and epoch = $3 for share")
@@ -105,7 +110,7 @@ impl LeaseStore for PgStore {
         if held.is_none() {
             return Err(StoreError::Conflict);
         }
-        sqlx::query("delete from secret_lease where id = $1").bind(id).execute(&mut *tx).await.pg()?;
+        sqlx::query("delete from secret_lease where id = any($1)").bind(ids).execute(&mut *tx).await.pg()?;
         tx.commit().await.pg()
     }
 

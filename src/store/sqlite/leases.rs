@@ -80,7 +80,11 @@ impl LeaseStore for SqliteStore {
     }
 
     async fn secret_lease_delete_fenced(&self, id: &str, fence: &Fence) -> StoreResult<()> {
-        let (id, node, epoch) = (id.to_string(), fence.node.clone(), fence.epoch);
+        self.secret_lease_delete_fenced_many(&[id.to_string()], fence).await
+    }
+
+    async fn secret_lease_delete_fenced_many(&self, ids: &[String], fence: &Fence) -> StoreResult<()> {
+        let (ids, node, epoch) = (ids.to_vec(), fence.node.clone(), fence.epoch);
         self.write(move |c| {
             Box::pin(async move {
                 let held: i64 =
@@ -93,7 +97,9 @@ impl LeaseStore for SqliteStore {
                 if held == 0 {
                     return Err(StoreError::Conflict);
                 }
-                sqlx::query("delete from secret_lease where id = ?").bind(&id).execute(&mut *c).await?;
+                for id in &ids {
+                    sqlx::query("delete from secret_lease where id = ?").bind(id).execute(&mut *c).await?;
+                }
                 Ok(())
             })
         })

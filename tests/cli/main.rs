@@ -1,0 +1,13 @@
+//! End-to-end tests of the `coffer` client CLI: the real binary (`assert_cmd`) against real
+//! `coffer server` processes, the OpenBao CLI on the same server, and a recording HTTP stub.
+
+// Test code may unwrap, expect and panic: a failed assumption is a failed test. The clippy.toml
+// `allow-*-in-tests` settings cover only `#[test]` functions, not the helpers around them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod auth;
+mod errors;
+mod harness;
+mod interop;
+mod kv;
+mod run;
