@@ -197,6 +197,22 @@ impl Core {
                 req.operation = if exists { Operation::Update } else { Operation::Create };
             }
         }
+        if let Some(rest) =
+            req.path.strip_prefix("sys/internal/ui/mounts/").filter(|_| req.operation == Operation::Read)
+        {
+            // As Vault: any capability under the mount is enough to learn what the mount is.
+            let table = self.mounts.load_full();
+            if let Some((target, _)) = table.route(rest) {
+                if acl.has_access_under(&target.api_path) {
+                    return Ok(Decided { mount, rel, sudo: false });
+                }
+            }
+            let shown = format!("{}/", rest.trim_end_matches('/'));
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                format!("preflight capability check returned 403, please ensure client's policies grant access to path \"{shown}\""),
+            ));
+        }
         let sudo = match acl.authorize(&req.path, req.operation, &req.data) {
             Ok(grant) => {
                 check_wrapping_bounds(&grant, req.wrap_ttl)?;

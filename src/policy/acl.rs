@@ -246,6 +246,21 @@ impl Acl {
         self.decide(&canonical(path)).map_or(Capabilities::empty(), |p| p.capabilities)
     }
 
+    /// Whether some rule grants a capability (other than deny) on a path under `prefix`, a mount's
+    /// API path: the preflight of Vault's `sys/internal/ui/mounts/<path>`.
+    pub fn has_access_under(&self, prefix: &str) -> bool {
+        if self.root {
+            return true;
+        }
+        let prefix = canonical(prefix);
+        let grants = |p: &Permissions| !p.capabilities.is_denied() && !p.capabilities.is_empty();
+        self.exact.iter().any(|(k, p)| k.starts_with(prefix.as_ref()) && grants(p))
+            || self.globs.iter().any(|(pat, p)| {
+                let literal = pat.key().trim_end_matches('*').split('+').next().unwrap_or("");
+                grants(p) && (literal.starts_with(prefix.as_ref()) || prefix.starts_with(literal))
+            })
+    }
+
     /// Decides one request: `op` on `path` (canonical form) with body `data`. Parameter
     /// constraints apply to create, update and patch; wrapping-TTL bounds come back in the
     /// [`Grant`] for the caller to enforce (a merged rule whose bounds cross denies outright).

@@ -432,3 +432,12 @@ def test_secrets_list(cli):
         assert isinstance(entry["config"]["default_lease_ttl"], int)
     table = cli.ok("secrets", "list").stdout
     assert re.search(r"^secret/\s+kv\s", table, re.MULTILINE), table
+
+
+def test_bao_kv_get_works_with_a_token_limited_to_one_secret(cli, client, kv_path, uniq):
+    cli.ok("kv", "put", f"secret/{kv_path}", "k=v1")
+    client.sys.create_or_update_policy(
+        name=uniq, policy=f'path "secret/data/{kv_path}" {{ capabilities = ["read"] }}')
+    limited = client.auth.token.create(policies=[uniq])["auth"]["client_token"]
+    got = cli.json("kv", "get", "-format=json", f"secret/{kv_path}", token=limited)
+    assert got["data"]["data"] == {"k": "v1"}

@@ -804,3 +804,23 @@ async fn concurrent_cas_zero_has_one_winner() {
     assert_eq!(keys, vec!["1"]);
     assert_eq!(d["current_version"], 1);
 }
+
+#[tokio::test]
+async fn the_cli_mount_preflight_needs_only_some_capability_under_the_mount() {
+    let s = TestServer::dev().await;
+    let policy = "path \"secret/data/app\" { capabilities = [\"read\"] }";
+    let (st, _) = s.call("PUT", "sys/policies/acl/app-only", Some(json!({ "policy": policy }))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (_, t) = s.call("POST", "auth/token/create", Some(json!({"policies": ["app-only"]}))).await;
+    let limited = t["auth"]["client_token"].as_str().unwrap().to_string();
+    let (st, v) = s.call_as(&limited, "GET", "sys/internal/ui/mounts/secret/app", None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["path"], "secret/");
+    assert_eq!(v["data"]["options"]["version"], "2");
+    // A token with nothing under the mount learns nothing.
+    let (_, t) = s.call("POST", "auth/token/create", Some(json!({"policies": ["default"]}))).await;
+    let none = t["auth"]["client_token"].as_str().unwrap().to_string();
+    let (st, v) = s.call_as(&none, "GET", "sys/internal/ui/mounts/secret/app", None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(v["errors"][0].as_str().unwrap().starts_with("preflight capability check returned 403"), "{v}");
+}

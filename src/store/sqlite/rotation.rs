@@ -165,7 +165,7 @@ impl RotationStore for SqliteStore {
                 // A claim of an older epoch belongs to a leader that crashed or was deposed.
                 sqlx::query(
                     "update kv_rotation set due_at = ? where claim_epoch is not null and claim_epoch <> ? \
-                     and due_at > ? and 0 = 1",
+                     and due_at > ?",
                 )
                 .bind(now)
                 .bind(fence.epoch)
