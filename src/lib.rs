@@ -17,6 +17,7 @@ pub mod duration;
 pub mod engine;
 pub mod error;
 pub mod glob;
+pub mod hcl;
 pub mod http;
 pub mod identity;
 pub mod jwt;

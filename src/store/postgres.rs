@@ -213,6 +213,26 @@ impl Joined {
 
 /// Takes the key from `expected` to the new version: updates the metadata row, or creates it
 /// when the key is new. `Conflict` if another writer got there first.
+/// `Conflict` unless `fence` (when given) still holds the singleton lease. `FOR SHARE` on the
+/// lease row makes a takeover wait until this transaction ends: every fenced write calls this
+/// first, in its own transaction.
+pub(super) async fn check_fence(tx: &mut Transaction<'static, Postgres>, fence: Option<&Fence>) -> StoreResult<()> {
+    let Some(f) = fence else { return Ok(()) };
+    no_nul(&[&f.node])?;
+    let held: Option<i64> =
+        sqlx::query_scalar("select epoch from leader where name = $1 and holder = $2 and epoch = $3 for share")
+            .bind(LEASE_NAME)
+            .bind(&f.node)
+            .bind(f.epoch)
+            .fetch_optional(&mut **tx)
+            .await
+            .pg()?;
+    if held.is_none() {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
 async fn kv_advance(tx: &mut Transaction<'static, Postgres>, w: &KvWrite<'_>) -> StoreResult<()> {
     let updated = sqlx::query(
         "update kv_metadata set current_version = $1, updated_time = $2 \
@@ -919,20 +939,8 @@ impl Store for PgStore {
     }
 
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
-        no_nul(&[&fence.node])?;
         let mut tx = self.begin().await?;
-        // FOR SHARE: a takeover (an update of this row) waits until this delete commits.
-        let held: Option<i64> =
-            sqlx::query_scalar("select epoch from leader where name = $1 and holder = $2 and epoch = $3 for share")
-                .bind(LEASE_NAME)
-                .bind(&fence.node)
-                .bind(fence.epoch)
-                .fetch_optional(&mut *tx)
-                .await
-                .pg()?;
-        if held.is_none() {
-            return Err(StoreError::Conflict);
-        }
+        check_fence(&mut tx, Some(fence)).await?;
         sqlx::query(TOKEN_TREE_DELETE).bind(hash).execute(&mut *tx).await.pg()?;
         tx.commit().await.pg()
     }

@@ -129,6 +129,22 @@ impl SqliteStore {
     }
 }
 
+/// `Conflict` unless `fence` (when given) still holds the singleton lease; run first inside the
+/// write job of every fenced write, so the check and the write commit together.
+pub(super) async fn check_fence(c: &mut SqliteConnection, fence: Option<&Fence>) -> StoreResult<()> {
+    let Some(f) = fence else { return Ok(()) };
+    let held: i64 = sqlx::query_scalar("select count(*) from leader where name = ? and holder = ? and epoch = ?")
+        .bind(LEASE_NAME)
+        .bind(&f.node)
+        .bind(f.epoch)
+        .fetch_one(&mut *c)
+        .await?;
+    if held == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
 /// A bound value for [`SqliteStore::exec`].
 enum Arg {
     Blob(Vec<u8>),
@@ -938,19 +954,10 @@ impl Store for SqliteStore {
     }
 
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
-        let (hash, node, epoch) = (hash.to_vec(), fence.node.clone(), fence.epoch);
+        let (hash, fence) = (hash.to_vec(), fence.clone());
         self.write(move |c| {
             Box::pin(async move {
-                let held: i64 =
-                    sqlx::query_scalar("select count(*) from leader where name = ? and holder = ? and epoch = ?")
-                        .bind(LEASE_NAME)
-                        .bind(&node)
-                        .bind(epoch)
-                        .fetch_one(&mut *c)
-                        .await?;
-                if held == 0 {
-                    return Err(StoreError::Conflict);
-                }
+                check_fence(&mut *c, Some(&fence)).await?;
                 sqlx::query(TOKEN_TREE_DELETE).bind(&hash).execute(&mut *c).await?;
                 Ok(())
             })

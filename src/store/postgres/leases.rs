@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 
-use super::{no_nul, prefix_upper_bound, PgResultExt, PgStore};
+use super::{check_fence, no_nul, prefix_upper_bound, PgResultExt, PgStore};
 use crate::store::leases::{LeaseStore, SecretLeaseRow};
-use crate::store::{Fence, StoreError, StoreResult, LEASE_NAME};
+use crate::store::{Fence, StoreError, StoreResult};
 
 const COLS: &str = "id, mount_id, path, role, token_hash, issue_time, expire_time, max_expire, last_renewal, \
      renewable, key_term, secret, attempts, next_attempt, last_error";
@@ -99,17 +99,7 @@ impl LeaseStore for PgStore {
         no_nul(&ids.iter().map(String::as_str).collect::<Vec<_>>())?;
         no_nul(&[&fence.node])?;
         let mut tx = self.begin().await?;
-        let held: Option<i64> =
-            sqlx::query_scalar("select epoch from leader where name = $1 and holder = $2 and epoch = $3 for share")
-                .bind(LEASE_NAME)
-                .bind(&fence.node)
-                .bind(fence.epoch)
-                .fetch_optional(&mut *tx)
-                .await
-                .pg()?;
-        if held.is_none() {
-            return Err(StoreError::Conflict);
-        }
+        check_fence(&mut tx, Some(fence)).await?;
         sqlx::query("delete from secret_lease where id = any($1)").bind(ids).execute(&mut *tx).await.pg()?;
         tx.commit().await.pg()
     }

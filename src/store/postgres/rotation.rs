@@ -171,7 +171,7 @@ impl RotationStore for PgStore {
         .await
         .pg()?;
         let rows: Vec<RotationRow> = sqlx::query_as(&format!(
-            "with due as (select mount_id, path from kv_rotation where due_at <= $1 + 1000000000 order by due_at limit $2 \
+            "with due as (select mount_id, path from kv_rotation where due_at <= $1 order by due_at limit $2 \
              for update skip locked) \
              update kv_rotation r set due_at = $3, claim_epoch = $4 from due \
              where r.mount_id = due.mount_id and r.path = due.path returning {}",

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::{Arg, SqliteStore};
+use super::{check_fence, Arg, SqliteStore};
 use crate::store::leases::{LeaseStore, SecretLeaseRow};
 use crate::store::postgres::prefix_upper_bound;
-use crate::store::{Fence, StoreError, StoreResult, LEASE_NAME};
+use crate::store::{Fence, StoreResult};
 
 const COLS: &str = "id, mount_id, path, role, token_hash, issue_time, expire_time, max_expire, last_renewal, \
      renewable, key_term, secret, attempts, next_attempt, last_error";
@@ -84,19 +84,10 @@ impl LeaseStore for SqliteStore {
     }
 
     async fn secret_lease_delete_fenced_many(&self, ids: &[String], fence: &Fence) -> StoreResult<()> {
-        let (ids, node, epoch) = (ids.to_vec(), fence.node.clone(), fence.epoch);
+        let (ids, fence) = (ids.to_vec(), fence.clone());
         self.write(move |c| {
             Box::pin(async move {
-                let held: i64 =
-                    sqlx::query_scalar("select count(*) from leader where name = ? and holder = ? and epoch = ?")
-                        .bind(LEASE_NAME)
-                        .bind(&node)
-                        .bind(epoch)
-                        .fetch_one(&mut *c)
-                        .await?;
-                if held == 0 {
-                    return Err(StoreError::Conflict);
-                }
+                check_fence(&mut *c, Some(&fence)).await?;
                 for id in &ids {
                     sqlx::query("delete from secret_lease where id = ?").bind(id).execute(&mut *c).await?;
                 }
