@@ -58,12 +58,12 @@ fn errors_in_both_wordings() {
     let cases = [
         (
             "a {",
-            "At 1:4: object expected closing RBRACE got: EOF",
+            "At 1:5: object expected closing RBRACE got: EOF",
             "invalid HCL at 1:4: expected '}' but found end of input",
         ),
         (
             "a = [1",
-            "At 1:7: list expected closing RBRACK got: EOF",
+            "At 1:8: list expected closing RBRACK got: EOF",
             "invalid HCL at 1:7: expected ']' but found end of input",
         ),
         ("a = 1 ]", "At 1:7: expected: IDENT | STRING got: RBRACK", "invalid HCL at 1:7: expected a key but found ']'"),
@@ -94,6 +94,6 @@ fn deep_nesting_is_refused_not_overflowed() {
     let blocks = format!("{}{}", "a { ".repeat(10_000), "}".repeat(10_000));
     assert!(err(&blocks, &PLAIN).ends_with("nesting too deep"));
     // At the end of input, HCL 1 counts one column past it.
-    assert_eq!(err(&format!("a = {}", "[".repeat(32)), &HCL1), "At 1:37: nesting too deep");
-    assert_eq!(err(&format!("a = {}", "[".repeat(16)), &PLAIN), "invalid HCL at 1:21: nesting too deep");
+    assert_eq!(err(&format!("a = {}", "{ b = ".repeat(32)), &HCL1), "At 1:198: nesting too deep");
+    assert_eq!(err(&format!("a = {}", "{ b = ".repeat(16)), &PLAIN), "invalid HCL at 1:101: nesting too deep");
 }
