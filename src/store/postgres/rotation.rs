@@ -3,30 +3,10 @@
 //! `FOR UPDATE SKIP LOCKED`.
 
 use async_trait::async_trait;
-use sqlx::{Postgres, Transaction};
 
-use super::{no_nul, PgResultExt, PgStore};
+use super::{check_fence, no_nul, PgResultExt, PgStore};
 use crate::store::rotation::{RotationRow, RotationStore, COLS};
-use crate::store::{Fence, StoreError, StoreResult, LEASE_NAME};
-
-/// `Conflict` unless `fence` holds the singleton lease; the row lock makes a takeover wait for
-/// this transaction.
-async fn check_fence(tx: &mut Transaction<'static, Postgres>, fence: Option<&Fence>) -> StoreResult<()> {
-    let Some(f) = fence else { return Ok(()) };
-    no_nul(&[&f.node])?;
-    let held: Option<i64> =
-        sqlx::query_scalar("select epoch from leader where name = $1 and holder = $2 and epoch = $3 for share")
-            .bind(LEASE_NAME)
-            .bind(&f.node)
-            .bind(f.epoch)
-            .fetch_optional(&mut **tx)
-            .await
-            .pg()?;
-    if held.is_none() {
-        return Err(StoreError::Conflict);
-    }
-    Ok(())
-}
+use crate::store::{Fence, StoreError, StoreResult};
 
 fn texts(r: &RotationRow) -> [&str; 7] {
     [&r.mount_id, &r.path, &r.step, &r.cause, &r.version_token, &r.last_outcome, &r.last_error]

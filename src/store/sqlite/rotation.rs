@@ -4,26 +4,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
-use sqlx::SqliteConnection;
 
-use super::SqliteStore;
+use super::{check_fence, SqliteStore};
 use crate::store::rotation::{RotationRow, RotationStore, COLS};
-use crate::store::{Fence, StoreError, StoreResult, LEASE_NAME};
-
-/// `Conflict` unless `fence` still holds the singleton lease (checked inside the write's transaction).
-async fn check_fence(c: &mut SqliteConnection, fence: Option<&Fence>) -> StoreResult<()> {
-    let Some(f) = fence else { return Ok(()) };
-    let held: i64 = sqlx::query_scalar("select count(*) from leader where name = ? and holder = ? and epoch = ?")
-        .bind(LEASE_NAME)
-        .bind(&f.node)
-        .bind(f.epoch)
-        .fetch_one(&mut *c)
-        .await?;
-    if held == 0 {
-        return Err(StoreError::Conflict);
-    }
-    Ok(())
-}
+use crate::store::{Fence, StoreError, StoreResult};
 
 #[async_trait]
 impl RotationStore for SqliteStore {
