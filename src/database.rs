@@ -48,6 +48,47 @@ impl Kinds {
     }
 }
 
+/// Whether entries of `kind` are barrier-encrypted by this engine (connections, static roles).
+pub fn is_encrypted_kind(kind: &str) -> bool {
+    kind.starts_with("database/") && (kind.ends_with("/config") || kind.ends_with("/static-role"))
+}
+
+/// Decrypts an encrypted entry of this engine (hex of a barrier blob; AAD `<kind>/<name>`).
+pub fn open_entry(
+    barrier: &crate::barrier::Barrier,
+    kind: &str,
+    name: &str,
+    text: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    let blob = hex::decode(text).map_err(|e| format!("not hex: {e}"))?;
+    barrier.decrypt(format!("{kind}/{name}").as_bytes(), &blob).map_err(|e| e.to_string())
+}
+
+/// Encrypts an entry of this engine (the inverse of [`open_entry`]).
+pub fn seal_entry(barrier: &crate::barrier::Barrier, kind: &str, name: &str, plain: &[u8]) -> Result<String, String> {
+    let (blob, _) = barrier.encrypt(format!("{kind}/{name}").as_bytes(), plain).map_err(|e| e.to_string())?;
+    Ok(hex::encode(blob))
+}
+
+/// Loads and decrypts an encrypted entry as JSON.
+async fn load_sealed<T: serde::de::DeserializeOwned>(
+    core: &Core,
+    kind: &str,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    let Some(text) = core.store.entry_get(kind, name).await? else { return Ok(None) };
+    let plain = open_entry(&core.barrier, kind, name, &text).map_err(|e| ApiError::internal(&e))?;
+    serde_json::from_slice(&plain).map(Some).map_err(|e| ApiError::internal(&e))
+}
+
+/// Encrypts and stores an entry as JSON.
+async fn save_sealed<T: serde::Serialize>(core: &Core, kind: &str, name: &str, value: &T) -> Result<(), ApiError> {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?);
+    let text = seal_entry(&core.barrier, kind, name, &plain).map_err(|e| ApiError::internal(&e))?;
+    core.store.entry_put(kind, name, &text).await?;
+    Ok(())
+}
+
 /// A statement list: an array of strings, or one string taken whole (statements hold commas).
 pub fn statements(d: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError> {
     match d.get(key) {

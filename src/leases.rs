@@ -57,7 +57,8 @@ pub struct Grant<'a> {
     pub data: &'a Value,
 }
 
-fn aad(id: &str) -> Vec<u8> {
+/// The barrier AAD of a lease's engine data.
+pub fn aad(id: &str) -> Vec<u8> {
     format!("lease:{id}").into_bytes()
 }
 

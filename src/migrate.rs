@@ -417,6 +417,12 @@ struct Decrypted {
     cubbyhole: usize,
     /// Audit device key sets decrypted.
     audit_keys: usize,
+    /// Database connections and static roles decrypted.
+    database: usize,
+    /// Lease engine data decrypted.
+    leases: usize,
+    /// Rotation configurations and in-flight values decrypted.
+    rotations: usize,
     /// Entries stored in the clear (policies, roles, users' Argon2id hashes, secret-id HMACs, …).
     entries_plain: usize,
     /// Token rows (keyed by HMAC; nothing to decrypt).
@@ -456,6 +462,7 @@ async fn decrypt_all(target: &SharedStore, tables: &[TableRows], key: &Key, prob
     check_system(target, tables, &barrier, &mut d, problems).await;
     check_kv(target, tables, &barrier, &mut d, problems).await;
     check_entries(target, tables, &barrier, &mut d, problems).await;
+    check_blobs(tables, &barrier, &mut d, problems);
     d.tokens = rows_of(tables, "token").map_or(0, |t| t.rows.len());
     d
 }
@@ -586,6 +593,17 @@ async fn check_entries(
             problems.push("entry: a row with a malformed key".into());
             continue;
         };
+        if crate::database::is_encrypted_kind(kind) {
+            match target.entry_get(kind, name).await {
+                Ok(Some(v)) => match crate::database::open_entry(barrier, kind, name, &v) {
+                    Ok(_) => d.database += 1,
+                    Err(e) => problems.push(format!("entry kind {kind} name {name}: {e}")),
+                },
+                Ok(None) => problems.push(format!("entry kind {kind} name {name}: not readable through entry_get")),
+                Err(e) => problems.push(format!("entry kind {kind} name {name}: {e}")),
+            }
+            continue;
+        }
         let hash = kind.strip_prefix("cubbyhole/");
         if hash.is_none() && kind != AUDIT_KEYS {
             d.entries_plain += 1;
@@ -615,6 +633,58 @@ async fn check_entries(
                 Ok(_) => d.audit_keys += 1,
                 Err(_) => problems.push(format!("{place}: the audit device keys do not decrypt (cause logged above)")),
             },
+        }
+    }
+}
+
+/// The barrier blobs held in columns: lease engine data (AAD: the lease id) and rotation
+/// configurations and in-flight values (AAD: mount, path and rotation token).
+fn check_blobs(tables: &[TableRows], barrier: &Barrier, d: &mut Decrypted, problems: &mut Vec<String>) {
+    let blob = |row: &[Cell], col: Option<usize>| match col.and_then(|c| row.get(c)) {
+        Some(Cell::Blob(b)) => Some(b.clone()),
+        _ => None,
+    };
+    if let Some(t) = rows_of(tables, "secret_lease") {
+        let (c_id, c_secret) = (t.column("id"), t.column("secret"));
+        for row in &t.rows {
+            let Some(id) = c_id.and_then(|c| text(row.get(c))) else {
+                problems.push("secret_lease: a row with a malformed id".into());
+                continue;
+            };
+            match blob(row, c_secret).map(|b| barrier.decrypt(&crate::leases::aad(id), &b)) {
+                Some(Ok(_)) => d.leases += 1,
+                Some(Err(e)) => problems.push(format!("secret_lease {id}: {e}")),
+                None => problems.push(format!("secret_lease {id}: no secret column")),
+            }
+        }
+    }
+    if let Some(t) = rows_of(tables, "kv_rotation") {
+        let (c_mount, c_path, c_config, c_token, c_value) = (
+            t.column("mount_id"),
+            t.column("path"),
+            t.column("config"),
+            t.column("version_token"),
+            t.column("new_value"),
+        );
+        for row in &t.rows {
+            let (Some(mount), Some(path)) =
+                (c_mount.and_then(|c| text(row.get(c))), c_path.and_then(|c| text(row.get(c))))
+            else {
+                problems.push("kv_rotation: a row with a malformed key".into());
+                continue;
+            };
+            let place = format!("kv_rotation mount id {mount} path {path}");
+            match blob(row, c_config).map(|b| barrier.decrypt(&crate::rotation::config::aad(mount, path), &b)) {
+                Some(Ok(_)) => d.rotations += 1,
+                Some(Err(e)) => problems.push(format!("{place}: configuration: {e}")),
+                None => problems.push(format!("{place}: no configuration")),
+            }
+            if let (Some(value), Some(token)) = (blob(row, c_value), c_token.and_then(|c| text(row.get(c)))) {
+                match barrier.decrypt(&crate::rotation::state::value_aad(mount, path, token), &value) {
+                    Ok(_) => d.rotations += 1,
+                    Err(e) => problems.push(format!("{place}: value in flight: {e}")),
+                }
+            }
         }
     }
 }
@@ -650,6 +720,9 @@ fn print_summary(source: &[TableStat], target: &[TableStat], decrypted: Option<&
     println!("  KV versions            {}   ({} destroyed: no ciphertext)", d.kv_versions, d.kv_destroyed);
     println!("  cubbyhole entries      {}   (including response-wrapping answers)", d.cubbyhole);
     println!("  audit device keys      {}", d.audit_keys);
+    println!("  database connections   {}   (and static roles)", d.database);
+    println!("  lease engine data      {}", d.leases);
+    println!("  rotation state         {}   (configurations and values in flight)", d.rotations);
     println!("Stored in the clear (nothing to decrypt):");
     println!("  system records         {}   (seal configuration, cluster identity)", d.system_plain);
     println!("  entries                {}   (policies, roles, users, secret-id HMACs, …)", d.entries_plain);

@@ -59,24 +59,14 @@ impl DbConfig {
     }
 }
 
-fn aad(kinds: &Kinds, name: &str) -> Vec<u8> {
-    format!("{}/{name}", kinds.configs()).into_bytes()
-}
-
 /// Loads and decrypts a config.
 pub async fn load(core: &Core, kinds: &Kinds, name: &str) -> Result<Option<DbConfig>, ApiError> {
-    let Some(text) = core.store.entry_get(&kinds.configs(), name).await? else { return Ok(None) };
-    let blob = hex::decode(text).map_err(|e| ApiError::internal(&e))?;
-    let plain = core.barrier.decrypt(&aad(kinds, name), &blob).map_err(|e| ApiError::internal(&e))?;
-    serde_json::from_slice(&plain).map(Some).map_err(|e| ApiError::internal(&e))
+    super::load_sealed(core, &kinds.configs(), name).await
 }
 
 /// Encrypts and stores a config.
 pub async fn save(core: &Core, kinds: &Kinds, name: &str, c: &DbConfig) -> Result<(), ApiError> {
-    let plain = Zeroizing::new(serde_json::to_vec(c).map_err(|e| ApiError::internal(&e))?);
-    let (blob, _) = core.barrier.encrypt(&aad(kinds, name), &plain).map_err(|e| ApiError::internal(&e))?;
-    core.store.entry_put(&kinds.configs(), name, &hex::encode(blob)).await?;
-    Ok(())
+    super::save_sealed(core, &kinds.configs(), name, c).await
 }
 
 /// `database/config/<name>`.

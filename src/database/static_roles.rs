@@ -70,22 +70,12 @@ impl StaticRole {
     }
 }
 
-fn aad(kinds: &Kinds, name: &str) -> Vec<u8> {
-    format!("{}/{name}", kinds.static_roles()).into_bytes()
-}
-
 async fn load(core: &Core, kinds: &Kinds, name: &str) -> Result<Option<StaticRole>, ApiError> {
-    let Some(text) = core.store.entry_get(&kinds.static_roles(), name).await? else { return Ok(None) };
-    let blob = hex::decode(text).map_err(|e| ApiError::internal(&e))?;
-    let plain = core.barrier.decrypt(&aad(kinds, name), &blob).map_err(|e| ApiError::internal(&e))?;
-    serde_json::from_slice(&plain).map(Some).map_err(|e| ApiError::internal(&e))
+    super::load_sealed(core, &kinds.static_roles(), name).await
 }
 
 async fn save(core: &Core, kinds: &Kinds, name: &str, r: &StaticRole) -> Result<(), ApiError> {
-    let plain = Zeroizing::new(serde_json::to_vec(r).map_err(|e| ApiError::internal(&e))?);
-    let (blob, _) = core.barrier.encrypt(&aad(kinds, name), &plain).map_err(|e| ApiError::internal(&e))?;
-    core.store.entry_put(&kinds.static_roles(), name, &hex::encode(blob)).await?;
-    Ok(())
+    super::save_sealed(core, &kinds.static_roles(), name, r).await
 }
 
 fn rfc3339(ms: i64) -> serde_json::Value {

@@ -141,7 +141,7 @@ fn mount_by_id(core: &Core, id: &str) -> Option<Arc<MountEntry>> {
 }
 
 /// AAD of a rotation's new value between its generation and the pending write.
-fn value_aad(mount_id: &str, path: &str, token: &str) -> Vec<u8> {
+pub fn value_aad(mount_id: &str, path: &str, token: &str) -> Vec<u8> {
     format!("kv_rotation_value:{mount_id}:{path}:{token}").into_bytes()
 }
 

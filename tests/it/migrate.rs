@@ -149,6 +149,24 @@ async fn a_sqlite_store_moves_to_postgres_and_serves_the_same_secrets_tokens_and
         )
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    // Encrypted data of the database engine, leases and rotation (issues 6 and 7).
+    let (st, v) = s.call("POST", "sys/mounts/database", Some(json!({"type": "database"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let conn = json!({
+        "connection_url": "postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable",
+        "username": "postgres", "password": canary, "allowed_roles": "*",
+    });
+    let (st, v) = s.call("POST", "database/config/pg", Some(conn)).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let role =
+        json!({"db_name": "pg", "creation_statements": "CREATE ROLE \"{{name}}\" LOGIN PASSWORD '{{password}}';"});
+    let (st, v) = s.call("POST", "database/roles/ro", Some(role)).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (st, v) = s.call("GET", "database/creds/ro", None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let rotation = json!({"schedule": "rate(30 days)", "rotator": {"type": "password"}});
+    let (st, v) = s.call("POST", "secret/rotation/app", Some(rotation)).await;
+    assert!(st.is_success(), "{v}");
     let dir = s.stop().await;
     let from = sqlite_url(dir.path());
 
@@ -163,6 +181,9 @@ async fn a_sqlite_store_moves_to_postgres_and_serves_the_same_secrets_tokens_and
     assert!(line(&out, "token HMAC key").ends_with(" 1"), "{out}");
     assert!(line(&out, "cubbyhole entries").contains(" 2 "), "the note and the wrapped answer: {out}");
     assert!(line(&out, "audit device keys").ends_with(" 1"), "{out}");
+    assert!(line(&out, "database connections").contains(" 1 "), "{out}");
+    assert!(line(&out, "lease engine data").ends_with(" 1"), "{out}");
+    assert!(line(&out, "rotation state").contains(" 1 "), "{out}");
     for secret in [&canary, &password, &root, &app_token, &wrap_token] {
         assert!(!out.contains(secret.as_str()) && !err.contains(secret.as_str()), "a secret was printed");
     }
@@ -202,6 +223,8 @@ async fn a_sqlite_store_moves_to_postgres_and_serves_the_same_secrets_tokens_and
     let (st, v) =
         t.call_as("", "POST", "auth/approle/login", Some(json!({"role_id": role_id, "secret_id": secret_id}))).await;
     assert_eq!(st, StatusCode::OK, "{v}");
+    // The lease came along: it is revoked through the migrated connection (and drops its user).
+    assert_eq!(t.call("PUT", "sys/leases/revoke-prefix/database/creds/ro", None).await.0, StatusCode::NO_CONTENT);
     t.stop().await;
 
     // And back again: PostgreSQL into a new SQLite file.
