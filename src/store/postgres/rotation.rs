@@ -17,6 +17,39 @@ fn cols_of(alias: &str) -> String {
     COLS.split(',').map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }
 
+/// Binds a row's state columns, `config` to `abandoned`, in table order (shared by insert and
+/// update).
+trait BindState<'q> {
+    fn bind_state(self, r: &'q RotationRow) -> Self;
+}
+
+impl<'q> BindState<'q> for sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    fn bind_state(self, r: &'q RotationRow) -> Self {
+        self.bind(&r.config)
+            .bind(r.key_term)
+            .bind(r.scheduled)
+            .bind(r.fire_at)
+            .bind(r.next_rotation_at)
+            .bind(r.due_at)
+            .bind(r.claim_epoch)
+            .bind(&r.step)
+            .bind(r.step_done)
+            .bind(&r.cause)
+            .bind(&r.version_token)
+            .bind(r.from_version)
+            .bind(r.pending_version)
+            .bind(&r.new_value)
+            .bind(r.attempts)
+            .bind(r.started_at)
+            .bind(r.last_rotated_at)
+            .bind(&r.last_outcome)
+            .bind(&r.last_error)
+            .bind(r.succeeded)
+            .bind(r.failed)
+            .bind(r.abandoned)
+    }
+}
+
 #[async_trait]
 impl RotationStore for PgStore {
     async fn rotation_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<RotationRow>> {
@@ -38,28 +71,7 @@ impl RotationStore for PgStore {
         ))
         .bind(&r.mount_id)
         .bind(&r.path)
-        .bind(&r.config)
-        .bind(r.key_term)
-        .bind(r.scheduled)
-        .bind(r.fire_at)
-        .bind(r.next_rotation_at)
-        .bind(r.due_at)
-        .bind(r.claim_epoch)
-        .bind(&r.step)
-        .bind(r.step_done)
-        .bind(&r.cause)
-        .bind(&r.version_token)
-        .bind(r.from_version)
-        .bind(r.pending_version)
-        .bind(&r.new_value)
-        .bind(r.attempts)
-        .bind(r.started_at)
-        .bind(r.last_rotated_at)
-        .bind(&r.last_outcome)
-        .bind(&r.last_error)
-        .bind(r.succeeded)
-        .bind(r.failed)
-        .bind(r.abandoned)
+        .bind_state(r)
         .bind(r.rev)
         .execute(&self.pool)
         .await
@@ -81,28 +93,7 @@ impl RotationStore for PgStore {
              started_at = $16, last_rotated_at = $17, last_outcome = $18, last_error = $19, succeeded = $20, \
              failed = $21, abandoned = $22, rev = rev + 1 where mount_id = $23 and path = $24 and rev = $25",
         )
-        .bind(&r.config)
-        .bind(r.key_term)
-        .bind(r.scheduled)
-        .bind(r.fire_at)
-        .bind(r.next_rotation_at)
-        .bind(r.due_at)
-        .bind(r.claim_epoch)
-        .bind(&r.step)
-        .bind(r.step_done)
-        .bind(&r.cause)
-        .bind(&r.version_token)
-        .bind(r.from_version)
-        .bind(r.pending_version)
-        .bind(&r.new_value)
-        .bind(r.attempts)
-        .bind(r.started_at)
-        .bind(r.last_rotated_at)
-        .bind(&r.last_outcome)
-        .bind(&r.last_error)
-        .bind(r.succeeded)
-        .bind(r.failed)
-        .bind(r.abandoned)
+        .bind_state(r)
         .bind(&r.mount_id)
         .bind(&r.path)
         .bind(r.rev)

@@ -9,6 +9,39 @@ use super::{check_fence, SqliteStore};
 use crate::store::rotation::{RotationRow, RotationStore, COLS};
 use crate::store::{Fence, StoreError, StoreResult};
 
+/// Binds a row's state columns, `config` to `abandoned`, in table order (shared by insert and
+/// update).
+trait BindState<'q> {
+    fn bind_state(self, r: &'q RotationRow) -> Self;
+}
+
+impl<'q> BindState<'q> for sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    fn bind_state(self, r: &'q RotationRow) -> Self {
+        self.bind(&r.config)
+            .bind(r.key_term)
+            .bind(r.scheduled)
+            .bind(r.fire_at)
+            .bind(r.next_rotation_at)
+            .bind(r.due_at)
+            .bind(r.claim_epoch)
+            .bind(&r.step)
+            .bind(r.step_done)
+            .bind(&r.cause)
+            .bind(&r.version_token)
+            .bind(r.from_version)
+            .bind(r.pending_version)
+            .bind(&r.new_value)
+            .bind(r.attempts)
+            .bind(r.started_at)
+            .bind(r.last_rotated_at)
+            .bind(&r.last_outcome)
+            .bind(&r.last_error)
+            .bind(r.succeeded)
+            .bind(r.failed)
+            .bind(r.abandoned)
+    }
+}
+
 #[async_trait]
 impl RotationStore for SqliteStore {
     async fn rotation_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<RotationRow>> {
@@ -29,28 +62,7 @@ impl RotationStore for SqliteStore {
                 ))
                 .bind(&r.mount_id)
                 .bind(&r.path)
-                .bind(&r.config)
-                .bind(r.key_term)
-                .bind(r.scheduled)
-                .bind(r.fire_at)
-                .bind(r.next_rotation_at)
-                .bind(r.due_at)
-                .bind(r.claim_epoch)
-                .bind(&r.step)
-                .bind(r.step_done)
-                .bind(&r.cause)
-                .bind(&r.version_token)
-                .bind(r.from_version)
-                .bind(r.pending_version)
-                .bind(&r.new_value)
-                .bind(r.attempts)
-                .bind(r.started_at)
-                .bind(r.last_rotated_at)
-                .bind(&r.last_outcome)
-                .bind(&r.last_error)
-                .bind(r.succeeded)
-                .bind(r.failed)
-                .bind(r.abandoned)
+                .bind_state(&r)
                 .bind(r.rev)
                 .bind(&r.mount_id)
                 .bind(&r.path)
@@ -77,28 +89,7 @@ impl RotationStore for SqliteStore {
                      started_at = ?, last_rotated_at = ?, last_outcome = ?, last_error = ?, succeeded = ?, \
                      failed = ?, abandoned = ?, rev = rev + 1 where mount_id = ? and path = ? and rev = ?",
                 )
-                .bind(&r.config)
-                .bind(r.key_term)
-                .bind(r.scheduled)
-                .bind(r.fire_at)
-                .bind(r.next_rotation_at)
-                .bind(r.due_at)
-                .bind(r.claim_epoch)
-                .bind(&r.step)
-                .bind(r.step_done)
-                .bind(&r.cause)
-                .bind(&r.version_token)
-                .bind(r.from_version)
-                .bind(r.pending_version)
-                .bind(&r.new_value)
-                .bind(r.attempts)
-                .bind(r.started_at)
-                .bind(r.last_rotated_at)
-                .bind(&r.last_outcome)
-                .bind(&r.last_error)
-                .bind(r.succeeded)
-                .bind(r.failed)
-                .bind(r.abandoned)
+                .bind_state(&r)
                 .bind(&r.mount_id)
                 .bind(&r.path)
                 .bind(r.rev)
