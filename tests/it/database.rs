@@ -153,6 +153,17 @@ async fn dynamic_credentials_work_until_revoked_and_the_role_is_dropped() {
     let (st, e) = s.call("PUT", "sys/leases/lookup", Some(json!({"lease_id": lease}))).await;
     assert_eq!((st, e), (StatusCode::BAD_REQUEST, json!({"errors": ["invalid lease"]})));
 
+    // A wrapped answer keeps its lease: unwrapping gives the credentials and the lease fields.
+    let resp = s.request("GET", "database/creds/readonly").header("X-Vault-Wrap-TTL", "5m").send().await.unwrap();
+    let wrapped: Value = resp.json().await.unwrap();
+    assert_eq!(wrapped["lease_id"], "", "the wrapping answer itself is not leased: {wrapped}");
+    let wrap_token = wrapped["wrap_info"]["token"].as_str().unwrap().to_string();
+    let (st, u) = s.call_as(&wrap_token, "POST", "sys/wrapping/unwrap", None).await;
+    assert_eq!(st, StatusCode::OK, "{u}");
+    assert!(u["lease_id"].as_str().unwrap().starts_with("database/creds/readonly/"), "{u}");
+    assert_eq!((u["renewable"].clone(), u["lease_duration"].clone()), (json!(true), json!(3600)));
+    assert!(login(&pg, u["data"]["username"].as_str().unwrap(), u["data"]["password"].as_str().unwrap()).await.is_ok());
+
     // revoke-prefix drops every user of the role.
     let mut users = Vec::new();
     for _ in 0..2 {
