@@ -129,33 +129,7 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
         || existing.as_ref().is_some_and(|r| !r.scheduled);
     let (blob, term) = config::seal(core, &mount_id, path, &cfg)?;
     let now = Utc::now();
-    let mut row = existing.clone().unwrap_or_else(|| RotationRow {
-        mount_id: mount_id.clone(),
-        path: path.to_string(),
-        config: Vec::new(),
-        key_term: 0,
-        scheduled: true,
-        fire_at: None,
-        next_rotation_at: None,
-        due_at: None,
-        claim_epoch: None,
-        step: String::new(),
-        step_done: false,
-        cause: String::new(),
-        version_token: String::new(),
-        from_version: None,
-        pending_version: None,
-        new_value: None,
-        attempts: 0,
-        started_at: None,
-        last_rotated_at: None,
-        last_outcome: String::new(),
-        last_error: String::new(),
-        succeeded: 0,
-        failed: 0,
-        abandoned: 0,
-        rev: 0,
-    });
+    let mut row = existing.clone().unwrap_or_else(|| RotationRow::new(&mount_id, path));
     row.config = blob;
     row.key_term = term;
     if schedule_changed {

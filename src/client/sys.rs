@@ -244,17 +244,32 @@ fn print_key_status(status: &Value) -> Result<(), CliError> {
 /// `coffer auth enable`.
 pub async fn auth_enable(a: AuthEnableArgs) -> Result<i32, CliError> {
     let api = Api::new(&a.conn)?;
-    let path = a.path.clone().unwrap_or_else(|| a.kind.clone());
-    let path = path.trim_matches('/');
-    let mut body = json!({"type": a.kind});
-    if let Some(d) = &a.description {
-        body["description"] = json!(d);
-    }
-    api.call(Method::POST, &format!("sys/auth/{path}"), Some(&body)).await?;
+    let body = json!({"type": a.kind});
+    let path =
+        enable(&api, Method::POST, "sys/auth", &a.kind, a.path.as_deref(), a.description.as_deref(), body).await?;
     if a.conn.format == Format::Table {
         emit_line(&format!("Success! Enabled {} auth method at: {path}/", a.kind))?;
     }
     Ok(EXIT_OK)
+}
+
+/// Enables something of type `kind` under `table` (`sys/auth`, `sys/audit`) at `path` (the type's
+/// name by default) with `body` plus the description; returns the path used.
+async fn enable(
+    api: &Api,
+    method: Method,
+    table: &str,
+    kind: &str,
+    path: Option<&str>,
+    description: Option<&str>,
+    mut body: Value,
+) -> Result<String, CliError> {
+    let path = path.unwrap_or(kind).trim_matches('/').to_string();
+    if let Some(d) = description {
+        body["description"] = json!(d);
+    }
+    api.call(method, &format!("{table}/{path}"), Some(&body)).await?;
+    Ok(path)
 }
 
 /// `coffer auth list`.
@@ -274,13 +289,9 @@ pub async fn auth_list(a: ConnArgs) -> Result<i32, CliError> {
 pub async fn audit_enable(a: AuditEnableArgs) -> Result<i32, CliError> {
     let options = plain_pairs(&a.options, "device option")?;
     let api = Api::new(&a.conn)?;
-    let path = a.path.clone().unwrap_or_else(|| a.kind.clone());
-    let path = path.trim_matches('/');
-    let mut body = json!({"type": a.kind, "options": Value::Object(options)});
-    if let Some(d) = &a.description {
-        body["description"] = json!(d);
-    }
-    api.call(Method::PUT, &format!("sys/audit/{path}"), Some(&body)).await?;
+    let body = json!({"type": a.kind, "options": Value::Object(options)});
+    let path =
+        enable(&api, Method::PUT, "sys/audit", &a.kind, a.path.as_deref(), a.description.as_deref(), body).await?;
     if a.conn.format == Format::Table {
         emit_line(&format!("Success! Enabled the {} audit device at: {path}/", a.kind))?;
     }

@@ -146,6 +146,25 @@ pub(crate) async fn sqlite_counts(c: &mut SqliteConnection) -> StoreResult<Vec<(
     Ok(out)
 }
 
+/// The cells of fetched rows, read by `cell` column by column; an error names table and column.
+fn cells_of<R>(
+    fetched: &[R],
+    table: &str,
+    columns: &[String],
+    cell: fn(&R, usize) -> Result<Cell, String>,
+) -> StoreResult<Vec<Vec<Cell>>> {
+    fetched
+        .iter()
+        .map(|row| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, name)| cell(row, i).map_err(|e| backend(format!("{table}.{name}: {e}"))))
+                .collect()
+        })
+        .collect()
+}
+
 /// Every row of every data table. Run it inside a transaction for one consistent snapshot.
 pub(crate) async fn sqlite_dump(c: &mut SqliteConnection) -> StoreResult<Vec<TableRows>> {
     let mut out = Vec::new();
@@ -156,14 +175,7 @@ pub(crate) async fn sqlite_dump(c: &mut SqliteConnection) -> StoreResult<Vec<Tab
             .await?;
         let list = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
         let fetched = sqlx::query(&format!("select {list} from {}", quote(&table))).fetch_all(&mut *c).await?;
-        let mut rows = Vec::with_capacity(fetched.len());
-        for row in &fetched {
-            let mut cells = Vec::with_capacity(columns.len());
-            for (i, name) in columns.iter().enumerate() {
-                cells.push(sqlite_cell(row, i).map_err(|e| backend(format!("{table}.{name}: {e}")))?);
-            }
-            rows.push(cells);
-        }
+        let rows = cells_of(&fetched, &table, &columns, sqlite_cell)?;
         out.push(TableRows { table, columns, rows });
     }
     Ok(out)
@@ -266,14 +278,7 @@ pub(crate) async fn pg_dump(c: &mut PgConnection) -> StoreResult<Vec<TableRows>>
         let columns: Vec<String> = pg_columns(c, &table).await?.into_iter().map(|(name, _)| name).collect();
         let list = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
         let fetched = sqlx::query(&format!("select {list} from {}", quote(&table))).fetch_all(&mut *c).await?;
-        let mut rows = Vec::with_capacity(fetched.len());
-        for row in &fetched {
-            let mut cells = Vec::with_capacity(columns.len());
-            for (i, name) in columns.iter().enumerate() {
-                cells.push(pg_cell(row, i).map_err(|e| backend(format!("{table}.{name}: {e}")))?);
-            }
-            rows.push(cells);
-        }
+        let rows = cells_of(&fetched, &table, &columns, pg_cell)?;
         out.push(TableRows { table, columns, rows });
     }
     Ok(out)

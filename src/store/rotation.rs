@@ -70,6 +70,39 @@ pub struct RotationRow {
     pub rev: i64,
 }
 
+impl RotationRow {
+    /// A scheduled row with nothing in flight, no history and no configuration yet.
+    pub fn new(mount_id: &str, path: &str) -> Self {
+        RotationRow {
+            mount_id: mount_id.to_string(),
+            path: path.to_string(),
+            config: Vec::new(),
+            key_term: 0,
+            scheduled: true,
+            fire_at: None,
+            next_rotation_at: None,
+            due_at: None,
+            claim_epoch: None,
+            step: String::new(),
+            step_done: false,
+            cause: String::new(),
+            version_token: String::new(),
+            from_version: None,
+            pending_version: None,
+            new_value: None,
+            attempts: 0,
+            started_at: None,
+            last_rotated_at: None,
+            last_outcome: String::new(),
+            last_error: String::new(),
+            succeeded: 0,
+            failed: 0,
+            abandoned: 0,
+            rev: 0,
+        }
+    }
+}
+
 impl std::fmt::Debug for RotationRow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RotationRow")

@@ -93,13 +93,7 @@ impl DevServer {
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let rx = lines_of(child.stdout.take().unwrap());
         let end = Instant::now() + START_DEADLINE;
         let (mut addr, mut key) = (None, None);
         while addr.is_none() || key.is_none() {
@@ -239,13 +233,7 @@ impl ConfigServer {
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
+        let rx = lines_of(child.stderr.take().unwrap());
         let end = Instant::now() + START_DEADLINE;
         let addr = loop {
             let left = end.saturating_duration_since(Instant::now());
@@ -416,4 +404,15 @@ pub fn closed_port() -> u16 {
 pub fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// The lines a child writes to `pipe`, as they come (read on a thread of their own).
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
 }

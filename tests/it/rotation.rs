@@ -1008,31 +1008,12 @@ async fn sigkill_after_finish_leaves_one_rotation() {
 
 fn row(mount: &str, path: &str, due: Option<i64>) -> RotationRow {
     RotationRow {
-        mount_id: mount.into(),
-        path: path.into(),
         config: b"sealed".to_vec(),
         key_term: 1,
-        scheduled: true,
         fire_at: due,
         next_rotation_at: due,
         due_at: due,
-        claim_epoch: None,
-        step: String::new(),
-        step_done: false,
-        cause: String::new(),
-        version_token: String::new(),
-        from_version: None,
-        pending_version: None,
-        new_value: None,
-        attempts: 0,
-        started_at: None,
-        last_rotated_at: None,
-        last_outcome: String::new(),
-        last_error: String::new(),
-        succeeded: 0,
-        failed: 0,
-        abandoned: 0,
-        rev: 0,
+        ..RotationRow::new(mount, path)
     }
 }
 
