@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
 
-use crate::harness::TestServer;
+use crate::harness::{until, TestServer};
 use crate::pg_faults::OwnCluster;
 
 const ROOT_PW: &str = "r00t-Secret-pw";
@@ -89,18 +89,6 @@ async fn db_user_token(s: &TestServer) -> String {
 fn creds_of(v: &Value) -> (String, String, String) {
     let s = |x: &Value| x.as_str().unwrap().to_string();
     (s(&v["lease_id"]), s(&v["data"]["username"]), s(&v["data"]["password"]))
-}
-
-async fn until<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what} did not happen within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -269,3 +269,16 @@ pub async fn call_url(
     let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
     (status, v)
 }
+
+/// Polls `check` every 25 ms until it holds; fails, naming `what`, after `limit`.
+pub async fn until<F, Fut>(what: &str, limit: std::time::Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what} did not happen within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}

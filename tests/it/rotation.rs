@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use sqlx::{Connection, PgConnection};
 
-use crate::harness::TestServer;
+use crate::harness::{until, TestServer};
 use crate::pg_faults::OwnCluster;
 
 // ---------------------------------------------------------------------------------------------
@@ -33,19 +33,6 @@ use crate::pg_faults::OwnCluster;
 
 fn core(s: &TestServer) -> Arc<Core> {
     s.running.as_ref().unwrap().core.clone()
-}
-
-/// Polls `check` every 25 ms until it holds; fails after `limit`.
-async fn until<F, Fut>(what: &str, limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what} did not happen within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// A dev server that already holds the leader lease (the scheduler runs only there).
