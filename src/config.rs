@@ -33,8 +33,20 @@ pub struct RawConfig {
     /// `[ha]` settings (several nodes on one PostgreSQL database).
     #[serde(default)]
     pub ha: RawHa,
+    /// `[outbound]`: the operator's allow-list for outbound calls.
+    #[serde(default)]
+    pub outbound: RawOutbound,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
+}
+
+/// `[outbound]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbound {
+    /// URL prefixes that webhooks and other user-set outbound calls may reach.
+    #[serde(default)]
+    pub allowed_urls: Vec<String>,
 }
 
 /// `[audit]` as written.
@@ -186,6 +198,8 @@ pub struct Config {
     pub audit: crate::audit::Settings,
     /// Singleton lease TTL.
     pub lease_ttl: std::time::Duration,
+    /// `[outbound] allowed_urls`, parsed.
+    pub outbound: Vec<crate::outbound::AllowedUrl>,
 }
 
 impl std::fmt::Debug for Config {
@@ -407,8 +421,16 @@ impl RawConfig {
                 crate::server::DEFAULT_LEASE_TTL
             }
         };
+        let mut outbound = Vec::new();
+        for u in &self.outbound.allowed_urls {
+            match crate::outbound::AllowedUrl::parse(u) {
+                Ok(e) => outbound.push(e),
+                Err(e) => errors.push(format!("outbound.allowed_urls: {e}")),
+            }
+        }
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
+                outbound,
                 audit,
                 lease_ttl,
                 address,

@@ -20,7 +20,7 @@ use crate::logical::Operation;
 use crate::logical::{Request, Response};
 use crate::mounts::{MountEntry, MountTable};
 use crate::policies::PolicyStore;
-use crate::policy::{Capability, Denied};
+use crate::policy::{Acl, Capability, Denied, Grant};
 use crate::seal::{self, Cluster, SealManager};
 use crate::store::{MountRow, SharedStore};
 use crate::tokens::{TokenEntry, TokenStore};
@@ -58,6 +58,8 @@ pub struct Core {
     pub leader: arc_swap::ArcSwapOption<crate::store::Fence>,
     /// The address this node serves on (for `sys/leader` and `sys/ha-status`).
     pub api_address: arc_swap::ArcSwapOption<String>,
+    /// The operator's allow-list for outbound calls that a non-operator can cause.
+    pub outbound: crate::outbound::Outbound,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -86,6 +88,7 @@ impl Core {
             node_id: uuid::Uuid::new_v4().to_string(),
             leader: arc_swap::ArcSwapOption::empty(),
             api_address: arc_swap::ArcSwapOption::empty(),
+            outbound: Default::default(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
@@ -213,18 +216,16 @@ impl Core {
                 format!("preflight capability check returned 403, please ensure client's policies grant access to path \"{shown}\""),
             ));
         }
-        let sudo = match acl.authorize(&req.path, req.operation, &req.data) {
-            Ok(grant) => {
-                check_wrapping_bounds(&grant, req.wrap_ttl)?;
-                grant.sudo
-            }
-            Err(Denied::Parameter(msg)) => return Err(ApiError { errors: vec![msg], ..ApiError::permission_denied() }),
-            Err(_) => return Err(ApiError::permission_denied()),
-        };
-        if needs_sudo(&req.path, req.operation) && !sudo {
-            return Err(ApiError::permission_denied());
-        }
-        Ok(Decided { mount, rel, sudo })
+        let grant = permit(&acl, &req.path, req.operation, &req.data)?;
+        check_wrapping_bounds(&grant, req.wrap_ttl)?;
+        Ok(Decided { mount, rel, sudo: grant.sudo })
+    }
+
+    /// Whether `token` may do `op` on `path`, decided as a request of its own would be. Engines
+    /// that act on another engine's data or target for a caller check the caller this way.
+    pub async fn token_permits(&self, token: &TokenEntry, path: &str, op: Operation) -> Result<Grant, ApiError> {
+        let acl = self.policies.acl_for(&self.store, token).await?;
+        permit(&acl, path, op, &serde_json::Map::new())
     }
 
     /// Runs an authorised request in its engine and wraps the answer if asked.
@@ -361,6 +362,26 @@ impl Core {
     }
 }
 
+/// The policy decision for `op` on `path`: the ACL's grant (with its parameter constraints), and
+/// `sudo` on the root-protected paths. The request pipeline and every engine acting on another
+/// engine's path for a caller use this one function.
+pub fn permit(
+    acl: &Acl,
+    path: &str,
+    op: Operation,
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Grant, ApiError> {
+    let grant = match acl.authorize(path, op, data) {
+        Ok(grant) => grant,
+        Err(Denied::Parameter(msg)) => return Err(ApiError { errors: vec![msg], ..ApiError::permission_denied() }),
+        Err(_) => return Err(ApiError::permission_denied()),
+    };
+    if needs_sudo(path, op) && !grant.sudo {
+        return Err(ApiError::permission_denied());
+    }
+    Ok(grant)
+}
+
 /// A policy's `min_wrapping_ttl`/`max_wrapping_ttl` bound the wrapping TTL a request may ask for.
 fn check_wrapping_bounds(grant: &crate::policy::Grant, wrap_ttl: Option<u64>) -> Result<(), ApiError> {
     match (wrap_ttl, grant.min_wrapping_ttl, grant.max_wrapping_ttl) {
@@ -399,6 +420,7 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         || p.starts_with("sys/leases/revoke-prefix/")
         || p.starts_with("sys/leases/revoke-force/")
         || (p.starts_with("sys/audit") && !p.starts_with("sys/audit-hash"))
+        || (p == "sys/config/outbound" && op != Operation::Read)
         || (p.starts_with("sys/auth/") && !p.ends_with("/tune") && (op.is_write() || op == Operation::Delete))
 }
 

@@ -28,6 +28,7 @@ pub mod leases;
 pub mod logical;
 pub mod migrate;
 pub mod mounts;
+pub mod outbound;
 pub mod params;
 pub mod password_policy;
 pub mod policies;

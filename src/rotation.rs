@@ -6,6 +6,7 @@
 //! through `state`; the steps change the secret only through the staging-label API
 //! (`crate::kv::stages`).
 
+pub mod authority;
 pub mod config;
 mod postgres;
 pub mod state;
@@ -34,6 +35,12 @@ fn check_path(path: &str) -> Result<(), ApiError> {
         return Err(ApiError::bad_request("invalid secret path: a key path must not be empty or end with '/'"));
     }
     Ok(())
+}
+
+/// A schedule that the scheduler stopped (the rotation lost its right to act on its target):
+/// nothing is due until the configuration is written again.
+fn stopped(row: &RotationRow) -> bool {
+    row.scheduled && row.step.is_empty() && row.next_rotation_at.is_none()
 }
 
 fn conflict(msg: impl Into<String>) -> ApiError {
@@ -70,6 +77,7 @@ fn describe(row: &RotationRow, cfg: &config::RotationConfig) -> Value {
     };
     let extra = json!({
         "scheduled": row.scheduled,
+        "stopped": stopped(row),
         "next_rotation": rfc3339(row.next_rotation_at.filter(|_| row.scheduled)),
         "last_rotated": rfc3339(row.last_rotated_at),
         "last_outcome": row.last_outcome,
@@ -116,7 +124,15 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
     }
     let existing = core.store.rotation_get(&mount_id, path).await?;
     let old = existing.as_ref().map(|r| open(call, r)).transpose()?;
-    let cfg = config::parse(core, &req.data, old.as_ref()).await?;
+    let mut cfg = config::parse(core, call.token, &req.data, old.as_ref()).await?;
+    if let config::Rotator::Postgres { db_mount, db_name, usernames, .. } = &cfg.rotator {
+        // Every write of a postgres rotator, even one that keeps it, is made by someone who
+        // administers the connection; that writer becomes the rotation's authority.
+        authority::check_caller(core, call.token, &authority::connection_path(db_mount, db_name)).await?;
+        let conn = postgres::connection(core, db_mount, db_name).await.map_err(ApiError::bad_request)?;
+        postgres::check_targets(&conn, usernames).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
+        cfg.authorized_by = Some(authority::Authority::of(call.token));
+    }
     if let (Some(row), Some(old)) = (&existing, &old) {
         if !row.step.is_empty() && old.rotator != cfg.rotator {
             return Err(conflict(format!(
@@ -125,8 +141,9 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
             )));
         }
     }
+    // A stopped schedule (see `state`) starts again when the configuration is written anew.
     let schedule_changed = old.as_ref().is_none_or(|o| o.schedule != cfg.schedule || o.window != cfg.window)
-        || existing.as_ref().is_some_and(|r| !r.scheduled);
+        || existing.as_ref().is_some_and(|r| !r.scheduled || stopped(r));
     let (blob, term) = config::seal(core, &mount_id, path, &cfg)?;
     let now = Utc::now();
     let mut row = existing.clone().unwrap_or_else(|| RotationRow::new(&mount_id, path));
@@ -201,6 +218,7 @@ pub async fn rotate_now(call: &Call<'_>, path: &str, _req: &Request) -> Result<R
     if !row.step.is_empty() {
         return Err(in_progress(&row));
     }
+    state::authority_holds(core, &open(call, &row)?).await.map_err(|why| ApiError::new(StatusCode::FORBIDDEN, why))?;
     let current = state::can_start(core, call.mount, path).await?;
     let now = Utc::now().timestamp_millis();
     let fence = core.leader.load_full();

@@ -6,6 +6,7 @@ mod ha;
 mod keys;
 mod leases_api;
 mod mounts;
+mod outbound_api;
 mod password_policies;
 mod policies;
 mod seal_api;
@@ -62,6 +63,7 @@ impl Engine for System {
             "capabilities-accessor" if write => policies::capabilities_accessor(&call, &req).await,
             "mounts" if op == Operation::Read => mounts::list(call.core, "mounts"),
             "auth" if op == Operation::Read => mounts::list(call.core, "auth"),
+            "config/outbound" => outbound_api::handle(call.core, &req).await,
             "key-status" if op == Operation::Read => keys::status(call.core),
             "audit" if op == Operation::Read => audit_api::list(call.core),
             "ha-status" if op == Operation::Read => ha::status(call.core).await,

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
-use sqlx::{Connection, PgConnection};
+use std::str::FromStr;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
 use zeroize::Zeroizing;
 
 /// Values for statement templates.
@@ -66,7 +69,11 @@ pub fn connect<'a>(
 ) -> BoxFuture<'a, Result<PgConnection, String>> {
     Box::pin(async move {
         let url = connection_url(template, username, password);
-        PgConnection::connect(&url).await.map_err(|e| redact(&e.to_string(), &[password, &encode(password)]))
+        let scrub = |e: sqlx::Error| redact(&e.to_string(), &[password, &encode(password)]);
+        // Statements carry passwords (`CREATE ROLE … PASSWORD '…'`): sqlx must never log them,
+        // at any level, slow or not (SEC-36).
+        let options = PgConnectOptions::from_str(&url).map_err(scrub)?.disable_statement_logging();
+        options.connect().await.map_err(scrub)
     })
 }
 

@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use super::authority::{self, Authority};
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::params;
 use crate::schedule::Schedule;
+use crate::tokens::TokenEntry;
 
 /// Attempts of one rotation when the configuration does not say.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -136,6 +138,10 @@ pub struct RotationConfig {
     pub max_attempts: u32,
     /// The rotator.
     pub rotator: Rotator,
+    /// Who authorised a rotator that acts on another engine's target (`postgres`); checked
+    /// again before every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorized_by: Option<Authority>,
 }
 
 impl RotationConfig {
@@ -151,6 +157,7 @@ impl RotationConfig {
             "window": crate::duration::format(self.window),
             "max_attempts": self.max_attempts,
             "rotator": self.rotator.describe(),
+            "authorized_by": self.authorized_by.as_ref().map_or(Value::Null, Authority::describe),
         })
     }
 }
@@ -199,10 +206,26 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request(msg)
 }
 
+/// A name taken as written: no surrounding whitespace, no control, zero-width or bidi characters
+/// (it is refused, never trimmed, so what is checked is what is used).
+fn normal_name(field: &str, name: &str) -> Result<(), ApiError> {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{ad}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+    };
+    if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) || name.chars().any(hidden) {
+        return Err(bad(format!(
+            "{field} must not start or end with whitespace or contain control, zero-width or bidi characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Parses a write. `existing` is the stored configuration (fields left out keep their value; a
 /// webhook keeps its HMAC key when the write leaves `hmac_key` out and the URL is unchanged).
 pub async fn parse(
     core: &Core,
+    caller: &TokenEntry,
     data: &Map<String, Value>,
     existing: Option<&RotationConfig>,
 ) -> Result<RotationConfig, ApiError> {
@@ -234,10 +257,10 @@ pub async fn parse(
         None => existing.map_or(DEFAULT_MAX_ATTEMPTS, |e| e.max_attempts),
     };
     let rotator = match params::object_field(data, "rotator")? {
-        Some(r) => parse_rotator(core, r, existing.map(|e| &e.rotator)).await?,
+        Some(r) => parse_rotator(core, caller, r, existing.map(|e| &e.rotator)).await?,
         None => existing.map(|e| e.rotator.clone()).ok_or_else(|| bad("rotator is required"))?,
     };
-    Ok(RotationConfig { schedule, window, max_attempts, rotator })
+    Ok(RotationConfig { schedule, window, max_attempts, rotator, authorized_by: None })
 }
 
 /// Refuses fields a rotator type does not have (a typo must not be silently ignored).
@@ -255,7 +278,7 @@ fn string_list(r: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>,
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| v.as_str().map(|s| s.trim().to_string()))
+            .map(|v| v.as_str().map(str::to_string))
             .collect::<Option<Vec<String>>>()
             .map(Some)
             .ok_or_else(|| bad(format!("invalid value for \"{key}\": expected a list of strings"))),
@@ -263,7 +286,12 @@ fn string_list(r: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>,
     }
 }
 
-async fn parse_rotator(core: &Core, r: &Map<String, Value>, existing: Option<&Rotator>) -> Result<Rotator, ApiError> {
+async fn parse_rotator(
+    core: &Core,
+    caller: &TokenEntry,
+    r: &Map<String, Value>,
+    existing: Option<&Rotator>,
+) -> Result<Rotator, ApiError> {
     let kind = params::str_field(r, "type")?.ok_or_else(|| bad("rotator.type is required"))?;
     match kind {
         "password" => {
@@ -287,24 +315,32 @@ async fn parse_rotator(core: &Core, r: &Map<String, Value>, existing: Option<&Ro
         }
         "postgres" => {
             only(r, "postgres", &["db_mount", "db_name", "strategy", "username", "usernames"])?;
-            let mut db_mount = params::str_field(r, "db_mount")?.unwrap_or(DEFAULT_DB_MOUNT).trim().to_string();
+            let mut db_mount = params::str_field(r, "db_mount")?.unwrap_or(DEFAULT_DB_MOUNT).to_string();
             if !db_mount.ends_with('/') {
                 db_mount.push('/');
             }
+            normal_name("rotator.db_mount", &db_mount)?;
+            let db_name = params::str_field(r, "db_name")?.unwrap_or("").to_string();
+            if db_name.is_empty() {
+                return Err(bad("rotator.db_name is required for a postgres rotator"));
+            }
+            normal_name("rotator.db_name", &db_name)?;
+            // Before anything is looked up: a caller who may not administer the connection learns
+            // nothing about it, not even whether it exists.
+            authority::check_caller(core, caller, &authority::connection_path(&db_mount, &db_name)).await?;
             let mount = core.mounts.load().get(&db_mount);
             let Some(mount) = mount.filter(|m| m.row.kind == "database") else {
                 return Err(bad(format!("no database secrets engine is mounted at {db_mount:?}")));
             };
-            let db_name = params::str_field(r, "db_name")?.unwrap_or("").trim().to_string();
-            if db_name.is_empty() {
-                return Err(bad("rotator.db_name is required for a postgres rotator"));
-            }
             let kinds = crate::database::Kinds::of_mount(&mount.row.id);
             if crate::database::config::load(core, &kinds, &db_name).await?.is_none() {
                 return Err(bad(format!("database config {db_name:?} not found under {db_mount:?}")));
             }
-            let username = params::str_field(r, "username")?.map(|u| u.trim().to_string());
+            let username = params::str_field(r, "username")?.map(str::to_string);
             let usernames = string_list(r, "usernames")?;
+            for u in username.iter().chain(usernames.iter().flatten()) {
+                normal_name("rotator.username", u)?;
+            }
             let strategy = match params::str_field(r, "strategy")? {
                 Some("single") => Strategy::Single,
                 Some("alternating") => Strategy::Alternating,
@@ -333,7 +369,7 @@ async fn parse_rotator(core: &Core, r: &Map<String, Value>, existing: Option<&Ro
         }
         "webhook" => {
             only(r, "webhook", &["url", "hmac_key", "ca_pem"])?;
-            let url = params::str_field(r, "url")?.unwrap_or("").trim().to_string();
+            let url = params::str_field(r, "url")?.unwrap_or("").to_string();
             check_webhook_url(&url)?;
             let ca_pem = params::str_field(r, "ca_pem")?.unwrap_or("").to_string();
             if !ca_pem.trim().is_empty() {
@@ -349,6 +385,9 @@ async fn parse_rotator(core: &Core, r: &Map<String, Value>, existing: Option<&Ro
                 (None, Some(Rotator::Webhook { url: old_url, hmac_key, .. })) if *old_url == url => hmac_key.clone(),
                 (None, _) => return Err(bad("rotator.hmac_key is required for a webhook rotator")),
             };
+            if let Err(refused) = core.outbound.permit(&core.store, &url).await? {
+                return Err(bad(format!("rotator.url is not allowed: {refused}")));
+            }
             Ok(Rotator::Webhook { url, hmac_key, ca_pem })
         }
         other => {

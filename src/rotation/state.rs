@@ -17,9 +17,11 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
+use super::authority::{self, Denial};
 use super::config::{self, RotationConfig, Rotator, Strategy};
 use super::{postgres, webhook};
 use crate::core::Core;
+use crate::database::config::DbConfig;
 use crate::error::ApiError;
 use crate::kv::stages::{self, CURRENT, PENDING};
 use crate::mounts::MountEntry;
@@ -127,12 +129,34 @@ enum StepError {
     Failed(String),
     /// The secret changed under the rotation: give up without touching it.
     Abandoned(String),
+    /// The rotation may no longer act on its target (its authority lost the right, the target
+    /// became forbidden, the allow-list no longer admits the URL): fail now and stop scheduling.
+    Denied(String),
     /// Stop driving (see [`Stop`]).
     Stop(Stop),
 }
 
 fn failed(e: impl std::fmt::Display) -> StepError {
     StepError::Failed(e.to_string())
+}
+
+fn denied(d: Denial) -> StepError {
+    match d {
+        Denial::Final(why) => StepError::Denied(why),
+        Denial::Retry(why) => StepError::Failed(why),
+    }
+}
+
+/// For a rotator that acts on another engine's target, whether its stored authority still holds
+/// (checked before every start; the steps check the targets too).
+pub async fn authority_holds(core: &Core, cfg: &RotationConfig) -> Result<(), String> {
+    match &cfg.rotator {
+        Rotator::Postgres { db_mount, db_name, .. } => {
+            authority::still_holds(core, cfg.authorized_by.as_ref(), &authority::connection_path(db_mount, db_name))
+                .await
+        }
+        Rotator::Password { .. } | Rotator::Webhook { .. } => Ok(()),
+    }
 }
 
 /// The mount a row belongs to, while it is mounted.
@@ -342,6 +366,13 @@ impl Driver<'_> {
             self.save().await?;
             return Ok(false);
         }
+        if let Err(why) = authority_holds(self.core, &self.cfg).await {
+            self.row.failed += 1;
+            self.row.last_outcome = Outcome::Failed.as_str().into();
+            self.stop_schedule(why);
+            self.save().await?;
+            return Ok(false);
+        }
         match can_start(self.core, &self.mount, &self.row.path).await {
             Ok(current) => {
                 begin(&mut self.row, "schedule", current, now);
@@ -407,6 +438,10 @@ impl Driver<'_> {
                     crash_point(&step);
                 }
                 Err(StepError::Stop(s)) => return Err(s),
+                Err(StepError::Denied(why)) => {
+                    self.deny(why).await?;
+                    return Ok(Driven::Ended(Outcome::Failed));
+                }
                 Err(StepError::Abandoned(why)) => {
                     self.abandon(why).await?;
                     return Ok(Driven::Ended(Outcome::Abandoned));
@@ -464,10 +499,24 @@ impl Driver<'_> {
 
     async fn call_hook(&self, step: &str) -> Result<Option<Map<String, Value>>, StepError> {
         let (call, hook) = self.webhook_call(step);
-        match hook {
-            Some(h) => webhook::call(&h, &call).await.map_err(StepError::Failed),
-            None => Ok(None),
-        }
+        let Some(hook) = hook else { return Ok(None) };
+        let permit = match self.core.outbound.permit(&self.core.store, hook.url).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(crate::outbound::Refused::NotAllowed(why))) => {
+                return Err(StepError::Denied(format!("rotation stopped: the webhook URL is not allowed: {why}")))
+            }
+            Ok(Err(refused)) => return Err(StepError::Failed(format!("webhook step {step}: {refused}"))),
+            Err(e) => return Err(StepError::Failed(e.errors.join("; "))),
+        };
+        webhook::call(&hook, &permit, &call).await.map_err(StepError::Failed)
+    }
+
+    /// The database connection of a `postgres` rotator, for a step that uses it: only while the
+    /// authority holds and the roles are ones a rotator may change.
+    async fn database(&self, db_mount: &str, db_name: &str, usernames: &[String]) -> Result<DbConfig, StepError> {
+        postgres::authorized_connection(self.core, self.cfg.authorized_by.as_ref(), db_mount, db_name, usernames)
+            .await
+            .map_err(denied)
     }
 
     /// The new secret data, from the rotator.
@@ -483,7 +532,7 @@ impl Driver<'_> {
                 Ok(next)
             }
             Rotator::Postgres { db_mount, db_name, strategy, usernames } => {
-                let cfg = postgres::connection(self.core, db_mount, db_name).await.map_err(StepError::Failed)?;
+                let cfg = self.database(db_mount, db_name, usernames).await?;
                 let user = postgres::next_user(*strategy, usernames, current).map_err(StepError::Failed)?;
                 let pw =
                     crate::password_policy::generate_named(self.core, &cfg.password_policy).await.map_err(failed)?;
@@ -568,7 +617,7 @@ impl Driver<'_> {
                         return Err(StepError::Failed(format!("role {user:?} is the one current uses")));
                     }
                 }
-                let cfg = postgres::connection(self.core, db_mount, db_name).await.map_err(StepError::Failed)?;
+                let cfg = self.database(db_mount, db_name, usernames).await?;
                 postgres::set_password(&cfg, user, password).await.map_err(StepError::Failed)
             }
             Rotator::Webhook { .. } => self.call_hook("set").await.map(drop),
@@ -589,7 +638,7 @@ impl Driver<'_> {
             }
             Rotator::Postgres { db_mount, db_name, usernames, .. } => {
                 let (user, password) = postgres::credentials(&pending, usernames).map_err(StepError::Failed)?;
-                let cfg = postgres::connection(self.core, db_mount, db_name).await.map_err(StepError::Failed)?;
+                let cfg = self.database(db_mount, db_name, usernames).await?;
                 postgres::log_in(&cfg, user, password).await.map_err(StepError::Failed)
             }
             Rotator::Webhook { .. } => {
@@ -698,8 +747,35 @@ impl Driver<'_> {
             .map_err(|e| e.to_string())?
             .ok_or("the secret has no current version")?;
         let (user, password) = postgres::credentials(&current, usernames)?;
-        let cfg = postgres::connection(self.core, db_mount, db_name).await?;
+        let cfg =
+            postgres::authorized_connection(self.core, self.cfg.authorized_by.as_ref(), db_mount, db_name, usernames)
+                .await
+                .map_err(|d| d.to_string())?;
         postgres::set_password(&cfg, user, password).await
+    }
+
+    /// Stops scheduling with a visible error: the row stays (a read shows `stopped` and the
+    /// error) and is not due again until the configuration is written anew.
+    fn stop_schedule(&mut self, why: String) {
+        tracing::warn!(path = %self.row.path, error = %why, "rotation stopped");
+        self.row.last_error = why.clone();
+        self.row.claim_epoch = None;
+        self.row.next_rotation_at = None;
+        self.row.fire_at = None;
+        self.row.due_at = None;
+        self.event("rotation.stopped", json!({ "error": why }));
+    }
+
+    /// The rotation may no longer act on its target: nothing more is done to the target (no
+    /// restore either), `pending` is removed from this rotation's version, and scheduling stops.
+    async fn deny(&mut self, why: String) -> Result<(), Stop> {
+        if let Some(pv) = self.row.pending_version {
+            let _ = self.drop_pending(pv).await;
+        }
+        self.row.failed += 1;
+        self.end(Outcome::Failed, self.now());
+        self.stop_schedule(why);
+        self.save_ended().await
     }
 
     /// The secret changed under the rotation: nothing of it is touched but the `pending` label

@@ -2,7 +2,9 @@
 //! `{"step", "mount", "path", "version_token"}` and `X-Coffer-Signature: sha256=<hex HMAC-SHA256
 //! of the exact body>` under the shared key. A 2xx answer is success. The answer to `create` must
 //! be `{"data": {...}}`: the new secret data, which Coffer writes as the `pending` version.
-//! No redirects are followed; errors name the status, never the answer's body.
+//! The URL must be admitted by the operator's outbound allow-list (`crate::outbound`); the
+//! connection goes to the address the host resolved to when it was checked. No redirects are
+//! followed, no proxy is used; errors name the status, never the answer's body.
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
 use super::config::HmacKey;
+use crate::outbound::Permit;
 
 /// Longest wait for one step's answer.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -53,11 +56,11 @@ pub struct Call<'a> {
     pub version_token: &'a str,
 }
 
-fn client(ca_pem: &str) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
+fn client(permit: &Permit, ca_pem: &str) -> Result<reqwest::Client, String> {
+    let mut builder = permit
+        .client_builder()
         .timeout(TIMEOUT)
         .connect_timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("coffer/", env!("CARGO_PKG_VERSION")));
     if !ca_pem.trim().is_empty() {
         let certs = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
@@ -71,7 +74,8 @@ fn client(ca_pem: &str) -> Result<reqwest::Client, String> {
 }
 
 /// Calls one step. Returns the `data` object of the answer to `create`, `None` for other steps.
-pub async fn call(hook: &Hook<'_>, c: &Call<'_>) -> Result<Option<Map<String, Value>>, String> {
+/// The URL must have passed the outbound allow-list: `permit` pins the address it was checked at.
+pub async fn call(hook: &Hook<'_>, permit: &Permit, c: &Call<'_>) -> Result<Option<Map<String, Value>>, String> {
     let body = serde_json::to_vec(&json!({
         "step": c.step,
         "mount": c.mount,
@@ -80,8 +84,8 @@ pub async fn call(hook: &Hook<'_>, c: &Call<'_>) -> Result<Option<Map<String, Va
     }))
     .map_err(|e| e.to_string())?;
     let sig = signature(hook.key, &body);
-    let mut resp = client(hook.ca_pem)?
-        .post(hook.url)
+    let mut resp = client(permit, hook.ca_pem)?
+        .post(permit.url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .header(SIGNATURE_HEADER, sig)
         .body(body)

@@ -298,6 +298,7 @@ async fn configurations_are_validated_with_clear_errors() {
     }
 
     // The webhook key is write-only; an update that leaves it out keeps it for the same URL only.
+    allow_outbound(&s, "http://127.0.0.1:9/hook").await;
     let key = "a-very-secret-hmac-key-0123";
     let body = json!({"schedule": "rate(1 day)", "rotator": {"type": "webhook", "url": "http://127.0.0.1:9/hook", "hmac_key": key}});
     let written = configure_ok(&s, "v", body).await;
@@ -406,7 +407,17 @@ async fn hook_handler(
     (axum::http::StatusCode::NO_CONTENT, String::new())
 }
 
-async fn start_hook(key: &str) -> (Arc<Hook>, String) {
+/// Adds `url` to the outbound allow-list (keeping what is there).
+pub async fn allow_outbound(s: &TestServer, url: &str) {
+    let (_, v) = s.call("GET", "sys/config/outbound", None).await;
+    let mut urls: Vec<Value> = v["data"]["api_allowed_urls"].as_array().cloned().unwrap_or_default();
+    urls.push(json!(url));
+    let (st, v) = s.call("PUT", "sys/config/outbound", Some(json!({ "allowed_urls": urls }))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+}
+
+/// A local hook, admitted by the outbound allow-list of `s` (its literal loopback address).
+async fn start_hook(s: &TestServer, key: &str) -> (Arc<Hook>, String) {
     let hook = Arc::new(Hook {
         key: key.to_string(),
         fail_at: Mutex::new(None),
@@ -420,6 +431,7 @@ async fn start_hook(key: &str) -> (Arc<Hook>, String) {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
+    allow_outbound(s, &url).await;
     (hook, url)
 }
 
@@ -428,7 +440,7 @@ const HOOK_KEY: &str = "shared-hook-key-0123456789";
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn webhook_rotator_runs_the_four_signed_steps_and_writes_the_hooks_value() {
     let s = leader().await;
-    let (hook, url) = start_hook(HOOK_KEY).await;
+    let (hook, url) = start_hook(&s, HOOK_KEY).await;
     s.write("secret/data/hooked", json!({"api_key": "original"})).await;
     configure_ok(
         &s,
@@ -453,7 +465,7 @@ async fn webhook_rotator_runs_the_four_signed_steps_and_writes_the_hooks_value()
     assert_eq!(stages(&s, "hooked").await, json!({"current": 2, "previous": 1}));
 
     // A hook that does not know the key refuses every step: the rotation fails, current stays.
-    let (wrong, wrong_url) = start_hook("another-key-entirely-0000").await;
+    let (wrong, wrong_url) = start_hook(&s, "another-key-entirely-0000").await;
     s.write("secret/data/wrongkey", json!({"api_key": "original"})).await;
     configure_ok(
         &s,
@@ -473,7 +485,7 @@ async fn webhook_rotator_runs_the_four_signed_steps_and_writes_the_hooks_value()
 async fn a_webhook_failing_at_any_step_fails_after_retries_and_leaves_current_untouched() {
     let s = leader().await;
     let c = core(&s);
-    let (hook, url) = start_hook(HOOK_KEY).await;
+    let (hook, url) = start_hook(&s, HOOK_KEY).await;
     for step in ["create", "set", "test", "finish"] {
         hook.calls.lock().unwrap().clear();
         hook.fail_at(Some(step));
@@ -531,7 +543,7 @@ async fn a_webhook_failing_at_any_step_fails_after_retries_and_leaves_current_un
 async fn a_new_current_written_during_a_rotation_abandons_it() {
     let s = leader().await;
     let c = core(&s);
-    let (hook, url) = start_hook(HOOK_KEY).await;
+    let (hook, url) = start_hook(&s, HOOK_KEY).await;
     hook.fail_at(Some("set"));
     s.write("secret/data/ab", json!({"api_key": "original"})).await;
     let cfg = configure_ok(
@@ -804,7 +816,7 @@ async fn rotations_are_audited_without_secret_values() {
     rotate(&s, "aud").await;
     wait_ended(&s, "aud", 1).await;
     let new = s.read("secret/data/aud").await["password"].as_str().unwrap().to_string();
-    let (hook, url) = start_hook(HOOK_KEY).await;
+    let (hook, url) = start_hook(&s, HOOK_KEY).await;
     hook.fail_at(Some("create"));
     s.write("secret/data/aud2", json!({"api_key": "x"})).await;
     configure_ok(
