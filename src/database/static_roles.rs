@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::{config, statements, target, Kinds};
+use super::{config, guard, statements, target, Kinds};
 use crate::core::Core;
 use crate::engine::Call;
 use crate::error::ApiError;
@@ -175,7 +175,8 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
     if d.contains_key("rotation_statements") {
         r.rotation_statements = statements(d, "rotation_statements")?;
     }
-    config::for_role(call.core, kinds, &r.db_name, name).await?;
+    let cfg = config::for_role(call.core, kinds, &r.db_name, name).await?;
+    guard::check(&cfg, std::slice::from_ref(&r.username)).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
     if creating {
         // The password is rotated straight away, so Coffer knows it from the start.
         rotate(call.core, kinds, name, r).await.map_err(ApiError::bad_request)?;
@@ -193,6 +194,14 @@ async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Re
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("database config {:?} not found", r.db_name))?;
+    // Checked again on every rotation: the role may have become a superuser since.
+    if let Err(e) = guard::check(&cfg, std::slice::from_ref(&r.username)).await {
+        let e = format!("failed to rotate the password: {e}");
+        r.last_error = e.clone();
+        r.next_rotation = Utc::now().timestamp_millis() + 60_000;
+        let _ = save(core, kinds, name, &r).await;
+        return Err(e);
+    }
     if r.pending_password.is_empty() {
         let password =
             crate::password_policy::generate_named(core, &cfg.password_policy).await.map_err(|e| e.to_string())?;

@@ -2,7 +2,6 @@
 //! (`<db_mount>config/<db_name>`, as its root user), and proved by logging in as the role through
 //! the same connection URL. Errors have every password blanked.
 
-use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use sqlx::Connection;
 use zeroize::Zeroizing;
@@ -11,7 +10,7 @@ use super::authority::{self, Authority, Denial};
 use super::config::Strategy;
 use crate::core::Core;
 use crate::database::config::DbConfig;
-use crate::database::{target, Kinds};
+use crate::database::{guard, target, Kinds};
 
 /// What sets a role's password.
 const ALTER: &str = "ALTER ROLE \"{{name}}\" WITH PASSWORD '{{password}}';";
@@ -31,6 +30,19 @@ pub async fn authorized_connection(
     let cfg = connection(core, db_mount, db_name).await.map_err(Denial::Retry)?;
     check_targets(&cfg, usernames).await?;
     Ok(cfg)
+}
+
+/// The roles may be changed through the connection: the connection's `allowed_roles` admits
+/// each (the rotator uses the connection as a static role of that name would), and
+/// [`guard::check`] passes.
+pub async fn check_targets(cfg: &DbConfig, usernames: &[String]) -> Result<(), Denial> {
+    if let Some(u) = usernames.iter().find(|u| !cfg.allows(u)) {
+        return Err(Denial::Final(format!("role {u:?} is not admitted by the connection's allowed_roles")));
+    }
+    guard::check(cfg, usernames).await.map_err(|e| match e {
+        guard::Refused::Forbidden(why) => Denial::Final(why),
+        guard::Refused::Unchecked(why) => Denial::Retry(why),
+    })
 }
 
 /// The connection a rotator names.
@@ -67,61 +79,6 @@ pub fn credentials<'a>(data: &'a Map<String, Value>, usernames: &[String]) -> Re
         return Err(format!("role {user:?} is not managed by this rotator"));
     }
     Ok((user, password))
-}
-
-/// Refuses the roles a rotator may never change: the connection's own user (configured or the
-/// one the connection really logs in as), a role the connection's `allowed_roles` does not admit
-/// (the rotator uses the connection as a static role of that name would), a role that does not
-/// exist, and a superuser.
-pub async fn check_targets(cfg: &DbConfig, usernames: &[String]) -> Result<(), Denial> {
-    for u in usernames {
-        if *u == cfg.username {
-            return Err(Denial::Final(format!(
-                "role {u:?} is the connection's own user, which a rotator can never change"
-            )));
-        }
-        if !cfg.allows(u) {
-            return Err(Denial::Final(format!("role {u:?} is not admitted by the connection's allowed_roles")));
-        }
-    }
-    let mut conn = cfg
-        .connect()
-        .await
-        .map_err(|e| Denial::Retry(format!("cannot check the roles through the connection: {e}")))?;
-    let checked = roles_allowed(&mut conn, usernames).await;
-    let _ = conn.close().await;
-    checked
-}
-
-fn roles_allowed<'a>(conn: &'a mut sqlx::PgConnection, usernames: &'a [String]) -> BoxFuture<'a, Result<(), Denial>> {
-    Box::pin(async move {
-        let failed = |e: sqlx::Error| Denial::Retry(format!("cannot check the roles through the connection: {e}"));
-        let (me, session): (String, String) = sqlx::query_as("select current_user::text, session_user::text")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(failed)?;
-        for u in usernames {
-            if *u == me || *u == session {
-                return Err(Denial::Final(format!(
-                    "role {u:?} is the connection's own user, which a rotator can never change"
-                )));
-            }
-            let superuser: Option<bool> =
-                sqlx::query_scalar("select rolsuper from pg_catalog.pg_roles where rolname = $1")
-                    .bind(u)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(failed)?;
-            match superuser {
-                None => return Err(Denial::Final(format!("role {u:?} does not exist"))),
-                Some(true) => {
-                    return Err(Denial::Final(format!("role {u:?} is a superuser, which a rotator can never change")))
-                }
-                Some(false) => {}
-            }
-        }
-        Ok(())
-    })
 }
 
 /// Sets `user`'s password, as the connection's root user, in one transaction.

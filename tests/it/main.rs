@@ -21,6 +21,7 @@ mod pg_tls;
 mod policies;
 mod restart;
 mod rotation;
+mod rotation_security;
 mod seal;
 mod security;
 mod stages;

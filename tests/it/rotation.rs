@@ -31,12 +31,12 @@ use crate::pg_faults::OwnCluster;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn core(s: &TestServer) -> Arc<Core> {
+pub(crate) fn core(s: &TestServer) -> Arc<Core> {
     s.running.as_ref().unwrap().core.clone()
 }
 
 /// A dev server that already holds the leader lease (the scheduler runs only there).
-async fn leader() -> TestServer {
+pub(crate) async fn leader() -> TestServer {
     let s = TestServer::dev().await;
     let c = core(&s);
     until("leadership", Duration::from_secs(10), || {
@@ -47,30 +47,30 @@ async fn leader() -> TestServer {
     s
 }
 
-async fn configure(s: &TestServer, path: &str, body: Value) -> (StatusCode, Value) {
+pub(crate) async fn configure(s: &TestServer, path: &str, body: Value) -> (StatusCode, Value) {
     s.call("POST", &format!("secret/rotation/{path}"), Some(body)).await
 }
 
-async fn configure_ok(s: &TestServer, path: &str, body: Value) -> Value {
+pub(crate) async fn configure_ok(s: &TestServer, path: &str, body: Value) -> Value {
     let (st, v) = configure(s, path, body).await;
     assert_eq!(st, StatusCode::OK, "configure {path}: {v}");
     v["data"].clone()
 }
 
-async fn status(s: &TestServer, path: &str) -> Value {
+pub(crate) async fn status(s: &TestServer, path: &str) -> Value {
     let (st, v) = s.call("GET", &format!("secret/rotation/{path}"), None).await;
     assert_eq!(st, StatusCode::OK, "status {path}: {v}");
     v["data"].clone()
 }
 
-async fn stages(s: &TestServer, path: &str) -> Value {
+pub(crate) async fn stages(s: &TestServer, path: &str) -> Value {
     let (st, v) = s.call("GET", &format!("secret/stages/{path}"), None).await;
     assert_eq!(st, StatusCode::OK, "stages {path}: {v}");
     v["data"]["stages"].clone()
 }
 
 /// The versions the key keeps, ascending.
-async fn versions(s: &TestServer, path: &str) -> Vec<i64> {
+pub(crate) async fn versions(s: &TestServer, path: &str) -> Vec<i64> {
     let (st, v) = s.call("GET", &format!("secret/metadata/{path}"), None).await;
     assert_eq!(st, StatusCode::OK, "metadata {path}: {v}");
     let mut out: Vec<i64> = v["data"]["versions"].as_object().unwrap().keys().map(|k| k.parse().unwrap()).collect();
@@ -78,12 +78,12 @@ async fn versions(s: &TestServer, path: &str) -> Vec<i64> {
     out
 }
 
-async fn rotate(s: &TestServer, path: &str) -> (StatusCode, Value) {
+pub(crate) async fn rotate(s: &TestServer, path: &str) -> (StatusCode, Value) {
     s.call("POST", &format!("secret/rotate/{path}"), None).await
 }
 
 /// Waits until `n` rotations of `path` have ended (any outcome) and none is in flight.
-async fn wait_ended(s: &TestServer, path: &str, n: i64) -> Value {
+pub(crate) async fn wait_ended(s: &TestServer, path: &str, n: i64) -> Value {
     let mut last = Value::Null;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -363,10 +363,10 @@ async fn delete_stops_scheduling_without_rolling_back() {
 
 /// A local rotation hook: checks every signature with the shared key, records the bodies, and
 /// answers 500 at the step it is told to fail.
-struct Hook {
+pub(crate) struct Hook {
     key: String,
     fail_at: Mutex<Option<String>>,
-    calls: Mutex<Vec<Value>>,
+    pub(crate) calls: Mutex<Vec<Value>>,
     bad_signatures: AtomicUsize,
     made: AtomicUsize,
 }
@@ -376,7 +376,7 @@ impl Hook {
         *self.fail_at.lock().unwrap() = step.map(str::to_string);
     }
 
-    fn steps(&self) -> Vec<String> {
+    pub(crate) fn steps(&self) -> Vec<String> {
         self.calls.lock().unwrap().iter().map(|c| c["step"].as_str().unwrap().to_string()).collect()
     }
 }
@@ -408,7 +408,7 @@ async fn hook_handler(
 }
 
 /// Adds `url` to the outbound allow-list (keeping what is there).
-pub async fn allow_outbound(s: &TestServer, url: &str) {
+pub(crate) async fn allow_outbound(s: &TestServer, url: &str) {
     let (_, v) = s.call("GET", "sys/config/outbound", None).await;
     let mut urls: Vec<Value> = v["data"]["api_allowed_urls"].as_array().cloned().unwrap_or_default();
     urls.push(json!(url));
@@ -417,7 +417,7 @@ pub async fn allow_outbound(s: &TestServer, url: &str) {
 }
 
 /// A local hook, admitted by the outbound allow-list of `s` (its literal loopback address).
-async fn start_hook(s: &TestServer, key: &str) -> (Arc<Hook>, String) {
+pub(crate) async fn start_hook(s: &TestServer, key: &str) -> (Arc<Hook>, String) {
     let hook = Arc::new(Hook {
         key: key.to_string(),
         fail_at: Mutex::new(None),
@@ -435,7 +435,7 @@ async fn start_hook(s: &TestServer, key: &str) -> (Arc<Hook>, String) {
     (hook, url)
 }
 
-const HOOK_KEY: &str = "shared-hook-key-0123456789";
+pub(crate) const HOOK_KEY: &str = "shared-hook-key-0123456789";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn webhook_rotator_runs_the_four_signed_steps_and_writes_the_hooks_value() {
@@ -572,9 +572,9 @@ async fn a_new_current_written_during_a_rotation_abandons_it() {
 // ---------------------------------------------------------------------------------------------
 // Postgres rotator
 
-const ROOT_PW: &str = "r00t-Secret-pw";
+pub(crate) const ROOT_PW: &str = "r00t-Secret-pw";
 
-async fn pg_setup(roles: &[(&str, &str, bool)]) -> (OwnCluster, TestServer) {
+pub(crate) async fn pg_setup(roles: &[(&str, &str, bool)]) -> (OwnCluster, TestServer) {
     let pg = tokio::task::spawn_blocking(|| OwnCluster::start_scram(ROOT_PW)).await.unwrap();
     let mut admin = PgConnection::connect(&pg.url_as("postgres", ROOT_PW)).await.unwrap();
     for (name, pw, login) in roles {
@@ -598,13 +598,13 @@ async fn pg_setup(roles: &[(&str, &str, bool)]) -> (OwnCluster, TestServer) {
     (pg, s)
 }
 
-async fn login(pg: &OwnCluster, user: &str, password: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn login(pg: &OwnCluster, user: &str, password: &str) -> Result<(), sqlx::Error> {
     let mut c = PgConnection::connect(&pg.url_as(user, password)).await?;
     sqlx::query("select 1").execute(&mut c).await?;
     c.close().await
 }
 
-fn creds(v: &Value) -> (String, String) {
+pub(crate) fn creds(v: &Value) -> (String, String) {
     (v["username"].as_str().unwrap().to_string(), v["password"].as_str().unwrap().to_string())
 }
 
