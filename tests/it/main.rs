@@ -14,6 +14,7 @@ mod conventions;
 mod database;
 mod jwt;
 mod kv;
+mod log_canary;
 mod migrate;
 mod password_policies;
 mod pg_faults;

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 pub(crate) struct Proc {
     pub(crate) child: Child,
     pub(crate) base: String,
-    log: Arc<std::sync::Mutex<String>>,
+    pub(crate) log: Arc<std::sync::Mutex<String>>,
 }
 
 pub(crate) fn write_config(dir: &Path) -> std::path::PathBuf {
@@ -45,7 +45,7 @@ pub(crate) fn spawn(cfg: &Path) -> Proc {
     spawn_with(cfg, "info")
 }
 
-fn spawn_with(cfg: &Path, log_level: &str) -> Proc {
+pub(crate) fn spawn_with(cfg: &Path, log_level: &str) -> Proc {
     // Under `umask 000`, so file modes come from Coffer alone.
     let mut child = Command::new("sh")
         .arg("-c")
@@ -228,7 +228,7 @@ async fn sigterm_shuts_down_gracefully() {
 }
 
 /// The forms a leaked value could take in a log: raw, base64 (standard, URL-safe, unpadded), hex.
-fn leaked_forms(value: &str) -> Vec<String> {
+pub(crate) fn leaked_forms(value: &str) -> Vec<String> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     use base64::Engine as _;
     let b = value.as_bytes();
