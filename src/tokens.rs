@@ -36,8 +36,9 @@ pub struct TokenEntry {
     pub policies: Vec<String>,
     /// Parsed login identity (parsed once, not per request).
     pub identity: Option<crate::identity::Identity>,
-    /// Parsed `bound_cidrs`.
-    pub bound_cidrs: Vec<ipnet::IpNet>,
+    /// Parsed `bound_cidrs` (empty: usable from anywhere); `None` when the stored list does not
+    /// parse, which makes the token usable from nowhere (fail closed).
+    pub bound_cidrs: Option<Vec<ipnet::IpNet>>,
 }
 
 impl TokenEntry {
@@ -53,7 +54,7 @@ impl TokenEntry {
     fn from_row(row: TokenRow) -> Self {
         let policies = serde_json::from_str(&row.policies).unwrap_or_default();
         let identity = serde_json::from_str(&row.identity).ok();
-        let bound_cidrs = serde_json::from_str(&row.bound_cidrs).unwrap_or_default();
+        let bound_cidrs = serde_json::from_str(&row.bound_cidrs).ok();
         Self { row, policies, identity, bound_cidrs }
     }
 
@@ -62,9 +63,13 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == "root")
     }
 
-    /// Whether a caller at `addr` may use this token (its `bound_cidrs`, if any).
+    /// Whether a caller at `addr` may use this token (its `bound_cidrs`, if any). A stored list
+    /// that does not parse allows no address.
     pub fn allowed_from(&self, addr: Option<std::net::IpAddr>) -> bool {
-        crate::auth_method::addr_allowed(&self.bound_cidrs, addr)
+        match &self.bound_cidrs {
+            Some(cidrs) => crate::auth_method::addr_allowed(cidrs, addr),
+            None => false,
+        }
     }
 
     /// The token's metadata map.
