@@ -97,9 +97,10 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
     if no_parent && !orphan_path && !role.as_ref().is_some_and(|r| r.orphan) && !privileged {
         return Err(ApiError::bad_request("root or sudo privileges required to create orphan token"));
     }
+    let now = Utc::now();
     let policies = token_policies(d, caller, role.as_ref(), privileged)?;
     let period = lesser(requested_period(d, privileged)?, role.as_ref().map_or(0, |r| r.token_period));
-    let explicit_max = explicit_max_ttl(d, caller, role.as_ref(), privileged, Utc::now().timestamp())?;
+    let explicit_max = explicit_max_ttl(d, caller, role.as_ref(), privileged, now.timestamp())?;
     let mut ttl = if period > 0 { period } else { params::duration_field(d, "ttl")?.map(|t| t as i64).unwrap_or(0) };
     if ttl == 0 {
         ttl = DEFAULT_TTL;
@@ -128,7 +129,6 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
         // A child acts for the same login identity as its parent (orphans start without one).
         identity: if orphan { None } else { caller.identity.clone() },
     };
-    let now = Utc::now();
     let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;
     Ok(Response::Envelope {
         status: axum::http::StatusCode::OK,
