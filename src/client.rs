@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod env_guard;
 pub mod generic;
 pub mod input;
 pub mod kv;

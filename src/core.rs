@@ -411,17 +411,22 @@ struct Decided {
     sudo: bool,
 }
 
-/// Root-protected paths: they need `sudo` on top of the capability for the operation.
+/// Root-protected paths: they need `sudo` on top of the capability for the operation. The
+/// prefix endpoints are matched with and without their (possibly empty) prefix, so that an empty
+/// one never slips past (it is refused later anyway).
 fn needs_sudo(path: &str, op: Operation) -> bool {
     let p = path.trim_end_matches('/');
+    let under = |root: &str| p == root || p.strip_prefix(root).is_some_and(|rest| rest.starts_with('/'));
     matches!(p, "sys/seal" | "sys/rotate" | "sys/rotate/keyring" | "auth/token/revoke-orphan")
         || (p == "auth/token/accessors" && op == Operation::List)
-        || ((p == "sys/leases/lookup" || p.starts_with("sys/leases/lookup/")) && op == Operation::List)
-        || p.starts_with("sys/leases/revoke-prefix/")
-        || p.starts_with("sys/leases/revoke-force/")
+        || (under("sys/leases/lookup") && op == Operation::List)
+        || under("sys/leases/revoke-prefix")
+        || under("sys/leases/revoke-force")
         || (p.starts_with("sys/audit") && !p.starts_with("sys/audit-hash"))
         || (p == "sys/config/outbound" && op != Operation::Read)
-        || (p.starts_with("sys/auth/") && !p.ends_with("/tune") && (op.is_write() || op == Operation::Delete))
+        // As Vault (`auth/*` is a root path of the system backend): enabling, disabling, reading
+        // and tuning an auth method all need sudo; `sys/mounts/<path>/tune` does not.
+        || p.starts_with("sys/auth/")
 }
 
 /// The API prefix of a mount row.

@@ -36,8 +36,9 @@ pub struct TokenEntry {
     pub policies: Vec<String>,
     /// Parsed login identity (parsed once, not per request).
     pub identity: Option<crate::identity::Identity>,
-    /// Parsed `bound_cidrs`.
-    pub bound_cidrs: Vec<ipnet::IpNet>,
+    /// Parsed `bound_cidrs` (empty: usable from anywhere); `None` when the stored list does not
+    /// parse, which makes the token usable from nowhere (fail closed).
+    pub bound_cidrs: Option<Vec<ipnet::IpNet>>,
 }
 
 impl TokenEntry {
@@ -53,7 +54,7 @@ impl TokenEntry {
     fn from_row(row: TokenRow) -> Self {
         let policies = serde_json::from_str(&row.policies).unwrap_or_default();
         let identity = serde_json::from_str(&row.identity).ok();
-        let bound_cidrs = serde_json::from_str(&row.bound_cidrs).unwrap_or_default();
+        let bound_cidrs = serde_json::from_str(&row.bound_cidrs).ok();
         Self { row, policies, identity, bound_cidrs }
     }
 
@@ -62,9 +63,13 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == "root")
     }
 
-    /// Whether a caller at `addr` may use this token (its `bound_cidrs`, if any).
+    /// Whether a caller at `addr` may use this token (its `bound_cidrs`, if any). A stored list
+    /// that does not parse allows no address.
     pub fn allowed_from(&self, addr: Option<std::net::IpAddr>) -> bool {
-        crate::auth_method::addr_allowed(&self.bound_cidrs, addr)
+        match &self.bound_cidrs {
+            Some(cidrs) => crate::auth_method::addr_allowed(cidrs, addr),
+            None => false,
+        }
     }
 
     /// The token's metadata map.
@@ -436,9 +441,14 @@ fn expired(e: &TokenEntry, now: DateTime<Utc>) -> bool {
     e.row.expire_time.is_some_and(|t| t <= now.timestamp()) || e.row.num_uses < 0
 }
 
-/// The TTL a renewal grants (SEC-18: never past creation + max TTL), with Vault's warning.
+/// The TTL a renewal grants (SEC-18: never past creation + max TTL), with Vault's warning. A
+/// periodic token renews to its period, but never past its explicit max TTL either (as Vault).
 pub fn renewal_ttl(r: &TokenRow, increment: Option<i64>, now: i64) -> (i64, Vec<String>) {
     if r.period > 0 {
+        if r.explicit_max_ttl > 0 {
+            let remaining_max = (r.creation_time.saturating_add(r.explicit_max_ttl) - now).max(0);
+            return (r.period.min(remaining_max), Vec::new());
+        }
         return (r.period, Vec::new());
     }
     let wanted = increment.filter(|i| *i > 0).unwrap_or(r.ttl).max(1);
@@ -504,6 +514,17 @@ mod tests {
             vec!["TTL of \"10h0m0s\" exceeded the effective max_ttl of \"2h0m0s\"; TTL value is capped accordingly"]
         );
         assert_eq!(renewal_ttl(&r, Some(600), 1000), (600, vec![]));
+    }
+
+    #[test]
+    fn sec32_periodic_renewals_stop_at_the_explicit_max_ttl() {
+        let mut r = row(3600, 7200, 0);
+        r.period = 3600;
+        assert_eq!(renewal_ttl(&r, None, 1000), (3600, vec![]));
+        assert_eq!(renewal_ttl(&r, None, 6000).0, 1200);
+        assert_eq!(renewal_ttl(&r, None, 9000).0, 0);
+        r.explicit_max_ttl = 0;
+        assert_eq!(renewal_ttl(&r, None, 9000).0, 3600);
     }
 
     proptest! {

@@ -199,6 +199,12 @@ impl Api {
             .map(|errs| errs.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "))
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| reply.status.canonical_reason().unwrap_or("error").to_ascii_lowercase());
+        if reply.status.is_redirection() {
+            message.push_str(
+                " (the server answered with a redirect, which the CLI does not follow while it carries a token: \
+                 point COFFER_ADDR at the server that should answer)",
+            );
+        }
         if reply.status == StatusCode::FORBIDDEN && self.token.is_none() {
             message.push_str(" (no token: log in with `coffer login`, or set COFFER_TOKEN)");
         }
@@ -258,7 +264,10 @@ fn build_http(opts: &ClientOpts) -> Result<reqwest::Client, CliError> {
     let mut b = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
-        .user_agent(concat!("coffer-cli/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("coffer-cli/", env!("CARGO_PKG_VERSION")))
+        // Redirects are never followed: the request carries the token (and a login its password),
+        // which must not travel to wherever a `Location` header points.
+        .redirect(reqwest::redirect::Policy::none());
     let ca = opts.ca_cert.clone().or_else(|| env_first(&["COFFER_CACERT", "VAULT_CACERT"]).map(Into::into));
     if let Some(path) = ca {
         let pem = std::fs::read(&path)

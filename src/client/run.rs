@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 
 use super::cache::Cache;
 use super::template::{parse_spec, Template};
-use super::{kv, Api, CliError, ClientOpts};
+use super::{env_guard, kv, Api, CliError, ClientOpts};
 
 /// `coffer run` arguments.
 #[derive(Debug, Args)]
@@ -32,9 +32,14 @@ pub struct RunArgs {
     /// after an optional prefix: PATH or PATH:PREFIX (repeat for more).
     #[arg(long = "secret", value_name = "PATH[:PREFIX]")]
     pub secrets: Vec<String>,
-    /// One variable from one field: NAME=PATH#FIELD (repeat; wins over --secret).
+    /// One variable from one field: NAME=PATH#FIELD (repeat; wins over --secret). The only way
+    /// to set a variable that changes how programs load or run (LD_*, PATH, PYTHONPATH, …).
     #[arg(long = "env", value_name = "NAME=PATH#FIELD")]
     pub envs: Vec<String>,
+    /// Pass COFFER_TOKEN and VAULT_TOKEN on to the command (by default they are removed from its
+    /// environment).
+    #[arg(long)]
+    pub keep_token: bool,
     /// Render a template file with {{ secret "PATH" "FIELD" }} placeholders to OUT (mode 0600,
     /// replaced atomically) before the command starts (repeat for more).
     #[arg(long = "template", value_name = "IN:OUT")]
@@ -180,7 +185,8 @@ pub fn env_name(prefix: &str, field: &str) -> String {
 pub type Secrets = BTreeMap<String, Map<String, Value>>;
 
 /// The environment for the command: `--secret` mappings, then `--env` (which wins). Two secrets
-/// that map to the same variable are an error.
+/// that map to the same variable are an error, and so is a `--secret` mapping to a variable that
+/// changes how programs load or run ([`env_guard`]) unless `--env` names that variable.
 pub fn build_env(
     secrets: &[SecretSpec],
     envs: &[EnvSpec],
@@ -191,6 +197,13 @@ pub fn build_env(
         let data = values.get(&spec.path).ok_or_else(|| CliError::Other(format!("{} was not fetched", spec.path)))?;
         for (field, v) in data {
             let name = env_name(&spec.prefix, field);
+            if env_guard::is_guarded(&name) && !envs.iter().any(|e| e.name == name) {
+                return Err(CliError::Other(format!(
+                    "{name} (from {}#{field}) changes how programs load or run, so coffer run sets it only when \
+                     --env names it: --env {name}={}#{field}",
+                    spec.path, spec.path
+                )));
+            }
             if let Some((from, _)) = out.get(&name) {
                 return Err(CliError::Other(format!(
                     "{name} would be set from both {from} and {}#{field}; give one of them a prefix (PATH:PREFIX)",
@@ -328,12 +341,20 @@ struct SpawnFailure {
     message: String,
 }
 
-fn spawn(command: &[OsString], env: &[(String, Zeroizing<String>)]) -> Result<Child, SpawnFailure> {
+/// The variables that carry this CLI's token; the command inherits them only with `--keep-token`.
+const TOKEN_VARS: [&str; 2] = ["COFFER_TOKEN", "VAULT_TOKEN"];
+
+fn spawn(command: &[OsString], env: &[(String, Zeroizing<String>)], keep_token: bool) -> Result<Child, SpawnFailure> {
     let Some((program, args)) = command.split_first() else {
         return Err(SpawnFailure { code: super::EXIT_USAGE, message: "no command given after --".into() });
     };
     let mut cmd = std::process::Command::new(program);
     cmd.args(args);
+    if !keep_token {
+        for k in TOKEN_VARS {
+            cmd.env_remove(k);
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v.as_str());
     }
@@ -413,7 +434,7 @@ pub async fn run(a: RunArgs) -> Result<i32, CliError> {
     let mut hup = signal(SignalKind::hangup()).map_err(sig_err)?;
     let mut quit = signal(SignalKind::quit()).map_err(sig_err)?;
 
-    let mut child = match spawn(&a.command, &env) {
+    let mut child = match spawn(&a.command, &env, a.keep_token) {
         Ok(c) => c,
         Err(f) => {
             eprintln!("Error: {}", f.message);
@@ -470,7 +491,7 @@ pub async fn run(a: RunArgs) -> Result<i32, CliError> {
                     None => {
                         eprintln!("coffer run: a secret changed; restarting the command");
                         stop(child, a.kill_timeout).await?;
-                        child = match spawn(&a.command, &env) {
+                        child = match spawn(&a.command, &env, a.keep_token) {
                             Ok(c) => c,
                             Err(f) => {
                                 eprintln!("Error: {}", f.message);
@@ -531,6 +552,12 @@ mod tests {
             got,
             vec![("API_KEY".into(), "k".into()), ("DB_PASS".into(), "p".into()), ("PORT".into(), "p".into()),]
         );
+        // A field that would set a loader or interpreter variable needs --env.
+        v.insert("secret/evil".into(), json!({"ld_preload": "/tmp/x.so", "ok": "1"}).as_object().cloned().unwrap());
+        let evil = vec![parse_secret_spec("secret/evil").unwrap()];
+        assert!(build_env(&evil, &[], &v).is_err());
+        let named = vec![parse_env_spec("LD_PRELOAD=secret/evil#ld_preload").unwrap()];
+        assert_eq!(build_env(&evil, &named, &v).unwrap().len(), 2);
         let clash = vec![parse_secret_spec("secret/app").unwrap(), parse_secret_spec("secret/db").unwrap()];
         v.get_mut("secret/db").unwrap().insert("port".into(), json!("2"));
         assert!(build_env(&clash, &[], &v).is_err());

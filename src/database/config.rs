@@ -101,7 +101,9 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
 
 async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Result<Response, ApiError> {
     let d = &req.data;
-    let mut c = match load(call.core, kinds, name).await? {
+    let stored = load(call.core, kinds, name).await?;
+    let before = stored.as_ref().map(|c| (target_of(&c.connection_url, &c.username), c.username.clone()));
+    let mut c = match stored {
         Some(c) => c,
         None => {
             let mut c = DbConfig::default();
@@ -125,6 +127,18 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
     }
     if let Some(u) = params::str_field(d, "username")? {
         c.username = u.to_string();
+    }
+    if let Some((endpoint_before, user_before)) = before {
+        // The stored password is never sent to a place or user it was not given for.
+        let moved = endpoint_before.is_none()
+            || endpoint_before != target_of(&c.connection_url, &c.username)
+            || user_before != c.username;
+        if moved && !c.password.is_empty() && params::str_field(d, "password")?.is_none() {
+            return Err(ApiError::bad_request(
+                "the connection's host, port or username changes: give the password again (the stored one is \
+                 not reused for another endpoint or user)",
+            ));
+        }
     }
     if let Some(p) = params::str_field(d, "password")? {
         c.password.zeroize();
@@ -159,6 +173,14 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
     }
     save(call.core, kinds, name, &c).await?;
     Ok(Response::NoContent)
+}
+
+/// Where a connection goes and as whom, as the driver reads its URL: lower-cased host, port and
+/// user. `None` when the URL does not parse.
+fn target_of(template: &str, username: &str) -> Option<(String, u16, String)> {
+    let url = target::connection_url(template, username, "x");
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().ok()?;
+    Some((opts.get_host().to_ascii_lowercase(), opts.get_port(), opts.get_username().to_string()))
 }
 
 /// `database/rotate-root/<name>`: a new root password from the config's policy, set in the
@@ -202,4 +224,19 @@ pub async fn for_role(core: &Core, kinds: &Kinds, db_name: &str, role: &str) -> 
         return Err(ApiError::bad_request(format!("{role:?} is not an allowed role")));
     }
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_of;
+
+    #[test]
+    fn endpoints_are_compared_as_the_driver_reads_them() {
+        let a = target_of("postgresql://{{username}}:{{password}}@DB.internal/app", "admin");
+        assert_eq!(a, Some(("db.internal".to_string(), 5432, "admin".to_string())));
+        assert_eq!(a, target_of("postgres://{{username}}:{{password}}@db.internal:5432/other", "admin"));
+        assert_ne!(a, target_of("postgres://{{username}}:{{password}}@db.internal:5433/app", "admin"));
+        assert_ne!(a, target_of("postgres://{{username}}:{{password}}@db.internal/app", "other"));
+        assert_ne!(a, target_of("postgres://{{username}}:{{password}}@evil.example/app", "admin"));
+    }
 }

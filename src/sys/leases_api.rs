@@ -34,8 +34,7 @@ pub async fn route(call: &Call<'_>, rest: &str, req: &Request) -> Option<Result<
             (Err(e), _) | (_, Err(e)) => Err(e),
         },
         "revoke" if write => revoke(call, req, tail).await,
-        "revoke-prefix" if write => leases::revoke_prefix(core, tail, false).await.map(|()| Response::NoContent),
-        "revoke-force" if write => leases::revoke_prefix(core, tail, true).await.map(|()| Response::NoContent),
+        "revoke-prefix" | "revoke-force" if write => revoke_prefix(call, tail, head == "revoke-force").await,
         "count" if op == Operation::Read => {
             let irrevocable = params::str_field(&req.data, "type").ok().flatten() == Some("irrevocable");
             leases::count(core, irrevocable).await
@@ -43,6 +42,15 @@ pub async fn route(call: &Call<'_>, rest: &str, req: &Request) -> Option<Result<
         "tidy" if write => Ok(tidy(call)),
         _ => return None,
     })
+}
+
+/// `revoke-prefix/<prefix>` and `revoke-force/<prefix>`. An empty prefix would name every lease:
+/// it is refused rather than read as "all".
+async fn revoke_prefix(call: &Call<'_>, prefix: &str, force: bool) -> Result<Response, ApiError> {
+    if prefix.trim_matches('/').is_empty() {
+        return Err(ApiError::bad_request("missing prefix: an empty prefix would revoke every lease"));
+    }
+    leases::revoke_prefix(call.core, prefix, force).await.map(|()| Response::NoContent)
 }
 
 async fn revoke(call: &Call<'_>, req: &Request, tail: &str) -> Result<Response, ApiError> {

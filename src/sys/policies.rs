@@ -15,6 +15,11 @@ use crate::tokens::TokenEntry;
 pub async fn policy(call: &Call<'_>, name: &str, req: &Request, legacy: bool) -> Result<Response, ApiError> {
     let (core, store) = (call.core, &call.core.store);
     let name = checked_name(name)?;
+    if name == crate::wrapping::WRAPPING_POLICY && (req.operation.is_write() || req.operation == Operation::Delete) {
+        // As Vault: the policy every wrapping token carries is built in and immutable.
+        let verb = if req.operation == Operation::Delete { "delete" } else { "update" };
+        return Err(ApiError::bad_request(format!("cannot {verb} \"{name}\" policy")));
+    }
     match req.operation {
         Operation::Read => {
             let doc = core.policies.read(store, &name).await?;

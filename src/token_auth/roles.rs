@@ -16,7 +16,8 @@ const KIND: &str = "token/role";
 /// A stored token role.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TokenRole {
-    /// Policies tokens may get (empty: any subset of the creator's).
+    /// Policies tokens may get (empty, with no glob either: a subset of the creator's unless the
+    /// creator has sudo on `auth/token/create/<role>`).
     pub allowed_policies: Vec<String>,
     /// Policies tokens may never get.
     pub disallowed_policies: Vec<String>,
@@ -47,13 +48,18 @@ impl TokenRole {
         raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()
     }
 
+    /// Whether the role names the policies its tokens may get (otherwise they must be a subset
+    /// of the creator's).
+    pub fn has_allow_list(&self) -> bool {
+        !self.allowed_policies.is_empty() || !self.allowed_policies_glob.is_empty()
+    }
+
     /// Checks requested policies against the role, with Vault's message.
     pub fn check_policies(&self, requested: &[&String]) -> Result<(), ApiError> {
         let allowed = |p: &String| {
             self.allowed_policies.contains(p) || self.allowed_policies_glob.iter().any(|g| glob_match(g, p))
         };
-        let limited = !self.allowed_policies.is_empty() || !self.allowed_policies_glob.is_empty();
-        let outside = limited && requested.iter().any(|p| !allowed(p));
+        let outside = self.has_allow_list() && requested.iter().any(|p| !allowed(p));
         let banned = requested.iter().any(|p| {
             self.disallowed_policies.contains(p) || self.disallowed_policies_glob.iter().any(|g| glob_match(g, p))
         });

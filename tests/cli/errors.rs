@@ -338,3 +338,50 @@ fn version_server_and_offline_commands_still_work() {
         .code(1)
         .stderr(predicate::str::contains("invalid capability \"reed\""));
 }
+
+/// A server on 127.0.0.1:0 that answers every request with `307` to the same path on `target`.
+fn redirector(target: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let target = target.to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match s.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let text = String::from_utf8_lossy(&head).to_string();
+            let path = text.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    addr
+}
+
+#[test]
+fn redirects_are_not_followed_with_the_token() {
+    let stub = crate::harness::Stub::start();
+    let addr = redirector(&stub.addr);
+    let home = tempfile::tempdir().unwrap();
+    for args in [&["kv", "get", "secret/app"][..], &["token", "lookup"][..]] {
+        coffer(home.path())
+            .env("COFFER_ADDR", &addr)
+            .env("COFFER_TOKEN", "s.must-not-travel")
+            .args(args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("redirect"));
+    }
+    let seen = stub.requests.lock().unwrap().clone();
+    assert!(seen.is_empty(), "the redirect was followed: {seen:?}");
+}

@@ -224,3 +224,39 @@ fn the_encrypted_cache_covers_an_outage() {
         .code(1)
         .stderr(predicate::str::starts_with("Error: cannot reach http://127.0.0.1:"));
 }
+
+#[test]
+fn the_token_is_not_passed_on_unless_keep_token() {
+    let s = DevServer::start();
+    s.ok(&["kv", "put", "secret/app", "a=@/dev/null"]);
+    s.cmd()
+        .env("VAULT_TOKEN", "root")
+        .args(["run", "--secret", "secret/app", "--", "sh", "-c"])
+        .arg("test -z \"${COFFER_TOKEN+x}\" && test -z \"${VAULT_TOKEN+x}\"")
+        .assert()
+        .success();
+    s.cmd()
+        .env("VAULT_TOKEN", "root")
+        .args(["run", "--keep-token", "--secret", "secret/app", "--", "sh", "-c"])
+        .arg("test \"$COFFER_TOKEN\" = root && test \"$VAULT_TOKEN\" = root")
+        .assert()
+        .success();
+}
+
+#[test]
+fn loader_and_interpreter_variables_are_set_only_when_named() {
+    let s = DevServer::start();
+    s.ok_stdin(&["kv", "put", "secret/evil", "pythonpath=-"], "/tmp/evil");
+    for spec in ["secret/evil", "secret/evil:LD_"] {
+        s.cmd()
+            .args(["run", "--secret", spec, "--", "sh", "-c", "exit 0"])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("changes how programs load or run"));
+    }
+    s.cmd()
+        .args(["run", "--secret", "secret/evil", "--env", "PYTHONPATH=secret/evil#pythonpath", "--", "sh", "-c"])
+        .arg("test \"$PYTHONPATH\" = /tmp/evil")
+        .assert()
+        .success();
+}

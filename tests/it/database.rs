@@ -426,3 +426,53 @@ async fn leases_issued_before_a_kill_9_are_still_revoked_after_the_restart() {
     p.child.wait().unwrap();
     drop(pg);
 }
+
+/// The stored admin password only ever goes to the host, port and user it was given for.
+#[tokio::test]
+async fn changing_the_connection_target_needs_the_password_again() {
+    let s = TestServer::dev().await;
+    let (st, v) = s.call("POST", "sys/mounts/database", Some(json!({"type": "database"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let url = |host_port: &str| format!("postgresql://{{{{username}}}}:{{{{password}}}}@{host_port}/postgres");
+    let write = |body: Value| s.call("POST", "database/config/pg", Some(body));
+    let (st, v) = write(json!({
+        "connection_url": url("db.internal:5432"),
+        "username": "admin",
+        "password": ROOT_PW,
+        "verify_connection": false,
+    }))
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    for change in [
+        json!({"connection_url": url("evil.example:5432")}),
+        json!({"connection_url": url("db.internal:6543")}),
+        json!({"username": "postgres"}),
+        json!({"connection_url": "postgresql://postgres:{{password}}@db.internal/postgres"}),
+    ] {
+        let mut body = change.clone();
+        body["verify_connection"] = json!(false);
+        let (st, v) = write(body).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{change}: {v}");
+        assert!(v["errors"][0].as_str().unwrap().contains("give the password again"), "{v}");
+        assert!(!v.to_string().contains(ROOT_PW));
+        let (_, r) = s.call("GET", "database/config/pg", None).await;
+        assert_eq!(r["data"]["connection_details"]["connection_url"], url("db.internal:5432"), "{change}");
+        assert_eq!(r["data"]["connection_details"]["username"], "admin");
+    }
+    // The same place spelled differently, or other settings, need no password.
+    let (st, v) = write(json!({
+        "connection_url": url("DB.internal"),
+        "allowed_roles": ["app"],
+        "verify_connection": false,
+    }))
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    // With the password, the target may change.
+    let (st, v) = write(json!({
+        "connection_url": url("other.internal:5432"),
+        "password": "another-pw",
+        "verify_connection": false,
+    }))
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+}

@@ -27,6 +27,7 @@ mod seal;
 mod security;
 mod stages;
 mod store_contract;
+mod sudo_paths;
 mod tls;
 mod tokens;
 mod wrapping;

@@ -285,3 +285,183 @@ async fn token_role_policy_globs() {
     let (st, _) = s.call("POST", "auth/token/roles/bad", Some(json!({"allowed_policies_glob": ["*"]}))).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 }
+
+/// Writes an ACL policy (asserting 204).
+async fn policy(s: &TestServer, name: &str, text: &str) {
+    let (st, v) = s.call("PUT", &format!("sys/policies/acl/{name}"), Some(json!({ "policy": text }))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+}
+
+fn error_of(v: &Value) -> &str {
+    v["errors"][0].as_str().unwrap_or("")
+}
+
+/// The `explicit_max_ttl` of the token a create answer holds.
+async fn max_ttl_of(s: &TestServer, created: &Value) -> i64 {
+    let (st, l) = s.call("POST", "auth/token/lookup", Some(json!({"token": client_token(created)}))).await;
+    assert_eq!(st, StatusCode::OK, "{l}");
+    l["data"]["explicit_max_ttl"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn sec32_role_without_allowed_policies_cannot_mint_foreign_policies() {
+    let s = server_with_policy().await;
+    policy(
+        &s,
+        "admin",
+        "path \"*\" { capabilities = [\"create\", \"read\", \"update\", \"delete\", \"list\", \"sudo\"] }",
+    )
+    .await;
+    policy(&s, "minter", "path \"auth/token/create/*\" { capabilities = [\"update\"] }").await;
+    policy(&s, "minter-sudo", "path \"auth/token/create/*\" { capabilities = [\"update\", \"sudo\"] }").await;
+    for (role, body) in [
+        ("open", json!({"renewable": true})),
+        ("deny-only", json!({"disallowed_policies": ["other"]})),
+        ("allow-admin", json!({"allowed_policies": ["admin"]})),
+    ] {
+        let (st, v) = s.call("POST", &format!("auth/token/roles/{role}"), Some(body)).await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    }
+    let (_, v) = create(&s, "root", json!({"policies": ["minter"]})).await;
+    let minter = client_token(&v);
+    // Without an allow-list the role cannot lift the caller's policies, with or without a deny-list.
+    for role in ["open", "deny-only"] {
+        let (st, e) = s
+            .call_as(&minter, "POST", &format!("auth/token/create/{role}"), Some(json!({"policies": ["admin"]})))
+            .await;
+        assert_eq!((st, error_of(&e)), (StatusCode::BAD_REQUEST, "child policies must be subset of parent"), "{role}");
+        let (st, v) = s
+            .call_as(&minter, "POST", &format!("auth/token/create/{role}"), Some(json!({"policies": ["minter"]})))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{role}: {v}");
+        assert_eq!(v["auth"]["policies"], json!(["minter", "default"]));
+        // Inheriting the caller's policies is always within the subset.
+        let (st, v) = s.call_as(&minter, "POST", &format!("auth/token/create/{role}"), Some(json!({}))).await;
+        assert_eq!((st, &v["auth"]["policies"]), (StatusCode::OK, &json!(["minter", "default"])), "{role}: {v}");
+    }
+    // A role with an allow-list decides on its own (as Vault); it is also the default set.
+    let (st, v) = s.call_as(&minter, "POST", "auth/token/create/allow-admin", Some(json!({}))).await;
+    assert_eq!((st, &v["auth"]["policies"]), (StatusCode::OK, &json!(["admin", "default"])), "{v}");
+    // Sudo on the path lifts the subset rule (as Vault).
+    let (_, v) = create(&s, "root", json!({"policies": ["minter-sudo"]})).await;
+    let sudo = client_token(&v);
+    let (st, v) = s.call_as(&sudo, "POST", "auth/token/create/open", Some(json!({"policies": ["admin"]}))).await;
+    assert_eq!((st, &v["auth"]["policies"]), (StatusCode::OK, &json!(["admin", "default"])), "{v}");
+    // The wrapping policy is never assignable.
+    let (st, e) = create(&s, "root", json!({"policies": ["response-wrapping"]})).await;
+    assert_eq!((st, error_of(&e)), (StatusCode::BAD_REQUEST, "cannot assign policy \"response-wrapping\""));
+}
+
+#[tokio::test]
+async fn sec32_use_limited_tokens_cannot_create_tokens() {
+    let s = server_with_policy().await;
+    policy(&s, "creator", "path \"auth/token/create*\" { capabilities = [\"update\"] }\npath \"auth/token/create/*\" { capabilities = [\"update\"] }").await;
+    let (st, v) =
+        s.call("POST", "auth/token/roles/periodic", Some(json!({"orphan": true, "token_period": "1h"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (_, v) = create(&s, "root", json!({"policies": ["creator"], "num_uses": 10})).await;
+    let limited = client_token(&v);
+    for path in ["auth/token/create", "auth/token/create-orphan", "auth/token/create/periodic"] {
+        let (st, e) = s.call_as(&limited, "POST", path, Some(json!({}))).await;
+        assert_eq!(
+            (st, error_of(&e)),
+            (StatusCode::BAD_REQUEST, "restricted use token cannot generate child tokens"),
+            "{path}"
+        );
+    }
+    // The last use is no exception.
+    let (_, v) = create(&s, "root", json!({"policies": ["creator"], "num_uses": 1})).await;
+    let (st, _) = s.call_as(&client_token(&v), "POST", "auth/token/create", Some(json!({}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    // An unlimited token with the same policy may.
+    let (_, v) = create(&s, "root", json!({"policies": ["creator"]})).await;
+    assert_eq!(s.call_as(&client_token(&v), "POST", "auth/token/create", Some(json!({}))).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sec32_period_orphans_and_a_longer_max_ttl_need_sudo() {
+    let s = server_with_policy().await;
+    policy(&s, "creator", "path \"auth/token/create\" { capabilities = [\"update\"] }\npath \"auth/token/create-orphan\" { capabilities = [\"update\"] }").await;
+    policy(&s, "creator-sudo", "path \"auth/token/create\" { capabilities = [\"update\", \"sudo\"] }").await;
+    let (_, v) = create(&s, "root", json!({"policies": ["creator"], "explicit_max_ttl": "1h"})).await;
+    let parent = client_token(&v);
+    for (body, message) in [
+        (json!({"period": "1h"}), "root or sudo privileges required to create periodic token"),
+        (json!({"no_parent": true}), "root or sudo privileges required to create orphan token"),
+        (
+            json!({"explicit_max_ttl": "2h"}),
+            "root or sudo privileges required to set an explicit_max_ttl beyond the parent token's",
+        ),
+    ] {
+        let (st, e) = create(&s, &parent, body.clone()).await;
+        assert_eq!((st, error_of(&e)), (StatusCode::BAD_REQUEST, message), "{body}");
+    }
+    let (st, e) = s.call_as(&parent, "POST", "auth/token/create-orphan", Some(json!({"period": "1h"}))).await;
+    assert_eq!(
+        (st, error_of(&e)),
+        (StatusCode::BAD_REQUEST, "root or sudo privileges required to create periodic token")
+    );
+    // A shorter limit is fine; without one the child inherits what is left of the parent's.
+    let (st, v) = create(&s, &parent, json!({"explicit_max_ttl": "30m"})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(max_ttl_of(&s, &v).await, 1800);
+    let (st, v) = create(&s, &parent, json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert!((1..=3600).contains(&max_ttl_of(&s, &v).await));
+    // create-orphan is governed by the ACL on its own path, and the orphan keeps the limit.
+    let (st, v) = s.call_as(&parent, "POST", "auth/token/create-orphan", Some(json!({}))).await;
+    assert_eq!((st, &v["auth"]["orphan"]), (StatusCode::OK, &json!(true)), "{v}");
+    assert!((1..=3600).contains(&max_ttl_of(&s, &v).await));
+    // Sudo on the path allows all three.
+    let (_, v) = create(&s, "root", json!({"policies": ["creator-sudo"], "explicit_max_ttl": "1h"})).await;
+    let sudo = client_token(&v);
+    for body in [json!({"period": "1h"}), json!({"no_parent": true}), json!({"explicit_max_ttl": "2h"})] {
+        let (st, v) = create(&s, &sudo, body.clone()).await;
+        assert_eq!(st, StatusCode::OK, "{body}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn sec32_children_carry_the_parents_bound_cidrs() {
+    let s = server_with_policy().await;
+    policy(&s, "creator", "path \"auth/token/create\" { capabilities = [\"update\"] }\npath \"auth/token/create-orphan\" { capabilities = [\"update\"] }").await;
+    let core = s.running.as_ref().unwrap().core.clone();
+    let new = coffer::tokens::NewToken {
+        policies: vec!["creator".into(), "default".into()],
+        display_name: "token-bound".into(),
+        path: "auth/token/create".into(),
+        ttl: 3600,
+        renewable: true,
+        bound_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
+        ..Default::default()
+    };
+    let (parent, _) = core.tokens.create(&core.store, new, chrono::Utc::now()).await.unwrap();
+    let parent = secrecy::ExposeSecret::expose_secret(&parent).to_string();
+    for path in ["auth/token/create", "auth/token/create-orphan"] {
+        let (st, v) = s.call_as(&parent, "POST", path, Some(json!({}))).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {v}");
+        let (st, l) = s.call("POST", "auth/token/lookup", Some(json!({"token": client_token(&v)}))).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(l["data"]["bound_cidrs"], json!(["127.0.0.0/8"]), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn sec32_an_unreadable_bound_cidrs_makes_the_token_unusable() {
+    let s = server_with_policy().await;
+    let (_, v) = create(&s, "root", json!({"policies": ["app"]})).await;
+    let t = client_token(&v);
+    assert_eq!(s.call_as(&t, "GET", "auth/token/lookup-self", None).await.0, StatusCode::OK);
+    let core = s.running.as_ref().unwrap().core.clone();
+    let hash = core.tokens.hash(&t).unwrap();
+    let mut row = core.store.token_get(&hash).await.unwrap().unwrap();
+    row.bound_cidrs = "[\"10.0.0.0/33\"]".into();
+    core.store.token_put(&row).await.unwrap();
+    core.tokens.invalidate();
+    // Fail closed: a binding that cannot be read binds to nowhere, not to everywhere.
+    assert_eq!(s.call_as(&t, "GET", "auth/token/lookup-self", None).await.0, StatusCode::FORBIDDEN);
+    row.bound_cidrs = "not json".into();
+    core.store.token_put(&row).await.unwrap();
+    core.tokens.invalidate();
+    assert_eq!(s.call_as(&t, "GET", "auth/token/lookup-self", None).await.0, StatusCode::FORBIDDEN);
+}
