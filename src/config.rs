@@ -555,6 +555,15 @@ mod tests {
         assert!(c.tls.is_some());
         assert_eq!(c.seal, SealKind::Shamir);
         assert_eq!(c.max_request_size, DEFAULT_MAX_REQUEST_SIZE);
+        assert_eq!(c.outbound.iter().map(ToString::to_string).collect::<Vec<_>>(), ["https://rotator.internal/hooks/"]);
+    }
+
+    #[test]
+    fn outbound_entries_are_checked_at_start() {
+        let bad = EXAMPLE
+            .replace("allowed_urls = [\"https://rotator.internal/hooks/\"]", "allowed_urls = [\"https://User@x/\"]");
+        let errors = RawConfig::from_toml(&bad).unwrap().validate().unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("outbound.allowed_urls:")), "{errors:?}");
     }
 
     #[test]
