@@ -396,8 +396,8 @@ async fn parse_rotator(
     }
 }
 
-/// `https://` anywhere; plain `http://` only to a loopback address (the hook then runs on this
-/// machine, and nothing crosses a network in the clear). No credentials in the URL.
+/// An `https://` or `http://` URL without credentials. Whether it may be called is the outbound
+/// allow-list's decision (`crate::outbound`): plain `http://` only where an entry names it.
 pub fn check_webhook_url(url: &str) -> Result<(), ApiError> {
     if url.is_empty() {
         return Err(bad("rotator.url is required for a webhook rotator"));
@@ -407,21 +407,8 @@ pub fn check_webhook_url(url: &str) -> Result<(), ApiError> {
         return Err(bad("rotator.url must not carry credentials"));
     }
     match parsed.scheme() {
-        "https" if parsed.host().is_some() => Ok(()),
-        "http" => {
-            let host = parsed.host_str().unwrap_or("");
-            let bare = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback = match bare.parse::<std::net::IpAddr>() {
-                Ok(ip) => ip.is_loopback(),
-                Err(_) => host.eq_ignore_ascii_case("localhost"),
-            };
-            if loopback {
-                Ok(())
-            } else {
-                Err(bad("rotator.url must use https (plain http is accepted only for loopback addresses)"))
-            }
-        }
-        _ => Err(bad("rotator.url must use https (plain http is accepted only for loopback addresses)")),
+        "https" | "http" if parsed.host().is_some() => Ok(()),
+        _ => Err(bad("rotator.url must be an https (or, where the allow-list names it, http) URL with a host")),
     }
 }
 
@@ -431,19 +418,17 @@ mod tests {
 
     #[test]
     fn webhook_urls() {
-        for ok in ["https://rotator.internal/hook", "http://127.0.0.1:8080/h", "http://[::1]:9/x", "http://localhost/x"]
-        {
+        for ok in [
+            "https://rotator.internal/hook",
+            "http://127.0.0.1:8080/h",
+            "http://[::1]:9/x",
+            "http://rotator.internal/h",
+        ] {
             assert!(check_webhook_url(ok).is_ok(), "{ok}");
         }
-        for no in [
-            "",
-            "http://rotator.internal/hook",
-            "http://10.0.0.1/hook",
-            "ftp://127.0.0.1/x",
-            "https://user:pw@host/x",
-            "not a url",
-            "http://127.0.0.1.evil.example/x",
-        ] {
+        for no in
+            ["", "ftp://127.0.0.1/x", "https://user:pw@host/x", "not a url", "file:///etc/passwd", "data:text/plain,x"]
+        {
             assert!(check_webhook_url(no).is_err(), "{no}");
         }
     }
