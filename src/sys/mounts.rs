@@ -18,14 +18,6 @@ pub fn list(core: &Core, table: &str) -> Result<Response, ApiError> {
     Ok(Response::sys_data(Value::Object(out)))
 }
 
-fn normalise(path: &str) -> Result<String, ApiError> {
-    let p = path.trim_matches('/');
-    if p.is_empty() {
-        return Err(ApiError::bad_request("missing mount path"));
-    }
-    Ok(format!("{p}/"))
-}
-
 const RESERVED: &[&str] = &["sys/", "auth/", "cubbyhole/", "identity/"];
 
 /// `sys/mounts/<path>` and `sys/mounts/<path>/tune`.
@@ -34,7 +26,7 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
         Some(p) => (p, true),
         None => (rest, false),
     };
-    let path = normalise(path)?;
+    let path = crate::names::mount_path(path)?;
     let table = core.mounts.load_full();
     let existing = table.of_table(table_name).into_iter().find(|e| e.row.path == path);
     match (req.operation, tune) {
