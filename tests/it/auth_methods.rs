@@ -448,7 +448,7 @@ async fn logins_carry_a_per_role_and_per_user_identity() {
     assert_eq!(st, StatusCode::FORBIDDEN);
 
     ok(&s, "POST", "auth/userpass/users/alice", json!({"password": "pw", "token_policies": "own-subtree"})).await;
-    let (st, v) = userpass_login(&s, "userpass", "Alice", "pw").await;
+    let (st, v) = userpass_login(&s, "userpass", "alice", "pw").await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let token = v["auth"]["client_token"].as_str().unwrap();
     assert!(!entities.contains(&v["auth"]["entity_id"].as_str().unwrap().to_string()));
