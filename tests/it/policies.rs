@@ -291,12 +291,6 @@ async fn sec37_control_format_and_bidi_characters_in_paths_get_400() {
     let s = TestServer::dev().await;
     s.write("secret/data/app", json!({"keep": "me"})).await;
     for hidden in [
-        "%00",
-        "%09",
-        "%0A",
-        "%1B",
-        "%7F",
-        "%C2%85",
         "%C2%AD",
         "%E2%80%8B",
         "%E2%80%8C",
@@ -310,6 +304,12 @@ async fn sec37_control_format_and_bidi_characters_in_paths_get_400() {
         "%E2%81%A9",
         "%EF%BB%BF",
         "%F3%A0%80%81",
+        "%00",
+        "%09",
+        "%0A",
+        "%1B",
+        "%7F",
+        "%C2%85",
     ] {
         for path in
             [format!("secret/data/app{hidden}"), format!("secret/data/a{hidden}pp"), format!("{hidden}secret/data/app")]
@@ -364,7 +364,7 @@ async fn sec33_mount_path_variants_are_refused() {
         "-team-b",
         "team-b.",
     ] {
-        for token in [t.as_str(), "root"] {
+        for token in ["root", t.as_str()] {
             let (st, resp) = s.call_as(token, "POST", &format!("sys/mounts/{v}"), Some(kv.clone())).await;
             assert_eq!(st, StatusCode::BAD_REQUEST, "{v}: {resp}");
         }
