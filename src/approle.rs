@@ -134,7 +134,7 @@ impl Kinds {
         Self { mount: call.mount.row.id.clone() }
     }
 
-    /// Role definitions, by canonical name.
+    /// Role definitions, by name.
     pub(crate) fn roles(&self) -> String {
         format!("approle/{}/role", self.mount)
     }

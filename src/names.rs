@@ -1,6 +1,6 @@
 //! Names taken from request paths (users, roles, policies, connections) and mount paths: Vault's
 //! name pattern and one normal form. A name that is not already in it answers 400; nothing here
-//! rewrites a name (SEC-33).
+//! rewrites a name (SEC-33, D55; the engines that use it are listed in D58).
 //!
 //! The pattern is Vault's `framework.GenericNameRegex`: ASCII word characters (`[A-Za-z0-9_]`)
 //! plus `-`, `.` and `@`, starting and ending with a word character; at most 256 bytes. Where

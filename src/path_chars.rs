@@ -1,6 +1,6 @@
 //! Characters that never belong in a request path: controls (Unicode general category Cc) and
 //! format characters (Cf), which include the zero-width characters, the byte-order mark and the
-//! bidi embeddings, overrides, isolates and marks (SEC-37).
+//! bidi embeddings, overrides, isolates and marks (SEC-37, D57).
 //!
 //! The Cf table is the `unicode-properties` crate's (its `UNICODE_VERSION`, generated from the
 //! Unicode Character Database's `DerivedGeneralCategory.txt`); the crate was already in the
