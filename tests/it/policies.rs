@@ -380,7 +380,7 @@ async fn sec33_mount_path_variants_are_refused() {
 
 /// SEC-33: every other endpoint that takes a name in its path refuses a name that is not in its
 /// normal form: policy names (lower-case), token roles (lower-case), JWT roles (lower-case),
-/// database connections and roles, password policies.
+/// database connections and roles, password policies, lease-count quotas.
 #[tokio::test]
 async fn sec33_names_in_other_engines_must_be_in_normal_form() {
     let s = TestServer::dev().await;
@@ -416,6 +416,7 @@ async fn sec33_names_in_other_engines_must_be_in_normal_form() {
             ("GET", format!("database/creds/{v}")),
             ("POST", format!("database/static-roles/{v}")),
             ("PUT", format!("sys/policies/password/{v}")),
+            ("PUT", format!("sys/quotas/lease-count/{v}")),
         ] {
             let (st, resp) = s.call(method, &path, Some(json!({}))).await;
             assert_eq!(st, StatusCode::BAD_REQUEST, "{method} {path}: {resp}");
