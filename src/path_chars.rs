@@ -13,8 +13,11 @@ pub fn is_forbidden(c: char) -> bool {
     c.is_control() || c.general_category() == GeneralCategory::Format
 }
 
-/// True if `s` holds a control or format character.
+/// True if `s` holds a control or format character (ASCII text needs no table lookup).
 pub fn any_forbidden(s: &str) -> bool {
+    if s.is_ascii() {
+        return s.bytes().any(|b| b.is_ascii_control());
+    }
     s.chars().any(is_forbidden)
 }
 
