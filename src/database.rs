@@ -119,7 +119,7 @@ fn name(raw: &str) -> Result<&str, ApiError> {
     if raw.is_empty() || raw.contains('/') {
         return Err(ApiError::unsupported_path());
     }
-    crate::names::check("name", raw, crate::names::Case::Exact)
+    crate::names::check("connection or role name", raw, crate::names::Case::Exact)
 }
 
 /// The `database` engine.

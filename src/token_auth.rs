@@ -38,7 +38,7 @@ impl Engine for TokenAuth {
             "accessors" if op == Operation::List => manage::list_accessors(&call).await,
             "roles" if op == Operation::List => roles::list(&call).await,
             _ => {
-                // Role names are checked here, before `roles` folds them (SEC-33).
+                // Role names are checked here, so the folding in `roles` never changes one (SEC-33).
                 if let Some(role) = path.strip_prefix("create/").filter(|_| write) {
                     let role = names::check("role name", role, Case::Lower)?;
                     create::create(&call, &req, Some(role)).await

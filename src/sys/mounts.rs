@@ -26,8 +26,20 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
         Some(p) => (p, true),
         None => (rest, false),
     };
-    let path = crate::names::mount_path(path)?;
     let table = core.mounts.load_full();
+    let path = match crate::names::mount_path(path) {
+        Ok(p) => p,
+        // A mount made before mount paths were checked (D59) stays reachable under its exact path,
+        // to read, tune or disable it; no new mount gets such a path.
+        Err(e) => {
+            let exact = format!("{}/", path.strip_suffix('/').unwrap_or(path));
+            let old = table.of_table(table_name).into_iter().any(|m| m.row.path == exact);
+            if !old || (req.operation.is_write() && !tune) {
+                return Err(e);
+            }
+            exact
+        }
+    };
     let existing = table.of_table(table_name).into_iter().find(|e| e.row.path == path);
     match (req.operation, tune) {
         (Operation::Read, false) => existing

@@ -375,7 +375,21 @@ async fn sec33_mount_path_variants_are_refused() {
     assert_eq!(before["data"], after["data"]);
     // Names in their normal form still mount, in any case (mount paths are case-sensitive).
     assert_eq!(s.call_as(&t, "POST", "sys/mounts/team-c/kv", Some(kv.clone())).await.0, StatusCode::NO_CONTENT);
-    assert_eq!(s.call_as(&t, "POST", "sys/mounts/Team-B", Some(kv)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call_as(&t, "POST", "sys/mounts/Team-B", Some(kv.clone())).await.0, StatusCode::NO_CONTENT);
+
+    // A mount stored before paths were checked stays reachable under its exact path (D59), to
+    // read, tune and disable; nothing new is mounted at such a path.
+    let core = s.running.as_ref().unwrap().core.clone();
+    core.mount(crate::store_contract::mount_row("legacy-1", "mounts", "old kv/")).await.unwrap();
+    assert_eq!(s.call("GET", "sys/mounts/old%20kv", None).await.0, StatusCode::OK);
+    assert_eq!(s.call("POST", "sys/mounts/old%20kv", Some(kv.clone())).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(s.call("POST", "sys/mounts/old%20kv%20", Some(kv)).await.0, StatusCode::BAD_REQUEST);
+    let tune = Some(json!({"description": "legacy"}));
+    assert_eq!(s.call("POST", "sys/mounts/old%20kv/tune", tune).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call("DELETE", "sys/mounts/old%20kv", None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call("GET", "sys/mounts/old%20kv", None).await.0, StatusCode::BAD_REQUEST);
+    let (_, mounts) = s.call("GET", "sys/mounts", None).await;
+    assert!(mounts["data"].get("old kv/").is_none(), "{mounts}");
 }
 
 /// SEC-33: every other endpoint that takes a name in its path refuses a name that is not in its
