@@ -11,12 +11,12 @@ use async_trait::async_trait;
 use axum::http::StatusCode;
 use ipnet::IpNet;
 use serde_json::{Map, Value};
-use unicode_normalization::UnicodeNormalization;
 
 use crate::auth_method::TokenParams;
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
+use crate::names::{self, Case};
 
 /// The AppRole auth method (stateless; the mount carries the id).
 pub struct AppRole;
@@ -42,21 +42,21 @@ impl Engine for AppRole {
         }
         let Some(rest) = path.strip_prefix("role/") else { return Err(ApiError::unsupported_path()) };
         let (raw_name, sub) = rest.split_once('/').unwrap_or((rest, ""));
-        let name = canonical_name(raw_name).ok_or_else(|| ApiError::bad_request("invalid role name"))?;
+        let name = names::check("role name", raw_name, Case::Lower)?;
         match (sub, op) {
-            ("", _) => role::handle(&call, &name, &req).await,
-            ("role-id", Operation::Read) => role::read_role_id(&call, &name).await,
-            ("role-id", o) if o.is_write() => role::write_role_id(&call, &name, &req).await,
-            ("secret-id", o) if o.is_write() => secret_id::generate(&call, &name, &req, false).await,
-            ("secret-id", Operation::List) => secret_id::list(&call, &name).await,
-            ("custom-secret-id", o) if o.is_write() => secret_id::generate(&call, &name, &req, true).await,
-            ("secret-id/lookup", o) if o.is_write() => secret_id::lookup(&call, &name, &req).await,
+            ("", _) => role::handle(&call, name, &req).await,
+            ("role-id", Operation::Read) => role::read_role_id(&call, name).await,
+            ("role-id", o) if o.is_write() => role::write_role_id(&call, name, &req).await,
+            ("secret-id", o) if o.is_write() => secret_id::generate(&call, name, &req, false).await,
+            ("secret-id", Operation::List) => secret_id::list(&call, name).await,
+            ("custom-secret-id", o) if o.is_write() => secret_id::generate(&call, name, &req, true).await,
+            ("secret-id/lookup", o) if o.is_write() => secret_id::lookup(&call, name, &req).await,
             ("secret-id/destroy", o) if o.is_write() || o == Operation::Delete => {
-                secret_id::destroy(&call, &name, &req).await
+                secret_id::destroy(&call, name, &req).await
             }
-            ("secret-id-accessor/lookup", o) if o.is_write() => secret_id::lookup_accessor(&call, &name, &req).await,
+            ("secret-id-accessor/lookup", o) if o.is_write() => secret_id::lookup_accessor(&call, name, &req).await,
             ("secret-id-accessor/destroy", o) if o.is_write() || o == Operation::Delete => {
-                secret_id::destroy_accessor(&call, &name, &req).await
+                secret_id::destroy_accessor(&call, name, &req).await
             }
             (
                 "role-id"
@@ -74,8 +74,8 @@ impl Engine for AppRole {
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
         let path = call.path.trim_end_matches('/');
-        match path.strip_prefix("role/").filter(|n| !n.contains('/')).and_then(canonical_name) {
-            Some(name) => Ok(role::Role::load(&call, &name).await?.is_some()),
+        match path.strip_prefix("role/").filter(|n| names::problem(n, Case::Lower).is_none()) {
+            Some(name) => Ok(role::Role::load(&call, name).await?.is_some()),
             None => Ok(true),
         }
     }
@@ -83,19 +83,6 @@ impl Engine for AppRole {
     fn unauthenticated(&self, path: &str) -> bool {
         path.trim_end_matches('/') == "login"
     }
-}
-
-/// The canonical form of a role or user name: trimmed, NFKC-normalised and lowercased (so
-/// `Role`, `role`, `" role"` and full-width spellings are one identity, SEC-17), restricted to
-/// `[a-z0-9_.@-]`. `None` for anything else (empty, `/`, spaces inside, control or invisible
-/// characters).
-pub(crate) fn canonical_name(raw: &str) -> Option<String> {
-    let folded: String = raw.trim().nfkc().collect::<String>().to_lowercase();
-    let folded = folded.trim();
-    let ok = !folded.is_empty()
-        && folded.len() <= 256
-        && folded.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.' | '@' | '-'));
-    ok.then(|| folded.to_string())
 }
 
 /// CIDRs as Vault shows them: a single-host network as the bare address.
@@ -147,7 +134,7 @@ impl Kinds {
         Self { mount: call.mount.row.id.clone() }
     }
 
-    /// Role definitions, by canonical name.
+    /// Role definitions, by name.
     pub(crate) fn roles(&self) -> String {
         format!("approle/{}/role", self.mount)
     }
@@ -183,17 +170,6 @@ pub(crate) fn secret_id_hash(call: &Call<'_>, secret_id: &str) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_fold_to_one_identity() {
-        for raw in ["Role", "role", " role", "role ", "ＲＯＬＥ", "\tROLE\n"] {
-            assert_eq!(canonical_name(raw).as_deref(), Some("role"), "{raw:?}");
-        }
-        for bad in ["", "  ", "a b", "a/b", "ro\u{200b}le", "ro\u{0}le", "é"] {
-            assert_eq!(canonical_name(bad), None, "{bad:?}");
-        }
-        assert_eq!(canonical_name("svc-1.x_y@corp").as_deref(), Some("svc-1.x_y@corp"));
-    }
 
     #[test]
     fn host_cidrs_show_as_addresses() {

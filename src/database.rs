@@ -114,12 +114,13 @@ pub async fn list_kind(core: &Core, kind: &str) -> Result<Response, ApiError> {
     Ok(Response::data(json!({ "keys": keys })))
 }
 
-/// Checks a name taken from the path.
+/// Checks a connection or role name taken from the path: Vault's name pattern, case-sensitive
+/// as in Vault (SEC-33).
 fn name(raw: &str) -> Result<&str, ApiError> {
     if raw.is_empty() || raw.contains('/') {
         return Err(ApiError::unsupported_path());
     }
-    Ok(raw)
+    crate::names::check("connection or role name", raw, crate::names::Case::Exact)
 }
 
 /// The `database` engine.

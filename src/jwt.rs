@@ -15,10 +15,10 @@ mod validate;
 
 use async_trait::async_trait;
 
-use crate::approle::canonical_name;
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
+use crate::names::{self, Case};
 
 /// The JWT auth method (stateless; the mount carries the id, the JWKS cache is keyed by it).
 pub struct JwtAuth;
@@ -50,14 +50,14 @@ impl Engine for JwtAuth {
         if raw.contains('/') {
             return Err(ApiError::unsupported_path());
         }
-        let name = canonical_name(raw).ok_or_else(|| ApiError::bad_request("invalid role name"))?;
-        role::handle(&call, &name, &req).await
+        let name = names::check("role name", raw, Case::Lower)?;
+        role::handle(&call, name, &req).await
     }
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
         let path = call.path.trim_end_matches('/');
-        match path.strip_prefix("role/").filter(|n| !n.contains('/')).and_then(canonical_name) {
-            Some(name) => Ok(role::JwtRole::load(&call, &name).await?.is_some()),
+        match path.strip_prefix("role/").filter(|n| names::problem(n, Case::Lower).is_none()) {
+            Some(name) => Ok(role::JwtRole::load(&call, name).await?.is_some()),
             None => Ok(true),
         }
     }
@@ -76,7 +76,7 @@ fn config_kind(call: &Call<'_>) -> String {
 /// Name of the configuration entry.
 const CONFIG_ENTRY: &str = "config";
 
-/// Storage kind of a mount's roles, by canonical name.
+/// Storage kind of a mount's roles, by name.
 fn roles_kind(call: &Call<'_>) -> String {
     format!("jwt/{}/role", call.mount.row.id)
 }

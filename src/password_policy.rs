@@ -184,9 +184,9 @@ pub(crate) fn policy_text(raw: &str) -> Cow<'_, str> {
     }
 }
 
-/// Whether `name` can name a stored policy (not empty, no `/`).
+/// Whether `name` can name a stored policy: Vault's name pattern, case-sensitive (`names`).
 pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains('/')
+    crate::names::problem(name, crate::names::Case::Exact).is_none()
 }
 
 /// The stored text of a named policy (None if missing).

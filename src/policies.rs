@@ -191,7 +191,7 @@ impl PolicyStore {
     }
 }
 
-/// Normalises a policy name from a URL.
+/// Checks a policy name from a URL (400 unless it is already in its normal form).
 pub fn checked_name(name: &str) -> Result<String, ApiError> {
-    policy::normalize_name(name).map_err(ApiError::bad_request)
+    policy::check_name(name).map(str::to_string).map_err(ApiError::bad_request)
 }

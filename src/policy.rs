@@ -14,7 +14,7 @@ use std::str::FromStr;
 use serde_json::Value;
 
 pub use acl::{Acl, Denied, Grant};
-pub use pattern::canonical;
+pub use pattern::path_problem;
 
 use pattern::Pattern;
 
@@ -225,7 +225,7 @@ pub struct PathRule {
 /// A parsed ACL policy: its name, its source text (handed back exactly as sent), its rules.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    /// The policy name (already normalised by the caller, see [`normalize_name`]).
+    /// The policy name (already checked by the caller, see [`check_name`]).
     pub name: String,
     /// The source text, HCL or JSON.
     pub raw: String,
@@ -344,32 +344,36 @@ impl Policy {
     }
 }
 
-/// Brings a policy name to its one stored form: Unicode-compatibility folded (NFKC, so full-width
-/// letters become ASCII), lowercase, surrounding whitespace trimmed. Rejects empty names and names
-/// with `/`, control characters or invisible format characters.
+/// Checks a policy name: Vault's name pattern (`names`), lower-case, since Vault lower-cases
+/// policy names. A name in any other spelling is refused, never rewritten (SEC-33).
+pub fn check_name(name: &str) -> Result<&str, String> {
+    match crate::names::problem(name, crate::names::Case::Lower) {
+        None => Ok(name),
+        Some(why) => Err(format!("invalid policy name: the name {why}")),
+    }
+}
+
+/// [`check_name`], returning the name owned. Nothing is normalised any more: the name comes back
+/// exactly as given or is refused (the old name is kept for its callers).
 pub fn normalize_name(name: &str) -> Result<String, String> {
-    if name.chars().any(|c| c.is_control() || pattern::is_invisible(c)) {
-        return Err("policy name contains control or invisible characters".to_string());
-    }
-    let folded = pattern::fold(name);
-    let trimmed = folded.trim();
-    if trimmed.is_empty() {
-        return Err("policy name cannot be empty".to_string());
-    }
-    if trimmed.contains('/') {
-        return Err(format!("policy name {trimmed:?} cannot contain '/'"));
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err("policy name contains control or invisible characters".to_string());
-    }
-    Ok(trimmed.to_string())
+    check_name(name).map(str::to_string)
+}
+
+/// True for default-ignorable characters that render as nothing.
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F
+        | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
 }
 
 /// True if `name` is `root` in any spelling: any case, surrounding whitespace, full-width or
-/// other compatibility forms, or with invisible characters inside (SEC-05).
+/// other compatibility forms, or with invisible characters inside (SEC-05). Such spellings are
+/// refused as names anyway; this check gives them the clearer "root" answer first.
 pub fn is_root_name(name: &str) -> bool {
-    let visible: String = name.chars().filter(|c| !c.is_control() && !pattern::is_invisible(*c)).collect();
-    pattern::fold(&visible).trim() == "root"
+    use unicode_normalization::UnicodeNormalization;
+    let visible: String = name.chars().filter(|c| !c.is_control() && !is_invisible(*c)).collect();
+    visible.nfkc().collect::<String>().to_lowercase().trim() == "root"
 }
 
 #[cfg(test)]
@@ -429,15 +433,15 @@ mod tests {
     }
 
     #[test]
-    fn names_normalise_to_one_form() {
-        assert_eq!(normalize_name("  App-Team ").as_deref(), Ok("app-team"));
-        assert_eq!(normalize_name("ＡＰＰ").as_deref(), Ok("app"));
-        assert!(normalize_name("").is_err());
-        assert!(normalize_name("   ").is_err());
-        assert!(normalize_name("a/b").is_err());
-        assert!(normalize_name("a\nb").is_err());
-        assert!(normalize_name("a\u{0}b").is_err());
-        assert!(normalize_name("ro\u{200b}ot").is_err());
+    fn sec33_policy_names_are_checked_never_rewritten() {
+        assert_eq!(check_name("app-team"), Ok("app-team"));
+        assert_eq!(normalize_name("app.team@corp_1").as_deref(), Ok("app.team@corp_1"));
+        for bad in
+            ["", "   ", "  App-Team ", "App", "ＡＰＰ", "a/b", "a b", "a\nb", "a\u{0}b", "ro\u{200b}ot", "-a", "a."]
+        {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_name("Admin"), Err("invalid policy name: the name must be lower-case".to_string()));
     }
 
     #[test]
@@ -449,6 +453,6 @@ mod tests {
         for n in ["roots", "r00t", "admin", "", "ro ot"] {
             assert!(!is_root_name(n), "{n:?}");
         }
-        assert_eq!(normalize_name(" ＲOOT").as_deref(), Ok("root"));
+        assert!(normalize_name(" ＲOOT").is_err());
     }
 }

@@ -12,6 +12,7 @@ pub use create::{policy_names, string_list};
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
+use crate::names::{self, Case};
 
 /// The token auth method.
 pub struct TokenAuth;
@@ -37,10 +38,12 @@ impl Engine for TokenAuth {
             "accessors" if op == Operation::List => manage::list_accessors(&call).await,
             "roles" if op == Operation::List => roles::list(&call).await,
             _ => {
+                // Role names are checked here, so the folding in `roles` never changes one (SEC-33).
                 if let Some(role) = path.strip_prefix("create/").filter(|_| write) {
+                    let role = names::check("role name", role, Case::Lower)?;
                     create::create(&call, &req, Some(role)).await
                 } else if let Some(name) = path.strip_prefix("roles/") {
-                    roles::handle(&call, name, &req).await
+                    roles::handle(&call, names::check("role name", name, Case::Lower)?, &req).await
                 } else if matches!(
                     path,
                     "create"

@@ -1,8 +1,9 @@
 //! The userpass auth method (`auth/<path>/`, type `userpass`): users with an Argon2id password
-//! hash and token settings, and a login with a persistent, race-safe lockout. Usernames are
-//! canonicalised (trimmed, NFKC, lowercase) for storage and for the lockout counter alike
-//! (SEC-17), and an unknown user, a wrong password and a locked-out user get the same 400 after
-//! the same work (SEC-16).
+//! hash and token settings, and a login with a persistent, race-safe lockout. A username must
+//! already be in its one normal form (Vault's name pattern, lower-case; `names`): any other
+//! spelling answers 400 and is never mapped to a user, so neither a deny rule nor the lockout
+//! counter can be sidestepped (SEC-17, SEC-33). An unknown user, a wrong password and a
+//! locked-out user get the same 400 after the same work (SEC-16).
 
 mod hashing;
 mod login;
@@ -10,10 +11,10 @@ mod users;
 
 use async_trait::async_trait;
 
-use crate::approle::canonical_name;
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
+use crate::names::{self, Case};
 
 /// The userpass auth method (stateless; the mount carries the id).
 pub struct Userpass;
@@ -39,11 +40,11 @@ impl Engine for Userpass {
         }
         let Some(rest) = path.strip_prefix("users/") else { return Err(ApiError::unsupported_path()) };
         let (raw_name, sub) = rest.split_once('/').unwrap_or((rest, ""));
-        let name = canonical_name(raw_name).ok_or_else(|| ApiError::bad_request("invalid username"))?;
+        let name = names::check("username", raw_name, Case::Lower)?;
         match (sub, op) {
-            ("", _) => users::handle(&call, &name, &req).await,
-            ("password", o) if o.is_write() => users::set_password(&call, &name, &req).await,
-            ("policies", o) if o.is_write() => users::set_policies(&call, &name, &req).await,
+            ("", _) => users::handle(&call, name, &req).await,
+            ("password", o) if o.is_write() => users::set_password(&call, name, &req).await,
+            ("policies", o) if o.is_write() => users::set_policies(&call, name, &req).await,
             ("password" | "policies", _) => Err(ApiError::unsupported_operation()),
             _ => Err(ApiError::unsupported_path()),
         }
@@ -51,8 +52,8 @@ impl Engine for Userpass {
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
         let path = call.path.trim_end_matches('/');
-        match path.strip_prefix("users/").filter(|n| !n.contains('/')).and_then(canonical_name) {
-            Some(name) => Ok(users::User::load(&call, &name).await?.is_some()),
+        match path.strip_prefix("users/").filter(|n| names::problem(n, Case::Lower).is_none()) {
+            Some(name) => Ok(users::User::load(&call, name).await?.is_some()),
             None => Ok(true),
         }
     }
@@ -62,17 +63,17 @@ impl Engine for Userpass {
     }
 }
 
-/// Storage kind of a mount's users, by canonical name.
+/// Storage kind of a mount's users, by name.
 fn users_kind(call: &Call<'_>) -> String {
     format!("userpass/{}/user", call.mount.row.id)
 }
 
-/// Storage kind of a mount's lockout counters, by canonical name.
+/// Storage kind of a mount's lockout counters, by name.
 fn lockout_kind(call: &Call<'_>) -> String {
     format!("userpass-lockout/{}", call.mount.row.id)
 }
 
-/// Lock scope of a mount's logins (key: canonical name): check → verify → update is atomic.
+/// Lock scope of a mount's logins (key: the username): check → verify → update is atomic.
 fn login_lock_scope(call: &Call<'_>) -> String {
     format!("userpass:{}", call.mount.row.id)
 }

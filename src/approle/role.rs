@@ -44,7 +44,7 @@ pub struct RoleIdIndex {
 }
 
 impl Role {
-    /// Loads a role by canonical name.
+    /// Loads a role by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
         let raw = call.core.store.entry_get(&Kinds::of(call).roles(), name).await.map_err(store_err)?;
         raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()

@@ -1,30 +1,26 @@
-//! Checks made before anything else looks at a request: path canonical form, JSON nesting depth.
+//! Checks made before anything else looks at a request: the path's normal form, JSON nesting depth.
 
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-fn invalid_path() -> ApiError {
-    ApiError::bad_request(
-        "invalid request path: empty, '.' or '..' segments, backslashes and control characters are not allowed",
-    )
+fn invalid_path(why: &str) -> ApiError {
+    ApiError::bad_request(format!("invalid request path: the path {why}"))
 }
 
-/// Percent-decodes the path after `/v1/` and rejects `.`/`..` segments, `//`, NUL, backslashes
-/// and control characters, in raw and decoded form, before any routing or policy check.
+/// Percent-decodes the path after `/v1/` once and refuses it with 400, before any routing or
+/// policy check, unless the decoded path is in the one normal form the ACL compares byte for
+/// byte (`policy::path_problem`: no leading `/`, no empty, `.` or `..` segments, no control or
+/// format characters such as zero-width, BOM or bidi characters) and holds no backslash (SEC-37).
 pub fn clean_path(raw: &str) -> Result<String, ApiError> {
-    let decoded = percent_encoding::percent_decode_str(raw).decode_utf8().map_err(|_| invalid_path())?;
-    for candidate in [raw, decoded.as_ref()] {
-        if candidate.chars().any(|c| c == '\\' || c.is_control()) {
-            return Err(invalid_path());
-        }
-        let trimmed = candidate.strip_suffix('/').unwrap_or(candidate);
-        if trimmed.is_empty() {
-            continue;
-        }
-        if trimmed.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
-            return Err(invalid_path());
-        }
+    let decoded = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map_err(|_| invalid_path("is not UTF-8 once percent-decoded"))?;
+    if decoded.contains('\\') {
+        return Err(invalid_path("contains a backslash"));
+    }
+    if let Some(why) = crate::policy::path_problem(&decoded) {
+        return Err(invalid_path(why));
     }
     Ok(decoded.into_owned())
 }
@@ -87,12 +83,37 @@ mod tests {
             "secret/a%00b",
             "/secret",
             "secret/%2F/x",
+            "/",
+            "secret/%FF",
         ] {
             assert!(clean_path(bad).is_err(), "{bad} accepted");
         }
         assert_eq!(clean_path("secret/data/a%20b").unwrap(), "secret/data/a b");
         assert_eq!(clean_path("secret/metadata/").unwrap(), "secret/metadata/");
         assert_eq!(clean_path("secret/data/..x").unwrap(), "secret/data/..x");
+        assert_eq!(clean_path("secret/data/Alice%C2%A0").unwrap(), "secret/data/Alice\u{a0}");
+        assert_eq!(clean_path("").unwrap(), "");
+    }
+
+    #[test]
+    fn sec37_control_format_and_bidi_characters_are_refused() {
+        for (bad, what) in [
+            ("secret/data/a%09b", "tab"),
+            ("secret/data/a%0Ab", "newline"),
+            ("secret/data/a%7Fb", "delete"),
+            ("secret/data/a%C2%85b", "next line (C1)"),
+            ("secret/data/a%C2%ADb", "soft hyphen"),
+            ("secret/data/a%E2%80%8Bb", "zero-width space"),
+            ("secret/data/a%E2%80%8Db", "zero-width joiner"),
+            ("secret/data/a%E2%80%8Fb", "right-to-left mark"),
+            ("secret/data/a%E2%80%AEb", "right-to-left override"),
+            ("secret/data/a%E2%81%A6b", "left-to-right isolate"),
+            ("secret/data/a%EF%BB%BFb", "byte-order mark"),
+            ("secret/data/a%F3%A0%80%81b", "language tag"),
+        ] {
+            let e = clean_path(bad).expect_err(what);
+            assert_eq!(e.errors, ["invalid request path: the path contains control or format characters"], "{what}");
+        }
     }
 
     #[test]

@@ -13,10 +13,11 @@ use serde_json::{json, Map, Value};
 use super::keys::{self, KeySet, Remote};
 use super::validate::{alg_from_name, SUPPORTED_ALGS};
 use super::{config_kind, CONFIG_ENTRY};
-use crate::approle::{canonical_name, store_err};
+use crate::approle::store_err;
 use crate::engine::Call;
 use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
+use crate::names::{self, Case};
 use crate::params;
 use crate::token_auth::string_list;
 
@@ -168,7 +169,7 @@ async fn parse(d: &Map<String, Value>) -> Result<(JwtConfig, Option<(Remote, Key
     }
     let default_role = text(d, "default_role")?;
     if !default_role.is_empty() {
-        c.default_role = canonical_name(&default_role).ok_or_else(|| ApiError::bad_request("invalid default_role"))?;
+        c.default_role = names::check("default_role", &default_role, Case::Lower)?.to_string();
     }
     let algs = c.allowed_algs();
     let fits = |set: &KeySet| set.keys.iter().any(|k| algs.iter().any(|a| k.accepts(*a)));

@@ -11,18 +11,18 @@ use super::config::JwtConfig;
 use super::keys::{self, KeySet};
 use super::role::JwtRole;
 use super::validate::{self, MAX_TOKEN_LEN};
-use crate::approle::canonical_name;
 use crate::auth_method;
 use crate::engine::Call;
 use crate::error::ApiError;
 use crate::logical::{Request, Response};
+use crate::names::{self, Case};
 use crate::params;
 
 /// `POST login`.
 pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let d = &req.data;
     let config = JwtConfig::load(call).await?;
-    let requested = params::str_field(d, "role")?.unwrap_or("").trim();
+    let requested = params::str_field(d, "role")?.unwrap_or("");
     let role_name = if requested.is_empty() {
         config.as_ref().map(|c| c.default_role.clone()).unwrap_or_default()
     } else {
@@ -40,8 +40,8 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
         return Err(validate::token_err("malformed token"));
     }
     let config = config.ok_or_else(|| ApiError::bad_request("could not load configuration"))?;
-    let name = canonical_name(&role_name).ok_or_else(|| ApiError::bad_request("role could not be found"))?;
-    let role = JwtRole::load(call, &name)
+    let name = names::check("role name", &role_name, Case::Lower)?;
+    let role = JwtRole::load(call, name)
         .await?
         .ok_or_else(|| ApiError::bad_request(format!("role {name:?} could not be found")))?;
     if role.role_type != "jwt" {
@@ -60,6 +60,6 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     let checked = validate::finish(&parsed, set, &role, config.issuer(), now)?;
 
     let mut meta = checked.meta;
-    meta.insert("role".into(), Value::String(name));
+    meta.insert("role".into(), Value::String(name.to_string()));
     auth_method::login(call, &role.token, &checked.user, meta).await
 }

@@ -75,7 +75,7 @@ impl Default for JwtRole {
 }
 
 impl JwtRole {
-    /// Loads a role by canonical name.
+    /// Loads a role by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
         let raw = call.core.store.entry_get(&roles_kind(call), name).await.map_err(store_err)?;
         raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()

@@ -89,9 +89,7 @@ fn count_field(req: &Request, key: &str) -> Result<i64, ApiError> {
 
 /// `sys/quotas/lease-count/<name>`: write, read, delete.
 pub async fn endpoint(core: &Core, name: &str, req: &Request) -> Result<Response, ApiError> {
-    if name.is_empty() || name.contains('/') {
-        return Err(ApiError::bad_request("a quota name must be given and must not contain '/'"));
-    }
+    let name = crate::names::check("quota name", name, crate::names::Case::Exact)?;
     match req.operation {
         Operation::Read => {
             let text = core.store.entry_get(KIND, name).await?.ok_or_else(ApiError::not_found)?;

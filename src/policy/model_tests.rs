@@ -1,6 +1,7 @@
 //! Reference-model tests: a slow evaluator written straight from API-CONTRACT §3.3–3.4 (and the
-//! canonical-form, trailing-slash and protected-root rules of SEC-02..04) must agree with the
-//! compiled `Acl` on random policy sets and random paths, near misses included.
+//! byte-exact, normal-form, trailing-slash and protected-root rules of SEC-02..04 and SEC-37)
+//! must agree with the compiled `Acl` on random policy sets and random paths, near misses and
+//! case variants included.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::Map;
 
-use super::{canonical, Acl, Capabilities, Capability, Policy};
+use super::{path_problem, Acl, Capabilities, Capability, Policy};
 use crate::logical::Operation;
 
 #[derive(Debug, Clone)]
@@ -19,27 +20,18 @@ struct Rule {
 
 // --- the model ----------------------------------------------------------------------------------
 
-/// Canonical form for the ASCII paths generated here: lowercase, no whitespace or `/` at either
-/// end, one `/` kept at the end if there was any.
-fn model_canonical(p: &str) -> String {
-    let mut s: Vec<char> = p.to_lowercase().chars().collect();
-    while s.first().is_some_and(|c| *c == '/' || c.is_whitespace()) {
-        s.remove(0);
+/// Format characters (Unicode Cf) the generators use: soft hyphen, zero-width space and joiner,
+/// right-to-left override, left-to-right isolate, byte-order mark.
+const HIDDEN: [char; 6] = ['\u{ad}', '\u{200b}', '\u{200d}', '\u{202e}', '\u{2066}', '\u{feff}'];
+
+/// The normal form, written from the rule: no leading `/`, no control characters, and apart
+/// from one trailing `/` only non-empty segments other than `.` and `..`. Nothing is rewritten.
+fn model_normal(p: &str) -> bool {
+    if p.starts_with('/') || p.chars().any(|c| c.is_control() || HIDDEN.contains(&c)) {
+        return false;
     }
-    let mut had_slash = false;
-    while let Some(c) = s.last().copied() {
-        if c == '/' {
-            had_slash = true;
-        } else if !c.is_whitespace() {
-            break;
-        }
-        s.pop();
-    }
-    let mut out: String = s.into_iter().collect();
-    if had_slash && !out.is_empty() {
-        out.push('/');
-    }
-    out
+    let body = p.strip_suffix('/').unwrap_or(p);
+    body.is_empty() || body.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
 }
 
 fn is_glob(pattern: &str) -> bool {
@@ -146,20 +138,23 @@ fn model(rules: &[Rule], raw_path: &str) -> Capabilities {
         let slot = merged.entry(r.pattern.clone()).or_insert(Capabilities::empty());
         *slot = slot.union(caps);
     }
-    let path = model_canonical(raw_path);
+    if !model_normal(raw_path) {
+        return Capabilities::empty();
+    }
+    let path = raw_path;
     if let Some(base) = path.strip_suffix('/').filter(|b| !b.is_empty()) {
         if let Some(c) = model_lookup(&merged, base).filter(Capabilities::is_denied) {
             return c;
         }
     }
-    model_lookup(&merged, &path).unwrap_or(Capabilities::empty())
+    model_lookup(&merged, path).unwrap_or(Capabilities::empty())
 }
 
 // --- generators ---------------------------------------------------------------------------------
 
 fn pattern_strategy() -> impl Strategy<Value = String> {
     let first = prop::sample::select(vec!["a", "b", "ab", "sys", "auth", "+"]);
-    let rest = prop::collection::vec(prop::sample::select(vec!["a", "b", "ab", "role", "+"]), 0..4);
+    let rest = prop::collection::vec(prop::sample::select(vec!["a", "b", "ab", "A", "aB", "role", "+"]), 0..4);
     (first, rest, 0..4u8).prop_map(|(f, r, tail)| {
         let mut p = std::iter::once(f).chain(r).collect::<Vec<_>>().join("/");
         match tail {
@@ -200,7 +195,9 @@ fn rules_strategy() -> impl Strategy<Value = Vec<Rule>> {
 }
 
 fn path_strategy() -> impl Strategy<Value = String> {
-    let seg = prop::sample::select(vec!["a", "b", "ab", "abc", "ba", "x", "sys", "auth", "role", "A", "AB", "Sys"]);
+    let seg = prop::sample::select(vec![
+        "a", "b", "ab", "abc", "ba", "x", "sys", "auth", "role", "A", "AB", "aB", "Sys", ".", "..", "a ", "",
+    ]);
     (prop::collection::vec(seg, 0..6), 0..5u8).prop_map(|(segs, tail)| {
         let mut p = segs.join("/");
         match tail {
@@ -215,7 +212,7 @@ fn path_strategy() -> impl Strategy<Value = String> {
 }
 
 /// Paths close to the patterns: the stem, with `/`, one more character, one more segment,
-/// one less character, upper case.
+/// one less character, upper case, a trailing space, a leading `/`, an empty segment.
 fn near_misses(rules: &[Rule]) -> Vec<String> {
     let mut out = Vec::new();
     for r in rules {
@@ -230,6 +227,10 @@ fn near_misses(rules: &[Rule]) -> Vec<String> {
             format!("{stem}/a/"),
             shorter,
             stem.to_uppercase(),
+            stem.to_lowercase(),
+            format!("{stem} "),
+            format!("/{stem}"),
+            format!("{stem}//"),
         ]);
     }
     out
@@ -290,18 +291,23 @@ proptest! {
     }
 
     #[test]
-    fn canonical_is_idempotent_and_decisions_ignore_spelling(
+    fn sec37_paths_outside_the_normal_form_get_nothing(
         rules in rules_strategy(),
         path in "\\PC{0,24}",
-        ascii in "[a-zA-Z/ +*]{0,16}",
+        ascii in "[a-zA-Z/ +*.]{0,16}",
+        hidden in prop::sample::select(HIDDEN.iter().copied().chain(['\u{0}', '\t', '\u{7f}']).collect::<Vec<_>>()),
+        at in 0usize..16,
     ) {
         let acl = build(&rules, 1, false);
-        for p in [path.as_str(), ascii.as_str()] {
-            let c = canonical(p);
-            prop_assert_eq!(canonical(&c), c.clone());
-            prop_assert_eq!(acl.capabilities(p), acl.capabilities(&c));
-            for (op, _) in OPS {
-                prop_assert_eq!(acl.authorize(p, op, &Map::new()), acl.authorize(&c, op, &Map::new()));
+        let cut = ascii.char_indices().map(|(i, _)| i).nth(at).unwrap_or(ascii.len());
+        let with_hidden = format!("{}{hidden}{}", &ascii[..cut], &ascii[cut..]);
+        prop_assert!(path_problem(&with_hidden).is_some());
+        for p in [path.as_str(), ascii.as_str(), with_hidden.as_str()] {
+            let normal = path_problem(p).is_none();
+            prop_assert_eq!(normal, model_normal(p), "{:?}", p);
+            prop_assert_eq!(acl.capabilities(p).names(), model(&rules, p).names(), "{:?}", p);
+            for (op, cap) in OPS {
+                prop_assert_eq!(acl.authorize(p, op, &Map::new()).is_ok(), normal && model(&rules, p).contains(cap));
             }
         }
     }

@@ -1,21 +1,17 @@
-//! Path patterns (API-CONTRACT §3.3): parsing, matching, the §3.4 precedence order, and the
-//! canonical form that request paths and patterns are both reduced to before they are compared.
+//! Path patterns (API-CONTRACT §3.3): parsing, matching, the §3.4 precedence order, and the one
+//! normal form that request paths must be in before they are compared.
 //!
-//! **Canonical form** (SEC-02). Vault compares paths byte for byte, so a deny on
-//! `secret/data/example` could be sidestepped with `EXAMPLE`, `example/`, `example ` or another
-//! Unicode spelling. Coffer checks every path in one canonical form, computed by [`canonical`]:
-//! 1. invisible format characters (zero-width spaces and joiners, BOM, soft hyphen, bidi controls,
-//!    variation selectors) are removed;
-//! 2. the text is NFKC-normalised (NFC and NFD spellings become one; full-width and other
-//!    compatibility forms become their plain letters) and lowercased, repeated until stable;
-//! 3. whitespace and `/` are stripped from both ends, and a path that ended in one or more `/`
-//!    gets exactly one back (the directory form that LIST paths use).
+//! **Byte-exact matching** (SEC-02 revised, SEC-37; decision D56 reverses D15). Paths and
+//! patterns are compared byte for byte, as in Vault and as the storage compares keys: a grant on
+//! `secret/data/alice/*` covers neither `secret/data/ALICE/x` nor `secret/data/Alice/x`, which
+//! are other keys. The one normalisation happens at the HTTP edge (`http::limits::clean_path`):
+//! the path is percent-decoded once, and a path with `.` or `..` segments, empty segments (`//`),
+//! a leading `/`, backslashes, control characters or format characters (Unicode Cf: zero-width
+//! characters, BOM, bidi controls) answers 400. The ACL itself rewrites nothing: a path that is
+//! not in that normal form ([`path_problem`]) gets no capability at all.
 //!
-//! Patterns go through the same steps (a trailing `*` is kept), so the ACL is case-insensitive:
-//! a grant or deny on `secret/data/example` also covers `secret/data/EXAMPLE`, which the KV store
-//! keeps as a different key. Policies must therefore not rely on letter case to keep tenants
-//! apart. A pattern whose `*` or `+` only appears after folding (`＋`, `＊`) is rejected, so
-//! folding never turns literal text into a wildcard.
+//! A pattern may start with one `/`, which is dropped (as Vault does); otherwise it must be in
+//! the normal form too (its trailing `*` aside), or the policy does not parse.
 //!
 //! **Matching.** An exact pattern matches only itself. A trailing `*` makes a prefix pattern, even
 //! inside a segment. A `+` segment matches exactly one segment (Vault: also an empty one, as in the
@@ -26,78 +22,44 @@
 //! the literal `sys` (`sys/*`, `sys/+/x`), and `auth/<mount>/role/…` only if it spells out
 //! `auth/<mount or +>/role/` itself. `*` or `+/…` never cover them; exact patterns always do.
 
-use std::borrow::Cow;
 use std::cmp::Reverse;
 
-use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+use crate::path_chars;
 
-/// True for default-ignorable format characters that render as nothing.
-pub(crate) fn is_invisible(c: char) -> bool {
-    matches!(c as u32,
-        0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F
-        | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0x1BCA0..=0x1BCA3
-        | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+/// Why `path` is not in the normal form the ACL compares (see the module docs), or `None`.
+/// `""` and a single trailing `/` (the directory form LIST paths use) are normal.
+pub fn path_problem(path: &str) -> Option<&'static str> {
+    segments_problem(path, false)
 }
 
-/// NFKC + lowercase, with invisible characters removed, repeated until the text is stable.
-pub(crate) fn fold(s: &str) -> Cow<'_, str> {
-    if s.is_ascii() {
-        return if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(s.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(s)
-        };
+/// [`path_problem`] for the stem of a pattern; with `partial_last`, the last segment is the start
+/// of a segment (a `*` follows), so a `.` there is not a segment of its own.
+fn segments_problem(path: &str, partial_last: bool) -> Option<&'static str> {
+    if path.starts_with('/') {
+        return Some("starts with '/'");
     }
-    let stable = |c: char| !is_invisible(c) && c.to_lowercase().eq(std::iter::once(c));
-    if s.chars().all(stable) && is_nfkc_quick(s.chars()) == IsNormalized::Yes {
-        return Cow::Borrowed(s);
+    if path_chars::any_forbidden(path) {
+        return Some("contains control or format characters");
     }
-    let step = |t: &str| -> String {
-        let visible: String = t.chars().filter(|c| !is_invisible(*c)).collect();
-        visible.nfkc().collect::<String>().to_lowercase()
-    };
-    let mut cur = step(s);
-    for _ in 0..4 {
-        let next = step(&cur);
-        if next == cur {
-            break;
+    let body = path.strip_suffix('/').unwrap_or(path);
+    if body.is_empty() {
+        return None;
+    }
+    let partial_tail = partial_last && !path.ends_with('/');
+    let segs: Vec<&str> = body.split('/').collect();
+    for (i, seg) in segs.iter().enumerate() {
+        if seg.is_empty() {
+            return Some("has an empty segment");
         }
-        cur = next;
+        let partial = partial_tail && i + 1 == segs.len();
+        if (*seg == "." || *seg == "..") && !partial {
+            return Some("has a '.' or '..' segment");
+        }
     }
-    Cow::Owned(cur)
+    None
 }
 
-fn is_edge(c: char) -> bool {
-    c == '/' || c.is_whitespace()
-}
-
-/// The canonical form of a request path (see the module docs): folded, trimmed of whitespace and
-/// slashes at both ends, with one trailing `/` kept if the path had any.
-pub fn canonical(path: &str) -> Cow<'_, str> {
-    match fold(path) {
-        Cow::Borrowed(b) => trim_edges(b),
-        Cow::Owned(o) => Cow::Owned(trim_edges(&o).into_owned()),
-    }
-}
-
-fn trim_edges(s: &str) -> Cow<'_, str> {
-    let core = s.trim_matches(is_edge);
-    if core.is_empty() {
-        return Cow::Borrowed("");
-    }
-    let start = s.len() - s.trim_start_matches(is_edge).len();
-    let end = start + core.len();
-    let tail = &s[end..];
-    if !tail.contains('/') {
-        Cow::Borrowed(core)
-    } else if tail.starts_with('/') {
-        Cow::Borrowed(&s[start..=end])
-    } else {
-        Cow::Owned(format!("{core}/"))
-    }
-}
-
-/// Which protected root a canonical path lies under (SEC-04).
+/// Which protected root a path lies under (SEC-04).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Root {
     /// Neither.
@@ -109,7 +71,7 @@ pub(crate) enum Root {
 }
 
 impl Root {
-    /// Classifies a canonical path.
+    /// Classifies a path.
     pub(crate) fn of(path: &str) -> Root {
         let mut segs = path.split('/');
         match segs.next() {
@@ -136,7 +98,7 @@ enum Shape {
 /// A compiled path pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pattern {
-    /// Canonical text, trailing `*` included: patterns with equal keys are merged.
+    /// The text, trailing `*` included: patterns with equal keys are merged.
     key: String,
     /// The key without its trailing `*`.
     stem: String,
@@ -150,29 +112,26 @@ pub(crate) struct Pattern {
     templated: bool,
 }
 
-fn wildcard_chars(s: &str) -> usize {
-    s.chars().filter(|c| matches!(c, '*' | '+')).count()
-}
-
 impl Pattern {
     /// Compiles the pattern text of a `path "…"` block.
     pub(crate) fn parse(raw: &str) -> Result<Pattern, String> {
-        let folded = fold(raw);
-        if wildcard_chars(&folded) != wildcard_chars(raw) {
-            return Err("wildcards must be written as plain ASCII '*' and '+'".to_string());
-        }
-        let text = folded.trim().trim_start_matches(is_edge);
+        let text = raw.strip_prefix('/').unwrap_or(raw);
         if text.is_empty() {
             return Err("empty path".to_string());
+        }
+        if text.starts_with(char::is_whitespace) || text.ends_with(char::is_whitespace) {
+            return Err("a path cannot start or end with whitespace".to_string());
         }
         if text.contains("+*") {
             return Err("invalid use of wildcards ('+*' is forbidden)".to_string());
         }
-        let templated = text.contains("{{");
         let prefix = text.ends_with('*');
-        let stem_text = if prefix { &text[..text.len() - 1] } else { text };
-        let has_any = stem_text.split('/').any(|s| s == "+");
-        let stem = if prefix { stem_text.to_string() } else { canonical(text).into_owned() };
+        let stem = text.strip_suffix('*').unwrap_or(text).to_string();
+        if let Some(why) = segments_problem(&stem, prefix) {
+            return Err(format!("the path {why}"));
+        }
+        let templated = text.contains("{{");
+        let has_any = stem.split('/').any(|s| s == "+");
         let segs: Vec<Seg> =
             stem.split('/').map(|s| if s == "+" { Seg::Any } else { Seg::Lit(s.to_string()) }).collect();
         // Segments written out in full: a prefix pattern's last segment carries the glob.
@@ -194,7 +153,7 @@ impl Pattern {
         Ok(Pattern { key, stem, shape, first_wildcard, wildcards, names_sys, names_auth_role, templated })
     }
 
-    /// The canonical text that identical patterns share.
+    /// The text that identical patterns share.
     pub(crate) fn key(&self) -> &str {
         &self.key
     }
@@ -216,7 +175,7 @@ impl Pattern {
         (self.first_wildcard, !prefix, Reverse(self.wildcards), self.stem.len(), &self.stem)
     }
 
-    /// True if the pattern matches the canonical `path` that lies under protected root `root`.
+    /// True if the pattern matches the normal-form `path` that lies under protected root `root`.
     pub(crate) fn matches(&self, path: &str, root: Root) -> bool {
         let literal = self.stem.as_bytes().get(..self.first_wildcard).unwrap_or_default();
         if !path.as_bytes().starts_with(literal) {
@@ -256,35 +215,57 @@ mod tests {
 
     fn m(pattern: &str, path: &str) -> bool {
         let p = Pattern::parse(pattern).unwrap();
-        let c = canonical(path);
-        p.matches(&c, Root::of(&c))
+        path_problem(path).is_none() && p.matches(path, Root::of(path))
     }
 
     #[test]
-    fn canonical_forms() {
-        for (raw, want) in [
-            ("secret/data/example", "secret/data/example"),
-            ("secret/data/EXAMPLE", "secret/data/example"),
-            ("secret/data/example/", "secret/data/example/"),
-            ("secret/data/example//", "secret/data/example/"),
-            ("secret/data/example ", "secret/data/example"),
-            ("secret/data/example \t/ ", "secret/data/example/"),
-            ("/secret/data/example", "secret/data/example"),
-            ("ｓｅｃｒｅｔ/data/ｅｘａｍｐｌｅ", "secret/data/example"),
-            ("secret/data/cafe\u{301}", "secret/data/caf\u{e9}"),
-            ("secret/data/CAF\u{c9}", "secret/data/caf\u{e9}"),
-            ("secret/data/exa\u{200b}mple", "secret/data/example"),
-            ("secret/data/example\u{3000}", "secret/data/example"),
-            ("", ""),
-            ("/", ""),
-            (" / ", ""),
+    fn normal_form() {
+        for ok in [
+            "",
+            "secret/data/example",
+            "secret/data/EXAMPLE",
+            "secret/data/example/",
+            "secret/data/example ",
+            "secret/data/ a b ",
+            "secret/data/caf\u{e9}",
+            "secret/data/\u{a0}x",
+            "secret/data/..x",
+            "secret/data/x.",
         ] {
-            assert_eq!(canonical(raw), want, "{raw:?}");
-            assert_eq!(canonical(want), want, "idempotent on {want:?}");
+            assert_eq!(path_problem(ok), None, "{ok:?}");
         }
-        assert!(matches!(canonical("secret/x/"), Cow::Borrowed(_)));
-        assert!(matches!(canonical("secret/x"), Cow::Borrowed(_)));
-        assert!(matches!(canonical("secret/caf\u{e9}/\u{65e5}\u{672c}"), Cow::Borrowed(_)));
+        for (bad, why) in [
+            ("/secret/x", "starts with '/'"),
+            ("/", "starts with '/'"),
+            ("secret//x", "has an empty segment"),
+            ("secret/x//", "has an empty segment"),
+            ("secret/./x", "has a '.' or '..' segment"),
+            ("secret/x/..", "has a '.' or '..' segment"),
+            ("secret/exa\u{200b}mple", "contains control or format characters"),
+            ("secret/\u{202e}x", "contains control or format characters"),
+            ("secret/x\u{0}", "contains control or format characters"),
+            ("secret/x\t", "contains control or format characters"),
+        ] {
+            assert_eq!(path_problem(bad), Some(why), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sec37_matching_is_byte_exact() {
+        assert!(m("secret/data/alice/*", "secret/data/alice/x"));
+        for other in [
+            "secret/data/ALICE/x",
+            "secret/data/Alice/x",
+            "secret/data/alice /x",
+            "secret/data/ａｌｉｃｅ/x",
+            "secret/data/alice\u{200b}/x",
+            "SECRET/data/alice/x",
+        ] {
+            assert!(!m("secret/data/alice/*", other), "{other:?}");
+        }
+        assert!(!m("secret/data/example", "secret/data/example "));
+        assert!(m("Secret/Data/X", "Secret/Data/X"));
+        assert!(!m("Secret/Data/X", "secret/data/x"));
     }
 
     #[test]
@@ -326,21 +307,29 @@ mod tests {
     }
 
     #[test]
-    fn bad_wildcards_are_rejected() {
+    fn bad_patterns_are_rejected() {
         assert_eq!(Pattern::parse("a/+*").unwrap_err(), "invalid use of wildcards ('+*' is forbidden)");
-        assert!(Pattern::parse("a/＋/b").is_err());
-        assert!(Pattern::parse("a/b＊").is_err());
         assert!(Pattern::parse("").is_err());
+        assert!(Pattern::parse("/").is_err());
         assert!(Pattern::parse(" / ").is_err());
+        for bad in ["secret/data/x ", " secret/x", "secret/metadata//", "secret//x/*", "a/./b", "a/../*", "a/\u{200b}b"]
+        {
+            assert!(Pattern::parse(bad).is_err(), "{bad:?}");
+        }
+        // Full-width signs are literal text, never wildcards.
+        assert!(Pattern::parse("a/＋/b").unwrap().is_exact());
+        assert!(Pattern::parse("a/b＊").unwrap().is_exact());
+        // A `.` right before the `*` starts a segment name such as `.config`.
+        assert!(m("home/.*", "home/.config"));
     }
 
     #[test]
-    fn patterns_are_canonical_too() {
-        assert!(m("Secret/Data/Example", "secret/data/example"));
+    fn patterns_keep_their_text() {
+        // One leading `/` is dropped, as in Vault.
         assert!(m("/secret/data/x", "secret/data/x"));
-        assert_eq!(Pattern::parse("SECRET/Data/*").unwrap().key(), "secret/data/*");
-        assert_eq!(Pattern::parse("secret/data/x ").unwrap().key(), "secret/data/x");
-        assert_eq!(Pattern::parse("secret/metadata//").unwrap().key(), "secret/metadata/");
+        assert_eq!(Pattern::parse("SECRET/Data/*").unwrap().key(), "SECRET/Data/*");
+        assert_eq!(Pattern::parse("/secret/data/*").unwrap().key(), "secret/data/*");
+        assert_eq!(Pattern::parse("secret/metadata/").unwrap().key(), "secret/metadata/");
     }
 
     #[test]

@@ -18,14 +18,6 @@ pub fn list(core: &Core, table: &str) -> Result<Response, ApiError> {
     Ok(Response::sys_data(Value::Object(out)))
 }
 
-fn normalise(path: &str) -> Result<String, ApiError> {
-    let p = path.trim_matches('/');
-    if p.is_empty() {
-        return Err(ApiError::bad_request("missing mount path"));
-    }
-    Ok(format!("{p}/"))
-}
-
 const RESERVED: &[&str] = &["sys/", "auth/", "cubbyhole/", "identity/"];
 
 /// `sys/mounts/<path>` and `sys/mounts/<path>/tune`.
@@ -34,8 +26,20 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
         Some(p) => (p, true),
         None => (rest, false),
     };
-    let path = normalise(path)?;
     let table = core.mounts.load_full();
+    let path = match crate::names::mount_path(path) {
+        Ok(p) => p,
+        // A mount made before mount paths were checked (D59) stays reachable under its exact path,
+        // to read, tune or disable it; no new mount gets such a path.
+        Err(e) => {
+            let exact = format!("{}/", path.strip_suffix('/').unwrap_or(path));
+            let old = table.of_table(table_name).into_iter().any(|m| m.row.path == exact);
+            if !old || (req.operation.is_write() && !tune) {
+                return Err(e);
+            }
+            exact
+        }
+    };
     let existing = table.of_table(table_name).into_iter().find(|e| e.row.path == path);
     match (req.operation, tune) {
         (Operation::Read, false) => existing

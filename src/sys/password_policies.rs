@@ -39,10 +39,7 @@ fn checked(name: &str) -> Result<(), ApiError> {
     if name.is_empty() {
         return Err(ApiError::bad_request("missing policy name"));
     }
-    if !password_policy::valid_name(name) {
-        return Err(ApiError::bad_request("password policy names cannot contain \"/\""));
-    }
-    Ok(())
+    crate::names::check("password policy name", name, crate::names::Case::Exact).map(|_| ())
 }
 
 async fn policy(core: &Core, name: &str, req: &Request) -> Result<Response, ApiError> {

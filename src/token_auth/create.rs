@@ -236,6 +236,8 @@ mod tests {
         for r in ["root", "ROOT", " root ", "Root"] {
             assert!(policy_names(vec![r.into()]).is_err(), "{r}");
         }
-        assert_eq!(policy_names(vec!["App".into(), "app".into()]).unwrap(), vec!["app"]);
+        // Names are checked, never folded (SEC-33): `App` is refused, repeats are dropped.
+        assert!(policy_names(vec!["App".into()]).is_err());
+        assert_eq!(policy_names(vec!["app".into(), "app".into()]).unwrap(), vec!["app"]);
     }
 }

@@ -14,18 +14,19 @@ use zeroize::Zeroizing;
 use super::hashing::{self, DUMMY_HASH};
 use super::users::User;
 use super::{lockout_kind, login_lock_scope};
-use crate::approle::{canonical_name, store_err};
+use crate::approle::store_err;
 use crate::auth_method;
 use crate::engine::Call;
 use crate::error::ApiError;
 use crate::logical::{Request, Response};
+use crate::names::{self, Case};
 use crate::params;
 
 /// Failures before a lockout, by default.
 pub const DEFAULT_THRESHOLD: u64 = 5;
 /// Lockout length, seconds, by default.
 pub const DEFAULT_DURATION: u64 = 900;
-/// Entry written on a failed login for an unknown user (no canonical name contains `/`): the
+/// Entry written on a failed login for an unknown user (no valid username contains `/`): the
 /// same write a known user's failure costs, without storing anything per unknown name.
 const UNKNOWN_SENTINEL: &str = "/unknown";
 
@@ -113,11 +114,9 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
         return Err(ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "missing password"));
     };
     let password = Zeroizing::new(password.to_string());
-    let Some(name) = canonical_name(raw_name) else {
-        // No such user can exist; still pay for a verification.
-        hashing::verify(password, DUMMY_HASH.to_string()).await?;
-        return Err(invalid());
-    };
+    // A name not in its normal form is refused for its spelling alone, before any user is looked
+    // up: the answer is the same whether or not a user of a similar name exists (SEC-33).
+    let name = names::check("username", raw_name, Case::Lower)?.to_string();
     let store = &call.core.store;
     let kind = lockout_kind(call);
     let cfg = LockoutConfig::from_options(&call.mount.row.options);

@@ -35,7 +35,7 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
-    /// Loads a user by canonical name.
+    /// Loads a user by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
         let raw = call.core.store.entry_get(&users_kind(call), name).await.map_err(store_err)?;
         raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()

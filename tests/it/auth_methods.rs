@@ -1,7 +1,7 @@
 //! AppRole and userpass over real HTTP: role and user management, logins and the tokens they
 //! issue, secret-id limits and CIDR bindings, cross-role accessors (SEC-06), identical answers for
-//! unknown and wrong credentials (SEC-16), and a canonical, race-safe, persistent lockout
-//! (SEC-17, SEC-14).
+//! unknown and wrong credentials (SEC-16), a race-safe, persistent lockout (SEC-17, SEC-14), and
+//! names that reach a user or role only in their one normal form (SEC-33).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -332,16 +332,21 @@ async fn approle_role_management_rules() {
     let (st, _) = s.call("POST", "auth/approle/role/web", Some(json!({"token_type": "batch"}))).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 
-    // Names are case-insensitive.
+    // Names are lower-case (as Vault stores them); another spelling is refused, never folded.
+    let (st, v) = s.call("POST", "auth/approle/role/Web", Some(json!({"token_policies": ["app"]}))).await;
+    assert_eq!(
+        (st, v),
+        (StatusCode::BAD_REQUEST, json!({"errors": ["invalid role name: the name must be lower-case"]}))
+    );
     ok(
         &s,
         "POST",
-        "auth/approle/role/Web",
+        "auth/approle/role/web",
         json!({"token_policies": ["app"], "secret_id_ttl": "1h", "secret_id_num_uses": 2}),
     )
     .await;
     assert_eq!(ok(&s, "LIST", "auth/approle/role", json!(null)).await["data"]["keys"], json!(["web"]));
-    assert_eq!(ok(&s, "GET", "auth/approle/role/WEB", json!(null)).await["data"]["secret_id_ttl"], 3600);
+    assert_eq!(ok(&s, "GET", "auth/approle/role/web", json!(null)).await["data"]["secret_id_ttl"], 3600);
 
     // Secret-id limits: never above the role's.
     for (body, msg) in [
@@ -443,7 +448,7 @@ async fn logins_carry_a_per_role_and_per_user_identity() {
     assert_eq!(st, StatusCode::FORBIDDEN);
 
     ok(&s, "POST", "auth/userpass/users/alice", json!({"password": "pw", "token_policies": "own-subtree"})).await;
-    let (st, v) = userpass_login(&s, "userpass", "Alice", "pw").await;
+    let (st, v) = userpass_login(&s, "userpass", "alice", "pw").await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let token = v["auth"]["client_token"].as_str().unwrap();
     assert!(!entities.contains(&v["auth"]["entity_id"].as_str().unwrap().to_string()));
@@ -504,6 +509,8 @@ async fn userpass_login_issues_a_token_and_reads_hide_the_password() {
 
     // Delete.
     let (st, _) = s.call("DELETE", "auth/userpass/users/ALICE", None).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = s.call("DELETE", "auth/userpass/users/alice", None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     assert_eq!(
         userpass_login(&s, "userpass", "alice", "correct horse").await,
@@ -519,7 +526,11 @@ async fn sec16_userpass_password_change_and_identical_failures() {
     // Unknown user and wrong password: same status and body (SEC-16).
     assert_eq!(userpass_login(&s, "userpass", "nobody", "old pw").await, (StatusCode::BAD_REQUEST, invalid_user()));
     assert_eq!(userpass_login(&s, "userpass", "carol", "wrong").await, (StatusCode::BAD_REQUEST, invalid_user()));
-    assert_eq!(userpass_login(&s, "userpass", "a%20b", "x").await, (StatusCode::BAD_REQUEST, invalid_user()));
+    // A name that cannot exist is refused for its spelling, whoever exists (SEC-33).
+    assert_eq!(
+        userpass_login(&s, "userpass", "a%20b", "x").await,
+        (StatusCode::BAD_REQUEST, json!({"errors": ["invalid username: the name contains whitespace"]}))
+    );
     let (st, v) = s.call_as("", "POST", "auth/userpass/login/carol", Some(json!({}))).await;
     assert_eq!((st, v), (StatusCode::INTERNAL_SERVER_ERROR, json!({"errors": ["missing password"]})));
 
@@ -532,32 +543,36 @@ async fn sec16_userpass_password_change_and_identical_failures() {
     assert_eq!(userpass_login(&s, "userpass", "carol", "new pw").await.0, StatusCode::OK);
 }
 
-/// SEC-17: five failures lock the user whatever the spelling; the right password then gets the
-/// same 400; a success before that resets the counter.
+/// SEC-17, SEC-33: five failures lock the user; other spellings of the name are refused with
+/// 400 for their spelling (counting nothing and never logging in); the right password then gets
+/// the same 400; a success before that resets the counter.
 #[tokio::test]
-async fn sec17_userpass_lockout_uses_the_canonical_name() {
+async fn sec17_userpass_lockout_cannot_be_sidestepped_by_spelling() {
     let s = TestServer::dev().await;
     enable(&s, "userpass", "userpass").await;
-    ok(&s, "POST", "auth/userpass/users/Alice", json!({"password": "pw"})).await;
+    let (st, _) = s.call("POST", "auth/userpass/users/Alice", Some(json!({"password": "pw"}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    ok(&s, "POST", "auth/userpass/users/alice", json!({"password": "pw"})).await;
     // A success resets the counter.
     for _ in 0..4 {
         assert_eq!(userpass_login(&s, "userpass", "alice", "bad").await.0, StatusCode::BAD_REQUEST);
     }
     assert_eq!(userpass_login(&s, "userpass", "alice", "pw").await.0, StatusCode::OK);
 
-    for user in ["Alice", "alice", "%20alice", "ALICE%20", "%EF%BD%81lice"] {
-        assert_eq!(
-            userpass_login(&s, "userpass", user, "bad").await,
-            (StatusCode::BAD_REQUEST, invalid_user()),
-            "{user}"
-        );
+    let variants = ["Alice", "%20alice", "ALICE%20", "%EF%BD%81lice", "alice%C2%A0", "alice%E2%80%8B", "alice%09"];
+    for user in variants {
+        let (st, v) = userpass_login(&s, "userpass", user, "bad").await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{user}");
+        assert_ne!(v, invalid_user(), "{user}: refused for its spelling, not counted");
     }
-    for user in ["alice", "Alice", "%20alice"] {
-        assert_eq!(
-            userpass_login(&s, "userpass", user, "pw").await,
-            (StatusCode::BAD_REQUEST, invalid_user()),
-            "{user}"
-        );
+    for _ in 0..5 {
+        assert_eq!(userpass_login(&s, "userpass", "alice", "bad").await, (StatusCode::BAD_REQUEST, invalid_user()));
+    }
+    assert_eq!(userpass_login(&s, "userpass", "alice", "pw").await, (StatusCode::BAD_REQUEST, invalid_user()));
+    for user in variants {
+        let (st, v) = userpass_login(&s, "userpass", user, "pw").await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{user}: {v}");
+        assert!(v.get("auth").is_none(), "{user}: {v}");
     }
     let id = mount_id(&s, "userpass").await;
     let core = s.running.as_ref().unwrap().core.clone();
@@ -612,8 +627,11 @@ async fn sec17_userpass_parallel_bad_logins_never_exceed_the_threshold() {
             .await
         }));
     }
-    for t in tasks {
-        assert_eq!(t.await.unwrap(), (StatusCode::BAD_REQUEST, invalid_user()));
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (st, v) = t.await.unwrap();
+        assert_eq!(st, StatusCode::BAD_REQUEST);
+        // Only the normal spelling is a login attempt; the others are refused for their spelling.
+        assert_eq!(v == invalid_user(), i % 4 == 0, "{v}");
     }
     done.store(true, Ordering::SeqCst);
     monitor.await.unwrap();
@@ -748,4 +766,131 @@ async fn sec08_templated_policies_give_each_login_its_own_subtree() {
     assert_eq!(w(&orphan_like, "secret/data/users/alice/y").await, StatusCode::FORBIDDEN);
     let (_, l) = s.call_as(&alice, "GET", "auth/token/lookup-self", None).await;
     assert_eq!(l["data"]["entity_id"].as_str().unwrap().len(), 36);
+}
+
+// ------------------------------------------------------------------------------------------------
+// SEC-33: names in their one normal form
+// ------------------------------------------------------------------------------------------------
+
+/// Spellings of `admin` that a trimming or folding name check would map to `admin`: surrounding
+/// space, tab, newline, U+00A0, U+3000, zero-width characters, BOM, other cases, full width.
+const ADMIN_VARIANTS: [&str; 15] = [
+    "admin%20",
+    "%20admin",
+    "admin%09",
+    "%09admin",
+    "admin%0A",
+    "admin%C2%A0",
+    "%C2%A0admin",
+    "admin%E3%80%80",
+    "ad%E2%80%8Bmin",
+    "admin%E2%80%8B",
+    "%EF%BB%BFadmin",
+    "Admin",
+    "ADMIN",
+    "aDMIN",
+    "%EF%BD%81dmin",
+];
+
+async fn token_with_policy(s: &TestServer, name: &str, text: &str) -> String {
+    let (st, v) = s.call("PUT", &format!("sys/policies/acl/{name}"), Some(json!({"policy": text}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (st, v) = s.call("POST", "auth/token/create", Some(json!({"policies": [name]}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v["auth"]["client_token"].as_str().unwrap().to_string()
+}
+
+/// SEC-33: a deny on `users/admin` and `users/admin/*` cannot be sidestepped with another
+/// spelling of the name (`admin%20/password` used to reset admin's password): every variant gets
+/// 400 and admin is untouched.
+#[tokio::test]
+async fn sec33_userpass_name_variants_never_get_past_a_deny() {
+    let s = TestServer::dev().await;
+    enable(&s, "userpass", "userpass").await;
+    ok(&s, "POST", "auth/userpass/users/admin", json!({"password": "admin pw"})).await;
+    let helpdesk = token_with_policy(
+        &s,
+        "helpdesk",
+        r#"path "auth/userpass/users/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+           path "auth/userpass/users/admin" { capabilities = ["deny"] }
+           path "auth/userpass/users/admin/*" { capabilities = ["deny"] }"#,
+    )
+    .await;
+    let (st, _) =
+        s.call_as(&helpdesk, "POST", "auth/userpass/users/admin/password", Some(json!({"password": "owned"}))).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    for v in ADMIN_VARIANTS {
+        for (method, path, body) in [
+            ("POST", format!("auth/userpass/users/{v}/password"), json!({"password": "owned"})),
+            ("POST", format!("auth/userpass/users/{v}/policies"), json!({"token_policies": "owned"})),
+            ("POST", format!("auth/userpass/users/{v}"), json!({"password": "owned"})),
+            ("GET", format!("auth/userpass/users/{v}"), Value::Null),
+            ("DELETE", format!("auth/userpass/users/{v}"), Value::Null),
+        ] {
+            let (st, resp) = s.call_as(&helpdesk, method, &path, Some(body)).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{method} {path}: {resp}");
+        }
+    }
+    assert_eq!(userpass_login(&s, "userpass", "admin", "admin pw").await.0, StatusCode::OK);
+    assert_eq!(userpass_login(&s, "userpass", "admin", "owned").await.0, StatusCode::BAD_REQUEST);
+    let user = ok(&s, "GET", "auth/userpass/users/admin", Value::Null).await;
+    assert_eq!(user["data"]["token_policies"], json!([]));
+    assert_eq!(ok(&s, "LIST", "auth/userpass/users", Value::Null).await["data"]["keys"], json!(["admin"]));
+}
+
+/// SEC-33: a login under a name that is not in its normal form is 400 for the name alone: the
+/// same answer whether a user of a similar name exists or not, and never a login.
+#[tokio::test]
+async fn sec33_userpass_login_with_a_non_normal_name_is_400_whoever_exists() {
+    let s = TestServer::dev().await;
+    enable(&s, "userpass", "userpass").await;
+    ok(&s, "POST", "auth/userpass/users/admin", json!({"password": "pw"})).await;
+    for v in ADMIN_VARIANTS {
+        let existing = userpass_login(&s, "userpass", v, "pw").await;
+        let missing = userpass_login(&s, "userpass", &v.replace("dmin", "bsent").replace("DMIN", "BSENT"), "pw").await;
+        assert_eq!(existing.0, StatusCode::BAD_REQUEST, "{v}: {}", existing.1);
+        assert!(existing.1.get("auth").is_none(), "{v}");
+        assert_eq!(existing, missing, "{v}");
+    }
+    // No failure was counted against admin.
+    assert_eq!(userpass_login(&s, "userpass", "admin", "pw").await.0, StatusCode::OK);
+}
+
+/// SEC-33: the same for AppRole role names: a deny on `role/admin` and `role/admin/*` cannot be
+/// sidestepped to read admin's role-id, mint secret-ids for it or rewrite it.
+#[tokio::test]
+async fn sec33_approle_role_name_variants_never_get_past_a_deny() {
+    let s = TestServer::dev().await;
+    enable(&s, "approle", "approle").await;
+    ok(&s, "POST", "auth/approle/role/admin", json!({"token_policies": "admin"})).await;
+    let deployer = token_with_policy(
+        &s,
+        "deployer",
+        r#"path "auth/approle/role/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+           path "auth/approle/role/admin" { capabilities = ["deny"] }
+           path "auth/approle/role/admin/*" { capabilities = ["deny"] }"#,
+    )
+    .await;
+    let before = ok(&s, "GET", "auth/approle/role/admin", Value::Null).await["data"].clone();
+    let ids_before = s.call("LIST", "auth/approle/role/admin/secret-id", None).await;
+    let (st, _) = s.call_as(&deployer, "GET", "auth/approle/role/admin/role-id", None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    for v in ADMIN_VARIANTS {
+        for (method, path, body) in [
+            ("GET", format!("auth/approle/role/{v}/role-id"), Value::Null),
+            ("POST", format!("auth/approle/role/{v}/secret-id"), json!({})),
+            ("POST", format!("auth/approle/role/{v}/custom-secret-id"), json!({"secret_id": "chosen-by-attacker"})),
+            ("POST", format!("auth/approle/role/{v}/role-id"), json!({"role_id": "chosen-by-attacker"})),
+            ("POST", format!("auth/approle/role/{v}"), json!({"token_policies": "owned"})),
+            ("GET", format!("auth/approle/role/{v}"), Value::Null),
+            ("DELETE", format!("auth/approle/role/{v}"), Value::Null),
+        ] {
+            let (st, resp) = s.call_as(&deployer, method, &path, Some(body)).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{method} {path}: {resp}");
+            assert!(!resp.to_string().contains("secret_id") && !resp.to_string().contains("role_id"), "{resp}");
+        }
+    }
+    assert_eq!(ok(&s, "GET", "auth/approle/role/admin", Value::Null).await["data"], before);
+    assert_eq!(s.call("LIST", "auth/approle/role/admin/secret-id", None).await, ids_before);
+    assert_eq!(ok(&s, "LIST", "auth/approle/role", Value::Null).await["data"]["keys"], json!(["admin"]));
 }

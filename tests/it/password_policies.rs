@@ -112,7 +112,13 @@ async fn bad_policies_are_400_with_a_reason() {
     assert_eq!(s.call("GET", "sys/policies/password/bad", None).await.0, StatusCode::NOT_FOUND, "nothing stored");
 
     let (st, v) = s.call("PUT", "sys/policies/password/a/b", Some(json!({"policy": POLICY}))).await;
-    assert_eq!((st, error(&v)), (StatusCode::BAD_REQUEST, "password policy names cannot contain \"/\""));
+    assert_eq!(
+        (st, error(&v)),
+        (
+            StatusCode::BAD_REQUEST,
+            "invalid password policy name: the name may contain only ASCII letters, digits, '_', '-', '.' and '@'"
+        )
+    );
     let (st, _) = s.call("PUT", "sys/policies/password/p/generate", Some(json!({}))).await;
     assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED);
 }

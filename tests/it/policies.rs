@@ -1,5 +1,5 @@
 //! ACL policies over HTTP: the policy endpoints (current and legacy), capabilities endpoints,
-//! Vault's precedence cases A–E, create-versus-update, and the SEC-01/03/04 regressions.
+//! Vault's precedence cases A–E, create-versus-update, and the SEC-01/03/04/37 regressions.
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -249,4 +249,193 @@ async fn sec19_only_the_seal_endpoints_answer_without_a_token() {
     // Still unsealed: no unauthenticated call sealed it.
     let (_, v) = s.call_as("", "GET", "sys/seal-status", None).await;
     assert_eq!(v["sealed"], false);
+}
+
+/// SEC-37: ACL paths are compared byte for byte, as the KV store compares keys. A grant on
+/// `alice/*` neither reads `ALICE/…` nor writes `Alice/…`, which are other keys (D56, reversing
+/// the case-insensitive matching of D15).
+#[tokio::test]
+async fn sec37_a_grant_on_alice_never_reaches_other_cases() {
+    let s = TestServer::dev().await;
+    s.write("secret/data/ALICE/x", json!({"owner": "ALICE"})).await;
+    s.write("secret/data/Alice/y", json!({"owner": "Alice"})).await;
+    put_policy(&s, "alice", "path \"secret/data/alice/*\" { capabilities = [\"create\", \"read\", \"update\"] }").await;
+    let t = token_with(&s, &["alice"]).await;
+    let (st, v) = s.call_as(&t, "PUT", "secret/data/alice/z", Some(json!({"data": {"owner": "alice"}}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(s.call_as(&t, "GET", "secret/data/alice/z", None).await.0, StatusCode::OK);
+    for (method, path) in [
+        ("GET", "secret/data/ALICE/x"),
+        ("GET", "secret/data/Alice/y"),
+        ("PUT", "secret/data/Alice/y"),
+        ("PUT", "secret/data/ALICE/new"),
+        ("PUT", "secret/data/aLiCe/new"),
+    ] {
+        let (st, v) = s.call_as(&t, method, path, Some(json!({"data": {"owner": "alice"}}))).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");
+    }
+    for path in ["secret/data/ALICE/x", "secret/data/Alice/y", "secret/data/aLiCe/new"] {
+        assert_eq!(caps(&s, &t, path).await, json!(["deny"]), "{path}");
+    }
+    // Nothing was changed or created under the other spellings.
+    assert_eq!(s.read("secret/data/ALICE/x").await["owner"], "ALICE");
+    assert_eq!(s.read("secret/data/Alice/y").await["owner"], "Alice");
+    assert_eq!(s.call("GET", "secret/data/aLiCe/new", None).await.0, StatusCode::NOT_FOUND);
+}
+
+/// SEC-37: control characters, format characters (Unicode Cf: zero-width, BOM, soft hyphen) and
+/// bidi controls in a path get 400 at the HTTP edge, before routing, the token and the ACL, so
+/// not even root can store a key that renders like another one.
+#[tokio::test]
+async fn sec37_control_format_and_bidi_characters_in_paths_get_400() {
+    let s = TestServer::dev().await;
+    s.write("secret/data/app", json!({"keep": "me"})).await;
+    for hidden in [
+        "%C2%AD",
+        "%E2%80%8B",
+        "%E2%80%8C",
+        "%E2%80%8D",
+        "%E2%80%8E",
+        "%E2%80%8F",
+        "%E2%80%AA",
+        "%E2%80%AE",
+        "%E2%81%A0",
+        "%E2%81%A6",
+        "%E2%81%A9",
+        "%EF%BB%BF",
+        "%F3%A0%80%81",
+        "%00",
+        "%09",
+        "%0A",
+        "%1B",
+        "%7F",
+        "%C2%85",
+    ] {
+        for path in
+            [format!("secret/data/app{hidden}"), format!("secret/data/a{hidden}pp"), format!("{hidden}secret/data/app")]
+        {
+            let (st, v) = s.call("PUT", &path, Some(json!({"data": {"keep": "other"}}))).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "PUT {path}: {v}");
+            assert_eq!(
+                v["errors"][0], "invalid request path: the path contains control or format characters",
+                "{path}"
+            );
+            let (st, _) = s.call("GET", &path, None).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "GET {path}");
+            let (st, _) = s.call_as("", "GET", &path, None).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "GET {path} without a token");
+        }
+    }
+    assert_eq!(s.read("secret/data/app").await["keep"], "me");
+    let (st, v) = s.call("LIST", "secret/metadata", None).await;
+    assert_eq!((st, &v["data"]["keys"]), (StatusCode::OK, &json!(["app"])));
+}
+
+/// SEC-33: a mount path is `/`-separated names. Look-alikes of a mount the policy denies
+/// (`team-b` with a space, U+00A0, a zero-width space, a tab, U+3000) are refused with 400,
+/// for the policy's holder and for root alike, and nothing is mounted.
+#[tokio::test]
+async fn sec33_mount_path_variants_are_refused() {
+    let s = TestServer::dev().await;
+    put_policy(
+        &s,
+        "mounts",
+        r#"path "sys/mounts/*" { capabilities = ["create", "read", "update", "delete"] }
+           path "sys/mounts/team-b" { capabilities = ["deny"] }
+           path "sys/mounts/team-b/*" { capabilities = ["deny"] }"#,
+    )
+    .await;
+    let t = token_with(&s, &["mounts"]).await;
+    let kv = json!({"type": "kv", "options": {"version": "2"}});
+    assert_eq!(s.call_as(&t, "POST", "sys/mounts/team-b", Some(kv.clone())).await.0, StatusCode::FORBIDDEN);
+    let (_, before) = s.call("GET", "sys/mounts", None).await;
+    for v in [
+        "team-b%20",
+        "%20team-b",
+        "team-b%09",
+        "team-b%C2%A0",
+        "%C2%A0team-b",
+        "team-b%E3%80%80",
+        "team-b%E2%80%8B",
+        "team%E2%80%8D-b",
+        "team-c%20/x",
+        "team-c/%20x",
+        "team-c/x%20",
+        "-team-b",
+        "team-b.",
+    ] {
+        for token in ["root", t.as_str()] {
+            let (st, resp) = s.call_as(token, "POST", &format!("sys/mounts/{v}"), Some(kv.clone())).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{v}: {resp}");
+        }
+        let (st, resp) = s.call("POST", &format!("sys/auth/{v}"), Some(json!({"type": "userpass"}))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "auth {v}: {resp}");
+    }
+    let (_, after) = s.call("GET", "sys/mounts", None).await;
+    assert_eq!(before["data"], after["data"]);
+    // Names in their normal form still mount, in any case (mount paths are case-sensitive).
+    assert_eq!(s.call_as(&t, "POST", "sys/mounts/team-c/kv", Some(kv.clone())).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call_as(&t, "POST", "sys/mounts/Team-B", Some(kv.clone())).await.0, StatusCode::NO_CONTENT);
+
+    // A mount stored before paths were checked stays reachable under its exact path (D59), to
+    // read, tune and disable; nothing new is mounted at such a path.
+    let core = s.running.as_ref().unwrap().core.clone();
+    core.mount(crate::store_contract::mount_row("legacy-1", "mounts", "old kv/")).await.unwrap();
+    assert_eq!(s.call("GET", "sys/mounts/old%20kv", None).await.0, StatusCode::OK);
+    assert_eq!(s.call("POST", "sys/mounts/old%20kv", Some(kv.clone())).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(s.call("POST", "sys/mounts/old%20kv%20", Some(kv)).await.0, StatusCode::BAD_REQUEST);
+    let tune = Some(json!({"description": "legacy"}));
+    assert_eq!(s.call("POST", "sys/mounts/old%20kv/tune", tune).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call("DELETE", "sys/mounts/old%20kv", None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.call("GET", "sys/mounts/old%20kv", None).await.0, StatusCode::BAD_REQUEST);
+    let (_, mounts) = s.call("GET", "sys/mounts", None).await;
+    assert!(mounts["data"].get("old kv/").is_none(), "{mounts}");
+}
+
+/// SEC-33: every other endpoint that takes a name in its path refuses a name that is not in its
+/// normal form: policy names (lower-case), token roles (lower-case), JWT roles (lower-case),
+/// database connections and roles, password policies, lease-count quotas.
+#[tokio::test]
+async fn sec33_names_in_other_engines_must_be_in_normal_form() {
+    let s = TestServer::dev().await;
+    for (path, kind) in [("sys/auth/jwt", "jwt"), ("sys/mounts/database", "database")] {
+        assert_eq!(s.call("POST", path, Some(json!({"type": kind}))).await.0, StatusCode::NO_CONTENT, "{path}");
+    }
+    let policy = json!({"policy": "path \"secret/*\" { capabilities = [\"read\"] }"});
+    assert_eq!(s.call("PUT", "sys/policies/acl/ops", Some(policy.clone())).await.0, StatusCode::NO_CONTENT);
+    for v in ["Ops", "OPS", "ops%20", "%20ops", "ops%C2%A0", "o%E2%80%8Bps", "%EF%BD%8Fps", "ops."] {
+        for (method, path, body) in [
+            ("PUT", format!("sys/policies/acl/{v}"), policy.clone()),
+            ("GET", format!("sys/policies/acl/{v}"), Value::Null),
+            ("DELETE", format!("sys/policies/acl/{v}"), Value::Null),
+            ("PUT", format!("sys/policy/{v}"), policy.clone()),
+            ("POST", format!("auth/token/roles/{v}"), json!({"allowed_policies": ["ops"]})),
+            ("POST", format!("auth/token/create/{v}"), json!({})),
+            ("POST", format!("auth/jwt/role/{v}"), json!({"bound_audiences": ["x"], "user_claim": "sub"})),
+            (
+                "POST",
+                "auth/jwt/login".to_string(),
+                json!({"role": v.replace("%20", " ").replace("%C2%A0", "\u{a0}"), "jwt": "x.y.z"}),
+            ),
+        ] {
+            let (st, resp) = s.call(method, &path, Some(body)).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{method} {path} ({v}): {resp}");
+        }
+    }
+    // Case-sensitive names (as in Vault): other cases are other names; the rest is refused.
+    for v in ["db%20", "%20db", "db%C2%A0", "d%E2%80%8Bb", "db-", ".db"] {
+        for (method, path) in [
+            ("POST", format!("database/config/{v}")),
+            ("POST", format!("database/roles/{v}")),
+            ("GET", format!("database/creds/{v}")),
+            ("POST", format!("database/static-roles/{v}")),
+            ("PUT", format!("sys/policies/password/{v}")),
+            ("PUT", format!("sys/quotas/lease-count/{v}")),
+        ] {
+            let (st, resp) = s.call(method, &path, Some(json!({}))).await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{method} {path}: {resp}");
+        }
+    }
+    let (_, v) = s.call("LIST", "sys/policies/acl", None).await;
+    assert_eq!(v["data"]["keys"], json!(["default", "ops", "root"]));
 }
