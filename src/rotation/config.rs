@@ -206,8 +206,9 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::bad_request(msg)
 }
 
-/// A name taken as written: no surrounding whitespace, no control, zero-width or bidi characters
-/// (it is refused, never trimmed, so what is checked is what is used).
+/// A PostgreSQL role name taken as written (PostgreSQL allows more than Vault's name pattern): no
+/// surrounding whitespace, no control, zero-width or bidi characters. It is refused, never
+/// trimmed, so what is checked is what is used.
 fn normal_name(field: &str, name: &str) -> Result<(), ApiError> {
     let hidden = |c: char| {
         c.is_control()
@@ -315,16 +316,13 @@ async fn parse_rotator(
         }
         "postgres" => {
             only(r, "postgres", &["db_mount", "db_name", "strategy", "username", "usernames"])?;
-            let mut db_mount = params::str_field(r, "db_mount")?.unwrap_or(DEFAULT_DB_MOUNT).to_string();
-            if !db_mount.ends_with('/') {
-                db_mount.push('/');
-            }
-            normal_name("rotator.db_mount", &db_mount)?;
+            let db_mount = crate::names::mount_path(params::str_field(r, "db_mount")?.unwrap_or(DEFAULT_DB_MOUNT))
+                .map_err(|e| bad(format!("rotator.db_mount: {}", e.errors.join("; "))))?;
             let db_name = params::str_field(r, "db_name")?.unwrap_or("").to_string();
             if db_name.is_empty() {
                 return Err(bad("rotator.db_name is required for a postgres rotator"));
             }
-            normal_name("rotator.db_name", &db_name)?;
+            crate::names::check("rotator.db_name", &db_name, crate::names::Case::Exact)?;
             // Before anything is looked up: a caller who may not administer the connection learns
             // nothing about it, not even whether it exists.
             authority::check_caller(core, caller, &authority::connection_path(&db_mount, &db_name)).await?;
