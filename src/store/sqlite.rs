@@ -54,11 +54,23 @@ fn prepare_file(path: &Path) -> StoreResult<()> {
             std::fs::create_dir_all(dir).map_err(io)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         }
+        warn_if_shared(dir, "data directory").map_err(io)?;
     }
     std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
-    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
+    warn_if_shared(path, "database file").map_err(io)?;
+    Ok(())
+}
+
+/// Warns (kanidm style: the server still starts) when group or others have any access to an
+/// existing data directory or database file; Coffer itself only creates them 0700 and 0600.
+fn warn_if_shared(path: &Path, what: &str) -> std::io::Result<()> {
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "database file is readable by group or others");
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "{what} is accessible to group or others; chmod go-rwx it"
+        );
     }
     Ok(())
 }
@@ -488,13 +500,15 @@ impl Store for SqliteStore {
     }
 
     async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        let upper = format!("{prefix}{}", char::MAX);
-        Ok(sqlx::query_scalar("select name from entry where kind = ? and name >= ? and name < ? order by name")
-            .bind(kind)
-            .bind(prefix)
-            .bind(upper)
-            .fetch_all(&self.read)
-            .await?)
+        let upper = super::postgres::prefix_upper_bound(prefix);
+        Ok(sqlx::query_scalar(
+            "select name from entry where kind = ? and name >= ? and (?3 is null or name < ?3) order by name",
+        )
+        .bind(kind)
+        .bind(prefix)
+        .bind(upper)
+        .fetch_all(&self.read)
+        .await?)
     }
 
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
@@ -837,11 +851,12 @@ impl Store for SqliteStore {
     }
 
     async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        // A range on the primary key instead of LIKE: no wildcard escaping, index-only scan.
-        let upper = format!("{prefix}{}", char::MAX);
+        // A range on the primary key instead of LIKE: no wildcard escaping, index-only scan. The
+        // bound is the least string above every extension of the prefix (none past U+10FFFF).
+        let upper = super::postgres::prefix_upper_bound(prefix);
         Ok(sqlx::query_scalar(
             "select path from kv_metadata where mount_id = ? and path >= ? \
-                               and path < ? order by path",
+                               and (?3 is null or path < ?3) order by path",
         )
         .bind(mount_id)
         .bind(prefix)
