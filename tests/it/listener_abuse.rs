@@ -75,17 +75,17 @@ impl Probe {
 
     async fn finish(self, what: &str) {
         let before = self.ok.load(Ordering::Relaxed);
-        // At least a few more probes after the last attack.
+        // At least a few more probes after the last attack (and a few in all).
+        let wanted = (before + 3).max(5);
         crate::harness::until("more health probes", Duration::from_secs(10), || {
             let ok = self.ok.clone();
-            async move { ok.load(Ordering::Relaxed) >= before + 3 }
+            async move { ok.load(Ordering::Relaxed) >= wanted }
         })
         .await;
         self.stop.store(true, Ordering::Relaxed);
         self.task.await.unwrap();
         let failed = self.failed.lock().unwrap().clone();
         assert!(failed.is_empty(), "{what}: health probes failed: {failed:?}");
-        assert!(self.ok.load(Ordering::Relaxed) >= 5, "{what}: too few probes");
     }
 }
 
