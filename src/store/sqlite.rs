@@ -61,6 +61,17 @@ fn prepare_file(path: &Path) -> StoreResult<()> {
     Ok(())
 }
 
+/// Completes `select … and <col> >= ?` into an exact prefix match: `and <col> < ?` with the least
+/// string above every extension of the prefix (bound as the third parameter), or, when there is
+/// none (empty prefix, only U+10FFFF), a condition that binds it without using it. Either way an
+/// index range, with no wildcard to escape.
+fn prefix_range(select: &str, col: &str, prefix: &str) -> (String, Option<String>) {
+    match super::postgres::prefix_upper_bound(prefix) {
+        Some(upper) => (format!("{select} and {col} < ? order by {col}"), Some(upper)),
+        None => (format!("{select} and ? is null order by {col}"), None),
+    }
+}
+
 /// Warns (kanidm style: the server still starts) when group or others have any access to an
 /// existing data directory or database file; Coffer itself only creates them 0700 and 0600.
 fn warn_if_shared(path: &Path, what: &str) -> std::io::Result<()> {
@@ -500,15 +511,8 @@ impl Store for SqliteStore {
     }
 
     async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        let upper = super::postgres::prefix_upper_bound(prefix);
-        Ok(sqlx::query_scalar(
-            "select name from entry where kind = ? and name >= ? and (?3 is null or name < ?3) order by name",
-        )
-        .bind(kind)
-        .bind(prefix)
-        .bind(upper)
-        .fetch_all(&self.read)
-        .await?)
+        let (sql, upper) = prefix_range("select name from entry where kind = ? and name >= ?", "name", prefix);
+        Ok(sqlx::query_scalar(&sql).bind(kind).bind(prefix).bind(upper).fetch_all(&self.read).await?)
     }
 
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
@@ -851,18 +855,10 @@ impl Store for SqliteStore {
     }
 
     async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        // A range on the primary key instead of LIKE: no wildcard escaping, index-only scan. The
-        // bound is the least string above every extension of the prefix (none past U+10FFFF).
-        let upper = super::postgres::prefix_upper_bound(prefix);
-        Ok(sqlx::query_scalar(
-            "select path from kv_metadata where mount_id = ? and path >= ? \
-                               and (?3 is null or path < ?3) order by path",
-        )
-        .bind(mount_id)
-        .bind(prefix)
-        .bind(upper)
-        .fetch_all(&self.read)
-        .await?)
+        // A range on the primary key instead of LIKE: no wildcard escaping, index-only scan.
+        let (sql, upper) =
+            prefix_range("select path from kv_metadata where mount_id = ? and path >= ?", "path", prefix);
+        Ok(sqlx::query_scalar(&sql).bind(mount_id).bind(prefix).bind(upper).fetch_all(&self.read).await?)
     }
 
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {
