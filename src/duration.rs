@@ -9,17 +9,23 @@ pub fn parse_value(v: &Value) -> Result<u64, String> {
         Value::Number(n) => n
             .as_u64()
             .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64))
-            .ok_or_else(|| format!("time: invalid duration \"{n}\"")),
+            .ok_or_else(invalid),
         Value::String(s) => parse_str(s),
-        _ => Err("time: invalid duration".to_string()),
+        _ => Err(invalid()),
     }
+}
+
+/// The error for a value that is not a duration. Unlike Go's (and Vault's) message it does not
+/// repeat the value: a secret pasted into the wrong field must not come back (SEC-22, D70).
+fn invalid() -> String {
+    "time: invalid duration".to_string()
 }
 
 /// Parses a Go-style duration string (`"1h2m3s"`, `"500ms"`, `"0"`) or bare seconds, rounding down
 /// to whole seconds.
 pub fn parse_str(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let err = || format!("time: invalid duration \"{s}\"");
+    let err = invalid;
     if t.is_empty() {
         return Ok(0);
     }

@@ -46,7 +46,9 @@ pub fn str_field<'a>(data: &'a Map<String, Value>, key: &str) -> Result<Option<&
 pub fn duration_field(data: &Map<String, Value>, key: &str) -> Result<Option<u64>, ApiError> {
     match present(data, key) {
         None => Ok(None),
-        Some(v) => duration::parse_value(v).map(Some).map_err(ApiError::bad_request),
+        Some(v) => duration::parse_value(v)
+            .map(Some)
+            .map_err(|e| ApiError::bad_request(format!("invalid value for \"{key}\": {e}"))),
     }
 }
 

@@ -143,6 +143,32 @@ pub async fn open_stored_keys(store: &dyn crate::store::Store, unseal_key: &Key)
     Ok(Unsealed { root_key, keyring })
 }
 
+/// Parses the stored seal configuration; it must name a known seal type and a usable threshold.
+fn parse_seal_config(raw: &[u8]) -> Result<SealConfig, String> {
+    let config: SealConfig = serde_json::from_slice(raw).map_err(|e| {
+        format!("the stored seal configuration does not parse (line {}, column {})", e.line(), e.column())
+    })?;
+    let usable = match config.kind.as_str() {
+        "keyfile" => true,
+        "shamir" => config.secret_threshold >= 1 && config.secret_threshold <= config.secret_shares,
+        _ => false,
+    };
+    if !usable {
+        return Err("the stored seal configuration names no usable seal".into());
+    }
+    Ok(config)
+}
+
+/// 500 naming what is damaged in the stored keys or seal configuration (never a key byte); the
+/// server stays sealed.
+fn damaged(what: impl std::fmt::Display) -> ApiError {
+    tracing::error!(problem = %what, "stored seal data is damaged; the server stays sealed");
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        format!("stored seal data is damaged: {what}; the server stays sealed (restore the store from a backup)"),
+    )
+}
+
 /// Decodes a share given as hex or base64 (as `sys/unseal` takes it).
 pub fn decode_share(text: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
     let t = text.trim();
@@ -172,7 +198,12 @@ impl SealManager {
             return Ok(Some(c));
         }
         let raw = core.store.system_get(SEAL_CONFIG).await.map_err(ApiError::from)?;
-        let parsed = raw.and_then(|r| serde_json::from_slice::<SealConfig>(&r).ok()).map(Arc::new);
+        // A record that does not parse is damage, never "not initialised": that would let init
+        // write fresh keys over the existing ones.
+        let parsed = match raw {
+            None => None,
+            Some(r) => Some(Arc::new(parse_seal_config(&r).map_err(damaged)?)),
+        };
         if let Some(c) = &parsed {
             self.config.store(Some(c.clone()));
         }
@@ -188,9 +219,19 @@ impl SealManager {
     }
 
     /// Initialises storage. Shamir seals stay sealed afterwards; the key-file seal unseals.
+    /// Refuses when any key record of an earlier init is present, even without a seal
+    /// configuration (a damaged or half-restored store is never overwritten).
     pub async fn init(&self, core: &Core, shares: u64, threshold: u64) -> Result<InitOutput, ApiError> {
         if self.config(core).await?.is_some() {
             return Err(ApiError::bad_request("Vault is already initialized"));
+        }
+        for key in [ROOT_KEY, KEYRING, TOKEN_HMAC_KEY, CLUSTER] {
+            if core.store.system_get(key).await.map_err(ApiError::from)?.is_some() {
+                return Err(damaged(format!(
+                    "storage holds the {key} record of an earlier init but no seal configuration; \
+                     refusing to initialise over existing data"
+                )));
+            }
         }
         let (unseal_key, shares, threshold) = match &self.kind {
             SealKind::Shamir => {
@@ -290,6 +331,7 @@ impl SealManager {
     pub async fn unseal_with_key(&self, core: &Core, unseal_key: &Key) -> Result<(), ApiError> {
         let keys = open_stored_keys(core.store.as_ref(), unseal_key).await.map_err(|e| match e {
             KeysError::WrongKey => ApiError::bad_request("invalid unseal key"),
+            KeysError::Damaged(what) => damaged(what),
             other => ApiError::internal(&other),
         })?;
         core.barrier.load(keys);

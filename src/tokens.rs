@@ -21,7 +21,8 @@ pub const SERVICE_PREFIX: &str = "s.";
 pub const TOKEN_RANDOM_LEN: usize = 40;
 /// Default and maximum TTL of tokens (Vault's 768h system default).
 pub const DEFAULT_TTL: i64 = 2_764_800;
-const CACHE_LIMIT: usize = 10_000;
+/// Most tokens cached per node; past it the cache starts over (SEC-28).
+pub const CACHE_LIMIT: usize = 10_000;
 
 fn internal(e: StoreError) -> ApiError {
     e.into()
@@ -201,6 +202,11 @@ impl TokenStore {
             self.generation.fetch_add(1, Ordering::SeqCst);
             c.clear();
         }
+    }
+
+    /// How many tokens this node has cached (only tokens found in the store are cached).
+    pub fn cached_len(&self) -> usize {
+        self.cache.read().map_or(0, |c| c.len())
     }
 
     /// HMAC of a token value; `None` while sealed.

@@ -1,13 +1,14 @@
 //! The expiry worker: on the leader, every second, streams due leases from the expiry index in
-//! batches and revokes them a few at a time; each row delete is fenced by the leader epoch.
+//! batches and revokes them a few at a time; each row delete is fenced by the leader epoch. The
+//! current time comes from a `Clock`, so tests can jump it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 
 use crate::core::Core;
+use crate::schedule::{Clock, SystemClock};
 use crate::store::Fence;
 
 /// How often due leases are looked for.
@@ -19,27 +20,41 @@ const BATCH: i64 = 256;
 /// Revocations in flight at once (each may open a connection to a managed database).
 const PARALLEL: usize = 16;
 
-/// Runs while the process lives; does work only while unsealed and holding the leader lease.
+/// Runs while the process lives, on the system clock (the interval itself is monotonic); does
+/// work only while unsealed and holding the leader lease.
 pub async fn run(core: Arc<Core>) {
-    let mut tick = tokio::time::interval(INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut interval = tokio::time::interval(INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        interval.tick().await;
         if core.barrier.is_sealed() {
             continue;
         }
-        let Some(fence) = core.leader.load_full() else { continue };
-        match expire_due(&core, &fence, Utc::now().timestamp_millis()).await {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::info!(leases = n, "revoked expired leases");
-                core.audit.event("lease_expiry", serde_json::json!({ "revoked": n }));
-            }
-            Err(e) => tracing::warn!(error = %e, "lease expiry stopped; retrying at the next interval"),
-        }
+        tick(&core, &SystemClock).await;
         let rotated = crate::database::static_roles::rotate_due(&core).await;
         if rotated > 0 {
             tracing::info!(roles = rotated, "rotated static database roles");
+        }
+    }
+}
+
+/// One expiry pass at `clock.now()` on the leader (tests drive it with a `ManualClock`); returns
+/// how many leases were revoked.
+pub async fn tick(core: &Core, clock: &dyn Clock) -> usize {
+    let Some(fence) = core.leader.load_full() else { return 0 };
+    if core.barrier.is_sealed() {
+        return 0;
+    }
+    match expire_due(core, &fence, clock.now().timestamp_millis()).await {
+        Ok(0) => 0,
+        Ok(n) => {
+            tracing::info!(leases = n, "revoked expired leases");
+            core.audit.event("lease_expiry", serde_json::json!({ "revoked": n }));
+            n
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "lease expiry stopped; retrying at the next interval");
+            0
         }
     }
 }

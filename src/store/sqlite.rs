@@ -54,11 +54,34 @@ fn prepare_file(path: &Path) -> StoreResult<()> {
             std::fs::create_dir_all(dir).map_err(io)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         }
+        warn_if_shared(dir, "data directory").map_err(io)?;
     }
     std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
-    let mode = std::fs::metadata(path).map_err(io)?.permissions().mode();
+    warn_if_shared(path, "database file").map_err(io)?;
+    Ok(())
+}
+
+/// Completes `select … and <col> >= ?` into an exact prefix match: `and <col> < ?` with the least
+/// string above every extension of the prefix (bound as the third parameter), or, when there is
+/// none (empty prefix, only U+10FFFF), a condition that binds it without using it. Either way an
+/// index range, with no wildcard to escape.
+fn prefix_range(select: &str, col: &str, prefix: &str) -> (String, Option<String>) {
+    match super::postgres::prefix_upper_bound(prefix) {
+        Some(upper) => (format!("{select} and {col} < ? order by {col}"), Some(upper)),
+        None => (format!("{select} and ? is null order by {col}"), None),
+    }
+}
+
+/// Warns (kanidm style: the server still starts) when group or others have any access to an
+/// existing data directory or database file; Coffer itself only creates them 0700 and 0600.
+fn warn_if_shared(path: &Path, what: &str) -> std::io::Result<()> {
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "database file is readable by group or others");
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "{what} is accessible to group or others; chmod go-rwx it"
+        );
     }
     Ok(())
 }
@@ -488,13 +511,8 @@ impl Store for SqliteStore {
     }
 
     async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        let upper = format!("{prefix}{}", char::MAX);
-        Ok(sqlx::query_scalar("select name from entry where kind = ? and name >= ? and name < ? order by name")
-            .bind(kind)
-            .bind(prefix)
-            .bind(upper)
-            .fetch_all(&self.read)
-            .await?)
+        let (sql, upper) = prefix_range("select name from entry where kind = ? and name >= ?", "name", prefix);
+        Ok(sqlx::query_scalar(&sql).bind(kind).bind(prefix).bind(upper).fetch_all(&self.read).await?)
     }
 
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
@@ -838,16 +856,9 @@ impl Store for SqliteStore {
 
     async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
         // A range on the primary key instead of LIKE: no wildcard escaping, index-only scan.
-        let upper = format!("{prefix}{}", char::MAX);
-        Ok(sqlx::query_scalar(
-            "select path from kv_metadata where mount_id = ? and path >= ? \
-                               and path < ? order by path",
-        )
-        .bind(mount_id)
-        .bind(prefix)
-        .bind(upper)
-        .fetch_all(&self.read)
-        .await?)
+        let (sql, upper) =
+            prefix_range("select path from kv_metadata where mount_id = ? and path >= ?", "path", prefix);
+        Ok(sqlx::query_scalar(&sql).bind(mount_id).bind(prefix).bind(upper).fetch_all(&self.read).await?)
     }
 
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {

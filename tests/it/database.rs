@@ -12,11 +12,11 @@ use sqlx::{Connection, PgConnection};
 use crate::harness::{until, TestServer};
 use crate::pg_faults::OwnCluster;
 
-const ROOT_PW: &str = "r00t-Secret-pw";
+pub(crate) const ROOT_PW: &str = "r00t-Secret-pw";
 
 /// A scram cluster with table `t` (one row), and a dev server with `database/` mounted and
 /// configured for it (role `readonly` may use it).
-async fn setup() -> (OwnCluster, TestServer) {
+pub(crate) async fn setup() -> (OwnCluster, TestServer) {
     let pg = tokio::task::spawn_blocking(|| OwnCluster::start_scram(ROOT_PW)).await.unwrap();
     let mut admin = PgConnection::connect(&pg.url_as("postgres", ROOT_PW)).await.unwrap();
     sqlx::raw_sql("create table t (v int); insert into t values (42);").execute(&mut admin).await.unwrap();
@@ -66,7 +66,7 @@ async fn login(pg: &OwnCluster, user: &str, password: &str) -> Result<PgConnecti
     PgConnection::connect(&pg.url_as(user, password)).await
 }
 
-async fn role_exists(pg: &OwnCluster, user: &str) -> bool {
+pub(crate) async fn role_exists(pg: &OwnCluster, user: &str) -> bool {
     let mut admin = login(pg, "postgres", ROOT_PW).await.unwrap();
     let n: i64 = sqlx::query_scalar("select count(*) from pg_roles where rolname = $1")
         .bind(user)
@@ -86,7 +86,7 @@ async fn db_user_token(s: &TestServer) -> String {
     t["auth"]["client_token"].as_str().unwrap().to_string()
 }
 
-fn creds_of(v: &Value) -> (String, String, String) {
+pub(crate) fn creds_of(v: &Value) -> (String, String, String) {
     let s = |x: &Value| x.as_str().unwrap().to_string();
     (s(&v["lease_id"]), s(&v["data"]["username"]), s(&v["data"]["password"]))
 }

@@ -278,11 +278,50 @@ async fn trace_logs_never_contain_secret_values_or_tokens() {
     }
 }
 
+/// Adds a config-declared file audit device writing to `log`.
+pub(crate) fn add_audit_file(cfg: &Path, log: &Path) {
+    let mut text = std::fs::read_to_string(cfg).unwrap();
+    text.push_str(&format!(
+        "[[audit_device]]\nname = \"file\"\ntype = \"file\"\noptions = {{ file_path = \"{}\" }}\n",
+        log.display()
+    ));
+    std::fs::write(cfg, text).unwrap();
+}
+
+/// Runs `coffer server` under `umask 000` and expects it to exit by itself within 20 s; returns
+/// the exit code and what it printed.
+fn run_to_exit(cfg: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" server --config \"$1\"")
+        .arg(env!("CARGO_BIN_EXE_coffer"))
+        .arg(cfg)
+        .env("COFFER_DISABLE_MLOCK", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!("the server started instead of refusing: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code(), text)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn store_files_are_private_even_under_umask_000() {
-    use std::os::unix::fs::PermissionsExt;
+async fn sec25_files_are_private_under_umask_000_and_broad_modes_are_flagged_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write_config(dir.path());
+    let audit = dir.path().join("audit.log");
+    add_audit_file(&cfg, &audit);
+    let key = dir.path().join("unseal.key");
     let mut p = spawn(&cfg);
     let token = init(&p.base).await;
     let (s, _) = call(&p.base, &token, "POST", "secret/data/x", Some(json!({"data": {"a": "b"}}))).await;
@@ -293,6 +332,42 @@ async fn store_files_are_private_even_under_umask_000() {
     for f in ["coffer.db", "coffer.db-wal", "coffer.db-shm"] {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
+    assert_eq!(mode(&audit), 0o600, "audit log");
+    assert_eq!(mode(&key), 0o600, "the key file is left as the operator made it");
+    assert!(!p.log.lock().unwrap().contains("accessible to group or others"), "a warning for private files");
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+
+    // A data directory or database file opened up by someone else: the server starts (the
+    // files stay usable) but says so.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(data.join("coffer.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut p = spawn(&cfg);
+    let (s, _) = call(&p.base, &token, "GET", "secret/data/x", None).await;
+    assert_eq!(s, StatusCode::OK);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let log = p.log.lock().unwrap().clone();
+    for what in ["data directory", "database file"] {
+        assert!(log.contains(&format!("{what} is accessible to group or others")), "no warning for the {what}: {log}");
+    }
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(data.join("coffer.db"), std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // A group- or world-readable key file is refused: the server does not start.
+    for m in [0o640, 0o604] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(m)).unwrap();
+        let (code, out) = run_to_exit(&cfg);
+        assert_ne!(code, Some(0), "{out}");
+        assert!(out.contains("must not be readable by group or others"), "mode {m:o}: {out}");
+    }
+    // An audit log opened up is made private again when the device opens it.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(&audit, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut p = spawn(&cfg);
+    let (s, _) = call(&p.base, &token, "GET", "secret/data/x", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(mode(&audit), 0o600, "audit log after restart");
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }

@@ -101,7 +101,7 @@ pub(crate) async fn wait_ended(s: &TestServer, path: &str, n: i64) -> Value {
     }
 }
 
-fn at(v: &Value) -> DateTime<Utc> {
+pub(crate) fn at(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}"))).unwrap().with_timezone(&Utc)
 }
 

@@ -420,3 +420,153 @@ async fn key_file_with_wrong_key_does_not_unseal() {
         running.stop().await;
     }
 }
+
+/// Sets (or with `None` deletes) one `system_entry` row of a stopped server's store.
+async fn set_system(db: &Path, key: &str, value: Option<&[u8]>) {
+    let opts = SqliteConnectOptions::new().filename(db).busy_timeout(Duration::from_secs(10));
+    let mut conn = SqliteConnection::connect_with(&opts).await.unwrap();
+    sqlx::query("delete from system_entry where key = ?").bind(key).execute(&mut conn).await.unwrap();
+    if let Some(v) = value {
+        sqlx::query("insert into system_entry (key, value) values (?, ?)")
+            .bind(key)
+            .bind(v)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    conn.close().await.unwrap();
+}
+
+async fn get_system(db: &Path, key: &str) -> Option<Vec<u8>> {
+    let opts = SqliteConnectOptions::new().filename(db).read_only(true);
+    let mut conn = SqliteConnection::connect_with(&opts).await.unwrap();
+    let v = sqlx::query_scalar("select value from system_entry where key = ?")
+        .bind(key)
+        .fetch_optional(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    v
+}
+
+/// A 500 that names `what` and carries no key material.
+fn assert_damaged(st: StatusCode, v: &Value, what: &str, secrets: &[&str]) {
+    assert_eq!(st, StatusCode::INTERNAL_SERVER_ERROR, "{what}: {v}");
+    let msg = v["errors"][0].as_str().unwrap_or_else(|| panic!("{what}: {v}"));
+    assert!(msg.starts_with("stored seal data is damaged: "), "{what}: {msg}");
+    assert!(msg.contains(what), "the error does not name {what:?}: {msg}");
+    for s in secrets {
+        assert!(!msg.contains(s), "{msg}");
+    }
+}
+
+#[tokio::test]
+async fn flt16_damaged_or_missing_keyring_and_seal_config_keep_the_server_sealed() {
+    let mut s = TestServer::uninitialised().await;
+    let (keys, root) = s.init(3, 2).await;
+    s.unseal(&keys).await;
+    let (st, v) = s.call("POST", "sys/mounts/secret", Some(json!({"type": "kv-v2"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    s.write("secret/data/x", json!({"v": "kept"})).await;
+    let dir = s.stop().await;
+    let db = dir.path().join("coffer.db");
+    let keyring = get_system(&db, "keyring").await.unwrap();
+    let root_key = get_system(&db, "root_key").await.unwrap();
+    let config = get_system(&db, "seal_config").await.unwrap();
+    let secrets: Vec<&str> = keys.iter().map(String::as_str).chain([root.as_str()]).collect();
+
+    // Keyring deleted, then truncated, then with one flipped bit: the threshold of right shares
+    // gets a precise 500, and nothing is unsealed.
+    let mut flipped = keyring.clone();
+    flipped[keyring.len() / 2] ^= 1;
+    let cases: Vec<(&str, Option<Vec<u8>>, &str)> = vec![
+        ("deleted", None, "keyring is missing"),
+        ("truncated to 0", Some(Vec::new()), "keyring"),
+        ("truncated to 12", Some(keyring[..12].to_vec()), "keyring"),
+        ("truncated by one", Some(keyring[..keyring.len() - 1].to_vec()), "keyring"),
+        ("one bit flipped", Some(flipped), "keyring"),
+    ];
+    let mut dir = dir;
+    for (how, value, what) in cases {
+        set_system(&db, "keyring", value.as_deref()).await;
+        let mut s = TestServer::start_in(dir, SealKind::Shamir, limits()).await;
+        s.token = root.clone();
+        assert_eq!(seal_status(&s).await["initialized"], true, "{how}");
+        assert_eq!(unseal_once(&s, &keys[0]).await.0, StatusCode::OK, "{how}");
+        let (st, v) = unseal_once(&s, &keys[1]).await;
+        assert_damaged(st, &v, what, &secrets);
+        let status = seal_status(&s).await;
+        assert_eq!((status["sealed"].clone(), status["progress"].clone()), (json!(true), json!(0)), "{how}: {status}");
+        assert!(s.running.as_ref().unwrap().core.barrier.is_sealed(), "{how}: partial unseal");
+        assert_all_sealed(&s, &root).await;
+        // init never runs over it.
+        let (st, v) = s.call_as("", "PUT", "sys/init", Some(json!({"secret_shares": 1, "secret_threshold": 1}))).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{how}: {v}");
+        dir = s.stop().await;
+    }
+    set_system(&db, "keyring", Some(&keyring)).await;
+
+    // A garbled seal configuration: no fallback to "not initialised" or to a default seal.
+    let garbled: Vec<(&str, Option<Vec<u8>>)> = vec![
+        ("not JSON", Some(b"{\"type\":\"shamir\",\"secret_sh".to_vec())),
+        ("wrong types", Some(br#"{"type":"shamir","secret_shares":"3","secret_threshold":2}"#.to_vec())),
+        ("unknown seal", Some(br#"{"type":"none","secret_shares":0,"secret_threshold":0}"#.to_vec())),
+        ("threshold above shares", Some(br#"{"type":"shamir","secret_shares":1,"secret_threshold":2}"#.to_vec())),
+        ("threshold zero", Some(br#"{"type":"shamir","secret_shares":3,"secret_threshold":0}"#.to_vec())),
+        ("deleted", None),
+    ];
+    for (how, value) in garbled {
+        set_system(&db, "seal_config", value.as_deref()).await;
+        let mut s = TestServer::start_in(dir, SealKind::Shamir, limits()).await;
+        s.token = root.clone();
+        let (st, v) = s.call_as("", "PUT", "sys/init", Some(json!({"secret_shares": 1, "secret_threshold": 1}))).await;
+        if value.is_some() {
+            assert_damaged(st, &v, "seal configuration", &secrets);
+            let (st, v) = s.call_as("", "GET", "sys/seal-status", None).await;
+            assert_damaged(st, &v, "seal configuration", &secrets);
+        } else {
+            assert_damaged(st, &v, "refusing to initialise over existing data", &secrets);
+        }
+        for k in &keys {
+            let (st, v) = unseal_once(&s, k).await;
+            assert!(st.is_client_error() || st.is_server_error(), "{how}: unseal answered {st}: {v}");
+        }
+        assert!(s.running.as_ref().unwrap().core.barrier.is_sealed(), "{how}: unsealed");
+        assert_all_sealed(&s, &root).await;
+        dir = s.stop().await;
+        assert_eq!(get_system(&db, "root_key").await.as_deref(), Some(root_key.as_slice()), "{how}: root key replaced");
+        assert_eq!(get_system(&db, "keyring").await.as_deref(), Some(keyring.as_slice()), "{how}: keyring replaced");
+    }
+
+    // Repaired, everything is as before.
+    set_system(&db, "seal_config", Some(&config)).await;
+    let mut s = TestServer::start_in(dir, SealKind::Shamir, limits()).await;
+    s.token = root.clone();
+    s.unseal(&keys[..2]).await;
+    assert_eq!(s.read("secret/data/x").await, json!({"v": "kept"}));
+}
+
+#[tokio::test]
+async fn flt16_key_file_seal_with_a_damaged_keyring_does_not_start() {
+    let keydir = tempfile::tempdir().unwrap();
+    let key = key_file(keydir.path(), 0o600);
+    let mut s = TestServer::start_with(SealKind::KeyFile(key.clone()), limits()).await;
+    let (st, v) = s.call_as("", "PUT", "sys/init", Some(json!({}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    s.token = v["root_token"].as_str().unwrap().to_string();
+    let dir = s.stop().await;
+    let db = dir.path().join("coffer.db");
+    for (value, what) in [(None, "keyring is missing"), (Some(b"short".to_vec()), "keyring")] {
+        set_system(&db, "keyring", value.as_deref()).await;
+        let store = coffer::store::open(&format!("sqlite://{}", db.display())).await.unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        match server::start(store, SealKind::KeyFile(key.clone()), Listener::Plain(tcp), limits()).await {
+            Ok(running) => {
+                let sealed = running.core.barrier.is_sealed();
+                running.stop().await;
+                panic!("started with a damaged keyring (sealed: {sealed})");
+            }
+            Err(e) => assert!(e.contains("stored seal data is damaged") && e.contains(what), "{e}"),
+        }
+    }
+}

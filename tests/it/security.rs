@@ -194,7 +194,7 @@ async fn swapped_ciphertexts_do_not_decrypt() {
 }
 
 #[tokio::test]
-async fn error_bodies_never_echo_values() {
+async fn sec22_error_bodies_never_echo_values() {
     let s = TestServer::dev().await;
     let canary = format!("CANARY{}", random_text(24));
     let c = canary.as_str();

@@ -150,8 +150,12 @@ contract!(token_tree, contract_token_tree_sqlite, contract_token_tree_postgres);
 contract!(token_use, contract_token_use_sqlite, contract_token_use_postgres);
 contract!(token_renew_and_expiry, contract_token_expiry_sqlite, contract_token_expiry_postgres);
 contract!(entries, contract_entries_sqlite, contract_entries_postgres);
-contract!(listing_exact_prefixes, contract_listing_sqlite, contract_listing_postgres);
-contract!(nul_values, contract_nul_sqlite, contract_nul_postgres);
+contract!(
+    listing_exact_prefixes,
+    sec30_awkward_names_store_and_list_exactly_sqlite,
+    sec30_awkward_names_store_and_list_exactly_postgres
+);
+contract!(nul_values, sec30_nul_round_trips_or_is_refused_sqlite, sec30_nul_round_trips_or_is_refused_postgres);
 contract!(kv_versions, contract_kv_versions_sqlite, contract_kv_versions_postgres);
 contract!(kv_metadata, contract_kv_metadata_sqlite, contract_kv_metadata_postgres);
 contract!(kv_pruning, contract_kv_pruning_sqlite, contract_kv_pruning_postgres);
@@ -474,8 +478,9 @@ async fn entries(s: SharedStore) {
     assert_eq!(s.entry_list("token_role", "").await.unwrap(), ["app"]);
 }
 
-/// SEC-30: names with quotes, `;`, `%`, `_`, `\` and emoji round-trip, and a prefix matches
-/// literally (`%` and `_` are not wildcards).
+/// SEC-30: names with quotes, `;`, `%`, `_`, `\`, emoji and the highest code points round-trip, and
+/// a prefix matches literally (`%` and `_` are not wildcards; a prefix followed by U+10FFFF is
+/// still under it). NUL is in `nul_values`.
 const AWKWARD: &[&str] = &[
     "a",
     "ab",
@@ -500,10 +505,38 @@ const AWKWARD: &[&str] = &[
     "Ä",
     "ä/z",
     "日本/語",
+    "a\u{10FFFF}",
+    "a\u{10FFFF}z",
+    "\u{10FFFF}",
+    "\u{10FFFF}\u{10FFFF}",
+    "a\u{FFFF}",
+    "a\u{D7FF}",
+    "a\u{E000}",
 ];
 
-const PREFIXES: &[&str] =
-    &["", "a", "a%", "a_", "a\\", "a'", "a\"", "%", "_", "\\", "\\%", "x/", "🔑", "🔑/", "ä", "日本/", "zzz"];
+const PREFIXES: &[&str] = &[
+    "",
+    "a",
+    "a%",
+    "a_",
+    "a\\",
+    "a'",
+    "a\"",
+    "%",
+    "_",
+    "\\",
+    "\\%",
+    "x/",
+    "🔑",
+    "🔑/",
+    "ä",
+    "日本/",
+    "zzz",
+    "a\u{10FFFF}",
+    "\u{10FFFF}",
+    "a\u{D7FF}",
+    "a\u{FFFF}",
+];
 
 fn expected_under(prefix: &str) -> Vec<String> {
     sorted(AWKWARD.iter().filter(|k| k.starts_with(prefix)).map(|k| k.to_string()).collect())

@@ -15,14 +15,14 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::harness::limits;
 
-struct Pki {
-    cert_pem: String,
-    cert: PathBuf,
-    key: PathBuf,
+pub(crate) struct Pki {
+    pub(crate) cert_pem: String,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
 }
 
 /// Writes a self-signed certificate for `localhost` and its key (mode `key_mode`) into `dir`.
-fn self_signed(dir: &Path, key_mode: u32) -> Pki {
+pub(crate) fn self_signed(dir: &Path, key_mode: u32) -> Pki {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let cert_pem = ck.cert.pem();
     let cert = dir.join("cert.pem");
@@ -35,7 +35,7 @@ fn self_signed(dir: &Path, key_mode: u32) -> Pki {
     Pki { cert_pem, cert, key }
 }
 
-async fn start_tls(pki: &Pki, store_dir: &Path) -> Running {
+pub(crate) async fn start_tls(pki: &Pki, store_dir: &Path) -> Running {
     let cfg = coffer::tls::server_config(&pki.cert, &pki.key).unwrap();
     let url = format!("sqlite://{}", store_dir.join("coffer.db").display());
     let store = coffer::store::open(&url).await.unwrap();

@@ -168,7 +168,10 @@ async fn renewal_is_capped_by_explicit_max_ttl_and_periodic_tokens_reset() {
     let (_, r) = s.call("POST", "auth/token/renew", Some(json!({"token": t, "increment": "5h"}))).await;
     assert_eq!(r["auth"]["lease_duration"], 1800);
     let (st, e) = create(&s, "root", json!({"ttl": "banana"})).await;
-    assert_eq!((st, e["errors"][0].as_str()), (StatusCode::BAD_REQUEST, Some("time: invalid duration \"banana\"")));
+    assert_eq!(
+        (st, e["errors"][0].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid value for \"ttl\": time: invalid duration"))
+    );
 }
 
 #[tokio::test]
