@@ -21,6 +21,7 @@ pub use address::is_restricted;
 pub use allow::AllowedUrl;
 
 use crate::error::ApiError;
+use crate::refusal::Refusal;
 use crate::store::SharedStore;
 
 /// Entry kind and name of the list set through the API.
@@ -29,24 +30,6 @@ const NAME: &str = "config";
 
 /// Most entries one list may hold.
 pub const MAX_ENTRIES: usize = 256;
-
-/// Why an outbound URL may not be called.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
-    /// No entry of the allow-list admits the URL, or it resolves to an address the entry does
-    /// not name: the operator must change the list. Final until then.
-    NotAllowed(String),
-    /// The host could not be resolved now; a later try may succeed.
-    Unresolved(String),
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refused::NotAllowed(m) | Refused::Unresolved(m) => f.write_str(m),
-        }
-    }
-}
 
 /// A URL that may be called, with the address its connection is pinned to.
 #[derive(Debug, Clone)]
@@ -131,15 +114,15 @@ impl Outbound {
 
     /// Whether `url` may be called now: an entry admits it, and each address its host resolves
     /// to is public or named literally by that entry. Returns the address to pin.
-    pub async fn permit(&self, store: &SharedStore, url: &str) -> Result<Result<Permit, Refused>, ApiError> {
+    pub async fn permit(&self, store: &SharedStore, url: &str) -> Result<Result<Permit, Refusal>, ApiError> {
         let list = self.list(store).await?;
         Ok(check(&list, url).await)
     }
 }
 
 /// Checks `url` against `list` and resolves its host (see [`Outbound::permit`]).
-pub async fn check(list: &AllowList, url: &str) -> Result<Permit, Refused> {
-    let not_allowed = |why: &str| Refused::NotAllowed(why.to_string());
+pub async fn check(list: &AllowList, url: &str) -> Result<Permit, Refusal> {
+    let not_allowed = |why: &str| Refusal::Final(why.to_string());
     let parsed = reqwest::Url::parse(url).map_err(|_| not_allowed("the URL is not valid"))?;
     let entry = list.all().find(|e| e.admits(&parsed)).ok_or_else(|| {
         not_allowed(
@@ -152,11 +135,11 @@ pub async fn check(list: &AllowList, url: &str) -> Result<Permit, Refused> {
         Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
         Some(url::Host::Domain(d)) => tokio::net::lookup_host((d, port))
             .await
-            .map_err(|_| Refused::Unresolved(format!("the host {d:?} could not be resolved")))?
+            .map_err(|_| Refusal::Retry(format!("the host {d:?} could not be resolved")))?
             .collect(),
         None => return Err(not_allowed("the URL has no host")),
     };
-    let first = *addrs.first().ok_or_else(|| Refused::Unresolved("the host resolved to no address".into()))?;
+    let first = *addrs.first().ok_or_else(|| Refusal::Retry("the host resolved to no address".into()))?;
     for a in &addrs {
         if is_restricted(a.ip()) && !entry.names_literally(a.ip()) {
             return Err(not_allowed(

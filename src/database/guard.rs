@@ -7,30 +7,14 @@ use futures_util::future::BoxFuture;
 use sqlx::Connection;
 
 use super::config::DbConfig;
+use crate::refusal::Refusal;
 
-/// Why a role may not be changed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refused {
-    /// Never, until the role or the connection changes.
-    Forbidden(String),
-    /// Could not be checked now (the database is unreachable).
-    Unchecked(String),
-}
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Refused::Forbidden(m) | Refused::Unchecked(m) => f.write_str(m),
-        }
-    }
-}
-
-fn own_user(u: &str) -> Refused {
-    Refused::Forbidden(format!("role {u:?} is the connection's own user, whose password Coffer never changes"))
+fn own_user(u: &str) -> Refusal {
+    Refusal::Final(format!("role {u:?} is the connection's own user, whose password Coffer never changes"))
 }
 
 /// Checks each of `usernames` (see the module doc).
-pub async fn check(cfg: &DbConfig, usernames: &[String]) -> Result<(), Refused> {
+pub async fn check(cfg: &DbConfig, usernames: &[String]) -> Result<(), Refusal> {
     for u in usernames {
         if *u == cfg.username {
             return Err(own_user(u));
@@ -39,15 +23,15 @@ pub async fn check(cfg: &DbConfig, usernames: &[String]) -> Result<(), Refused> 
     let mut conn = cfg
         .connect()
         .await
-        .map_err(|e| Refused::Unchecked(format!("cannot check the roles through the connection: {e}")))?;
+        .map_err(|e| Refusal::Retry(format!("cannot check the roles through the connection: {e}")))?;
     let checked = roles_allowed(&mut conn, usernames).await;
     let _ = conn.close().await;
     checked
 }
 
-fn roles_allowed<'a>(conn: &'a mut sqlx::PgConnection, usernames: &'a [String]) -> BoxFuture<'a, Result<(), Refused>> {
+fn roles_allowed<'a>(conn: &'a mut sqlx::PgConnection, usernames: &'a [String]) -> BoxFuture<'a, Result<(), Refusal>> {
     Box::pin(async move {
-        let failed = |e: sqlx::Error| Refused::Unchecked(format!("cannot check the roles through the connection: {e}"));
+        let failed = |e: sqlx::Error| Refusal::Retry(format!("cannot check the roles through the connection: {e}"));
         let (me, session): (String, String) = sqlx::query_as("select current_user::text, session_user::text")
             .fetch_one(&mut *conn)
             .await
@@ -63,9 +47,9 @@ fn roles_allowed<'a>(conn: &'a mut sqlx::PgConnection, usernames: &'a [String]) 
                     .await
                     .map_err(failed)?;
             match superuser {
-                None => return Err(Refused::Forbidden(format!("role {u:?} does not exist"))),
+                None => return Err(Refusal::Final(format!("role {u:?} does not exist"))),
                 Some(true) => {
-                    return Err(Refused::Forbidden(format!(
+                    return Err(Refusal::Final(format!(
                         "role {u:?} is a superuser, whose password Coffer never changes"
                     )))
                 }

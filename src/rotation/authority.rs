@@ -53,24 +53,6 @@ impl Authority {
     }
 }
 
-/// Why a rotation may not act on its target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Denial {
-    /// Refused until an operator changes something (a right lost, a forbidden target, a URL the
-    /// allow-list no longer admits): runs stop.
-    Final(String),
-    /// Could not be checked now (the target is unreachable): a later attempt may pass.
-    Retry(String),
-}
-
-impl std::fmt::Display for Denial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Denial::Final(m) | Denial::Retry(m) => f.write_str(m),
-        }
-    }
-}
-
 /// The path whose `update` capability administers a database connection.
 pub fn connection_path(db_mount: &str, db_name: &str) -> String {
     format!("{db_mount}config/{db_name}")

@@ -6,11 +6,12 @@ use serde_json::{Map, Value};
 use sqlx::Connection;
 use zeroize::Zeroizing;
 
-use super::authority::{self, Authority, Denial};
+use super::authority::{self, Authority};
 use super::config::Strategy;
 use crate::core::Core;
 use crate::database::config::DbConfig;
 use crate::database::{guard, target, Kinds};
+use crate::refusal::Refusal;
 
 /// What sets a role's password.
 const ALTER: &str = "ALTER ROLE \"{{name}}\" WITH PASSWORD '{{password}}';";
@@ -23,11 +24,11 @@ pub async fn authorized_connection(
     db_mount: &str,
     db_name: &str,
     usernames: &[String],
-) -> Result<DbConfig, Denial> {
+) -> Result<DbConfig, Refusal> {
     authority::still_holds(core, authority, &authority::connection_path(db_mount, db_name))
         .await
-        .map_err(Denial::Final)?;
-    let cfg = connection(core, db_mount, db_name).await.map_err(Denial::Retry)?;
+        .map_err(Refusal::Final)?;
+    let cfg = connection(core, db_mount, db_name).await.map_err(Refusal::Retry)?;
     check_targets(&cfg, usernames).await?;
     Ok(cfg)
 }
@@ -35,14 +36,11 @@ pub async fn authorized_connection(
 /// The roles may be changed through the connection: the connection's `allowed_roles` admits
 /// each (the rotator uses the connection as a static role of that name would), and
 /// [`guard::check`] passes.
-pub async fn check_targets(cfg: &DbConfig, usernames: &[String]) -> Result<(), Denial> {
+pub async fn check_targets(cfg: &DbConfig, usernames: &[String]) -> Result<(), Refusal> {
     if let Some(u) = usernames.iter().find(|u| !cfg.allows(u)) {
-        return Err(Denial::Final(format!("role {u:?} is not admitted by the connection's allowed_roles")));
+        return Err(Refusal::Final(format!("role {u:?} is not admitted by the connection's allowed_roles")));
     }
-    guard::check(cfg, usernames).await.map_err(|e| match e {
-        guard::Refused::Forbidden(why) => Denial::Final(why),
-        guard::Refused::Unchecked(why) => Denial::Retry(why),
-    })
+    guard::check(cfg, usernames).await
 }
 
 /// The connection a rotator names.

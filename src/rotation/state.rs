@@ -17,7 +17,7 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
-use super::authority::{self, Denial};
+use super::authority;
 use super::config::{self, RotationConfig, Rotator, Strategy};
 use super::{postgres, webhook};
 use crate::core::Core;
@@ -25,6 +25,7 @@ use crate::database::config::DbConfig;
 use crate::error::ApiError;
 use crate::kv::stages::{self, CURRENT, PENDING};
 use crate::mounts::MountEntry;
+use crate::refusal::Refusal;
 use crate::schedule::Clock;
 use crate::store::rotation::RotationRow;
 use crate::store::{Fence, StoreError};
@@ -140,10 +141,10 @@ fn failed(e: impl std::fmt::Display) -> StepError {
     StepError::Failed(e.to_string())
 }
 
-fn denied(d: Denial) -> StepError {
+fn denied(d: Refusal) -> StepError {
     match d {
-        Denial::Final(why) => StepError::Denied(why),
-        Denial::Retry(why) => StepError::Failed(why),
+        Refusal::Final(why) => StepError::Denied(why),
+        Refusal::Retry(why) => StepError::Failed(why),
     }
 }
 
@@ -502,7 +503,7 @@ impl Driver<'_> {
         let Some(hook) = hook else { return Ok(None) };
         let permit = match self.core.outbound.permit(&self.core.store, hook.url).await {
             Ok(Ok(p)) => p,
-            Ok(Err(crate::outbound::Refused::NotAllowed(why))) => {
+            Ok(Err(Refusal::Final(why))) => {
                 return Err(StepError::Denied(format!("rotation stopped: the webhook URL is not allowed: {why}")))
             }
             Ok(Err(refused)) => return Err(StepError::Failed(format!("webhook step {step}: {refused}"))),
