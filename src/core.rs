@@ -179,6 +179,25 @@ impl Core {
         result
     }
 
+    /// A request the HTTP edge refused before reading its body (SEC-35). The token is checked
+    /// again so that the refusal is audited like any other, but the request never runs, even if
+    /// its token became good in between (say, the server was unsealed meanwhile).
+    pub async fn refuse_unread(&self, req: Request) -> Result<Response, ApiError> {
+        if self.barrier.is_sealed() {
+            return Err(ApiError::sealed());
+        }
+        let mut trail = Trail::new(&self.audit);
+        let table = self.mounts.load_full();
+        let mount = table.route(&req.path).map(|(m, _)| m);
+        let secret = if trail.is_on() { req.token.clone() } else { None };
+        let secret = secret.as_ref().map(|s| s.expose_secret());
+        let e = match self.tokens.authenticate(&self.store, req.token.as_ref(), Utc::now()).await {
+            Err(e) => e,
+            Ok(_) => ApiError::permission_denied(),
+        };
+        trail.refuse(&req, mount.as_deref(), &Caller { secret, ..Caller::default() }, e).await
+    }
+
     /// Policy check (create or update decided by existence), wrapping bounds and sudo paths.
     async fn decide(
         &self,

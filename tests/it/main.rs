@@ -12,6 +12,7 @@ mod auth_methods;
 mod cluster;
 mod conventions;
 mod database;
+mod edge;
 mod jwt;
 mod kv;
 mod migrate;

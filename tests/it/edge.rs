@@ -1,0 +1,148 @@
+//! The HTTP edge under hostile clients (SEC-26, SEC-27, SEC-35): body limits, the token checked
+//! before the body is read, capped audit entries, slow headers, the connection cap, the Argon2
+//! queue and rate-limit quotas.
+
+use std::time::Duration;
+
+use coffer::http::Limits;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::harness::TestServer;
+
+/// Opens a connection and sends `head` (request line and headers, without the blank line).
+async fn send_head(s: &TestServer, head: &str) -> TcpStream {
+    let addr = s.running.as_ref().unwrap().addr;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(format!("{head}\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+    stream
+}
+
+/// The status code of the response on `stream`, or `None` if none arrives within `wait` (the
+/// server is still waiting for something from the client).
+async fn status_within(stream: &mut TcpStream, wait: Duration) -> Option<u16> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let read = async {
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(wait, read).await.ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    text.split(' ').nth(1).and_then(|c| c.parse().ok())
+}
+
+#[tokio::test]
+async fn sec26_a_body_over_the_default_limit_gets_413_on_content_length_and_mid_stream() {
+    let s = TestServer::dev_with("root", Limits::default()).await;
+    let limit = Limits::default().max_request_size;
+    assert_eq!(limit, 1 << 20, "the default body limit is 1 MiB");
+    // Declared too large: refused from the header, before any body byte is sent.
+    let mut c = send_head(
+        &s,
+        &format!("PUT /v1/secret/data/big HTTP/1.1\r\nX-Vault-Token: root\r\nContent-Length: {}", limit + 1),
+    )
+    .await;
+    assert_eq!(status_within(&mut c, Duration::from_secs(10)).await, Some(413));
+    // Chunked: no length up front; refused once the limit is crossed mid-stream.
+    let mut c =
+        send_head(&s, "PUT /v1/secret/data/big HTTP/1.1\r\nX-Vault-Token: root\r\nTransfer-Encoding: chunked").await;
+    let chunk = format!("{:x}\r\n{}\r\n", 64 << 10, "a".repeat(64 << 10));
+    for _ in 0..(limit / (64 << 10) + 2) {
+        if c.write_all(chunk.as_bytes()).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(status_within(&mut c, Duration::from_secs(10)).await, Some(413));
+    // Just under the limit is accepted.
+    let body = json!({"data": {"v": "x".repeat(limit - 100)}}).to_string();
+    let r = s.request("PUT", "secret/data/big").body(body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sec35_a_missing_or_bogus_token_is_refused_before_the_body_is_read() {
+    let s = TestServer::dev().await;
+    for token in ["X-Vault-Token: not-a-token\r\n", ""] {
+        // The body is announced but never sent: the answer can only come from the headers.
+        let mut c =
+            send_head(&s, &format!("PUT /v1/secret/data/app HTTP/1.1\r\n{token}Content-Length: {}", 512 << 10)).await;
+        assert_eq!(status_within(&mut c, Duration::from_secs(5)).await, Some(403), "token header: {token:?}");
+    }
+    // A good token still gets its body read.
+    let (st, _) = s.call("PUT", "secret/data/app", Some(json!({"data": {"k": "v"}}))).await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sec35_login_and_unseal_bodies_over_64_kib_get_413() {
+    let s = TestServer::dev().await;
+    let (st, _) = s.call("POST", "sys/auth/userpass", Some(json!({"type": "userpass"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = s.call("POST", "auth/userpass/users/alice", Some(json!({"password": "pw-alice-1"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let big = json!({"password": "pw-alice-1", "pad": "p".repeat(65 << 10)});
+    for path in ["auth/userpass/login/alice", "sys/unseal", "sys/init", "sys/wrapping/lookup"] {
+        let (st, v) = s.call_as("", "POST", path, Some(big.clone())).await;
+        assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{path}: {v}");
+    }
+    let (st, v) = s.call_as("", "POST", "auth/userpass/login/alice", Some(json!({"password": "pw-alice-1"}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn sec27_nested_json_bombs_are_refused_before_decoding() {
+    let s = TestServer::dev().await;
+    // 1 MiB of `[`, authenticated: 400 from the depth scan, no stack overflow.
+    let bomb = "[".repeat((1 << 20) - 16);
+    let r = s.request("PUT", "secret/data/bomb").body(bomb.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Without a token it never gets that far: refused from the headers, or (on paths served
+    // without a token) capped at 64 KiB.
+    let r = s.request_anon("PUT", "auth/token/lookup").body(bomb.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = s.request_anon("PUT", "sys/unseal").body(bomb).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (st, _) = s.call("GET", "sys/health", None).await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sec35_an_audit_entry_of_a_large_request_stays_under_the_cap_with_hmac_and_size() {
+    let s = TestServer::dev().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let (st, v) = s
+        .call("PUT", "sys/audit/file", Some(json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}})))
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    // Just under 1 MiB of short strings: once every string was HMAC'd, about 16 MB per entry.
+    let list: Vec<Value> = (0..240_000).map(|i| json!(format!("{}", i % 10))).collect();
+    let body = json!({"data": {"list": list}});
+    let text = body.to_string();
+    assert!(text.len() < 1 << 20 && text.len() > 900 << 10, "{}", text.len());
+    let r = s.request("PUT", "secret/data/many").body(text.clone()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let written = std::fs::read_to_string(&log).unwrap();
+    let mut seen = 0;
+    for line in written.lines() {
+        assert!(line.len() <= coffer::audit::DEFAULT_MAX_ENTRY_SIZE, "an entry of {} bytes", line.len());
+        let e: Value = serde_json::from_str(line).unwrap();
+        if e["request"]["path"] == "secret/data/many" {
+            seen += 1;
+            assert!(e["request"].get("data").is_none(), "{e}");
+            assert!(e["request"]["data_hmac"].as_str().unwrap().starts_with("hmac-sha256:"), "{e}");
+            assert_eq!(e["request"]["data_size"], json!(text.len()));
+        }
+    }
+    assert_eq!(seen, 2, "a request and a response entry");
+}
