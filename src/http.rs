@@ -5,6 +5,7 @@ mod admit;
 mod limits;
 mod render;
 mod serve;
+mod watch;
 
 pub use admit::UNAUTHENTICATED_BODY_LIMIT;
 pub use serve::{serve, Listener};

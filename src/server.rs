@@ -90,7 +90,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     }
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(core.clone(), limits);
-    let task = tokio::spawn(http::serve(listener, app, async move {
+    let task = tokio::spawn(http::serve(listener, app, limits, async move {
         let _ = rx.await;
     }));
     let mut workers = vec![

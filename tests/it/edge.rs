@@ -146,3 +146,74 @@ async fn sec35_an_audit_entry_of_a_large_request_stays_under_the_cap_with_hmac_a
     }
     assert_eq!(seen, 2, "a request and a response entry");
 }
+
+/// Reads until the server closes `stream`; `false` if it is still open after `limit`. Bytes in
+/// `drip` are sent every 100 ms meanwhile (a client that never finishes its headers).
+async fn closed_within(stream: &mut TcpStream, limit: Duration, drip: Option<&[u8]>) -> bool {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let deadline = tokio::time::sleep(limit);
+    tokio::pin!(deadline);
+    let mut buf = [0u8; 1024];
+    loop {
+        tokio::select! {
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => {}
+            },
+            _ = tick.tick(), if drip.is_some() => {
+                if stream.write_all(drip.unwrap_or_default()).await.is_err() {
+                    return true;
+                }
+            }
+            () = &mut deadline => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn load5_slow_headers_and_idle_connections_are_closed_after_their_timeouts() {
+    let limits = Limits {
+        header_read_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(2),
+        ..crate::harness::limits()
+    };
+    let s = TestServer::dev_with("root", limits).await;
+    // Headers that never finish, with a header line dripped in every 100 ms.
+    let started = std::time::Instant::now();
+    let mut c = send_partial(&s, "GET /v1/sys/health HTTP/1.1\r\nX-Slow: 1\r\n").await;
+    assert!(closed_within(&mut c, Duration::from_secs(10), Some(b"X-More: 1\r\n")).await, "still open");
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed too early: {:?}", started.elapsed());
+    // A connection that sends nothing at all.
+    let mut c = send_partial(&s, "").await;
+    assert!(closed_within(&mut c, Duration::from_secs(10), None).await, "a silent connection stays open");
+    // A keep-alive connection after a served request: open past the header timeout while idle,
+    // closed after the idle timeout.
+    let mut c = send_partial(&s, "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(status_within(&mut c, Duration::from_secs(5)).await, Some(200));
+    let idle_from = std::time::Instant::now();
+    assert!(closed_within(&mut c, Duration::from_secs(10), None).await, "an idle connection stays open");
+    assert!(idle_from.elapsed() >= Duration::from_millis(1900), "idle closed too early: {:?}", idle_from.elapsed());
+    let (st, _) = s.call("GET", "sys/health", None).await;
+    assert_eq!(st, StatusCode::OK);
+}
+
+/// Opens a connection and sends `bytes` as they are.
+async fn send_partial(s: &TestServer, bytes: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(s.running.as_ref().unwrap().addr).await.unwrap();
+    stream.write_all(bytes.as_bytes()).await.unwrap();
+    stream
+}
+
+#[tokio::test]
+async fn load5_connections_over_the_cap_are_refused_and_a_freed_slot_is_reused() {
+    let s = TestServer::dev_with("root", Limits { max_connections: 2, ..crate::harness::limits() }).await;
+    let held = [send_partial(&s, "").await, send_partial(&s, "").await];
+    let mut third = send_partial(&s, "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(status_within(&mut third, Duration::from_secs(5)).await, Some(503), "a third connection is served");
+    drop(held);
+    crate::harness::until("a freed slot serves again", Duration::from_secs(10), || async {
+        let mut c = send_partial(&s, "GET /v1/sys/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        status_within(&mut c, Duration::from_secs(5)).await == Some(200)
+    })
+    .await;
+}
