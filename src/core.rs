@@ -58,6 +58,10 @@ pub struct Core {
     pub leader: arc_swap::ArcSwapOption<crate::store::Fence>,
     /// The address this node serves on (for `sys/leader` and `sys/ha-status`).
     pub api_address: arc_swap::ArcSwapOption<String>,
+    /// This node's Argon2 computations (bounded queue).
+    pub hashing: crate::userpass::hashing::Hashing,
+    /// Rate-limit quotas and this node's per-client counts.
+    pub rate_limits: crate::rate_limit::RateLimits,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -70,7 +74,12 @@ impl Core {
     }
 
     /// A sealed core over `store`.
-    pub fn new(store: SharedStore, seal_kind: SealKind, audit: crate::audit::Settings) -> Arc<Self> {
+    pub fn new(
+        store: SharedStore,
+        seal_kind: SealKind,
+        audit: crate::audit::Settings,
+        limits: &crate::http::Limits,
+    ) -> Arc<Self> {
         let changes = crate::cluster::Changes::default();
         let mut tokens = TokenStore::default();
         tokens.changes = changes.clone();
@@ -86,6 +95,8 @@ impl Core {
             node_id: uuid::Uuid::new_v4().to_string(),
             leader: arc_swap::ArcSwapOption::empty(),
             api_address: arc_swap::ArcSwapOption::empty(),
+            hashing: crate::userpass::hashing::Hashing::new(limits.argon2_queue),
+            rate_limits: Default::default(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
@@ -293,6 +304,7 @@ impl Core {
             .and_then(|c| serde_json::from_slice::<Cluster>(&c).ok());
         self.cluster.store(Arc::new(cluster));
         self.reload_mounts().await?;
+        self.rate_limits.load(&self.store).await?;
         self.audit.load(&self.store, &self.barrier).await
     }
 
@@ -308,6 +320,7 @@ impl Core {
             Topic::Mounts => self.reload_mounts().await?,
             Topic::Keyring => self.seal.reload_keyring(self).await?,
             Topic::Audit => self.audit.reload(&self.store, &self.barrier).await?,
+            Topic::Quotas => self.rate_limits.load(&self.store).await?,
         }
         Ok(())
     }
@@ -318,6 +331,7 @@ impl Core {
         self.barrier.clear();
         self.tokens.clear();
         self.mounts.store(Arc::new(MountTable::default()));
+        self.rate_limits.clear();
         self.seal.reset().await;
         tracing::info!("sealed");
     }

@@ -177,6 +177,8 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
         client_addr: parts.extensions.get::<PeerAddr>().map(|p| p.0),
     };
     let client = logical.client_addr.map(|a| a.ip());
+    // Rate-limit quotas count every request, before its token or body is looked at.
+    state.core.rate_limits.check(&logical.path, client)?;
     let max = state.limits.max_request_size;
     // SEC-35: the token is checked from the headers before a byte of the body is read.
     let limit = match admit::admit(&state.core, &logical.path, operation, logical.token.as_ref(), client, max).await {

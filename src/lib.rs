@@ -33,6 +33,7 @@ pub mod password_policy;
 pub mod policies;
 pub mod policy;
 pub mod process;
+pub mod rate_limit;
 pub mod rotation;
 pub mod schedule;
 pub mod seal;

@@ -83,7 +83,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
-    let core = Core::new(store, seal, audit);
+    let core = Core::new(store, seal, audit, &limits);
     core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {
         tracing::info!("unsealed from the key file");

@@ -96,6 +96,10 @@ impl Engine for System {
                         return r;
                     }
                     Err(ApiError::unsupported_path())
+                } else if path == "quotas/rate-limit" && op == Operation::List {
+                    crate::rate_limit::list(call.core).await
+                } else if let Some(name) = path.strip_prefix("quotas/rate-limit/") {
+                    crate::rate_limit::endpoint(call.core, name, &req).await
                 } else if path == "quotas/lease-count" || path.starts_with("quotas/lease-count/") {
                     let rest = path.trim_start_matches("quotas/lease-count").trim_start_matches('/');
                     leases_api::quotas(&call, rest, &req).await

@@ -4,7 +4,7 @@
 //! (SEC-17), and an unknown user, a wrong password and a locked-out user get the same 400 after
 //! the same work (SEC-16).
 
-mod hashing;
+pub mod hashing;
 mod login;
 mod users;
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::hashing::{self, DUMMY_HASH};
+use super::hashing::DUMMY_HASH;
 use super::users::User;
 use super::{lockout_kind, login_lock_scope};
 use crate::approle::{canonical_name, store_err};
@@ -115,7 +115,7 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
     let password = Zeroizing::new(password.to_string());
     let Some(name) = canonical_name(raw_name) else {
         // No such user can exist; still pay for a verification.
-        hashing::verify(password, DUMMY_HASH.to_string()).await?;
+        call.core.hashing.verify(password, DUMMY_HASH.to_string()).await?;
         return Err(invalid());
     };
     let store = &call.core.store;
@@ -136,7 +136,7 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
     let mut state = stored.clone().unwrap_or_default().current(&cfg, now);
     let locked = state.locked();
     let phc = user.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
-    let matched = hashing::verify(password, phc).await?;
+    let matched = call.core.hashing.verify(password, phc).await?;
 
     match user {
         Some(u) if matched && !locked => {

@@ -217,3 +217,111 @@ async fn load5_connections_over_the_cap_are_refused_and_a_freed_slot_is_reused()
     })
     .await;
 }
+
+#[tokio::test]
+async fn argon2_queue_full_answers_503_with_retry_after_and_a_good_login_gets_through_after() {
+    let s = TestServer::dev_with("root", Limits { argon2_queue: 1, ..crate::harness::limits() }).await;
+    let (st, _) = s.call("POST", "sys/auth/userpass", Some(json!({"type": "userpass"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = s.call("POST", "auth/userpass/users/alice", Some(json!({"password": "pw-alice-1"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    // Bad logins for different users at once: one Argon2 check may run or wait, the rest are
+    // refused at once.
+    let bad: Vec<_> = (0..16)
+        .map(|i| {
+            let req = s.request_anon("POST", &format!("auth/userpass/login/nobody{i}")).json(&json!({"password": "x"}));
+            tokio::spawn(crate::harness::send(req))
+        })
+        .collect();
+    let mut busy = 0;
+    for r in bad {
+        let r = r.await.unwrap();
+        match r.status {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"), "{}", r.text);
+                busy += 1;
+            }
+            other => assert_eq!(other, StatusCode::BAD_REQUEST, "{}", r.text),
+        }
+    }
+    assert!(busy > 0, "no login was refused with a queue of one");
+    crate::harness::until("a good login after the burst", Duration::from_secs(20), || async {
+        let (st, _) = s.call_as("", "POST", "auth/userpass/login/alice", Some(json!({"password": "pw-alice-1"}))).await;
+        st == StatusCode::OK
+    })
+    .await;
+}
+
+/// Sends `GET kv/data/x` until it gets 429 (at most `tries`); returns that response.
+async fn until_limited(s: &TestServer, tries: usize) -> crate::harness::Raw {
+    for _ in 0..tries {
+        let r = crate::harness::send(s.request("GET", "kv/data/x")).await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            return r;
+        }
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    }
+    panic!("no 429 after {tries} requests");
+}
+
+#[tokio::test]
+async fn rate_limit_quotas_answer_429_recover_after_the_block_and_survive_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let keydir = tempfile::tempdir().unwrap();
+    let key = keydir.path().join("unseal.key");
+    std::fs::write(&key, coffer::crypto::random_bytes::<32>()).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let seal = coffer::config::SealKind::KeyFile(key.clone());
+    let mut s = TestServer::start_with(seal.clone(), crate::harness::limits()).await;
+    let (st, v) = s.call_as("", "PUT", "sys/init", Some(json!({}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    s.token = v["root_token"].as_str().unwrap().to_string();
+    let (st, v) = s.call("POST", "sys/mounts/kv", Some(json!({"type": "kv-v2"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    // Validation: a positive rate, a path under a mount.
+    let (st, _) = s.call("PUT", "sys/quotas/rate-limit/bad", Some(json!({"rate": 0}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = s.call("PUT", "sys/quotas/rate-limit/bad", Some(json!({"rate": 1, "path": "nowhere/"}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let quota = json!({"path": "kv", "rate": 2, "interval": "1m", "block_interval": "1s"});
+    let (st, v) = s.call("PUT", "sys/quotas/rate-limit/kv-limit", Some(quota)).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (st, v) = s.call("GET", "sys/quotas/rate-limit/kv-limit", None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let d = &v["data"];
+    assert_eq!(
+        (d["name"].clone(), d["path"].clone(), d["type"].clone()),
+        (json!("kv-limit"), json!("kv/"), json!("rate-limit"))
+    );
+    assert_eq!(
+        (d["rate"].as_f64(), d["interval"].clone(), d["block_interval"].clone()),
+        (Some(2.0), json!(60), json!(1))
+    );
+    let (st, v) = s.call("LIST", "sys/quotas/rate-limit", None).await;
+    assert_eq!((st, v["data"]["keys"].clone()), (StatusCode::OK, json!(["kv-limit"])));
+
+    let r = until_limited(&s, 3).await;
+    assert!(r.headers.get("retry-after").is_some(), "no Retry-After");
+    assert_eq!(r.json()["errors"], json!(["request path \"kv/data/x\": rate limit quota exceeded"]));
+    let (st, _) = s.call("GET", "sys/mounts", None).await;
+    assert_eq!(st, StatusCode::OK, "other paths are not limited");
+    crate::harness::until("the block ends", Duration::from_secs(10), || async {
+        crate::harness::send(s.request("GET", "kv/data/x")).await.status == StatusCode::NOT_FOUND
+    })
+    .await;
+
+    // Stored: after a restart the quota is still read back and enforced.
+    let token = s.token.clone();
+    let dir = s.stop().await;
+    let mut s = TestServer::start_in(dir, seal, crate::harness::limits()).await;
+    s.token = token;
+    let (st, v) = s.call("GET", "sys/quotas/rate-limit/kv-limit", None).await;
+    assert_eq!((st, v["data"]["path"].clone()), (StatusCode::OK, json!("kv/")));
+    until_limited(&s, 3).await;
+    let (st, _) = s.call("DELETE", "sys/quotas/rate-limit/kv-limit", None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    for _ in 0..5 {
+        let (st, _) = s.call("GET", "kv/data/x", None).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "a deleted quota no longer applies");
+    }
+}
