@@ -112,6 +112,8 @@ pub struct RawListener {
     pub http_read_header_timeout: Option<String>,
     /// Close connections idle this long (`"5m"`).
     pub http_idle_timeout: Option<String>,
+    /// Longest wait for a request body once the headers are in (`"30s"`).
+    pub http_read_timeout: Option<String>,
     /// Most connections open at once.
     pub max_connections: Option<usize>,
 }
@@ -218,6 +220,8 @@ pub struct EdgeLimits {
     pub header_read_timeout: std::time::Duration,
     /// `listener.http_idle_timeout`.
     pub idle_timeout: std::time::Duration,
+    /// `listener.http_read_timeout`.
+    pub body_read_timeout: std::time::Duration,
     /// `listener.max_connections`.
     pub max_connections: usize,
     /// `auth.argon2_queue`.
@@ -230,6 +234,7 @@ impl Default for EdgeLimits {
         EdgeLimits {
             header_read_timeout: d.header_read_timeout,
             idle_timeout: d.idle_timeout,
+            body_read_timeout: d.body_read_timeout,
             max_connections: d.max_connections,
             argon2_queue: d.argon2_queue,
         }
@@ -244,6 +249,7 @@ impl Config {
             max_json_depth: self.max_json_depth,
             header_read_timeout: self.edge.header_read_timeout,
             idle_timeout: self.edge.idle_timeout,
+            body_read_timeout: self.edge.body_read_timeout,
             max_connections: self.edge.max_connections,
             argon2_queue: self.edge.argon2_queue,
         }
@@ -256,6 +262,7 @@ fn edge_limits(listener: &RawListener, auth: &RawAuth, errors: &mut Vec<String>)
     for (key, text, into) in [
         ("http_read_header_timeout", &listener.http_read_header_timeout, &mut e.header_read_timeout),
         ("http_idle_timeout", &listener.http_idle_timeout, &mut e.idle_timeout),
+        ("http_read_timeout", &listener.http_read_timeout, &mut e.body_read_timeout),
     ] {
         if let Some(text) = text {
             match crate::duration::parse_str(text) {
@@ -319,6 +326,7 @@ const ENV_KEYS: &[&str] = &[
     "LISTENER_MAX_JSON_DEPTH",
     "LISTENER_HTTP_READ_HEADER_TIMEOUT",
     "LISTENER_HTTP_IDLE_TIMEOUT",
+    "LISTENER_HTTP_READ_TIMEOUT",
     "LISTENER_MAX_CONNECTIONS",
     "AUDIT_MAX_ENTRY_SIZE",
     "AUTH_ARGON2_QUEUE",
@@ -410,6 +418,7 @@ impl RawConfig {
             "LISTENER_MAX_JSON_DEPTH" => self.listener.max_json_depth = Some(number(&v)?),
             "LISTENER_HTTP_READ_HEADER_TIMEOUT" => self.listener.http_read_header_timeout = Some(v),
             "LISTENER_HTTP_IDLE_TIMEOUT" => self.listener.http_idle_timeout = Some(v),
+            "LISTENER_HTTP_READ_TIMEOUT" => self.listener.http_read_timeout = Some(v),
             "LISTENER_MAX_CONNECTIONS" => self.listener.max_connections = Some(number(&v)?),
             "AUDIT_MAX_ENTRY_SIZE" => self.audit.max_entry_size = Some(number(&v)?),
             "AUTH_ARGON2_QUEUE" => self.auth.argon2_queue = Some(number(&v)?),
@@ -650,11 +659,17 @@ mod tests {
              [storage]\nurl = \"sqlite:///x\"\n[auth]\nargon2_queue = 5\n[audit]\nmax_entry_size = 8192",
         )
         .unwrap();
-        raw.apply_env(&env(&[("COFFER_LISTENER_HTTP_IDLE_TIMEOUT", "1m"), ("COFFER_AUTH_ARGON2_QUEUE", "7")])).unwrap();
+        raw.apply_env(&env(&[
+            ("COFFER_LISTENER_HTTP_IDLE_TIMEOUT", "1m"),
+            ("COFFER_LISTENER_HTTP_READ_TIMEOUT", "4s"),
+            ("COFFER_AUTH_ARGON2_QUEUE", "7"),
+        ]))
+        .unwrap();
         let c = raw.validate().unwrap();
         let l = c.limits();
         assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(3));
         assert_eq!(l.idle_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(l.body_read_timeout, std::time::Duration::from_secs(4));
         assert_eq!((l.max_connections, l.argon2_queue), (10, 7));
         assert_eq!(c.audit.max_entry_size, 8192);
         let raw = RawConfig::from_toml(

@@ -37,6 +37,8 @@ pub struct Limits {
     pub header_read_timeout: std::time::Duration,
     /// A connection with no request in flight and no bytes arriving is closed after this long.
     pub idle_timeout: std::time::Duration,
+    /// Longest wait for a request's whole body once its headers are in; 408 after it.
+    pub body_read_timeout: std::time::Duration,
     /// Most connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
     /// Most Argon2 computations running or waiting at once; more get 503 with `Retry-After`.
@@ -50,6 +52,7 @@ impl Default for Limits {
             max_json_depth: crate::config::DEFAULT_MAX_JSON_DEPTH,
             header_read_timeout: std::time::Duration::from_secs(10),
             idle_timeout: std::time::Duration::from_secs(300),
+            body_read_timeout: std::time::Duration::from_secs(30),
             max_connections: 4096,
             argon2_queue: 64,
         }
@@ -190,7 +193,11 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::too_large(limit));
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large(limit))?;
+    // A body dribbled in byte by byte must not hold the connection (and its slot) for ever.
+    let bytes = tokio::time::timeout(state.limits.body_read_timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, "timed out reading the request body"))?
+        .map_err(|_| ApiError::too_large(limit))?;
     let mut data = limits::parse_body(&bytes, state.limits.max_json_depth)?;
     for (k, v) in query {
         if k != "list" {

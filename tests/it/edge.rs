@@ -325,3 +325,17 @@ async fn rate_limit_quotas_answer_429_recover_after_the_block_and_survive_a_rest
         assert_eq!(st, StatusCode::NOT_FOUND, "a deleted quota no longer applies");
     }
 }
+
+#[tokio::test]
+async fn load5_a_body_that_never_completes_gets_408_after_the_read_timeout() {
+    let limits = Limits { body_read_timeout: Duration::from_secs(1), ..crate::harness::limits() };
+    let s = TestServer::dev_with("root", limits).await;
+    let (st, _) = s.call("POST", "sys/auth/userpass", Some(json!({"type": "userpass"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    // A login needs no token, so its body is read: 100 bytes announced, 10 sent.
+    let started = std::time::Instant::now();
+    let mut c = send_head(&s, "POST /v1/auth/userpass/login/alice HTTP/1.1\r\nContent-Length: 100").await;
+    c.write_all(b"{\"passwor").await.unwrap();
+    assert_eq!(status_within(&mut c, Duration::from_secs(10)).await, Some(408));
+    assert!(started.elapsed() >= Duration::from_millis(900), "too early: {:?}", started.elapsed());
+}
