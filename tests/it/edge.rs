@@ -339,3 +339,27 @@ async fn load5_a_body_that_never_completes_gets_408_after_the_read_timeout() {
     assert_eq!(status_within(&mut c, Duration::from_secs(10)).await, Some(408));
     assert!(started.elapsed() >= Duration::from_millis(900), "too early: {:?}", started.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_quotas_written_on_one_node_apply_on_another() {
+    let (_store, db) = crate::store_contract::fresh_pg().await;
+    let mut a = TestServer::at_url(db.url(), Duration::from_secs(3)).await;
+    let (shares, root) = a.init(1, 1).await;
+    a.unseal(&shares).await;
+    let mut b = TestServer::at_url(db.url(), Duration::from_secs(3)).await;
+    b.token = root.clone();
+    b.unseal(&shares).await;
+    let (st, v) = a.call("POST", "sys/mounts/kv", Some(json!({"type": "kv-v2"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    crate::harness::until("the mount on the other node", Duration::from_secs(10), || async {
+        b.call("GET", "kv/data/x", None).await.0 == StatusCode::NOT_FOUND
+    })
+    .await;
+    let (st, v) =
+        a.call("PUT", "sys/quotas/rate-limit/one", Some(json!({"path": "kv/", "rate": 1, "interval": "1h"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    crate::harness::until("the quota on the other node", Duration::from_secs(10), || async {
+        b.call("GET", "kv/data/x", None).await.0 == StatusCode::TOO_MANY_REQUESTS
+    })
+    .await;
+}
