@@ -33,7 +33,7 @@ pub struct Hashing {
 
 /// One place in the queue, given back when dropped (after the computation, or when a waiting
 /// request is cancelled).
-struct Place(Arc<AtomicUsize>);
+pub struct Place(Arc<AtomicUsize>);
 
 impl Drop for Place {
     fn drop(&mut self) {
@@ -59,16 +59,30 @@ impl Hashing {
         }
     }
 
-    /// Runs `f` on the blocking pool under a hashing permit, or answers 503 at once when the
-    /// queue is full. Permit and place move into the task, so a cancelled request does not free
-    /// them while the computation still runs.
-    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    /// Takes a place in the queue, or answers 503 at once when it is full. A login takes it
+    /// before it waits for its user's lock, so waiting there counts as queueing too.
+    pub fn reserve(&self) -> Result<Place, ApiError> {
         if self.queued.fetch_add(1, Ordering::SeqCst) >= self.queue {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!(queue = self.queue, "Argon2 queue full: a password check is refused with 503");
             return Err(busy());
         }
-        let place = Place(self.queued.clone());
+        Ok(Place(self.queued.clone()))
+    }
+
+    /// Runs `f` on the blocking pool under a hashing permit, in a place taken now.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let place = self.reserve()?;
+        self.blocking_in(place, f).await
+    }
+
+    /// Runs `f` on the blocking pool under a hashing permit, in `place`. Permit and place move
+    /// into the task, so a cancelled request does not free them while the computation still runs.
+    async fn blocking_in<T: Send + 'static>(
+        &self,
+        place: Place,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
         let permit = self.permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(&e))?;
         tokio::task::spawn_blocking(move || {
             let out = f();
@@ -94,6 +108,11 @@ impl Hashing {
     /// the dummy.
     pub async fn verify(&self, password: Zeroizing<String>, phc: String) -> Result<bool, ApiError> {
         self.blocking(move || verify_now(&password, &phc)).await
+    }
+
+    /// [`Hashing::verify`] in a place reserved earlier.
+    pub async fn verify_in(&self, place: Place, password: Zeroizing<String>, phc: String) -> Result<bool, ApiError> {
+        self.blocking_in(place, move || verify_now(&password, &phc)).await
     }
 }
 

@@ -612,9 +612,16 @@ async fn sec17_userpass_parallel_bad_logins_never_exceed_the_threshold() {
             .await
         }));
     }
+    // Past the Argon2 queue (64 by default) a login is refused with 503 before it counts (D63).
+    let mut checked = 0;
     for t in tasks {
-        assert_eq!(t.await.unwrap(), (StatusCode::BAD_REQUEST, invalid_user()));
+        let (status, body) = t.await.unwrap();
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!((status, body), (StatusCode::BAD_REQUEST, invalid_user()));
+            checked += 1;
+        }
     }
+    assert!(checked >= 5, "only {checked} logins were checked");
     done.store(true, Ordering::SeqCst);
     monitor.await.unwrap();
     let raw = core.store.entry_get(&kind, "dave").await.unwrap().unwrap();

@@ -245,6 +245,23 @@ async fn argon2_queue_full_answers_503_with_retry_after_and_a_good_login_gets_th
         }
     }
     assert!(busy > 0, "no login was refused with a queue of one");
+    // Bad logins for one user wait for that user's lock; waiting there counts as queueing.
+    let (st, _) = s.call("POST", "auth/userpass/users/bob", Some(json!({"password": "pw-bob-1"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let bad: Vec<_> = (0..16)
+        .map(|_| {
+            let req = s.request_anon("POST", "auth/userpass/login/bob").json(&json!({"password": "x"}));
+            tokio::spawn(crate::harness::send(req))
+        })
+        .collect();
+    let mut busy = 0;
+    for r in bad {
+        let r = r.await.unwrap();
+        if r.status == StatusCode::SERVICE_UNAVAILABLE {
+            busy += 1;
+        }
+    }
+    assert!(busy > 0, "logins for one user queued at its lock without bound");
     crate::harness::until("a good login after the burst", Duration::from_secs(20), || async {
         let (st, _) = s.call_as("", "POST", "auth/userpass/login/alice", Some(json!({"password": "pw-alice-1"}))).await;
         st == StatusCode::OK
