@@ -129,6 +129,7 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
     let Some(rest) = raw_path.strip_prefix("/v1/") else {
         return Err(ApiError::not_found());
     };
+    limits::check_path_length(rest)?;
     let path = limits::clean_path(rest)?;
     if let Some(ns) = parts.headers.get("x-vault-namespace").and_then(|v| v.to_str().ok()) {
         if !ns.is_empty() && ns.trim_matches('/') != "root" {

@@ -35,6 +35,9 @@ impl Listener {
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Most bytes of request headers (HTTP/1 read buffer; the HTTP/2 header list gets the same).
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
+
 /// What a plain-HTTP client gets when the server holds `max_connections` already.
 const BUSY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -42,7 +45,12 @@ const BUSY: &[u8] =
 /// Serves `app` until `shutdown` completes, then drains open connections (bounded).
 pub async fn serve(listener: Listener, app: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
     let graceful = GracefulShutdown::new();
-    let builder = Arc::new(Builder::new(TokioExecutor::new()));
+    let mut builder = Builder::new(TokioExecutor::new());
+    // Request headers of one connection are buffered up to this (hyper's default is ~400 KB,
+    // which times `max_connections` is a lot of memory for clients that never finish).
+    builder.http1().max_buf_size(MAX_HEADER_BYTES);
+    builder.http2().max_header_list_size(64 << 10);
+    let builder = Arc::new(builder);
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let (header, idle) = (limits.header_read_timeout, limits.idle_timeout);
     tokio::pin!(shutdown);

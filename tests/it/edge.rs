@@ -380,3 +380,19 @@ async fn rate_limit_quotas_written_on_one_node_apply_on_another() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sec35_long_paths_and_huge_headers_are_refused_before_auth() {
+    let s = TestServer::dev().await;
+    // A path over 8 KiB: 414, so that no audit entry carries it.
+    let long = format!("secret/data/{}", "a".repeat(9 << 10));
+    let (st, _) = s.call_as("bogus", "GET", &long, None).await;
+    assert_eq!(st, StatusCode::URI_TOO_LONG);
+    let (st, _) = s.call("GET", &format!("secret/data/{}", "a".repeat(4 << 10)), None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "a 4 KiB path is fine");
+    // 100 KiB of headers: 431, never buffered in full.
+    let mut c = send_head(&s, &format!("GET /v1/sys/health HTTP/1.1\r\nX-Pad: {}", "p".repeat(100 << 10))).await;
+    assert_eq!(status_within(&mut c, Duration::from_secs(5)).await, Some(431));
+    let (st, _) = s.call("GET", "sys/health", None).await;
+    assert_eq!(st, StatusCode::OK);
+}
