@@ -67,6 +67,8 @@ async fn sec26_a_body_over_the_default_limit_gets_413_on_content_length_and_mid_
     let body = json!({"data": {"v": "x".repeat(limit - 100)}}).to_string();
     let r = s.request("PUT", "secret/data/big").body(body).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+    // Responses are not limited by the request header buffer.
+    assert_eq!(s.read("secret/data/big").await["v"].as_str().map(str::len), Some(limit - 100));
 }
 
 #[tokio::test]
