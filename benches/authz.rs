@@ -16,7 +16,7 @@ fn authz(c: &mut Criterion) {
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let store = coffer::store::open(&url).await.unwrap();
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let limits = Limits { max_request_size: 1 << 20, max_json_depth: 64 };
+        let limits = Limits { max_request_size: 1 << 20, max_json_depth: 64, ..Limits::default() };
         let running = coffer::server::start(store, SealKind::Shamir, Listener::Plain(tcp), limits).await.unwrap();
         let core = running.core.clone();
         coffer::server::setup_dev(&core, Some(SecretString::from("root".to_string()))).await.unwrap();

@@ -56,7 +56,13 @@ pub struct Settings {
     /// This node's name (`ha.node_name`, the host name by default): the chain head of a device
     /// is saved per node, since each node writes its own file or stream.
     pub node_name: String,
+    /// Largest entry in bytes (`audit.max_entry_size`): larger request or response data is
+    /// replaced by its HMAC and size (SEC-35).
+    pub max_entry_size: usize,
 }
+
+/// Default `audit.max_entry_size`: 64 KiB.
+pub const DEFAULT_MAX_ENTRY_SIZE: usize = 64 << 10;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -66,6 +72,7 @@ impl Default for Settings {
             file_dir: FileDir::Anywhere,
             declared: Vec::new(),
             node_name: crate::process::host_name(),
+            max_entry_size: DEFAULT_MAX_ENTRY_SIZE,
         }
     }
 }

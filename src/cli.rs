@@ -412,7 +412,7 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
     };
     let store =
         store::open_with(cfg.storage_url.expose_secret(), &cfg.storage_pool).await.map_err(|e| vec![e.to_string()])?;
-    let limits = Limits { max_request_size: cfg.max_request_size, max_json_depth: cfg.max_json_depth };
+    let limits = cfg.limits();
     let options =
         server::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone(), lease_ttl: cfg.lease_ttl };
     let mut running = server::start_with(store, listener, options).await.map_err(|e| vec![e])?;
@@ -445,8 +445,7 @@ async fn run_dev(args: ServerArgs) -> Result<(), String> {
     let tcp = TcpListener::bind(args.dev_listen_address)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.dev_listen_address))?;
-    let limits =
-        Limits { max_request_size: config::DEFAULT_MAX_REQUEST_SIZE, max_json_depth: config::DEFAULT_MAX_JSON_DEPTH };
+    let limits = Limits::default();
     let mut running = server::start(store, SealKind::Shamir, Listener::Plain(tcp), limits).await?;
     let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let creds = server::setup_dev(&running.core, args.dev_root_token_id.map(SecretString::from)).await?;

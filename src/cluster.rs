@@ -22,11 +22,14 @@ pub enum Topic {
     Keyring,
     /// An audit device was enabled or disabled.
     Audit,
+    /// A rate-limit quota was written or deleted.
+    Quotas,
 }
 
 impl Topic {
     /// Every topic (what a node drops when it may have missed messages).
-    pub const ALL: [Topic; 5] = [Topic::Tokens, Topic::Policies, Topic::Mounts, Topic::Keyring, Topic::Audit];
+    pub const ALL: [Topic; 6] =
+        [Topic::Tokens, Topic::Policies, Topic::Mounts, Topic::Keyring, Topic::Audit, Topic::Quotas];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl Topic {
             Topic::Mounts => "mounts",
             Topic::Keyring => "keyring",
             Topic::Audit => "audit",
+            Topic::Quotas => "quotas",
         }
     }
 

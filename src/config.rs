@@ -36,6 +36,9 @@ pub struct RawConfig {
     /// `[outbound]`: the operator's allow-list for outbound calls.
     #[serde(default)]
     pub outbound: RawOutbound,
+    /// `[auth]` settings (logins).
+    #[serde(default)]
+    pub auth: RawAuth,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
 }
@@ -61,6 +64,17 @@ pub struct RawAudit {
     pub checkpoint_interval: Option<String>,
     /// The directory API-enabled file devices may write in; unset: config-declared only.
     pub file_dir: Option<PathBuf>,
+    /// Largest audit entry in bytes; larger request or response data is replaced by its HMAC
+    /// and size.
+    pub max_entry_size: Option<usize>,
+}
+
+/// `[auth]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Most Argon2 computations running or waiting at once on this node.
+    pub argon2_queue: Option<usize>,
 }
 
 /// `[ha]` as written.
@@ -106,6 +120,14 @@ pub struct RawListener {
     pub max_request_size: Option<usize>,
     /// Deepest JSON nesting accepted.
     pub max_json_depth: Option<usize>,
+    /// Longest wait for a request's headers (`"10s"`).
+    pub http_read_header_timeout: Option<String>,
+    /// Close connections idle this long (`"5m"`).
+    pub http_idle_timeout: Option<String>,
+    /// Longest wait for a request body once the headers are in (`"30s"`).
+    pub http_read_timeout: Option<String>,
+    /// Most connections open at once.
+    pub max_connections: Option<usize>,
 }
 
 /// `[storage]` as written.
@@ -200,6 +222,80 @@ pub struct Config {
     pub lease_ttl: std::time::Duration,
     /// `[outbound] allowed_urls`, parsed.
     pub outbound: Vec<crate::outbound::AllowedUrl>,
+    /// Edge limits: header and idle timeouts, connection cap, Argon2 queue (the body and JSON
+    /// limits are the two fields above).
+    pub edge: EdgeLimits,
+}
+
+/// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeLimits {
+    /// `listener.http_read_header_timeout`.
+    pub header_read_timeout: std::time::Duration,
+    /// `listener.http_idle_timeout`.
+    pub idle_timeout: std::time::Duration,
+    /// `listener.http_read_timeout`.
+    pub body_read_timeout: std::time::Duration,
+    /// `listener.max_connections`.
+    pub max_connections: usize,
+    /// `auth.argon2_queue`.
+    pub argon2_queue: usize,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        let d = crate::http::Limits::default();
+        EdgeLimits {
+            header_read_timeout: d.header_read_timeout,
+            idle_timeout: d.idle_timeout,
+            body_read_timeout: d.body_read_timeout,
+            max_connections: d.max_connections,
+            argon2_queue: d.argon2_queue,
+        }
+    }
+}
+
+impl Config {
+    /// The HTTP edge's limits.
+    pub fn limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            max_request_size: self.max_request_size,
+            max_json_depth: self.max_json_depth,
+            header_read_timeout: self.edge.header_read_timeout,
+            idle_timeout: self.edge.idle_timeout,
+            body_read_timeout: self.edge.body_read_timeout,
+            max_connections: self.edge.max_connections,
+            argon2_queue: self.edge.argon2_queue,
+        }
+    }
+}
+
+/// Validates the edge limits of `[listener]` and `[auth]`, adding problems to `errors`.
+fn edge_limits(listener: &RawListener, auth: &RawAuth, errors: &mut Vec<String>) -> EdgeLimits {
+    let mut e = EdgeLimits::default();
+    for (key, text, into) in [
+        ("http_read_header_timeout", &listener.http_read_header_timeout, &mut e.header_read_timeout),
+        ("http_idle_timeout", &listener.http_idle_timeout, &mut e.idle_timeout),
+        ("http_read_timeout", &listener.http_read_timeout, &mut e.body_read_timeout),
+    ] {
+        if let Some(text) = text {
+            match crate::duration::parse_str(text) {
+                Ok(secs) if secs > 0 => *into = std::time::Duration::from_secs(secs),
+                _ => errors.push(format!("listener.{key}: {text:?} is not a positive duration (e.g. \"10s\")")),
+            }
+        }
+    }
+    for (key, value, into) in [
+        ("listener.max_connections", listener.max_connections, &mut e.max_connections),
+        ("auth.argon2_queue", auth.argon2_queue, &mut e.argon2_queue),
+    ] {
+        match value {
+            Some(0) => errors.push(format!("{key} must be at least 1")),
+            Some(n) => *into = n,
+            None => {}
+        }
+    }
+    e
 }
 
 impl std::fmt::Debug for Config {
@@ -215,8 +311,8 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// Default body limit: 32 MiB, as OpenBao.
-pub const DEFAULT_MAX_REQUEST_SIZE: usize = 32 << 20;
+/// Default body limit: 1 MiB (SEC-35; OpenBao's 32 MiB let one unauthenticated body cost 600 MB).
+pub const DEFAULT_MAX_REQUEST_SIZE: usize = 1 << 20;
 /// Default JSON depth limit.
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
@@ -242,6 +338,12 @@ const ENV_KEYS: &[&str] = &[
     "LISTENER_TLS_DISABLE",
     "LISTENER_MAX_REQUEST_SIZE",
     "LISTENER_MAX_JSON_DEPTH",
+    "LISTENER_HTTP_READ_HEADER_TIMEOUT",
+    "LISTENER_HTTP_IDLE_TIMEOUT",
+    "LISTENER_HTTP_READ_TIMEOUT",
+    "LISTENER_MAX_CONNECTIONS",
+    "AUDIT_MAX_ENTRY_SIZE",
+    "AUTH_ARGON2_QUEUE",
     "STORAGE_URL",
     "STORAGE_MAX_CONNECTIONS",
     "STORAGE_ACQUIRE_TIMEOUT",
@@ -328,6 +430,12 @@ impl RawConfig {
             "LISTENER_TLS_DISABLE" => self.listener.tls_disable = Some(boolean(&v)?),
             "LISTENER_MAX_REQUEST_SIZE" => self.listener.max_request_size = Some(number(&v)?),
             "LISTENER_MAX_JSON_DEPTH" => self.listener.max_json_depth = Some(number(&v)?),
+            "LISTENER_HTTP_READ_HEADER_TIMEOUT" => self.listener.http_read_header_timeout = Some(v),
+            "LISTENER_HTTP_IDLE_TIMEOUT" => self.listener.http_idle_timeout = Some(v),
+            "LISTENER_HTTP_READ_TIMEOUT" => self.listener.http_read_timeout = Some(v),
+            "LISTENER_MAX_CONNECTIONS" => self.listener.max_connections = Some(number(&v)?),
+            "AUDIT_MAX_ENTRY_SIZE" => self.audit.max_entry_size = Some(number(&v)?),
+            "AUTH_ARGON2_QUEUE" => self.auth.argon2_queue = Some(number(&v)?),
             "STORAGE_URL" => self.storage.url = Some(SecretString::from(v)),
             "STORAGE_MAX_CONNECTIONS" => {
                 self.storage.max_connections = Some(v.parse().map_err(|_| "expected a number".to_string())?)
@@ -360,6 +468,7 @@ impl RawConfig {
     /// Checks everything and lists all problems at once.
     pub fn validate(self) -> Result<Config, Vec<String>> {
         let mut errors = Vec::new();
+        let edge = edge_limits(&self.listener, &self.auth, &mut errors);
         let address_text = self.listener.address.unwrap_or_else(|| "127.0.0.1:8200".to_string());
         let address = address_text.parse::<SocketAddr>().map_err(|_| {
             errors.push(format!("listener.address: {address_text:?} is not host:port (e.g. 127.0.0.1:8200)"));
@@ -433,6 +542,7 @@ impl RawConfig {
                 outbound,
                 audit,
                 lease_ttl,
+                edge,
                 address,
                 tls,
                 max_request_size,
@@ -489,6 +599,11 @@ fn audit_settings(raw: RawAudit, devices: Vec<RawAuditDevice>, errors: &mut Vec<
             errors.push("audit.checkpoint_entries must be at least 1".into());
         }
         s.cadence.entries = n.max(1);
+    }
+    match raw.max_entry_size {
+        Some(n) if n < 4096 => errors.push("audit.max_entry_size must be at least 4096".into()),
+        Some(n) => s.max_entry_size = n,
+        None => {}
     }
     if let Some(dir) = raw.file_dir {
         if dir.is_absolute() {
@@ -555,6 +670,8 @@ mod tests {
         assert!(c.tls.is_some());
         assert_eq!(c.seal, SealKind::Shamir);
         assert_eq!(c.max_request_size, DEFAULT_MAX_REQUEST_SIZE);
+        assert_eq!(c.edge, EdgeLimits::default());
+        assert_eq!(c.audit.max_entry_size, crate::audit::DEFAULT_MAX_ENTRY_SIZE);
         assert_eq!(c.outbound.iter().map(ToString::to_string).collect::<Vec<_>>(), ["https://rotator.internal/hooks/"]);
     }
 
@@ -564,6 +681,39 @@ mod tests {
             .replace("allowed_urls = [\"https://rotator.internal/hooks/\"]", "allowed_urls = [\"https://User@x/\"]");
         let errors = RawConfig::from_toml(&bad).unwrap().validate().unwrap_err();
         assert!(errors.iter().any(|e| e.starts_with("outbound.allowed_urls:")), "{errors:?}");
+    }
+
+    #[test]
+    fn edge_limits_come_from_file_and_env_and_bad_ones_are_named() {
+        let mut raw = RawConfig::from_toml(
+            "[listener]\ntls_disable = true\nhttp_read_header_timeout = \"3s\"\nmax_connections = 10\n\
+             [storage]\nurl = \"sqlite:///x\"\n[auth]\nargon2_queue = 5\n[audit]\nmax_entry_size = 8192",
+        )
+        .unwrap();
+        raw.apply_env(&env(&[
+            ("COFFER_LISTENER_HTTP_IDLE_TIMEOUT", "1m"),
+            ("COFFER_LISTENER_HTTP_READ_TIMEOUT", "4s"),
+            ("COFFER_AUTH_ARGON2_QUEUE", "7"),
+        ]))
+        .unwrap();
+        let c = raw.validate().unwrap();
+        let l = c.limits();
+        assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(l.idle_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(l.body_read_timeout, std::time::Duration::from_secs(4));
+        assert_eq!((l.max_connections, l.argon2_queue), (10, 7));
+        assert_eq!(c.audit.max_entry_size, 8192);
+        let raw = RawConfig::from_toml(
+            "[listener]\ntls_disable = true\nhttp_idle_timeout = \"never\"\nmax_connections = 0\n\
+             [storage]\nurl = \"sqlite:///x\"\n[auth]\nargon2_queue = 0\n[audit]\nmax_entry_size = 10",
+        )
+        .unwrap();
+        let errs = raw.validate().unwrap_err();
+        for key in
+            ["listener.http_idle_timeout", "listener.max_connections", "auth.argon2_queue", "audit.max_entry_size"]
+        {
+            assert!(errs.iter().any(|e| e.contains(key)), "{key}: {errs:?}");
+        }
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct Core {
     pub api_address: arc_swap::ArcSwapOption<String>,
     /// The operator's allow-list for outbound calls that a non-operator can cause.
     pub outbound: crate::outbound::Outbound,
+    /// This node's Argon2 computations (bounded queue).
+    pub hashing: crate::userpass::hashing::Hashing,
+    /// Rate-limit quotas and this node's per-client counts.
+    pub rate_limits: crate::rate_limit::RateLimits,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -72,7 +76,12 @@ impl Core {
     }
 
     /// A sealed core over `store`.
-    pub fn new(store: SharedStore, seal_kind: SealKind, audit: crate::audit::Settings) -> Arc<Self> {
+    pub fn new(
+        store: SharedStore,
+        seal_kind: SealKind,
+        audit: crate::audit::Settings,
+        limits: &crate::http::Limits,
+    ) -> Arc<Self> {
         let changes = crate::cluster::Changes::default();
         let mut tokens = TokenStore::default();
         tokens.changes = changes.clone();
@@ -89,6 +98,8 @@ impl Core {
             leader: arc_swap::ArcSwapOption::empty(),
             api_address: arc_swap::ArcSwapOption::empty(),
             outbound: Default::default(),
+            hashing: crate::userpass::hashing::Hashing::new(limits.argon2_queue),
+            rate_limits: Default::default(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
@@ -180,6 +191,25 @@ impl Core {
             self.tokens.revoke_tree(&self.store, &token.row.hash).await?;
         }
         result
+    }
+
+    /// A request the HTTP edge refused before reading its body (SEC-35). The token is checked
+    /// again so that the refusal is audited like any other, but the request never runs, even if
+    /// its token became good in between (say, the server was unsealed meanwhile).
+    pub async fn refuse_unread(&self, req: Request) -> Result<Response, ApiError> {
+        if self.barrier.is_sealed() {
+            return Err(ApiError::sealed());
+        }
+        let mut trail = Trail::new(&self.audit);
+        let table = self.mounts.load_full();
+        let mount = table.route(&req.path).map(|(m, _)| m);
+        let secret = if trail.is_on() { req.token.clone() } else { None };
+        let secret = secret.as_ref().map(|s| s.expose_secret());
+        let e = match self.tokens.authenticate(&self.store, req.token.as_ref(), Utc::now()).await {
+            Err(e) => e,
+            Ok(_) => ApiError::permission_denied(),
+        };
+        trail.refuse(&req, mount.as_deref(), &Caller { secret, ..Caller::default() }, e).await
     }
 
     /// Policy check (create or update decided by existence), wrapping bounds and sudo paths.
@@ -275,6 +305,7 @@ impl Core {
             .and_then(|c| serde_json::from_slice::<Cluster>(&c).ok());
         self.cluster.store(Arc::new(cluster));
         self.reload_mounts().await?;
+        self.rate_limits.load(&self.store).await?;
         self.audit.load(&self.store, &self.barrier).await
     }
 
@@ -290,6 +321,7 @@ impl Core {
             Topic::Mounts => self.reload_mounts().await?,
             Topic::Keyring => self.seal.reload_keyring(self).await?,
             Topic::Audit => self.audit.reload(&self.store, &self.barrier).await?,
+            Topic::Quotas => self.rate_limits.load(&self.store).await?,
         }
         Ok(())
     }
@@ -300,6 +332,7 @@ impl Core {
         self.barrier.clear();
         self.tokens.clear();
         self.mounts.store(Arc::new(MountTable::default()));
+        self.rate_limits.clear();
         self.seal.reset().await;
         tracing::info!("sealed");
     }

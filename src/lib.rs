@@ -36,6 +36,7 @@ pub mod path_chars;
 pub mod policies;
 pub mod policy;
 pub mod process;
+pub mod rate_limit;
 pub mod refusal;
 pub mod rotation;
 pub mod schedule;

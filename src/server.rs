@@ -83,14 +83,14 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
-    let core = Core::new(store, seal, audit);
+    let core = Core::new(store, seal, audit, &limits);
     core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {
         tracing::info!("unsealed from the key file");
     }
     let (tx, rx) = oneshot::channel::<()>();
     let app = http::router(core.clone(), limits);
-    let task = tokio::spawn(http::serve(listener, app, async move {
+    let task = tokio::spawn(http::serve(listener, app, limits, async move {
         let _ = rx.await;
     }));
     let mut workers = vec![

@@ -19,10 +19,21 @@ use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
 use crate::params;
 
+/// True for the `sys/` endpoints served without a token (see [`unauthenticated`]); the HTTP edge
+/// caps their bodies instead of checking a token before reading them.
+pub fn is_unauthenticated(path: &str, op: Operation) -> bool {
+    let path = path.trim_end_matches('/');
+    matches!(path, "sys/health" | "sys/seal-status" | "sys/leader" | "sys/init" | "sys/unseal")
+        || (path == "sys/wrapping/lookup" && op.is_write())
+}
+
 /// Answers the endpoints that work without a token and while sealed; `None` for everything else.
 pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Response, ApiError>> {
     let path = req.path.trim_end_matches('/');
     let op = req.operation;
+    if !is_unauthenticated(path, op) {
+        return None;
+    }
     let write = op.is_write();
     Some(match path {
         "sys/health" if op == Operation::Read => seal_api::health(core, req).await,
@@ -87,6 +98,10 @@ impl Engine for System {
                         return r;
                     }
                     Err(ApiError::unsupported_path())
+                } else if path == "quotas/rate-limit" && op == Operation::List {
+                    crate::rate_limit::list(call.core).await
+                } else if let Some(name) = path.strip_prefix("quotas/rate-limit/") {
+                    crate::rate_limit::endpoint(call.core, name, &req).await
                 } else if path == "quotas/lease-count" || path.starts_with("quotas/lease-count/") {
                     let rest = path.trim_start_matches("quotas/lease-count").trim_start_matches('/');
                     leases_api::quotas(&call, rest, &req).await

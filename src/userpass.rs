@@ -5,7 +5,7 @@
 //! counter can be sidestepped (SEC-17, SEC-33). An unknown user, a wrong password and a
 //! locked-out user get the same 400 after the same work (SEC-16).
 
-mod hashing;
+pub mod hashing;
 mod login;
 mod users;
 

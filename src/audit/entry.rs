@@ -51,24 +51,77 @@ struct Data<'a>(&'a Value, &'a Hasher);
 
 impl Serialize for Data<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::String(x) => s.serialize_str(&self.1.secret(x)),
+        Hashing { v: self.0, h: self.1, measure: false }.serialize(s)
+    }
+}
+
+/// A value as [`Data`] writes it; when `measure`, each hash is replaced by a placeholder of the
+/// same length, so the written size is known without computing a single HMAC.
+struct Hashing<'a> {
+    v: &'a Value,
+    h: &'a Hasher,
+    measure: bool,
+}
+
+/// As long as `hmac-sha256:` and 64 hex digits.
+const HASH_PLACEHOLDER: &str = "hmac-sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+impl Serialize for Hashing<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let inner = |v| Hashing { v, h: self.h, measure: self.measure };
+        match self.v {
+            Value::String(_) if self.measure && !self.h.is_raw() => s.serialize_str(HASH_PLACEHOLDER),
+            Value::String(x) => s.serialize_str(&self.h.secret(x)),
             Value::Array(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for i in items {
-                    seq.serialize_element(&Data(i, self.1))?;
+                    seq.serialize_element(&inner(i))?;
                 }
                 seq.end()
             }
             Value::Object(m) => {
                 let mut map = s.serialize_map(Some(m.len()))?;
                 for (k, v) in m {
-                    map.serialize_entry(k, &Data(v, self.1))?;
+                    map.serialize_entry(k, &inner(v))?;
                 }
                 map.end()
             }
             other => other.serialize(s),
         }
+    }
+}
+
+/// True when `v`, as one device writes it, takes at most `max` bytes. Stops writing (into
+/// nothing) as soon as the budget is spent.
+fn fits(v: &Value, h: &Hasher, max: usize) -> bool {
+    serde_json::to_writer(&mut Budget(max), &Hashing { v, h, measure: true }).is_ok()
+}
+
+/// A writer that only counts down the bytes left, and fails once they run out.
+struct Budget(usize);
+
+impl std::io::Write for Budget {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.checked_sub(buf.len()).ok_or(std::io::ErrorKind::WriteZero)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What stands in for data over the entry budget: the HMAC of its compact JSON text and the
+/// text's length (`data_hmac`, `data_size`).
+#[derive(Serialize)]
+struct Oversize {
+    data_hmac: String,
+    data_size: usize,
+}
+
+impl Oversize {
+    fn of(v: &impl Serialize, h: &Hasher) -> Oversize {
+        let (data_hmac, data_size) = h.hash_json(v);
+        Oversize { data_hmac, data_size }
     }
 }
 
@@ -231,8 +284,9 @@ struct RequestObject<'a> {
     wrap_ttl: Option<u64>,
 }
 
-/// The `request` object, serialised.
-pub fn request(h: &Hasher, hashed: &Hashed, req: &Request, mount: Option<&MountEntry>) -> Vec<u8> {
+/// The `request` object, serialised. Data that would take more than `max_data` bytes is
+/// replaced by its HMAC and size.
+pub fn request(h: &Hasher, hashed: &Hashed, req: &Request, mount: Option<&MountEntry>, max_data: usize) -> Vec<u8> {
     let body = RequestObject {
         id: &req.id,
         operation: req.operation.as_str(),
@@ -249,8 +303,29 @@ pub fn request(h: &Hasher, hashed: &Hashed, req: &Request, mount: Option<&MountE
     if req.data.is_empty() {
         return to_bytes(&body);
     }
+    if !map_fits(&req.data, h, max_data) {
+        return to_bytes(&RequestOversize { body, oversize: Oversize::of(&req.data, h) });
+    }
     let data = DataMap(&req.data, h);
     to_bytes(&RequestWithData { body, data })
+}
+
+/// [`fits`] for a request body.
+fn map_fits(m: &serde_json::Map<String, Value>, h: &Hasher, max: usize) -> bool {
+    // Braces, quotes, colons and commas: at most 4 bytes per entry besides key and value.
+    let mut left = max.saturating_sub(2);
+    for (k, v) in m {
+        let Some(rest) = left.checked_sub(k.len() + 4) else {
+            return false;
+        };
+        left = rest;
+        let mut counted = Budget(left);
+        if serde_json::to_writer(&mut counted, &Hashing { v, h, measure: true }).is_err() {
+            return false;
+        }
+        left = counted.0;
+    }
+    true
 }
 
 /// A request body (a JSON object) hashed for one device.
@@ -274,6 +349,14 @@ struct RequestWithData<'a> {
 }
 
 #[derive(Serialize)]
+struct RequestOversize<'a> {
+    #[serde(flatten)]
+    body: RequestObject<'a>,
+    #[serde(flatten)]
+    oversize: Oversize,
+}
+
+#[derive(Serialize)]
 struct ResponseObject<'a> {
     #[serde(flatten)]
     mount: MountFields<'a>,
@@ -285,12 +368,26 @@ struct ResponseObject<'a> {
     warnings: Option<&'a [String]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     wrap_info: Option<Keyed<'a>>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    oversize: Option<Oversize>,
 }
 
-/// The `response` object of a served (or refused) request, serialised.
-pub fn response(h: &Hasher, mount: Option<&MountEntry>, result: &Result<Response, ApiError>) -> Vec<u8> {
-    let mut r =
-        ResponseObject { mount: mount_fields(mount, true), auth: None, data: None, warnings: None, wrap_info: None };
+/// The `response` object of a served (or refused) request, serialised. Data that would take
+/// more than `max_data` bytes is replaced by its HMAC and size.
+pub fn response(
+    h: &Hasher,
+    mount: Option<&MountEntry>,
+    result: &Result<Response, ApiError>,
+    max_data: usize,
+) -> Vec<u8> {
+    let mut r = ResponseObject {
+        mount: mount_fields(mount, true),
+        auth: None,
+        data: None,
+        warnings: None,
+        wrap_info: None,
+        oversize: None,
+    };
     let error;
     match result {
         Ok(Response::Envelope { data, auth, warnings, .. }) => {
@@ -310,6 +407,10 @@ pub fn response(h: &Hasher, mount: Option<&MountEntry>, result: &Result<Response
                 r.data = Some(Data(&error, h));
             }
         }
+    }
+    if let Some(Data(v, _)) = r.data.as_ref().filter(|d| !fits(d.0, h, max_data)) {
+        r.oversize = Some(Oversize::of(*v, h));
+        r.data = None;
     }
     to_bytes(&r)
 }
@@ -395,7 +496,7 @@ mod tests {
         req.data.insert("data".into(), json!({"pass": "hunter2", "n": 3, "list": ["x", true]}));
         let caller = Caller { secret: Some("s.tok"), ..Default::default() };
         let hashed = Hashed::new(&h, &caller);
-        let r = parse(&request(&h, &hashed, &req, None));
+        let r = parse(&request(&h, &hashed, &req, None, 1 << 16));
         assert_eq!(r["data"]["data"]["pass"], json!(h.hash("hunter2")));
         assert_eq!(r["data"]["data"]["n"], 3);
         assert_eq!(r["data"]["data"]["list"], json!([h.hash("x"), true]));
@@ -410,13 +511,13 @@ mod tests {
             repeat_top_level: false,
             lease: None,
         });
-        let out_bytes = response(&h, None, &resp);
+        let out_bytes = response(&h, None, &resp, 1 << 16);
         let out = parse(&out_bytes);
         assert_eq!(out["data"]["keys"][0], json!(h.hash("a")));
         assert_eq!(out["auth"]["client_token"], json!(h.hash("s.new")));
         assert_eq!(out["auth"]["accessor"], json!(h.hash("acc")));
         assert_eq!(out["auth"]["policies"][0], "p");
-        let req_bytes = request(&h, &hashed, &req, None);
+        let req_bytes = request(&h, &hashed, &req, None, 1 << 16);
         let l = line("response", &Utc::now(), &auth(&hashed, &caller), &req_bytes, Some(&out_bytes), Some("e\n\"x\""));
         let text = String::from_utf8(l).unwrap();
         assert!(!text.contains("hunter2") && !text.contains("s.tok") && !text.contains("s.new"));
@@ -426,11 +527,36 @@ mod tests {
     }
 
     #[test]
+    fn data_over_the_budget_becomes_its_hmac_and_size() {
+        let h = Hasher::new(&Key::from_slice(&[4; 32]).unwrap(), true, false);
+        let mut req = Request::new(Operation::Update, "secret/data/big");
+        let list: Vec<Value> = (0..2000).map(|i| json!(format!("s{i}"))).collect();
+        req.data.insert("data".into(), json!({ "list": list }));
+        let hashed = Hashed::new(&h, &Caller::default());
+        let out = request(&h, &hashed, &req, None, 4096);
+        assert!(out.len() < 4096, "{}", out.len());
+        let r = parse(&out);
+        assert!(r.get("data").is_none());
+        let text = serde_json::to_string(&req.data).unwrap();
+        assert_eq!(r["data_hmac"], json!(h.hash(&text)));
+        assert_eq!(r["data_size"], json!(text.len()));
+        // Under the budget, nothing changes; the measure counts each hash at its full length.
+        let small = request(&h, &hashed, &Request::new(Operation::Update, "x"), None, 4096);
+        assert!(parse(&small).get("data_hmac").is_none());
+        let one = json!({"a": "b"});
+        let written = to_bytes(&Data(&one, &h)).len();
+        assert!(fits(&one, &h, written) && !fits(&one, &h, written - 1));
+        let resp = Ok(Response::data(json!({ "list": (0..2000).collect::<Vec<_>>() })));
+        let r = parse(&response(&h, None, &resp, 1024));
+        assert!(r.get("data").is_none() && r["data_hmac"].is_string() && r["data_size"].as_u64() > Some(1024));
+    }
+
+    #[test]
     fn errors_use_vaults_multierror_text() {
         assert_eq!(error_text(&ApiError::permission_denied()).unwrap(), "1 error occurred:\n\t* permission denied\n\n");
         assert_eq!(error_text(&ApiError::not_found()), None);
         let h = Hasher::new(&Key::from_slice(&[1; 32]).unwrap(), true, false);
-        let out = parse(&response(&h, None, &Err(ApiError::permission_denied())));
+        let out = parse(&response(&h, None, &Err(ApiError::permission_denied()), 1 << 16));
         assert_eq!(out["data"]["error"], json!(h.hash("1 error occurred:\n\t* permission denied\n\n")));
     }
 }

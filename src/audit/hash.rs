@@ -37,6 +37,36 @@ impl Hasher {
     pub fn hash(&self, input: &str) -> String {
         let mut mac = self.keyed.clone();
         mac.update(input.as_bytes());
+        Self::finish(mac)
+    }
+
+    /// `hmac-sha256:<hex>` of the compact JSON text of `value` (what `sys/audit-hash` gives for
+    /// that text), and the text's length in bytes; the text itself is never held in memory.
+    pub fn hash_json(&self, value: &impl serde::Serialize) -> (String, usize) {
+        struct Sink(Hmac<Sha256>, usize);
+        impl std::io::Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                self.1 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut sink = Sink(self.keyed.clone(), 0);
+        // Writing into memory cannot fail, and the values are JSON already.
+        let _ = serde_json::to_writer(&mut sink, value);
+        let len = sink.1;
+        (Self::finish(sink.0), len)
+    }
+
+    /// True when this device writes sensitive strings in clear (`log_raw`).
+    pub fn is_raw(&self) -> bool {
+        self.log_raw
+    }
+
+    fn finish(mac: Hmac<Sha256>) -> String {
         let mut hex = [0u8; 64];
         // 32 bytes always fit 64 hex digits; the fallback keeps this total without a panic.
         let digits = match hex::encode_to_slice(mac.finalize().into_bytes(), &mut hex) {

@@ -12,6 +12,10 @@ use crate::error::ApiError;
 use crate::logical::{Request, Response};
 use crate::mounts::MountEntry;
 
+/// Room kept in an entry for everything but the auth, request and response data: time, type,
+/// mount fields, warnings, the error text and the chain fields.
+const ENTRY_OVERHEAD: usize = 2048;
+
 /// The audit side of one request.
 pub struct Trail<'a> {
     audit: &'a Audit,
@@ -60,7 +64,7 @@ impl<'a> Trail<'a> {
         for d in self.devices.iter() {
             let hashed = entry::Hashed::new(&d.hasher, caller);
             let auth = entry::auth(&hashed, caller);
-            let request = entry::request(&d.hasher, &hashed, req, mount);
+            let request = entry::request(&d.hasher, &hashed, req, mount, self.max_entry() / 2);
             bodies.push(entry::line("request", &time, &auth, &request, None, error.as_deref()));
             self.recorded.push((auth, request));
         }
@@ -86,7 +90,9 @@ impl<'a> Trail<'a> {
             .iter()
             .zip(&self.recorded)
             .map(|(d, (auth, request))| {
-                let response = entry::response(&d.hasher, mount, &result);
+                // The response entry repeats the auth and request objects; its data gets the rest.
+                let used = auth.len() + request.len() + ENTRY_OVERHEAD;
+                let response = entry::response(&d.hasher, mount, &result, self.max_entry().saturating_sub(used));
                 entry::line("response", &time, auth, request, Some(&response), error.as_deref())
             })
             .collect();
@@ -107,6 +113,11 @@ impl<'a> Trail<'a> {
     ) -> Result<Response, ApiError> {
         self.request(req, mount, caller, Some(&e)).await?;
         self.response(mount, Err(e)).await
+    }
+
+    /// `audit.max_entry_size`: request data gets half of it, response data what is left.
+    fn max_entry(&self) -> usize {
+        self.audit.settings.max_entry_size
     }
 
     fn unrecorded(&self, id: &str, path: &str) -> Result<(), ApiError> {

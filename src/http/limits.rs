@@ -25,6 +25,21 @@ pub fn clean_path(raw: &str) -> Result<String, ApiError> {
     Ok(decoded.into_owned())
 }
 
+/// Longest request path (after `/v1/`, as sent), so that an audit entry, which carries the path
+/// twice in its response form, stays within `audit.max_entry_size`.
+pub const MAX_PATH_BYTES: usize = 8 << 10;
+
+/// 414 for a path over [`MAX_PATH_BYTES`].
+pub fn check_path_length(raw: &str) -> Result<(), ApiError> {
+    if raw.len() > MAX_PATH_BYTES {
+        return Err(ApiError::new(
+            axum::http::StatusCode::URI_TOO_LONG,
+            format!("request path is longer than {MAX_PATH_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 /// Rejects JSON nested deeper than `max` without building it (a linear byte scan).
 pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), ApiError> {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::hashing::{self, DUMMY_HASH};
+use super::hashing::DUMMY_HASH;
 use super::users::User;
 use super::{lockout_kind, login_lock_scope};
 use crate::approle::store_err;
@@ -121,6 +121,8 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
     let kind = lockout_kind(call);
     let cfg = LockoutConfig::from_options(&call.mount.row.options);
     let scope = login_lock_scope(call);
+    // The Argon2 place first: logins waiting for this user's lock count against the queue.
+    let place = call.core.hashing.reserve()?;
     let guard =
         call.core.key_locks.lock(&scope, &name).await.ok_or_else(|| ApiError::internal(&"login lock unavailable"))?;
 
@@ -135,7 +137,7 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
     let mut state = stored.clone().unwrap_or_default().current(&cfg, now);
     let locked = state.locked();
     let phc = user.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
-    let matched = hashing::verify(password, phc).await?;
+    let matched = call.core.hashing.verify_in(place, password, phc).await?;
 
     match user {
         Some(u) if matched && !locked => {

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::{hashing, lockout_kind, login_lock_scope, users_kind};
+use super::{lockout_kind, login_lock_scope, users_kind};
 use crate::approle::{multierror_500, store_err, token_fields, token_type_field};
 use crate::auth_method::TokenParams;
 use crate::engine::Call;
@@ -92,7 +92,7 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
             let new_password = password(d)?;
             // Hash before taking the lock: the slow part never blocks other writers.
             let new_hash = match new_password {
-                Some(p) => Some(hashing::hash(p).await?),
+                Some(p) => Some(call.core.hashing.hash(p).await?),
                 None => None,
             };
             let _guard = call.core.key_locks.lock(&user_scope(call), name).await;
@@ -130,7 +130,7 @@ pub async fn set_password(call: &Call<'_>, name: &str, req: &Request) -> Result<
     if User::load(call, name).await?.is_none() {
         return Err(no_user());
     }
-    let h = hashing::hash(p).await?;
+    let h = call.core.hashing.hash(p).await?;
     {
         let _guard = call.core.key_locks.lock(&user_scope(call), name).await;
         let mut user = User::load(call, name).await?.ok_or_else(no_user)?;

@@ -232,7 +232,8 @@ async fn a_socket_peer_that_never_reads_is_cut_off_by_the_timeout() {
             held.push(c);
         }
     });
-    let settings = Settings { timeout: Duration::from_secs(1), ..Settings::default() };
+    // Large entries fill the socket buffers quickly, so the entry cap is raised.
+    let settings = Settings { timeout: Duration::from_secs(1), max_entry_size: 1 << 20, ..Settings::default() };
     let s = TestServer::dev_audited(settings).await;
     let (st, v) = enable(
         &s,

@@ -131,7 +131,8 @@ async fn config_write_is_204_with_empty_body_and_headers() {
 
 #[tokio::test]
 async fn standard_headers_on_every_kind_of_response() {
-    let s = TestServer::dev_with("root", Limits { max_request_size: 4096, max_json_depth: 64 }).await;
+    let s =
+        TestServer::dev_with("root", Limits { max_request_size: 4096, max_json_depth: 64, ..Limits::default() }).await;
     s.write("secret/data/h", json!({"a": "b"})).await;
     let cases: Vec<(&str, StatusCode, Raw)> = vec![
         ("read", StatusCode::OK, send(s.request("GET", "secret/data/h")).await),
@@ -256,7 +257,7 @@ async fn patch_needs_merge_patch_content_type() {
 }
 
 fn small_limits() -> Limits {
-    Limits { max_request_size: 4096, max_json_depth: 64 }
+    Limits { max_request_size: 4096, max_json_depth: 64, ..Limits::default() }
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ pub struct TestServer {
 
 /// Default limits used by tests.
 pub fn limits() -> Limits {
-    Limits { max_request_size: 1 << 20, max_json_depth: 64 }
+    Limits { max_request_size: 1 << 20, max_json_depth: 64, ..Limits::default() }
 }
 
 impl TestServer {
