@@ -384,6 +384,7 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
+    let stop = process::shutdown_signal();
     let overrides = Overrides {
         address: args.listen_address.clone(),
         storage_url: args.storage_url.clone(),
@@ -424,7 +425,7 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
         tracing::info!("sealed: initialise with PUT /v1/sys/init or unseal with PUT /v1/sys/unseal");
     }
     let tx = running.take_shutdown();
-    process::shutdown_signal().await;
+    stop.await;
     tracing::info!("signal received");
     if let Some(tx) = tx {
         let _ = tx.send(());
@@ -437,6 +438,7 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
 }
 
 async fn run_dev(args: ServerArgs) -> Result<(), String> {
+    let stop = process::shutdown_signal();
     process::init_logging(args.log_level.as_deref().unwrap_or("info"), false);
     process::harden(true);
     let dir = tempfile::Builder::new().prefix("coffer-dev-").tempdir().map_err(|e| e.to_string())?;
@@ -452,7 +454,7 @@ async fn run_dev(args: ServerArgs) -> Result<(), String> {
     print_dev_banner(running.addr, &creds);
     let core = Arc::clone(&running.core);
     let tx = running.take_shutdown();
-    process::shutdown_signal().await;
+    stop.await;
     if let Some(tx) = tx {
         let _ = tx.send(());
     }
