@@ -13,6 +13,7 @@ mod clock_jumps;
 mod cluster;
 mod conventions;
 mod database;
+mod database_admin;
 mod jwt;
 mod kv;
 mod listener_abuse;
