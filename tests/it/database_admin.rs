@@ -152,3 +152,50 @@ async fn the_irrevocable_count_agrees_with_its_per_mount_counts() {
     s.stop().await;
     drop(pg);
 }
+
+/// The real binary's log: a lease whose revocation keeps failing is named, with its error, at
+/// every attempt, and the line points at the `irrevocable` count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_revocation_is_logged_with_its_lease_id_and_error() {
+    use crate::restart::{call, init, spawn, write_config};
+    let pg = tokio::task::spawn_blocking(|| OwnCluster::start_scram(ROOT_PW)).await.unwrap();
+    let mut root = PgConnection::connect(&pg.url_as("postgres", ROOT_PW)).await.unwrap();
+    sqlx::raw_sql(&readme_recipe()).execute(&mut root).await.unwrap();
+    root.close().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = spawn(&write_config(dir.path()));
+    let token = init(&p.base).await;
+    let ok = |(st, v): (StatusCode, Value)| assert!(st.is_success(), "{st} {v}");
+    ok(call(&p.base, &token, "POST", "sys/mounts/database", Some(json!({"type": "database"}))).await);
+    let url = format!("postgresql://{{{{username}}}}:{{{{password}}}}@127.0.0.1:{}/postgres", pg.port);
+    let body = json!({"connection_url": url, "username": "coffer", "password": ADMIN_PW, "allowed_roles": "*"});
+    ok(call(&p.base, &token, "POST", "database/config/pg", Some(body)).await);
+    let body = json!({
+        "db_name": "pg",
+        "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';"],
+        "revocation_statements": ["SELECT * FROM missing_gate; DROP ROLE \"{{name}}\";"],
+        "default_ttl": "1s",
+    });
+    ok(call(&p.base, &token, "POST", "database/roles/stuck", Some(body)).await);
+    let (st, v) = call(&p.base, &token, "GET", "database/creds/stuck", None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (lease, user, _) = creds_of(&v);
+    until("two failed attempts in the log", Duration::from_secs(30), || {
+        let log = p.log.lock().unwrap().clone();
+        let lease = lease.clone();
+        async move {
+            log.lines()
+                .filter(|l| l.contains("WARN") && l.contains(&lease) && l.contains("lease revocation failed"))
+                .filter(|l| l.contains("missing_gate") && l.contains("sys/leases/count?type=irrevocable"))
+                .count()
+                >= 2
+        }
+    })
+    .await;
+    let (_, c) = call(&p.base, &token, "GET", "sys/leases/count?type=irrevocable", None).await;
+    assert_eq!(c["data"]["lease_count"], 1, "{c}");
+    assert!(role_exists(&pg, &user).await);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    drop(pg);
+}
