@@ -111,6 +111,33 @@ async fn a_createrole_admin_drops_dynamic_users_on_revoke_and_on_expiry() {
     })
     .await;
     assert!(!role_exists(&pg, &user).await, "the expired user's role is dropped");
+
+    // A user that created a table: `DROP OWNED` (which needs the membership) drops it too, where
+    // `REVOKE …; DROP ROLE` alone would fail ("some objects depend on it").
+    let mut root = PgConnection::connect(&pg.url_as("postgres", ROOT_PW)).await.unwrap();
+    sqlx::raw_sql("GRANT CREATE ON SCHEMA public TO coffer WITH GRANT OPTION").execute(&mut root).await.unwrap();
+    let body = json!({
+        "db_name": "pg",
+        "creation_statements": [
+            "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';",
+            "GRANT CREATE ON SCHEMA public TO \"{{name}}\";"
+        ],
+    });
+    let (st, v) = s.call("POST", "database/roles/builder", Some(body)).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (lease, user, password) = creds(&s, "builder").await;
+    let mut app = PgConnection::connect(&pg.url_as(&user, &password)).await.unwrap();
+    sqlx::raw_sql("create table built_by_user (x int)").execute(&mut app).await.unwrap();
+    app.close().await.unwrap();
+    let (st, e) = s.call("PUT", "sys/leases/revoke", Some(json!({"lease_id": lease}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{e}");
+    assert!(!role_exists(&pg, &user).await, "the user who owned a table is dropped");
+    let tables: i64 = sqlx::query_scalar("select count(*) from pg_tables where tablename = 'built_by_user'")
+        .fetch_one(&mut root)
+        .await
+        .unwrap();
+    assert_eq!(tables, 0, "what the user owned is dropped with it");
+    root.close().await.unwrap();
     assert_eq!(irrevocable(&s).await, json!({"counts": {}, "lease_count": 0}));
     s.stop().await;
     drop(pg);
