@@ -98,3 +98,14 @@ pub fn run<'a>(conn: &'a mut PgConnection, user: &'a str, secrets: &'a [&'a str]
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::quote_ident;
+
+    #[test]
+    fn identifiers_are_quoted_with_quotes_doubled() {
+        assert_eq!(quote_ident("v-root-ro-abc"), "\"v-root-ro-abc\"");
+        assert_eq!(quote_ident("a\"; DROP ROLE x; --"), "\"a\"\"; DROP ROLE x; --\"");
+    }
+}
