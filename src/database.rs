@@ -2,6 +2,7 @@
 //! whose credentials exist only for their lease, and static roles whose password Coffer rotates.
 
 pub mod config;
+pub mod default_revocation;
 pub mod guard;
 pub mod roles;
 pub mod static_roles;

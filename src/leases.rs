@@ -28,6 +28,10 @@ const ID_RANDOM_LEN: usize = 24;
 /// Longest wait between two revocation attempts of one lease.
 const MAX_BACKOFF_SECS: i64 = 600;
 
+/// Failed attempts after which a lease is reported at error level (Vault gives up after six and
+/// calls the lease irrevocable; Coffer keeps retrying and repeats the error every six).
+const IRREVOCABLE_AFTER: i64 = 6;
+
 /// A lease with its engine data decrypted, as engines see it for revocation and renewal.
 pub struct OpenLease {
     /// The stored row.
@@ -245,8 +249,25 @@ pub async fn revoke_in_engine(core: &Core, row: SecretLeaseRow) -> Result<(), St
         Err((error, attempts)) => {
             let now = Utc::now().timestamp_millis();
             let attempts = attempts + 1;
-            tracing::warn!(lease = %id, attempts, error = %error, "lease revocation failed; will retry");
-            if let Err(e) = core.store.secret_lease_failed(&id, attempts, now + backoff_ms(attempts), &error).await {
+            let retry_in = backoff_ms(attempts);
+            if attempts >= IRREVOCABLE_AFTER && attempts % IRREVOCABLE_AFTER == 0 {
+                tracing::error!(
+                    lease = %id,
+                    attempts,
+                    error = %error,
+                    "lease revocation keeps failing: the secret it stands for is still live; it is counted \
+                     in sys/leases/count?type=irrevocable and retried (revoke-force gives up on it)"
+                );
+            } else {
+                tracing::warn!(
+                    lease = %id,
+                    attempts,
+                    retry_in_s = retry_in / 1000,
+                    error = %error,
+                    "lease revocation failed; counted in sys/leases/count?type=irrevocable; will retry"
+                );
+            }
+            if let Err(e) = core.store.secret_lease_failed(&id, attempts, now + retry_in, &error).await {
                 tracing::warn!(lease = %id, error = %e, "cannot record the failed revocation");
             }
             Err(error)
@@ -314,8 +335,24 @@ pub async fn revoke_for_tokens(core: &Core, hashes: &[Vec<u8>]) {
     }
 }
 
-/// `sys/leases/count`: all leases, and those whose revocation keeps failing.
+/// `sys/leases/count`: Vault's shape, `lease_count` and `counts` per mount accessor (a mount that
+/// is gone counts under `mount-accessor-not-found`, as in Vault), both from one query so they
+/// always agree. With `irrevocable`, only the leases whose revocation has failed; without it
+/// (Vault answers nothing there), every lease.
 pub async fn count(core: &Core, irrevocable: bool) -> Result<Response, ApiError> {
-    let (all, failing) = core.store.secret_lease_counts().await?;
-    Ok(Response::data(json!({ "counts": {}, "lease_count": if irrevocable { failing } else { all } })))
+    let rows = core.store.secret_lease_counts_by_mount(irrevocable).await?;
+    let mounts = core.mounts.load();
+    let mut counts = serde_json::Map::new();
+    let mut total = 0i64;
+    for (mount_id, n) in rows {
+        let accessor = mounts
+            .all()
+            .iter()
+            .find(|m| m.row.id == mount_id)
+            .map_or_else(|| "mount-accessor-not-found".to_string(), |m| m.row.accessor.clone());
+        let entry = counts.entry(accessor).or_insert(json!(0));
+        *entry = json!(entry.as_i64().unwrap_or(0) + n);
+        total += n;
+    }
+    Ok(Response::data(json!({ "counts": counts, "lease_count": total })))
 }

@@ -16,9 +16,6 @@ use crate::logical::{Operation, Request, Response};
 use crate::mounts::MountEntry;
 use crate::params;
 
-/// What revocation runs when the role names no statements (after ending the user's sessions).
-const DEFAULT_REVOCATION: &str = "DROP OWNED BY \"{{name}}\"; DROP ROLE IF EXISTS \"{{name}}\";";
-
 /// What renewal runs when the role names no statements.
 const DEFAULT_RENEW: &str = "ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';";
 
@@ -199,8 +196,8 @@ fn lease_data(lease: &OpenLease) -> Result<LeaseData, String> {
     serde_json::from_value(lease.json()).map_err(|e| format!("lease data: {e}"))
 }
 
-/// Drops a lease's user: ends its sessions, then runs the revocation statements (the default
-/// ones drop what it owns and the role). A user already gone counts as revoked.
+/// Drops a lease's user: ends its sessions, then runs the revocation statements (by default
+/// Vault's revocations, `DROP OWNED` and `DROP ROLE`). A user already gone counts as revoked.
 pub async fn revoke(core: &Core, mount: &MountEntry, lease: &OpenLease) -> Result<(), String> {
     let d = lease_data(lease)?;
     let kinds = Kinds::of_mount(&mount.row.id);
@@ -208,10 +205,9 @@ pub async fn revoke(core: &Core, mount: &MountEntry, lease: &OpenLease) -> Resul
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("database config {:?} not found", d.db_name))?;
-    let templates =
-        if d.revocation_statements.is_empty() { vec![DEFAULT_REVOCATION.to_string()] } else { d.revocation_statements };
+    // No statements: the default revocation (`default_revocation`).
     let vars = target::Vars { name: &d.username, password: "", expiration: None };
-    let rendered: Vec<Zeroizing<String>> = templates.iter().map(|t| target::render(t, &vars)).collect();
+    let rendered: Vec<Zeroizing<String>> = d.revocation_statements.iter().map(|t| target::render(t, &vars)).collect();
     target::drop_user(&cfg.connection_url, &cfg.username, &cfg.password, &d.username, &rendered).await
 }
 

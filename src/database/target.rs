@@ -181,8 +181,9 @@ pub fn run_as_root<'a>(
     })
 }
 
-/// Drops a user: ends its sessions, then runs `statements`. A user that does not exist counts as
-/// dropped already.
+/// Drops a user: takes membership in its role when the admin lacks it (best effort; see
+/// `default_revocation`), ends its sessions, then runs `statements`, or the default revocation
+/// when there are none. A user that does not exist counts as dropped already.
 pub fn drop_user<'a>(
     url: &'a str,
     root_user: &'a str,
@@ -199,13 +200,32 @@ pub fn drop_user<'a>(
             .map_err(|e| e.to_string())?;
         let done = match exists {
             None => Ok(()),
-            Some(_) => match terminate_sessions(&mut conn, user).await {
-                Ok(()) => run_all(&mut conn, statements, &[root_password]).await,
-                Err(e) => Err(e),
-            },
+            Some(_) => drop_existing(&mut conn, user, statements, &[root_password]).await,
         };
         let _ = conn.close().await;
         done
+    })
+}
+
+fn drop_existing<'a>(
+    conn: &'a mut PgConnection,
+    user: &'a str,
+    statements: &'a [Zeroizing<String>],
+    secrets: &'a [&'a str],
+) -> BoxFuture<'a, Result<(), String>> {
+    Box::pin(async move {
+        // Without membership the steps below fail with their own, clearer error; this one is
+        // added to it.
+        let member = super::default_revocation::take_membership(conn, user).await;
+        let done = match terminate_sessions(conn, user).await {
+            Ok(()) if statements.is_empty() => super::default_revocation::run(conn, user, secrets).await,
+            Ok(()) => run_all(conn, statements, secrets).await,
+            Err(e) => Err(e),
+        };
+        match (done, member) {
+            (Err(e), Err(m)) => Err(format!("{e} ({m})")),
+            (done, _) => done,
+        }
     })
 }
 

@@ -71,4 +71,7 @@ pub trait LeaseStore: Send + Sync {
     async fn secret_lease_due_for_token(&self, token_hash: &[u8], now: i64) -> StoreResult<()>;
     /// All leases, and those whose revocation has failed at least once.
     async fn secret_lease_counts(&self) -> StoreResult<(i64, i64)>;
+    /// Leases per mount id (only those whose revocation has failed at least once, with
+    /// `failing`), sorted by mount id.
+    async fn secret_lease_counts_by_mount(&self, failing: bool) -> StoreResult<Vec<(String, i64)>>;
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -68,6 +69,14 @@ def test_bao_cli_reads_credentials_and_manages_the_lease(cli, db_mount):
     assert _role_exists(user)
     assert cli.json("lease", "lookup", "-format=json", lease_id)["data"]["id"] == lease_id
     assert cli.json("lease", "renew", "-format=json", "-increment=900", lease_id)["lease_duration"] == 900
-    cli.ok("lease", "revoke", lease_id)
+    # `-sync`: the revocation is done when the command returns.
+    cli.ok("lease", "revoke", "-sync", lease_id)
     assert not _role_exists(user)
+    # Without it the CLI sends `sync=false`: the server answers 202 and revokes in the background.
+    creds = cli.json("read", "-format=json", f"{db_mount}/creds/ro")
+    cli.ok("lease", "revoke", creds["lease_id"])
+    deadline = time.monotonic() + 15
+    while _role_exists(creds["data"]["username"]):
+        assert time.monotonic() < deadline, "a queued revocation did not drop the role within 15 s"
+        time.sleep(0.05)
     cli.ok("lease", "revoke", "-prefix", f"{db_mount}/creds/ro")

@@ -13,6 +13,7 @@ mod clock_jumps;
 mod cluster;
 mod conventions;
 mod database;
+mod database_admin;
 mod edge;
 mod jwt;
 mod kv;

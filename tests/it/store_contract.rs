@@ -973,6 +973,8 @@ async fn secret_leases(s: SharedStore) {
     let r = s.secret_lease_get("db/creds/a/1").await.unwrap().unwrap();
     assert_eq!((r.attempts, r.next_attempt, r.last_error.as_str()), (1, 9_000, "boom"));
     assert_eq!(s.secret_lease_counts().await.unwrap(), (4, 1));
+    assert_eq!(s.secret_lease_counts_by_mount(false).await.unwrap(), [("m1".to_string(), 4)]);
+    assert_eq!(s.secret_lease_counts_by_mount(true).await.unwrap(), [("m1".to_string(), 1)]);
     // Counts for quotas.
     assert_eq!(s.secret_lease_count_role("db/creds/a").await.unwrap(), 2);
     assert_eq!(s.secret_lease_count_token(b"t1", None).await.unwrap(), 2);
@@ -992,6 +994,7 @@ async fn secret_leases(s: SharedStore) {
     assert!(s.secret_lease_get("db/creds/a/2").await.unwrap().is_some());
     s.secret_lease_delete_fenced("db/creds/a/2", &Fence { node: "n2".into(), epoch: 2 }).await.unwrap();
     assert_eq!(s.secret_lease_counts().await.unwrap(), (2, 0));
+    assert!(s.secret_lease_counts_by_mount(true).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

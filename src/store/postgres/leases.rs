@@ -174,4 +174,14 @@ impl LeaseStore for PgStore {
             .await
             .pg()
     }
+
+    async fn secret_lease_counts_by_mount(&self, failing: bool) -> StoreResult<Vec<(String, i64)>> {
+        sqlx::query_as(
+            "select mount_id, count(*) from secret_lease where (not $1 or attempts > 0) group by mount_id order by mount_id",
+        )
+        .bind(failing)
+        .fetch_all(&self.pool)
+        .await
+        .pg()
+    }
 }

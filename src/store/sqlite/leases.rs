@@ -155,4 +155,13 @@ impl LeaseStore for SqliteStore {
         .fetch_one(&self.read)
         .await?)
     }
+
+    async fn secret_lease_counts_by_mount(&self, failing: bool) -> StoreResult<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "select mount_id, count(*) from secret_lease where (? = 0 or attempts > 0) group by mount_id order by mount_id",
+        )
+        .bind(failing)
+        .fetch_all(&self.read)
+        .await?)
+    }
 }
