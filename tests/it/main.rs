@@ -13,6 +13,7 @@ mod cluster;
 mod conventions;
 mod database;
 mod db_locked;
+mod disk_full;
 mod jwt;
 mod keyring_crash;
 mod kv;
