@@ -60,6 +60,8 @@ pub struct Core {
     pub api_address: arc_swap::ArcSwapOption<String>,
     /// The operator's allow-list for outbound calls that a non-operator can cause.
     pub outbound: crate::outbound::Outbound,
+    /// How long one request may run before it is answered 503.
+    pub request_deadline: crate::deadline::RequestDeadline,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -89,6 +91,7 @@ impl Core {
             leader: arc_swap::ArcSwapOption::empty(),
             api_address: arc_swap::ArcSwapOption::empty(),
             outbound: Default::default(),
+            request_deadline: Default::default(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
@@ -100,8 +103,17 @@ impl Core {
         })
     }
 
-    /// Runs one request through the pipeline, audited when audit devices are enabled.
-    pub async fn handle(&self, mut req: Request) -> Result<Response, ApiError> {
+    /// Runs one request through the pipeline, audited when audit devices are enabled, within the
+    /// request deadline (503 with `Retry-After` past it).
+    pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+        let limit = self.request_deadline.get();
+        match tokio::time::timeout(limit, self.pipeline(req)).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::deadline::exceeded(limit)),
+        }
+    }
+
+    async fn pipeline(&self, mut req: Request) -> Result<Response, ApiError> {
         if let Some(resp) = sys::unauthenticated(self, &req).await {
             return resp;
         }

@@ -21,6 +21,7 @@ mod log_canary;
 mod migrate;
 mod password_policies;
 mod pg_faults;
+mod pg_proxy;
 mod pg_tls;
 mod policies;
 mod restart;
