@@ -14,6 +14,7 @@ mod conventions;
 mod database;
 mod db_locked;
 mod disk_full;
+mod durability;
 mod jwt;
 mod keyring_crash;
 mod kv;

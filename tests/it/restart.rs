@@ -51,11 +51,19 @@ pub(crate) fn spawn_with(cfg: &Path, log_level: &str) -> Proc {
 
 /// [`spawn_with`], with extra environment variables (test hooks such as crash points).
 pub(crate) fn spawn_env(cfg: &Path, log_level: &str, env: &[(&str, &str)]) -> Proc {
+    spawn_wrapped(&[], cfg, log_level, env)
+}
+
+/// [`spawn_env`], with the server run under `wrapper` (e.g. `strace … --`).
+pub(crate) fn spawn_wrapped(wrapper: &[&str], cfg: &Path, log_level: &str, env: &[(&str, &str)]) -> Proc {
     // Under `umask 000`, so file modes come from Coffer alone.
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
-        .arg("umask 000; exec \"$0\" server --config \"$1\"")
+        .arg("umask 000; exec \"$@\"")
+        .arg("sh")
+        .args(wrapper)
         .arg(env!("CARGO_BIN_EXE_coffer"))
+        .args(["server", "--config"])
         .arg(cfg)
         .env("COFFER_DISABLE_MLOCK", "true")
         .env("COFFER_LOG_LEVEL", log_level)
