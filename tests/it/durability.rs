@@ -92,7 +92,13 @@ async fn traced_writes(normal: bool) -> Verdict {
         let (s, v) = call(&p.base, &token, "GET", &format!("secret/data/k{i}"), None).await;
         assert_eq!((s, &v["data"]["data"]["i"]), (StatusCode::OK, &json!(i)), "{v}");
     }
-    p.child.kill().unwrap();
+    // Kill the server itself (killing strace would only detach it), then strace ends.
+    let strace = p.child.id();
+    let children = std::fs::read_to_string(format!("/proc/{strace}/task/{strace}/children")).unwrap();
+    for pid in children.split_whitespace() {
+        let pid = rustix::process::Pid::from_raw(pid.parse().unwrap()).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    }
     p.child.wait().unwrap();
     judge(&std::fs::read_to_string(&trace).unwrap())
 }

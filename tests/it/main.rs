@@ -19,6 +19,7 @@ mod jwt;
 mod keyring_crash;
 mod kv;
 mod log_canary;
+mod memory_limit;
 mod migrate;
 mod password_policies;
 mod pg_faults;

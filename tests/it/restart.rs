@@ -19,6 +19,14 @@ pub(crate) struct Proc {
     pub(crate) log: Arc<std::sync::Mutex<String>>,
 }
 
+/// A failed test (a panic) must not leave its server running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub(crate) fn write_config(dir: &Path) -> std::path::PathBuf {
     let key = dir.join("unseal.key");
     if !key.exists() {
