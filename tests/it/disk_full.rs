@@ -1,6 +1,7 @@
-//! FLT-06: the disk under the SQLite data directory fills up (a small tmpfs mounted for the test;
-//! the tests run as root). Writes get 507 and leave nothing behind, reads keep working, the
-//! process stays up, and writes work again once space is freed, without a restart.
+//! FLT-06: the disk under the SQLite data directory, or under a PostgreSQL tablespace, fills up (a
+//! small tmpfs mounted for the test; the tests run as root). Writes get 507 and leave nothing
+//! behind, reads keep working, the process stays up, and writes work again once space is freed,
+//! without a restart.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -130,4 +131,62 @@ async fn flt06_a_full_disk_answers_507_keeps_reads_and_recovers_without_a_restar
     db.close().await;
     p.child.kill().unwrap();
     p.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flt06_postgres_disk_full_answers_507_and_recovers() {
+    use sqlx::{Connection, Executor};
+    let pg = crate::pg_faults::OwnCluster::start();
+    let mnt = tempfile::tempdir().unwrap();
+    let _mount = Tmpfs::mount(mnt.path(), "16m");
+    let ts = mnt.path().join("ts");
+    std::fs::create_dir(&ts).unwrap();
+    let out = Command::new("chown").arg("postgres").arg(&ts).output().unwrap();
+    assert!(out.status.success());
+    std::fs::set_permissions(mnt.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A database whose tables live on the small filesystem (the WAL stays in the data directory).
+    let mut admin = sqlx::PgConnection::connect(&pg.url()).await.unwrap();
+    admin.execute(format!("create tablespace small location '{}'", ts.display()).as_str()).await.unwrap();
+    admin.execute("create database coffer tablespace small").await.unwrap();
+    admin.close().await.unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:{}/coffer", pg.port);
+    let mut s = crate::harness::TestServer::at_url(&url, coffer::server::DEFAULT_LEASE_TTL).await;
+    let (shares, _) = s.init(1, 1).await;
+    s.unseal(&shares).await;
+    let (st, v) = s.call("POST", "sys/mounts/secret", Some(json!({"type": "kv-v2"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    s.write("secret/data/before", json!({"v": "before"})).await;
+
+    fill(&mnt.path().join("filler"));
+    let big = "x".repeat(100 * 1024);
+    let mut acked = 0;
+    let refused = loop {
+        let key = format!("big{acked}");
+        let (st, v) = s.call("POST", &format!("secret/data/{key}"), Some(json!({"data": {"v": big}}))).await;
+        if st != StatusCode::OK {
+            assert_eq!(st, StatusCode::INSUFFICIENT_STORAGE, "{v}");
+            assert_eq!(v["errors"], json!(["storage is full; the write was not saved"]));
+            break key;
+        }
+        acked += 1;
+        assert!(acked < 80, "the tablespace never filled up");
+    };
+    let (st, _) = s.call("GET", &format!("secret/data/{refused}"), None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "a refused write was stored");
+    let (st, v) = s.call("GET", "secret/data/before", None).await;
+    assert_eq!((st, &v["data"]["data"]["v"]), (StatusCode::OK, &json!("before")), "{v}");
+
+    std::fs::remove_file(mnt.path().join("filler")).unwrap();
+    let start = Instant::now();
+    loop {
+        let (st, v) = s.call("POST", &format!("secret/data/{refused}"), Some(json!({"data": {"v": big}}))).await;
+        if st == StatusCode::OK {
+            assert_eq!(v["data"]["version"], 1, "{v}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "writes did not resume: {st} {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.stop().await;
+    drop(pg);
 }
