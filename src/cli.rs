@@ -411,6 +411,8 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
             Listener::Plain(tcp)
         }
     };
+    // One server per SQLite file: a second one is refused here, before it touches the database.
+    let _db_lock = store::sqlite::lock_database(cfg.storage_url.expose_secret()).map_err(|e| vec![e.to_string()])?;
     let store =
         store::open_with(cfg.storage_url.expose_secret(), &cfg.storage_pool).await.map_err(|e| vec![e.to_string()])?;
     let limits = cfg.limits();

@@ -64,6 +64,8 @@ pub struct Core {
     pub hashing: crate::userpass::hashing::Hashing,
     /// Rate-limit quotas and this node's per-client counts.
     pub rate_limits: crate::rate_limit::RateLimits,
+    /// How long one request may run before it is answered 503.
+    pub request_deadline: crate::deadline::RequestDeadline,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -100,6 +102,7 @@ impl Core {
             outbound: Default::default(),
             hashing: crate::userpass::hashing::Hashing::new(limits.argon2_queue),
             rate_limits: Default::default(),
+            request_deadline: Default::default(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
@@ -111,8 +114,17 @@ impl Core {
         })
     }
 
-    /// Runs one request through the pipeline, audited when audit devices are enabled.
-    pub async fn handle(&self, mut req: Request) -> Result<Response, ApiError> {
+    /// Runs one request through the pipeline, audited when audit devices are enabled, within the
+    /// request deadline (503 with `Retry-After` past it).
+    pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+        let limit = self.request_deadline.get();
+        match tokio::time::timeout(limit, self.pipeline(req)).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::deadline::exceeded(limit)),
+        }
+    }
+
+    async fn pipeline(&self, mut req: Request) -> Result<Response, ApiError> {
         if let Some(resp) = sys::unauthenticated(self, &req).await {
             return resp;
         }

@@ -91,8 +91,9 @@ impl ApiError {
 pub const STORAGE_RETRY_AFTER: u32 = 1;
 
 impl From<crate::store::StoreError> for ApiError {
-    /// A database that cannot be reached is 503 with `Retry-After` (the request did nothing and
-    /// may be repeated); any other store failure is an opaque 500 logged under an error id.
+    /// A database that cannot be reached (or a SQLite file locked by another process past
+    /// `busy_timeout`) is 503 with `Retry-After` (the request did nothing and may be repeated); a
+    /// full disk is 507; any other store failure is an opaque 500 logged under an error id.
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::Unavailable(cause) => {
@@ -100,6 +101,10 @@ impl From<crate::store::StoreError> for ApiError {
                 let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable; retry later");
                 err.retry_after = Some(STORAGE_RETRY_AFTER);
                 err
+            }
+            crate::store::StoreError::Full(cause) => {
+                tracing::error!(error = %cause, "storage is full: writes fail until space is freed");
+                Self::new(StatusCode::INSUFFICIENT_STORAGE, "storage is full; the write was not saved")
             }
             other => Self::internal(&other),
         }

@@ -5,6 +5,8 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{Key, KEY_LEN};
 
+pub mod crash;
+
 /// One KEK term.
 #[derive(Clone)]
 pub struct Term {

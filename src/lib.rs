@@ -13,6 +13,7 @@ pub mod core;
 pub mod crypto;
 pub mod cubbyhole;
 pub mod database;
+pub mod deadline;
 pub mod duration;
 pub mod engine;
 pub mod error;

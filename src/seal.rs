@@ -389,8 +389,12 @@ impl SealManager {
             let current = Keyring::from_bytes(&bytes).ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
             let keyring = current.rotated(Utc::now());
             let ct = crypto::seal(&keys.root_key, KEYRING_AAD, &keyring.to_bytes());
+            crate::keyring::crash::crash_point("before-persist");
+            // The new term is committed (the store's write is durable) before this node loads
+            // it, so no row can be sealed under a term that a crash would lose.
             match core.store.system_swap(KEYRING, &stored, &ct).await {
                 Ok(()) => {
+                    crate::keyring::crash::crash_point("after-persist");
                     let term = keyring.active().number;
                     core.barrier.load(Unsealed { root_key: keys.root_key.clone(), keyring });
                     tracing::info!(term, "keyring rotated");

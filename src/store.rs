@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 /// A storage failure. `Conflict` is a failed conditional write; everything else is a fault.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A conditional write lost (CAS mismatch, unique key taken).
     #[error("conflict")]
@@ -21,9 +21,26 @@ pub enum StoreError {
     /// restarting, pool exhausted): the client may retry.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The disk under the database is full (SQLite `SQLITE_FULL`, PostgreSQL SQLSTATE 53100):
+    /// nothing of the write was kept; writes work again once space is freed.
+    #[error("storage is full: {0}")]
+    Full(String),
     /// The database failed.
     #[error("storage error: {0}")]
     Backend(String),
+}
+
+/// SQLite primary result codes (the low byte of an extended code) that are not faults of the
+/// statement: `SQLITE_BUSY` (5) and `SQLITE_LOCKED` (6) mean another connection holds the lock
+/// past `busy_timeout`; `SQLITE_FULL` (13) means the disk is full.
+fn sqlite_error(d: &dyn sqlx::error::DatabaseError) -> Option<StoreError> {
+    d.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    let code: i64 = d.code()?.parse().ok()?;
+    match code & 0xff {
+        5 | 6 => Some(StoreError::Unavailable(d.message().to_string())),
+        13 => Some(StoreError::Full(d.message().to_string())),
+        _ => None,
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -31,6 +48,9 @@ impl From<sqlx::Error> for StoreError {
         if let sqlx::Error::Database(d) = &e {
             if d.is_unique_violation() {
                 return StoreError::Conflict;
+            }
+            if let Some(mapped) = sqlite_error(d.as_ref()) {
+                return mapped;
             }
         }
         StoreError::Backend(e.to_string())

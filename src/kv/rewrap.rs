@@ -29,6 +29,9 @@ pub async fn rewrap_all(core: &Core) -> Result<u64, String> {
                         .await
                         .map_err(|e| e.to_string())?;
                     moved += 1;
+                    if moved == 1 {
+                        crate::keyring::crash::crash_point("rewrap-partway");
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => return Err(format!("re-wrap of a version failed: {e}")),

@@ -27,6 +27,9 @@ const VERSION_COLS: &str = "version, created_time, deletion_time, destroyed, key
 /// admin/crash shutdown, starting up, too many connections.
 const UNAVAILABLE_STATES: [&str; 4] = ["57P01", "57P02", "57P03", "53300"];
 
+/// SQLSTATE `disk_full`.
+const DISK_FULL: &str = "53100";
+
 /// PostgreSQL implementation of [`Store`].
 pub struct PgStore {
     pool: PgPool,
@@ -41,6 +44,8 @@ fn pg_error(e: sqlx::Error) -> StoreError {
             let code = d.code().unwrap_or_default();
             if code.starts_with("08") || UNAVAILABLE_STATES.contains(&code.as_ref()) {
                 StoreError::Unavailable(d.message().to_string())
+            } else if code == DISK_FULL {
+                StoreError::Full(d.message().to_string())
             } else {
                 StoreError::Backend(e.to_string())
             }

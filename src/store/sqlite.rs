@@ -16,7 +16,10 @@ use labels::SqliteLabels;
 
 mod labels;
 mod leases;
+mod lock;
 mod rotation;
+
+pub use lock::{lock_database, DbLock};
 
 /// SQLite implementation of [`Store`].
 pub struct SqliteStore {
@@ -86,6 +89,20 @@ fn warn_if_shared(path: &Path, what: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Test hook (the FLT-02 control run): with `COFFER_TEST_SQLITE_SYNCHRONOUS=normal`, commits use
+/// `synchronous=NORMAL`, which does not fsync the WAL at commit, so an acknowledged write can be
+/// lost on power failure. Unset (as in production), it is always `FULL`; there is no config key.
+pub const SYNCHRONOUS_ENV: &str = "COFFER_TEST_SQLITE_SYNCHRONOUS";
+
+fn synchronous() -> SqliteSynchronous {
+    if std::env::var_os(SYNCHRONOUS_ENV).is_some_and(|v| v == "normal") {
+        tracing::error!("{SYNCHRONOUS_ENV}=normal is set: commits are not fsynced (test hook, never in production)");
+        SqliteSynchronous::Normal
+    } else {
+        SqliteSynchronous::Full
+    }
+}
+
 /// A write to run inside the writer's batch transaction.
 type WriteFn = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<()>> + Send>;
 
@@ -96,6 +113,10 @@ struct Job {
 
 /// Most writes committed together in one transaction (one fsync).
 const MAX_BATCH: usize = 128;
+
+/// How long a statement waits for a lock that another connection or process holds before it
+/// fails with `SQLITE_BUSY` (answered as 503 with `Retry-After`).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `url`. `sqlite::memory:` gets a
@@ -116,9 +137,9 @@ impl SqliteStore {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(synchronous())
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .statement_cache_capacity(64)
             .pragma("cache_size", "-512");
         let mut conn = SqliteConnection::connect_with(&opts).await?;
@@ -214,27 +235,48 @@ async fn writer_loop(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, batch).await;
+        if let Some(busy) = run_batch(&mut conn, batch).await {
+            // The database stayed locked for a whole `busy_timeout`: writes queued meanwhile get
+            // the same answer now rather than waiting out another timeout each.
+            while let Ok(job) = rx.try_recv() {
+                let _ = job.reply.send(Err(busy.clone()));
+            }
+        }
     }
 }
 
-async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
-    let fail_all = |batch: Vec<oneshot::Sender<StoreResult<()>>>, msg: String| {
-        for reply in batch {
-            let _ = reply.send(Err(StoreError::Backend(msg.clone())));
+/// Runs one batch; returns the error when the transaction could not even start because the
+/// database stayed locked (`Unavailable`).
+async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) -> Option<StoreError> {
+    let fail_all = |replies: Vec<oneshot::Sender<StoreResult<()>>>, err: StoreError| {
+        for reply in replies {
+            let _ = reply.send(Err(err.clone()));
         }
     };
+    // Another process holding the write lock past `busy_timeout` fails here (503).
     if let Err(e) = conn.execute("begin immediate").await {
-        fail_all(batch.into_iter().map(|j| j.reply).collect(), e.to_string());
-        return;
+        let e = StoreError::from(e);
+        fail_all(batch.into_iter().map(|j| j.reply).collect(), e.clone());
+        return matches!(e, StoreError::Unavailable(_)).then_some(e);
     }
     let mut done = Vec::with_capacity(batch.len());
-    for job in batch {
+    let mut jobs = batch.into_iter();
+    while let Some(job) = jobs.next() {
         if let Err(e) = conn.execute("savepoint w").await {
             let _ = job.reply.send(Err(e.into()));
             continue;
         }
         let result = (job.work)(&mut *conn).await;
+        // After a full disk SQLite may already have rolled the whole transaction back: keep
+        // nothing of the batch, and tell every caller why (507), never a half-committed batch.
+        if let Err(e @ (StoreError::Full(_) | StoreError::Unavailable(_))) = &result {
+            let e = e.clone();
+            let _ = conn.execute("rollback").await;
+            let replies =
+                done.into_iter().map(|(r, _)| r).chain(std::iter::once(job.reply)).chain(jobs.map(|j| j.reply));
+            fail_all(replies.collect(), e);
+            return None;
+        }
         let end = if result.is_ok() { "release w" } else { "rollback to w; release w" };
         if let Err(e) = conn.execute(end).await {
             tracing::error!(error = %e, "savepoint cleanup failed");
@@ -249,9 +291,10 @@ async fn run_batch(conn: &mut SqliteConnection, batch: Vec<Job>) {
         }
         Err(e) => {
             let _ = conn.execute("rollback").await;
-            fail_all(done.into_iter().map(|(r, _)| r).collect(), e.to_string());
+            fail_all(done.into_iter().map(|(r, _)| r).collect(), e.into());
         }
     }
+    None
 }
 
 fn push_versions(qb: &mut QueryBuilder<'_, Sqlite>, versions: &[i64]) {

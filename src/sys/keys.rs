@@ -21,6 +21,7 @@ pub fn status(core: &Core) -> Result<Response, ApiError> {
 /// `PUT sys/rotate`: adds a KEK term, then re-wraps older DEKs in the background.
 pub async fn rotate(core: &Core) -> Result<Response, ApiError> {
     let term = core.seal.rotate(core).await?;
+    crate::keyring::crash::crash_point("before-first-write");
     core.changes.changed(crate::cluster::Topic::Keyring);
     core.audit.event("key_rotation", json!({ "term": term }));
     core.rotated.notify_one();

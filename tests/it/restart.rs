@@ -19,6 +19,14 @@ pub(crate) struct Proc {
     pub(crate) log: Arc<std::sync::Mutex<String>>,
 }
 
+/// A failed test (a panic) must not leave its server running.
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 pub(crate) fn write_config(dir: &Path) -> std::path::PathBuf {
     let key = dir.join("unseal.key");
     if !key.exists() {
@@ -46,18 +54,33 @@ pub(crate) fn spawn(cfg: &Path) -> Proc {
 }
 
 pub(crate) fn spawn_with(cfg: &Path, log_level: &str) -> Proc {
+    spawn_env(cfg, log_level, &[])
+}
+
+/// [`spawn_with`], with extra environment variables (test hooks such as crash points).
+pub(crate) fn spawn_env(cfg: &Path, log_level: &str, env: &[(&str, &str)]) -> Proc {
+    spawn_wrapped(&[], cfg, log_level, env)
+}
+
+/// [`spawn_env`], with the server run under `wrapper` (e.g. `strace … --`).
+pub(crate) fn spawn_wrapped(wrapper: &[&str], cfg: &Path, log_level: &str, env: &[(&str, &str)]) -> Proc {
     // Under `umask 000`, so file modes come from Coffer alone.
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("umask 000; exec \"$0\" server --config \"$1\"")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("umask 000; exec \"$@\"")
+        .arg("sh")
+        .args(wrapper)
         .arg(env!("CARGO_BIN_EXE_coffer"))
+        .args(["server", "--config"])
         .arg(cfg)
         .env("COFFER_DISABLE_MLOCK", "true")
         .env("COFFER_LOG_LEVEL", log_level)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let log = Arc::new(std::sync::Mutex::new(String::new()));
