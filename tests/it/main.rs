@@ -13,6 +13,7 @@ mod clock_jumps;
 mod cluster;
 mod conventions;
 mod database;
+mod field_forms;
 mod jwt;
 mod kv;
 mod listener_abuse;
