@@ -55,18 +55,35 @@ pub fn duration_field(data: &Map<String, Value>, key: &str) -> Result<Option<u64
     }
 }
 
+/// How deep JSON held in a string may nest (a map of lists of strings needs 3). The request
+/// body's own depth limit does not see inside strings, so this one stands in for it.
+const MAX_HELD_DEPTH: usize = 8;
+
 /// The value of a list or map field; a string whose first non-blank character is `{` or `[` and
 /// that parses as JSON is taken as that JSON (D95). Any other string is returned as it is.
-fn structured<'a>(data: &'a Map<String, Value>, key: &str) -> Option<Cow<'a, Value>> {
-    let v = present(data, key)?;
+fn structured<'a>(data: &'a Map<String, Value>, key: &str) -> Result<Option<Cow<'a, Value>>, ApiError> {
+    let Some(v) = present(data, key) else { return Ok(None) };
     if let Value::String(s) = v {
         if looks_like_json(s) {
             if let Ok(parsed) = serde_json::from_str::<Value>(s) {
-                return Some(Cow::Owned(parsed));
+                if depth(&parsed) > MAX_HELD_DEPTH {
+                    return Err(ApiError::bad_request(format!(
+                        "invalid value for \"{key}\": the JSON it holds nests deeper than {MAX_HELD_DEPTH} levels"
+                    )));
+                }
+                return Ok(Some(Cow::Owned(parsed)));
             }
         }
     }
-    Some(Cow::Borrowed(v))
+    Ok(Some(Cow::Borrowed(v)))
+}
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn looks_like_json(s: &str) -> bool {
@@ -77,7 +94,7 @@ fn looks_like_json(s: &str) -> bool {
 /// (each part trimmed, empty parts dropped). Absent or `null` is an empty list.
 pub fn string_list(data: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError> {
     let bad = || ApiError::bad_request(format!("invalid value for \"{key}\": expected a list of strings"));
-    match structured(data, key).as_deref() {
+    match structured(data, key)?.as_deref() {
         None => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()),
         Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(String::from).ok_or_else(bad)).collect(),
@@ -101,7 +118,7 @@ pub fn map_field(data: &Map<String, Value>, key: &str) -> Result<Option<Map<Stri
         }
         _ => Err(bad("a key=value pair needs a non-empty key and '='")),
     };
-    let Some(v) = structured(data, key) else { return Ok(None) };
+    let Some(v) = structured(data, key)? else { return Ok(None) };
     let mut out = Map::new();
     match v.as_ref() {
         Value::Object(m) => return Ok(Some(m.clone())),
@@ -127,7 +144,7 @@ pub fn map_field(data: &Map<String, Value>, key: &str) -> Result<Option<Map<Stri
 pub fn int_list_field(data: &Map<String, Value>, key: &str) -> Result<Vec<i64>, ApiError> {
     let bad = || ApiError::bad_request(format!("invalid value for \"{key}\": expected a list of integers"));
     let parse = |s: &str| s.trim().parse::<i64>().map_err(|_| bad());
-    match structured(data, key).as_deref() {
+    match structured(data, key)?.as_deref() {
         None => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
@@ -204,6 +221,9 @@ mod tests {
         assert!(string_list(&m(json!({"l": "{\"a\":1}"})), "l").is_err());
         assert!(string_list(&m(json!({"l": [1]})), "l").is_err());
         assert_eq!(int_list_field(&m(json!({"l": "[1, \"2\"]"})), "l").unwrap(), vec![1, 2]);
+        let deep = format!("{}{}", "[".repeat(9), "]".repeat(9));
+        assert!(string_list(&m(json!({"l": deep})), "l").is_err());
+        assert!(map_field(&m(json!({"o": format!("{{\"a\":{}}}", "[".repeat(8) + &"]".repeat(8))})), "o").is_err());
     }
 
     #[test]
