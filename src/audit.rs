@@ -77,6 +77,19 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// Checks the config-declared devices before the server starts: one message per device
+    /// that cannot write, naming its path and the reason (D97).
+    pub fn check_declared(&self) -> Result<(), Vec<String>> {
+        let errors: Vec<String> = self.declared.iter().filter_map(|d| d.check_at_start().err()).collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// The running devices.
 pub struct Audit {
     settings: Settings,

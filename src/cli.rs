@@ -396,6 +396,7 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
         tracing::warn!("{w}");
     }
     process::harden(cfg.disable_mlock);
+    cfg.audit.check_declared()?;
     if rustix::process::geteuid().is_root() {
         tracing::warn!("running as root; run Coffer as an unprivileged user");
     }

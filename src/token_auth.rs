@@ -7,7 +7,8 @@ mod roles;
 
 use async_trait::async_trait;
 
-pub use create::{policy_names, string_list};
+pub use crate::params::string_list;
+pub use create::policy_names;
 
 use crate::engine::{Call, Engine};
 use crate::error::ApiError;

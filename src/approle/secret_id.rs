@@ -96,17 +96,11 @@ pub async fn save(call: &Call<'_>, uid: &str, hash: &str, entry: &SecretIdEntry)
     call.core.store.entry_put(&Kinds::of(call).secret_ids(uid), hash, &text).await.map_err(store_err)
 }
 
-/// `metadata`: a JSON-encoded string (what the API documents and hvac sends) or an object; every
-/// value must be a string.
+/// `metadata`: a JSON-encoded string (what the API documents and hvac sends), an object, or
+/// `k=v` pairs (the map rule of `params::map_field`); every value must be a string.
 fn metadata(data: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
     let bad = || ApiError::bad_request("failed to parse metadata: expected a JSON object of string values");
-    let map = match data.get("metadata") {
-        None | Some(Value::Null) => return Ok(Map::new()),
-        Some(Value::String(s)) if s.trim().is_empty() => return Ok(Map::new()),
-        Some(Value::String(s)) => serde_json::from_str::<Map<String, Value>>(s).map_err(|_| bad())?,
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(bad()),
-    };
+    let map = params::map_field(data, "metadata")?.unwrap_or_default();
     if map.values().all(Value::is_string) {
         Ok(map)
     } else {

@@ -100,6 +100,41 @@ impl Spec {
         })
     }
 
+    /// For a file device declared in the config: its directory exists and the file opens for
+    /// append (created with mode 0600 if missing). Checked before the server starts, so a
+    /// missing directory stops it with the path and the reason instead of failing every request
+    /// after unseal (D97).
+    pub fn check_at_start(&self) -> Result<(), String> {
+        let Target::File(path) = &self.target else { return Ok(()) };
+        let name = &self.name;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(format!(
+                        "audit device {name:?}: {} (the directory of file_path {}) is not a directory",
+                        dir.display(),
+                        path.display()
+                    ))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(format!(
+                        "audit device {name:?}: the directory {} of file_path {} does not exist; create it \
+                         (mode 0700, owned by the user Coffer runs as) or change file_path",
+                        dir.display(),
+                        path.display()
+                    ))
+                }
+                Err(e) => {
+                    return Err(format!("audit device {name:?}: cannot read the directory {}: {e}", dir.display()))
+                }
+            }
+        }
+        super::sink::open_file(path)
+            .map(drop)
+            .map_err(|e| format!("audit device {name:?}: cannot open file_path {} for append: {e}", path.display()))
+    }
+
     /// The stored form of an API-enabled device.
     pub fn to_stored(&self) -> String {
         json!({"type": self.kind, "description": self.description, "options": self.options}).to_string()
@@ -251,7 +286,7 @@ impl Device {
                 Some(writer::spawn(w, head))
             }
             Err(e) => {
-                tracing::error!(device = %spec.name, error = %e, "audit device cannot start; it fails closed");
+                tracing::error!(device = %spec.name, target = %spec.target, error = %e, "audit device cannot start; it fails closed");
                 set_problem(&problem, e);
                 None
             }

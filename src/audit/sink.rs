@@ -28,6 +28,17 @@ pub enum Target {
     },
 }
 
+/// How a destination is named in log lines and startup errors (a path, `stdout`, or the socket).
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::File(path) => write!(f, "{}", path.display()),
+            Target::Stdout => f.write_str("stdout"),
+            Target::Socket { kind, address, .. } => write!(f, "{kind:?} socket {address}"),
+        }
+    }
+}
+
 /// Socket flavours (Vault's `socket_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketKind {
@@ -68,6 +79,11 @@ impl Sink {
     /// A sink that opens lazily.
     pub fn new(target: Target) -> Self {
         Self { target, conn: None }
+    }
+
+    /// Where the lines go.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// Opens the destination if it is not open; true if it was (re)opened now.
@@ -207,7 +223,7 @@ fn libc_nofollow() -> i32 {
 
 /// Opens for append, creating with mode 0600, refusing symlinks; a regular file with looser
 /// permissions is tightened. Character devices are accepted (`/dev/full`, `/dev/stdout`).
-fn open_file(path: &PathBuf) -> io::Result<File> {
+pub(super) fn open_file(path: &PathBuf) -> io::Result<File> {
     let f = OpenOptions::new()
         .append(true)
         .create(true)

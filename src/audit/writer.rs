@@ -167,7 +167,7 @@ impl Writer {
         let reopened = match self.sink.ensure_open().await {
             Ok(r) => r,
             Err(e) => {
-                tracing::error!(device = %self.name, error = %e, "audit device cannot be opened");
+                tracing::error!(device = %self.name, target = %self.sink.target(), error = %e, "audit device cannot be opened");
                 self.report(Some(e.to_string()));
                 return false;
             }
@@ -205,7 +205,7 @@ impl Writer {
                 true
             }
             Err(e) => {
-                tracing::error!(device = %self.name, error = %e, "audit device write failed");
+                tracing::error!(device = %self.name, target = %self.sink.target(), error = %e, "audit device write failed");
                 self.report(Some(e.to_string()));
                 false
             }

@@ -37,7 +37,8 @@ impl std::fmt::Debug for Pairs {
 
 /// Parses `key=value` arguments. `k=@path` reads the file, `k=-` reads all of stdin (once), a
 /// lone `-` reads a JSON object from stdin and merges it. Values are kept as they are, trailing
-/// newlines included.
+/// newlines included. A repeated key becomes a list of its values, as the bao CLI sends it
+/// (`options=version=2 options=team=core` → `["version=2","team=core"]`, D95).
 pub fn parse_pairs(args: &[String]) -> Result<Pairs, CliError> {
     let mut pairs = Pairs::default();
     let mut stdin_used = false;
@@ -72,7 +73,14 @@ pub fn parse_pairs(args: &[String]) -> Result<Pairs, CliError> {
         if origin == Origin::Inline {
             pairs.inline_keys.push(key.to_string());
         }
-        pairs.data.insert(key.to_string(), Value::String(value.to_string()));
+        let value = Value::String(value.to_string());
+        match pairs.data.get_mut(key) {
+            Some(Value::Array(items)) => items.push(value),
+            Some(first) => *first = Value::Array(vec![first.take(), value]),
+            None => {
+                pairs.data.insert(key.to_string(), value);
+            }
+        }
     }
     Ok(pairs)
 }
@@ -199,6 +207,15 @@ mod tests {
         assert_eq!(p.data["b"], "from-file\n");
         assert_eq!(p.data["c"], "x=y");
         assert_eq!(p.inline_keys, vec!["a".to_string(), "c".to_string()]);
+    }
+
+    #[test]
+    fn a_repeated_key_becomes_a_list_as_bao_sends_it() {
+        let args: Vec<String> =
+            ["options=version=2", "options=team=core", "options=x=1", "type=kv"].map(String::from).into();
+        let p = parse_pairs(&args).unwrap();
+        assert_eq!(p.data["options"], serde_json::json!(["version=2", "team=core", "x=1"]));
+        assert_eq!(p.data["type"], "kv");
     }
 
     #[test]

@@ -134,8 +134,8 @@ impl JwtRole {
         if let Some(s) = params::str_field(d, "bound_subject")? {
             self.bound_subject = s.to_string();
         }
-        if let Some(m) = params::object_field(d, "bound_claims")? {
-            for (k, v) in m {
+        if let Some(m) = params::map_field(d, "bound_claims")? {
+            for (k, v) in &m {
                 let ok = match v {
                     Value::String(_) => true,
                     Value::Array(items) => !items.is_empty() && items.iter().all(Value::is_string),
@@ -147,7 +147,7 @@ impl JwtRole {
                     )));
                 }
             }
-            self.bound_claims = m.clone();
+            self.bound_claims = m;
         }
         match params::str_field(d, "bound_claims_type")? {
             None => {}
@@ -160,9 +160,9 @@ impl JwtRole {
         if let Some(b) = params::bool_field(d, "user_claim_json_pointer")? {
             self.user_claim_json_pointer = b;
         }
-        if let Some(m) = params::object_field(d, "claim_mappings")? {
+        if let Some(m) = params::map_field(d, "claim_mappings")? {
             let mut mappings = BTreeMap::new();
-            for (source, target) in m {
+            for (source, target) in &m {
                 let Some(target) = target.as_str().filter(|t| !t.is_empty()) else {
                     return Err(ApiError::bad_request("claim_mappings: every value must be a metadata key (a string)"));
                 };
@@ -316,7 +316,9 @@ mod tests {
             ("bound_claims", json!({"repository": 5})),
             ("bound_claims", json!({"repository": []})),
             ("bound_claims", json!({"repository": [1]})),
-            ("bound_claims", json!("repository=x")),
+            // `k=v` and JSON strings are taken (D95); a pair without `=` or broken JSON is not.
+            ("bound_claims", json!("repository")),
+            ("bound_claims", json!("{\"repository\": ")),
             ("bound_claims_type", json!("regex")),
             ("claim_mappings", json!({"ref": "role"})),
             ("claim_mappings", json!({"a": "x", "b": "x"})),

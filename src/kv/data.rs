@@ -110,8 +110,8 @@ pub async fn read(call: &Call<'_>, key: &str, req: &Request) -> Result<Response,
 
 /// Parses `options.cas`.
 fn cas_option(req: &Request) -> Result<Option<i64>, ApiError> {
-    match params::object_field(&req.data, "options")? {
-        Some(o) => Ok(params::u64_field(o, "cas")?.map(|c| c as i64)),
+    match params::map_field(&req.data, "options")? {
+        Some(o) => Ok(params::u64_field(&o, "cas")?.map(|c| c as i64)),
         None => Ok(None),
     }
 }
@@ -129,10 +129,10 @@ pub struct Staging {
 }
 
 fn staging_option(req: &Request) -> Result<Staging, ApiError> {
-    let Some(o) = params::object_field(&req.data, "options")? else { return Ok(Staging::default()) };
-    let stages = crate::token_auth::string_list(o, "stages")?;
+    let Some(o) = params::map_field(&req.data, "options")? else { return Ok(Staging::default()) };
+    let stages = params::string_list(&o, "stages")?;
     check_stages(&stages)?;
-    let request_token = params::str_field(o, "request_token")?.map(str::to_string);
+    let request_token = params::str_field(&o, "request_token")?.map(str::to_string);
     if let Some(t) = &request_token {
         if t.is_empty() || t.len() > 64 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(ApiError::bad_request(

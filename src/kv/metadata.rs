@@ -124,7 +124,7 @@ async fn load_or_new(call: &Call<'_>, key: &str) -> Result<(KvMetadataRow, bool)
 /// `POST <mount>/metadata/<path>`: sets the fields given; `custom_metadata` replaces the map.
 pub async fn write(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
-    let custom = params::object_field(&req.data, "custom_metadata")?.map(custom_metadata).transpose()?;
+    let custom = params::map_field(&req.data, "custom_metadata")?.as_ref().map(custom_metadata).transpose()?;
     let (mut m, _) = load_or_new(call, key).await?;
     apply(&mut m, &req.data, custom)?;
     call.core.store.kv_metadata_put(&m).await.map_err(store_err)?;
@@ -138,16 +138,16 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     if !exists {
         return Err(ApiError::not_found_empty());
     }
-    let custom = match params::object_field(&req.data, "custom_metadata")? {
+    let custom = match params::map_field(&req.data, "custom_metadata")? {
         None => None,
         Some(p) => {
             let mut current: Map<String, Value> =
                 m.custom_metadata.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
             for (k, v) in p {
                 if v.is_null() {
-                    current.remove(k);
+                    current.remove(&k);
                 } else {
-                    current.insert(k.clone(), v.clone());
+                    current.insert(k, v);
                 }
             }
             Some(custom_metadata(&current)?)

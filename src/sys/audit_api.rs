@@ -32,7 +32,7 @@ pub async fn device(core: &Core, rest: &str, req: &Request) -> Result<Response, 
         Operation::Create | Operation::Update => {
             let kind = params::str_field(&req.data, "type")?.unwrap_or_default();
             let description = params::str_field(&req.data, "description")?.unwrap_or_default();
-            let options = params::object_field(&req.data, "options")?.cloned().unwrap_or_default();
+            let options = params::map_field(&req.data, "options")?.unwrap_or_default();
             if params::bool_field(&req.data, "local")?.unwrap_or(false) {
                 return Err(ApiError::bad_request("local audit devices need replication, which Coffer does not have"));
             }

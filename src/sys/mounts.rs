@@ -68,13 +68,14 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
                 row.description = d.to_string();
             }
             row.config = merge_config(&row.config, &req.data)?;
-            if let Some(opts) = params::object_field(&req.data, "options")? {
+            if let Some(opts) = params::map_field(&req.data, "options")? {
                 let mut current: Map<String, Value> = serde_json::from_str(&row.options).unwrap_or_default();
                 for (k, v) in opts {
-                    if k == "version" && current.get("version") != Some(v) && current.contains_key("version") {
+                    let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                    if k == "version" && current.get("version").is_some_and(|c| text(c) != text(&v)) {
                         return Err(ApiError::bad_request("changing the KV version of a mount is not supported"));
                     }
-                    current.insert(k.clone(), v.clone());
+                    current.insert(k, v);
                 }
                 row.options = Value::Object(current).to_string();
             }
@@ -107,7 +108,8 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
 
 fn merge_config(current: &str, data: &Map<String, Value>) -> Result<String, ApiError> {
     let mut cfg: Map<String, Value> = serde_json::from_str(current).unwrap_or_default();
-    let source = params::object_field(data, "config")?.unwrap_or(data);
+    let nested = params::map_field(data, "config")?;
+    let source = nested.as_ref().unwrap_or(data);
     for key in ["default_lease_ttl", "max_lease_ttl"] {
         if let Some(secs) = params::duration_field(source, key)? {
             cfg.insert(key.into(), json!(secs));
@@ -124,7 +126,7 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
         return Err(ApiError::bad_request(format!("cannot mount under reserved path \"{path}\"")));
     }
     let kind = params::str_field(&req.data, "type")?.ok_or_else(|| ApiError::bad_request("missing \"type\""))?;
-    let mut options: Map<String, Value> = params::object_field(&req.data, "options")?.cloned().unwrap_or_default();
+    let mut options: Map<String, Value> = params::map_field(&req.data, "options")?.unwrap_or_default();
     let kind = match kind {
         "kv-v2" => {
             options.insert("version".into(), json!("2"));

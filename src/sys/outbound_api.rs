@@ -1,19 +1,20 @@
 //! `sys/config/outbound`: read and replace the API part of the outbound allow-list (writes need
 //! sudo). Entries from the config file are shown but cannot be removed here.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::core::Core;
 use crate::error::ApiError;
 use crate::logical::{Operation, Request, Response};
 use crate::outbound::{AllowedUrl, MAX_ENTRIES};
+use crate::params;
 
 /// Handles the endpoint.
 pub async fn handle(core: &Core, req: &Request) -> Result<Response, ApiError> {
     match req.operation {
         Operation::Read => read(core).await,
         op if op.is_write() => {
-            let entries = parse(req.data.get("allowed_urls"))?;
+            let entries = parse(&req.data)?;
             core.outbound.set_api(&core.store, &entries).await?;
             read(core).await
         }
@@ -35,21 +36,13 @@ async fn read(core: &Core) -> Result<Response, ApiError> {
     })))
 }
 
-/// `allowed_urls`: a list of strings (or one comma-separated string, as Vault's list fields).
-fn parse(v: Option<&Value>) -> Result<Vec<AllowedUrl>, ApiError> {
-    let items: Vec<String> = match v {
-        None | Some(Value::Null) => {
-            return Err(ApiError::bad_request("allowed_urls is required (an empty list allows nothing)"))
-        }
-        Some(Value::Array(a)) => {
-            a.iter().map(|x| x.as_str().map(str::to_string)).collect::<Option<_>>().ok_or_else(|| {
-                ApiError::bad_request("invalid value for \"allowed_urls\": expected a list of strings")
-            })?
-        }
-        Some(Value::String(s)) if s.is_empty() => Vec::new(),
-        Some(Value::String(s)) => s.split(',').map(str::to_string).collect(),
-        Some(_) => return Err(ApiError::bad_request("invalid value for \"allowed_urls\": expected a list of strings")),
-    };
+/// `allowed_urls`: a list of strings (one comma-separated string or a JSON array string too,
+/// the list rule of `params::string_list`).
+fn parse(data: &Map<String, Value>) -> Result<Vec<AllowedUrl>, ApiError> {
+    if matches!(data.get("allowed_urls"), None | Some(Value::Null)) {
+        return Err(ApiError::bad_request("allowed_urls is required (an empty list allows nothing)"));
+    }
+    let items = params::string_list(data, "allowed_urls")?;
     if items.len() > MAX_ENTRIES {
         return Err(ApiError::bad_request(format!("allowed_urls may hold at most {MAX_ENTRIES} entries")));
     }

@@ -13,17 +13,6 @@ use crate::params;
 use crate::policy;
 use crate::tokens::{NewToken, TokenEntry, DEFAULT_TTL};
 
-/// Reads a list of names given as an array or a comma-separated string.
-pub fn string_list(data: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiError> {
-    let bad = || ApiError::bad_request(format!("invalid value for \"{key}\": expected a list of strings"));
-    match data.get(key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => Ok(s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()),
-        Some(Value::Array(items)) => items.iter().map(|v| v.as_str().map(String::from).ok_or_else(bad)).collect(),
-        Some(_) => Err(bad()),
-    }
-}
-
 /// Normalises policy names, refusing `root` in any spelling (SEC-05) and the built-in
 /// `response-wrapping` policy, which only wrapping tokens carry (as Vault).
 pub fn policy_names(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
@@ -59,13 +48,13 @@ fn display_name(raw: Option<&str>) -> String {
 }
 
 fn string_meta(data: &Map<String, Value>) -> Result<Map<String, Value>, ApiError> {
-    let Some(meta) = params::object_field(data, "meta")? else { return Ok(Map::new()) };
-    for (k, v) in meta {
+    let Some(meta) = params::map_field(data, "meta")? else { return Ok(Map::new()) };
+    for (k, v) in &meta {
         if !v.is_string() {
             return Err(ApiError::bad_request(format!("meta value of key {k:?} must be a string")));
         }
     }
-    Ok(meta.clone())
+    Ok(meta)
 }
 
 /// Creates a child (or orphan) token of the caller. A new token is never less restricted than
@@ -149,7 +138,7 @@ fn token_policies(
     role: Option<&TokenRole>,
     privileged: bool,
 ) -> Result<Vec<String>, ApiError> {
-    let mut policies = policy_names(string_list(d, "policies")?)?;
+    let mut policies = policy_names(params::string_list(d, "policies")?)?;
     let allow_listed = role.is_some_and(TokenRole::has_allow_list);
     if policies.is_empty() {
         policies = match role {
@@ -225,8 +214,8 @@ mod tests {
     #[test]
     fn lists_and_display_names() {
         let d = json!({"a": "x, y,,z", "b": ["p"]}).as_object().cloned().unwrap();
-        assert_eq!(string_list(&d, "a").unwrap(), vec!["x", "y", "z"]);
-        assert_eq!(string_list(&d, "b").unwrap(), vec!["p"]);
+        assert_eq!(params::string_list(&d, "a").unwrap(), vec!["x", "y", "z"]);
+        assert_eq!(params::string_list(&d, "b").unwrap(), vec!["p"]);
         assert_eq!(display_name(Some("CI Runner")), "token-ci-runner");
         assert_eq!(display_name(None), "token");
     }

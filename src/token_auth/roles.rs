@@ -4,12 +4,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::create::{policy_names, string_list};
+use super::create::policy_names;
 use crate::engine::Call;
 use crate::error::ApiError;
 use crate::glob::glob_match;
 use crate::logical::{Operation, Request, Response};
 use crate::params;
+use crate::params::string_list;
 
 const KIND: &str = "token/role";
 

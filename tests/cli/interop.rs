@@ -75,3 +75,18 @@ fn bao_and_coffer_read_each_others_writes() {
     let data: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(data["user"], "app");
 }
+
+/// Issue 14 (D95): `coffer write` sends a repeated key as a list, as bao does, and the server
+/// takes `options=version=2`, repeated pairs and a string holding JSON.
+#[test]
+fn write_takes_key_pairs_repeated_keys_and_json_strings() {
+    let s = DevServer::start();
+    s.ok(&["write", "sys/mounts/team", "type=kv", "options=version=2", "options=team=core"]);
+    s.ok(&["write", "sys/mounts/doc", "type=kv", r#"options={"version":"2"}"#]);
+    for (mount, want) in
+        [("team", serde_json::json!({"version": "2", "team": "core"})), ("doc", serde_json::json!({"version": "2"}))]
+    {
+        let v = s.json(&["read", &format!("sys/mounts/{mount}")]);
+        assert_eq!(v["data"]["options"], want, "{v}");
+    }
+}

@@ -18,6 +18,7 @@ mod db_locked;
 mod disk_full;
 mod durability;
 mod edge;
+mod field_forms;
 mod jwt;
 mod keyring_crash;
 mod kv;

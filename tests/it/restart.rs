@@ -488,3 +488,54 @@ async fn the_audit_chain_survives_sighup_rotation_and_kill_9_and_verifies_with_t
     // The audit log is private, like the database.
     assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+/// Issue 14: a config-declared file device whose directory is missing stops the server at start
+/// with the path and the reason (D97), instead of a server that answers every request with an
+/// opaque 500; the directory is not created behind the operator's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_audit_file_in_a_missing_directory_stops_the_start_and_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let missing = dir.path().join("no-such-dir");
+    let audit = missing.join("audit.log");
+    add_audit_file(&cfg, &audit);
+    let (code, out) = run_to_exit(&cfg);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(out.contains(&missing.display().to_string()) && out.contains("does not exist"), "{out}");
+    assert!(out.contains("\"file\""), "the device is not named: {out}");
+    assert!(!missing.exists(), "the directory was created");
+}
+
+/// Issue 14: a declared device that fails later (its directory removed, then a SIGHUP reopen)
+/// fails closed, and the log line names its path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_audit_device_names_its_path_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let audit = logs.join("audit.log");
+    add_audit_file(&cfg, &audit);
+    let mut p = spawn(&cfg);
+    let token = init(&p.base).await;
+    let (s, v) = call(&p.base, &token, "POST", "secret/data/x", Some(json!({"data": {"a": "b"}}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    std::fs::remove_dir_all(&logs).unwrap();
+    let hup = Command::new("kill").arg("-HUP").arg(p.child.id().to_string()).status().unwrap();
+    assert!(hup.success());
+    let shown = audit.display().to_string();
+    crate::harness::until("the failing device's path in the log", Duration::from_secs(20), || {
+        let (base, token, log) = (p.base.clone(), token.clone(), p.log.clone());
+        let shown = shown.clone();
+        async move {
+            let (s, _) = call(&base, &token, "GET", "secret/data/x", None).await;
+            let log = log.lock().unwrap().clone();
+            s == StatusCode::INTERNAL_SERVER_ERROR
+                && log.contains("audit device cannot be opened")
+                && log.contains(&shown)
+        }
+    })
+    .await;
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
