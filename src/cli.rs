@@ -421,6 +421,7 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
         server::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone(), lease_ttl: cfg.lease_ttl };
     let mut running = server::start_with(store, listener, options).await.map_err(|e| vec![e])?;
     running.core.outbound.set_config(cfg.outbound.clone());
+    running.core.request_deadline.set(cfg.edge.request_duration);
     let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);

@@ -126,6 +126,8 @@ pub struct RawListener {
     pub http_idle_timeout: Option<String>,
     /// Longest wait for a request body once the headers are in (`"30s"`).
     pub http_read_timeout: Option<String>,
+    /// Longest a request may run before it is answered 503 (`"30s"`; Vault's name).
+    pub max_request_duration: Option<String>,
     /// Most connections open at once.
     pub max_connections: Option<usize>,
 }
@@ -240,6 +242,8 @@ pub struct EdgeLimits {
     pub max_connections: usize,
     /// `auth.argon2_queue`.
     pub argon2_queue: usize,
+    /// `listener.max_request_duration`: the per-request deadline.
+    pub request_duration: std::time::Duration,
 }
 
 impl Default for EdgeLimits {
@@ -251,6 +255,7 @@ impl Default for EdgeLimits {
             body_read_timeout: d.body_read_timeout,
             max_connections: d.max_connections,
             argon2_queue: d.argon2_queue,
+            request_duration: crate::deadline::DEFAULT_REQUEST_DEADLINE,
         }
     }
 }
@@ -277,6 +282,7 @@ fn edge_limits(listener: &RawListener, auth: &RawAuth, errors: &mut Vec<String>)
         ("http_read_header_timeout", &listener.http_read_header_timeout, &mut e.header_read_timeout),
         ("http_idle_timeout", &listener.http_idle_timeout, &mut e.idle_timeout),
         ("http_read_timeout", &listener.http_read_timeout, &mut e.body_read_timeout),
+        ("max_request_duration", &listener.max_request_duration, &mut e.request_duration),
     ] {
         if let Some(text) = text {
             match crate::duration::parse_str(text) {
@@ -341,6 +347,7 @@ const ENV_KEYS: &[&str] = &[
     "LISTENER_HTTP_READ_HEADER_TIMEOUT",
     "LISTENER_HTTP_IDLE_TIMEOUT",
     "LISTENER_HTTP_READ_TIMEOUT",
+    "LISTENER_MAX_REQUEST_DURATION",
     "LISTENER_MAX_CONNECTIONS",
     "AUDIT_MAX_ENTRY_SIZE",
     "AUTH_ARGON2_QUEUE",
@@ -433,6 +440,7 @@ impl RawConfig {
             "LISTENER_HTTP_READ_HEADER_TIMEOUT" => self.listener.http_read_header_timeout = Some(v),
             "LISTENER_HTTP_IDLE_TIMEOUT" => self.listener.http_idle_timeout = Some(v),
             "LISTENER_HTTP_READ_TIMEOUT" => self.listener.http_read_timeout = Some(v),
+            "LISTENER_MAX_REQUEST_DURATION" => self.listener.max_request_duration = Some(v),
             "LISTENER_MAX_CONNECTIONS" => self.listener.max_connections = Some(number(&v)?),
             "AUDIT_MAX_ENTRY_SIZE" => self.audit.max_entry_size = Some(number(&v)?),
             "AUTH_ARGON2_QUEUE" => self.auth.argon2_queue = Some(number(&v)?),
@@ -693,6 +701,7 @@ mod tests {
         raw.apply_env(&env(&[
             ("COFFER_LISTENER_HTTP_IDLE_TIMEOUT", "1m"),
             ("COFFER_LISTENER_HTTP_READ_TIMEOUT", "4s"),
+            ("COFFER_LISTENER_MAX_REQUEST_DURATION", "45s"),
             ("COFFER_AUTH_ARGON2_QUEUE", "7"),
         ]))
         .unwrap();
@@ -701,6 +710,7 @@ mod tests {
         assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(3));
         assert_eq!(l.idle_timeout, std::time::Duration::from_secs(60));
         assert_eq!(l.body_read_timeout, std::time::Duration::from_secs(4));
+        assert_eq!(c.edge.request_duration, std::time::Duration::from_secs(45));
         assert_eq!((l.max_connections, l.argon2_queue), (10, 7));
         assert_eq!(c.audit.max_entry_size, 8192);
         let raw = RawConfig::from_toml(
