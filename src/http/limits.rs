@@ -40,9 +40,17 @@ pub fn check_path_length(raw: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Rejects JSON nested deeper than `max` without building it (a linear byte scan).
+/// Most entries of one JSON object, or elements of one array (SECURITY-TESTS §4; OpenBao's
+/// `max_json_object_entry_count` and `max_json_array_element_count`).
+pub const MAX_JSON_ENTRIES: usize = 10_000;
+
+/// Rejects JSON nested deeper than `max` levels, or with an object or array of more than
+/// [`MAX_JSON_ENTRIES`] entries, without building it (a linear byte scan: the separators of each
+/// open container are counted outside strings).
 pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), ApiError> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let (mut in_string, mut escaped) = (false, false);
+    // One separator count per open container; its length is the nesting depth.
+    let mut open: Vec<usize> = Vec::new();
     for &b in bytes {
         if in_string {
             match (escaped, b) {
@@ -56,12 +64,24 @@ pub fn check_depth(bytes: &[u8], max: usize) -> Result<(), ApiError> {
         match b {
             b'"' => in_string = true,
             b'{' | b'[' => {
-                depth += 1;
-                if depth > max {
+                if open.len() >= max {
                     return Err(ApiError::bad_request(format!("JSON input is nested deeper than {max} levels")));
                 }
+                open.push(0);
             }
-            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'}' | b']' => {
+                open.pop();
+            }
+            b',' => {
+                if let Some(commas) = open.last_mut() {
+                    *commas += 1;
+                    if *commas >= MAX_JSON_ENTRIES {
+                        return Err(ApiError::bad_request(format!(
+                            "JSON input has an object or array of more than {MAX_JSON_ENTRIES} entries"
+                        )));
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -141,6 +161,21 @@ mod tests {
         assert!(check_depth(in_string.as_bytes(), 64).is_ok());
         let huge = "[".repeat(1 << 20);
         assert!(check_depth(huge.as_bytes(), 64).is_err());
+    }
+
+    #[test]
+    fn sec27_entries_per_object_or_array_are_capped() {
+        let array = |n: usize| format!("[{}]", vec!["1"; n].join(","));
+        assert!(check_depth(array(MAX_JSON_ENTRIES).as_bytes(), 64).is_ok());
+        assert!(check_depth(array(MAX_JSON_ENTRIES + 1).as_bytes(), 64).is_err());
+        let object = |n: usize| format!("{{{}}}", (0..n).map(|i| format!("\"k{i}\":0")).collect::<Vec<_>>().join(","));
+        assert!(check_depth(object(MAX_JSON_ENTRIES).as_bytes(), 64).is_ok());
+        assert!(check_depth(object(MAX_JSON_ENTRIES + 1).as_bytes(), 64).is_err());
+        // Separators inside strings and in other containers do not count.
+        let commas = format!("[\"{}\"]", ",".repeat(3 * MAX_JSON_ENTRIES));
+        assert!(check_depth(commas.as_bytes(), 64).is_ok());
+        let many_small = format!("[{}]", vec![array(MAX_JSON_ENTRIES / 2); 3].join(","));
+        assert!(check_depth(many_small.as_bytes(), 64).is_ok());
     }
 
     #[test]

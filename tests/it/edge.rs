@@ -114,6 +114,18 @@ async fn sec27_nested_json_bombs_are_refused_before_decoding() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let r = s.request_anon("PUT", "sys/unseal").body(bomb).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Wide instead of deep: more than 10,000 entries in one array or object is 400 before
+    // decoding, and nothing is stored; 10,000 is fine.
+    for (n, status) in [(10_001, StatusCode::BAD_REQUEST), (10_000, StatusCode::OK)] {
+        let wide = json!({"data": {"list": vec![0; n]}}).to_string();
+        let r = s.request("PUT", "secret/data/wide").body(wide).send().await.unwrap();
+        assert_eq!(r.status(), status, "{n} entries");
+    }
+    let keys: serde_json::Map<String, Value> = (0..10_001).map(|i| (format!("k{i}"), json!(0))).collect();
+    let r = s.request("PUT", "secret/data/keys").body(json!({ "data": keys }).to_string()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let (st, _) = s.call("GET", "secret/data/keys", None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, _) = s.call("GET", "sys/health", None).await;
     assert_eq!(st, StatusCode::OK);
 }
@@ -127,9 +139,11 @@ async fn sec35_an_audit_entry_of_a_large_request_stays_under_the_cap_with_hmac_a
         .call("PUT", "sys/audit/file", Some(json!({"type": "file", "options": {"file_path": log.to_str().unwrap()}})))
         .await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    // Just under 1 MiB of short strings: once every string was HMAC'd, about 16 MB per entry.
-    let list: Vec<Value> = (0..240_000).map(|i| json!(format!("{}", i % 10))).collect();
-    let body = json!({"data": {"list": list}});
+    // Just under 1 MiB of short strings (in lists of at most 10,000, the JSON entry cap): once
+    // every string was HMAC'd, about 16 MB per entry.
+    let list: Vec<Value> = (0..10_000).map(|i| json!(format!("{}", i % 10))).collect();
+    let lists: serde_json::Map<String, Value> = (0..24).map(|i| (format!("l{i}"), json!(list))).collect();
+    let body = json!({ "data": lists });
     let text = body.to_string();
     assert!(text.len() < 1 << 20 && text.len() > 900 << 10, "{}", text.len());
     let r = s.request("PUT", "secret/data/many").body(text.clone()).send().await.unwrap();
