@@ -187,7 +187,10 @@ fn shares(arg: Option<&Secret>) -> Result<Vec<Secret>, CliError> {
             }
             Ok(out)
         }
-        _ => Ok(vec![prompt_hidden("Unseal Key (will be hidden): ")?]),
+        _ => Ok(vec![prompt_hidden(
+            "Unseal Key (will be hidden): ",
+            "give the shares on stdin, one per line: coffer operator unseal - < shares.txt",
+        )?]),
     }
 }
 

@@ -280,3 +280,21 @@ fn generic_read_write_list_delete() {
     s.cmd().args(["write", "secret/data/g"]).assert().code(2).stderr(predicate::str::contains("--force"));
     s.cmd().args(["read", "sys/mounts"]).assert().success().stdout(predicate::str::contains("secret/"));
 }
+
+#[test]
+fn userpass_login_without_a_terminal_names_password_stdin() {
+    let s = DevServer::start();
+    // setsid: no controlling terminal, so the hidden prompt cannot open /dev/tty.
+    let mut c = assert_cmd::Command::new("setsid");
+    c.args(["-w", crate::harness::BIN, "login", "--method", "userpass", "--username", "alice"])
+        .env("HOME", s.home.path())
+        .env("COFFER_ADDR", &s.addr)
+        .env_remove("COFFER_TOKEN")
+        .env_remove("VAULT_TOKEN")
+        .timeout(std::time::Duration::from_secs(60))
+        .write_stdin("hunter2\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--password-stdin"))
+        .stderr(predicate::str::contains("hunter2").not());
+}
