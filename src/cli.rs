@@ -10,7 +10,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 
-use crate::client::{self, generic, kv, login, policy, run as run_cmd, sys, token};
+use crate::client::{self, generic, kv, login, policy, run as run_cmd, secrets, sys, token};
 use crate::config::{self, Overrides, SealKind};
 use crate::http::{Limits, Listener};
 use crate::{process, server, store, tls};
@@ -133,6 +133,9 @@ pub enum Command {
     /// ACL policies: write, read, list, delete, and fmt (local).
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Secrets engines: enable, list, disable, tune.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
     /// Auth methods: enable, list.
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -355,6 +358,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Delete(a) => client::finish(generic::delete(a).await),
         Command::Token(c) => client::finish(token::run(c).await),
         Command::Policy(c) => client::finish(policy::run(c).await),
+        Command::Secrets(c) => client::finish(secrets::run(c).await),
         Command::Auth(AuthCommand::Enable(a)) => client::finish(sys::auth_enable(a).await),
         Command::Auth(AuthCommand::List(a)) => client::finish(sys::auth_list(a).await),
         Command::Audit(AuditCommand::Enable(a)) => client::finish(sys::audit_enable(a).await),

@@ -11,6 +11,7 @@ pub mod login;
 pub mod output;
 pub mod policy;
 pub mod run;
+pub mod secrets;
 pub mod sys;
 pub mod template;
 pub mod token;

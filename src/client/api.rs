@@ -221,6 +221,15 @@ impl Api {
             && (lower.contains("corrupt message") || lower.contains("invalidcontenttype"))
         {
             reason.push_str(" (does the server speak plain HTTP? then use http://)");
+        } else if self.addr.starts_with("http://") && lower.contains("invalid http version") {
+            reason.push_str(" (the server speaks TLS: use https://)");
+        } else if lower.contains("notvalidforname") {
+            reason.push_str(" (the server's certificate does not name this host: use an address it names)");
+        } else if ["unknownissuer", "unknown issuer", "causedasendentity"].iter().any(|m| lower.contains(m)) {
+            reason.push_str(
+                " (the server's certificate is not signed by a CA this client trusts: give its CA certificate with \
+                 --ca-cert FILE, COFFER_CACERT or VAULT_CACERT)",
+            );
         }
         CliError::Unreachable { addr: self.addr.clone(), reason }
     }

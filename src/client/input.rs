@@ -155,11 +155,12 @@ pub fn line_from_stdin() -> Result<Secret, CliError> {
     Ok(Secret::new(line.trim_end_matches(['\r', '\n']).to_string()))
 }
 
-/// Asks for a secret on the terminal without echoing it.
-pub fn prompt_hidden(prompt: &str) -> Result<Secret, CliError> {
+/// Asks for a secret on the terminal without echoing it; without a terminal the error names
+/// `instead`, the way to give the value on stdin (`--password-stdin`, `-`).
+pub fn prompt_hidden(prompt: &str, instead: &str) -> Result<Secret, CliError> {
     match rpassword::prompt_password(prompt) {
         Ok(s) => Ok(Secret::new(s)),
-        Err(e) => Err(CliError::Other(format!("cannot prompt on the terminal ({e}); pass the value through stdin"))),
+        Err(e) => Err(CliError::Other(format!("cannot prompt on the terminal ({e}); {instead}"))),
     }
 }
 
@@ -175,7 +176,7 @@ pub fn secret_arg(arg: Option<&Secret>, prompt: &str) -> Result<Secret, CliError
             }
             Ok(s)
         }
-        _ => prompt_hidden(prompt),
+        _ => prompt_hidden(prompt, "give `-` and the value on stdin"),
     }
 }
 

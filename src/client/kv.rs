@@ -314,6 +314,15 @@ impl KvPath {
     }
 }
 
+/// True if `sys/mounts` shows no secrets engine at `path` or a prefix of it; `None` if the token
+/// may not read `sys/mounts`.
+async fn unmounted(api: &Api, path: &str) -> Option<bool> {
+    let body = api.read("sys/mounts").await.ok()??;
+    let table = body.get("data").filter(|d| d.is_object()).unwrap_or(&body).as_object()?;
+    let wanted = format!("{}/", path.trim_end_matches('/'));
+    Some(!table.iter().any(|(mount, v)| v.get("type").is_some() && wanted.starts_with(mount.as_str())))
+}
+
 /// Finds the KV v2 mount serving `path` with `GET sys/internal/ui/mounts/<path>`.
 pub async fn resolve(api: &Api, path: &str) -> Result<KvPath, CliError> {
     let p = path.trim_start_matches('/');
@@ -327,6 +336,16 @@ pub async fn resolve(api: &Api, path: &str) -> Result<KvPath, CliError> {
         Err(CliError::Api { status: 403, message, .. }) if api.token().is_some() && !message.contains("preflight") => {
             let (mount, rest) = p.split_once('/').unwrap_or((p, ""));
             return Ok(KvPath { mount: format!("{mount}/"), rest: rest.to_string() });
+        }
+        // The "preflight" 403 answers both a path outside every mount and a token with nothing
+        // under the mount: a token that may read `sys/mounts` learns which one it is.
+        Err(e @ CliError::Api { status: 403, .. }) if e.to_string().contains("preflight") => {
+            return Err(match unmounted(api, p).await {
+                Some(true) => CliError::Other(format!(
+                    "no secrets engine is mounted at {p:?} or a prefix of it (`coffer secrets list` shows the mounts)"
+                )),
+                _ => e,
+            });
         }
         other => other?.unwrap_or(Value::Null),
     };

@@ -91,8 +91,14 @@ pub async fn run(a: LoginArgs) -> Result<i32, CliError> {
         }
         LoginMethod::Userpass => {
             let user = a.username.clone().unwrap_or_default();
-            let password =
-                if a.password_stdin { line_from_stdin()? } else { prompt_hidden("Password (will be hidden): ")? };
+            let password = if a.password_stdin {
+                line_from_stdin()?
+            } else {
+                prompt_hidden(
+                    "Password (will be hidden): ",
+                    "give the password on stdin with --password-stdin (… --password-stdin < pass.txt)",
+                )?
+            };
             if password.is_empty() {
                 return Err(CliError::Usage("the password is empty".into()));
             }

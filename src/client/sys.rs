@@ -1,5 +1,6 @@
 //! Server administration over HTTP: `coffer status`, `coffer operator init|unseal|seal|rotate|
-//! key-status`, `coffer auth enable|list`, `coffer audit enable|list`.
+//! key-status`, `coffer auth enable|list`, `coffer audit enable|list`, and the helpers that
+//! `coffer secrets` shares with them.
 
 use clap::Args;
 use reqwest::Method;
@@ -186,7 +187,10 @@ fn shares(arg: Option<&Secret>) -> Result<Vec<Secret>, CliError> {
             }
             Ok(out)
         }
-        _ => Ok(vec![prompt_hidden("Unseal Key (will be hidden): ")?]),
+        _ => Ok(vec![prompt_hidden(
+            "Unseal Key (will be hidden): ",
+            "give the shares on stdin, one per line: coffer operator unseal - < shares.txt",
+        )?]),
     }
 }
 
@@ -255,7 +259,7 @@ pub async fn auth_enable(a: AuthEnableArgs) -> Result<i32, CliError> {
 
 /// Enables something of type `kind` under `table` (`sys/auth`, `sys/audit`) at `path` (the type's
 /// name by default) with `body` plus the description; returns the path used.
-async fn enable(
+pub(super) async fn enable(
     api: &Api,
     method: Method,
     table: &str,
@@ -311,12 +315,12 @@ pub async fn audit_list(a: ConnArgs) -> Result<i32, CliError> {
     })
 }
 
-fn text(v: &Value, key: &str) -> String {
+pub(super) fn text(v: &Value, key: &str) -> String {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).unwrap_or("n/a").to_string()
 }
 
 /// A `sys/auth` or `sys/audit` answer as a table, one row per mount, sorted by path.
-fn mount_table(
+pub(super) fn mount_table(
     format: Format,
     body: &Value,
     header: &[&str],

@@ -139,8 +139,14 @@ pub async fn run(cmd: TokenCommand) -> Result<i32, CliError> {
             let mut resp = resp.unwrap_or(Value::Null);
             if a.conn.format == Format::Table {
                 // The table leaves the token itself out; --format json shows the whole answer.
+                // Durations read as in `coffer login` and the vault CLI (`768h0m0s`), not seconds.
                 if let Some(d) = resp.get_mut("data").and_then(Value::as_object_mut) {
                     d.remove("id");
+                    for key in ["ttl", "creation_ttl", "explicit_max_ttl", "period"] {
+                        if let Some(secs) = d.get(key).and_then(Value::as_u64) {
+                            d.insert(key.into(), json!(crate::duration::format(secs)));
+                        }
+                    }
                 }
             }
             print_secret(a.conn.format, &resp)?;

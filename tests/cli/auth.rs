@@ -280,3 +280,56 @@ fn generic_read_write_list_delete() {
     s.cmd().args(["write", "secret/data/g"]).assert().code(2).stderr(predicate::str::contains("--force"));
     s.cmd().args(["read", "sys/mounts"]).assert().success().stdout(predicate::str::contains("secret/"));
 }
+
+#[test]
+fn userpass_login_without_a_terminal_names_password_stdin() {
+    let s = DevServer::start();
+    // setsid: no controlling terminal, so the hidden prompt cannot open /dev/tty.
+    let mut c = assert_cmd::Command::new("setsid");
+    c.args(["-w", crate::harness::BIN, "login", "--method", "userpass", "--username", "alice"])
+        .env("HOME", s.home.path())
+        .env("COFFER_ADDR", &s.addr)
+        .env_remove("COFFER_TOKEN")
+        .env_remove("VAULT_TOKEN")
+        .timeout(std::time::Duration::from_secs(60))
+        .write_stdin("hunter2\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--password-stdin"))
+        .stderr(predicate::str::contains("hunter2").not());
+}
+
+#[test]
+fn userpass_tokens_have_no_explicit_max_ttl_and_lookup_prints_durations() {
+    let s = DevServer::start();
+    s.ok(&["auth", "enable", "userpass"]);
+    s.ok(&["write", "auth/userpass/users/alice", "password=correct horse"]);
+    s.ok(&["write", "auth/userpass/users/bob", "password=battery staple", "token_max_ttl=2h"]);
+    let login = |user: &str, pw: &str| -> String {
+        let v: serde_json::Value = serde_json::from_str(&s.ok_stdin(
+            &["login", "--method", "userpass", "--username", user, "--password-stdin", "--format", "json"],
+            &format!("{pw}\n"),
+        ))
+        .unwrap();
+        v["auth"]["client_token"].as_str().unwrap().to_string()
+    };
+    // As Vault: a plain login token has no explicit max TTL (the system default caps its renewals).
+    let alice = login("alice", "correct horse");
+    let v: serde_json::Value =
+        serde_json::from_str(&s.ok_stdin(&["token", "lookup", "-", "--format", "json"], &alice)).unwrap();
+    assert_eq!(v["data"]["explicit_max_ttl"], 0, "{v}");
+    assert_eq!(v["data"]["creation_ttl"], 2_764_800, "{v}");
+    // A user's own max TTL is still the token's cap.
+    let bob = login("bob", "battery staple");
+    let v: serde_json::Value =
+        serde_json::from_str(&s.ok_stdin(&["token", "lookup", "-", "--format", "json"], &bob)).unwrap();
+    assert_eq!(v["data"]["explicit_max_ttl"], 7200, "{v}");
+    // The table prints durations as `coffer login` does, never raw seconds.
+    let table = s.cmd_as(&alice).args(["token", "lookup"]).output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    let row = |k: &str| table.lines().find(|l| l.starts_with(&format!("{k} "))).unwrap_or_default().to_string();
+    assert!(row("creation_ttl").ends_with(" 768h0m0s"), "{table}");
+    assert!(row("explicit_max_ttl").ends_with(" 0s"), "{table}");
+    assert!(row("ttl").contains("h") && !row("ttl").contains("276"), "{table}");
+    assert!(!table.contains("2764800"), "{table}");
+}

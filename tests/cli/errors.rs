@@ -63,6 +63,27 @@ fn tls_flags() {
 }
 
 #[test]
+fn tls_connection_errors_give_hints() {
+    let s = ConfigServer::start_tls();
+    // Plain HTTP to the TLS port.
+    let http = s.addr.replace("https://", "http://");
+    s.cmd()
+        .args(["status", "--address", &http])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("the server speaks TLS: use https://"));
+    // A certificate from a CA the client does not trust names the three ways to trust it.
+    s.cmd()
+        .args(["status"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--ca-cert FILE, COFFER_CACERT or VAULT_CACERT"));
+    // With the CA given, the server answers (uninitialised, so sealed: exit 2).
+    s.cmd().args(["status", "--ca-cert"]).arg(s.dir.path().join("cert.pem")).assert().code(2);
+    s.cmd().env("VAULT_CACERT", s.dir.path().join("cert.pem")).args(["status"]).assert().code(2);
+}
+
+#[test]
 fn a_sealed_server_is_reported_and_can_be_unsealed() {
     let s = DevServer::start();
     s.ok(&["kv", "put", "secret/app", "a=@/dev/null"]);
@@ -255,6 +276,10 @@ fn every_command_has_help_with_examples() {
         &["policy", "list"],
         &["policy", "delete"],
         &["policy", "fmt"],
+        &["secrets", "enable"],
+        &["secrets", "list"],
+        &["secrets", "disable"],
+        &["secrets", "tune"],
         &["auth", "enable"],
         &["auth", "list"],
         &["audit", "enable"],

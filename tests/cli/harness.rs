@@ -211,12 +211,32 @@ pub struct ConfigServer {
 impl ConfigServer {
     /// Starts the server and waits (bounded) for its "listening on" line.
     pub fn start() -> ConfigServer {
+        Self::start_with(false)
+    }
+
+    /// Starts the server with TLS: a self-signed certificate for 127.0.0.1, its PEM in
+    /// `dir/cert.pem`; `addr` is then `https://127.0.0.1:PORT`.
+    pub fn start_tls() -> ConfigServer {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> ConfigServer {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("coffer.toml");
+        let listener = if tls {
+            let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+            let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+            std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
+            std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+            format!("tls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n", cert_file.display(), key_file.display())
+        } else {
+            "tls_disable = true\n".to_string()
+        };
         std::fs::write(
             &cfg,
             format!(
-                "[listener]\naddress = \"127.0.0.1:0\"\ntls_disable = true\n[storage]\nurl = \"sqlite://{}\"\n\
+                "[listener]\naddress = \"127.0.0.1:0\"\n{listener}[storage]\nurl = \"sqlite://{}\"\n\
                  [seal]\ntype = \"shamir\"\n",
                 dir.path().join("data/coffer.db").display()
             ),
@@ -241,9 +261,11 @@ impl ConfigServer {
                 let _ = child.kill();
                 panic!("the server did not report its address within {START_DEADLINE:?}")
             });
-            if let Some(i) = line.find("listening on http://") {
-                let a = line[i + "listening on http://".len()..].split_whitespace().next().unwrap().to_string();
-                break format!("http://{a}");
+            let scheme = if tls { "https" } else { "http" };
+            let marker = format!("listening on {scheme}://");
+            if let Some(i) = line.find(&marker) {
+                let a = line[i + marker.len()..].split_whitespace().next().unwrap().to_string();
+                break format!("{scheme}://{a}");
             }
         };
         ConfigServer { child, addr, dir }

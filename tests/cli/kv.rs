@@ -121,9 +121,17 @@ fn delete_undelete_destroy_and_metadata() {
         .stderr(predicate::str::contains("no secret at secret/d"));
     // A mount is not a secret.
     s.cmd().args(["kv", "get", "secret/"]).assert().code(2).stderr(predicate::str::contains("is a mount"));
-    // A path outside any mount.
+    // A path outside any mount: root is told that no mount exists there, not to check policies.
     s.cmd()
         .args(["kv", "get", "nomount/x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no secrets engine is mounted at \"nomount/x\" or a prefix of it"))
+        .stderr(predicate::str::contains("policies").not());
+    // A token with nothing under an existing mount still hears about its policies.
+    let none = s.token_with("default");
+    s.cmd_as(&none)
+        .args(["kv", "get", "secret/x"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains("preflight capability check"));

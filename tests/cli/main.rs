@@ -11,3 +11,4 @@ mod harness;
 mod interop;
 mod kv;
 mod run;
+mod secrets;
