@@ -3,10 +3,10 @@
 # beside OpenBao, four dev servers on one machine, rounds alternated.
 # Usage (from the repo root, after `cargo build --release`):
 #   bench/audit.sh [--seconds 8] [--rounds 3] [--conns 32] [--coffer PATH] [SCENARIO...]
-# Scenarios are those of ../shared/bench/wrk (default: read_one write).
+# Scenarios are those of bench/wrk (default: read_one write).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-wrkdir=$(cd "$here/../../shared/bench/wrk" && pwd)
+wrkdir=$(cd "$here/wrk" && pwd)
 secs=8 rounds=3 conns=32 coffer=${COFFER_BIN:-target/release/coffer} scen=()
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -5,7 +5,7 @@
 #   bench/pg.sh [--seconds 8] [--rounds 3] [--conns 32] [--coffer PATH] [--pg postgres://postgres@127.0.0.1:5432]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-wrkdir=$(cd "$here/../../shared/bench/wrk" && pwd)
+wrkdir=$(cd "$here/wrk" && pwd)
 secs=8 rounds=3 conns=32 coffer=${COFFER_BIN:-target/release/coffer} pg=postgres://postgres@127.0.0.1:5432
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -90,7 +90,7 @@ pub enum Command {
     ///   coffer run --secret secret/app --secret secret/db:DB_ -- env
     ///   coffer run --env PGPASSWORD=secret/db#password -- psql -h db -U app
     ///   coffer run --template app.conf.tmpl:/run/app/app.conf --secret secret/app -- ./server
-    ///   coffer run --secret secret/tls --watch --watch-signal SIGHUP --watch-interval 1m -- nginx -g 'daemon off;'
+    ///   coffer run --template tls.pem.tmpl:/run/nginx/tls.pem --watch --watch-signal SIGHUP --watch-interval 1m -- nginx -g 'daemon off;'
     ///   coffer run --secret secret/ci --cache-dir ~/.cache/coffer --fallback-max-age 10m -- make deploy
     ///
     /// Exit codes: the command's; 1 if the secrets cannot be fetched; 2 usage error; 126/127 if

@@ -96,6 +96,7 @@ pub async fn run(opts: Options) -> i32 {
 async fn migrate(opts: &Options) -> Result<(), Failure> {
     check_urls(&opts.from, &opts.to)?;
     let material = key_material(opts)?;
+    let _locks = lock_sqlite_stores(opts)?;
     println!("Source: {}", redact_url(&opts.from));
     println!("Target: {}", redact_url(&opts.to));
     let source = open(&opts.from, "source").await?;
@@ -180,6 +181,21 @@ async fn copy(source: &SharedStore, target: &SharedStore, material: &KeyMaterial
 // ------------------------------------------------------------------------------------------------
 // Arguments
 // ------------------------------------------------------------------------------------------------
+
+/// Takes the lock a running `coffer server` holds on each SQLite store (`<database>.lock`, D82),
+/// so that a store still being served (its heartbeats and workers write to it) is refused before
+/// anything is read or copied. Held until the migration ends; PostgreSQL needs none.
+fn lock_sqlite_stores(opts: &Options) -> Result<Vec<store::sqlite::DbLock>, Failure> {
+    let mut locks = Vec::new();
+    for (url, which) in [(&opts.from, "source"), (&opts.to, "target")] {
+        match store::sqlite::lock_database(url) {
+            Ok(Some(lock)) => locks.push(lock),
+            Ok(None) => {}
+            Err(e) => return Err(failed(format!("cannot migrate the {which} store: {e}. Nothing was changed"))),
+        }
+    }
+    Ok(locks)
+}
 
 /// The file path of a `sqlite:` URL; `None` for an in-memory database.
 fn sqlite_path(url: &str) -> Option<PathBuf> {

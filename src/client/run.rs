@@ -391,6 +391,21 @@ async fn stop(mut child: Child, timeout: Duration) -> Result<ExitStatus, CliErro
     child.reap()
 }
 
+/// A signal cannot hand new values to a command that only reads its environment (fixed at its
+/// start): `--watch-signal` pairs with `--template`, whose files the command can read again.
+fn watch_signal_warning(signal: Option<NamedSignal>, has_templates: bool) -> Option<String> {
+    let sig = signal?;
+    if has_templates {
+        return None;
+    }
+    let name = SIGNALS.iter().find(|(_, s)| *s == sig.0).map_or("?", |(n, _)| *n);
+    Some(format!(
+        "--watch-signal SIG{name} without --template: the command's environment is fixed when it starts, so the \
+         signal cannot give it the new values of --secret/--env; render them with --template for it to \
+         read again, or leave out --watch-signal to restart the command"
+    ))
+}
+
 /// Runs `coffer run`.
 pub async fn run(a: RunArgs) -> Result<i32, CliError> {
     let secret_specs = a.secrets.iter().map(|s| parse_secret_spec(s)).collect::<Result<Vec<_>, _>>()?;
@@ -407,6 +422,9 @@ pub async fn run(a: RunArgs) -> Result<i32, CliError> {
     }
     if paths.is_empty() {
         return Err(CliError::Usage("nothing to fetch: give --secret, --env or --template".into()));
+    }
+    if let Some(w) = watch_signal_warning(a.watch_signal, !a.templates.is_empty()) {
+        eprintln!("Warning: {w}");
     }
     let api = Api::new(&a.conn)?;
     let cache = match &a.cache_dir {
@@ -509,6 +527,15 @@ pub async fn run(a: RunArgs) -> Result<i32, CliError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_watch_signal_without_a_template_warns() {
+        let hup = parse_signal("SIGHUP").ok();
+        let w = watch_signal_warning(hup, false).unwrap_or_default();
+        assert!(w.contains("--watch-signal SIGHUP without --template") && w.contains("environment is fixed"), "{w}");
+        assert_eq!(watch_signal_warning(hup, true), None);
+        assert_eq!(watch_signal_warning(None, false), None);
+    }
 
     #[test]
     fn names_and_specs() {

@@ -374,3 +374,30 @@ async fn a_corrupted_ciphertext_in_the_target_is_reported_by_verify_only() {
     drop(pg);
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_held_by_a_running_server_is_refused() {
+    let keydir = tempfile::tempdir().unwrap();
+    let key = key_file(keydir.path());
+    let s = keyfile_server(&key).await;
+    s.write("secret/data/app", json!({"v": 1})).await;
+    let dir = s.stop().await;
+    let from = sqlite_url(dir.path());
+    let key = key.to_str().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let to = sqlite_url(other.path());
+
+    // The lock `coffer server` takes on its database (D82), held here as a running server would.
+    let held = coffer::store::sqlite::lock_database(&from).unwrap().unwrap();
+    let (code, out, err) = migrate(&["--from", &from, "--to", &to, "--key-file", key]);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("cannot migrate the source store"), "{err}");
+    assert!(err.contains("in use by another Coffer server"), "{err}");
+    assert!(err.contains(&format!("(process {})", std::process::id())), "{err}");
+    assert!(!other.path().join("coffer.db").exists(), "the target was created");
+
+    drop(held);
+    let (code, out, err) = migrate(&["--from", &from, "--to", &to, "--key-file", key]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("Migrated and verified."), "{out}");
+}
