@@ -151,6 +151,7 @@ pub enum Command {
     /// Examples:
     ///   coffer server --config /etc/coffer/coffer.toml
     ///   coffer server --dev --dev-root-token-id root
+    #[command(verbatim_doc_comment)]
     Server(ServerArgs),
     /// Print a shell completion script
     ///
@@ -200,6 +201,7 @@ pub enum AuditCommand {
     ///   coffer audit verify audit.log --public-key audit.pub --allow-open-tail   # a file still being written
     ///
     /// Exit codes: 0 verified, 1 tampering or damage found (the first broken line is printed), 2 usage error.
+    #[command(verbatim_doc_comment)]
     Verify {
         /// Audit files, oldest first.
         #[arg(required = true, value_name = "FILE")]
@@ -430,7 +432,13 @@ async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);
     if running.core.barrier.is_sealed() {
-        tracing::info!("sealed: initialise with PUT /v1/sys/init or unseal with PUT /v1/sys/unseal");
+        match cfg.seal {
+            // The key file unseals by itself; sealed at this point means not initialised.
+            SealKind::KeyFile(_) => tracing::info!("not initialised: initialise with PUT /v1/sys/init"),
+            SealKind::Shamir => {
+                tracing::info!("sealed: initialise with PUT /v1/sys/init or unseal with PUT /v1/sys/unseal")
+            }
+        }
     }
     let tx = running.take_shutdown();
     stop.await;

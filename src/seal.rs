@@ -352,7 +352,10 @@ impl SealManager {
         if self.config(core).await.map_err(|e| e.to_string())?.is_none() {
             return Ok(false);
         }
-        self.unseal_with_key(core, &key).await.map_err(|e| format!("auto-unseal failed: {e}"))?;
+        // The reasons only, not an HTTP status: this is a start-up error, not an answer.
+        self.unseal_with_key(core, &key)
+            .await
+            .map_err(|e| format!("auto-unseal with the key file {} failed: {}", path.display(), e.errors.join("; ")))?;
         Ok(true)
     }
 

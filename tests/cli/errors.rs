@@ -300,6 +300,9 @@ fn every_command_has_help_with_examples() {
         let text = String::from_utf8(out.stdout).unwrap();
         assert!(text.contains("Example"), "coffer {args:?} --help shows no example:\n{text}");
         assert!(text.contains(&format!("coffer {}", args.join(" "))), "coffer {args:?} --help: {text}");
+        // Each example on a line of its own, not run together into one paragraph.
+        let run_together = text.lines().any(|l| l.trim_start().starts_with("Examples:") && l.trim() != "Examples:");
+        assert!(!run_together, "coffer {args:?} --help runs its examples together:\n{text}");
     }
     coffer(home.path())
         .arg("--help")

@@ -248,6 +248,15 @@ async fn sigterm_shuts_down_gracefully() {
     }
     let status = status.expect("server did not exit within 5 s of SIGTERM");
     assert!(status.success(), "exit status {status:?}");
+    // A key-file server unseals by itself: its start-up hint names init only.
+    let log = p.log.clone();
+    crate::harness::until("the start-up hint in the log", Duration::from_secs(5), || {
+        let log = log.clone();
+        async move { log.lock().unwrap().contains("not initialised: initialise with PUT /v1/sys/init") }
+    })
+    .await;
+    let log = p.log.lock().unwrap().clone();
+    assert!(!log.contains("/v1/sys/unseal"), "{log}");
 }
 
 /// The forms a leaked value could take in a log: raw, base64 (standard, URL-safe, unpadded), hex.
