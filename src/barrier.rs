@@ -62,7 +62,9 @@ pub struct Unsealed {
 #[derive(Default)]
 pub struct Barrier {
     keys: ArcSwapOption<Unsealed>,
+    /// Values encrypted under `counted_term` since this process started (Vault counts per term).
     encryptions: AtomicU64,
+    counted_term: std::sync::atomic::AtomicU32,
 }
 
 impl Barrier {
@@ -86,9 +88,24 @@ impl Barrier {
         self.keys.load_full().ok_or(BarrierError::Sealed)
     }
 
-    /// Number of values encrypted since start.
+    /// Number of values encrypted under the active term since this process started; a new term
+    /// starts again from zero, as Vault's `sys/key-status` does.
     pub fn encryptions(&self) -> u64 {
-        self.encryptions.load(Ordering::Relaxed)
+        let active = self.keys().map(|k| k.keyring.active().number).ok();
+        if active == Some(self.counted_term.load(Ordering::Relaxed)) {
+            self.encryptions.load(Ordering::Relaxed)
+        } else {
+            0
+        }
+    }
+
+    /// Counts one encryption under `term`; the first one under a new term restarts the count.
+    fn count(&self, term: u32) {
+        if self.counted_term.load(Ordering::Relaxed) != term && self.counted_term.swap(term, Ordering::Relaxed) != term
+        {
+            self.encryptions.store(0, Ordering::Relaxed);
+        }
+        self.encryptions.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Encrypts `plaintext` for the place named by `aad`; returns the blob and the KEK term used.
@@ -103,7 +120,7 @@ impl Barrier {
         out.extend_from_slice(&term.number.to_be_bytes());
         out.extend_from_slice(&wrapped);
         out.extend_from_slice(&body);
-        self.encryptions.fetch_add(1, Ordering::Relaxed);
+        self.count(term.number);
         Ok((out, term.number))
     }
 

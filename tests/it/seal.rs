@@ -292,12 +292,21 @@ async fn rotation_adds_a_term_and_rewraps_old_rows() {
     }
     s.write("secret/data/old0", json!({"v": "old-0-b"})).await;
     assert_eq!(rows_at_term(&s.db_path(), 1).await, 6);
+    let (_, v) = s.call("GET", "sys/key-status", None).await;
+    let before = v["data"]["encryptions"].as_u64().unwrap();
+    assert!(before >= 6, "{v}");
 
     let (st, v) = s.call("PUT", "sys/rotate", None).await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
     let (_, v) = s.call("GET", "sys/key-status", None).await;
     assert_eq!(v["data"]["term"], 2);
     assert_eq!(v["term"], 2);
+    // Encryptions are counted per term, as Vault: the new term starts from zero.
+    assert_eq!(v["data"]["encryptions"], 0, "{v}");
+    s.write("secret/data/counted", json!({"v": "one"})).await;
+    let (_, v) = s.call("GET", "sys/key-status", None).await;
+    let after = v["data"]["encryptions"].as_u64().unwrap();
+    assert!((1..before).contains(&after), "{before} then {after}");
 
     for i in 1..5 {
         assert_eq!(s.read(&format!("secret/data/old{i}")).await, json!({"v": format!("old-{i}")}));
@@ -316,7 +325,7 @@ async fn rotation_adds_a_term_and_rewraps_old_rows() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(remaining, 0, "the background re-wrap left rows on term 1");
-    assert_eq!(rows_at_term(&s.db_path(), 2).await, 7);
+    assert_eq!(rows_at_term(&s.db_path(), 2).await, 8);
     // Re-wrapped rows still decrypt.
     for i in 0..5 {
         let (st, v) = s.call("GET", &format!("secret/data/old{i}?version=1"), None).await;
