@@ -274,16 +274,12 @@ fn only(r: &Map<String, Value>, kind: &str, allowed: &[&str]) -> Result<(), ApiE
     Ok(())
 }
 
+/// A list field of the rotator, `None` when absent; the forms are those of every list field
+/// (`params::string_list`).
 fn string_list(r: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, ApiError> {
     match r.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_str().map(str::to_string))
-            .collect::<Option<Vec<String>>>()
-            .map(Some)
-            .ok_or_else(|| bad(format!("invalid value for \"{key}\": expected a list of strings"))),
-        Some(_) => Err(bad(format!("invalid value for \"{key}\": expected a list of strings"))),
+        Some(_) => params::string_list(r, key).map(Some),
     }
 }
 
