@@ -141,9 +141,10 @@ pub async fn login(
         display_name: format!("{mount_name}-{display_name}").trim_end_matches('-').to_string(),
         path: format!("auth/{}{}", call.mount.row.path, call.path),
         ttl,
-        // 0 when the cap is the system default, which every renewal applies anyway (D100): a
-        // plain login token then reads `explicit_max_ttl 0`, as in Vault.
-        explicit_max_ttl: if p.token_period > 0 || max == DEFAULT_TTL { 0 } else { max },
+        // Vault shows `explicit_max_ttl 0` on a login token (unless the role sets one) and applies
+        // the role's or mount's limit at renewal; Coffer keeps that limit in `max_ttl` (D110).
+        explicit_max_ttl: 0,
+        max_ttl: if p.token_period > 0 { 0 } else { max },
         period: p.token_period,
         num_uses: p.token_num_uses,
         renewable: true,

@@ -54,6 +54,8 @@ pub struct Core {
     pub changes: crate::cluster::Changes,
     /// This node's id (per process) in the cluster.
     pub node_id: String,
+    /// This node's configured name (`ha.node_name`, the host name by default).
+    pub node_name: String,
     /// The singleton lease while this node holds it (background singletons run only then).
     pub leader: arc_swap::ArcSwapOption<crate::store::Fence>,
     /// The address this node serves on (for `sys/leader` and `sys/ha-status`).
@@ -97,6 +99,7 @@ impl Core {
             policies,
             changes,
             node_id: uuid::Uuid::new_v4().to_string(),
+            node_name: audit.node_name.clone(),
             leader: arc_swap::ArcSwapOption::empty(),
             api_address: arc_swap::ArcSwapOption::empty(),
             outbound: Default::default(),

@@ -100,7 +100,9 @@ async fn migrate(opts: &Options) -> Result<(), Failure> {
     println!("Source: {}", redact_url(&opts.from));
     println!("Target: {}", redact_url(&opts.to));
     let source = open(&opts.from, "source").await?;
+    refuse_live_servers(&source, &opts.from, "source").await?;
     let target = open(&opts.to, "target").await?;
+    refuse_live_servers(&target, &opts.to, "target").await?;
 
     let source_stats = if opts.verify_only {
         let tables = source.dump_tables().await.map_err(|e| failed(format!("reading the source store: {e}")))?;
@@ -195,6 +197,36 @@ fn lock_sqlite_stores(opts: &Options) -> Result<Vec<store::sqlite::DbLock>, Fail
         }
     }
     Ok(locks)
+}
+
+/// Refuses a PostgreSQL store that a server still serves: one holds the singleton lease, or has
+/// sent a heartbeat within [`store::NODE_ALIVE_MS`] (a cleanly stopped server removes its row).
+/// SQLite stores are guarded by their lock file instead (see [`lock_sqlite_stores`]).
+async fn refuse_live_servers(store: &SharedStore, url: &str, which: &str) -> Result<(), Failure> {
+    if !is_postgres(url) {
+        return Ok(());
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let unreadable = |e: store::StoreError| failed(format!("cannot read the {which} store's node list: {e}"));
+    let nodes = store.node_list().await.map_err(unreadable)?;
+    let lease = store.lease_get().await.map_err(unreadable)?.filter(|l| l.expires_at > now);
+    let live: Vec<String> = nodes
+        .iter()
+        .filter(|n| now - n.last_seen < store::NODE_ALIVE_MS || lease.as_ref().is_some_and(|l| l.holder == n.id))
+        .map(|n| {
+            let name = if n.name.is_empty() { &n.id } else { &n.name };
+            format!("{name} at {} (last heartbeat {} s ago)", n.address, (now - n.last_seen).max(0) / 1000)
+        })
+        .collect();
+    if live.is_empty() && lease.is_none() {
+        return Ok(());
+    }
+    let who = if live.is_empty() { "a node holding the leader lease".to_string() } else { live.join(", ") };
+    Err(failed(format!(
+        "cannot migrate the {which} store: it is in use by a running Coffer server: {who}. Stop every \
+         server first (a server that crashed stops counting {} s after its last heartbeat). Nothing was changed",
+        store::NODE_ALIVE_MS / 1000
+    )))
 }
 
 /// The file path of a `sqlite:` URL; `None` for an in-memory database.

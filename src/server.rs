@@ -47,6 +47,10 @@ impl Running {
                 tracing::warn!(error = %e, "could not release the leader lease; it expires by itself");
             }
         }
+        // No longer listed by sys/ha-status, nor seen as a live server by `operator migrate`.
+        if let Err(e) = self.core.store.node_forget(&self.core.node_id).await {
+            tracing::warn!(error = %e, "could not remove this node's heartbeat; it ages out by itself");
+        }
     }
 
     /// A sender that triggers graceful shutdown.
@@ -140,8 +144,13 @@ async fn leader_worker(core: Arc<Core>, ttl: std::time::Duration) {
     loop {
         tick.tick().await;
         let now = Utc::now().timestamp_millis();
-        let address = core.api_address.load_full().map(|a| a.to_string()).unwrap_or_default();
-        if let Err(e) = core.store.node_seen(&core.node_id, &address, now).await {
+        let beat = crate::store::NodeRow {
+            id: core.node_id.clone(),
+            name: core.node_name.clone(),
+            address: core.api_address.load_full().map(|a| a.to_string()).unwrap_or_default(),
+            last_seen: now,
+        };
+        if let Err(e) = core.store.node_seen(&beat).await {
             tracing::warn!(error = %e, "cannot record this node's heartbeat");
         }
         if core.barrier.is_sealed() {

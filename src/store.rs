@@ -126,6 +126,9 @@ pub struct TokenRow {
     pub bound_cidrs: String,
     /// JSON [`crate::identity::Identity`] from the login behind the token; `""` for none.
     pub identity: String,
+    /// Seconds; 0 = none. A login's role or mount cap on renewals, not shown (Vault shows only
+    /// `explicit_max_ttl`, and applies the role's limit at renewal; D110).
+    pub max_ttl: i64,
 }
 
 /// KV v2 mount-wide settings.
@@ -358,8 +361,10 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     async fn lease_get(&self) -> StoreResult<Option<LeaseRow>>;
     /// Ends `node`'s hold on the lease now (a clean shutdown), so another node takes it at once.
     async fn lease_release(&self, node: &str) -> StoreResult<()>;
-    /// Records that `node`, serving at `address`, is alive.
-    async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()>;
+    /// Records `node`'s heartbeat (its name, address and `last_seen`).
+    async fn node_seen(&self, node: &NodeRow) -> StoreResult<()>;
+    /// Removes `node`'s row (a clean shutdown), so that it is no longer listed as alive.
+    async fn node_forget(&self, node: &str) -> StoreResult<()>;
     /// Every node seen, most recent first.
     async fn node_list(&self) -> StoreResult<Vec<NodeRow>>;
     /// Deletes a token and its descendants only while `fence` still holds the lease; `Conflict`
@@ -369,6 +374,10 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     /// node changed it first, e.g. two concurrent keyring rotations).
     async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()>;
 }
+
+/// How long after its last heartbeat a node still counts as alive: listed by `sys/ha-status`, and
+/// a running server to `coffer operator migrate`. A cleanly stopped node removes its row at once.
+pub const NODE_ALIVE_MS: i64 = 60_000;
 
 /// The name of the one singleton lease.
 pub const LEASE_NAME: &str = "singletons";
@@ -389,6 +398,8 @@ pub struct LeaseRow {
 pub struct NodeRow {
     /// Per-process node id.
     pub id: String,
+    /// The configured `ha.node_name` (the host name by default).
+    pub name: String,
     /// API address it serves on.
     pub address: String,
     /// Unix milliseconds of its last heartbeat.

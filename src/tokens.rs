@@ -153,6 +153,8 @@ pub struct NewToken {
     pub ttl: i64,
     /// Hard cap on the lifetime, seconds; 0 = the system maximum.
     pub explicit_max_ttl: i64,
+    /// A login's role or mount cap on renewals, seconds; 0 = none. Not shown (D110).
+    pub max_ttl: i64,
     /// Periodic tokens renew to this TTL, seconds; 0 = not periodic.
     pub period: i64,
     /// Uses allowed; 0 = unlimited.
@@ -258,6 +260,7 @@ impl TokenStore {
             creation_time: now.timestamp(),
             ttl: t.ttl,
             explicit_max_ttl: t.explicit_max_ttl,
+            max_ttl: t.max_ttl,
             period: t.period,
             num_uses: t.num_uses,
             expire_time: (t.ttl > 0).then(|| now.timestamp() + t.ttl),
@@ -447,18 +450,28 @@ fn expired(e: &TokenEntry, now: DateTime<Utc>) -> bool {
     e.row.expire_time.is_some_and(|t| t <= now.timestamp()) || e.row.num_uses < 0
 }
 
+/// The token's hard limit on its lifetime in seconds from creation (0 = none): the lesser of its
+/// `explicit_max_ttl` and the role or mount cap of the login that made it.
+pub fn lifetime_cap(r: &TokenRow) -> i64 {
+    match (r.explicit_max_ttl.max(0), r.max_ttl.max(0)) {
+        (0, x) | (x, 0) => x,
+        (a, b) => a.min(b),
+    }
+}
+
 /// The TTL a renewal grants (SEC-18: never past creation + max TTL), with Vault's warning. A
 /// periodic token renews to its period, but never past its explicit max TTL either (as Vault).
 pub fn renewal_ttl(r: &TokenRow, increment: Option<i64>, now: i64) -> (i64, Vec<String>) {
+    let cap = lifetime_cap(r);
     if r.period > 0 {
-        if r.explicit_max_ttl > 0 {
-            let remaining_max = (r.creation_time.saturating_add(r.explicit_max_ttl) - now).max(0);
+        if cap > 0 {
+            let remaining_max = (r.creation_time.saturating_add(cap) - now).max(0);
             return (r.period.min(remaining_max), Vec::new());
         }
         return (r.period, Vec::new());
     }
     let wanted = increment.filter(|i| *i > 0).unwrap_or(r.ttl).max(1);
-    let max_ttl = if r.explicit_max_ttl > 0 { r.explicit_max_ttl.min(DEFAULT_TTL) } else { DEFAULT_TTL };
+    let max_ttl = if cap > 0 { cap.min(DEFAULT_TTL) } else { DEFAULT_TTL };
     let remaining_max = (r.creation_time + max_ttl - now).max(0);
     if wanted > remaining_max {
         let w = format!(
@@ -486,6 +499,7 @@ pub fn root_row(hash: [u8; 32], now: DateTime<Utc>) -> TokenRow {
         creation_time: now.timestamp(),
         ttl: 0,
         explicit_max_ttl: 0,
+        max_ttl: 0,
         period: 0,
         num_uses: 0,
         expire_time: None,

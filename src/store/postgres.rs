@@ -445,13 +445,14 @@ impl Store for PgStore {
         sqlx::query(
             "insert into token (hash, accessor, parent_hash, policies, meta, display_name, path, token_type, \
              creation_time, ttl, explicit_max_ttl, period, num_uses, expire_time, renewable, orphan, bound_cidrs, \
-             identity) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18) \
+             identity, max_ttl) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) \
              on conflict (hash) do update set accessor = excluded.accessor, parent_hash = excluded.parent_hash, \
              policies = excluded.policies, meta = excluded.meta, display_name = excluded.display_name, \
              path = excluded.path, token_type = excluded.token_type, creation_time = excluded.creation_time, \
              ttl = excluded.ttl, explicit_max_ttl = excluded.explicit_max_ttl, period = excluded.period, \
              num_uses = excluded.num_uses, expire_time = excluded.expire_time, renewable = excluded.renewable, \
-             orphan = excluded.orphan, bound_cidrs = excluded.bound_cidrs, identity = excluded.identity",
+             orphan = excluded.orphan, bound_cidrs = excluded.bound_cidrs, identity = excluded.identity, \
+             max_ttl = excluded.max_ttl",
         )
         .bind(&t.hash)
         .bind(&t.accessor)
@@ -471,6 +472,7 @@ impl Store for PgStore {
         .bind(t.orphan)
         .bind(&t.bound_cidrs)
         .bind(&t.identity)
+        .bind(t.max_ttl)
         .execute(&mut *tx)
         .await
         .pg()?;
@@ -905,23 +907,30 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()> {
-        no_nul(&[node, address])?;
+    async fn node_seen(&self, node: &NodeRow) -> StoreResult<()> {
+        no_nul(&[&node.id, &node.name, &node.address])?;
         sqlx::query(
-            "insert into node (id, address, last_seen) values ($1, $2, $3) \
-             on conflict (id) do update set address = excluded.address, last_seen = excluded.last_seen",
+            "insert into node (id, name, address, last_seen) values ($1, $2, $3, $4) \
+             on conflict (id) do update set name = excluded.name, address = excluded.address, \
+             last_seen = excluded.last_seen",
         )
-        .bind(node)
-        .bind(address)
-        .bind(now_ms)
+        .bind(&node.id)
+        .bind(&node.name)
+        .bind(&node.address)
+        .bind(node.last_seen)
         .execute(&self.pool)
         .await
         .pg()
         .map(drop)
     }
 
+    async fn node_forget(&self, node: &str) -> StoreResult<()> {
+        no_nul(&[node])?;
+        sqlx::query("delete from node where id = $1").bind(node).execute(&self.pool).await.pg().map(drop)
+    }
+
     async fn node_list(&self) -> StoreResult<Vec<NodeRow>> {
-        sqlx::query_as("select id, address, last_seen from node order by last_seen desc")
+        sqlx::query_as("select id, name, address, last_seen from node order by last_seen desc")
             .fetch_all(&self.pool)
             .await
             .pg()

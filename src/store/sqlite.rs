@@ -430,8 +430,8 @@ impl Store for SqliteStore {
                 sqlx::query(
                     "insert or replace into token (hash, accessor, parent_hash, policies, meta, \
                      display_name, path, token_type, creation_time, ttl, explicit_max_ttl, period, \
-                     num_uses, expire_time, renewable, orphan, bound_cidrs, identity) \
-                     values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     num_uses, expire_time, renewable, orphan, bound_cidrs, identity, max_ttl) \
+                     values (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 )
                 .bind(&t.hash)
                 .bind(&t.accessor)
@@ -451,6 +451,7 @@ impl Store for SqliteStore {
                 .bind(t.orphan)
                 .bind(&t.bound_cidrs)
                 .bind(&t.identity)
+                .bind(t.max_ttl)
                 .execute(&mut *c)
                 .await?;
                 Ok(())
@@ -982,18 +983,28 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn node_seen(&self, node: &str, address: &str, now_ms: i64) -> StoreResult<()> {
+    async fn node_seen(&self, node: &NodeRow) -> StoreResult<()> {
         self.exec(
-            "insert into node (id, address, last_seen) values (?, ?, ?) \
-             on conflict (id) do update set address = excluded.address, last_seen = excluded.last_seen",
-            vec![Arg::Text(node.into()), Arg::Text(address.into()), Arg::Int(now_ms)],
+            "insert into node (id, name, address, last_seen) values (?, ?, ?, ?) \
+             on conflict (id) do update set name = excluded.name, address = excluded.address, \
+             last_seen = excluded.last_seen",
+            vec![
+                Arg::Text(node.id.clone()),
+                Arg::Text(node.name.clone()),
+                Arg::Text(node.address.clone()),
+                Arg::Int(node.last_seen),
+            ],
             false,
         )
         .await
     }
 
+    async fn node_forget(&self, node: &str) -> StoreResult<()> {
+        self.exec("delete from node where id = ?", vec![Arg::Text(node.into())], false).await
+    }
+
     async fn node_list(&self) -> StoreResult<Vec<NodeRow>> {
-        Ok(sqlx::query_as("select id, address, last_seen from node order by last_seen desc")
+        Ok(sqlx::query_as("select id, name, address, last_seen from node order by last_seen desc")
             .fetch_all(&self.read)
             .await?)
     }

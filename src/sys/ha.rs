@@ -54,9 +54,6 @@ pub async fn leader(core: &Core) -> Result<Response, ApiError> {
     })))
 }
 
-/// How long after its last heartbeat a node is still listed.
-const NODE_LISTED_MS: i64 = 60_000;
-
 /// `GET sys/ha-status`.
 pub async fn status(core: &Core) -> Result<Response, ApiError> {
     let internal = ApiError::from;
@@ -69,14 +66,18 @@ pub async fn status(core: &Core) -> Result<Response, ApiError> {
         .await
         .map_err(internal)?
         .into_iter()
-        .filter(|n| now - n.last_seen < NODE_LISTED_MS)
+        .filter(|n| now - n.last_seen < crate::store::NODE_ALIVE_MS)
         .map(|n| {
+            let active = holder.as_deref() == Some(n.id.as_str());
             json!({
-                "hostname": n.id,
+                // Vault's field for the node's name: `ha.node_name` (the host name by default).
+                "hostname": if n.name.is_empty() { n.id.clone() } else { n.name },
+                "node_id": n.id,
                 "api_address": n.address,
                 "cluster_address": "",
-                "active_node": holder.as_deref() == Some(n.id.as_str()),
+                "active_node": active,
                 "last_echo": rfc3339(n.last_seen),
+                "version": env!("CARGO_PKG_VERSION"),
             })
         })
         .collect();

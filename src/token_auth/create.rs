@@ -110,6 +110,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
         path: format!("auth/token/{}", call.path.trim_end_matches('/')),
         ttl,
         explicit_max_ttl: explicit_max,
+        max_ttl: 0,
         period,
         num_uses: i64::try_from(num_uses).map_err(|_| ApiError::bad_request("num_uses is too large"))?,
         renewable,
@@ -194,10 +195,11 @@ fn explicit_max_ttl(
     let asked = params::duration_field(d, "explicit_max_ttl")?.map_or(0, |m| i64::try_from(m).unwrap_or(i64::MAX));
     let chosen = lesser(asked, role.map_or(0, |r| r.token_explicit_max_ttl));
     let parent = &caller.row;
-    if privileged || parent.explicit_max_ttl <= 0 {
+    let parent_cap = crate::tokens::lifetime_cap(parent);
+    if privileged || parent_cap <= 0 {
         return Ok(chosen);
     }
-    let left = (parent.creation_time.saturating_add(parent.explicit_max_ttl) - now).max(1);
+    let left = (parent.creation_time.saturating_add(parent_cap) - now).max(1);
     if asked > left {
         return Err(ApiError::bad_request(
             "root or sudo privileges required to set an explicit_max_ttl beyond the parent token's",

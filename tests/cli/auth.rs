@@ -319,11 +319,17 @@ fn userpass_tokens_have_no_explicit_max_ttl_and_lookup_prints_durations() {
         serde_json::from_str(&s.ok_stdin(&["token", "lookup", "-", "--format", "json"], &alice)).unwrap();
     assert_eq!(v["data"]["explicit_max_ttl"], 0, "{v}");
     assert_eq!(v["data"]["creation_ttl"], 2_764_800, "{v}");
-    // A user's own max TTL is still the token's cap.
+    // A user's own max TTL is not shown as an explicit max TTL either (as Vault), yet it still
+    // caps every renewal (D110).
     let bob = login("bob", "battery staple");
     let v: serde_json::Value =
         serde_json::from_str(&s.ok_stdin(&["token", "lookup", "-", "--format", "json"], &bob)).unwrap();
-    assert_eq!(v["data"]["explicit_max_ttl"], 7200, "{v}");
+    assert_eq!(v["data"]["explicit_max_ttl"], 0, "{v}");
+    let renewed = s.cmd_as(&bob).args(["token", "renew", "--increment", "10h", "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&renewed.stdout).unwrap();
+    let ttl = v["auth"]["lease_duration"].as_i64().unwrap();
+    assert!(ttl > 7000 && ttl <= 7200, "a renewal went past the user's 2h token_max_ttl: {v}");
+    assert!(v["warnings"].to_string().contains("effective max_ttl"), "{v}");
     // The table prints durations as `coffer login` does, never raw seconds.
     let table = s.cmd_as(&alice).args(["token", "lookup"]).output().unwrap();
     let table = String::from_utf8(table.stdout).unwrap();

@@ -407,3 +407,61 @@ async fn each_node_continues_its_own_audit_chain_after_a_restart_into_a_new_file
     crate::audit::check(&[log_b], &key).unwrap();
     db.close().await;
 }
+
+/// Server options for a node named `name` (`ha.node_name`), with a 3 s singleton lease.
+fn named(name: &str) -> coffer::server::Options {
+    coffer::server::Options {
+        seal: coffer::config::SealKind::Shamir,
+        limits: crate::harness::limits(),
+        audit: coffer::audit::Settings { node_name: name.to_string(), ..Default::default() },
+        lease_ttl: Duration::from_secs(3),
+    }
+}
+
+/// The `hostname` of every node `sys/ha-status` lists, sorted.
+async fn listed_names(s: &TestServer) -> Vec<String> {
+    let (st, ha) = s.call("GET", "sys/ha-status", None).await;
+    assert_eq!(st, StatusCode::OK, "{ha}");
+    let mut names: Vec<String> =
+        ha["data"]["nodes"].as_array().unwrap().iter().map(|n| n["hostname"].as_str().unwrap().to_string()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ha_status_names_nodes_by_ha_node_name_and_drops_stopped_and_silent_nodes() {
+    let (store, db) = fresh_pg().await;
+    let mut a = TestServer::at_url_opts(db.url(), named("alpha")).await;
+    let (shares, root) = a.init(1, 1).await;
+    a.unseal(&shares).await;
+    let mut b = TestServer::at_url_opts(db.url(), named("beta")).await;
+    b.token = root.clone();
+    b.unseal(&shares).await;
+    // A node that crashed two minutes ago: its row stays, but it no longer counts as alive.
+    let now = chrono::Utc::now().timestamp_millis();
+    let crashed = coffer::store::NodeRow {
+        id: "crashed-node".into(),
+        name: "gamma".into(),
+        address: "http://127.0.0.1:1".into(),
+        last_seen: now - 120_000,
+    };
+    store.node_seen(&crashed).await.unwrap();
+
+    // Each node records its first heartbeat as it starts.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while listed_names(&a).await != ["alpha", "beta"] {
+        assert!(tokio::time::Instant::now() < deadline, "ha-status never listed alpha and beta");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, ha) = a.call("GET", "sys/ha-status", None).await;
+    let beta = ha["data"]["nodes"].as_array().unwrap().iter().find(|n| n["hostname"] == "beta").unwrap().clone();
+    assert_eq!(beta["api_address"], b.base.as_str(), "{ha}");
+    assert_ne!(beta["node_id"], "beta", "{ha}");
+    assert!(!beta["node_id"].as_str().unwrap().is_empty(), "{ha}");
+
+    // A node that stops cleanly is gone from the list at once.
+    b.stop().await;
+    assert_eq!(listed_names(&a).await, ["alpha"]);
+    a.stop().await;
+    db.close().await;
+}

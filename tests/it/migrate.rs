@@ -401,3 +401,31 @@ async fn a_source_held_by_a_running_server_is_refused() {
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("Migrated and verified."), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_source_served_by_a_running_server_is_refused() {
+    let (_store, db) = fresh_pg().await;
+    let keydir = tempfile::tempdir().unwrap();
+    let key = key_file(keydir.path());
+    let mut s = server_on(db.url(), &key, "").await;
+    let (st, v) = s.call_as("", "PUT", "sys/init", Some(json!({}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    s.token = v["root_token"].as_str().unwrap().to_string();
+    let other = tempfile::tempdir().unwrap();
+    let to = sqlite_url(other.path());
+    let key = key.to_str().unwrap();
+
+    // The server's heartbeat (and its lease) mark the store as served.
+    let (code, out, err) = migrate(&["--from", db.url(), "--to", &to, "--key-file", key]);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains("cannot migrate the source store: it is in use by a running Coffer server"), "{err}");
+    assert!(err.contains(&s.base), "the refusal does not name the server's address: {err}");
+    assert!(err.contains(&coffer::process::host_name()), "the refusal does not name the node: {err}");
+
+    // A clean stop removes the node's heartbeat and releases the lease: the migration goes ahead.
+    s.stop().await;
+    let (code, out, err) = migrate(&["--from", db.url(), "--to", &to, "--key-file", key]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("Migrated and verified."), "{out}");
+    db.close().await;
+}

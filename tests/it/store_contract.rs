@@ -8,8 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use coffer::store::{
-    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, SharedStore, StoreError, StoreResult, TokenRow,
-    WriteOutcome,
+    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, NodeRow, SharedStore, StoreError, StoreResult,
+    TokenRow, WriteOutcome,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -213,6 +213,7 @@ fn token_row(hash: &[u8], accessor: &str, parent: Option<&[u8]>, expire_time: Op
         orphan: parent.is_none(),
         bound_cidrs: "[]".into(),
         identity: String::new(),
+        max_ttl: 0,
     }
 }
 
@@ -856,14 +857,25 @@ async fn leader_lease_and_fencing(s: SharedStore) {
     s.lease_release("b").await.unwrap();
     assert_eq!(s.lease_acquire("c", 7_000, 3_000).await.unwrap(), Some(3));
     // Heartbeats.
-    s.node_seen("a", "http://a", 10).await.unwrap();
-    s.node_seen("b", "http://b", 20).await.unwrap();
-    s.node_seen("a", "http://a2", 30).await.unwrap();
+    let beat = |id: &str, name: &str, address: &str, last_seen: i64| NodeRow {
+        id: id.into(),
+        name: name.into(),
+        address: address.into(),
+        last_seen,
+    };
+    s.node_seen(&beat("a", "alpha", "http://a", 10)).await.unwrap();
+    s.node_seen(&beat("b", "beta", "http://b", 20)).await.unwrap();
+    s.node_seen(&beat("a", "alpha2", "http://a2", 30)).await.unwrap();
+    s.node_seen(&beat("c", "gamma", "http://c", 5)).await.unwrap();
     let nodes = s.node_list().await.unwrap();
     assert_eq!(
-        nodes.iter().map(|n| (n.id.as_str(), n.address.as_str())).collect::<Vec<_>>(),
-        [("a", "http://a2"), ("b", "http://b")]
+        nodes.iter().map(|n| (n.id.as_str(), n.name.as_str(), n.address.as_str())).collect::<Vec<_>>(),
+        [("a", "alpha2", "http://a2"), ("b", "beta", "http://b"), ("c", "gamma", "http://c")]
     );
+    // A clean shutdown removes the node's row; forgetting an unknown node is not an error.
+    s.node_forget("c").await.unwrap();
+    s.node_forget("nobody").await.unwrap();
+    assert_eq!(s.node_list().await.unwrap().iter().map(|n| n.id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
 }
 
 async fn staged_write(
