@@ -2,9 +2,9 @@
 //! fetching its merged ACL, and authorising a KV read against a realistic policy set.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use coffer::config::SealKind;
-use coffer::http::{Limits, Listener};
-use coffer::logical::Operation;
+use coffer::base::logical::Operation;
+use coffer::server::config::SealKind;
+use coffer::server::http::{Limits, Listener};
 use criterion::{criterion_group, criterion_main, Criterion};
 use secrecy::SecretString;
 use serde_json::Map;
@@ -28,7 +28,7 @@ fn authz(c: &mut Criterion) {
         text.push_str("path \"secret/data/app/+/config\" { capabilities = [\"read\"] }\n");
         text.push_str("path \"secret/data/app/*\" { capabilities = [\"read\", \"update\"] }\n");
         core.policies.write(&core.store, "app", &text).await.unwrap();
-        let t = coffer::tokens::NewToken {
+        let t = coffer::core::tokens::NewToken {
             policies: vec!["app".into(), "default".into()],
             ttl: 3600,
             renewable: true,

@@ -3,9 +3,9 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
-use coffer::barrier::{aad, Barrier, Unsealed};
+use coffer::crypto::barrier::{aad, Barrier, Unsealed};
+use coffer::crypto::keyring::Keyring;
 use coffer::crypto::Key;
-use coffer::keyring::Keyring;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn envelope(c: &mut Criterion) {

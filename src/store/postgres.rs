@@ -339,8 +339,8 @@ impl Store for PgStore {
     }
     // ---- end of whole-store copy ----
 
-    fn bus(&self) -> Option<Arc<dyn crate::cluster::Bus>> {
-        Some(Arc::new(crate::cluster::pg::PgBus::new(self.pool.clone())))
+    fn bus(&self) -> Option<Arc<dyn crate::store::bus::Bus>> {
+        Some(Arc::new(crate::store::bus::pg::PgBus::new(self.pool.clone())))
     }
 
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {

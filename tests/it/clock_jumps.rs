@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use coffer::schedule::{Clock, ManualClock};
+use coffer::base::schedule::{Clock, ManualClock};
 use reqwest::StatusCode;
 use serde_json::json;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -36,11 +36,11 @@ async fn flt13_clock_jumps_neither_storm_nor_extend_rotations() {
     }
     // An hour back: nothing is due.
     let clock = ManualClock::new(Utc::now() - TimeDelta::hours(1));
-    assert_eq!(coffer::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0);
     // A day forward: 24 missed periods, one rotation each.
     clock.set(latest + TimeDelta::days(1));
-    assert_eq!(coffer::rotation::tick(&c, &clock).await, 8);
-    assert_eq!(coffer::rotation::tick(&c, &clock).await, 0, "a second pass at the same instant rotated again");
+    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 8);
+    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0, "a second pass at the same instant rotated again");
     for i in 0..8 {
         let path = format!("r{i}");
         assert_eq!(versions(&s, &path).await, vec![1, 2], "{path}");
@@ -50,7 +50,7 @@ async fn flt13_clock_jumps_neither_storm_nor_extend_rotations() {
     }
     // And back an hour from there: nothing runs, nothing moves.
     clock.advance(TimeDelta::hours(-1));
-    assert_eq!(coffer::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0);
     for i in 0..8 {
         assert_eq!(versions(&s, &format!("r{i}")).await, vec![1, 2]);
     }
@@ -84,7 +84,7 @@ async fn flt13_clock_jumps_revoke_leases_without_a_storm_and_never_extend_them()
     }
     // An hour back: nothing is due.
     let clock = ManualClock::new(Utc::now() - TimeDelta::hours(1));
-    assert_eq!(coffer::leases::worker::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::core::leases::worker::tick(&c, &clock).await, 0);
     assert!(role_exists(&pg, &users[0]).await);
 
     // A day forward: every lease is revoked in one pass, with a bounded number of connections
@@ -106,7 +106,7 @@ async fn flt13_clock_jumps_revoke_leases_without_a_storm_and_never_extend_them()
         })
     };
     clock.set(Utc::now() + TimeDelta::days(1));
-    assert_eq!(coffer::leases::worker::tick(&c, &clock).await, 40);
+    assert_eq!(coffer::core::leases::worker::tick(&c, &clock).await, 40);
     done.store(true, Ordering::Relaxed);
     watcher.await.unwrap();
     for u in &users {
@@ -114,7 +114,7 @@ async fn flt13_clock_jumps_revoke_leases_without_a_storm_and_never_extend_them()
     }
     let busiest = busiest.load(Ordering::Relaxed);
     assert!(busiest <= 17, "{busiest} connections to the target at once");
-    assert_eq!(coffer::leases::worker::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::core::leases::worker::tick(&c, &clock).await, 0);
 
     // The clock an hour behind the lease's issue time (the same as the clock jumping back after
     // issue): renewal is still capped at the stored absolute max expiry.
@@ -137,18 +137,18 @@ async fn flt13_clock_jumps_revoke_leases_without_a_storm_and_never_extend_them()
 #[test]
 fn flt13_token_renewal_never_passes_creation_plus_max_ttl_when_the_clock_goes_back() {
     let now = Utc::now();
-    let mut row = coffer::tokens::root_row([7; 32], now);
+    let mut row = coffer::core::tokens::root_row([7; 32], now);
     row.ttl = 3600;
     row.explicit_max_ttl = 7200;
     row.expire_time = Some(now.timestamp() + 3600);
     for back in [0, 60, 3600, 86_400] {
         let at = now.timestamp() - back;
-        let (ttl, _) = coffer::tokens::renewal_ttl(&row, Some(1_000_000), at);
+        let (ttl, _) = coffer::core::tokens::renewal_ttl(&row, Some(1_000_000), at);
         assert!(at + ttl <= row.creation_time + 7200, "{back} s back: renewed to {}", at + ttl);
     }
     row.period = 1800;
     let at = now.timestamp() - 3600;
-    let (ttl, _) = coffer::tokens::renewal_ttl(&row, None, at);
+    let (ttl, _) = coffer::core::tokens::renewal_ttl(&row, None, at);
     assert!(at + ttl <= row.creation_time + 7200);
 }
 

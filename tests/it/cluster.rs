@@ -358,13 +358,13 @@ async fn real_nodes_hand_over_the_lease_on_sigstop_and_sigkill_and_a_resumed_ex_
 
 /// Audit settings of a node named `name` with one config-declared file device `file`.
 fn audited(name: &str, log: &std::path::Path) -> coffer::server::Options {
-    let audit = coffer::audit::Settings {
+    let audit = coffer::core::audit::Settings {
         declared: vec![crate::audit::declared("file", log.to_str().unwrap())],
         node_name: name.to_string(),
         ..Default::default()
     };
     coffer::server::Options {
-        seal: coffer::config::SealKind::Shamir,
+        seal: coffer::server::config::SealKind::Shamir,
         limits: crate::harness::limits(),
         audit,
         lease_ttl: Duration::from_secs(3),
@@ -411,9 +411,9 @@ async fn each_node_continues_its_own_audit_chain_after_a_restart_into_a_new_file
 /// Server options for a node named `name` (`ha.node_name`), with a 3 s singleton lease.
 fn named(name: &str) -> coffer::server::Options {
     coffer::server::Options {
-        seal: coffer::config::SealKind::Shamir,
+        seal: coffer::server::config::SealKind::Shamir,
         limits: crate::harness::limits(),
-        audit: coffer::audit::Settings { node_name: name.to_string(), ..Default::default() },
+        audit: coffer::core::audit::Settings { node_name: name.to_string(), ..Default::default() },
         lease_ttl: Duration::from_secs(3),
     }
 }

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::harness::{limits, send, Raw, TestServer};
-use coffer::http::Limits;
+use coffer::server::http::Limits;
 
 /// Every response carries these two headers (§1.8).
 fn assert_std_headers(what: &str, h: &HeaderMap) {

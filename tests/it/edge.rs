@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use coffer::http::Limits;
+use coffer::server::http::Limits;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -151,7 +151,7 @@ async fn sec35_an_audit_entry_of_a_large_request_stays_under_the_cap_with_hmac_a
     let written = std::fs::read_to_string(&log).unwrap();
     let mut seen = 0;
     for line in written.lines() {
-        assert!(line.len() <= coffer::audit::DEFAULT_MAX_ENTRY_SIZE, "an entry of {} bytes", line.len());
+        assert!(line.len() <= coffer::core::audit::DEFAULT_MAX_ENTRY_SIZE, "an entry of {} bytes", line.len());
         let e: Value = serde_json::from_str(line).unwrap();
         if e["request"]["path"] == "secret/data/many" {
             seen += 1;
@@ -304,7 +304,7 @@ async fn rate_limit_quotas_answer_429_recover_after_the_block_and_survive_a_rest
     let key = keydir.path().join("unseal.key");
     std::fs::write(&key, coffer::crypto::random_bytes::<32>()).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let seal = coffer::config::SealKind::KeyFile(key.clone());
+    let seal = coffer::server::config::SealKind::KeyFile(key.clone());
     let mut s = TestServer::start_with(seal.clone(), crate::harness::limits()).await;
     let (st, v) = s.call_as("", "PUT", "sys/init", Some(json!({}))).await;
     assert_eq!(st, StatusCode::OK, "{v}");

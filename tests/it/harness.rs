@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use coffer::config::SealKind;
-use coffer::http::{Limits, Listener};
+use coffer::server::config::SealKind;
+use coffer::server::http::{Limits, Listener};
 use coffer::server::{self, Running};
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
@@ -70,7 +70,7 @@ impl TestServer {
     }
 
     /// A dev-mode server (root token `root`) with these audit settings.
-    pub async fn dev_audited(audit: coffer::audit::Settings) -> Self {
+    pub async fn dev_audited(audit: coffer::core::audit::Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Self::start_opts(
             dir,

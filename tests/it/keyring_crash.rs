@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::restart::{call, init, spawn, spawn_env, write_config};
-use coffer::keyring::crash::CRASH_ENV;
+use coffer::crypto::keyring::crash::CRASH_ENV;
 
 const SECRETS: usize = 12;
 

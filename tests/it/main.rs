@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod architecture;
 mod audit;
 mod auth_methods;
 mod clock_jumps;

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use coffer::config::SealKind;
 use coffer::server;
+use coffer::server::config::SealKind;
 use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -181,7 +181,7 @@ async fn flt10_postgres_slow_resetting_or_black_holed_gets_bounded_answers_and_r
         audit: Default::default(),
         lease_ttl: server::DEFAULT_LEASE_TTL,
     };
-    let running = server::start_with(store, coffer::http::Listener::Plain(tcp), options).await.unwrap();
+    let running = server::start_with(store, coffer::server::http::Listener::Plain(tcp), options).await.unwrap();
     running.core.request_deadline.set(DEADLINE);
     let base = format!("http://{}", running.addr);
     let mut s = TestServer {

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
-use coffer::config::SealKind;
-use coffer::http::Listener;
 use coffer::server;
+use coffer::server::config::SealKind;
+use coffer::server::http::Listener;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::sqlite::SqliteConnectOptions;

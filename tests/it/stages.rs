@@ -153,7 +153,7 @@ async fn rule_7_a_request_token_makes_a_write_idempotent() {
 async fn rule_8_a_manual_write_during_a_rotation_abandons_it() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("audit.log");
-    let settings = coffer::audit::Settings {
+    let settings = coffer::core::audit::Settings {
         declared: vec![crate::audit::declared("file", log.to_str().unwrap())],
         ..Default::default()
     };

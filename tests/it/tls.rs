@@ -6,8 +6,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use coffer::config::SealKind;
-use coffer::http::Listener;
+use coffer::server::config::SealKind;
+use coffer::server::http::Listener;
 use coffer::server::{self, Running};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -36,7 +36,7 @@ pub(crate) fn self_signed(dir: &Path, key_mode: u32) -> Pki {
 }
 
 pub(crate) async fn start_tls(pki: &Pki, store_dir: &Path) -> Running {
-    let cfg = coffer::tls::server_config(&pki.cert, &pki.key).unwrap();
+    let cfg = coffer::server::tls::server_config(&pki.cert, &pki.key).unwrap();
     let url = format!("sqlite://{}", store_dir.join("coffer.db").display());
     let store = coffer::store::open(&url).await.unwrap();
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -88,7 +88,7 @@ async fn group_readable_key_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     for mode in [0o644, 0o640, 0o604] {
         let pki = self_signed(dir.path(), mode);
-        let err = match coffer::tls::server_config(&pki.cert, &pki.key) {
+        let err = match coffer::server::tls::server_config(&pki.cert, &pki.key) {
             Ok(_) => panic!("a key file with mode {mode:o} was accepted"),
             Err(e) => e,
         };
@@ -96,9 +96,9 @@ async fn group_readable_key_file_is_refused() {
         assert!(!err.contains("PRIVATE KEY"), "the error must not carry the key: {err}");
     }
     let pki = self_signed(dir.path(), 0o600);
-    assert!(coffer::tls::server_config(&pki.cert, &pki.key).is_ok());
+    assert!(coffer::server::tls::server_config(&pki.cert, &pki.key).is_ok());
     let pki = self_signed(dir.path(), 0o400);
-    assert!(coffer::tls::server_config(&pki.cert, &pki.key).is_ok());
+    assert!(coffer::server::tls::server_config(&pki.cert, &pki.key).is_ok());
 }
 
 #[tokio::test]
@@ -110,9 +110,9 @@ async fn mismatched_or_missing_files_are_errors() {
     std::fs::create_dir_all(&b).unwrap();
     let pa = self_signed(&a, 0o600);
     let pb = self_signed(&b, 0o600);
-    assert!(coffer::tls::server_config(&pa.cert, &pb.key).is_err(), "a key from another certificate");
-    assert!(coffer::tls::server_config(&dir.path().join("none.pem"), &pa.key).is_err());
-    assert!(coffer::tls::server_config(&pa.cert, &dir.path().join("none.pem")).is_err());
+    assert!(coffer::server::tls::server_config(&pa.cert, &pb.key).is_err(), "a key from another certificate");
+    assert!(coffer::server::tls::server_config(&dir.path().join("none.pem"), &pa.key).is_err());
+    assert!(coffer::server::tls::server_config(&pa.cert, &dir.path().join("none.pem")).is_err());
     // A key file given as the certificate has no certificate in it.
-    assert!(coffer::tls::server_config(&pa.key, &pa.key).is_err());
+    assert!(coffer::server::tls::server_config(&pa.key, &pa.key).is_err());
 }

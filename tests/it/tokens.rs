@@ -429,7 +429,7 @@ async fn sec32_children_carry_the_parents_bound_cidrs() {
     let s = server_with_policy().await;
     policy(&s, "creator", "path \"auth/token/create\" { capabilities = [\"update\"] }\npath \"auth/token/create-orphan\" { capabilities = [\"update\"] }").await;
     let core = s.running.as_ref().unwrap().core.clone();
-    let new = coffer::tokens::NewToken {
+    let new = coffer::core::tokens::NewToken {
         policies: vec!["creator".into(), "default".into()],
         display_name: "token-bound".into(),
         path: "auth/token/create".into(),

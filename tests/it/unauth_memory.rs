@@ -88,8 +88,8 @@ async fn sec28_token_cache_holds_only_found_tokens_and_is_bounded() {
 
     // Valid tokens beyond the bound: the cache never holds more than CACHE_LIMIT.
     let now = chrono::Utc::now();
-    let limit = coffer::tokens::CACHE_LIMIT;
-    let tokens: Vec<SecretString> = (0..limit + 100).map(|_| coffer::tokens::TokenStore::generate()).collect();
+    let limit = coffer::core::tokens::CACHE_LIMIT;
+    let tokens: Vec<SecretString> = (0..limit + 100).map(|_| coffer::core::tokens::TokenStore::generate()).collect();
     stream::iter(tokens.iter())
         .map(|t| {
             let core = core.clone();

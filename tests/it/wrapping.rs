@@ -139,7 +139,7 @@ async fn cubbyholes_are_private_and_die_with_their_token() {
     };
     assert_eq!(s.call("POST", "auth/token/revoke", Some(json!({"token": a}))).await.0, StatusCode::NO_CONTENT);
     let core = s.running.as_ref().unwrap().core.clone();
-    let left = core.store.entry_list(&coffer::cubbyhole::kind_for(&hash), "").await.unwrap();
+    let left = core.store.entry_list(&coffer::core::cubbyhole::kind_for(&hash), "").await.unwrap();
     assert!(left.is_empty(), "cubbyhole survived its token: {left:?}");
     assert_eq!(s.call_as(&b, "DELETE", "cubbyhole/notes/x", None).await.0, StatusCode::NO_CONTENT);
 }

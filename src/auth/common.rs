@@ -1,0 +1,170 @@
+//! What every auth method shares: the `token_*` settings of its roles and users (Vault's
+//! "tokenutil" fields), and issuing the login token.
+
+use std::net::IpAddr;
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use ipnet::IpNet;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::auth::token::{policy_names, string_list};
+use crate::base::error::ApiError;
+use crate::base::logical::Response;
+use crate::base::params;
+use crate::core::engine::Call;
+use crate::core::tokens::{NewToken, DEFAULT_TTL};
+
+/// The token settings a role or user carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenParams {
+    /// Policies of issued tokens (`default` is added unless `token_no_default_policy`).
+    pub token_policies: Vec<String>,
+    /// TTL, seconds; 0 = the mount's default.
+    pub token_ttl: i64,
+    /// Maximum TTL, seconds; 0 = the mount's maximum.
+    pub token_max_ttl: i64,
+    /// Period, seconds; 0 = not periodic.
+    pub token_period: i64,
+    /// Uses allowed; 0 = unlimited.
+    pub token_num_uses: i64,
+    /// Networks the tokens may be used from.
+    pub token_bound_cidrs: Vec<IpNet>,
+    /// Do not add the `default` policy.
+    pub token_no_default_policy: bool,
+}
+
+/// Parses a list of CIDRs (or bare addresses) given as an array or a comma-separated string.
+pub fn cidr_list(data: &Map<String, Value>, key: &str) -> Result<Vec<IpNet>, ApiError> {
+    string_list(data, key)?
+        .iter()
+        .map(|c| {
+            c.parse::<IpNet>()
+                .or_else(|_| c.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| ApiError::bad_request(format!("invalid CIDR in \"{key}\"")))
+        })
+        .collect()
+}
+
+impl TokenParams {
+    /// Applies the `token_*` fields present in `data` (and the legacy `policies`, `ttl`, `max_ttl`,
+    /// `period` aliases).
+    pub fn update(&mut self, data: &Map<String, Value>) -> Result<(), ApiError> {
+        let given = |key: &str| data.get(key).is_some_and(|v| !v.is_null());
+        for key in ["token_policies", "policies"] {
+            if given(key) {
+                self.token_policies = policy_names(string_list(data, key)?)?;
+            }
+        }
+        let dur = |k: &str, legacy: &str| -> Result<Option<i64>, ApiError> {
+            Ok(params::duration_field(data, k)?.or(params::duration_field(data, legacy)?).map(|v| v as i64))
+        };
+        if let Some(v) = dur("token_ttl", "ttl")? {
+            self.token_ttl = v;
+        }
+        if let Some(v) = dur("token_max_ttl", "max_ttl")? {
+            self.token_max_ttl = v;
+        }
+        if let Some(v) = dur("token_period", "period")? {
+            self.token_period = v;
+        }
+        if let Some(v) = params::u64_field(data, "token_num_uses")? {
+            self.token_num_uses = i64::try_from(v).map_err(|_| ApiError::bad_request("token_num_uses is too large"))?;
+        }
+        for key in ["token_bound_cidrs", "bound_cidrs"] {
+            if given(key) {
+                self.token_bound_cidrs = cidr_list(data, key)?;
+            }
+        }
+        if let Some(b) = params::bool_field(data, "token_no_default_policy")? {
+            self.token_no_default_policy = b;
+        }
+        Ok(())
+    }
+
+    /// The fields as a role read shows them.
+    pub fn to_json(&self) -> Map<String, Value> {
+        let v = json!({
+            "token_policies": self.token_policies,
+            "policies": self.token_policies,
+            "token_ttl": self.token_ttl,
+            "token_max_ttl": self.token_max_ttl,
+            "token_period": self.token_period,
+            "token_num_uses": self.token_num_uses,
+            "token_bound_cidrs": self.token_bound_cidrs.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            "token_no_default_policy": self.token_no_default_policy,
+            "token_explicit_max_ttl": 0,
+            "token_type": "default",
+        });
+        v.as_object().cloned().unwrap_or_default()
+    }
+}
+
+/// The mount's `default_lease_ttl` and `max_lease_ttl` (768h when unset).
+fn mount_ttls(call: &Call<'_>) -> (i64, i64) {
+    let cfg: Value = serde_json::from_str(&call.mount.row.config).unwrap_or(Value::Null);
+    let get = |k: &str| cfg.get(k).and_then(Value::as_i64).filter(|v| *v > 0).unwrap_or(DEFAULT_TTL);
+    (get("default_lease_ttl"), get("max_lease_ttl"))
+}
+
+/// Issues the orphan token of a successful login and answers with Vault's `auth` block.
+pub async fn login(
+    call: &Call<'_>,
+    p: &TokenParams,
+    display_name: &str,
+    meta: Map<String, Value>,
+) -> Result<Response, ApiError> {
+    let identity = crate::base::identity::Identity {
+        mount_accessor: call.mount.row.accessor.clone(),
+        name: display_name.to_string(),
+        metadata: meta.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect(),
+    };
+    let (mount_default, mount_max) = mount_ttls(call);
+    let max = if p.token_max_ttl > 0 { p.token_max_ttl.min(mount_max) } else { mount_max };
+    let ttl = if p.token_period > 0 {
+        p.token_period
+    } else if p.token_ttl > 0 {
+        p.token_ttl.min(max)
+    } else {
+        mount_default.min(max)
+    };
+    let mut policies = p.token_policies.clone();
+    if !p.token_no_default_policy && !policies.iter().any(|x| x == "default") {
+        policies.push("default".into());
+    }
+    let mount_name = call.mount.row.path.trim_end_matches('/');
+    let new = NewToken {
+        policies,
+        meta,
+        display_name: format!("{mount_name}-{display_name}").trim_end_matches('-').to_string(),
+        path: format!("auth/{}{}", call.mount.row.path, call.path),
+        ttl,
+        // Vault shows `explicit_max_ttl 0` on a login token (unless the role sets one) and applies
+        // the role's or mount's limit at renewal; Coffer keeps that limit in `max_ttl` (D110).
+        explicit_max_ttl: 0,
+        max_ttl: if p.token_period > 0 { 0 } else { max },
+        period: p.token_period,
+        num_uses: p.token_num_uses,
+        renewable: true,
+        parent: None,
+        bound_cidrs: p.token_bound_cidrs.clone(),
+        identity: Some(identity),
+    };
+    let now = Utc::now();
+    let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;
+    Ok(Response::Envelope {
+        status: StatusCode::OK,
+        data: None,
+        warnings: Vec::new(),
+        auth: Some(entry.auth_block(Some(token.expose_secret()), now)),
+        repeat_top_level: false,
+        lease: None,
+    })
+}
+
+/// Whether `addr` is inside one of `cidrs` (an empty list allows everything).
+pub fn addr_allowed(cidrs: &[IpNet], addr: Option<IpAddr>) -> bool {
+    cidrs.is_empty() || addr.is_some_and(|a| cidrs.iter().any(|c| c.contains(&a)))
+}

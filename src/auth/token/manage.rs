@@ -1,0 +1,171 @@
+//! Token look-up, renewal and revocation by value, by accessor, and of the caller itself.
+//! Accessor operations need sudo unless the target is the caller or one of its descendants
+//! (SEC-07).
+
+use axum::http::StatusCode;
+use chrono::Utc;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+use crate::base::error::ApiError;
+use crate::base::logical::{Request, Response};
+use crate::base::params;
+use crate::core::engine::Call;
+use crate::core::tokens::TokenEntry;
+
+fn bad_token() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "bad token")
+}
+
+fn auth_response(auth: serde_json::Value, warnings: Vec<String>) -> Response {
+    Response::Envelope {
+        status: StatusCode::OK,
+        data: None,
+        warnings,
+        auth: Some(auth),
+        repeat_top_level: false,
+        lease: None,
+    }
+}
+
+/// The token named by `token` in the body, or the caller when absent.
+async fn target(call: &Call<'_>, req: &Request) -> Result<(Option<String>, TokenEntry), ApiError> {
+    match params::str_field(&req.data, "token")?.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let e = call.core.tokens.find(&call.core.store, t, Utc::now()).await?.ok_or_else(bad_token)?;
+            Ok((Some(t.to_string()), (*e).clone()))
+        }
+        None => Ok((req.token.as_ref().map(|t| t.expose_secret().to_string()), call.token.clone())),
+    }
+}
+
+/// Whether `target` is the caller or one of its descendants.
+async fn within_callers_tree(call: &Call<'_>, target: &TokenEntry) -> Result<bool, ApiError> {
+    let mut parent = Some(target.row.hash.clone());
+    for _ in 0..64 {
+        let Some(h) = parent else { return Ok(false) };
+        if h == call.token.row.hash {
+            return Ok(true);
+        }
+        parent = call.core.store.token_get(&h).await.map_err(ApiError::from)?.and_then(|r| r.parent_hash);
+    }
+    Ok(false)
+}
+
+/// The token behind `accessor`, if the caller may act on it.
+async fn by_accessor(call: &Call<'_>, req: &Request) -> Result<Option<TokenEntry>, ApiError> {
+    let accessor =
+        params::str_field(&req.data, "accessor")?.ok_or_else(|| ApiError::bad_request("missing accessor"))?;
+    let found = call.core.tokens.find_by_accessor(&call.core.store, accessor, Utc::now()).await?;
+    match found {
+        Some(t) if call.sudo || within_callers_tree(call, &t).await? => Ok(Some(t)),
+        Some(_) => Err(ApiError::permission_denied()),
+        None if call.sudo => Ok(None),
+        // Without sudo an unknown accessor looks like a foreign one: no existence oracle.
+        None => Err(ApiError::permission_denied()),
+    }
+}
+
+/// `auth/token/lookup-self`.
+pub fn lookup_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let id = req.token.as_ref().map(|t| t.expose_secret());
+    Ok(Response::data(call.token.lookup_data(id, Utc::now())))
+}
+
+/// `auth/token/lookup` with `token` (or the caller).
+pub async fn lookup(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let (id, t) = target(call, req).await?;
+    Ok(Response::data(t.lookup_data(id.as_deref(), Utc::now())))
+}
+
+/// `auth/token/lookup-accessor`.
+pub async fn lookup_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let t = by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?;
+    Ok(Response::data(t.lookup_data(None, Utc::now())))
+}
+
+fn increment(req: &Request) -> Result<Option<i64>, ApiError> {
+    Ok(params::duration_field(&req.data, "increment")?.map(|i| i as i64))
+}
+
+/// `auth/token/renew-self`.
+pub async fn renew_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let (t, w) = call.core.tokens.renew(&call.core.store, call.token, increment(req)?, now).await?;
+    let id = req.token.as_ref().map(|t| t.expose_secret());
+    Ok(auth_response(t.auth_block(id, now), w))
+}
+
+/// `auth/token/renew` with `token`.
+pub async fn renew(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let (id, t) = target(call, req).await?;
+    let (t, w) = call.core.tokens.renew(&call.core.store, &t, increment(req)?, now).await?;
+    Ok(auth_response(t.auth_block(id.as_deref(), now), w))
+}
+
+/// `auth/token/renew-accessor`.
+pub async fn renew_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let t = by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?;
+    let (t, w) = call.core.tokens.renew(&call.core.store, &t, increment(req)?, now).await?;
+    Ok(auth_response(t.auth_block(None, now), w))
+}
+
+/// `auth/token/revoke-self`.
+pub async fn revoke_self(call: &Call<'_>) -> Result<Response, ApiError> {
+    let tree = call.core.tokens.revoke_tree(&call.core.store, &call.token.row.hash).await?;
+    crate::core::leases::revoke_for_tokens(call.core, &tree).await;
+    Ok(Response::NoContent)
+}
+
+/// `auth/token/revoke` with `token`: 204 even for an unknown token.
+pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
+    if let Some(t) = call.core.tokens.find(&call.core.store, token, Utc::now()).await? {
+        let tree = call.core.tokens.revoke_tree(&call.core.store, &t.row.hash).await?;
+        crate::core::leases::revoke_for_tokens(call.core, &tree).await;
+    }
+    Ok(Response::NoContent)
+}
+
+/// `auth/token/revoke-accessor`.
+pub async fn revoke_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    match by_accessor(call, req).await? {
+        Some(t) => {
+            let tree = call.core.tokens.revoke_tree(&call.core.store, &t.row.hash).await?;
+            crate::core::leases::revoke_for_tokens(call.core, &tree).await;
+            Ok(Response::NoContent)
+        }
+        None => Ok(Response::Envelope {
+            status: StatusCode::OK,
+            data: None,
+            warnings: vec!["No token found with this accessor".into()],
+            auth: None,
+            repeat_top_level: false,
+            lease: None,
+        }),
+    }
+}
+
+/// `auth/token/revoke-orphan` (sudo): the children survive as orphans.
+pub async fn revoke_orphan(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    if !call.sudo {
+        return Err(ApiError::permission_denied());
+    }
+    let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
+    if let Some(t) = call.core.tokens.find(&call.core.store, token, Utc::now()).await? {
+        let revoked = call.core.tokens.revoke_orphan(&call.core.store, &t.row.hash).await?;
+        crate::core::leases::revoke_for_tokens(call.core, &revoked).await;
+    }
+    Ok(Response::NoContent)
+}
+
+/// `LIST auth/token/accessors` (sudo).
+pub async fn list_accessors(call: &Call<'_>) -> Result<Response, ApiError> {
+    if !call.sudo {
+        return Err(ApiError::permission_denied());
+    }
+    let keys = call.core.store.token_accessors().await.map_err(ApiError::from)?;
+    Ok(Response::data(json!({ "keys": keys })))
+}

@@ -1,0 +1,38 @@
+//! The change feed of one node: local changes go out over the store's bus, and what other nodes
+//! publish is applied to the core (caches dropped, tables reloaded).
+
+use std::sync::Arc;
+
+use crate::store::bus::{Bus, Heard, Topic};
+
+/// Runs the feed for one node: local changes go out over `bus`, and what other nodes publish is
+/// applied to `core`. Returns the two tasks.
+pub fn spawn(core: Arc<super::Core>, bus: Arc<dyn Bus>, node: String) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(mut local) = core.changes.connect() {
+        let (bus, node) = (bus.clone(), node.clone());
+        tasks.push(tokio::spawn(async move {
+            while let Some(topic) = local.recv().await {
+                if let Err(e) = bus.publish(&node, topic).await {
+                    tracing::warn!(error = %e, topic = topic.as_str(), "change feed: publish failed");
+                }
+            }
+        }));
+    }
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    tasks.push(tokio::spawn(async move { bus.listen(node, tx).await }));
+    tasks.push(tokio::spawn(async move {
+        while let Some(h) = heard.recv().await {
+            let topics: &[Topic] = match &h {
+                Heard::Changed(t) => std::slice::from_ref(t),
+                Heard::Everything => &Topic::ALL,
+            };
+            for t in topics {
+                if let Err(e) = core.apply_remote(*t).await {
+                    tracing::warn!(error = %e, topic = t.as_str(), "change feed: applying a remote change failed");
+                }
+            }
+        }
+    }));
+    tasks
+}

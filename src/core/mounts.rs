@@ -1,0 +1,98 @@
+//! The in-memory mount table: longest-prefix routing from a request path to an engine.
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use crate::core::engine::Engine;
+use crate::store::MountRow;
+
+/// A mounted engine and its stored settings.
+pub struct MountEntry {
+    /// Stored row (for built-in mounts, a synthetic one).
+    pub row: MountRow,
+    /// The API path prefix, e.g. `secret/` or `auth/token/`.
+    pub api_path: String,
+    /// The engine.
+    pub engine: Arc<dyn Engine>,
+}
+
+impl MountEntry {
+    /// Vault's mount-entry JSON.
+    pub fn describe(&self) -> Value {
+        let r = &self.row;
+        let config: Value = serde_json::from_str(&r.config).unwrap_or_else(|_| json!({}));
+        let options: Value = serde_json::from_str(&r.options).unwrap_or(Value::Null);
+        let mut cfg = Map::new();
+        cfg.insert("default_lease_ttl".into(), config.get("default_lease_ttl").cloned().unwrap_or(json!(0)));
+        cfg.insert("force_no_cache".into(), config.get("force_no_cache").cloned().unwrap_or(json!(false)));
+        cfg.insert("max_lease_ttl".into(), config.get("max_lease_ttl").cloned().unwrap_or(json!(0)));
+        if r.table_name == "auth" {
+            cfg.insert("token_type".into(), json!("default-service"));
+        }
+        json!({
+            "accessor": r.accessor,
+            "config": cfg,
+            "deprecation_status": "supported",
+            "description": r.description,
+            "external_entropy_access": false,
+            "local": r.local,
+            "options": if options.as_object().is_some_and(|o| o.is_empty()) && r.kind != "kv" { Value::Null } else { options },
+            "plugin_version": "",
+            "running_plugin_version": format!("v{}+builtin.coffer", env!("CARGO_PKG_VERSION")),
+            "running_sha256": "",
+            "seal_wrap": r.seal_wrap,
+            "type": r.kind,
+            "uuid": r.id,
+        })
+    }
+
+    /// True for KV v2 mounts.
+    pub fn is_kv_v2(&self) -> bool {
+        self.row.kind == "kv" && self.row.options.contains("\"version\":\"2\"")
+    }
+}
+
+/// All mounts, longest path first.
+#[derive(Default)]
+pub struct MountTable {
+    entries: Vec<Arc<MountEntry>>,
+}
+
+impl MountTable {
+    /// Builds a table from entries.
+    pub fn new(mut entries: Vec<Arc<MountEntry>>) -> Self {
+        entries.sort_by(|a, b| b.api_path.len().cmp(&a.api_path.len()).then(a.api_path.cmp(&b.api_path)));
+        Self { entries }
+    }
+
+    /// The mount serving `path` and the path inside it.
+    pub fn route<'p>(&self, path: &'p str) -> Option<(Arc<MountEntry>, &'p str)> {
+        self.entries.iter().find_map(|e| {
+            if let Some(rest) = path.strip_prefix(e.api_path.as_str()) {
+                Some((e.clone(), rest))
+            } else if path == e.api_path.trim_end_matches('/') {
+                Some((e.clone(), ""))
+            } else {
+                None
+            }
+        })
+    }
+
+    /// Entries of one table (`mounts` or `auth`), sorted by path.
+    pub fn of_table(&self, table: &str) -> Vec<Arc<MountEntry>> {
+        let mut v: Vec<_> = self.entries.iter().filter(|e| e.row.table_name == table).cloned().collect();
+        v.sort_by(|a, b| a.row.path.cmp(&b.row.path));
+        v
+    }
+
+    /// The entry at exactly this API path.
+    pub fn get(&self, api_path: &str) -> Option<Arc<MountEntry>> {
+        self.entries.iter().find(|e| e.api_path == api_path).cloned()
+    }
+
+    /// Every entry.
+    pub fn all(&self) -> &[Arc<MountEntry>] {
+        &self.entries
+    }
+}

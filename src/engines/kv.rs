@@ -1,0 +1,128 @@
+//! The KV version 2 secrets engine: versioned secrets with check-and-set, soft delete, destroy and
+//! metadata, every version sealed by the barrier with an AAD naming mount, path and version.
+
+mod config;
+mod data;
+mod metadata;
+mod rewrap;
+pub mod stages;
+mod versions;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use crate::base::error::ApiError;
+use crate::base::logical::{Operation, Request, Response};
+use crate::core::engine::{Call, Engine};
+use crate::store::StoreError;
+
+pub use data::{decrypt_version, OpenVersionError};
+pub use rewrap::rewrap_worker;
+
+/// Versions kept when neither the key nor the mount sets `max_versions`.
+pub const DEFAULT_MAX_VERSIONS: i64 = 10;
+
+/// The KV v2 engine (stateless; the mount carries the id).
+pub struct KvV2;
+
+#[async_trait]
+impl Engine for KvV2 {
+    async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError> {
+        let (section, key) = call.path.split_once('/').unwrap_or((call.path, ""));
+        let op = req.operation;
+        match (section, op) {
+            ("config", Operation::Read) if key.is_empty() => config::read(&call).await,
+            ("config", o) if o.is_write() && key.is_empty() => config::write(&call, &req).await,
+            ("data", Operation::List) => Err(ApiError::unsupported_operation()),
+            ("data", _) if key.is_empty() => Err(ApiError::unsupported_path()),
+            ("data", Operation::Read) => data::read(&call, key, &req).await,
+            ("data", o) if o.is_write() => data::write(&call, key, &req).await,
+            ("data", Operation::Patch) => data::patch(&call, key, &req).await,
+            ("data", Operation::Delete) => versions::delete_latest(&call, key).await,
+            ("subkeys", Operation::Read) if !key.is_empty() => data::subkeys(&call, key, &req).await,
+            ("delete", o) if o.is_write() && !key.is_empty() => versions::delete(&call, key, &req).await,
+            ("undelete", o) if o.is_write() && !key.is_empty() => versions::undelete(&call, key, &req).await,
+            ("destroy", o) if o.is_write() && !key.is_empty() => versions::destroy(&call, key, &req).await,
+            ("metadata", Operation::List) => metadata::list(&call, key).await,
+            ("metadata", _) if key.is_empty() => Err(ApiError::unsupported_path()),
+            ("metadata", Operation::Read) => metadata::read(&call, key).await,
+            ("metadata", o) if o.is_write() => metadata::write(&call, key, &req).await,
+            ("metadata", Operation::Patch) => metadata::patch(&call, key, &req).await,
+            ("metadata", Operation::Delete) => metadata::delete(&call, key).await,
+            ("stages", o) if o.is_write() && !key.is_empty() => stages::move_endpoint(&call, key, &req).await,
+            ("stages", Operation::Read) if !key.is_empty() => stages::read_endpoint(&call, key).await,
+            ("rotation", _) if !key.is_empty() => crate::engines::rotation::endpoint(&call, key, &req).await,
+            ("rotate", o) if o.is_write() && !key.is_empty() => {
+                crate::engines::rotation::rotate_now(&call, key, &req).await
+            }
+            (
+                "config" | "data" | "subkeys" | "delete" | "undelete" | "destroy" | "metadata" | "rotate" | "stages",
+                _,
+            ) => Err(ApiError::unsupported_operation()),
+            _ => Ok(Response::Envelope {
+                status: axum::http::StatusCode::NOT_FOUND,
+                data: None,
+                warnings: vec![
+                    "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API \
+                     endpoints to use. If using the Coffer or Vault CLI, use 'kv get' for this operation."
+                        .into(),
+                ],
+                auth: None,
+                repeat_top_level: false,
+                lease: None,
+            }),
+        }
+    }
+
+    async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
+        let (section, key) = call.path.split_once('/').unwrap_or((call.path, ""));
+        if key.is_empty() || !matches!(section, "data" | "metadata") {
+            return Ok(true);
+        }
+        let meta = call.core.store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)?;
+        Ok(match section {
+            "data" => meta.is_some_and(|m| m.current_version > 0),
+            _ => meta.is_some(),
+        })
+    }
+}
+
+/// RFC 3339 with nanoseconds, as Vault prints times.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// Maps a store failure to the client's error.
+pub fn store_err(e: StoreError) -> ApiError {
+    e.into()
+}
+
+/// A key path must not be empty or end in `/` for data operations.
+fn check_key(key: &str) -> Result<(), ApiError> {
+    if key.is_empty() || key.ends_with('/') {
+        return Err(ApiError::bad_request("invalid secret path: a key path must not be empty or end with '/'"));
+    }
+    Ok(())
+}
+
+/// `custom_metadata` as stored JSON text → JSON value (`null` when unset).
+fn custom_metadata_value(raw: &Option<String>) -> Value {
+    raw.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null)
+}
+
+/// Version metadata as returned by writes and reads.
+fn version_metadata(v: &crate::store::KvVersionRow, custom: &Option<String>) -> Value {
+    json!({
+        "created_time": v.created_time,
+        "custom_metadata": custom_metadata_value(custom),
+        "deletion_time": v.deletion_time.clone().unwrap_or_default(),
+        "destroyed": v.destroyed,
+        "version": v.version,
+    })
+}
+
+/// True when the version has a deletion time that has passed.
+fn is_deleted(v: &crate::store::KvVersionRow, now: DateTime<Utc>) -> bool {
+    v.deletion_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| t <= now)
+}

@@ -1,0 +1,58 @@
+//! Soft delete, undelete and destroy of KV v2 versions.
+
+use chrono::Utc;
+
+use super::{check_key, store_err, timestamp};
+use crate::base::error::ApiError;
+use crate::base::logical::{Request, Response};
+use crate::base::params;
+use crate::core::engine::Call;
+
+fn versions(req: &Request) -> Result<Vec<i64>, ApiError> {
+    let v = params::int_list_field(&req.data, "versions")?;
+    if v.is_empty() {
+        return Err(ApiError::bad_request("no version number provided"));
+    }
+    Ok(v)
+}
+
+/// `DELETE <mount>/data/<path>`: soft-deletes the current version.
+pub async fn delete_latest(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
+    check_key(key)?;
+    let store = &call.core.store;
+    if let Some(meta) = store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)? {
+        if meta.current_version > 0 {
+            let now = timestamp(Utc::now());
+            store
+                .kv_set_deletion(&call.mount.row.id, key, &[meta.current_version], Some(&now))
+                .await
+                .map_err(store_err)?;
+        }
+    }
+    Ok(Response::NoContent)
+}
+
+/// `POST <mount>/delete/<path>` with `versions`.
+pub async fn delete(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
+    check_key(key)?;
+    let v = versions(req)?;
+    let now = timestamp(Utc::now());
+    call.core.store.kv_set_deletion(&call.mount.row.id, key, &v, Some(&now)).await.map_err(store_err)?;
+    Ok(Response::NoContent)
+}
+
+/// `POST <mount>/undelete/<path>` with `versions`.
+pub async fn undelete(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
+    check_key(key)?;
+    let v = versions(req)?;
+    call.core.store.kv_set_deletion(&call.mount.row.id, key, &v, None).await.map_err(store_err)?;
+    Ok(Response::NoContent)
+}
+
+/// `POST <mount>/destroy/<path>` with `versions`: the ciphertexts are removed for good.
+pub async fn destroy(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
+    check_key(key)?;
+    let v = versions(req)?;
+    call.core.store.kv_destroy(&call.mount.row.id, key, &v).await.map_err(store_err)?;
+    Ok(Response::NoContent)
+}

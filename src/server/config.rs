@@ -1,0 +1,800 @@
+//! Server configuration: TOML file, then `COFFER_*` environment variables (with `_FILE`
+//! variants), then command-line flags; validated into [`Config`] with every problem listed.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The file as written: every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[listener]`.
+    #[serde(default)]
+    pub listener: RawListener,
+    /// `[storage]`.
+    #[serde(default)]
+    pub storage: RawStorage,
+    /// `[seal]`.
+    #[serde(default)]
+    pub seal: RawSeal,
+    /// `[log]`.
+    #[serde(default)]
+    pub log: RawLog,
+    /// `[audit]` settings.
+    #[serde(default)]
+    pub audit: RawAudit,
+    /// `[[audit_device]]` tables: devices that cannot be disabled through the API.
+    #[serde(default)]
+    pub audit_device: Vec<RawAuditDevice>,
+    /// `[ha]` settings (several nodes on one PostgreSQL database).
+    #[serde(default)]
+    pub ha: RawHa,
+    /// `[outbound]`: the operator's allow-list for outbound calls.
+    #[serde(default)]
+    pub outbound: RawOutbound,
+    /// `[auth]` settings (logins).
+    #[serde(default)]
+    pub auth: RawAuth,
+    /// Do not try to lock memory.
+    pub disable_mlock: Option<bool>,
+}
+
+/// `[outbound]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbound {
+    /// URL prefixes that webhooks and other user-set outbound calls may reach.
+    #[serde(default)]
+    pub allowed_urls: Vec<String>,
+}
+
+/// `[audit]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// How long a request waits for its audit entry (`"2s"`).
+    pub timeout: Option<String>,
+    /// A signed checkpoint after this many entries.
+    pub checkpoint_entries: Option<u64>,
+    /// Or after this long (`"10s"`).
+    pub checkpoint_interval: Option<String>,
+    /// The directory API-enabled file devices may write in; unset: config-declared only.
+    pub file_dir: Option<PathBuf>,
+    /// Largest audit entry in bytes; larger request or response data is replaced by its HMAC
+    /// and size.
+    pub max_entry_size: Option<usize>,
+}
+
+/// `[auth]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Most Argon2 computations running or waiting at once on this node.
+    pub argon2_queue: Option<usize>,
+}
+
+/// `[ha]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHa {
+    /// How long the singleton lease lasts without renewal (`"10s"`).
+    pub lease_ttl: Option<String>,
+    /// This node's name (default: the host name).
+    pub node_name: Option<String>,
+}
+
+/// `[[audit_device]]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuditDevice {
+    /// Device name (its path under `sys/audit/`).
+    pub name: String,
+    /// `file` or `socket`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Type options as in `sys/audit/<name>` (`file_path`, `address`, `socket_type`, …).
+    #[serde(default)]
+    pub options: BTreeMap<String, toml::Value>,
+}
+
+/// `[listener]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawListener {
+    /// `host:port` to bind.
+    pub address: Option<String>,
+    /// PEM certificate chain.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key; must not be group/world readable.
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve plain HTTP.
+    pub tls_disable: Option<bool>,
+    /// Body limit in bytes.
+    pub max_request_size: Option<usize>,
+    /// Deepest JSON nesting accepted.
+    pub max_json_depth: Option<usize>,
+    /// Longest wait for a request's headers (`"10s"`).
+    pub http_read_header_timeout: Option<String>,
+    /// Close connections idle this long (`"5m"`).
+    pub http_idle_timeout: Option<String>,
+    /// Longest wait for a request body once the headers are in (`"30s"`).
+    pub http_read_timeout: Option<String>,
+    /// Longest a request may run before it is answered 503 (`"30s"`; Vault's name).
+    pub max_request_duration: Option<String>,
+    /// Most connections open at once.
+    pub max_connections: Option<usize>,
+}
+
+/// `[storage]` as written.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// `sqlite:///path` or `postgres://…`.
+    pub url: Option<SecretString>,
+    /// PostgreSQL: most connections in the pool.
+    pub max_connections: Option<u32>,
+    /// PostgreSQL: wait for a connection before answering 503 (`"5s"`).
+    pub acquire_timeout: Option<String>,
+    /// PostgreSQL: close connections idle this long (`"10m"`).
+    pub idle_timeout: Option<String>,
+}
+
+impl std::fmt::Debug for RawStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawStorage")
+            .field("url", &self.url.as_ref().map(|u| redact_url(u.expose_secret())))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
+}
+
+/// `[seal]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSeal {
+    /// `shamir` or `keyfile`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Key file for `keyfile`.
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[log]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    /// `trace` … `error`, or an `EnvFilter` directive.
+    pub level: Option<String>,
+    /// `text` or `json`.
+    pub format: Option<String>,
+}
+
+/// How the unseal key is obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealKind {
+    /// Operators submit key shares to `sys/unseal`.
+    Shamir,
+    /// The unseal key is read from a file at start (auto-unseal).
+    KeyFile(PathBuf),
+}
+
+/// TLS material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain PEM.
+    pub cert: PathBuf,
+    /// Private key PEM.
+    pub key: PathBuf,
+}
+
+/// Validated configuration.
+pub struct Config {
+    /// Bind address.
+    pub address: SocketAddr,
+    /// `None` means plain HTTP (`tls_disable = true`).
+    pub tls: Option<TlsFiles>,
+    /// Body limit.
+    pub max_request_size: usize,
+    /// JSON depth limit.
+    pub max_json_depth: usize,
+    /// Storage URL (may hold a password).
+    pub storage_url: SecretString,
+    /// PostgreSQL pool settings.
+    pub storage_pool: crate::store::Pool,
+    /// Seal.
+    pub seal: SealKind,
+    /// Log filter.
+    pub log_level: String,
+    /// JSON logs.
+    pub log_json: bool,
+    /// Skip `mlockall`.
+    pub disable_mlock: bool,
+    /// Audit settings and declared devices.
+    pub audit: crate::core::audit::Settings,
+    /// Singleton lease TTL.
+    pub lease_ttl: std::time::Duration,
+    /// `[outbound] allowed_urls`, parsed.
+    pub outbound: Vec<crate::core::outbound::AllowedUrl>,
+    /// Edge limits: header and idle timeouts, connection cap, Argon2 queue (the body and JSON
+    /// limits are the two fields above).
+    pub edge: EdgeLimits,
+}
+
+/// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeLimits {
+    /// `listener.http_read_header_timeout`.
+    pub header_read_timeout: std::time::Duration,
+    /// `listener.http_idle_timeout`.
+    pub idle_timeout: std::time::Duration,
+    /// `listener.http_read_timeout`.
+    pub body_read_timeout: std::time::Duration,
+    /// `listener.max_connections`.
+    pub max_connections: usize,
+    /// `auth.argon2_queue`.
+    pub argon2_queue: usize,
+    /// `listener.max_request_duration`: the per-request deadline.
+    pub request_duration: std::time::Duration,
+}
+
+impl Default for EdgeLimits {
+    fn default() -> Self {
+        let d = crate::server::http::Limits::default();
+        EdgeLimits {
+            header_read_timeout: d.header_read_timeout,
+            idle_timeout: d.idle_timeout,
+            body_read_timeout: d.body_read_timeout,
+            max_connections: d.max_connections,
+            argon2_queue: d.argon2_queue,
+            request_duration: crate::base::deadline::DEFAULT_REQUEST_DEADLINE,
+        }
+    }
+}
+
+impl Config {
+    /// The HTTP edge's limits.
+    pub fn limits(&self) -> crate::server::http::Limits {
+        crate::server::http::Limits {
+            max_request_size: self.max_request_size,
+            max_json_depth: self.max_json_depth,
+            header_read_timeout: self.edge.header_read_timeout,
+            idle_timeout: self.edge.idle_timeout,
+            body_read_timeout: self.edge.body_read_timeout,
+            max_connections: self.edge.max_connections,
+            argon2_queue: self.edge.argon2_queue,
+        }
+    }
+}
+
+/// Validates the edge limits of `[listener]` and `[auth]`, adding problems to `errors`.
+fn edge_limits(listener: &RawListener, auth: &RawAuth, errors: &mut Vec<String>) -> EdgeLimits {
+    let mut e = EdgeLimits::default();
+    for (key, text, into) in [
+        ("http_read_header_timeout", &listener.http_read_header_timeout, &mut e.header_read_timeout),
+        ("http_idle_timeout", &listener.http_idle_timeout, &mut e.idle_timeout),
+        ("http_read_timeout", &listener.http_read_timeout, &mut e.body_read_timeout),
+        ("max_request_duration", &listener.max_request_duration, &mut e.request_duration),
+    ] {
+        if let Some(text) = text {
+            match crate::base::duration::parse_str(text) {
+                Ok(secs) if secs > 0 => *into = std::time::Duration::from_secs(secs),
+                _ => errors.push(format!("listener.{key}: {text:?} is not a positive duration (e.g. \"10s\")")),
+            }
+        }
+    }
+    for (key, value, into) in [
+        ("listener.max_connections", listener.max_connections, &mut e.max_connections),
+        ("auth.argon2_queue", auth.argon2_queue, &mut e.argon2_queue),
+    ] {
+        match value {
+            Some(0) => errors.push(format!("{key} must be at least 1")),
+            Some(n) => *into = n,
+            None => {}
+        }
+    }
+    e
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("address", &self.address)
+            .field("tls", &self.tls)
+            .field("max_request_size", &self.max_request_size)
+            .field("storage_url", &redact_url(self.storage_url.expose_secret()))
+            .field("storage_pool", &self.storage_pool)
+            .field("seal", &self.seal)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default body limit: 1 MiB (SEC-35; OpenBao's 32 MiB let one unauthenticated body cost 600 MB).
+pub const DEFAULT_MAX_REQUEST_SIZE: usize = 1 << 20;
+/// Default JSON depth limit.
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+
+/// Hides the password of a URL like `postgres://user:pass@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Environment variables Coffer reads, and the key each sets.
+const ENV_KEYS: &[&str] = &[
+    "LISTENER_ADDRESS",
+    "LISTENER_TLS_CERT_FILE",
+    "LISTENER_TLS_KEY_FILE",
+    "LISTENER_TLS_DISABLE",
+    "LISTENER_MAX_REQUEST_SIZE",
+    "LISTENER_MAX_JSON_DEPTH",
+    "LISTENER_HTTP_READ_HEADER_TIMEOUT",
+    "LISTENER_HTTP_IDLE_TIMEOUT",
+    "LISTENER_HTTP_READ_TIMEOUT",
+    "LISTENER_MAX_REQUEST_DURATION",
+    "LISTENER_MAX_CONNECTIONS",
+    "AUDIT_MAX_ENTRY_SIZE",
+    "AUTH_ARGON2_QUEUE",
+    "STORAGE_URL",
+    "STORAGE_MAX_CONNECTIONS",
+    "STORAGE_ACQUIRE_TIMEOUT",
+    "STORAGE_IDLE_TIMEOUT",
+    "SEAL_TYPE",
+    "SEAL_KEY_FILE",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "DISABLE_MLOCK",
+];
+
+/// Overrides given on the command line.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen-address`.
+    pub address: Option<String>,
+    /// `--storage-url`.
+    pub storage_url: Option<String>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+impl RawConfig {
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| format!("invalid config file: {e}"))
+    }
+
+    /// Applies `COFFER_*` variables from `env`. Returns warnings for unknown variables.
+    pub fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<Vec<String>, Vec<String>> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        for name in env.keys().filter_map(|k| k.strip_prefix("COFFER_")) {
+            let base = name.strip_suffix("_FILE").unwrap_or(name);
+            let known = ENV_KEYS.contains(&base)
+                || ENV_KEYS.contains(&name)
+                || name.starts_with("TEST_")
+                || name == "ADDR"
+                || name == "TOKEN";
+            if !known {
+                warnings.push(format!("unknown environment variable COFFER_{name} ignored"));
+            }
+        }
+        for key in ENV_KEYS {
+            let direct = env.get(&format!("COFFER_{key}"));
+            let file = env.get(&format!("COFFER_{key}_FILE"));
+            let value = match (direct, file) {
+                (Some(_), Some(_)) => {
+                    errors.push(format!("both COFFER_{key} and COFFER_{key}_FILE are set; use one"));
+                    continue;
+                }
+                (Some(v), None) => v.clone(),
+                (None, Some(path)) => match std::fs::read_to_string(path) {
+                    Ok(v) => v.trim_end_matches(['\n', '\r']).to_string(),
+                    Err(e) => {
+                        errors.push(format!("COFFER_{key}_FILE: cannot read {path}: {e}"));
+                        continue;
+                    }
+                },
+                (None, None) => continue,
+            };
+            if let Err(e) = self.set(key, value) {
+                errors.push(format!("COFFER_{key}: {e}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(warnings)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn set(&mut self, key: &str, v: String) -> Result<(), String> {
+        let boolean = |v: &str| match v {
+            "1" | "true" | "TRUE" | "True" => Ok(true),
+            "0" | "false" | "FALSE" | "False" => Ok(false),
+            _ => Err("expected true or false".to_string()),
+        };
+        let number = |v: &str| v.parse::<usize>().map_err(|_| "expected a number".to_string());
+        match key {
+            "LISTENER_ADDRESS" => self.listener.address = Some(v),
+            "LISTENER_TLS_CERT_FILE" => self.listener.tls_cert_file = Some(v.into()),
+            "LISTENER_TLS_KEY_FILE" => self.listener.tls_key_file = Some(v.into()),
+            "LISTENER_TLS_DISABLE" => self.listener.tls_disable = Some(boolean(&v)?),
+            "LISTENER_MAX_REQUEST_SIZE" => self.listener.max_request_size = Some(number(&v)?),
+            "LISTENER_MAX_JSON_DEPTH" => self.listener.max_json_depth = Some(number(&v)?),
+            "LISTENER_HTTP_READ_HEADER_TIMEOUT" => self.listener.http_read_header_timeout = Some(v),
+            "LISTENER_HTTP_IDLE_TIMEOUT" => self.listener.http_idle_timeout = Some(v),
+            "LISTENER_HTTP_READ_TIMEOUT" => self.listener.http_read_timeout = Some(v),
+            "LISTENER_MAX_REQUEST_DURATION" => self.listener.max_request_duration = Some(v),
+            "LISTENER_MAX_CONNECTIONS" => self.listener.max_connections = Some(number(&v)?),
+            "AUDIT_MAX_ENTRY_SIZE" => self.audit.max_entry_size = Some(number(&v)?),
+            "AUTH_ARGON2_QUEUE" => self.auth.argon2_queue = Some(number(&v)?),
+            "STORAGE_URL" => self.storage.url = Some(SecretString::from(v)),
+            "STORAGE_MAX_CONNECTIONS" => {
+                self.storage.max_connections = Some(v.parse().map_err(|_| "expected a number".to_string())?)
+            }
+            "STORAGE_ACQUIRE_TIMEOUT" => self.storage.acquire_timeout = Some(v),
+            "STORAGE_IDLE_TIMEOUT" => self.storage.idle_timeout = Some(v),
+            "SEAL_TYPE" => self.seal.kind = Some(v),
+            "SEAL_KEY_FILE" => self.seal.key_file = Some(v.into()),
+            "LOG_LEVEL" => self.log.level = Some(v),
+            "LOG_FORMAT" => self.log.format = Some(v),
+            "DISABLE_MLOCK" => self.disable_mlock = Some(boolean(&v)?),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Applies command-line overrides (they win over file and environment).
+    pub fn apply_overrides(&mut self, o: &Overrides) {
+        if let Some(a) = &o.address {
+            self.listener.address = Some(a.clone());
+        }
+        if let Some(u) = &o.storage_url {
+            self.storage.url = Some(SecretString::from(u.clone()));
+        }
+        if let Some(l) = &o.log_level {
+            self.log.level = Some(l.clone());
+        }
+    }
+
+    /// Checks everything and lists all problems at once.
+    pub fn validate(self) -> Result<Config, Vec<String>> {
+        let mut errors = Vec::new();
+        let edge = edge_limits(&self.listener, &self.auth, &mut errors);
+        let address_text = self.listener.address.unwrap_or_else(|| "127.0.0.1:8200".to_string());
+        let address = address_text.parse::<SocketAddr>().map_err(|_| {
+            errors.push(format!("listener.address: {address_text:?} is not host:port (e.g. 127.0.0.1:8200)"));
+        });
+        let tls_disable = self.listener.tls_disable.unwrap_or(false);
+        let tls = match (tls_disable, self.listener.tls_cert_file, self.listener.tls_key_file) {
+            (true, _, _) => None,
+            (false, Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (false, _, _) => {
+                errors.push("listener: tls_cert_file and tls_key_file are required unless tls_disable = true".into());
+                None
+            }
+        };
+        let storage_pool = pool_settings(&self.storage, &mut errors);
+        let storage_url = match self.storage.url {
+            Some(u) if !u.expose_secret().is_empty() => Some(u),
+            _ => {
+                errors.push("storage.url is required (e.g. sqlite:///var/lib/coffer/coffer.db)".into());
+                None
+            }
+        };
+        let seal = match (self.seal.kind.as_deref().unwrap_or("shamir"), self.seal.key_file) {
+            ("shamir", _) => Some(SealKind::Shamir),
+            ("keyfile", Some(f)) => Some(SealKind::KeyFile(f)),
+            ("keyfile", None) => {
+                errors.push("seal.key_file is required when seal.type = \"keyfile\"".into());
+                None
+            }
+            (other, _) => {
+                errors.push(format!("seal.type: {other:?} is not one of \"shamir\", \"keyfile\""));
+                None
+            }
+        };
+        let log_json = match self.log.format.as_deref().unwrap_or("text") {
+            "text" => false,
+            "json" => true,
+            other => {
+                errors.push(format!("log.format: {other:?} is not one of \"text\", \"json\""));
+                false
+            }
+        };
+        let max_request_size = self.listener.max_request_size.unwrap_or(DEFAULT_MAX_REQUEST_SIZE);
+        if max_request_size == 0 {
+            errors.push("listener.max_request_size must be greater than 0".into());
+        }
+        let mut audit = audit_settings(self.audit, self.audit_device, &mut errors);
+        match self.ha.node_name {
+            Some(n) if n.is_empty() || n.contains('/') || n.len() > 255 => {
+                errors.push("ha.node_name must be 1 to 255 characters without '/'".into())
+            }
+            Some(n) => audit.node_name = n,
+            None => {}
+        }
+        let lease_ttl = match self.ha.lease_ttl.as_deref().map(crate::base::duration::parse_str) {
+            None => crate::server::DEFAULT_LEASE_TTL,
+            Some(Ok(secs)) if secs >= 3 => std::time::Duration::from_secs(secs),
+            Some(_) => {
+                errors.push("ha.lease_ttl must be a duration of at least 3s (e.g. \"10s\")".into());
+                crate::server::DEFAULT_LEASE_TTL
+            }
+        };
+        let mut outbound = Vec::new();
+        for u in &self.outbound.allowed_urls {
+            match crate::core::outbound::AllowedUrl::parse(u) {
+                Ok(e) => outbound.push(e),
+                Err(e) => errors.push(format!("outbound.allowed_urls: {e}")),
+            }
+        }
+        match (address, storage_url, seal) {
+            (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
+                outbound,
+                audit,
+                lease_ttl,
+                edge,
+                address,
+                tls,
+                max_request_size,
+                max_json_depth: self.listener.max_json_depth.unwrap_or(DEFAULT_MAX_JSON_DEPTH),
+                storage_url,
+                storage_pool,
+                seal,
+                log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
+                log_json,
+                disable_mlock: self.disable_mlock.unwrap_or(false),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Validates the pool settings of `[storage]`, adding problems to `errors`.
+fn pool_settings(raw: &RawStorage, errors: &mut Vec<String>) -> crate::store::Pool {
+    let mut pool = crate::store::Pool::default();
+    match raw.max_connections {
+        Some(0) => errors.push("storage.max_connections must be at least 1".into()),
+        Some(n) => pool.max_connections = n,
+        None => {}
+    }
+    for (key, text, into) in [
+        ("acquire_timeout", &raw.acquire_timeout, &mut pool.acquire_timeout),
+        ("idle_timeout", &raw.idle_timeout, &mut pool.idle_timeout),
+    ] {
+        if let Some(text) = text {
+            match crate::base::duration::parse_str(text) {
+                Ok(secs) if secs > 0 => *into = std::time::Duration::from_secs(secs),
+                _ => errors.push(format!("storage.{key}: {text:?} is not a positive duration (e.g. \"5s\")")),
+            }
+        }
+    }
+    pool
+}
+
+/// Validates `[audit]` and `[[audit_device]]`, adding problems to `errors`.
+fn audit_settings(
+    raw: RawAudit,
+    devices: Vec<RawAuditDevice>,
+    errors: &mut Vec<String>,
+) -> crate::core::audit::Settings {
+    let mut s =
+        crate::core::audit::Settings { file_dir: crate::core::audit::FileDir::ConfigOnly, ..Default::default() };
+    let mut duration = |key: &str, v: Option<String>, into: &mut std::time::Duration| {
+        if let Some(text) = v {
+            match crate::base::duration::parse_str(&text) {
+                Ok(secs) if secs > 0 => *into = std::time::Duration::from_secs(secs),
+                _ => errors.push(format!("audit.{key}: {text:?} is not a positive duration (e.g. \"2s\")")),
+            }
+        }
+    };
+    duration("timeout", raw.timeout, &mut s.timeout);
+    duration("checkpoint_interval", raw.checkpoint_interval, &mut s.cadence.interval);
+    if let Some(n) = raw.checkpoint_entries {
+        if n == 0 {
+            errors.push("audit.checkpoint_entries must be at least 1".into());
+        }
+        s.cadence.entries = n.max(1);
+    }
+    match raw.max_entry_size {
+        Some(n) if n < 4096 => errors.push("audit.max_entry_size must be at least 4096".into()),
+        Some(n) => s.max_entry_size = n,
+        None => {}
+    }
+    if let Some(dir) = raw.file_dir {
+        if dir.is_absolute() {
+            s.file_dir = crate::core::audit::FileDir::Inside(dir);
+        } else {
+            errors.push("audit.file_dir must be an absolute path".into());
+        }
+    }
+    for d in devices {
+        let options = d
+            .options
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    toml::Value::String(s) => serde_json::Value::String(s),
+                    toml::Value::Boolean(b) => serde_json::Value::Bool(b),
+                    other => serde_json::Value::String(other.to_string()),
+                };
+                (k, v)
+            })
+            .collect();
+        if s.declared.iter().any(|x| x.name == d.name) {
+            errors.push(format!("audit_device {:?} is declared twice", d.name));
+            continue;
+        }
+        match crate::core::audit::device::Spec::parse(&d.name, &d.kind, &d.description, options, true, None) {
+            Ok(spec) => s.declared.push(spec),
+            Err(e) => errors.push(format!("audit_device {:?}: {}", d.name, e.errors.join("; "))),
+        }
+    }
+    s
+}
+
+/// Loads a config file, then the process environment, then `overrides`.
+pub fn load(path: Option<&std::path::Path>, overrides: &Overrides) -> Result<(Config, Vec<String>), Vec<String>> {
+    let mut raw = match path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?;
+            RawConfig::from_toml(&text).map_err(|e| vec![e])?
+        }
+        None => RawConfig::default(),
+    };
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("COFFER_")).collect();
+    let warnings = raw.apply_env(&env)?;
+    raw.apply_overrides(overrides);
+    Ok((raw.validate()?, warnings))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../config/coffer.example.toml");
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn example_config_parses_and_validates() {
+        let raw = RawConfig::from_toml(EXAMPLE).unwrap();
+        let c = raw.validate().unwrap();
+        assert_eq!(c.address.to_string(), "127.0.0.1:8200");
+        assert!(c.tls.is_some());
+        assert_eq!(c.seal, SealKind::Shamir);
+        assert_eq!(c.max_request_size, DEFAULT_MAX_REQUEST_SIZE);
+        assert_eq!(c.edge, EdgeLimits::default());
+        assert_eq!(c.audit.max_entry_size, crate::core::audit::DEFAULT_MAX_ENTRY_SIZE);
+        assert_eq!(c.outbound.iter().map(ToString::to_string).collect::<Vec<_>>(), ["https://rotator.internal/hooks/"]);
+    }
+
+    #[test]
+    fn outbound_entries_are_checked_at_start() {
+        let bad = EXAMPLE
+            .replace("allowed_urls = [\"https://rotator.internal/hooks/\"]", "allowed_urls = [\"https://User@x/\"]");
+        let errors = RawConfig::from_toml(&bad).unwrap().validate().unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("outbound.allowed_urls:")), "{errors:?}");
+    }
+
+    #[test]
+    fn edge_limits_come_from_file_and_env_and_bad_ones_are_named() {
+        let mut raw = RawConfig::from_toml(
+            "[listener]\ntls_disable = true\nhttp_read_header_timeout = \"3s\"\nmax_connections = 10\n\
+             [storage]\nurl = \"sqlite:///x\"\n[auth]\nargon2_queue = 5\n[audit]\nmax_entry_size = 8192",
+        )
+        .unwrap();
+        raw.apply_env(&env(&[
+            ("COFFER_LISTENER_HTTP_IDLE_TIMEOUT", "1m"),
+            ("COFFER_LISTENER_HTTP_READ_TIMEOUT", "4s"),
+            ("COFFER_LISTENER_MAX_REQUEST_DURATION", "45s"),
+            ("COFFER_AUTH_ARGON2_QUEUE", "7"),
+        ]))
+        .unwrap();
+        let c = raw.validate().unwrap();
+        let l = c.limits();
+        assert_eq!(l.header_read_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(l.idle_timeout, std::time::Duration::from_secs(60));
+        assert_eq!(l.body_read_timeout, std::time::Duration::from_secs(4));
+        assert_eq!(c.edge.request_duration, std::time::Duration::from_secs(45));
+        assert_eq!((l.max_connections, l.argon2_queue), (10, 7));
+        assert_eq!(c.audit.max_entry_size, 8192);
+        let raw = RawConfig::from_toml(
+            "[listener]\ntls_disable = true\nhttp_idle_timeout = \"never\"\nmax_connections = 0\n\
+             [storage]\nurl = \"sqlite:///x\"\n[auth]\nargon2_queue = 0\n[audit]\nmax_entry_size = 10",
+        )
+        .unwrap();
+        let errs = raw.validate().unwrap_err();
+        for key in
+            ["listener.http_idle_timeout", "listener.max_connections", "auth.argon2_queue", "audit.max_entry_size"]
+        {
+            assert!(errs.iter().any(|e| e.contains(key)), "{key}: {errs:?}");
+        }
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let mut raw = RawConfig::from_toml(EXAMPLE).unwrap();
+        raw.apply_env(&env(&[("COFFER_LISTENER_ADDRESS", "127.0.0.1:9000"), ("COFFER_LISTENER_TLS_DISABLE", "true")]))
+            .unwrap();
+        assert_eq!(raw.listener.address.as_deref(), Some("127.0.0.1:9000"));
+        raw.apply_overrides(&Overrides { address: Some("127.0.0.1:9100".into()), ..Default::default() });
+        let c = raw.validate().unwrap();
+        assert_eq!(c.address.port(), 9100);
+        assert!(c.tls.is_none());
+    }
+
+    #[test]
+    fn file_variant_reads_secret_and_both_set_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("url");
+        std::fs::write(&f, "sqlite:///tmp/x.db\n").unwrap();
+        let mut raw = RawConfig::default();
+        raw.apply_env(&env(&[("COFFER_STORAGE_URL_FILE", f.to_str().unwrap())])).unwrap();
+        assert_eq!(raw.storage.url.as_ref().unwrap().expose_secret(), "sqlite:///tmp/x.db");
+        let both = env(&[("COFFER_STORAGE_URL", "a"), ("COFFER_STORAGE_URL_FILE", "b")]);
+        assert!(RawConfig::default().apply_env(&both).is_err());
+    }
+
+    #[test]
+    fn unknown_env_warns_and_unknown_key_fails() {
+        let w = RawConfig::default().apply_env(&env(&[("COFFER_LISTENR_ADDRESS", "x")])).unwrap();
+        assert_eq!(w.len(), 1);
+        assert!(RawConfig::from_toml("[listener]\nadress = \"x\"").is_err());
+    }
+
+    #[test]
+    fn all_problems_are_listed() {
+        let raw = RawConfig::from_toml("[listener]\naddress = \"nope\"\n[seal]\ntype = \"magic\"").unwrap();
+        let errs = raw.validate().unwrap_err();
+        assert!(errs.len() >= 4, "{errs:?}");
+    }
+
+    #[test]
+    fn pool_settings_come_from_file_and_env_and_bad_ones_are_named() {
+        let mut raw =
+            RawConfig::from_toml("[storage]\nurl = \"postgres://db/c\"\nmax_connections = 4\nacquire_timeout = \"2s\"")
+                .unwrap();
+        raw.apply_env(&env(&[("COFFER_STORAGE_IDLE_TIMEOUT", "1m"), ("COFFER_LISTENER_TLS_DISABLE", "true")])).unwrap();
+        let c = raw.validate().unwrap();
+        assert_eq!(c.storage_pool.max_connections, 4);
+        assert_eq!(c.storage_pool.acquire_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(c.storage_pool.idle_timeout, std::time::Duration::from_secs(60));
+        let raw = RawConfig::from_toml(
+            "[listener]\ntls_disable = true\n[storage]\nurl = \"postgres://db/c\"\nmax_connections = 0\nacquire_timeout = \"soon\"",
+        )
+        .unwrap();
+        let errs = raw.validate().unwrap_err();
+        assert!(errs.iter().any(|e| e.contains("storage.max_connections")), "{errs:?}");
+        assert!(errs.iter().any(|e| e.contains("storage.acquire_timeout")), "{errs:?}");
+    }
+
+    #[test]
+    fn debug_hides_database_password() {
+        let mut raw = RawConfig::from_toml(EXAMPLE).unwrap();
+        raw.storage.url = Some(SecretString::from("postgres://coffer:hunter2@db/coffer".to_string()));
+        let c = raw.validate().unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("coffer:****@db"));
+    }
+}

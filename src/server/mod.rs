@@ -1,0 +1,224 @@
+//! Starting and stopping a server: build the core over a store, auto-unseal, serve HTTP, and the
+//! dev-mode setup (init, unseal, `secret/` mount, chosen root token).
+
+pub mod config;
+pub mod http;
+pub mod migrate;
+pub mod process;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{SecondsFormat, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use zeroize::Zeroizing;
+
+use crate::core::Core;
+use crate::server::config::SealKind;
+use crate::store::{MountRow, SharedStore};
+use http::{Limits, Listener};
+
+/// A server running in the background of the current runtime.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The core, for in-process inspection (tests, dev setup).
+    pub core: Arc<Core>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, drains connections, and waits for the server task.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.wait().await;
+    }
+
+    /// Resolves when the server task ends (after a shutdown signal); audit devices are closed
+    /// with a signed checkpoint.
+    pub async fn wait(mut self) {
+        let _ = (&mut self.task).await;
+        self.workers.iter().for_each(JoinHandle::abort);
+        self.core.audit.close_all(&self.core.store, "shutdown").await;
+        // Hand the singletons over at once instead of after the lease runs out.
+        if self.core.leader.swap(None).is_some() {
+            if let Err(e) = self.core.store.lease_release(&self.core.node_id).await {
+                tracing::warn!(error = %e, "could not release the leader lease; it expires by itself");
+            }
+        }
+        // No longer listed by sys/ha-status, nor seen as a live server by `operator migrate`.
+        if let Err(e) = self.core.store.node_forget(&self.core.node_id).await {
+            tracing::warn!(error = %e, "could not remove this node's heartbeat; it ages out by itself");
+        }
+    }
+
+    /// A sender that triggers graceful shutdown.
+    pub fn take_shutdown(&mut self) -> Option<oneshot::Sender<()>> {
+        self.shutdown.take()
+    }
+}
+
+/// Server settings beyond the store and the listener.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How the server is unsealed.
+    pub seal: SealKind,
+    /// HTTP limits.
+    pub limits: Limits,
+    /// Audit settings and config-declared devices.
+    pub audit: crate::core::audit::Settings,
+    /// How long the singleton lease lasts without renewal (renewed every third of it).
+    pub lease_ttl: std::time::Duration,
+}
+
+/// Default singleton lease: a node that stops renewing loses it after this long.
+pub const DEFAULT_LEASE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Builds the core, unseals it if the seal is a key file, and serves on `listener` (default
+/// audit settings).
+pub async fn start(store: SharedStore, seal: SealKind, listener: Listener, limits: Limits) -> Result<Running, String> {
+    start_with(store, listener, Options { seal, limits, audit: Default::default(), lease_ttl: DEFAULT_LEASE_TTL }).await
+}
+
+/// Builds the core with `options`, unseals it if the seal is a key file, and serves on `listener`.
+pub async fn start_with(store: SharedStore, listener: Listener, options: Options) -> Result<Running, String> {
+    let Options { seal, limits, audit, lease_ttl } = options;
+    let addr = match &listener {
+        Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
+    };
+    let core = Core::new(store, seal, audit, &limits);
+    core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
+    if core.seal.auto_unseal(&core).await? {
+        tracing::info!("unsealed from the key file");
+    }
+    let (tx, rx) = oneshot::channel::<()>();
+    let app = http::router(core.clone(), limits);
+    let task = tokio::spawn(http::serve(listener, app, limits, async move {
+        let _ = rx.await;
+    }));
+    let mut workers = vec![
+        tokio::spawn(crate::engines::kv::rewrap_worker(core.clone())),
+        tokio::spawn(token_tidy_worker(core.clone())),
+        tokio::spawn(crate::core::leases::worker::run(core.clone())),
+        tokio::spawn(crate::engines::rotation::worker::run(core.clone())),
+        tokio::spawn(leader_worker(core.clone(), lease_ttl)),
+    ];
+    if let Some(bus) = core.store.bus() {
+        workers.extend(crate::core::feed::spawn(core.clone(), bus, core.node_id.clone()));
+    }
+    Ok(Running { addr, core, shutdown: Some(tx), task, workers })
+}
+
+/// How often expired tokens are swept.
+const TOKEN_TIDY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Revokes expired tokens (and their descendants) every minute while unsealed.
+async fn token_tidy_worker(core: Arc<Core>) {
+    let mut tick = tokio::time::interval(TOKEN_TIDY_INTERVAL);
+    loop {
+        tick.tick().await;
+        if core.barrier.is_sealed() {
+            continue;
+        }
+        let Some(fence) = core.leader.load_full() else {
+            continue;
+        };
+        match core.tokens.tidy(&core.store, Utc::now(), Some(&fence)).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(tokens = n, "revoked expired tokens");
+                core.audit.event("token_expiry", serde_json::json!({ "revoked": n }));
+            }
+            Err(e) => tracing::warn!(error = %e, "token tidy failed; retrying at the next interval"),
+        }
+    }
+}
+
+/// Takes and renews the singleton lease every third of its TTL, and records this node's
+/// heartbeat. Leadership is dropped as soon as a renewal fails or another node holds the lease.
+async fn leader_worker(core: Arc<Core>, ttl: std::time::Duration) {
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(3);
+    let mut tick = tokio::time::interval(ttl / 3);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let now = Utc::now().timestamp_millis();
+        let beat = crate::store::NodeRow {
+            id: core.node_id.clone(),
+            name: core.node_name.clone(),
+            address: core.api_address.load_full().map(|a| a.to_string()).unwrap_or_default(),
+            last_seen: now,
+        };
+        if let Err(e) = core.store.node_seen(&beat).await {
+            tracing::warn!(error = %e, "cannot record this node's heartbeat");
+        }
+        if core.barrier.is_sealed() {
+            // A sealed node runs no singleton, so it neither takes nor renews the lease.
+            core.leader.store(None);
+            continue;
+        }
+        let held = match core.store.lease_acquire(&core.node_id, now, ttl_ms).await {
+            Ok(epoch) => epoch.map(|epoch| crate::store::Fence { node: core.node_id.clone(), epoch }),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot renew the leader lease; background singletons stop");
+                None
+            }
+        };
+        let was = core.leader.load_full().map(|f| f.epoch);
+        match (&held, was) {
+            (Some(f), w) if w != Some(f.epoch) => tracing::info!(epoch = f.epoch, "this node is now the leader"),
+            (None, Some(_)) => tracing::warn!("this node lost the leader lease"),
+            _ => {}
+        }
+        core.leader.store(held.map(Arc::new));
+    }
+}
+
+/// What dev mode prints once.
+pub struct DevCredentials {
+    /// The single unseal key.
+    pub unseal_key: Zeroizing<Vec<u8>>,
+    /// The root token.
+    pub root_token: SecretString,
+}
+
+/// Initialises with one share, unseals, mounts KV v2 at `secret/`, and installs the chosen root
+/// token (or keeps the generated one).
+pub async fn setup_dev(core: &Core, root_token_id: Option<SecretString>) -> Result<DevCredentials, String> {
+    let out = core.seal.init(core, 1, 1).await.map_err(|e| e.to_string())?;
+    let share = out.shares.into_iter().next().ok_or("init returned no share")?;
+    core.seal.submit_share(core, &hex::encode(&share[..])).await.map_err(|e| e.to_string())?;
+    let root_token = match root_token_id {
+        Some(id) if !id.expose_secret().is_empty() => {
+            core.tokens.create_root(&core.store, &id, Utc::now()).await.map_err(|e| e.to_string())?;
+            if let Some(hash) = core.tokens.hash(out.root_token.expose_secret()) {
+                core.store.token_delete(&hash).await.map_err(|e| e.to_string())?;
+            }
+            id
+        }
+        _ => out.root_token,
+    };
+    core.mount(MountRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        table_name: "mounts".into(),
+        path: "secret/".into(),
+        kind: "kv".into(),
+        description: "key/value secret storage".into(),
+        accessor: format!("kv_{}", hex::encode(crate::crypto::random_bytes::<4>())),
+        config: "{}".into(),
+        options: r#"{"version":"2"}"#.into(),
+        local: false,
+        seal_wrap: false,
+        created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(DevCredentials { unseal_key: share, root_token })
+}

@@ -1,0 +1,415 @@
+//! The layer rule, read from the source: each file under `src/` belongs to the layer of its first
+//! folder, and may import (`crate::…`, `super::…`) only the layers before its own. Engines never
+//! import each other, nor do auth methods (they share `auth::common`), and framework crates stay in
+//! their layer. See docs/architecture.md.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// The layers, in order: a layer may import only those before it. `engines` and `auth` share a rank
+/// and may not import each other.
+const LAYERS: &[(&str, u8)] =
+    &[("base", 0), ("crypto", 1), ("store", 2), ("core", 3), ("engines", 4), ("auth", 4), ("server", 5), ("cli", 6)];
+
+/// Framework crates and the places they may be used (a layer, or a layer's unit).
+const FRAMEWORKS: &[(&str, &[&str])] = &[
+    ("axum", &["server"]),
+    ("hyper", &["server"]),
+    ("hyper_util", &["server"]),
+    ("tokio_rustls", &["server"]),
+    ("tower", &["server"]),
+    ("tower_http", &["server"]),
+    ("sqlx", &["store", "engines/database", "engines/rotation"]),
+    ("clap", &["cli"]),
+];
+
+/// Known violations, as `file -> target`, while the move to this shape is under way. The list may
+/// only shrink: an entry that no longer occurs fails the test, so it must be removed with its fix.
+const KNOWN: &[&str] = &[
+    "src/auth/approle.rs -> axum (crate)",
+    "src/auth/approle/login.rs -> axum (crate)",
+    "src/auth/approle/secret_id.rs -> axum (crate)",
+    "src/auth/common.rs -> auth::token",
+    "src/auth/common.rs -> axum (crate)",
+    "src/auth/jwt/config.rs -> auth::approle",
+    "src/auth/jwt/config.rs -> auth::token",
+    "src/auth/jwt/config.rs -> axum (crate)",
+    "src/auth/jwt/keys.rs -> axum (crate)",
+    "src/auth/jwt/role.rs -> auth::approle",
+    "src/auth/jwt/role.rs -> auth::token",
+    "src/auth/jwt/validate.rs -> axum (crate)",
+    "src/auth/token/create.rs -> axum (crate)",
+    "src/auth/token/manage.rs -> axum (crate)",
+    "src/auth/userpass/hashing.rs -> axum (crate)",
+    "src/auth/userpass/login.rs -> auth::approle",
+    "src/auth/userpass/login.rs -> axum (crate)",
+    "src/auth/userpass/users.rs -> auth::approle",
+    "src/base/deadline.rs -> axum (crate)",
+    "src/base/error.rs -> axum (crate)",
+    "src/base/error.rs -> store",
+    "src/base/logical.rs -> axum (crate)",
+    "src/cli/mod.rs -> tokio_rustls (crate)",
+    "src/core/audit.rs -> server::process",
+    "src/core/audit/entry.rs -> axum (crate)",
+    "src/core/leases.rs -> axum (crate)",
+    "src/core/leases.rs -> engines::kv",
+    "src/core/leases/quota.rs -> axum (crate)",
+    "src/core/leases/worker.rs -> engines::database",
+    "src/core/mod.rs -> auth::approle",
+    "src/core/mod.rs -> auth::jwt",
+    "src/core/mod.rs -> auth::token",
+    "src/core/mod.rs -> auth::userpass",
+    "src/core/mod.rs -> axum (crate)",
+    "src/core/mod.rs -> engines::database",
+    "src/core/mod.rs -> engines::kv",
+    "src/core/mod.rs -> engines::sys",
+    "src/core/mod.rs -> server::config",
+    "src/core/mod.rs -> server::http",
+    "src/core/rate_limit.rs -> axum (crate)",
+    "src/core/seal.rs -> axum (crate)",
+    "src/core/seal.rs -> server::config",
+    "src/core/tokens.rs -> auth::common",
+    "src/core/wrapping.rs -> axum (crate)",
+    "src/engines/database/config.rs -> auth::token",
+    "src/engines/database/config.rs -> engines::password_policy",
+    "src/engines/database/roles.rs -> axum (crate)",
+    "src/engines/database/roles.rs -> engines::password_policy",
+    "src/engines/database/static_roles.rs -> engines::kv",
+    "src/engines/database/static_roles.rs -> engines::password_policy",
+    "src/engines/kv.rs -> axum (crate)",
+    "src/engines/kv.rs -> engines::rotation",
+    "src/engines/kv/data.rs -> axum (crate)",
+    "src/engines/kv/stages.rs -> axum (crate)",
+    "src/engines/password_policy.rs -> axum (crate)",
+    "src/engines/rotation.rs -> axum (crate)",
+    "src/engines/rotation.rs -> engines::kv",
+    "src/engines/rotation/authority.rs -> axum (crate)",
+    "src/engines/rotation/config.rs -> engines::database",
+    "src/engines/rotation/config.rs -> engines::password_policy",
+    "src/engines/rotation/postgres.rs -> engines::database",
+    "src/engines/rotation/state.rs -> axum (crate)",
+    "src/engines/rotation/state.rs -> engines::database",
+    "src/engines/rotation/state.rs -> engines::kv",
+    "src/engines/rotation/state.rs -> engines::password_policy",
+    "src/engines/sys/leases_api.rs -> axum (crate)",
+    "src/engines/sys/mounts.rs -> axum (crate)",
+    "src/engines/sys/password_policies.rs -> engines::password_policy",
+    "src/engines/sys/policies.rs -> auth::token",
+    "src/engines/sys/seal_api.rs -> axum (crate)",
+];
+
+fn rank(layer: &str) -> Option<u8> {
+    LAYERS.iter().find(|(l, _)| *l == layer).map(|(_, r)| *r)
+}
+
+/// The module path of a source file: `src/engines/kv/data.rs` is `engines::kv::data`.
+fn module_of(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    if let Some(last) = parts.pop() {
+        let stem = last.trim_end_matches(".rs");
+        if stem != "mod" {
+            parts.push(stem.to_string());
+        }
+    }
+    parts
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The source without comments (line comments, doc comments, block comments) and string literals,
+/// so that only code is read.
+fn code_only(src: &str) -> String {
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'/') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            i += 2;
+            while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                i += 1;
+            }
+            i += 2;
+        } else if b[i] == b'r' && (b.get(i + 1) == Some(&b'#') || b.get(i + 1) == Some(&b'"')) && !ident_byte(b, i) {
+            // A raw string: r"…", r#"…"#, r##"…"##.
+            let mut j = i + 1;
+            let mut hashes = 0;
+            while b.get(j) == Some(&b'#') {
+                hashes += 1;
+                j += 1;
+            }
+            if b.get(j) != Some(&b'"') {
+                out.push(b[i] as char);
+                i += 1;
+                continue;
+            }
+            j += 1;
+            let close: Vec<u8> = std::iter::once(b'"').chain(std::iter::repeat_n(b'#', hashes)).collect();
+            while j < b.len() && !b[j..].starts_with(&close) {
+                j += 1;
+            }
+            i = j + close.len();
+            out.push_str("\"\"");
+        } else if b[i] == b'"' {
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i += 1;
+            out.push_str("\"\"");
+        } else if b[i] == b'\'' && b.get(i + 2) == Some(&b'\'') {
+            // A char literal such as '"' or '{'.
+            i += 3;
+        } else if b[i] == b'\'' && b.get(i + 1) == Some(&b'\\') {
+            i += 2;
+            while i < b.len() && b[i] != b'\'' {
+                i += 1;
+            }
+            i += 1;
+        } else {
+            let ch = src[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+fn ident_byte(b: &[u8], i: usize) -> bool {
+    i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
+}
+
+/// Every path that starts at `root` (`crate` or `super`) in `code`, with `{…}` groups expanded:
+/// `crate::{a::b, c}` gives `crate::a::b` and `crate::c`.
+fn paths(code: &str) -> Vec<String> {
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &code[i..];
+        let starts = (rest.starts_with("crate::") || rest.starts_with("super::")) && !ident_byte(b, i);
+        if !starts || (i >= 2 && &code[i - 2..i] == "::") {
+            i += 1;
+            continue;
+        }
+        let end = path_end(code, i);
+        expand(&code[i..end], &mut out);
+        i = end;
+    }
+    out
+}
+
+/// The end of the path that starts at `i` (after its group, if it has one).
+fn path_end(code: &str, i: usize) -> usize {
+    let b = code.as_bytes();
+    let mut j = i;
+    loop {
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b':') {
+            j += 1;
+        }
+        if j < b.len() && b[j] == b'{' && code[..j].ends_with("::") {
+            let mut depth = 0;
+            while j < b.len() {
+                match b[j] {
+                    b'{' => depth += 1,
+                    b'}' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return j + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        return j;
+    }
+}
+
+fn expand(path: &str, out: &mut Vec<String>) {
+    match path.find('{') {
+        None => out.push(path.trim_end_matches(':').to_string()),
+        Some(open) => {
+            let prefix = &path[..open];
+            let inner = &path[open + 1..path.len().saturating_sub(1)];
+            let mut depth = 0;
+            let mut start = 0;
+            let mut items = Vec::new();
+            for (k, ch) in inner.char_indices() {
+                match ch {
+                    '{' => depth += 1,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        items.push(&inner[start..k]);
+                        start = k + 1;
+                    }
+                    _ => {}
+                }
+            }
+            items.push(&inner[start..]);
+            for item in items {
+                let item = item.split(" as ").next().unwrap_or("").trim();
+                if item.is_empty() || item == "self" || item == "*" {
+                    out.push(prefix.trim_end_matches(':').to_string());
+                } else {
+                    expand(&format!("{prefix}{item}"), out);
+                }
+            }
+        }
+    }
+}
+
+/// Resolves `crate::…` or `super::…` (seen in module `here`) to an absolute module path.
+fn resolve(path: &str, here: &[String]) -> Vec<String> {
+    let mut segs: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+    let mut base: Vec<String> = Vec::new();
+    if segs.first() == Some(&"crate") {
+        segs.remove(0);
+    } else {
+        base = here.to_vec();
+        while segs.first() == Some(&"super") {
+            segs.remove(0);
+            base.pop();
+        }
+    }
+    base.extend(segs.into_iter().filter(|s| *s != "self").map(String::from));
+    base
+}
+
+/// The unit of a layer a module path falls in: `engines/kv` for engines and auth, the layer for the
+/// others.
+fn unit(path: &[String]) -> String {
+    match path.first().map(String::as_str) {
+        Some(l @ ("engines" | "auth")) => match path.get(1) {
+            Some(u) => format!("{l}/{u}"),
+            None => l.to_string(),
+        },
+        Some(l) => l.to_string(),
+        None => String::new(),
+    }
+}
+
+/// Every violation of the layer rule in `src/`, as `file -> target`.
+fn violations(src: &Path) -> BTreeSet<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let exists = |m: &[String]| {
+        let p = m.iter().fold(src.to_path_buf(), |p, s| p.join(s));
+        p.is_dir() || p.with_extension("rs").is_file()
+    };
+    let mut found = BTreeSet::new();
+    for file in files {
+        let rel = file.strip_prefix(src).unwrap().to_path_buf();
+        let here = module_of(&rel);
+        let Some(layer) = here.first().cloned() else { continue };
+        if here.len() == 1 && (layer == "lib" || layer == "main") {
+            continue;
+        }
+        let own_rank = rank(&layer).unwrap_or_else(|| panic!("{} is in no layer", rel.display()));
+        let own_unit = unit(&here);
+        let code = code_only(&std::fs::read_to_string(&file).unwrap());
+        let name = format!("src/{}", rel.display());
+        for p in paths(&code) {
+            let target = resolve(&p, &here);
+            // Only a module that exists counts (a `super::` in an inline test module resolves one
+            // level too high; its name then matches no file and is skipped).
+            let module: Vec<String> =
+                (1..=target.len().min(2)).rev().map(|n| target[..n].to_vec()).find(|m| exists(m)).unwrap_or_default();
+            let Some(to_layer) = module.first() else { continue };
+            let Some(to_rank) = rank(to_layer) else { continue };
+            let to_unit = unit(&module);
+            let sideways = own_rank == 4
+                && to_rank == 4
+                && to_unit != own_unit
+                && to_unit != "engines"
+                && to_unit != "auth"
+                && !(to_unit == "auth/common" && layer == "auth");
+            if to_rank > own_rank || sideways {
+                found.insert(format!("{name} -> {}", module.join("::")));
+            }
+        }
+        for (krate, allowed) in FRAMEWORKS {
+            let used = code.match_indices(&format!("{krate}::")).any(|(i, _)| !ident_byte(code.as_bytes(), i))
+                || code.contains(&format!("use {krate};"));
+            let ok = allowed.iter().any(|a| own_unit == *a || layer == *a);
+            if used && !ok {
+                found.insert(format!("{name} -> {krate} (crate)"));
+            }
+        }
+    }
+    found
+}
+
+fn src_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+#[test]
+fn every_import_follows_the_layer_order_and_frameworks_stay_in_their_layer() {
+    let found = violations(&src_dir());
+    let known: BTreeSet<String> = KNOWN.iter().map(|s| s.to_string()).collect();
+    let new: Vec<&String> = found.difference(&known).collect();
+    let gone: Vec<&String> = known.difference(&found).collect();
+    assert!(
+        new.is_empty(),
+        "imports against the layer order (docs/architecture.md):\n  {}",
+        new.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+    );
+    assert!(
+        gone.is_empty(),
+        "fixed, so remove them from KNOWN in tests/it/architecture.rs:\n  {}",
+        gone.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+#[test]
+fn the_checker_sees_planted_violations() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    let write = |rel: &str, body: &str| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    write("lib.rs", "pub mod base; pub mod core; pub mod engines; pub mod auth;");
+    write("base/mod.rs", "pub mod error;");
+    write(
+        "base/error.rs",
+        "use crate::core::Core; // crate::engines::kv in a comment\nconst S: &str = \"crate::auth::jwt\";",
+    );
+    write("core/mod.rs", "use crate::{base::error, engines::kv::Kv};\nfn f() { let _ = axum::Router::new(); }");
+    write("engines/mod.rs", "pub mod kv; pub mod database;");
+    write("engines/kv.rs", "use super::database::X;\n#[cfg(test)] mod tests { use super::*; }");
+    write("engines/database.rs", "use crate::base::error::ApiError; use sqlx::PgPool;");
+    write("auth/mod.rs", "pub mod jwt; pub mod common; pub mod userpass;");
+    write("auth/common.rs", "");
+    write("auth/jwt.rs", "use crate::auth::{common::Login, userpass::hash};");
+    write("auth/userpass.rs", "");
+    let found: Vec<String> = violations(src).into_iter().collect();
+    assert_eq!(
+        found,
+        [
+            "src/auth/jwt.rs -> auth::userpass",
+            "src/base/error.rs -> core",
+            "src/core/mod.rs -> axum (crate)",
+            "src/core/mod.rs -> engines::kv",
+            "src/engines/kv.rs -> engines::database",
+        ]
+    );
+}
