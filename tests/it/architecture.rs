@@ -218,28 +218,26 @@ fn paths(code: &str) -> Vec<String> {
 fn path_end(code: &str, i: usize) -> usize {
     let b = code.as_bytes();
     let mut j = i;
-    loop {
-        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b':') {
+    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b':') {
+        j += 1;
+    }
+    if j < b.len() && b[j] == b'{' && code[..j].ends_with("::") {
+        let mut depth = 0;
+        while j < b.len() {
+            match b[j] {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return j + 1;
+                    }
+                }
+                _ => {}
+            }
             j += 1;
         }
-        if j < b.len() && b[j] == b'{' && code[..j].ends_with("::") {
-            let mut depth = 0;
-            while j < b.len() {
-                match b[j] {
-                    b'{' => depth += 1,
-                    b'}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return j + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-        }
-        return j;
     }
+    j
 }
 
 fn expand(path: &str, out: &mut Vec<String>) {
