@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod aad_compat;
 mod architecture;
 mod audit;
 mod auth_methods;
