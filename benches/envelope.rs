@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use chrono::Utc;
-use coffer::crypto::barrier::{aad, Barrier, Unsealed};
+use coffer::crypto::barrier::{Barrier, Context, Unsealed};
 use coffer::crypto::keyring::Keyring;
 use coffer::crypto::Key;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -11,17 +11,17 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 fn envelope(c: &mut Criterion) {
     let barrier = Barrier::default();
     barrier.load(Unsealed { root_key: Key::generate(), keyring: Keyring::new(Utc::now()) });
-    let place = aad(&[b"kv-version", b"6223bc46-0000-4000-8000-000000000000", b"app/db", b"1"]);
+    let place = Context::KvVersion { mount_id: "6223bc46-0000-4000-8000-000000000000", path: "app/db", version: 1 };
     let mut group = c.benchmark_group("envelope");
     for size in [100usize, 4096, 65536] {
         let value = vec![b'v'; size];
-        let (sealed, _) = barrier.encrypt(&place, &value).unwrap();
+        let (sealed, _) = barrier.seal(place, &value).unwrap();
         group.throughput(Throughput::Bytes(size as u64));
         group.bench_with_input(BenchmarkId::new("encrypt", size), &value, |b, v| {
-            b.iter(|| barrier.encrypt(&place, v).unwrap())
+            b.iter(|| barrier.seal(place, v).unwrap())
         });
         group.bench_with_input(BenchmarkId::new("decrypt", size), &sealed, |b, s| {
-            b.iter(|| barrier.decrypt(&place, s).unwrap())
+            b.iter(|| barrier.open(s, place).unwrap())
         });
     }
     group.finish();

@@ -3,7 +3,6 @@
 //! here.
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -11,7 +10,7 @@ use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::core::engine::{Call, Engine};
 use crate::core::Core;
-use crate::crypto::barrier;
+use crate::crypto::barrier::{self, Context, Sealed};
 
 /// The cubbyhole engine (always mounted).
 pub struct Cubbyhole;
@@ -21,15 +20,12 @@ pub fn kind_for(token_hash: &[u8]) -> String {
     format!("cubbyhole/{}", hex::encode(token_hash))
 }
 
-fn aad(token_hash: &[u8], path: &str) -> Vec<u8> {
-    barrier::aad(&[b"cubbyhole", token_hash, path.as_bytes()])
-}
-
 /// Seals and stores `value` at `path` in the cubbyhole of `token_hash`.
 pub async fn put(core: &Core, token_hash: &[u8], path: &str, value: &Value) -> Result<(), ApiError> {
     let plain = Zeroizing::new(serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?);
-    let (ct, _) = core.barrier.encrypt(&aad(token_hash, path), &plain).map_err(|e| ApiError::internal(&e))?;
-    let text = base64::engine::general_purpose::STANDARD.encode(ct);
+    let (ct, _) =
+        core.barrier.seal(Context::Cubbyhole { token_hash, path }, &plain).map_err(|e| ApiError::internal(&e))?;
+    let text = ct.to_base64();
     core.store.entry_put(&kind_for(token_hash), path, &text).await.map_err(ApiError::from)
 }
 
@@ -44,8 +40,8 @@ pub async fn get(core: &Core, token_hash: &[u8], path: &str) -> Result<Option<Va
 /// Opens a stored cubbyhole value (base64 of the barrier blob) of `path` in the cubbyhole of
 /// `token_hash`. The error says what failed, never the value.
 pub fn open(barrier: &barrier::Barrier, token_hash: &[u8], path: &str, text: &str) -> Result<Value, String> {
-    let ct = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("not base64: {e}"))?;
-    let plain = barrier.decrypt(&aad(token_hash, path), &ct).map_err(|e| e.to_string())?;
+    let ct = Sealed::from_base64(text)?;
+    let plain = barrier.open(&ct, Context::Cubbyhole { token_hash, path }).map_err(|e| e.to_string())?;
     serde_json::from_slice(&plain).map_err(|e| format!("stored value is not JSON ({:?})", e.classify()))
 }
 

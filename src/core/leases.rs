@@ -11,6 +11,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
+use crate::crypto::barrier::Context;
+
 use crate::base::error::ApiError;
 use crate::base::logical::{LeaseInfo, Response};
 use crate::core::engine::Call;
@@ -61,11 +63,6 @@ pub struct Grant<'a> {
     pub data: &'a Value,
 }
 
-/// The barrier AAD of a lease's engine data.
-pub fn aad(id: &str) -> Vec<u8> {
-    format!("lease:{id}").into_bytes()
-}
-
 fn invalid() -> ApiError {
     ApiError::bad_request("invalid lease")
 }
@@ -82,7 +79,7 @@ pub async fn issue(call: &Call<'_>, grant: Grant<'_>) -> Result<LeaseInfo, ApiEr
     let _quota = quota::admit(core, &role, token_hash.as_deref()).await?;
     let id = format!("{role}/{}", crate::crypto::random_base62(ID_RANDOM_LEN));
     let plain = Zeroizing::new(serde_json::to_vec(grant.data).map_err(|e| ApiError::internal(&e))?);
-    let (secret, term) = core.barrier.encrypt(&aad(&id), &plain).map_err(|e| ApiError::internal(&e))?;
+    let (secret, term) = core.barrier.seal(Context::Lease { id: &id }, &plain).map_err(|e| ApiError::internal(&e))?;
     let now = Utc::now().timestamp_millis();
     let ttl = grant.ttl.clamp(1, grant.max_ttl.max(1));
     let row = SecretLeaseRow {
@@ -109,7 +106,7 @@ pub async fn issue(call: &Call<'_>, grant: Grant<'_>) -> Result<LeaseInfo, ApiEr
 /// A lease by id, with its data decrypted.
 async fn open(core: &Core, id: &str) -> Result<Option<OpenLease>, ApiError> {
     let Some(row) = core.store.secret_lease_get(id).await? else { return Ok(None) };
-    let data = core.barrier.decrypt(&aad(&row.id), &row.secret).map_err(|e| ApiError::internal(&e))?;
+    let data = core.barrier.open(&row.secret, Context::Lease { id: &row.id }).map_err(|e| ApiError::internal(&e))?;
     Ok(Some(OpenLease { row, data }))
 }
 
@@ -235,7 +232,7 @@ pub async fn revoke_in_engine(core: &Core, row: SecretLeaseRow) -> Result<(), St
     let outcome = match mount_of(core, &row) {
         // The mount is gone, and with it whatever could revoke the secret.
         None => Ok(()),
-        Some(mount) => match core.barrier.decrypt(&aad(&row.id), &row.secret) {
+        Some(mount) => match core.barrier.open(&row.secret, Context::Lease { id: &row.id }) {
             Ok(data) => {
                 let lease = OpenLease { row, data };
                 let r = mount.engine.revoke_lease(core, &mount, &lease).await;

@@ -322,8 +322,11 @@ impl Core {
             .await
             .map_err(|e| ApiError::internal(&e))?
             .ok_or_else(|| ApiError::internal(&"token key missing"))?;
-        let raw =
-            self.barrier.decrypt(&seal::system_aad(seal::TOKEN_HMAC_KEY), &ct).map_err(|e| ApiError::internal(&e))?;
+        let ct = crate::crypto::barrier::Sealed::from_stored(ct);
+        let raw = self
+            .barrier
+            .open(&ct, crate::crypto::barrier::Context::System { key: seal::TOKEN_HMAC_KEY })
+            .map_err(|e| ApiError::internal(&e))?;
         self.tokens.load_key(Key::from_slice(&raw).ok_or_else(|| ApiError::internal(&"token key malformed"))?);
         let cluster = self
             .store

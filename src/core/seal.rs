@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use crate::base::error::ApiError;
 use crate::core::tokens::{self, TokenStore};
 use crate::core::Core;
-use crate::crypto::barrier::{self, Barrier, Unsealed};
+use crate::crypto::barrier::{Barrier, Context, Unsealed};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::shamir;
 use crate::crypto::{self, Key};
@@ -36,11 +36,6 @@ pub const CLUSTER: &str = "cluster";
 
 const ROOT_KEY_AAD: &[u8] = b"coffer/root-key";
 const KEYRING_AAD: &[u8] = b"coffer/keyring";
-
-/// The AAD of a barrier-encrypted system record.
-pub fn system_aad(key: &str) -> Vec<u8> {
-    barrier::aad(&[b"system", key.as_bytes()])
-}
 
 /// Stored seal configuration (not secret).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -249,8 +244,9 @@ impl SealManager {
         let staging = Barrier::default();
         staging.load(Unsealed { root_key, keyring });
         let token_key = Key::generate();
-        let (token_key_ct, _) =
-            staging.encrypt(&system_aad(TOKEN_HMAC_KEY), token_key.expose()).map_err(|e| ApiError::internal(&e))?;
+        let (token_key_ct, _) = staging
+            .seal(Context::System { key: TOKEN_HMAC_KEY }, token_key.expose())
+            .map_err(|e| ApiError::internal(&e))?;
         let root_token = TokenStore::generate();
         let hash = crypto::hmac_sha256(&token_key, root_token.expose_secret().as_bytes());
         let suffix = crypto::random_base62(8).to_lowercase();
@@ -266,7 +262,7 @@ impl SealManager {
             .system_put(&[
                 (ROOT_KEY, &root_key_ct),
                 (KEYRING, &keyring_ct),
-                (TOKEN_HMAC_KEY, &token_key_ct),
+                (TOKEN_HMAC_KEY, token_key_ct.as_bytes()),
                 (CLUSTER, &cluster_json),
                 (SEAL_CONFIG, &config_json),
             ])

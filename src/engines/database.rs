@@ -55,15 +55,15 @@ pub fn is_encrypted_kind(kind: &str) -> bool {
     kind.starts_with("database/") && (kind.ends_with("/config") || kind.ends_with("/static-role"))
 }
 
-/// Decrypts an encrypted entry of this engine (hex of a barrier blob; AAD `<kind>/<name>`).
+/// Decrypts an encrypted entry of this engine (hex of a barrier blob).
 pub fn open_entry(
     barrier: &crate::crypto::barrier::Barrier,
     kind: &str,
     name: &str,
     text: &str,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
-    let blob = hex::decode(text).map_err(|e| format!("not hex: {e}"))?;
-    barrier.decrypt(format!("{kind}/{name}").as_bytes(), &blob).map_err(|e| e.to_string())
+    let blob = crate::crypto::barrier::Sealed::from_hex(text)?;
+    barrier.open(&blob, crate::crypto::barrier::Context::Database { kind, name }).map_err(|e| e.to_string())
 }
 
 /// Encrypts an entry of this engine (the inverse of [`open_entry`]).
@@ -73,8 +73,9 @@ pub fn seal_entry(
     name: &str,
     plain: &[u8],
 ) -> Result<String, String> {
-    let (blob, _) = barrier.encrypt(format!("{kind}/{name}").as_bytes(), plain).map_err(|e| e.to_string())?;
-    Ok(hex::encode(blob))
+    let (blob, _) =
+        barrier.seal(crate::crypto::barrier::Context::Database { kind, name }, plain).map_err(|e| e.to_string())?;
+    Ok(blob.to_hex())
 }
 
 /// Loads and decrypts an encrypted entry as JSON.

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::core::audit::device::{Keys as AuditKeys, KIND_KEYS as AUDIT_KEYS};
 use crate::core::seal::{self, KeysError, SealConfig};
-use crate::crypto::barrier::Barrier;
+use crate::crypto::barrier::{Barrier, Context, Sealed};
 use crate::crypto::Key;
 use crate::store::copy::{Cell, TableRows};
 use crate::store::{self, SharedStore};
@@ -549,11 +549,13 @@ async fn check_system(
         match name {
             // Both opened by `open_stored_keys` already.
             n if n == seal::ROOT_KEY || n == seal::KEYRING => {}
-            n if n == seal::TOKEN_HMAC_KEY => match barrier.decrypt(&seal::system_aad(n), &value) {
-                Ok(raw) if Key::from_slice(&raw).is_some() => d.system += 1,
-                Ok(_) => problems.push(format!("system_entry {n}: decrypts, but not to a 32-byte key")),
-                Err(e) => problems.push(format!("system_entry {n}: {e}")),
-            },
+            n if n == seal::TOKEN_HMAC_KEY => {
+                match barrier.open(&Sealed::from_stored(value), Context::System { key: n }) {
+                    Ok(raw) if Key::from_slice(&raw).is_some() => d.system += 1,
+                    Ok(_) => problems.push(format!("system_entry {n}: decrypts, but not to a 32-byte key")),
+                    Err(e) => problems.push(format!("system_entry {n}: {e}")),
+                }
+            }
             n if n == seal::SEAL_CONFIG => match serde_json::from_slice::<SealConfig>(&value) {
                 Ok(_) => d.system_plain += 1,
                 Err(e) => problems.push(format!("system_entry {n}: not a seal configuration ({:?})", e.classify())),
@@ -689,7 +691,7 @@ async fn check_entries(
 /// configurations and in-flight values (AAD: mount, path and rotation token).
 fn check_blobs(tables: &[TableRows], barrier: &Barrier, d: &mut Decrypted, problems: &mut Vec<String>) {
     let blob = |row: &[Cell], col: Option<usize>| match col.and_then(|c| row.get(c)) {
-        Some(Cell::Blob(b)) => Some(b.clone()),
+        Some(Cell::Blob(b)) => Some(Sealed::from_stored(b.clone())),
         _ => None,
     };
     if let Some(t) = rows_of(tables, "secret_lease") {
@@ -699,7 +701,7 @@ fn check_blobs(tables: &[TableRows], barrier: &Barrier, d: &mut Decrypted, probl
                 problems.push("secret_lease: a row with a malformed id".into());
                 continue;
             };
-            match blob(row, c_secret).map(|b| barrier.decrypt(&crate::core::leases::aad(id), &b)) {
+            match blob(row, c_secret).map(|b| barrier.open(&b, Context::Lease { id })) {
                 Some(Ok(_)) => d.leases += 1,
                 Some(Err(e)) => problems.push(format!("secret_lease {id}: {e}")),
                 None => problems.push(format!("secret_lease {id}: no secret column")),
@@ -722,14 +724,13 @@ fn check_blobs(tables: &[TableRows], barrier: &Barrier, d: &mut Decrypted, probl
                 continue;
             };
             let place = format!("kv_rotation mount id {mount} path {path}");
-            match blob(row, c_config).map(|b| barrier.decrypt(&crate::engines::rotation::config::aad(mount, path), &b))
-            {
+            match blob(row, c_config).map(|b| barrier.open(&b, Context::RotationConfig { mount_id: mount, path })) {
                 Some(Ok(_)) => d.rotations += 1,
                 Some(Err(e)) => problems.push(format!("{place}: configuration: {e}")),
                 None => problems.push(format!("{place}: no configuration")),
             }
             if let (Some(value), Some(token)) = (blob(row, c_value), c_token.and_then(|c| text(row.get(c)))) {
-                match barrier.decrypt(&crate::engines::rotation::state::value_aad(mount, path, token), &value) {
+                match barrier.open(&value, crate::engines::rotation::state::value_context(mount, path, token)) {
                     Ok(_) => d.rotations += 1,
                     Err(e) => problems.push(format!("{place}: value in flight: {e}")),
                 }

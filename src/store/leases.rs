@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::{Fence, StoreResult};
+use super::{Fence, Sealed, StoreResult};
 
 /// One lease of a dynamic secret. Times are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -31,7 +31,7 @@ pub struct SecretLeaseRow {
     /// The keyring term `secret` is encrypted under.
     pub key_term: i64,
     /// The engine's internal data, encrypted.
-    pub secret: Vec<u8>,
+    pub secret: Sealed,
     /// Failed revocation attempts so far.
     pub attempts: i64,
     /// When the expiry worker next looks at it: `expire_time`, or later after a failed attempt.

@@ -6,11 +6,14 @@ pub mod copy;
 pub mod leases;
 pub mod postgres;
 pub mod rotation;
+mod sealed;
 pub mod sqlite;
 pub mod stages;
 
 use async_trait::async_trait;
 use std::sync::Arc;
+
+pub use crate::crypto::barrier::Sealed;
 
 /// A storage failure. `Conflict` is a failed conditional write; everything else is a fault.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -181,8 +184,8 @@ pub struct KvVersionRow {
     pub destroyed: bool,
     /// KEK term that wraps the DEK (for re-wrapping after rotation).
     pub key_term: Option<i64>,
-    /// Barrier ciphertext; `None` once destroyed.
-    pub ciphertext: Option<Vec<u8>>,
+    /// The sealed value; `None` once destroyed.
+    pub ciphertext: Option<Sealed>,
 }
 
 impl std::fmt::Debug for KvVersionRow {
@@ -351,7 +354,7 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
         version: i64,
         old_term: i64,
         new_term: i64,
-        ciphertext: &[u8],
+        ciphertext: &Sealed,
     ) -> StoreResult<()>;
 
     /// Takes the singleton lease for `node` if it is free or expired, or renews it if `node`

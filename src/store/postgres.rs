@@ -208,7 +208,7 @@ impl Joined {
                 deletion_time: self.v_deletion_time,
                 destroyed: self.v_destroyed.unwrap_or(false),
                 key_term: self.v_key_term,
-                ciphertext: self.v_ciphertext,
+                ciphertext: self.v_ciphertext.map(super::Sealed::from_stored),
             }),
             _ => None,
         };
@@ -849,7 +849,7 @@ impl Store for PgStore {
         version: i64,
         old_term: i64,
         new_term: i64,
-        ciphertext: &[u8],
+        ciphertext: &super::Sealed,
     ) -> StoreResult<()> {
         no_nul(&[mount_id, path])?;
         sqlx::query(

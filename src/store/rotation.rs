@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 
-use super::{Fence, StoreResult};
+use super::{Fence, Sealed, StoreResult};
 
 /// The columns of `kv_rotation`, in [`RotationRow`] order.
 pub const COLS: &str = "mount_id, path, config, key_term, scheduled, fire_at, next_rotation_at, due_at, \
@@ -22,7 +22,7 @@ pub struct RotationRow {
     /// The secret's path inside the mount.
     pub path: String,
     /// The configuration (schedule, window, rotator with its HMAC key), encrypted.
-    pub config: Vec<u8>,
+    pub config: Sealed,
     /// The keyring term `config` is encrypted under.
     pub key_term: i64,
     /// Whether the schedule runs (false after `DELETE` while a rotation finishes).
@@ -49,7 +49,7 @@ pub struct RotationRow {
     /// The version the rotation wrote as `pending`.
     pub pending_version: Option<i64>,
     /// The new value between its generation and the pending write, encrypted.
-    pub new_value: Option<Vec<u8>>,
+    pub new_value: Option<Sealed>,
     /// Failed attempts of the rotation in flight.
     pub attempts: i64,
     /// When the rotation in flight started.
@@ -76,7 +76,7 @@ impl RotationRow {
         RotationRow {
             mount_id: mount_id.to_string(),
             path: path.to_string(),
-            config: Vec::new(),
+            config: Sealed::from_stored(Vec::new()),
             key_term: 0,
             scheduled: true,
             fire_at: None,

@@ -624,7 +624,7 @@ impl Store for SqliteStore {
                     deletion_time: j.v_deletion_time,
                     destroyed: j.v_destroyed.unwrap_or(false),
                     key_term: j.v_key_term,
-                    ciphertext: j.v_ciphertext,
+                    ciphertext: j.v_ciphertext.map(super::Sealed::from_stored),
                 }),
                 _ => None,
             };
@@ -930,9 +930,9 @@ impl Store for SqliteStore {
         version: i64,
         old_term: i64,
         new_term: i64,
-        ciphertext: &[u8],
+        ciphertext: &super::Sealed,
     ) -> StoreResult<()> {
-        let (mount_id, path, ciphertext) = (mount_id.to_string(), path.to_string(), ciphertext.to_vec());
+        let (mount_id, path, ciphertext) = (mount_id.to_string(), path.to_string(), ciphertext.clone());
         self.write(move |c| {
             Box::pin(async move {
                 sqlx::query(

@@ -1007,7 +1007,7 @@ async fn sigkill_after_finish_leaves_one_rotation() {
 
 fn row(mount: &str, path: &str, due: Option<i64>) -> RotationRow {
     RotationRow {
-        config: b"sealed".to_vec(),
+        config: coffer::store::Sealed::from_stored(b"sealed".to_vec()),
         key_term: 1,
         fire_at: due,
         next_rotation_at: due,
@@ -1051,11 +1051,14 @@ async fn rotation_rows(s: SharedStore) {
     let mut a = got.clone();
     a.step = "create".into();
     a.version_token = "tok".into();
-    a.new_value = Some(b"v".to_vec());
+    a.new_value = Some(coffer::store::Sealed::from_stored(b"v".to_vec()));
     s.rotation_update(&a, None).await.unwrap();
     assert!(matches!(s.rotation_update(&a, None).await, Err(StoreError::Conflict)), "stale revision");
     let a = s.rotation_get("m", "a").await.unwrap().unwrap();
-    assert_eq!((a.rev, a.step.as_str(), a.new_value.clone()), (1, "create", Some(b"v".to_vec())));
+    assert_eq!(
+        (a.rev, a.step.as_str(), a.new_value.clone()),
+        (1, "create", Some(coffer::store::Sealed::from_stored(b"v".to_vec())))
+    );
 
     // Fencing: a write under a superseded epoch commits nothing.
     assert_eq!(s.lease_acquire("n1", 0, 1_000).await.unwrap(), Some(1));

@@ -313,7 +313,7 @@ async fn apply(s: &SharedStore, model: &mut Model, op: &Op) {
                 deletion_time: None,
                 destroyed: false,
                 key_term: Some(1),
-                ciphertext: Some(vec![*value]),
+                ciphertext: Some(coffer::store::Sealed::from_stored(vec![*value])),
             };
             let tok = token.map(|t| format!("t{t}"));
             let digest = [*value];

@@ -8,8 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use coffer::store::{
-    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, NodeRow, SharedStore, StoreError, StoreResult,
-    TokenRow, WriteOutcome,
+    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, NodeRow, Sealed, SharedStore, StoreError,
+    StoreResult, TokenRow, WriteOutcome,
 };
 use sqlx::{Connection, PgConnection};
 
@@ -224,7 +224,7 @@ fn version(v: i64, term: Option<i64>, ciphertext: &[u8]) -> KvVersionRow {
         deletion_time: None,
         destroyed: false,
         key_term: term,
-        ciphertext: Some(ciphertext.to_vec()),
+        ciphertext: Some(Sealed::from_stored(ciphertext.to_vec())),
     }
 }
 
@@ -552,7 +552,10 @@ async fn listing_exact_prefixes(s: SharedStore) {
     for (i, key) in AWKWARD.iter().enumerate() {
         assert_eq!(s.entry_get("policy", key).await.unwrap(), Some(format!("{{\"i\":{i}}}")), "{key}");
         let (meta, v) = s.kv_read("m", key, None).await.unwrap().unwrap();
-        assert_eq!((meta.path.as_str(), v.unwrap().ciphertext.unwrap()), (*key, key.as_bytes().to_vec()));
+        assert_eq!(
+            (meta.path.as_str(), v.unwrap().ciphertext.unwrap()),
+            (*key, Sealed::from_stored(key.as_bytes().to_vec()))
+        );
     }
     for prefix in PREFIXES {
         assert_eq!(s.entry_list("policy", prefix).await.unwrap(), expected_under(prefix), "entry prefix {prefix:?}");
@@ -707,7 +710,7 @@ async fn kv_delete_destroy(s: SharedStore) {
     // Undelete leaves destroyed versions as they are.
     s.kv_set_deletion("m", "k", &[1, 2], None).await.unwrap();
     assert_eq!((get(1).await.deletion_time, get(2).await.deletion_time), (None, Some(at.into())));
-    assert_eq!(get(1).await.ciphertext, Some(b"c1".to_vec()));
+    assert_eq!(get(1).await.ciphertext, Some(Sealed::from_stored(b"c1".to_vec())));
 
     s.kv_set_deletion("m", "k", &[], Some(at)).await.unwrap();
     s.kv_destroy("m", "k", &[]).await.unwrap();
@@ -719,7 +722,10 @@ async fn kv_delete_destroy(s: SharedStore) {
     assert!(s.kv_metadata_with_versions("m", "k").await.unwrap().is_none());
     assert!(s.kv_list("m", "").await.unwrap().is_empty());
     write(&s, "m", "k", 0, &version(1, Some(1), b"again"), 10).await.unwrap();
-    assert_eq!(s.kv_read("m", "k", None).await.unwrap().unwrap().1.unwrap().ciphertext, Some(b"again".to_vec()));
+    assert_eq!(
+        s.kv_read("m", "k", None).await.unwrap().unwrap().1.unwrap().ciphertext,
+        Some(Sealed::from_stored(b"again".to_vec()))
+    );
 }
 
 async fn kv_rewrap(s: SharedStore) {
@@ -733,7 +739,10 @@ async fn kv_rewrap(s: SharedStore) {
         async move {
             let rows = s.kv_versions_below_term(term, limit).await.unwrap();
             for (_, path, v) in &rows {
-                assert_eq!(v.ciphertext.as_deref(), Some(format!("{path}{}", v.version).as_bytes()));
+                assert_eq!(
+                    v.ciphertext.as_ref().map(Sealed::as_bytes),
+                    Some(format!("{path}{}", v.version).as_bytes())
+                );
             }
             sorted(rows.into_iter().map(|(m, p, v)| (m, p, v.version, v.key_term)).collect::<Vec<_>>())
         }
@@ -743,11 +752,11 @@ async fn kv_rewrap(s: SharedStore) {
     assert_eq!(below(3, 1).await.len(), 1);
     assert!(below(1, 10).await.is_empty());
 
-    s.kv_rewrap("m", "a", 1, 2, 3, b"wrong term").await.unwrap();
+    s.kv_rewrap("m", "a", 1, 2, 3, &Sealed::from_stored(b"wrong term".to_vec())).await.unwrap();
     assert_eq!(s.kv_read("m", "a", Some(1)).await.unwrap().unwrap().1.unwrap().key_term, Some(1));
-    s.kv_rewrap("m", "a", 1, 1, 3, b"rewrapped").await.unwrap();
+    s.kv_rewrap("m", "a", 1, 1, 3, &Sealed::from_stored(b"rewrapped".to_vec())).await.unwrap();
     let v1 = s.kv_read("m", "a", Some(1)).await.unwrap().unwrap().1.unwrap();
-    assert_eq!((v1.key_term, v1.ciphertext), (Some(3), Some(b"rewrapped".to_vec())));
+    assert_eq!((v1.key_term, v1.ciphertext), (Some(3), Some(Sealed::from_stored(b"rewrapped".to_vec()))));
     assert_eq!(below(3, 10).await, [(m(), "a".into(), 2, Some(2))]);
 }
 
@@ -793,7 +802,9 @@ async fn kv_concurrent_writers(s: SharedStore) {
     assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), (1..=WRITERS as i64 + 1).collect::<Vec<_>>());
     let mut payloads = BTreeSet::new();
     for v in 2..=WRITERS as i64 + 1 {
-        payloads.insert(s.kv_read("m", "hot", Some(v)).await.unwrap().unwrap().1.unwrap().ciphertext.unwrap());
+        payloads.insert(
+            s.kv_read("m", "hot", Some(v)).await.unwrap().unwrap().1.unwrap().ciphertext.unwrap().as_bytes().to_vec(),
+        );
     }
     assert_eq!(payloads.len(), WRITERS, "every writer's value landed exactly once");
 }
@@ -827,7 +838,10 @@ async fn kv_failed_write_leaves_nothing(s: SharedStore) {
     colliding.created_time = "2031-01-01T00:00:00Z".into();
     assert!(is_conflict(&write(&s, "m", "k", 2, &colliding, 10).await), "duplicate version");
     assert_eq!(s.kv_metadata_with_versions("m", "k").await.unwrap().unwrap(), before);
-    assert_eq!(s.kv_read("m", "k", Some(1)).await.unwrap().unwrap().1.unwrap().ciphertext, Some(b"c1".to_vec()));
+    assert_eq!(
+        s.kv_read("m", "k", Some(1)).await.unwrap().unwrap().1.unwrap().ciphertext,
+        Some(Sealed::from_stored(b"c1".to_vec()))
+    );
 
     write(&s, "m", "k", 2, &version(3, Some(1), b"c3"), 10).await.unwrap();
     assert_eq!(s.kv_metadata_get("m", "k").await.unwrap().unwrap().current_version, 3);
@@ -947,7 +961,7 @@ fn secret_lease(id: &str, token: Option<&[u8]>, expire: i64) -> coffer::store::l
         last_renewal: None,
         renewable: true,
         key_term: 1,
-        secret: vec![1, 2, 3],
+        secret: Sealed::from_stored(vec![1, 2, 3]),
         attempts: 0,
         next_attempt: expire,
         last_error: String::new(),

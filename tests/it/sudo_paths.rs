@@ -34,7 +34,7 @@ fn stray_lease(id: &str) -> coffer::store::leases::SecretLeaseRow {
         last_renewal: None,
         renewable: false,
         key_term: 1,
-        secret: vec![1, 2, 3],
+        secret: coffer::store::Sealed::from_stored(vec![1, 2, 3]),
         attempts: 0,
         next_attempt: due,
         last_error: String::new(),

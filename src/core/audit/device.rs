@@ -5,7 +5,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
@@ -16,7 +15,7 @@ use super::sink::{SocketKind, Target};
 use super::writer::{self, Ack, Msg};
 use crate::base::error::ApiError;
 use crate::base::params;
-use crate::crypto::barrier::{self, Barrier};
+use crate::crypto::barrier::{Barrier, Context, Sealed};
 use crate::crypto::{self, Key};
 
 /// Store kinds of the `entry` rows an audit device owns.
@@ -220,23 +219,20 @@ impl Keys {
         Keys { salt: Key::generate(), signing: SigningKey::from_bytes(&crypto::random_bytes::<32>()) }
     }
 
-    fn aad(name: &str) -> Vec<u8> {
-        barrier::aad(&[KIND_KEYS.as_bytes(), name.as_bytes()])
-    }
-
     /// Encrypted under the barrier, base64.
     pub fn seal(&self, barrier: &Barrier, name: &str) -> Result<String, ApiError> {
         let mut plain = Zeroizing::new([0u8; 64]);
         plain[..32].copy_from_slice(self.salt.expose());
         plain[32..].copy_from_slice(self.signing.as_bytes());
-        let (blob, _) = barrier.encrypt(&Self::aad(name), &plain[..]).map_err(|e| ApiError::internal(&e))?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(blob))
+        let (blob, _) =
+            barrier.seal(Context::AuditKeys { device: name }, &plain[..]).map_err(|e| ApiError::internal(&e))?;
+        Ok(blob.to_base64())
     }
 
     /// Decrypts what [`Keys::seal`] wrote.
     pub fn open(barrier: &Barrier, name: &str, text: &str) -> Result<Keys, ApiError> {
-        let blob = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| ApiError::internal(&e))?;
-        let plain = barrier.decrypt(&Self::aad(name), &blob).map_err(|e| ApiError::internal(&e))?;
+        let blob = Sealed::from_base64(text).map_err(|e| ApiError::internal(&e))?;
+        let plain = barrier.open(&blob, Context::AuditKeys { device: name }).map_err(|e| ApiError::internal(&e))?;
         if plain.len() != 64 {
             return Err(ApiError::internal(&"audit keys malformed"));
         }

@@ -10,16 +10,11 @@ use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::params;
 use crate::core::engine::Call;
-use crate::crypto::barrier;
+use crate::crypto::barrier::{self, Context};
 use crate::store::{KvMetadataRow, KvVersionRow, KvWrite, StoreError, WriteOutcome};
 
 /// Attempts at a write that loses a race (with another node) without a client-given CAS.
 const WRITE_ATTEMPTS: usize = 20;
-
-/// The AAD binding a version's ciphertext to its mount, path and version.
-pub fn version_aad(mount_id: &str, path: &str, version: i64) -> Vec<u8> {
-    barrier::aad(&[b"kv-version", mount_id.as_bytes(), path.as_bytes(), version.to_string().as_bytes()])
-}
 
 fn cas_mismatch() -> ApiError {
     ApiError::bad_request("check-and-set parameter did not match the current version")
@@ -47,9 +42,9 @@ pub fn decrypt_version(
     path: &str,
     v: &KvVersionRow,
 ) -> Result<Map<String, Value>, OpenVersionError> {
-    let ct = v.ciphertext.as_deref().ok_or(OpenVersionError::NoCiphertext(v.version))?;
+    let ct = v.ciphertext.as_ref().ok_or(OpenVersionError::NoCiphertext(v.version))?;
     let plain = barrier
-        .decrypt(&version_aad(mount_id, path, v.version), ct)
+        .open(ct, Context::KvVersion { mount_id, path, version: v.version })
         .map_err(|e| OpenVersionError::Barrier(v.version, e))?;
     serde_json::from_slice(&plain).map_err(|e| OpenVersionError::NotJson(v.version, e.classify()))
 }
@@ -220,7 +215,7 @@ pub async fn append_staged(
         let deletion_time = (dva > 0).then(|| timestamp(now + chrono::Duration::seconds(dva)));
         let (ciphertext, term) = core
             .barrier
-            .encrypt(&version_aad(mount_id, key, version), &plaintext)
+            .seal(Context::KvVersion { mount_id, path: key, version }, &plaintext)
             .map_err(|e| ApiError::internal(&e))?;
         let row = KvVersionRow {
             version,
@@ -384,9 +379,10 @@ mod tests {
 
     #[test]
     fn aad_differs_per_version_path_and_mount() {
-        let a = version_aad("m", "p", 1);
-        assert_ne!(a, version_aad("m", "p", 2));
-        assert_ne!(a, version_aad("m", "q", 1));
-        assert_ne!(a, version_aad("n", "p", 1));
+        let aad = |mount_id, path, version| Context::KvVersion { mount_id, path, version }.aad(barrier::WRITE_LAYOUT);
+        let a = aad("m", "p", 1);
+        assert_ne!(a, aad("m", "p", 2));
+        assert_ne!(a, aad("m", "q", 1));
+        assert_ne!(a, aad("n", "p", 1));
     }
 }

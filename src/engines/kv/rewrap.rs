@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use super::data::version_aad;
 use crate::core::Core;
+use crate::crypto::barrier::Context;
 
 const BATCH: i64 = 500;
 
@@ -18,11 +18,10 @@ pub async fn rewrap_all(core: &Core) -> Result<u64, String> {
             return Ok(moved);
         }
         for (mount_id, path, v) in rows {
-            let (Some(ct), Some(old)) = (v.ciphertext.as_deref(), v.key_term) else {
+            let (Some(ct), Some(old)) = (v.ciphertext.as_ref(), v.key_term) else {
                 continue;
             };
-            let aad = version_aad(&mount_id, &path, v.version);
-            match core.barrier.rewrap(&aad, ct) {
+            match core.barrier.rewrap(ct, Context::KvVersion { mount_id: &mount_id, path: &path, version: v.version }) {
                 Ok(Some((new_ct, term))) => {
                     core.store
                         .kv_rewrap(&mount_id, &path, v.version, old, i64::from(term), &new_ct)

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::crypto::barrier::{Context, Sealed};
+
 use super::authority::{self, Authority};
 use crate::base::error::ApiError;
 use crate::base::params;
@@ -172,21 +174,17 @@ pub async fn policy_name(core: &Core, policy: &str) -> Result<String, ApiError> 
     Ok(policy.to_string())
 }
 
-/// Barrier AAD of a secret's configuration.
-pub fn aad(mount_id: &str, path: &str) -> Vec<u8> {
-    format!("kv_rotation:{mount_id}:{path}").into_bytes()
-}
-
 /// Encrypts a configuration for the row; returns the blob and its key term.
-pub fn seal(core: &Core, mount_id: &str, path: &str, c: &RotationConfig) -> Result<(Vec<u8>, i64), ApiError> {
+pub fn seal(core: &Core, mount_id: &str, path: &str, c: &RotationConfig) -> Result<(Sealed, i64), ApiError> {
     let plain = Zeroizing::new(serde_json::to_vec(c).map_err(|e| ApiError::internal(&e))?);
-    let (blob, term) = core.barrier.encrypt(&aad(mount_id, path), &plain).map_err(|e| ApiError::internal(&e))?;
+    let (blob, term) =
+        core.barrier.seal(Context::RotationConfig { mount_id, path }, &plain).map_err(|e| ApiError::internal(&e))?;
     Ok((blob, i64::from(term)))
 }
 
 /// Decrypts a row's configuration.
-pub fn open(core: &Core, mount_id: &str, path: &str, blob: &[u8]) -> Result<RotationConfig, String> {
-    let plain = core.barrier.decrypt(&aad(mount_id, path), blob).map_err(|e| e.to_string())?;
+pub fn open(core: &Core, mount_id: &str, path: &str, blob: &Sealed) -> Result<RotationConfig, String> {
+    let plain = core.barrier.open(blob, Context::RotationConfig { mount_id, path }).map_err(|e| e.to_string())?;
     serde_json::from_slice(&plain).map_err(|e| format!("the stored rotation configuration does not parse: {e}"))
 }
 

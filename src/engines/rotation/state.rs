@@ -17,6 +17,8 @@ use chrono::{TimeZone, Utc};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
+use crate::crypto::barrier::Context;
+
 use super::authority;
 use super::config::{self, RotationConfig, Rotator, Strategy};
 use super::{postgres, webhook};
@@ -165,9 +167,9 @@ fn mount_by_id(core: &Core, id: &str) -> Option<Arc<MountEntry>> {
     core.mounts.load().all().iter().find(|m| m.row.id == id).cloned()
 }
 
-/// AAD of a rotation's new value between its generation and the pending write.
-pub fn value_aad(mount_id: &str, path: &str, token: &str) -> Vec<u8> {
-    format!("kv_rotation_value:{mount_id}:{path}:{token}").into_bytes()
+/// Where a rotation's new value lives between its generation and the pending write.
+pub fn value_context<'a>(mount_id: &'a str, path: &'a str, token: &'a str) -> Context<'a> {
+    Context::RotationValue { mount_id, path, token }
 }
 
 /// Whether a rotation may start: the secret has a `current` version and `pending` is absent or on
@@ -560,7 +562,7 @@ impl Driver<'_> {
             (self.row.mount_id.clone(), self.row.path.clone(), self.row.version_token.clone());
         let value: Map<String, Value> = match &self.row.new_value {
             Some(blob) => {
-                let plain = self.core.barrier.decrypt(&value_aad(&mount_id, &path, &token), blob).map_err(failed)?;
+                let plain = self.core.barrier.open(blob, value_context(&mount_id, &path, &token)).map_err(failed)?;
                 serde_json::from_slice(&plain).map_err(failed)?
             }
             None => {
@@ -577,7 +579,7 @@ impl Driver<'_> {
                 let value = self.make_value(&current).await?;
                 let plain = Zeroizing::new(serde_json::to_vec(&value).map_err(failed)?);
                 let (blob, _) =
-                    self.core.barrier.encrypt(&value_aad(&mount_id, &path, &token), &plain).map_err(failed)?;
+                    self.core.barrier.seal(value_context(&mount_id, &path, &token), &plain).map_err(failed)?;
                 self.row.new_value = Some(blob);
                 self.claim();
                 self.save().await.map_err(StepError::Stop)?;

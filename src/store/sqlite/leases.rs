@@ -29,7 +29,7 @@ impl LeaseStore for SqliteStore {
                 Arg::OptInt(l.last_renewal),
                 Arg::Int(i64::from(l.renewable)),
                 Arg::Int(l.key_term),
-                Arg::Blob(l.secret.clone()),
+                Arg::Blob(l.secret.as_bytes().to_vec()),
                 Arg::Int(l.attempts),
                 Arg::Int(l.next_attempt),
                 Arg::Text(l.last_error.clone()),
