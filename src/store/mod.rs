@@ -1,11 +1,13 @@
 //! The storage boundary: the `Store` trait, its row types and errors. Rows hold ciphertext only
 //! for secret values; the barrier encrypts before anything reaches a `Store`.
 
+mod binds;
 pub mod bus;
 pub mod copy;
 pub mod leases;
 pub mod postgres;
 pub mod rotation;
+mod sql;
 pub mod sqlite;
 pub mod stages;
 
