@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use coffer::base::logical::Operation;
-use coffer::server::config::SealKind;
+use coffer::core::seal::SealKind;
 use coffer::server::http::{Limits, Listener};
 use criterion::{criterion_group, criterion_main, Criterion};
 use secrecy::SecretString;

@@ -8,11 +8,8 @@ mod role;
 mod secret_id;
 
 use async_trait::async_trait;
-use axum::http::StatusCode;
-use ipnet::IpNet;
-use serde_json::{Map, Value};
 
-use crate::auth::common::TokenParams;
+use crate::auth::common::store_err;
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::names::{self, Case};
@@ -85,44 +82,6 @@ impl Engine for AppRole {
     }
 }
 
-/// CIDRs as Vault shows them: a single-host network as the bare address.
-pub(crate) fn show_cidrs(cidrs: &[IpNet]) -> Vec<String> {
-    cidrs
-        .iter()
-        .map(|c| if c.prefix_len() == c.max_prefix_len() { c.addr().to_string() } else { c.to_string() })
-        .collect()
-}
-
-/// The `token_*` fields of a role or user as OpenBao's read shows them.
-pub(crate) fn token_fields(p: &TokenParams, token_type: &str) -> Map<String, Value> {
-    let mut m = p.to_json();
-    m.remove("policies");
-    m.insert("token_bound_cidrs".into(), Value::from(show_cidrs(&p.token_bound_cidrs)));
-    m.insert("token_strictly_bind_ip".into(), Value::Bool(false));
-    m.insert("token_type".into(), Value::from(token_type));
-    m
-}
-
-/// Reads `token_type`: only service tokens exist in Coffer. Returns the value to store.
-pub(crate) fn token_type_field(data: &Map<String, Value>, current: &str) -> Result<String, ApiError> {
-    match crate::base::params::str_field(data, "token_type")? {
-        None => Ok(current.to_string()),
-        Some(t @ ("default" | "service" | "default-service")) => Ok(t.to_string()),
-        Some("batch" | "default-batch") => Err(ApiError::bad_request("batch tokens are not supported by Coffer")),
-        Some(_) => Err(ApiError::bad_request("invalid 'token_type' value")),
-    }
-}
-
-/// OpenBao's 500 with a Go multierror text (plugin errors such as `role_id already in use`).
-pub(crate) fn multierror_500(msg: &str) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("1 error occurred:\n\t* {msg}\n\n"))
-}
-
-/// Maps a storage failure to an opaque 500.
-pub(crate) fn store_err(e: crate::store::StoreError) -> ApiError {
-    e.into()
-}
-
 /// Storage kinds of one mount (the mount id keeps two AppRole mounts apart).
 pub(crate) struct Kinds {
     mount: String,
@@ -165,33 +124,4 @@ pub(crate) fn role_id_hash(call: &Call<'_>, role_id: &str) -> Result<String, Api
 pub(crate) fn secret_id_hash(call: &Call<'_>, secret_id: &str) -> Result<String, ApiError> {
     let msg = zeroize::Zeroizing::new(format!("approle-secret-id:{secret_id}"));
     call.core.tokens.hash(&msg).map(hex::encode).ok_or_else(ApiError::sealed)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_cidrs_show_as_addresses() {
-        let nets: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
-        assert_eq!(show_cidrs(&nets), vec!["127.0.0.1", "10.0.0.0/8"]);
-    }
-
-    #[test]
-    fn token_fields_look_like_openbao() {
-        let p = TokenParams { token_policies: vec!["app".into()], token_ttl: 1200, ..Default::default() };
-        let m = token_fields(&p, "default");
-        assert!(!m.contains_key("policies"));
-        assert_eq!(m["token_strictly_bind_ip"], false);
-        assert_eq!(m["token_ttl"], 1200);
-        assert_eq!(m["token_type"], "default");
-    }
-
-    #[test]
-    fn batch_tokens_are_refused() {
-        let d = serde_json::json!({"token_type": "batch"}).as_object().cloned().unwrap();
-        assert!(token_type_field(&d, "default").is_err());
-        let d = serde_json::json!({"token_type": "service"}).as_object().cloned().unwrap();
-        assert_eq!(token_type_field(&d, "default").unwrap(), "service");
-    }
 }

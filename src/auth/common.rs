@@ -3,19 +3,20 @@
 
 use std::net::IpAddr;
 
-use axum::http::StatusCode;
 use chrono::Utc;
+use http::StatusCode;
 use ipnet::IpNet;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::auth::token::{policy_names, string_list};
 use crate::base::error::ApiError;
 use crate::base::logical::Response;
 use crate::base::params;
+use crate::base::params::string_list;
 use crate::core::engine::Call;
-use crate::core::tokens::{NewToken, DEFAULT_TTL};
+pub use crate::core::tokens::addr_allowed;
+use crate::core::tokens::{policy_names, NewToken, DEFAULT_TTL};
 
 /// The token settings a role or user carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +165,70 @@ pub async fn login(
     })
 }
 
-/// Whether `addr` is inside one of `cidrs` (an empty list allows everything).
-pub fn addr_allowed(cidrs: &[IpNet], addr: Option<IpAddr>) -> bool {
-    cidrs.is_empty() || addr.is_some_and(|a| cidrs.iter().any(|c| c.contains(&a)))
+/// The `token_*` fields of a role or user as OpenBao's read shows them.
+pub fn token_fields(p: &TokenParams, token_type: &str) -> Map<String, Value> {
+    let mut m = p.to_json();
+    m.remove("policies");
+    m.insert("token_bound_cidrs".into(), Value::from(show_cidrs(&p.token_bound_cidrs)));
+    m.insert("token_strictly_bind_ip".into(), Value::Bool(false));
+    m.insert("token_type".into(), Value::from(token_type));
+    m
+}
+
+/// Reads `token_type`: only service tokens exist in Coffer. Returns the value to store.
+pub fn token_type_field(data: &Map<String, Value>, current: &str) -> Result<String, ApiError> {
+    match crate::base::params::str_field(data, "token_type")? {
+        None => Ok(current.to_string()),
+        Some(t @ ("default" | "service" | "default-service")) => Ok(t.to_string()),
+        Some("batch" | "default-batch") => Err(ApiError::bad_request("batch tokens are not supported by Coffer")),
+        Some(_) => Err(ApiError::bad_request("invalid 'token_type' value")),
+    }
+}
+
+/// OpenBao's 500 with a Go multierror text (plugin errors such as `role_id already in use`).
+pub fn multierror_500(msg: &str) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("1 error occurred:\n\t* {msg}\n\n"))
+}
+
+/// Maps a storage failure to an opaque 500.
+pub fn store_err(e: crate::store::StoreError) -> ApiError {
+    e.into()
+}
+
+/// CIDRs as Vault shows them: a single-host network as the bare address.
+pub fn show_cidrs(cidrs: &[IpNet]) -> Vec<String> {
+    cidrs
+        .iter()
+        .map(|c| if c.prefix_len() == c.max_prefix_len() { c.addr().to_string() } else { c.to_string() })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipnet::IpNet;
+
+    #[test]
+    fn host_cidrs_show_as_addresses() {
+        let nets: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        assert_eq!(show_cidrs(&nets), vec!["127.0.0.1", "10.0.0.0/8"]);
+    }
+
+    #[test]
+    fn token_fields_look_like_openbao() {
+        let p = TokenParams { token_policies: vec!["app".into()], token_ttl: 1200, ..Default::default() };
+        let m = token_fields(&p, "default");
+        assert!(!m.contains_key("policies"));
+        assert_eq!(m["token_strictly_bind_ip"], false);
+        assert_eq!(m["token_ttl"], 1200);
+        assert_eq!(m["token_type"], "default");
+    }
+
+    #[test]
+    fn batch_tokens_are_refused() {
+        let d = serde_json::json!({"token_type": "batch"}).as_object().cloned().unwrap();
+        assert!(token_type_field(&d, "default").is_err());
+        let d = serde_json::json!({"token_type": "service"}).as_object().cloned().unwrap();
+        assert_eq!(token_type_field(&d, "default").unwrap(), "service");
+    }
 }

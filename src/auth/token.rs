@@ -7,9 +7,6 @@ mod roles;
 
 use async_trait::async_trait;
 
-pub use crate::base::params::string_list;
-pub use create::policy_names;
-
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::names::{self, Case};

@@ -5,7 +5,6 @@
 //! counter can be sidestepped (SEC-17, SEC-33). An unknown user, a wrong password and a
 //! locked-out user get the same 400 after the same work (SEC-16).
 
-pub mod hashing;
 mod login;
 mod users;
 

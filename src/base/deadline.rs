@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use crate::base::error::{ApiError, STORAGE_RETRY_AFTER};
 

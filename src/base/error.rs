@@ -1,6 +1,6 @@
 //! The API error type: a status code plus Vault's `{"errors":[…]}` list, never carrying a secret.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 /// An error as the client sees it. Messages name fields and paths, never values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,27 +89,6 @@ impl ApiError {
 
 /// Seconds a client is asked to wait before retrying while the database is unreachable.
 pub const STORAGE_RETRY_AFTER: u32 = 1;
-
-impl From<crate::store::StoreError> for ApiError {
-    /// A database that cannot be reached (or a SQLite file locked by another process past
-    /// `busy_timeout`) is 503 with `Retry-After` (the request did nothing and may be repeated); a
-    /// full disk is 507; any other store failure is an opaque 500 logged under an error id.
-    fn from(e: crate::store::StoreError) -> Self {
-        match e {
-            crate::store::StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "storage unavailable");
-                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage is unavailable; retry later");
-                err.retry_after = Some(STORAGE_RETRY_AFTER);
-                err
-            }
-            crate::store::StoreError::Full(cause) => {
-                tracing::error!(error = %cause, "storage is full: writes fail until space is freed");
-                Self::new(StatusCode::INSUFFICIENT_STORAGE, "storage is full; the write was not saved")
-            }
-            other => Self::internal(&other),
-        }
-    }
-}
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,6 +1,6 @@
 //! The one logical request and response types that everything below the HTTP layer works on.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 /// What a request does, after the HTTP verb is mapped (API-CONTRACT §1.4).

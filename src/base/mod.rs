@@ -6,6 +6,7 @@ pub mod duration;
 pub mod error;
 pub mod glob;
 pub mod hcl;
+pub mod host;
 pub mod identity;
 pub mod keylock;
 pub mod logical;

@@ -6,15 +6,11 @@ pub mod client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
-use secrecy::{ExposeSecret, SecretString};
-use tokio::net::TcpListener;
 
-use crate::server::config::{self, Overrides, SealKind};
-use crate::server::http::{Limits, Listener};
-use crate::{server, server::process, server::tls, store};
+use crate::server;
+use crate::server::config::Overrides;
 use client::{generic, kv, login, policy, run as run_cmd, secrets, sys, token};
 
 /// What `coffer --help` shows after the command list.
@@ -378,14 +374,21 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Operator(OperatorCommand::Seal(a)) => client::finish(sys::seal(a).await),
         Command::Operator(OperatorCommand::Rotate(a)) => client::finish(sys::rotate(a).await),
         Command::Operator(OperatorCommand::KeyStatus(a)) => client::finish(sys::key_status(a).await),
-        Command::Server(args) if args.dev => match run_dev(args).await {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("Error: {e}");
-                1
+        Command::Server(args) if args.dev => {
+            match server::run::dev(args.dev_listen_address, args.log_level, args.dev_root_token_id).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("Error: {e}");
+                    1
+                }
             }
-        },
-        Command::Server(args) => match run_server(args).await {
+        }
+        Command::Server(args) => match server::run::from_config(
+            args.config.as_deref(),
+            &Overrides { address: args.listen_address, storage_url: args.storage_url, log_level: args.log_level },
+        )
+        .await
+        {
             Ok(()) => 0,
             Err(errors) => {
                 for e in errors {
@@ -395,115 +398,6 @@ pub async fn run(cli: Cli) -> i32 {
             }
         },
     }
-}
-
-async fn run_server(args: ServerArgs) -> Result<(), Vec<String>> {
-    let stop = process::shutdown_signal();
-    let overrides = Overrides {
-        address: args.listen_address.clone(),
-        storage_url: args.storage_url.clone(),
-        log_level: args.log_level.clone(),
-    };
-    let (cfg, warnings) = config::load(args.config.as_deref(), &overrides)?;
-    process::init_logging(&cfg.log_level, cfg.log_json);
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    process::harden(cfg.disable_mlock);
-    cfg.audit.check_declared()?;
-    if rustix::process::geteuid().is_root() {
-        tracing::warn!("running as root; run Coffer as an unprivileged user");
-    }
-    let tcp =
-        TcpListener::bind(cfg.address).await.map_err(|e| vec![format!("cannot listen on {}: {e}", cfg.address)])?;
-    let listener = match &cfg.tls {
-        Some(files) => {
-            let tls = tls::server_config(&files.cert, &files.key).map_err(|e| vec![e])?;
-            Listener::Tls(tcp, tokio_rustls::TlsAcceptor::from(tls))
-        }
-        None => {
-            tracing::warn!("TLS is disabled (tls_disable = true): traffic is not encrypted");
-            Listener::Plain(tcp)
-        }
-    };
-    // One server per SQLite file: a second one is refused here, before it touches the database.
-    let _db_lock = store::sqlite::lock_database(cfg.storage_url.expose_secret()).map_err(|e| vec![e.to_string()])?;
-    let store =
-        store::open_with(cfg.storage_url.expose_secret(), &cfg.storage_pool).await.map_err(|e| vec![e.to_string()])?;
-    let limits = cfg.limits();
-    let options =
-        server::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone(), lease_ttl: cfg.lease_ttl };
-    let mut running = server::start_with(store, listener, options).await.map_err(|e| vec![e])?;
-    running.core.outbound.set_config(cfg.outbound.clone());
-    running.core.request_deadline.set(cfg.edge.request_duration);
-    let hangup = process::reopen_audit_on_hangup(running.core.clone());
-    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
-    tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);
-    if running.core.barrier.is_sealed() {
-        match cfg.seal {
-            // The key file unseals by itself; sealed at this point means not initialised.
-            SealKind::KeyFile(_) => tracing::info!("not initialised: initialise with PUT /v1/sys/init"),
-            SealKind::Shamir => {
-                tracing::info!("sealed: initialise with PUT /v1/sys/init or unseal with PUT /v1/sys/unseal")
-            }
-        }
-    }
-    let tx = running.take_shutdown();
-    stop.await;
-    tracing::info!("signal received");
-    if let Some(tx) = tx {
-        let _ = tx.send(());
-    }
-    running.wait().await;
-    if let Some(h) = hangup {
-        h.abort();
-    }
-    Ok(())
-}
-
-async fn run_dev(args: ServerArgs) -> Result<(), String> {
-    let stop = process::shutdown_signal();
-    process::init_logging(args.log_level.as_deref().unwrap_or("info"), false);
-    process::harden(true);
-    let dir = tempfile::Builder::new().prefix("coffer-dev-").tempdir().map_err(|e| e.to_string())?;
-    let url = format!("sqlite://{}", dir.path().join("coffer.db").display());
-    let store = store::open(&url).await.map_err(|e| e.to_string())?;
-    let tcp = TcpListener::bind(args.dev_listen_address)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.dev_listen_address))?;
-    let limits = Limits::default();
-    let mut running = server::start(store, SealKind::Shamir, Listener::Plain(tcp), limits).await?;
-    let hangup = process::reopen_audit_on_hangup(running.core.clone());
-    let creds = server::setup_dev(&running.core, args.dev_root_token_id.map(SecretString::from)).await?;
-    print_dev_banner(running.addr, &creds);
-    let core = Arc::clone(&running.core);
-    let tx = running.take_shutdown();
-    stop.await;
-    if let Some(tx) = tx {
-        let _ = tx.send(());
-    }
-    running.wait().await;
-    if let Some(h) = hangup {
-        h.abort();
-    }
-    drop(core);
-    drop(dir);
-    Ok(())
-}
-
-/// Dev mode prints its credentials once, on stdout, as Vault's dev server does.
-fn print_dev_banner(addr: SocketAddr, creds: &server::DevCredentials) {
-    use base64::Engine as _;
-    let key = base64::engine::general_purpose::STANDARD.encode(&creds.unseal_key[..]);
-    println!("WARNING! dev mode is enabled! In this mode, Coffer runs entirely from a temporary");
-    println!("SQLite store, starts unsealed with a single unseal key, and serves plain HTTP.");
-    println!();
-    println!("    $ export VAULT_ADDR='http://{addr}'");
-    println!();
-    println!("Unseal Key: {key}");
-    println!("Root Token: {}", creds.root_token.expose_secret());
-    println!();
-    println!("Development mode should NOT be used in production installations!");
 }
 
 #[cfg(test)]

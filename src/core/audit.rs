@@ -71,7 +71,7 @@ impl Default for Settings {
             cadence: writer::Cadence { entries: 1000, interval: Duration::from_secs(10) },
             file_dir: FileDir::Anywhere,
             declared: Vec::new(),
-            node_name: crate::server::process::host_name(),
+            node_name: crate::base::host::host_name(),
             max_entry_size: DEFAULT_MAX_ENTRY_SIZE,
         }
     }

@@ -196,7 +196,7 @@ pub async fn renew(core: &Core, id: &str, increment: Option<i64>) -> Result<Resp
         other => other.into(),
     })?;
     Ok(Response::Envelope {
-        status: axum::http::StatusCode::OK,
+        status: http::StatusCode::OK,
         data: None,
         warnings,
         auth: None,

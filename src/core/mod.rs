@@ -8,6 +8,7 @@ pub mod feed;
 pub mod leases;
 pub mod mounts;
 pub mod outbound;
+pub mod password_policy;
 pub mod policy_store;
 pub mod rate_limit;
 pub mod seal;
@@ -31,10 +32,10 @@ use crate::core::audit::{Audit, Trail};
 use crate::core::engine::{Call, Engine};
 use crate::core::mounts::{MountEntry, MountTable};
 use crate::core::policy_store::PolicyStore;
+use crate::core::seal::SealKind;
 use crate::core::tokens::{TokenEntry, TokenStore};
 use crate::crypto::barrier::Barrier;
 use crate::crypto::Key;
-use crate::server::config::SealKind;
 use crate::store::{MountRow, SharedStore};
 use crate::{auth::token, engines::kv, engines::sys};
 use seal::{Cluster, SealManager};
@@ -76,7 +77,7 @@ pub struct Core {
     /// The operator's allow-list for outbound calls that a non-operator can cause.
     pub outbound: crate::core::outbound::Outbound,
     /// This node's Argon2 computations (bounded queue).
-    pub hashing: crate::auth::userpass::hashing::Hashing,
+    pub hashing: crate::crypto::password_hash::Hashing,
     /// Rate-limit quotas and this node's per-client counts.
     pub rate_limits: crate::core::rate_limit::RateLimits,
     /// How long one request may run before it is answered 503.
@@ -97,7 +98,7 @@ impl Core {
         store: SharedStore,
         seal_kind: SealKind,
         audit: crate::core::audit::Settings,
-        limits: &crate::server::http::Limits,
+        argon2_queue: usize,
     ) -> Arc<Self> {
         let changes = crate::store::bus::Changes::default();
         let mut tokens = TokenStore::default();
@@ -116,7 +117,7 @@ impl Core {
             leader: arc_swap::ArcSwapOption::empty(),
             api_address: arc_swap::ArcSwapOption::empty(),
             outbound: Default::default(),
-            hashing: crate::auth::userpass::hashing::Hashing::new(limits.argon2_queue),
+            hashing: crate::crypto::password_hash::Hashing::new(argon2_queue),
             rate_limits: Default::default(),
             request_deadline: Default::default(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
@@ -270,7 +271,7 @@ impl Core {
             }
             let shown = format!("{}/", rest.trim_end_matches('/'));
             return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
+                http::StatusCode::FORBIDDEN,
                 format!("preflight capability check returned 403, please ensure client's policies grant access to path \"{shown}\""),
             ));
         }

@@ -76,10 +76,8 @@ pub struct RateLimits {
 
 /// 429 with Vault's text and `Retry-After`.
 fn exceeded(path: &str, retry_after: Duration) -> ApiError {
-    let mut e = ApiError::new(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        format!("request path {path:?}: rate limit quota exceeded"),
-    );
+    let mut e =
+        ApiError::new(http::StatusCode::TOO_MANY_REQUESTS, format!("request path {path:?}: rate limit quota exceeded"));
     let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     e.retry_after = Some(u32::try_from(secs.max(1)).unwrap_or(u32::MAX));
     e

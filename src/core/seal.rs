@@ -21,7 +21,15 @@ use crate::crypto::barrier::{Barrier, Context, Unsealed};
 use crate::crypto::keyring::Keyring;
 use crate::crypto::shamir;
 use crate::crypto::{self, Key};
-use crate::server::config::SealKind;
+
+/// How the unseal key is obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealKind {
+    /// Operators submit key shares to `sys/unseal`.
+    Shamir,
+    /// The unseal key is read from a file at start (auto-unseal).
+    KeyFile(std::path::PathBuf),
+}
 
 /// System-table keys.
 pub const SEAL_CONFIG: &str = "seal_config";
@@ -159,7 +167,7 @@ fn parse_seal_config(raw: &[u8]) -> Result<SealConfig, String> {
 fn damaged(what: impl std::fmt::Display) -> ApiError {
     tracing::error!(problem = %what, "stored seal data is damaged; the server stays sealed");
     ApiError::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        http::StatusCode::INTERNAL_SERVER_ERROR,
         format!("stored seal data is damaged: {what}; the server stays sealed (restore the store from a backup)"),
     )
 }

@@ -68,7 +68,7 @@ impl TokenEntry {
     /// that does not parse allows no address.
     pub fn allowed_from(&self, addr: Option<std::net::IpAddr>) -> bool {
         match &self.bound_cidrs {
-            Some(cidrs) => crate::auth::common::addr_allowed(cidrs, addr),
+            Some(cidrs) => addr_allowed(cidrs, addr),
             None => false,
         }
     }
@@ -508,6 +508,30 @@ pub fn root_row(hash: [u8; 32], now: DateTime<Utc>) -> TokenRow {
         bound_cidrs: "[]".into(),
         identity: String::new(),
     }
+}
+
+/// Normalises policy names, refusing `root` in any spelling (SEC-05) and the built-in
+/// `response-wrapping` policy, which only wrapping tokens carry (as Vault).
+pub fn policy_names(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::new();
+    for p in raw {
+        if crate::base::policy::is_root_name(&p) {
+            return Err(ApiError::bad_request("the root policy cannot be attached to a token"));
+        }
+        let n = crate::base::policy::normalize_name(&p).map_err(ApiError::bad_request)?;
+        if n == super::wrapping::WRAPPING_POLICY {
+            return Err(ApiError::bad_request(format!("cannot assign policy \"{n}\"")));
+        }
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `addr` is inside one of `cidrs` (an empty list allows everything).
+pub fn addr_allowed(cidrs: &[ipnet::IpNet], addr: Option<std::net::IpAddr>) -> bool {
+    cidrs.is_empty() || addr.is_some_and(|a| cidrs.iter().any(|c| c.contains(&a)))
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ pub async fn unwrap(core: &Core, wrapping: &TokenEntry) -> Result<Response, ApiE
     let r = &slot["response"];
     let warnings = r["warnings"].as_array().map(|w| w.iter().filter_map(|x| x.as_str().map(String::from)).collect());
     Ok(Response::Envelope {
-        status: axum::http::StatusCode::OK,
+        status: http::StatusCode::OK,
         data: Some(r["data"].clone()).filter(|d| !d.is_null()),
         warnings: warnings.unwrap_or_default(),
         auth: Some(r["auth"].clone()).filter(|a| !a.is_null()),

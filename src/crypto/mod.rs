@@ -2,6 +2,7 @@
 
 pub mod barrier;
 pub mod keyring;
+pub mod password_hash;
 pub mod shamir;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};

@@ -61,7 +61,7 @@ impl Engine for KvV2 {
                 _,
             ) => Err(ApiError::unsupported_operation()),
             _ => Ok(Response::Envelope {
-                status: axum::http::StatusCode::NOT_FOUND,
+                status: http::StatusCode::NOT_FOUND,
                 data: None,
                 warnings: vec![
                     "Invalid path for a versioned K/V secrets engine. See the API docs for the appropriate API \

@@ -1,8 +1,7 @@
-//! Secrets engines (kv, database, rotation, password policies, sys): each serves the paths of
+//! Secrets engines (kv, database, rotation, sys): each serves the paths of
 //! its mounts. Engines import the layers below, never each other.
 
 pub mod database;
 pub mod kv;
-pub mod password_policy;
 pub mod rotation;
 pub mod sys;

@@ -13,8 +13,8 @@ pub mod state;
 pub mod webhook;
 pub mod worker;
 
-use axum::http::StatusCode;
 use chrono::{TimeZone, Utc};
+use http::StatusCode;
 use serde_json::{json, Value};
 
 use crate::base::error::ApiError;

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::core::seal::SealKind;
+
 /// The file as written: every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,15 +178,6 @@ pub struct RawLog {
     pub level: Option<String>,
     /// `text` or `json`.
     pub format: Option<String>,
-}
-
-/// How the unseal key is obtained.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SealKind {
-    /// Operators submit key shares to `sys/unseal`.
-    Shamir,
-    /// The unseal key is read from a file at start (auto-unseal).
-    KeyFile(PathBuf),
 }
 
 /// TLS material.

@@ -5,6 +5,7 @@ pub mod config;
 pub mod http;
 pub mod migrate;
 pub mod process;
+pub mod run;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -16,8 +17,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
+use crate::core::seal::SealKind;
 use crate::core::Core;
-use crate::server::config::SealKind;
 use crate::store::{MountRow, SharedStore};
 use http::{Limits, Listener};
 
@@ -93,7 +94,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
-    let core = Core::new(store, seal, audit, &limits);
+    let core = Core::new(store, seal, audit, limits.argon2_queue);
     core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {
         tracing::info!("unsealed from the key file");

@@ -65,13 +65,3 @@ pub fn reopen_audit_on_hangup(core: std::sync::Arc<crate::core::Core>) -> Option
         }
     }
 }
-
-/// The machine's host name (`/proc/sys/kernel/hostname`), or `localhost` if it cannot be read.
-/// `/` is replaced, so the result can name a node in storage keys.
-pub fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().replace('/', "-"))
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
-}

@@ -1,12 +1,14 @@
 //! The storage boundary: the `Store` trait, its row types and errors. Rows hold ciphertext only
 //! for secret values; the barrier encrypts before anything reaches a `Store`.
 
+mod binds;
 pub mod bus;
 pub mod copy;
 pub mod leases;
 pub mod postgres;
 pub mod rotation;
 mod sealed;
+mod sql;
 pub mod sqlite;
 pub mod stages;
 
@@ -460,5 +462,32 @@ pub async fn open_with(url: &str, pool: &Pool) -> StoreResult<SharedStore> {
             "unsupported storage url scheme {:?}: use sqlite:// or postgres://",
             url.split(':').next().unwrap_or("")
         )))
+    }
+}
+
+impl From<StoreError> for crate::base::error::ApiError {
+    /// A database that cannot be reached (or a SQLite file locked by another process past
+    /// `busy_timeout`) is 503 with `Retry-After` (the request did nothing and may be repeated); a
+    /// full disk is 507; any other store failure is an opaque 500 logged under an error id.
+    fn from(e: StoreError) -> crate::base::error::ApiError {
+        match e {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "storage unavailable");
+                let mut err = crate::base::error::ApiError::new(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "storage is unavailable; retry later",
+                );
+                err.retry_after = Some(crate::base::error::STORAGE_RETRY_AFTER);
+                err
+            }
+            StoreError::Full(cause) => {
+                tracing::error!(error = %cause, "storage is full: writes fail until space is freed");
+                crate::base::error::ApiError::new(
+                    http::StatusCode::INSUFFICIENT_STORAGE,
+                    "storage is full; the write was not saved",
+                )
+            }
+            other => crate::base::error::ApiError::internal(&other),
+        }
     }
 }

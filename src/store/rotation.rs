@@ -8,11 +8,6 @@ use async_trait::async_trait;
 
 use super::{Fence, Sealed, StoreResult};
 
-/// The columns of `kv_rotation`, in [`RotationRow`] order.
-pub const COLS: &str = "mount_id, path, config, key_term, scheduled, fire_at, next_rotation_at, due_at, \
-     claim_epoch, step, step_done, cause, version_token, from_version, pending_version, new_value, attempts, \
-     started_at, last_rotated_at, last_outcome, last_error, succeeded, failed, abandoned, rev";
-
 /// One rotated secret: its configuration and the state of the rotation in flight. Times are Unix
 /// milliseconds. `Debug` leaves out the encrypted blobs.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -9,8 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use coffer::core::seal::SealKind;
 use coffer::server;
-use coffer::server::config::SealKind;
 use coffer::server::http::Listener;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

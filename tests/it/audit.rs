@@ -349,7 +349,7 @@ async fn the_chain_continues_across_reopen_and_restart_and_system_events_are_rec
     let s = TestServer::start_opts(
         dir,
         coffer::server::Options {
-            seal: coffer::server::config::SealKind::Shamir,
+            seal: coffer::core::seal::SealKind::Shamir,
             limits: crate::harness::limits(),
             audit: Settings::default(),
             lease_ttl: coffer::server::DEFAULT_LEASE_TTL,
@@ -373,7 +373,7 @@ async fn the_chain_continues_across_reopen_and_restart_and_system_events_are_rec
     drop(core);
     let dir = s.stop().await;
     // Restart over the same store and file; unseal with the dev key.
-    let s = TestServer::start_in(dir, coffer::server::config::SealKind::Shamir, crate::harness::limits()).await;
+    let s = TestServer::start_in(dir, coffer::core::seal::SealKind::Shamir, crate::harness::limits()).await;
     let (st, v) = s.call_as("", "PUT", "sys/unseal", Some(json!({"key": hex::encode(&creds.unseal_key[..])}))).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let (st, _) = s.call_as("root", "GET", "secret/data/two", None).await;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use coffer::server::config::SealKind;
+use coffer::core::seal::SealKind;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

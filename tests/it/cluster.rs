@@ -364,7 +364,7 @@ fn audited(name: &str, log: &std::path::Path) -> coffer::server::Options {
         ..Default::default()
     };
     coffer::server::Options {
-        seal: coffer::server::config::SealKind::Shamir,
+        seal: coffer::core::seal::SealKind::Shamir,
         limits: crate::harness::limits(),
         audit,
         lease_ttl: Duration::from_secs(3),
@@ -411,7 +411,7 @@ async fn each_node_continues_its_own_audit_chain_after_a_restart_into_a_new_file
 /// Server options for a node named `name` (`ha.node_name`), with a 3 s singleton lease.
 fn named(name: &str) -> coffer::server::Options {
     coffer::server::Options {
-        seal: coffer::server::config::SealKind::Shamir,
+        seal: coffer::core::seal::SealKind::Shamir,
         limits: crate::harness::limits(),
         audit: coffer::core::audit::Settings { node_name: name.to_string(), ..Default::default() },
         lease_ttl: Duration::from_secs(3),

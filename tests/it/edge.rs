@@ -304,7 +304,7 @@ async fn rate_limit_quotas_answer_429_recover_after_the_block_and_survive_a_rest
     let key = keydir.path().join("unseal.key");
     std::fs::write(&key, coffer::crypto::random_bytes::<32>()).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let seal = coffer::server::config::SealKind::KeyFile(key.clone());
+    let seal = coffer::core::seal::SealKind::KeyFile(key.clone());
     let mut s = TestServer::start_with(seal.clone(), crate::harness::limits()).await;
     let (st, v) = s.call_as("", "PUT", "sys/init", Some(json!({}))).await;
     assert_eq!(st, StatusCode::OK, "{v}");

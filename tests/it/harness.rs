@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use coffer::server::config::SealKind;
+use coffer::core::seal::SealKind;
 use coffer::server::http::{Limits, Listener};
 use coffer::server::{self, Running};
 use reqwest::header::HeaderMap;

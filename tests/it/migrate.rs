@@ -9,8 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use coffer::core::seal::SealKind;
 use coffer::server;
-use coffer::server::config::SealKind;
 use coffer::server::http::Listener;
 use coffer::store::copy::Cell;
 use coffer::store::SharedStore;
@@ -420,7 +420,7 @@ async fn a_postgres_source_served_by_a_running_server_is_refused() {
     assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
     assert!(err.contains("cannot migrate the source store: it is in use by a running Coffer server"), "{err}");
     assert!(err.contains(&s.base), "the refusal does not name the server's address: {err}");
-    assert!(err.contains(&coffer::server::process::host_name()), "the refusal does not name the node: {err}");
+    assert!(err.contains(&coffer::base::host::host_name()), "the refusal does not name the node: {err}");
 
     // A clean stop removes the node's heartbeat and releases the lease: the migration goes ahead.
     s.stop().await;

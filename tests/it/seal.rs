@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
+use coffer::core::seal::SealKind;
 use coffer::server;
-use coffer::server::config::SealKind;
 use coffer::server::http::Listener;
 use reqwest::StatusCode;
 use serde_json::{json, Value};

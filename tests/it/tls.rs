@@ -6,7 +6,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use coffer::server::config::SealKind;
+use coffer::core::seal::SealKind;
 use coffer::server::http::Listener;
 use coffer::server::{self, Running};
 use reqwest::StatusCode;

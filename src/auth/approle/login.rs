@@ -2,7 +2,7 @@
 //! secret-id all get the same 400 after the same HMACs, reads and lock (SEC-16). Spending a use is
 //! serialised per secret-id, so a secret-id with N uses logs in at most N times.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::role::{Role, RoleIdIndex};

@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{multierror_500, role_id_hash, show_cidrs, store_err, token_fields, token_type_field, Kinds};
+use super::{role_id_hash, Kinds};
 use crate::auth::common::{cidr_list, TokenParams};
+use crate::auth::common::{multierror_500, show_cidrs, store_err, token_fields, token_type_field};
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;

@@ -3,15 +3,16 @@
 //! and the value itself is kept only as an HMAC; an accessor of another role is simply not found
 //! (SEC-06). Changes to one secret-id take the same lock as a login that spends it.
 
-use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
+use http::StatusCode;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::role::{require, Role};
-use super::{multierror_500, secret_id_hash, show_cidrs, store_err, Kinds};
+use super::{secret_id_hash, Kinds};
 use crate::auth::common::cidr_list;
+use crate::auth::common::{multierror_500, show_cidrs, store_err};
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::params;

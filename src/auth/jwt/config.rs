@@ -13,12 +13,12 @@ use serde_json::{json, Map, Value};
 use super::keys::{self, KeySet, Remote};
 use super::validate::{alg_from_name, SUPPORTED_ALGS};
 use super::{config_kind, CONFIG_ENTRY};
-use crate::auth::approle::store_err;
-use crate::auth::token::string_list;
+use crate::auth::common::store_err;
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::names::{self, Case};
 use crate::base::params;
+use crate::base::params::string_list;
 use crate::core::engine::Call;
 
 const EXACTLY_ONE: &str = "exactly one of 'jwt_validation_pubkeys', 'jwks_url', 'jwks_pairs', 'oidc_discovery_url', or 'provider_config' must be set";
@@ -281,7 +281,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_jwks_is_a_clear_400() {
         let e = parse(&m(json!({"jwks_url": "http://127.0.0.1:1/jwks"}))).await.unwrap_err();
-        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
         assert!(e.errors[0].starts_with("error checking jwks_url"), "{e:?}");
         let e = parse(&m(json!({"oidc_discovery_url": "http://127.0.0.1:1"}))).await.unwrap_err();
         assert!(e.errors[0].starts_with("error checking oidc_discovery_url"), "{e:?}");

@@ -617,7 +617,7 @@ mod tests {
         let app = axum::Router::new()
             .route("/big", get(|| async { "x".repeat(MAX_DOCUMENT + 10) }))
             .route("/redirect", get(|| async { axum::response::Redirect::temporary("/big") }))
-            .route("/status", get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{}") }));
+            .route("/status", get(|| async { (http::StatusCode::INTERNAL_SERVER_ERROR, "{}") }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

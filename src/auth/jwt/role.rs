@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::roles_kind;
-use crate::auth::approle::{store_err, token_fields, token_type_field};
 use crate::auth::common::TokenParams;
-use crate::auth::token::string_list;
+use crate::auth::common::{store_err, token_fields, token_type_field};
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
+use crate::base::params::string_list;
 use crate::core::engine::Call;
 
 /// A stored JWT role.

@@ -522,7 +522,7 @@ a1QGNNfBumoFe/lR7M6Gtg==
 
     fn assert_rejected(r: Result<Checked, ApiError>, token: &str) {
         let e = r.expect_err("token must be rejected");
-        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(e.status, http::StatusCode::BAD_REQUEST);
         let msg = e.errors.join(" ");
         assert!(token.len() < 8 || !msg.contains(token), "the error must not echo the token: {msg}");
     }

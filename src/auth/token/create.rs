@@ -9,28 +9,8 @@ use super::roles::TokenRole;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::params;
-use crate::base::policy;
 use crate::core::engine::Call;
-use crate::core::tokens::{NewToken, TokenEntry, DEFAULT_TTL};
-
-/// Normalises policy names, refusing `root` in any spelling (SEC-05) and the built-in
-/// `response-wrapping` policy, which only wrapping tokens carry (as Vault).
-pub fn policy_names(raw: Vec<String>) -> Result<Vec<String>, ApiError> {
-    let mut out: Vec<String> = Vec::new();
-    for p in raw {
-        if policy::is_root_name(&p) {
-            return Err(ApiError::bad_request("the root policy cannot be attached to a token"));
-        }
-        let n = policy::normalize_name(&p).map_err(ApiError::bad_request)?;
-        if n == crate::core::wrapping::WRAPPING_POLICY {
-            return Err(ApiError::bad_request(format!("cannot assign policy \"{n}\"")));
-        }
-        if !out.contains(&n) {
-            out.push(n);
-        }
-    }
-    Ok(out)
-}
+use crate::core::tokens::{policy_names, NewToken, TokenEntry, DEFAULT_TTL};
 
 fn display_name(raw: Option<&str>) -> String {
     let cleaned: String = raw
@@ -121,7 +101,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
     };
     let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;
     Ok(Response::Envelope {
-        status: axum::http::StatusCode::OK,
+        status: http::StatusCode::OK,
         data: None,
         warnings: Vec::new(),
         auth: Some(entry.auth_block(Some(token.expose_secret()), now)),

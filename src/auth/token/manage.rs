@@ -2,8 +2,8 @@
 //! Accessor operations need sudo unless the target is the caller or one of its descendants
 //! (SEC-07).
 
-use axum::http::StatusCode;
 use chrono::Utc;
+use http::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::json;
 

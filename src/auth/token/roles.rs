@@ -4,13 +4,13 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::create::policy_names;
 use crate::base::error::ApiError;
 use crate::base::glob::glob_match;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
 use crate::base::params::string_list;
 use crate::core::engine::Call;
+use crate::core::tokens::policy_names;
 
 const KIND: &str = "token/role";
 

@@ -11,16 +11,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use super::hashing::DUMMY_HASH;
 use super::users::User;
 use super::{lockout_kind, login_lock_scope};
-use crate::auth::approle::store_err;
 use crate::auth::common;
+use crate::auth::common::store_err;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::names::{self, Case};
 use crate::base::params;
 use crate::core::engine::Call;
+use crate::crypto::password_hash::DUMMY_HASH;
 
 /// Failures before a lockout, by default.
 pub const DEFAULT_THRESHOLD: u64 = 5;
@@ -111,7 +111,7 @@ fn invalid() -> ApiError {
 pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Response, ApiError> {
     let Some(password) = params::str_field(&req.data, "password")?.filter(|p| !p.is_empty()) else {
         // OpenBao: 500 "missing password", whoever the user is.
-        return Err(ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "missing password"));
+        return Err(ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, "missing password"));
     };
     let password = Zeroizing::new(password.to_string());
     // A name not in its normal form is refused for its spelling alone, before any user is looked

@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use super::{lockout_kind, login_lock_scope, users_kind};
-use crate::auth::approle::{multierror_500, store_err, token_fields, token_type_field};
 use crate::auth::common::TokenParams;
+use crate::auth::common::{multierror_500, store_err, token_fields, token_type_field};
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;

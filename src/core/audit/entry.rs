@@ -504,7 +504,7 @@ mod tests {
         assert_eq!(r["operation"], "update");
         assert_eq!(r["namespace"]["id"], "root");
         let resp = Ok(Response::Envelope {
-            status: axum::http::StatusCode::OK,
+            status: http::StatusCode::OK,
             data: Some(json!({"keys": ["a"]})),
             warnings: vec![],
             auth: Some(json!({"client_token": "s.new", "accessor": "acc", "policies": ["p"]})),

@@ -41,7 +41,7 @@ impl Quota {
 }
 
 fn exceeded() -> ApiError {
-    ApiError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "lease count quota exceeded")
+    ApiError::new(http::StatusCode::TOO_MANY_REQUESTS, "lease count quota exceeded")
 }
 
 async fn all(core: &Core) -> Result<Vec<Quota>, ApiError> {

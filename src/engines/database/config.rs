@@ -145,7 +145,7 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
         c.password = p.to_string();
     }
     if d.contains_key("allowed_roles") {
-        c.allowed_roles = crate::auth::token::string_list(d, "allowed_roles")?;
+        c.allowed_roles = crate::base::params::string_list(d, "allowed_roles")?;
     }
     if let Some(a) = params::str_field(d, "password_authentication")? {
         if a != "password" && a != "scram-sha-256" {
@@ -154,7 +154,7 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
         c.password_authentication = a.to_string();
     }
     if let Some(p) = params::str_field(d, "password_policy")? {
-        if !p.is_empty() && crate::engines::password_policy::load(call.core, p).await?.is_none() {
+        if !p.is_empty() && crate::core::password_policy::load(call.core, p).await?.is_none() {
             return Err(ApiError::bad_request(format!("password policy {p:?} not found")));
         }
         c.password_policy = p.to_string();
@@ -191,7 +191,7 @@ pub async fn rotate_root(call: &Call<'_>, name: &str) -> Result<Response, ApiErr
     if c.username.is_empty() {
         return Err(ApiError::bad_request("the config has no username to rotate"));
     }
-    let password = crate::engines::password_policy::generate_named(call.core, &c.password_policy).await?;
+    let password = crate::core::password_policy::generate_named(call.core, &c.password_policy).await?;
     let templates: Vec<String> = if c.root_rotation_statements.is_empty() {
         vec![DEFAULT_ROOT_ROTATION.to_string()]
     } else {

@@ -146,7 +146,7 @@ fn username(display: &str, role: &str) -> String {
 }
 
 fn failed(e: String) -> ApiError {
-    ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e)
+    ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, e)
 }
 
 /// `database/creds/<role>`: a new user and password under a lease owned by the caller's token.
@@ -159,7 +159,7 @@ pub async fn creds(call: &Call<'_>, role_name: &str) -> Result<Response, ApiErro
     let max_ttl = if role.max_ttl > 0 { role.max_ttl.min(leases::SYSTEM_MAX_TTL) } else { leases::SYSTEM_MAX_TTL };
     let ttl = if role.default_ttl > 0 { role.default_ttl } else { leases::SYSTEM_MAX_TTL }.min(max_ttl);
     let user = username(&call.token.row.display_name, role_name);
-    let password = crate::engines::password_policy::generate_named(call.core, &cfg.password_policy).await?;
+    let password = crate::core::password_policy::generate_named(call.core, &cfg.password_policy).await?;
     let data = serde_json::to_value(LeaseData {
         db_name: role.db_name.clone(),
         username: user.clone(),
@@ -183,7 +183,7 @@ pub async fn creds(call: &Call<'_>, role_name: &str) -> Result<Response, ApiErro
         return Err(failed(format!("failed to create the database user: {e}")));
     }
     Ok(Response::Envelope {
-        status: axum::http::StatusCode::OK,
+        status: http::StatusCode::OK,
         data: Some(json!({ "username": user, "password": password.as_str() })),
         warnings: Vec::new(),
         auth: None,

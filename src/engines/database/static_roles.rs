@@ -205,7 +205,7 @@ async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Re
         return Err(e);
     }
     if r.pending_password.is_empty() {
-        let password = crate::engines::password_policy::generate_named(core, &cfg.password_policy)
+        let password = crate::core::password_policy::generate_named(core, &cfg.password_policy)
             .await
             .map_err(|e| e.to_string())?;
         r.pending_password = password.to_string();

@@ -1,7 +1,7 @@
 //! `kv/data/<path>` read, write (with check-and-set), merge-patch, and `kv/subkeys/<path>`.
 
-use axum::http::StatusCode;
 use chrono::Utc;
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 

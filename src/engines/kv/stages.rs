@@ -3,7 +3,7 @@
 //! the rotation engine makes on them. The rules themselves run in the store
 //! (`crate::store::stages`), inside the transaction of each write.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::data::{append_staged, check_stages, decrypt_version, Staging};

@@ -63,7 +63,7 @@ pub fn connection_path(db_mount: &str, db_name: &str) -> String {
 pub async fn check_caller(core: &Core, token: &TokenEntry, path: &str) -> Result<(), ApiError> {
     core.token_permits(token, path, Operation::Update).await.map(drop).map_err(|_| {
         ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
+            http::StatusCode::FORBIDDEN,
             format!(
                 "permission denied: a postgres rotator acts on the database connection, so the caller needs \
                  \"update\" on {path:?}"

@@ -168,7 +168,7 @@ impl RotationConfig {
 /// `default` (or empty) means Vault's built-in default policy unless a policy named `default` is
 /// stored.
 pub async fn policy_name(core: &Core, policy: &str) -> Result<String, ApiError> {
-    if policy == "default" && crate::engines::password_policy::load(core, policy).await?.is_none() {
+    if policy == "default" && crate::core::password_policy::load(core, policy).await?.is_none() {
         return Ok(String::new());
     }
     Ok(policy.to_string())
@@ -296,7 +296,7 @@ async fn parse_rotator(
             let policy = params::str_field(r, "policy")?.unwrap_or("").trim().to_string();
             if !policy.is_empty()
                 && policy != "default"
-                && crate::engines::password_policy::load(core, &policy).await?.is_none()
+                && crate::core::password_policy::load(core, &policy).await?.is_none()
             {
                 return Err(bad(format!("password policy {policy:?} not found")));
             }

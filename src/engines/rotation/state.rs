@@ -181,7 +181,7 @@ pub async fn can_start(core: &Core, mount: &MountEntry, path: &str) -> Result<i6
         holder(CURRENT).ok_or_else(|| ApiError::bad_request("the secret has no current version to rotate"))?;
     match holder(PENDING) {
         Some(p) if p != current => Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
+            http::StatusCode::CONFLICT,
             format!(
                 "pending is on version {p}, not on the current version {current}: a previous rotation is not complete"
             ),
@@ -529,8 +529,7 @@ impl Driver<'_> {
                 let policy = config::policy_name(self.core, policy).await.map_err(failed)?;
                 let mut next = current.clone();
                 for f in fields {
-                    let pw =
-                        crate::engines::password_policy::generate_named(self.core, &policy).await.map_err(failed)?;
+                    let pw = crate::core::password_policy::generate_named(self.core, &policy).await.map_err(failed)?;
                     next.insert(f.clone(), Value::String(pw.to_string()));
                 }
                 Ok(next)
@@ -538,7 +537,7 @@ impl Driver<'_> {
             Rotator::Postgres { db_mount, db_name, strategy, usernames } => {
                 let cfg = self.database(db_mount, db_name, usernames).await?;
                 let user = postgres::next_user(*strategy, usernames, current).map_err(StepError::Failed)?;
-                let pw = crate::engines::password_policy::generate_named(self.core, &cfg.password_policy)
+                let pw = crate::core::password_policy::generate_named(self.core, &cfg.password_policy)
                     .await
                     .map_err(failed)?;
                 let mut next = current.clone();
@@ -674,7 +673,7 @@ impl Driver<'_> {
             stages::move_stage(self.core, &self.mount, &self.row.path, CURRENT, Some(pv), self.row.from_version)
                 .await
                 .map_err(|e| {
-                    if e.status == axum::http::StatusCode::CONFLICT {
+                    if e.status == http::StatusCode::CONFLICT {
                         StepError::Abandoned(format!("current moved during the rotation: {}", e.errors.join("; ")))
                     } else {
                         StepError::Failed(format!("cannot move current: {}", e.errors.join("; ")))
@@ -694,7 +693,7 @@ impl Driver<'_> {
         match stages::move_stage(self.core, &self.mount, &self.row.path, PENDING, None, Some(pv)).await {
             Ok(()) => Ok(()),
             // Someone moved it meanwhile: it is not ours to remove any more.
-            Err(e) if e.status == axum::http::StatusCode::CONFLICT => Ok(()),
+            Err(e) if e.status == http::StatusCode::CONFLICT => Ok(()),
             Err(e) => Err(format!("cannot remove pending: {}", e.errors.join("; "))),
         }
     }

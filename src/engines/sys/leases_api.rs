@@ -1,7 +1,7 @@
 //! `sys/leases/*` and `sys/quotas/lease-count/*`: lease lookup, listing, renewal, revocation,
 //! counts, tidy, and the lease-count quotas.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};

@@ -182,7 +182,7 @@ pub fn ui_mount(core: &Core, path: &str, op: Operation) -> Result<Response, ApiE
     let Some((entry, _)) = table.route(path).filter(|(e, _)| e.row.table_name == "mounts" && e.row.kind != "system")
     else {
         let shown = format!("{}/", path.trim_end_matches('/'));
-        return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, format!(
+        return Err(ApiError::new(http::StatusCode::FORBIDDEN, format!(
                 "preflight capability check returned 403, please ensure client's policies grant access to path \"{shown}\""
             )));
     };

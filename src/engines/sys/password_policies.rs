@@ -1,13 +1,13 @@
 //! `sys/policies/password[/<name>[/generate]]`: write, read, delete and list password policies,
-//! and generate a password from one. The policy logic is in `crate::engines::password_policy`.
+//! and generate a password from one. The policy logic is in `crate::core::password_policy`.
 
 use serde_json::json;
 
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
+use crate::core::password_policy::{self, PasswordPolicy, KIND};
 use crate::core::Core;
-use crate::engines::password_policy::{self, PasswordPolicy, KIND};
 
 /// `LIST sys/policies/password`.
 pub async fn list(core: &Core, op: Operation) -> Result<Response, ApiError> {

@@ -70,7 +70,7 @@ pub async fn list(call: &Call<'_>, legacy: bool) -> Result<Response, ApiError> {
 }
 
 fn paths(data: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
-    let mut out = crate::auth::token::string_list(data, "paths")?;
+    let mut out = crate::base::params::string_list(data, "paths")?;
     if let Some(p) = params::str_field(data, "path")? {
         out.push(p.to_string());
     }

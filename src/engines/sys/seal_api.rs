@@ -1,8 +1,8 @@
 //! `sys/init`, `sys/unseal`, `sys/seal`, `sys/seal-status`, `sys/health`, `sys/leader`.
 
-use axum::http::StatusCode;
 use base64::Engine as _;
 use chrono::Utc;
+use http::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use sqlx::{Postgres, Transaction};
 
-use super::{no_nul, PgResultExt};
+use super::errors::{no_nul, PgResultExt};
+use crate::store::sql;
 use crate::store::stages::LabelTx;
 use crate::store::StoreResult;
 
@@ -14,32 +15,23 @@ pub struct PgLabels<'t>(pub &'t mut Transaction<'static, Postgres>);
 impl LabelTx for PgLabels<'_> {
     async fn label(&mut self, mount: &str, path: &str, stage: &str) -> StoreResult<Option<i64>> {
         no_nul(&[stage])?;
-        sqlx::query_scalar("select version from kv_stage where mount_id = $1 and path = $2 and stage = $3")
-            .bind(mount)
-            .bind(path)
-            .bind(stage)
-            .fetch_optional(&mut **self.0)
-            .await
-            .pg()
+        sqlx::query_scalar(sql::LABEL_GET).bind(mount).bind(path).bind(stage).fetch_optional(&mut **self.0).await.pg()
     }
 
     async fn set_label(&mut self, mount: &str, path: &str, stage: &str, version: i64) -> StoreResult<()> {
-        sqlx::query(
-            "insert into kv_stage (mount_id, path, stage, version) values ($1, $2, $3, $4) \
-             on conflict (mount_id, path, stage) do update set version = excluded.version",
-        )
-        .bind(mount)
-        .bind(path)
-        .bind(stage)
-        .bind(version)
-        .execute(&mut **self.0)
-        .await
-        .pg()?;
+        sqlx::query(sql::LABEL_SET)
+            .bind(mount)
+            .bind(path)
+            .bind(stage)
+            .bind(version)
+            .execute(&mut **self.0)
+            .await
+            .pg()?;
         Ok(())
     }
 
     async fn drop_label(&mut self, mount: &str, path: &str, stage: &str) -> StoreResult<bool> {
-        let n = sqlx::query("delete from kv_stage where mount_id = $1 and path = $2 and stage = $3")
+        let n = sqlx::query(sql::LABEL_DROP)
             .bind(mount)
             .bind(path)
             .bind(stage)
@@ -52,7 +44,7 @@ impl LabelTx for PgLabels<'_> {
 
     async fn token(&mut self, mount: &str, path: &str, token: &str) -> StoreResult<Option<(i64, Vec<u8>)>> {
         no_nul(&[token])?;
-        sqlx::query_as("select version, digest from kv_request_token where mount_id = $1 and path = $2 and token = $3")
+        sqlx::query_as(sql::REQUEST_TOKEN_GET)
             .bind(mount)
             .bind(path)
             .bind(token)
@@ -69,17 +61,15 @@ impl LabelTx for PgLabels<'_> {
         version: i64,
         digest: &[u8],
     ) -> StoreResult<()> {
-        sqlx::query(
-            "insert into kv_request_token (mount_id, path, token, version, digest) values ($1, $2, $3, $4, $5)",
-        )
-        .bind(mount)
-        .bind(path)
-        .bind(token)
-        .bind(version)
-        .bind(digest)
-        .execute(&mut **self.0)
-        .await
-        .pg()?;
+        sqlx::query(sql::REQUEST_TOKEN_PUT)
+            .bind(mount)
+            .bind(path)
+            .bind(token)
+            .bind(version)
+            .bind(digest)
+            .execute(&mut **self.0)
+            .await
+            .pg()?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
 
+use crate::store::sql;
 use crate::store::stages::LabelTx;
 use crate::store::StoreResult;
 
@@ -12,30 +13,16 @@ pub struct SqliteLabels<'c>(pub &'c mut SqliteConnection);
 #[async_trait]
 impl LabelTx for SqliteLabels<'_> {
     async fn label(&mut self, mount: &str, path: &str, stage: &str) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar("select version from kv_stage where mount_id = ? and path = ? and stage = ?")
-            .bind(mount)
-            .bind(path)
-            .bind(stage)
-            .fetch_optional(&mut *self.0)
-            .await?)
+        Ok(sqlx::query_scalar(sql::LABEL_GET).bind(mount).bind(path).bind(stage).fetch_optional(&mut *self.0).await?)
     }
 
     async fn set_label(&mut self, mount: &str, path: &str, stage: &str, version: i64) -> StoreResult<()> {
-        sqlx::query(
-            "insert into kv_stage (mount_id, path, stage, version) values (?, ?, ?, ?) \
-             on conflict (mount_id, path, stage) do update set version = excluded.version",
-        )
-        .bind(mount)
-        .bind(path)
-        .bind(stage)
-        .bind(version)
-        .execute(&mut *self.0)
-        .await?;
+        sqlx::query(sql::LABEL_SET).bind(mount).bind(path).bind(stage).bind(version).execute(&mut *self.0).await?;
         Ok(())
     }
 
     async fn drop_label(&mut self, mount: &str, path: &str, stage: &str) -> StoreResult<bool> {
-        let n = sqlx::query("delete from kv_stage where mount_id = ? and path = ? and stage = ?")
+        let n = sqlx::query(sql::LABEL_DROP)
             .bind(mount)
             .bind(path)
             .bind(stage)
@@ -46,7 +33,7 @@ impl LabelTx for SqliteLabels<'_> {
     }
 
     async fn token(&mut self, mount: &str, path: &str, token: &str) -> StoreResult<Option<(i64, Vec<u8>)>> {
-        Ok(sqlx::query_as("select version, digest from kv_request_token where mount_id = ? and path = ? and token = ?")
+        Ok(sqlx::query_as(sql::REQUEST_TOKEN_GET)
             .bind(mount)
             .bind(path)
             .bind(token)
@@ -62,7 +49,7 @@ impl LabelTx for SqliteLabels<'_> {
         version: i64,
         digest: &[u8],
     ) -> StoreResult<()> {
-        sqlx::query("insert into kv_request_token (mount_id, path, token, version, digest) values (?, ?, ?, ?, ?)")
+        sqlx::query(sql::REQUEST_TOKEN_PUT)
             .bind(mount)
             .bind(path)
             .bind(token)

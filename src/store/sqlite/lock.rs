@@ -20,8 +20,8 @@ pub fn lock_database(url: &str) -> StoreResult<Option<DbLock>> {
     if !url.starts_with("sqlite:") {
         return Ok(None);
     }
-    let Some(path) = super::url_to_path(url) else { return Ok(None) };
-    super::prepare_file(&path)?;
+    let Some(path) = super::file::url_to_path(url) else { return Ok(None) };
+    super::file::prepare_file(&path)?;
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");
     let lock_path = path.with_file_name(name);

@@ -44,7 +44,7 @@ impl Drop for Place {
 /// 503 with `Retry-After` when the queue is full.
 fn busy() -> ApiError {
     let mut e =
-        ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, "too many password checks in progress; retry later");
+        ApiError::new(http::StatusCode::SERVICE_UNAVAILABLE, "too many password checks in progress; retry later");
     e.retry_after = Some(RETRY_AFTER);
     e
 }

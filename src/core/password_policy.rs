@@ -220,7 +220,7 @@ pub async fn load(core: &Core, name: &str) -> Result<Option<PasswordPolicy>, Api
 /// Generates off the async workers: a restrictive policy may take many candidates.
 pub(crate) async fn generate_blocking(policy: PasswordPolicy) -> Result<Zeroizing<String>, ApiError> {
     tokio::task::spawn_blocking(move || policy.generate()).await.map_err(|e| ApiError::internal(&e))?.map_err(|e| {
-        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("failed to generate password: {e}"))
+        ApiError::new(http::StatusCode::INTERNAL_SERVER_ERROR, format!("failed to generate password: {e}"))
     })
 }
 

@@ -1,0 +1,120 @@
+//! Running the server from the command line: from a configuration (file, environment, flags) or
+//! in dev mode, until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
+
+use super::config::{self, Overrides};
+use super::http::{Limits, Listener};
+use super::{process, tls};
+use crate::core::seal::SealKind;
+use crate::store;
+
+/// `coffer server --config FILE`: loads the configuration (file, environment, `overrides`), serves
+/// until a shutdown signal, then stops cleanly.
+pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> Result<(), Vec<String>> {
+    let stop = process::shutdown_signal();
+    let (cfg, warnings) = config::load(config_file, overrides)?;
+    process::init_logging(&cfg.log_level, cfg.log_json);
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    process::harden(cfg.disable_mlock);
+    cfg.audit.check_declared()?;
+    if rustix::process::geteuid().is_root() {
+        tracing::warn!("running as root; run Coffer as an unprivileged user");
+    }
+    let tcp =
+        TcpListener::bind(cfg.address).await.map_err(|e| vec![format!("cannot listen on {}: {e}", cfg.address)])?;
+    let listener = match &cfg.tls {
+        Some(files) => {
+            let tls = tls::server_config(&files.cert, &files.key).map_err(|e| vec![e])?;
+            Listener::Tls(tcp, tokio_rustls::TlsAcceptor::from(tls))
+        }
+        None => {
+            tracing::warn!("TLS is disabled (tls_disable = true): traffic is not encrypted");
+            Listener::Plain(tcp)
+        }
+    };
+    // One server per SQLite file: a second one is refused here, before it touches the database.
+    let _db_lock = store::sqlite::lock_database(cfg.storage_url.expose_secret()).map_err(|e| vec![e.to_string()])?;
+    let store =
+        store::open_with(cfg.storage_url.expose_secret(), &cfg.storage_pool).await.map_err(|e| vec![e.to_string()])?;
+    let limits = cfg.limits();
+    let options = super::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone(), lease_ttl: cfg.lease_ttl };
+    let mut running = super::start_with(store, listener, options).await.map_err(|e| vec![e])?;
+    running.core.outbound.set_config(cfg.outbound.clone());
+    running.core.request_deadline.set(cfg.edge.request_duration);
+    let hangup = process::reopen_audit_on_hangup(running.core.clone());
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);
+    if running.core.barrier.is_sealed() {
+        match cfg.seal {
+            // The key file unseals by itself; sealed at this point means not initialised.
+            SealKind::KeyFile(_) => tracing::info!("not initialised: initialise with PUT /v1/sys/init"),
+            SealKind::Shamir => {
+                tracing::info!("sealed: initialise with PUT /v1/sys/init or unseal with PUT /v1/sys/unseal")
+            }
+        }
+    }
+    let tx = running.take_shutdown();
+    stop.await;
+    tracing::info!("signal received");
+    if let Some(tx) = tx {
+        let _ = tx.send(());
+    }
+    running.wait().await;
+    if let Some(h) = hangup {
+        h.abort();
+    }
+    Ok(())
+}
+
+/// `coffer server --dev`: a temporary SQLite store, initialised and unsealed, KV v2 at `secret/`,
+/// plain HTTP on `listen`; serves until a shutdown signal.
+pub async fn dev(listen: SocketAddr, log_level: Option<String>, root_token_id: Option<String>) -> Result<(), String> {
+    let stop = process::shutdown_signal();
+    process::init_logging(log_level.as_deref().unwrap_or("info"), false);
+    process::harden(true);
+    let dir = tempfile::Builder::new().prefix("coffer-dev-").tempdir().map_err(|e| e.to_string())?;
+    let url = format!("sqlite://{}", dir.path().join("coffer.db").display());
+    let store = store::open(&url).await.map_err(|e| e.to_string())?;
+    let tcp = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let limits = Limits::default();
+    let mut running = super::start(store, SealKind::Shamir, Listener::Plain(tcp), limits).await?;
+    let hangup = process::reopen_audit_on_hangup(running.core.clone());
+    let creds = super::setup_dev(&running.core, root_token_id.map(SecretString::from)).await?;
+    print_dev_banner(running.addr, &creds);
+    let core = Arc::clone(&running.core);
+    let tx = running.take_shutdown();
+    stop.await;
+    if let Some(tx) = tx {
+        let _ = tx.send(());
+    }
+    running.wait().await;
+    if let Some(h) = hangup {
+        h.abort();
+    }
+    drop(core);
+    drop(dir);
+    Ok(())
+}
+
+/// Dev mode prints its credentials once, on stdout, as Vault's dev server does.
+fn print_dev_banner(addr: SocketAddr, creds: &super::DevCredentials) {
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::STANDARD.encode(&creds.unseal_key[..]);
+    println!("WARNING! dev mode is enabled! In this mode, Coffer runs entirely from a temporary");
+    println!("SQLite store, starts unsealed with a single unseal key, and serves plain HTTP.");
+    println!();
+    println!("    $ export VAULT_ADDR='http://{addr}'");
+    println!();
+    println!("Unseal Key: {key}");
+    println!("Root Token: {}", creds.root_token.expose_secret());
+    println!();
+    println!("Development mode should NOT be used in production installations!");
+}
