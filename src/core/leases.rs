@@ -71,7 +71,7 @@ fn invalid() -> ApiError {
 }
 
 fn rfc3339(ms: i64) -> Value {
-    Utc.timestamp_millis_opt(ms).single().map_or(Value::Null, |t| json!(crate::engines::kv::timestamp(t)))
+    Utc.timestamp_millis_opt(ms).single().map_or(Value::Null, |t| json!(crate::base::logical::timestamp(t)))
 }
 
 /// Creates a lease owned by the caller's token; answers 429 when a lease-count quota is full.

@@ -5,6 +5,7 @@ pub mod config;
 pub mod default_revocation;
 pub mod guard;
 pub mod roles;
+pub mod rotator_roles;
 pub mod static_roles;
 pub mod target;
 
@@ -134,6 +135,10 @@ pub struct Database;
 
 #[async_trait]
 impl Engine for Database {
+    fn database_roles(&self) -> Option<&dyn crate::core::engine::DatabaseRoles> {
+        Some(self)
+    }
+
     async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError> {
         let path = call.path.trim_end_matches('/');
         let op = req.operation;

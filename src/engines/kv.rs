@@ -5,11 +5,12 @@ mod config;
 mod data;
 mod metadata;
 mod rewrap;
+pub mod rotation;
 pub mod stages;
 mod versions;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::base::error::ApiError;
@@ -52,9 +53,9 @@ impl Engine for KvV2 {
             ("metadata", Operation::Delete) => metadata::delete(&call, key).await,
             ("stages", o) if o.is_write() && !key.is_empty() => stages::move_endpoint(&call, key, &req).await,
             ("stages", Operation::Read) if !key.is_empty() => stages::read_endpoint(&call, key).await,
-            ("rotation", _) if !key.is_empty() => crate::engines::rotation::endpoint(&call, key, &req).await,
+            ("rotation", _) if !key.is_empty() => crate::engines::kv::rotation::endpoint(&call, key, &req).await,
             ("rotate", o) if o.is_write() && !key.is_empty() => {
-                crate::engines::rotation::rotate_now(&call, key, &req).await
+                crate::engines::kv::rotation::rotate_now(&call, key, &req).await
             }
             (
                 "config" | "data" | "subkeys" | "delete" | "undelete" | "destroy" | "metadata" | "rotate" | "stages",
@@ -88,10 +89,7 @@ impl Engine for KvV2 {
     }
 }
 
-/// RFC 3339 with nanoseconds, as Vault prints times.
-pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
+pub use crate::base::logical::timestamp;
 
 /// Maps a store failure to the client's error.
 pub fn store_err(e: StoreError) -> ApiError {

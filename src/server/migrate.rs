@@ -722,14 +722,15 @@ fn check_blobs(tables: &[TableRows], barrier: &Barrier, d: &mut Decrypted, probl
                 continue;
             };
             let place = format!("kv_rotation mount id {mount} path {path}");
-            match blob(row, c_config).map(|b| barrier.decrypt(&crate::engines::rotation::config::aad(mount, path), &b))
+            match blob(row, c_config)
+                .map(|b| barrier.decrypt(&crate::engines::kv::rotation::config::aad(mount, path), &b))
             {
                 Some(Ok(_)) => d.rotations += 1,
                 Some(Err(e)) => problems.push(format!("{place}: configuration: {e}")),
                 None => problems.push(format!("{place}: no configuration")),
             }
             if let (Some(value), Some(token)) = (blob(row, c_value), c_token.and_then(|c| text(row.get(c)))) {
-                match barrier.decrypt(&crate::engines::rotation::state::value_aad(mount, path, token), &value) {
+                match barrier.decrypt(&crate::engines::kv::rotation::state::value_aad(mount, path, token), &value) {
                     Ok(_) => d.rotations += 1,
                     Err(e) => problems.push(format!("{place}: value in flight: {e}")),
                 }

@@ -81,7 +81,7 @@ async fn save(core: &Core, kinds: &Kinds, name: &str, r: &StaticRole) -> Result<
 }
 
 fn rfc3339(ms: i64) -> serde_json::Value {
-    Utc.timestamp_millis_opt(ms).single().map_or(serde_json::Value::Null, |t| json!(crate::engines::kv::timestamp(t)))
+    Utc.timestamp_millis_opt(ms).single().map_or(serde_json::Value::Null, |t| json!(crate::base::logical::timestamp(t)))
 }
 
 /// `database/static-roles/<name>`.
@@ -278,6 +278,23 @@ pub async fn rotate_now(call: &Call<'_>, name: &str) -> Result<Response, ApiErro
 /// `LIST database/static-roles`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     super::list_kind(call.core, &Kinds::of(call).static_roles()).await
+}
+
+/// Rotates due static roles while the process lives, at the lease worker's interval; does work
+/// only while unsealed and holding the leader lease.
+pub async fn run(core: std::sync::Arc<Core>) {
+    let mut interval = tokio::time::interval(crate::core::leases::worker::INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if core.barrier.is_sealed() {
+            continue;
+        }
+        let rotated = rotate_due(&core).await;
+        if rotated > 0 {
+            tracing::info!(roles = rotated, "rotated static database roles");
+        }
+    }
 }
 
 /// Rotates every static role whose time has come, on every database mount. Run by the leader

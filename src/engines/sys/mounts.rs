@@ -148,10 +148,10 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
             "kv"
         }
         "database" if table_name == "mounts" => "database",
-        other if table_name == "auth" && crate::core::AUTH_TYPES.contains(&other) => other,
+        other if table_name == "auth" && core.engines.can_mount("auth", other) => other,
         other => return Err(ApiError::bad_request(format!("plugin not found in the catalog: {other}"))),
     };
-    if (table_name == "auth") != crate::core::AUTH_TYPES.contains(&kind) {
+    if !core.engines.can_mount(table_name, kind) {
         return Err(ApiError::bad_request(format!("plugin not found in the catalog: {kind}")));
     }
     let accessor_suffix: String = hex::encode(crate::crypto::random_bytes::<4>());

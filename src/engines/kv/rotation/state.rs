@@ -25,7 +25,6 @@ use crate::base::refusal::Refusal;
 use crate::base::schedule::Clock;
 use crate::core::mounts::MountEntry;
 use crate::core::Core;
-use crate::engines::database::config::DbConfig;
 use crate::engines::kv::stages::{self, CURRENT, PENDING};
 use crate::store::rotation::RotationRow;
 use crate::store::{Fence, StoreError};
@@ -512,12 +511,15 @@ impl Driver<'_> {
         webhook::call(&hook, &permit, &call).await.map_err(StepError::Failed)
     }
 
-    /// The database connection of a `postgres` rotator, for a step that uses it: only while the
-    /// authority holds and the roles are ones a rotator may change.
-    async fn database(&self, db_mount: &str, db_name: &str, usernames: &[String]) -> Result<DbConfig, StepError> {
-        postgres::authorized_connection(self.core, self.cfg.authorized_by.as_ref(), db_mount, db_name, usernames)
-            .await
-            .map_err(denied)
+    /// The database connection of a `postgres` rotator, for a step that uses it: each action
+    /// checks that the authority holds and the roles are ones a rotator may change.
+    fn database<'a>(
+        &'a self,
+        db_mount: &'a str,
+        db_name: &'a str,
+        usernames: &'a [String],
+    ) -> postgres::Connection<'a> {
+        postgres::Connection { authority: self.cfg.authorized_by.as_ref(), db_mount, db_name, usernames }
     }
 
     /// The new secret data, from the rotator.
@@ -533,11 +535,9 @@ impl Driver<'_> {
                 Ok(next)
             }
             Rotator::Postgres { db_mount, db_name, strategy, usernames } => {
-                let cfg = self.database(db_mount, db_name, usernames).await?;
+                let policy = self.database(db_mount, db_name, usernames).check(self.core).await.map_err(denied)?;
                 let user = postgres::next_user(*strategy, usernames, current).map_err(StepError::Failed)?;
-                let pw = crate::core::password_policy::generate_named(self.core, &cfg.password_policy)
-                    .await
-                    .map_err(failed)?;
+                let pw = crate::core::password_policy::generate_named(self.core, &policy).await.map_err(failed)?;
                 let mut next = current.clone();
                 next.insert("username".into(), Value::String(user));
                 next.insert("password".into(), Value::String(pw.to_string()));
@@ -619,8 +619,10 @@ impl Driver<'_> {
                         return Err(StepError::Failed(format!("role {user:?} is the one current uses")));
                     }
                 }
-                let cfg = self.database(db_mount, db_name, usernames).await?;
-                postgres::set_password(&cfg, user, password).await.map_err(StepError::Failed)
+                self.database(db_mount, db_name, usernames)
+                    .set_password(self.core, user, password)
+                    .await
+                    .map_err(denied)
             }
             Rotator::Webhook { .. } => self.call_hook("set").await.map(drop),
         }
@@ -640,8 +642,7 @@ impl Driver<'_> {
             }
             Rotator::Postgres { db_mount, db_name, usernames, .. } => {
                 let (user, password) = postgres::credentials(&pending, usernames).map_err(StepError::Failed)?;
-                let cfg = self.database(db_mount, db_name, usernames).await?;
-                postgres::log_in(&cfg, user, password).await.map_err(StepError::Failed)
+                self.database(db_mount, db_name, usernames).log_in(self.core, user, password).await.map_err(denied)
             }
             Rotator::Webhook { .. } => {
                 self.check_lead()?;
@@ -749,11 +750,10 @@ impl Driver<'_> {
             .map_err(|e| e.to_string())?
             .ok_or("the secret has no current version")?;
         let (user, password) = postgres::credentials(&current, usernames)?;
-        let cfg =
-            postgres::authorized_connection(self.core, self.cfg.authorized_by.as_ref(), db_mount, db_name, usernames)
-                .await
-                .map_err(|d| d.to_string())?;
-        postgres::set_password(&cfg, user, password).await
+        self.database(db_mount, db_name, usernames)
+            .set_password(self.core, user, password)
+            .await
+            .map_err(|d| d.to_string())
     }
 
     /// Stops scheduling with a visible error: the row stays (a read shows `stopped` and the
