@@ -18,7 +18,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
-use serde_json::json;
 
 use secrecy::ExposeSecret;
 
@@ -26,6 +25,7 @@ use crate::base::error::ApiError;
 use crate::base::logical::Operation;
 use crate::base::logical::{Request, Response};
 use crate::base::policy::{Acl, Capability, Denied, Grant};
+use crate::base::stored;
 use crate::core::audit::entry::Caller;
 use crate::core::audit::{Audit, Trail};
 use crate::core::engine::{Call, Engine};
@@ -104,6 +104,7 @@ impl Core {
         tokens.changes = changes.clone();
         let mut policies = PolicyStore::default();
         policies.changes = changes.clone();
+        let storage_type = store.storage_type();
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             store,
@@ -122,7 +123,7 @@ impl Core {
             mounts: ArcSwap::from_pointee(MountTable::default()),
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
-            storage_type: "sqlite",
+            storage_type,
             rotated: tokio::sync::Notify::new(),
             key_locks: Default::default(),
             audit: Audit::new(audit),
@@ -330,7 +331,9 @@ impl Core {
             .system_get(seal::CLUSTER)
             .await
             .map_err(|e| ApiError::internal(&e))?
-            .and_then(|c| serde_json::from_slice::<Cluster>(&c).ok());
+            // Only seal-status shows it: a record that does not parse is logged under an error id
+            // and the name and id are left out, rather than refusing to unseal.
+            .and_then(|c| stored::parse_bytes::<Cluster>("cluster identity", &c).ok());
         self.cluster.store(Arc::new(cluster));
         self.reload_mounts().await?;
         self.rate_limits.load(&self.store).await?;
@@ -371,10 +374,16 @@ impl Core {
         let mut entries = builtin_mounts();
         for row in rows {
             match engine_for(&row) {
-                Some(engine) => entries.push(Arc::new(MountEntry { api_path: api_path(&row), row, engine })),
-                None => {
+                Ok(Some(engine)) => entries.push(Arc::new(MountEntry { api_path: api_path(&row), row, engine })),
+                Ok(None) => {
                     tracing::warn!(path = %row.path, kind = %row.kind, "mount of unknown type skipped")
                 }
+                // Logged (with an error id) by the parse; the mount keeps its path and answers 500.
+                Err(_) => entries.push(Arc::new(MountEntry {
+                    api_path: api_path(&row),
+                    row,
+                    engine: Arc::new(crate::core::mounts::Unreadable),
+                })),
             }
         }
         self.mounts.store(Arc::new(MountTable::new(entries)));
@@ -503,16 +512,18 @@ pub fn api_path(row: &MountRow) -> String {
 pub const AUTH_TYPES: &[&str] = &["approle", "jwt", "userpass"];
 
 /// The engine implementing a stored mount, if this build has one.
-fn engine_for(row: &MountRow) -> Option<Arc<dyn Engine>> {
-    let options: serde_json::Value = serde_json::from_str(&row.options).unwrap_or(json!({}));
-    match (row.table_name.as_str(), row.kind.as_str()) {
+/// An error if its stored config or options do not parse.
+fn engine_for(row: &MountRow) -> Result<Option<Arc<dyn Engine>>, ApiError> {
+    let _: serde_json::Map<String, serde_json::Value> = stored::parse("mount config", &row.config)?;
+    let options: serde_json::Map<String, serde_json::Value> = stored::parse("mount options", &row.options)?;
+    Ok(match (row.table_name.as_str(), row.kind.as_str()) {
         ("mounts", "kv") if options.get("version").and_then(|v| v.as_str()) == Some("2") => Some(Arc::new(kv::KvV2)),
         ("mounts", "database") => Some(Arc::new(crate::engines::database::Database)),
         ("auth", "jwt") => Some(Arc::new(crate::auth::jwt::JwtAuth)),
         ("auth", "approle") => Some(Arc::new(crate::auth::approle::AppRole)),
         ("auth", "userpass") => Some(Arc::new(crate::auth::userpass::Userpass)),
         _ => None,
-    }
+    })
 }
 
 fn builtin(table: &str, path: &str, kind: &str, description: &str, engine: Arc<dyn Engine>) -> Arc<MountEntry> {
