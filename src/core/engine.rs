@@ -152,21 +152,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// The engine serving a stored mount, if this build has its type.
-    pub fn engine_for(&self, row: &MountRow) -> Option<Arc<dyn Engine>> {
-        let version = || {
-            serde_json::from_str::<serde_json::Value>(&row.options)
-                .ok()
-                .and_then(|o| o.get("version").and_then(|v| v.as_str()).map(String::from))
-        };
-        self.types
+    /// The engine serving a stored mount, if this build has its type; an error if the mount's
+    /// stored config or options do not parse.
+    pub fn engine_for(&self, row: &MountRow) -> Result<Option<Arc<dyn Engine>>, ApiError> {
+        let _: serde_json::Map<String, serde_json::Value> = crate::base::stored::parse("mount config", &row.config)?;
+        let options: serde_json::Map<String, serde_json::Value> =
+            crate::base::stored::parse("mount options", &row.options)?;
+        let version = options.get("version").and_then(|v| v.as_str());
+        Ok(self
+            .types
             .iter()
-            .find(|t| {
-                t.table == row.table_name
-                    && t.kind == row.kind
-                    && t.version.is_none_or(|v| version().as_deref() == Some(v))
-            })
-            .map(|t| t.engine.clone())
+            .find(|t| t.table == row.table_name && t.kind == row.kind && t.version.is_none_or(|v| version == Some(v)))
+            .map(|t| t.engine.clone()))
     }
 
     /// Whether `kind` can be mounted in `table` (`mounts` or `auth`).

@@ -41,9 +41,9 @@ pub struct OpenLease {
 }
 
 impl OpenLease {
-    /// The engine data as JSON (`Null` if it does not parse).
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.data).unwrap_or(Value::Null)
+    /// The engine data as JSON; an error (logged under an error id) if it does not parse.
+    pub fn json(&self) -> Result<Value, String> {
+        crate::base::stored::parse_bytes("lease data", &self.data).map_err(|e| e.errors.join("; "))
     }
 }
 

@@ -106,6 +106,7 @@ impl Core {
         tokens.changes = changes.clone();
         let mut policies = PolicyStore::default();
         policies.changes = changes.clone();
+        let storage_type = store.storage_type();
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             store,
@@ -125,7 +126,7 @@ impl Core {
             engines,
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
-            storage_type: "sqlite",
+            storage_type,
             rotated: tokio::sync::Notify::new(),
             key_locks: Default::default(),
             audit: Audit::new(audit),
@@ -333,7 +334,9 @@ impl Core {
             .system_get(seal::CLUSTER)
             .await
             .map_err(|e| ApiError::internal(&e))?
-            .and_then(|c| serde_json::from_slice::<Cluster>(&c).ok());
+            // Only seal-status shows it: a record that does not parse is logged under an error id
+            // and the name and id are left out, rather than refusing to unseal.
+            .and_then(|c| crate::base::stored::parse_bytes::<Cluster>("cluster identity", &c).ok());
         self.cluster.store(Arc::new(cluster));
         self.reload_mounts().await?;
         self.rate_limits.load(&self.store).await?;
@@ -374,10 +377,16 @@ impl Core {
         let mut entries: Vec<Arc<MountEntry>> = self.engines.builtin.iter().map(builtin).collect();
         for row in rows {
             match self.engines.engine_for(&row) {
-                Some(engine) => entries.push(Arc::new(MountEntry { api_path: api_path(&row), row, engine })),
-                None => {
+                Ok(Some(engine)) => entries.push(Arc::new(MountEntry { api_path: api_path(&row), row, engine })),
+                Ok(None) => {
                     tracing::warn!(path = %row.path, kind = %row.kind, "mount of unknown type skipped")
                 }
+                // Logged (with an error id) by the parse; the mount keeps its path and answers 500.
+                Err(_) => entries.push(Arc::new(MountEntry {
+                    api_path: api_path(&row),
+                    row,
+                    engine: Arc::new(crate::core::mounts::Unreadable),
+                })),
             }
         }
         self.mounts.store(Arc::new(MountTable::new(entries)));

@@ -86,7 +86,7 @@ async fn load_sealed<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>, ApiError> {
     let Some(text) = core.store.entry_get(kind, name).await? else { return Ok(None) };
     let plain = open_entry(&core.barrier, kind, name, &text).map_err(|e| ApiError::internal(&e))?;
-    serde_json::from_slice(&plain).map(Some).map_err(|e| ApiError::internal(&e))
+    crate::base::stored::parse_bytes("database connection", &plain).map(Some)
 }
 
 /// Encrypts and stores an entry as JSON.

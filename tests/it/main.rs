@@ -40,6 +40,7 @@ mod seal;
 mod security;
 mod stages;
 mod store_contract;
+mod stored_corruption;
 mod sudo_paths;
 mod tls;
 mod tokens;

@@ -63,7 +63,11 @@ impl StaticRole {
         if self.rotation_schedule.is_empty() {
             return at_ms + self.rotation_period * 1000;
         }
-        match Schedule::parse(&self.rotation_schedule).ok().and_then(|s| s.next_after(at)) {
+        // A stored schedule that does not parse is logged under an error id and never fires.
+        let schedule = Schedule::parse(&self.rotation_schedule)
+            .map_err(|_| ApiError::internal(&"stored static role rotation_schedule is corrupt"))
+            .ok();
+        match schedule.and_then(|s| s.next_after(at)) {
             Some(fire) => {
                 crate::base::schedule::random_start(fire, self.rotation_window.unsigned_abs()).timestamp_millis()
             }

@@ -187,7 +187,9 @@ pub fn seal(core: &Core, mount_id: &str, path: &str, c: &RotationConfig) -> Resu
 /// Decrypts a row's configuration.
 pub fn open(core: &Core, mount_id: &str, path: &str, blob: &[u8]) -> Result<RotationConfig, String> {
     let plain = core.barrier.decrypt(&aad(mount_id, path), blob).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&plain).map_err(|e| format!("the stored rotation configuration does not parse: {e}"))
+    // Not serde's message: it can quote a value, and the configuration holds credentials.
+    crate::base::stored::parse_bytes(&format!("rotation configuration of {path:?}"), &plain)
+        .map_err(|e| format!("the stored rotation configuration does not parse: {}", e.errors.join("; ")))
 }
 
 /// The next scheduled start after a tick at `after`: the next tick strictly after it (or, when

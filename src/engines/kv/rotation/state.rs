@@ -342,10 +342,14 @@ impl Driver<'_> {
         }
         if self.row.next_rotation_at.is_none_or(|t| t <= now) {
             let at = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_else(Utc::now);
-            let next =
-                self.cfg.parsed_schedule().ok().and_then(|s| {
-                    config::next_start(&s, self.cfg.window, at(self.row.fire_at.unwrap_or(now)), at(now))
-                });
+            // A stored schedule that does not parse is logged under an error id and never fires.
+            let schedule = self
+                .cfg
+                .parsed_schedule()
+                .map_err(|_| crate::base::error::ApiError::internal(&"stored rotation schedule is corrupt"))
+                .ok();
+            let next = schedule
+                .and_then(|s| config::next_start(&s, self.cfg.window, at(self.row.fire_at.unwrap_or(now)), at(now)));
             (self.row.fire_at, self.row.next_rotation_at) = match next {
                 Some((fire, start)) => (Some(fire), Some(start)),
                 None => (None, None),
@@ -560,7 +564,8 @@ impl Driver<'_> {
         let value: Map<String, Value> = match &self.row.new_value {
             Some(blob) => {
                 let plain = self.core.barrier.decrypt(&value_aad(&mount_id, &path, &token), blob).map_err(failed)?;
-                serde_json::from_slice(&plain).map_err(failed)?
+                crate::base::stored::parse_bytes("rotation pending value", &plain)
+                    .map_err(|e| failed(e.errors.join("; ")))?
             }
             None => {
                 let (version, current) = stages::read_stage(self.core, &self.mount, &path, CURRENT)
