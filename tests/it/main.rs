@@ -12,6 +12,7 @@ mod audit;
 mod auth_methods;
 mod clock_jumps;
 mod cluster;
+mod config_env;
 mod conventions;
 mod database;
 mod database_admin;
