@@ -147,8 +147,7 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
             };
             "kv"
         }
-        "database" if table_name == "mounts" => "database",
-        other if table_name == "auth" && core.engines.can_mount("auth", other) => other,
+        other if core.engines.can_mount(table_name, other) => other,
         other => return Err(ApiError::bad_request(format!("plugin not found in the catalog: {other}"))),
     };
     if !core.engines.can_mount(table_name, kind) {
