@@ -104,10 +104,10 @@ impl TokenParams {
 }
 
 /// The mount's `default_lease_ttl` and `max_lease_ttl` (768h when unset).
-fn mount_ttls(call: &Call<'_>) -> (i64, i64) {
-    let cfg: Value = serde_json::from_str(&call.mount.row.config).unwrap_or(Value::Null);
+fn mount_ttls(call: &Call<'_>) -> Result<(i64, i64), ApiError> {
+    let cfg = call.mount.config()?;
     let get = |k: &str| cfg.get(k).and_then(Value::as_i64).filter(|v| *v > 0).unwrap_or(DEFAULT_TTL);
-    (get("default_lease_ttl"), get("max_lease_ttl"))
+    Ok((get("default_lease_ttl"), get("max_lease_ttl")))
 }
 
 /// Issues the orphan token of a successful login and answers with Vault's `auth` block.
@@ -122,7 +122,7 @@ pub async fn login(
         name: display_name.to_string(),
         metadata: meta.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect(),
     };
-    let (mount_default, mount_max) = mount_ttls(call);
+    let (mount_default, mount_max) = mount_ttls(call)?;
     let max = if p.token_max_ttl > 0 { p.token_max_ttl.min(mount_max) } else { mount_max };
     let ttl = if p.token_period > 0 {
         p.token_period

@@ -169,3 +169,8 @@ impl Response {
         Response::Bare { status: StatusCode::OK, body }
     }
 }
+
+/// RFC 3339 with nanoseconds, as Vault prints times.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}

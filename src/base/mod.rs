@@ -16,3 +16,4 @@ pub mod path_chars;
 pub mod policy;
 pub mod refusal;
 pub mod schedule;
+pub mod stored;

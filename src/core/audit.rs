@@ -160,7 +160,7 @@ impl Audit {
                 Some(t) => Some(t),
                 None => store.entry_get(KIND_HEAD, &spec.name).await.map_err(internal)?,
             };
-            text.and_then(|t| serde_json::from_str(&t).ok())
+            text.map(|t| crate::base::stored::parse("audit chain head", &t)).transpose()?
         };
         let target = spec.target.clone();
         let head = tokio::task::spawn_blocking(move || device::resume_head(&target, stored))

@@ -43,9 +43,9 @@ pub struct OpenLease {
 }
 
 impl OpenLease {
-    /// The engine data as JSON (`Null` if it does not parse).
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.data).unwrap_or(Value::Null)
+    /// The engine data as JSON; an error (logged under an error id) if it does not parse.
+    pub fn json(&self) -> Result<Value, String> {
+        crate::base::stored::parse_bytes("lease data", &self.data).map_err(|e| e.errors.join("; "))
     }
 }
 
@@ -68,7 +68,7 @@ fn invalid() -> ApiError {
 }
 
 fn rfc3339(ms: i64) -> Value {
-    Utc.timestamp_millis_opt(ms).single().map_or(Value::Null, |t| json!(crate::engines::kv::timestamp(t)))
+    Utc.timestamp_millis_opt(ms).single().map_or(Value::Null, |t| json!(crate::base::logical::timestamp(t)))
 }
 
 /// Creates a lease owned by the caller's token; answers 429 when a lease-count quota is full.

@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use chrono::Utc;
-use serde_json::json;
 
 use secrecy::ExposeSecret;
 
@@ -29,7 +28,7 @@ use crate::base::logical::{Request, Response};
 use crate::base::policy::{Acl, Capability, Denied, Grant};
 use crate::core::audit::entry::Caller;
 use crate::core::audit::{Audit, Trail};
-use crate::core::engine::{Call, Engine};
+use crate::core::engine::Call;
 use crate::core::mounts::{MountEntry, MountTable};
 use crate::core::policy_store::PolicyStore;
 use crate::core::seal::SealKind;
@@ -37,7 +36,6 @@ use crate::core::tokens::{TokenEntry, TokenStore};
 use crate::crypto::barrier::Barrier;
 use crate::crypto::Key;
 use crate::store::{MountRow, SharedStore};
-use crate::{auth::token, engines::kv, engines::sys};
 use seal::{Cluster, SealManager};
 
 /// Server state shared by every request.
@@ -52,6 +50,8 @@ pub struct Core {
     pub policies: PolicyStore,
     /// Mount table.
     pub mounts: ArcSwap<MountTable>,
+    /// The engines of this build (built by the server).
+    pub engines: crate::core::engine::Registry,
     /// Seal lifecycle.
     pub seal: SealManager,
     /// Cluster identity (loaded at unseal).
@@ -99,12 +99,14 @@ impl Core {
         seal_kind: SealKind,
         audit: crate::core::audit::Settings,
         argon2_queue: usize,
+        engines: crate::core::engine::Registry,
     ) -> Arc<Self> {
         let changes = crate::store::bus::Changes::default();
         let mut tokens = TokenStore::default();
         tokens.changes = changes.clone();
         let mut policies = PolicyStore::default();
         policies.changes = changes.clone();
+        let storage_type = store.storage_type();
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             store,
@@ -121,9 +123,10 @@ impl Core {
             rate_limits: Default::default(),
             request_deadline: Default::default(),
             mounts: ArcSwap::from_pointee(MountTable::default()),
+            engines,
             seal: SealManager::new(seal_kind),
             cluster: ArcSwap::from_pointee(None),
-            storage_type: "sqlite",
+            storage_type,
             rotated: tokio::sync::Notify::new(),
             key_locks: Default::default(),
             audit: Audit::new(audit),
@@ -142,7 +145,7 @@ impl Core {
     }
 
     async fn pipeline(&self, mut req: Request) -> Result<Response, ApiError> {
-        if let Some(resp) = sys::unauthenticated(self, &req).await {
+        if let Some(resp) = self.engines.system.before_auth(self, &req).await {
             return resp;
         }
         if self.barrier.is_sealed() {
@@ -334,7 +337,9 @@ impl Core {
             .system_get(seal::CLUSTER)
             .await
             .map_err(|e| ApiError::internal(&e))?
-            .and_then(|c| serde_json::from_slice::<Cluster>(&c).ok());
+            // Only seal-status shows it: a record that does not parse is logged under an error id
+            // and the name and id are left out, rather than refusing to unseal.
+            .and_then(|c| crate::base::stored::parse_bytes::<Cluster>("cluster identity", &c).ok());
         self.cluster.store(Arc::new(cluster));
         self.reload_mounts().await?;
         self.rate_limits.load(&self.store).await?;
@@ -372,13 +377,19 @@ impl Core {
     /// Rebuilds the in-memory mount table from storage plus the built-in mounts.
     pub async fn reload_mounts(&self) -> Result<(), ApiError> {
         let rows = self.store.mount_list().await.map_err(ApiError::from)?;
-        let mut entries = builtin_mounts();
+        let mut entries: Vec<Arc<MountEntry>> = self.engines.builtin.iter().map(builtin).collect();
         for row in rows {
-            match engine_for(&row) {
-                Some(engine) => entries.push(Arc::new(MountEntry { api_path: api_path(&row), row, engine })),
-                None => {
+            match self.engines.engine_for(&row) {
+                Ok(Some(engine)) => entries.push(Arc::new(MountEntry { api_path: api_path(&row), row, engine })),
+                Ok(None) => {
                     tracing::warn!(path = %row.path, kind = %row.kind, "mount of unknown type skipped")
                 }
+                // Logged (with an error id) by the parse; the mount keeps its path and answers 500.
+                Err(_) => entries.push(Arc::new(MountEntry {
+                    api_path: api_path(&row),
+                    row,
+                    engine: Arc::new(crate::core::mounts::Unreadable),
+                })),
             }
         }
         self.mounts.store(Arc::new(MountTable::new(entries)));
@@ -503,55 +514,20 @@ pub fn api_path(row: &MountRow) -> String {
     }
 }
 
-/// Auth method types this build can mount under `sys/auth`.
-pub const AUTH_TYPES: &[&str] = &["approle", "jwt", "userpass"];
-
-/// The engine implementing a stored mount, if this build has one.
-fn engine_for(row: &MountRow) -> Option<Arc<dyn Engine>> {
-    let options: serde_json::Value = serde_json::from_str(&row.options).unwrap_or(json!({}));
-    match (row.table_name.as_str(), row.kind.as_str()) {
-        ("mounts", "kv") if options.get("version").and_then(|v| v.as_str()) == Some("2") => Some(Arc::new(kv::KvV2)),
-        ("mounts", "database") => Some(Arc::new(crate::engines::database::Database)),
-        ("auth", "jwt") => Some(Arc::new(crate::auth::jwt::JwtAuth)),
-        ("auth", "approle") => Some(Arc::new(crate::auth::approle::AppRole)),
-        ("auth", "userpass") => Some(Arc::new(crate::auth::userpass::Userpass)),
-        _ => None,
-    }
-}
-
-fn builtin(table: &str, path: &str, kind: &str, description: &str, engine: Arc<dyn Engine>) -> Arc<MountEntry> {
+/// The mount entry of a built-in mount.
+fn builtin(b: &crate::core::engine::Builtin) -> Arc<MountEntry> {
     let row = MountRow {
-        id: format!("builtin-{kind}"),
-        table_name: table.into(),
-        path: path.into(),
-        kind: kind.into(),
-        description: description.into(),
-        accessor: format!("{kind}_builtin"),
+        id: format!("builtin-{}", b.kind),
+        table_name: b.table.into(),
+        path: b.path.into(),
+        kind: b.kind.into(),
+        description: b.description.into(),
+        accessor: format!("{}_builtin", b.kind),
         config: "{}".into(),
         options: "{}".into(),
         local: false,
         seal_wrap: false,
         created_at: String::new(),
     };
-    Arc::new(MountEntry { api_path: api_path(&row), row, engine })
-}
-
-fn builtin_mounts() -> Vec<Arc<MountEntry>> {
-    vec![
-        builtin(
-            "mounts",
-            "sys/",
-            "system",
-            "system endpoints used for control, policy and debugging",
-            Arc::new(sys::System),
-        ),
-        builtin("auth", "token/", "token", "token based credentials", Arc::new(token::TokenAuth)),
-        builtin(
-            "mounts",
-            "cubbyhole/",
-            "cubbyhole",
-            "per-token private secret storage",
-            Arc::new(crate::core::cubbyhole::Cubbyhole),
-        ),
-    ]
+    Arc::new(MountEntry { api_path: api_path(&row), row, engine: b.engine.clone() })
 }

@@ -2,9 +2,14 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
+
 use serde_json::{json, Map, Value};
 
-use crate::core::engine::Engine;
+use crate::base::error::ApiError;
+use crate::base::logical::{Request, Response};
+use crate::base::stored;
+use crate::core::engine::{Call, Engine};
 use crate::store::MountRow;
 
 /// A mounted engine and its stored settings.
@@ -18,11 +23,21 @@ pub struct MountEntry {
 }
 
 impl MountEntry {
+    /// The stored `config` object; a 500 (logged under an error id) if it does not parse.
+    pub fn config(&self) -> Result<Map<String, Value>, ApiError> {
+        stored::parse("mount config", &self.row.config)
+    }
+
+    /// The stored `options` object; a 500 (logged under an error id) if it does not parse.
+    pub fn options(&self) -> Result<Map<String, Value>, ApiError> {
+        stored::parse("mount options", &self.row.options)
+    }
+
     /// Vault's mount-entry JSON.
-    pub fn describe(&self) -> Value {
+    pub fn describe(&self) -> Result<Value, ApiError> {
         let r = &self.row;
-        let config: Value = serde_json::from_str(&r.config).unwrap_or_else(|_| json!({}));
-        let options: Value = serde_json::from_str(&r.options).unwrap_or(Value::Null);
+        let config = self.config()?;
+        let options = self.options()?;
         let mut cfg = Map::new();
         cfg.insert("default_lease_ttl".into(), config.get("default_lease_ttl").cloned().unwrap_or(json!(0)));
         cfg.insert("force_no_cache".into(), config.get("force_no_cache").cloned().unwrap_or(json!(false)));
@@ -30,27 +45,66 @@ impl MountEntry {
         if r.table_name == "auth" {
             cfg.insert("token_type".into(), json!("default-service"));
         }
-        json!({
+        Ok(json!({
             "accessor": r.accessor,
             "config": cfg,
             "deprecation_status": "supported",
             "description": r.description,
             "external_entropy_access": false,
             "local": r.local,
-            "options": if options.as_object().is_some_and(|o| o.is_empty()) && r.kind != "kv" { Value::Null } else { options },
+            "options": if options.is_empty() && r.kind != "kv" { Value::Null } else { Value::Object(options) },
             "plugin_version": "",
             "running_plugin_version": format!("v{}+builtin.coffer", env!("CARGO_PKG_VERSION")),
             "running_sha256": "",
             "seal_wrap": r.seal_wrap,
             "type": r.kind,
             "uuid": r.id,
-        })
+        }))
     }
 
     /// True for KV v2 mounts.
     pub fn is_kv_v2(&self) -> bool {
         self.row.kind == "kv" && self.row.options.contains("\"version\":\"2\"")
     }
+}
+
+/// The engine of a mount whose stored settings do not parse: the mount keeps its path, but every
+/// request to it, and every revocation or renewal of its leases, fails (a 500 under an error id)
+/// until the row is repaired. Nothing runs on a default.
+pub struct Unreadable;
+
+#[async_trait]
+impl Engine for Unreadable {
+    async fn handle(&self, call: Call<'_>, _req: Request) -> Result<Response, ApiError> {
+        Err(unreadable(call.mount))
+    }
+
+    async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
+        Err(unreadable(call.mount))
+    }
+
+    async fn revoke_lease(
+        &self,
+        _core: &crate::core::Core,
+        mount: &MountEntry,
+        _lease: &crate::core::leases::OpenLease,
+    ) -> Result<(), String> {
+        Err(unreadable(mount).errors.join("; "))
+    }
+
+    async fn renew_lease(
+        &self,
+        _core: &crate::core::Core,
+        mount: &MountEntry,
+        _lease: &crate::core::leases::OpenLease,
+        _expire: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
+        Err(unreadable(mount).errors.join("; "))
+    }
+}
+
+fn unreadable(mount: &MountEntry) -> ApiError {
+    ApiError::internal(&format!("the stored settings of mount {:?} are corrupt", mount.api_path))
 }
 
 /// All mounts, longest path first.

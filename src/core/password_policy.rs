@@ -197,7 +197,7 @@ pub(crate) async fn load_text(core: &Core, name: &str) -> Result<Option<String>,
     let Some(raw) = core.store.entry_get(KIND, name).await.map_err(ApiError::from)? else {
         return Ok(None);
     };
-    let stored: Stored = serde_json::from_str(&raw).map_err(|e| ApiError::internal(&e))?;
+    let stored: Stored = crate::base::stored::parse("password policy", &raw)?;
     Ok(Some(stored.policy))
 }
 

@@ -61,7 +61,7 @@ impl PolicyStore {
     pub async fn read(&self, store: &SharedStore, name: &str) -> Result<Option<StoredPolicy>, ApiError> {
         let raw = store.entry_get(KIND, name).await.map_err(ApiError::from)?;
         match raw {
-            Some(r) => Ok(Some(serde_json::from_str(&r).map_err(internal)?)),
+            Some(r) => Ok(Some(crate::base::stored::parse("policy", &r)?)),
             None if name == "default" => {
                 Ok(Some(StoredPolicy { policy: Policy::default_policy().raw, version: 0, modified: String::new() }))
             }

@@ -107,7 +107,7 @@ impl RateLimits {
         let mut out = Vec::new();
         for name in store.entry_list(KIND, "").await? {
             if let Some(text) = store.entry_get(KIND, &name).await? {
-                out.push(Arc::new(serde_json::from_str::<Quota>(&text).map_err(|e| ApiError::internal(&e))?));
+                out.push(Arc::new(crate::base::stored::parse::<Quota>("rate limit quota", &text)?));
             }
         }
         self.quotas.store(Arc::new(out));
@@ -160,7 +160,7 @@ pub async fn endpoint(core: &Core, name: &str, req: &Request) -> Result<Response
     match req.operation {
         Operation::Read => {
             let text = core.store.entry_get(KIND, name).await?.ok_or_else(ApiError::not_found)?;
-            let q: Quota = serde_json::from_str(&text).map_err(|e| ApiError::internal(&e))?;
+            let q: Quota = crate::base::stored::parse("rate limit quota", &text)?;
             Ok(Response::data(json!({
                 "name": q.name,
                 "path": q.path,
@@ -178,7 +178,7 @@ pub async fn endpoint(core: &Core, name: &str, req: &Request) -> Result<Response
         }
         op if op.is_write() => {
             let existing: Option<Quota> = match core.store.entry_get(KIND, name).await? {
-                Some(text) => Some(serde_json::from_str(&text).map_err(|e| ApiError::internal(&e))?),
+                Some(text) => Some(crate::base::stored::parse("rate limit quota", &text)?),
                 None => None,
             };
             let rate = rate_field(req)?

@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 
 use crate::base::error::ApiError;
+use crate::base::stored;
 use crate::crypto::{self, Key};
 use crate::store::{SharedStore, StoreError, TokenRow};
 
@@ -28,7 +29,8 @@ fn internal(e: StoreError) -> ApiError {
     e.into()
 }
 
-/// A resolved token: its stored row, parsed.
+/// A resolved token: its stored row, parsed. A row whose JSON columns do not parse is refused
+/// with a 500 (never read as an empty list: `[]` in `bound_cidrs` means "from anywhere").
 #[derive(Debug, Clone)]
 pub struct TokenEntry {
     /// Stored row.
@@ -37,9 +39,10 @@ pub struct TokenEntry {
     pub policies: Vec<String>,
     /// Parsed login identity (parsed once, not per request).
     pub identity: Option<crate::base::identity::Identity>,
-    /// Parsed `bound_cidrs` (empty: usable from anywhere); `None` when the stored list does not
-    /// parse, which makes the token usable from nowhere (fail closed).
-    pub bound_cidrs: Option<Vec<ipnet::IpNet>>,
+    /// Parsed `bound_cidrs` (empty: usable from anywhere).
+    pub bound_cidrs: Vec<ipnet::IpNet>,
+    /// Parsed metadata map.
+    pub meta: Map<String, Value>,
 }
 
 impl TokenEntry {
@@ -49,14 +52,19 @@ impl TokenEntry {
         row.policies = "[]".into();
         row.accessor = String::new();
         row.display_name = String::new();
-        Self::from_row(row)
+        Self { row, policies: Vec::new(), identity: None, bound_cidrs: Vec::new(), meta: Map::new() }
     }
 
-    fn from_row(row: TokenRow) -> Self {
-        let policies = serde_json::from_str(&row.policies).unwrap_or_default();
-        let identity = serde_json::from_str(&row.identity).ok();
-        let bound_cidrs = serde_json::from_str(&row.bound_cidrs).ok();
-        Self { row, policies, identity, bound_cidrs }
+    /// Parses a stored row; a 500 (logged under an error id) if a JSON column does not parse.
+    pub fn from_row(row: TokenRow) -> Result<Self, ApiError> {
+        let policies = stored::parse("token policies", &row.policies)?;
+        let identity = match row.identity.as_str() {
+            "" => None,
+            text => Some(stored::parse("token identity", text)?),
+        };
+        let bound_cidrs = stored::parse("token bound_cidrs", &row.bound_cidrs)?;
+        let meta = stored::parse("token meta", &row.meta)?;
+        Ok(Self { row, policies, identity, bound_cidrs, meta })
     }
 
     /// True for tokens carrying the `root` policy.
@@ -64,18 +72,9 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == "root")
     }
 
-    /// Whether a caller at `addr` may use this token (its `bound_cidrs`, if any). A stored list
-    /// that does not parse allows no address.
+    /// Whether a caller at `addr` may use this token (its `bound_cidrs`, if any).
     pub fn allowed_from(&self, addr: Option<std::net::IpAddr>) -> bool {
-        match &self.bound_cidrs {
-            Some(cidrs) => addr_allowed(cidrs, addr),
-            None => false,
-        }
-    }
-
-    /// The token's metadata map.
-    pub fn meta(&self) -> Map<String, Value> {
-        serde_json::from_str(&self.row.meta).unwrap_or_default()
+        addr_allowed(&self.bound_cidrs, addr)
     }
 
     /// Vault's token-lookup `data`; `id` is the token itself when the caller presented it.
@@ -85,7 +84,7 @@ impl TokenEntry {
             DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
         };
         let ttl = r.expire_time.map(|e| (e - now.timestamp()).max(0)).unwrap_or(0);
-        let meta = self.meta();
+        let meta = &self.meta;
         let mut data = json!({
             "accessor": r.accessor,
             "creation_time": r.creation_time,
@@ -96,7 +95,7 @@ impl TokenEntry {
             "explicit_max_ttl": r.explicit_max_ttl,
             "id": id.unwrap_or(""),
             "issue_time": rfc(r.creation_time),
-            "meta": if meta.is_empty() { Value::Null } else { Value::Object(meta) },
+            "meta": if meta.is_empty() { Value::Null } else { Value::Object(meta.clone()) },
             "num_uses": r.num_uses,
             "orphan": r.orphan,
             "path": r.path,
@@ -108,10 +107,8 @@ impl TokenEntry {
         if r.period > 0 {
             data["period"] = json!(r.period);
         }
-        if let Ok(cidrs) = serde_json::from_str::<Vec<String>>(&r.bound_cidrs) {
-            if !cidrs.is_empty() {
-                data["bound_cidrs"] = json!(cidrs);
-            }
+        if !self.bound_cidrs.is_empty() {
+            data["bound_cidrs"] = json!(self.bound_cidrs);
         }
         data
     }
@@ -120,13 +117,13 @@ impl TokenEntry {
     pub fn auth_block(&self, client_token: Option<&str>, now: DateTime<Utc>) -> Value {
         let r = &self.row;
         let ttl = r.expire_time.map(|e| (e - now.timestamp()).max(0)).unwrap_or(0);
-        let meta = self.meta();
+        let meta = &self.meta;
         json!({
             "client_token": client_token.unwrap_or(""),
             "accessor": r.accessor,
             "policies": self.policies,
             "token_policies": self.policies,
-            "metadata": if meta.is_empty() { Value::Null } else { Value::Object(meta) },
+            "metadata": if meta.is_empty() { Value::Null } else { Value::Object(meta.clone()) },
             "lease_duration": ttl,
             "renewable": r.renewable,
             "entity_id": self.identity.as_ref().map(|i| i.entity_id()).unwrap_or_default(),
@@ -272,7 +269,7 @@ impl TokenStore {
             },
         };
         store.token_put(&row).await.map_err(internal)?;
-        Ok((token, TokenEntry::from_row(row)))
+        Ok((token, TokenEntry::from_row(row)?))
     }
 
     /// Finds a token by value without the 403 mapping (`None` if unknown or expired).
@@ -293,8 +290,32 @@ impl TokenStore {
         accessor: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<TokenEntry>, ApiError> {
+        self.find_row_by_accessor(store, accessor, now).await?.map(TokenEntry::from_row).transpose()
+    }
+
+    /// The stored row of a token by accessor, unparsed (`None` if unknown or expired): enough to
+    /// revoke a token whose JSON columns are corrupt.
+    pub async fn find_row_by_accessor(
+        &self,
+        store: &SharedStore,
+        accessor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRow>, ApiError> {
         let row = store.token_by_accessor(accessor).await.map_err(internal)?;
-        Ok(row.map(TokenEntry::from_row).filter(|e| !expired(e, now)))
+        Ok(row.filter(|r| !expired(r, now)))
+    }
+
+    /// The stored row of a token by value, unparsed and uncached (`None` if unknown or expired):
+    /// enough to revoke a token whose JSON columns are corrupt.
+    pub async fn find_row(
+        &self,
+        store: &SharedStore,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<TokenRow>, ApiError> {
+        let Some(hash) = self.hash(token) else { return Err(ApiError::sealed()) };
+        let row = store.token_get(&hash).await.map_err(internal)?;
+        Ok(row.filter(|r| !expired(r, now)))
     }
 
     async fn resolve(
@@ -309,7 +330,7 @@ impl TokenStore {
             None => {
                 let generation = self.generation.load(Ordering::SeqCst);
                 let Some(row) = store.token_get(&hash).await.map_err(internal)? else { return Ok(None) };
-                let entry = Arc::new(TokenEntry::from_row(row));
+                let entry = Arc::new(TokenEntry::from_row(row)?);
                 if entry.row.num_uses == 0 {
                     if let Ok(mut c) = self.cache.write() {
                         // A revocation since the read would make this entry stale: skip it.
@@ -324,7 +345,7 @@ impl TokenStore {
                 entry
             }
         };
-        Ok((!expired(&entry, now)).then_some(entry))
+        Ok((!expired(&entry.row, now)).then_some(entry))
     }
 
     /// Resolves a presented token; every failure is the same 403.
@@ -352,7 +373,7 @@ impl TokenStore {
                 if row.num_uses <= 0 {
                     return Err(ApiError::permission_denied());
                 }
-                return Box::pin(self.spend_use(store, &TokenEntry::from_row(row))).await;
+                return Box::pin(self.spend_use(store, &TokenEntry::from_row(row)?)).await;
             }
             Err(e) => return Err(internal(e)),
         }
@@ -446,8 +467,8 @@ impl TokenStore {
     }
 }
 
-fn expired(e: &TokenEntry, now: DateTime<Utc>) -> bool {
-    e.row.expire_time.is_some_and(|t| t <= now.timestamp()) || e.row.num_uses < 0
+fn expired(r: &TokenRow, now: DateTime<Utc>) -> bool {
+    r.expire_time.is_some_and(|t| t <= now.timestamp()) || r.num_uses < 0
 }
 
 /// The token's hard limit on its lifetime in seconds from creation (0 = none): the lesser of its

@@ -5,6 +5,7 @@ pub mod config;
 pub mod default_revocation;
 pub mod guard;
 pub mod roles;
+pub mod rotator_roles;
 pub mod static_roles;
 pub mod target;
 
@@ -86,7 +87,7 @@ async fn load_sealed<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>, ApiError> {
     let Some(text) = core.store.entry_get(kind, name).await? else { return Ok(None) };
     let plain = open_entry(&core.barrier, kind, name, &text).map_err(|e| ApiError::internal(&e))?;
-    serde_json::from_slice(&plain).map(Some).map_err(|e| ApiError::internal(&e))
+    crate::base::stored::parse_bytes("database connection", &plain).map(Some)
 }
 
 /// Encrypts and stores an entry as JSON.
@@ -135,6 +136,10 @@ pub struct Database;
 
 #[async_trait]
 impl Engine for Database {
+    fn database_roles(&self) -> Option<&dyn crate::core::engine::DatabaseRoles> {
+        Some(self)
+    }
+
     async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError> {
         let path = call.path.trim_end_matches('/');
         let op = req.operation;

@@ -5,11 +5,12 @@ mod config;
 mod data;
 mod metadata;
 mod rewrap;
+pub mod rotation;
 pub mod stages;
 mod versions;
 
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::base::error::ApiError;
@@ -52,9 +53,9 @@ impl Engine for KvV2 {
             ("metadata", Operation::Delete) => metadata::delete(&call, key).await,
             ("stages", o) if o.is_write() && !key.is_empty() => stages::move_endpoint(&call, key, &req).await,
             ("stages", Operation::Read) if !key.is_empty() => stages::read_endpoint(&call, key).await,
-            ("rotation", _) if !key.is_empty() => crate::engines::rotation::endpoint(&call, key, &req).await,
+            ("rotation", _) if !key.is_empty() => crate::engines::kv::rotation::endpoint(&call, key, &req).await,
             ("rotate", o) if o.is_write() && !key.is_empty() => {
-                crate::engines::rotation::rotate_now(&call, key, &req).await
+                crate::engines::kv::rotation::rotate_now(&call, key, &req).await
             }
             (
                 "config" | "data" | "subkeys" | "delete" | "undelete" | "destroy" | "metadata" | "rotate" | "stages",
@@ -88,10 +89,7 @@ impl Engine for KvV2 {
     }
 }
 
-/// RFC 3339 with nanoseconds, as Vault prints times.
-pub fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
+pub use crate::base::logical::timestamp;
 
 /// Maps a store failure to the client's error.
 pub fn store_err(e: StoreError) -> ApiError {
@@ -106,23 +104,33 @@ fn check_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `custom_metadata` as stored JSON text → JSON value (`null` when unset).
-fn custom_metadata_value(raw: &Option<String>) -> Value {
-    raw.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null)
+/// `custom_metadata` as stored JSON text → JSON value (`null` when unset; a 500 if it does not
+/// parse).
+fn custom_metadata_value(raw: &Option<String>) -> Result<Value, ApiError> {
+    match raw.as_deref() {
+        None => Ok(Value::Null),
+        Some(text) => crate::base::stored::parse("kv custom_metadata", text),
+    }
 }
 
 /// Version metadata as returned by writes and reads.
-fn version_metadata(v: &crate::store::KvVersionRow, custom: &Option<String>) -> Value {
-    json!({
+fn version_metadata(v: &crate::store::KvVersionRow, custom: &Option<String>) -> Result<Value, ApiError> {
+    Ok(json!({
         "created_time": v.created_time,
-        "custom_metadata": custom_metadata_value(custom),
+        "custom_metadata": custom_metadata_value(custom)?,
         "deletion_time": v.deletion_time.clone().unwrap_or_default(),
         "destroyed": v.destroyed,
         "version": v.version,
-    })
+    }))
 }
 
-/// True when the version has a deletion time that has passed.
-fn is_deleted(v: &crate::store::KvVersionRow, now: DateTime<Utc>) -> bool {
-    v.deletion_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).is_some_and(|t| t <= now)
+/// True when the version has a deletion time that has passed. A stored deletion time that does
+/// not parse is a 500 (logged under an error id), never "not deleted".
+fn is_deleted(v: &crate::store::KvVersionRow, now: DateTime<Utc>) -> Result<bool, ApiError> {
+    match v.deletion_time.as_deref() {
+        None => Ok(false),
+        Some(t) => DateTime::parse_from_rfc3339(t)
+            .map(|t| t <= now)
+            .map_err(|_| ApiError::internal(&"stored kv deletion_time is corrupt: not an RFC 3339 time")),
+    }
 }

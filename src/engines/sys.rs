@@ -60,6 +60,10 @@ pub struct System;
 
 #[async_trait]
 impl Engine for System {
+    async fn before_auth(&self, core: &Core, req: &Request) -> Option<Result<Response, ApiError>> {
+        unauthenticated(core, req).await
+    }
+
     async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError> {
         let path = call.path.trim_end_matches('/');
         let op = req.operation;

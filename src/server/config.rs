@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub mod env;
+
 use crate::core::seal::SealKind;
 
 /// The file as written: every key optional.
@@ -329,32 +331,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Environment variables Coffer reads, and the key each sets.
-const ENV_KEYS: &[&str] = &[
-    "LISTENER_ADDRESS",
-    "LISTENER_TLS_CERT_FILE",
-    "LISTENER_TLS_KEY_FILE",
-    "LISTENER_TLS_DISABLE",
-    "LISTENER_MAX_REQUEST_SIZE",
-    "LISTENER_MAX_JSON_DEPTH",
-    "LISTENER_HTTP_READ_HEADER_TIMEOUT",
-    "LISTENER_HTTP_IDLE_TIMEOUT",
-    "LISTENER_HTTP_READ_TIMEOUT",
-    "LISTENER_MAX_REQUEST_DURATION",
-    "LISTENER_MAX_CONNECTIONS",
-    "AUDIT_MAX_ENTRY_SIZE",
-    "AUTH_ARGON2_QUEUE",
-    "STORAGE_URL",
-    "STORAGE_MAX_CONNECTIONS",
-    "STORAGE_ACQUIRE_TIMEOUT",
-    "STORAGE_IDLE_TIMEOUT",
-    "SEAL_TYPE",
-    "SEAL_KEY_FILE",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "DISABLE_MLOCK",
-];
-
 /// Overrides given on the command line.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -372,85 +348,31 @@ impl RawConfig {
         toml::from_str(text).map_err(|e| format!("invalid config file: {e}"))
     }
 
-    /// Applies `COFFER_*` variables from `env`. Returns warnings for unknown variables.
-    pub fn apply_env(&mut self, env: &BTreeMap<String, String>) -> Result<Vec<String>, Vec<String>> {
+    /// The file's text (`""` without a file) with the `COFFER_*` variables of `env` on top (a
+    /// variable replaces the file's value of its key, lists and `[[audit_device]]` included).
+    /// Returns warnings naming unknown `COFFER_*` variables, or every problem found.
+    pub fn from_sources(file: &str, env: &BTreeMap<String, String>) -> Result<(Self, Vec<String>), Vec<String>> {
+        Self::from_toml(file).map_err(|e| vec![e])?;
+        let mut merged: toml::Table = file.parse().map_err(|e| vec![format!("invalid config file: {e}")])?;
+        let (values, warnings) = env::values(env)?;
         let mut errors = Vec::new();
-        let mut warnings = Vec::new();
-        for name in env.keys().filter_map(|k| k.strip_prefix("COFFER_")) {
-            let base = name.strip_suffix("_FILE").unwrap_or(name);
-            let known = ENV_KEYS.contains(&base)
-                || ENV_KEYS.contains(&name)
-                || name.starts_with("TEST_")
-                || name == "ADDR"
-                || name == "TOKEN";
-            if !known {
-                warnings.push(format!("unknown environment variable COFFER_{name} ignored"));
+        for (key, value) in values {
+            // Alone first, so that a value of the wrong shape is blamed on its variable.
+            let mut alone = toml::Table::new();
+            place(&mut alone, key, value.clone());
+            if let Err(e) = toml::Value::Table(alone).try_into::<RawConfig>() {
+                errors.push(format!("COFFER_{}: {}", key.var, e.message()));
+                continue;
             }
+            place(&mut merged, key, value);
         }
-        for key in ENV_KEYS {
-            let direct = env.get(&format!("COFFER_{key}"));
-            let file = env.get(&format!("COFFER_{key}_FILE"));
-            let value = match (direct, file) {
-                (Some(_), Some(_)) => {
-                    errors.push(format!("both COFFER_{key} and COFFER_{key}_FILE are set; use one"));
-                    continue;
-                }
-                (Some(v), None) => v.clone(),
-                (None, Some(path)) => match std::fs::read_to_string(path) {
-                    Ok(v) => v.trim_end_matches(['\n', '\r']).to_string(),
-                    Err(e) => {
-                        errors.push(format!("COFFER_{key}_FILE: cannot read {path}: {e}"));
-                        continue;
-                    }
-                },
-                (None, None) => continue,
-            };
-            if let Err(e) = self.set(key, value) {
-                errors.push(format!("COFFER_{key}: {e}"));
-            }
+        if !errors.is_empty() {
+            return Err(errors);
         }
-        if errors.is_empty() {
-            Ok(warnings)
-        } else {
-            Err(errors)
-        }
-    }
-
-    fn set(&mut self, key: &str, v: String) -> Result<(), String> {
-        let boolean = |v: &str| match v {
-            "1" | "true" | "TRUE" | "True" => Ok(true),
-            "0" | "false" | "FALSE" | "False" => Ok(false),
-            _ => Err("expected true or false".to_string()),
-        };
-        let number = |v: &str| v.parse::<usize>().map_err(|_| "expected a number".to_string());
-        match key {
-            "LISTENER_ADDRESS" => self.listener.address = Some(v),
-            "LISTENER_TLS_CERT_FILE" => self.listener.tls_cert_file = Some(v.into()),
-            "LISTENER_TLS_KEY_FILE" => self.listener.tls_key_file = Some(v.into()),
-            "LISTENER_TLS_DISABLE" => self.listener.tls_disable = Some(boolean(&v)?),
-            "LISTENER_MAX_REQUEST_SIZE" => self.listener.max_request_size = Some(number(&v)?),
-            "LISTENER_MAX_JSON_DEPTH" => self.listener.max_json_depth = Some(number(&v)?),
-            "LISTENER_HTTP_READ_HEADER_TIMEOUT" => self.listener.http_read_header_timeout = Some(v),
-            "LISTENER_HTTP_IDLE_TIMEOUT" => self.listener.http_idle_timeout = Some(v),
-            "LISTENER_HTTP_READ_TIMEOUT" => self.listener.http_read_timeout = Some(v),
-            "LISTENER_MAX_REQUEST_DURATION" => self.listener.max_request_duration = Some(v),
-            "LISTENER_MAX_CONNECTIONS" => self.listener.max_connections = Some(number(&v)?),
-            "AUDIT_MAX_ENTRY_SIZE" => self.audit.max_entry_size = Some(number(&v)?),
-            "AUTH_ARGON2_QUEUE" => self.auth.argon2_queue = Some(number(&v)?),
-            "STORAGE_URL" => self.storage.url = Some(SecretString::from(v)),
-            "STORAGE_MAX_CONNECTIONS" => {
-                self.storage.max_connections = Some(v.parse().map_err(|_| "expected a number".to_string())?)
-            }
-            "STORAGE_ACQUIRE_TIMEOUT" => self.storage.acquire_timeout = Some(v),
-            "STORAGE_IDLE_TIMEOUT" => self.storage.idle_timeout = Some(v),
-            "SEAL_TYPE" => self.seal.kind = Some(v),
-            "SEAL_KEY_FILE" => self.seal.key_file = Some(v.into()),
-            "LOG_LEVEL" => self.log.level = Some(v),
-            "LOG_FORMAT" => self.log.format = Some(v),
-            "DISABLE_MLOCK" => self.disable_mlock = Some(boolean(&v)?),
-            _ => {}
-        }
-        Ok(())
+        let raw = toml::Value::Table(merged)
+            .try_into::<RawConfig>()
+            .map_err(|e| vec![format!("invalid configuration: {e}")])?;
+        Ok((raw, warnings))
     }
 
     /// Applies command-line overrides (they win over file and environment).
@@ -643,17 +565,30 @@ fn audit_settings(
     s
 }
 
+/// Sets `key` to `value` in `table`, in its section (replacing a section of the wrong type, which
+/// the file check has already refused).
+fn place(table: &mut toml::Table, key: env::EnvKey, value: toml::Value) {
+    if key.section.is_empty() {
+        table.insert(key.key.to_string(), value);
+        return;
+    }
+    let section = table.entry(key.section).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if !section.is_table() {
+        *section = toml::Value::Table(toml::Table::new());
+    }
+    if let toml::Value::Table(t) = section {
+        t.insert(key.key.to_string(), value);
+    }
+}
+
 /// Loads a config file, then the process environment, then `overrides`.
 pub fn load(path: Option<&std::path::Path>, overrides: &Overrides) -> Result<(Config, Vec<String>), Vec<String>> {
-    let mut raw = match path {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?;
-            RawConfig::from_toml(&text).map_err(|e| vec![e])?
-        }
-        None => RawConfig::default(),
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p).map_err(|e| vec![format!("cannot read {}: {e}", p.display())])?,
+        None => String::new(),
     };
     let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("COFFER_")).collect();
-    let warnings = raw.apply_env(&env)?;
+    let (mut raw, warnings) = RawConfig::from_sources(&text, &env)?;
     raw.apply_overrides(overrides);
     Ok((raw.validate()?, warnings))
 }
@@ -691,17 +626,16 @@ mod tests {
 
     #[test]
     fn edge_limits_come_from_file_and_env_and_bad_ones_are_named() {
-        let mut raw = RawConfig::from_toml(
+        let (raw, _) = RawConfig::from_sources(
             "[listener]\ntls_disable = true\nhttp_read_header_timeout = \"3s\"\nmax_connections = 10\n\
              [storage]\nurl = \"sqlite:///x\"\n[auth]\nargon2_queue = 5\n[audit]\nmax_entry_size = 8192",
+            &env(&[
+                ("COFFER_LISTENER_HTTP_IDLE_TIMEOUT", "1m"),
+                ("COFFER_LISTENER_HTTP_READ_TIMEOUT", "4s"),
+                ("COFFER_LISTENER_MAX_REQUEST_DURATION", "45s"),
+                ("COFFER_AUTH_ARGON2_QUEUE", "7"),
+            ]),
         )
-        .unwrap();
-        raw.apply_env(&env(&[
-            ("COFFER_LISTENER_HTTP_IDLE_TIMEOUT", "1m"),
-            ("COFFER_LISTENER_HTTP_READ_TIMEOUT", "4s"),
-            ("COFFER_LISTENER_MAX_REQUEST_DURATION", "45s"),
-            ("COFFER_AUTH_ARGON2_QUEUE", "7"),
-        ]))
         .unwrap();
         let c = raw.validate().unwrap();
         let l = c.limits();
@@ -726,9 +660,11 @@ mod tests {
 
     #[test]
     fn env_overrides_file_and_flags_override_env() {
-        let mut raw = RawConfig::from_toml(EXAMPLE).unwrap();
-        raw.apply_env(&env(&[("COFFER_LISTENER_ADDRESS", "127.0.0.1:9000"), ("COFFER_LISTENER_TLS_DISABLE", "true")]))
-            .unwrap();
+        let (mut raw, _) = RawConfig::from_sources(
+            EXAMPLE,
+            &env(&[("COFFER_LISTENER_ADDRESS", "127.0.0.1:9000"), ("COFFER_LISTENER_TLS_DISABLE", "true")]),
+        )
+        .unwrap();
         assert_eq!(raw.listener.address.as_deref(), Some("127.0.0.1:9000"));
         raw.apply_overrides(&Overrides { address: Some("127.0.0.1:9100".into()), ..Default::default() });
         let c = raw.validate().unwrap();
@@ -741,18 +677,104 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("url");
         std::fs::write(&f, "sqlite:///tmp/x.db\n").unwrap();
-        let mut raw = RawConfig::default();
-        raw.apply_env(&env(&[("COFFER_STORAGE_URL_FILE", f.to_str().unwrap())])).unwrap();
+        let (raw, _) = RawConfig::from_sources("", &env(&[("COFFER_STORAGE_URL_FILE", f.to_str().unwrap())])).unwrap();
         assert_eq!(raw.storage.url.as_ref().unwrap().expose_secret(), "sqlite:///tmp/x.db");
         let both = env(&[("COFFER_STORAGE_URL", "a"), ("COFFER_STORAGE_URL_FILE", "b")]);
-        assert!(RawConfig::default().apply_env(&both).is_err());
+        assert!(RawConfig::from_sources("", &both).is_err());
     }
 
     #[test]
     fn unknown_env_warns_and_unknown_key_fails() {
-        let w = RawConfig::default().apply_env(&env(&[("COFFER_LISTENR_ADDRESS", "x")])).unwrap();
+        let (_, w) = RawConfig::from_sources("", &env(&[("COFFER_LISTENR_ADDRESS", "x")])).unwrap();
         assert_eq!(w.len(), 1);
         assert!(RawConfig::from_toml("[listener]\nadress = \"x\"").is_err());
+    }
+
+    #[test]
+    fn ha_audit_outbound_and_listener_sections_come_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let devices = dir.path().join("devices.json");
+        std::fs::write(
+            &devices,
+            r#"[{"name": "siem", "type": "socket", "options": {"address": "127.0.0.1:9", "socket_type": "udp"}}]"#,
+        )
+        .unwrap();
+        let file = "[storage]\nurl = \"sqlite:///x\"\n[ha]\nnode_name = \"from-file\"\n\
+                    [outbound]\nallowed_urls = [\"https://file.example/\"]\n\
+                    [[audit_device]]\nname = \"file\"\ntype = \"file\"\noptions = { file_path = \"stdout\" }\n";
+        let (raw, warnings) = RawConfig::from_sources(
+            file,
+            &env(&[
+                ("COFFER_LISTENER_ADDRESS", "127.0.0.1:9201"),
+                ("COFFER_LISTENER_TLS_DISABLE", "1"),
+                ("COFFER_LISTENER_MAX_JSON_DEPTH", "12"),
+                ("COFFER_HA_NODE_NAME", "node-env-1"),
+                ("COFFER_HA_LEASE_TTL", "30s"),
+                ("COFFER_AUDIT_TIMEOUT", "3s"),
+                ("COFFER_AUDIT_CHECKPOINT_ENTRIES", "5"),
+                ("COFFER_AUDIT_CHECKPOINT_INTERVAL", "1m"),
+                ("COFFER_AUDIT_FILE_DIR", "/var/log/coffer"),
+                ("COFFER_AUDIT_DEVICE_FILE", devices.to_str().unwrap()),
+                ("COFFER_OUTBOUND_ALLOWED_URLS", "https://a.example/hooks/, https://b.example/"),
+            ]),
+        )
+        .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let c = raw.validate().unwrap();
+        assert_eq!(c.address.to_string(), "127.0.0.1:9201");
+        assert!(c.tls.is_none());
+        assert_eq!(c.max_json_depth, 12);
+        assert_eq!(c.audit.node_name, "node-env-1");
+        assert_eq!(c.lease_ttl, std::time::Duration::from_secs(30));
+        assert_eq!(c.audit.timeout, std::time::Duration::from_secs(3));
+        assert_eq!(c.audit.cadence.entries, 5);
+        assert_eq!(c.audit.cadence.interval, std::time::Duration::from_secs(60));
+        assert_eq!(c.audit.file_dir, crate::core::audit::FileDir::Inside("/var/log/coffer".into()));
+        // A variable replaces the file's value of its key, lists and audit devices included.
+        assert_eq!(c.audit.declared.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["siem"]);
+        assert_eq!(
+            c.outbound.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["https://a.example/hooks/", "https://b.example/"]
+        );
+        // A JSON array is a list too (the rule of params::string_list).
+        let (raw, _) = RawConfig::from_sources(
+            "[listener]\ntls_disable = true\n[storage]\nurl = \"sqlite:///x\"",
+            &env(&[("COFFER_OUTBOUND_ALLOWED_URLS", r#"["https://c.example/"]"#)]),
+        )
+        .unwrap();
+        assert_eq!(raw.outbound.allowed_urls, ["https://c.example/"]);
+    }
+
+    #[test]
+    fn bad_environment_values_name_their_variable_and_never_echo_the_value() {
+        let errors = RawConfig::from_sources(
+            "",
+            &env(&[
+                ("COFFER_HA_LEASE_TTL", "x"),
+                ("COFFER_AUDIT_CHECKPOINT_ENTRIES", "many-s3cr3t"),
+                ("COFFER_STORAGE_MAX_CONNECTIONS", "99999999999"),
+                ("COFFER_AUDIT_DEVICE", "{\"name\": \"s3cr3t\"}"),
+                ("COFFER_LISTENER_TLS_DISABLE", "s3cr3t"),
+            ]),
+        )
+        .unwrap_err();
+        for var in ["COFFER_AUDIT_CHECKPOINT_ENTRIES:", "COFFER_AUDIT_DEVICE:", "COFFER_LISTENER_TLS_DISABLE:"] {
+            assert!(errors.iter().any(|e| e.starts_with(var)), "{var} {errors:?}");
+        }
+        assert!(errors.iter().all(|e| !e.contains("s3cr3t")), "{errors:?}");
+        // Values of the right shape but out of range are named by the variable too.
+        let errors =
+            RawConfig::from_sources("", &env(&[("COFFER_STORAGE_MAX_CONNECTIONS", "99999999999")])).unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("COFFER_STORAGE_MAX_CONNECTIONS:")), "{errors:?}");
+        // And the values that parse are validated like the file's.
+        let (raw, _) = RawConfig::from_sources(
+            "[listener]\ntls_disable = true\n[storage]\nurl = \"sqlite:///x\"",
+            &env(&[("COFFER_HA_LEASE_TTL", "1s"), ("COFFER_HA_NODE_NAME", "a/b")]),
+        )
+        .unwrap();
+        let errors = raw.validate().unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("ha.lease_ttl")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.starts_with("ha.node_name")), "{errors:?}");
     }
 
     #[test]
@@ -764,10 +786,11 @@ mod tests {
 
     #[test]
     fn pool_settings_come_from_file_and_env_and_bad_ones_are_named() {
-        let mut raw =
-            RawConfig::from_toml("[storage]\nurl = \"postgres://db/c\"\nmax_connections = 4\nacquire_timeout = \"2s\"")
-                .unwrap();
-        raw.apply_env(&env(&[("COFFER_STORAGE_IDLE_TIMEOUT", "1m"), ("COFFER_LISTENER_TLS_DISABLE", "true")])).unwrap();
+        let (raw, _) = RawConfig::from_sources(
+            "[storage]\nurl = \"postgres://db/c\"\nmax_connections = 4\nacquire_timeout = \"2s\"",
+            &env(&[("COFFER_STORAGE_IDLE_TIMEOUT", "1m"), ("COFFER_LISTENER_TLS_DISABLE", "true")]),
+        )
+        .unwrap();
         let c = raw.validate().unwrap();
         assert_eq!(c.storage_pool.max_connections, 4);
         assert_eq!(c.storage_pool.acquire_timeout, std::time::Duration::from_secs(2));

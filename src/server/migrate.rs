@@ -730,7 +730,7 @@ fn check_blobs(tables: &[TableRows], barrier: &Barrier, d: &mut Decrypted, probl
                 None => problems.push(format!("{place}: no configuration")),
             }
             if let (Some(value), Some(token)) = (blob(row, c_value), c_token.and_then(|c| text(row.get(c)))) {
-                match barrier.open(&value, crate::engines::rotation::state::value_context(mount, path, token)) {
+                match barrier.open(&value, crate::engines::kv::rotation::state::value_context(mount, path, token)) {
                     Ok(_) => d.rotations += 1,
                     Err(e) => problems.push(format!("{place}: value in flight: {e}")),
                 }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod http;
 pub mod migrate;
 pub mod process;
+pub mod registry;
 pub mod run;
 pub mod tls;
 
@@ -94,7 +95,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
-    let core = Core::new(store, seal, audit, limits.argon2_queue);
+    let core = Core::new(store, seal, audit, limits.argon2_queue, registry::builtin());
     core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {
         tracing::info!("unsealed from the key file");
@@ -108,7 +109,8 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         tokio::spawn(crate::engines::kv::rewrap_worker(core.clone())),
         tokio::spawn(token_tidy_worker(core.clone())),
         tokio::spawn(crate::core::leases::worker::run(core.clone())),
-        tokio::spawn(crate::engines::rotation::worker::run(core.clone())),
+        tokio::spawn(crate::engines::database::static_roles::run(core.clone())),
+        tokio::spawn(crate::engines::kv::rotation::worker::run(core.clone())),
         tokio::spawn(leader_worker(core.clone(), lease_ttl)),
     ];
     if let Some(bus) = core.store.bus() {

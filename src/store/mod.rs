@@ -241,6 +241,9 @@ pub type KvRead = (KvMetadataRow, Option<KvVersionRow>);
 /// Everything Coffer persists. One implementation per database; the contract suite runs on each.
 #[async_trait]
 pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 'static {
+    /// The database behind this store as `sys/seal-status` names it: `sqlite` or `postgresql`.
+    fn storage_type(&self) -> &'static str;
+
     /// The change feed between nodes sharing this store (`None`: a single-node store).
     fn bus(&self) -> Option<Arc<dyn crate::store::bus::Bus>> {
         None

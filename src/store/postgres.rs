@@ -127,6 +127,10 @@ pub(super) async fn check_fence(tx: &mut Transaction<'static, Postgres>, fence: 
 
 #[async_trait]
 impl Store for PgStore {
+    fn storage_type(&self) -> &'static str {
+        "postgresql"
+    }
+
     // ---- Whole-store copy, for `coffer operator migrate` (src/migrate.rs, src/store/copy.rs) ----
     async fn dump_tables(&self) -> StoreResult<Vec<copy::TableRows>> {
         // One repeatable-read transaction: every table from the same snapshot.

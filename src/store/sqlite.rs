@@ -168,6 +168,10 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    fn storage_type(&self) -> &'static str {
+        "sqlite"
+    }
+
     // ---- Whole-store copy, for `coffer operator migrate` (src/migrate.rs, src/store/copy.rs) ----
     async fn dump_tables(&self) -> StoreResult<Vec<copy::TableRows>> {
         // One read transaction: every table from the same snapshot.

@@ -80,6 +80,11 @@ pub(crate) fn spawn_wrapped(wrapper: &[&str], cfg: &Path, log_level: &str, env: 
     for (k, v) in env {
         cmd.env(k, v);
     }
+    spawn_cmd(cmd)
+}
+
+/// Runs `cmd` (a `coffer server` with its stderr piped) and waits for its "listening on" line.
+pub(crate) fn spawn_cmd(mut cmd: Command) -> Proc {
     let mut child = cmd.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();

@@ -172,18 +172,18 @@ async fn the_scheduler_rotates_once_per_tick_under_a_manual_clock() {
     .await;
     let next = at(&cfg["next_rotation"]);
     let clock = ManualClock::new(next - TimeDelta::seconds(1));
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0, "not due yet");
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0, "not due yet");
     assert_eq!(versions(&s, "sched").await, vec![1]);
 
     clock.set(next + TimeDelta::seconds(1));
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
     assert_eq!(stages(&s, "sched").await, json!({"current": 2, "previous": 1}));
     let st = status(&s, "sched").await;
     assert_eq!((st["last_outcome"].clone(), st["rotations_succeeded"].clone()), (json!("succeeded"), json!(1)));
     assert_eq!(at(&st["last_rotated"]).timestamp_millis(), clock.now().timestamp_millis());
     // The same tick again: nothing more.
     for _ in 0..3 {
-        assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0);
+        assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
     }
     assert_eq!(versions(&s, "sched").await, vec![1, 2]);
 
@@ -192,15 +192,15 @@ async fn the_scheduler_rotates_once_per_tick_under_a_manual_clock() {
     assert!(next2 > next + TimeDelta::days(30) - TimeDelta::hours(2), "{next} → {next2}");
     assert!(next2 < next + TimeDelta::days(30) + TimeDelta::hours(2), "{next} → {next2}");
     clock.set(next2 - TimeDelta::seconds(1));
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
     clock.set(next2);
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
     assert_eq!(stages(&s, "sched").await, json!({"current": 3, "previous": 2}));
 
     // Down for a year: one rotation, not twelve, and the next start is in the future again.
     clock.set(next2 + TimeDelta::days(365));
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 1);
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
     assert_eq!(versions(&s, "sched").await, vec![1, 2, 3, 4]);
     assert!(at(&status(&s, "sched").await["next_rotation"]) > clock.now());
 
@@ -331,7 +331,7 @@ async fn delete_stops_scheduling_without_rolling_back() {
     let (st, _) = s.call("GET", "secret/rotation/d", None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let clock = ManualClock::new(next + TimeDelta::days(1));
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
     assert_eq!(versions(&s, "d").await, vec![1]);
     let (st, _) = s.call("DELETE", "secret/rotation/d", None).await;
     assert_eq!(st, StatusCode::NO_CONTENT, "deleting again is fine");
@@ -499,7 +499,7 @@ async fn a_webhook_failing_at_any_step_fails_after_retries_and_leaves_current_un
         .await;
         let clock = ManualClock::new(at(&cfg["next_rotation"]) + TimeDelta::seconds(1));
         for attempt in 1..=3 {
-            assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 1, "{step}: attempt {attempt}");
+            assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1, "{step}: attempt {attempt}");
             let st = status(&s, &path).await;
             if attempt < 3 {
                 let f = &st["in_flight"];
@@ -507,7 +507,7 @@ async fn a_webhook_failing_at_any_step_fails_after_retries_and_leaves_current_un
                 assert!(f["last_error"].as_str().unwrap().contains("HTTP 500"), "{st}");
                 let retry = at(&f["next_attempt"]);
                 assert!(retry > clock.now(), "backoff: {st}");
-                assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 0, "{step}: not before the backoff");
+                assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0, "{step}: not before the backoff");
                 clock.set(retry + TimeDelta::milliseconds(1));
             } else {
                 assert!(st["in_flight"].is_null(), "{st}");
@@ -530,7 +530,7 @@ async fn a_webhook_failing_at_any_step_fails_after_retries_and_leaves_current_un
         // Healthy again: the next scheduled rotation succeeds.
         hook.fail_at(None);
         clock.set(at(&status(&s, &path).await["next_rotation"]) + TimeDelta::seconds(1));
-        assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 1);
+        assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
         let st = status(&s, &path).await;
         assert_eq!((st["last_outcome"].as_str(), st["rotations_succeeded"].as_i64()), (Some("succeeded"), Some(1)));
         let current = stages(&s, &path).await["current"].as_i64().unwrap();
@@ -553,13 +553,13 @@ async fn a_new_current_written_during_a_rotation_abandons_it() {
     )
     .await;
     let clock = ManualClock::new(at(&cfg["next_rotation"]) + TimeDelta::seconds(1));
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
     assert_eq!(stages(&s, "ab").await, json!({"current": 1, "pending": 2}));
     // An operator writes a new value by hand while the rotation waits for its retry.
     s.write("secret/data/ab", json!({"api_key": "by-hand"})).await;
     hook.fail_at(None);
     clock.advance(TimeDelta::hours(1));
-    assert_eq!(coffer::engines::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
     let st = status(&s, "ab").await;
     assert_eq!((st["last_outcome"].as_str(), st["rotations_abandoned"].as_i64()), (Some("abandoned"), Some(1)), "{st}");
     assert!(st["in_flight"].is_null());
@@ -761,7 +761,7 @@ async fn concurrent_rotate_calls_and_ticks_never_make_two_pending_versions() {
     let ticks: Vec<_> = (0..8)
         .map(|_| {
             let (c, clock) = (c.clone(), clock.clone());
-            tokio::spawn(async move { coffer::engines::rotation::tick(&c, &*clock).await })
+            tokio::spawn(async move { coffer::engines::kv::rotation::tick(&c, &*clock).await })
         })
         .collect();
     let mut worked = 0;
@@ -884,11 +884,11 @@ fn spawn(cfg: &Path, crash_after: Option<&str>) -> Proc {
         .arg(cfg)
         .env("COFFER_DISABLE_MLOCK", "true")
         .env("COFFER_LOG_LEVEL", "info")
-        .env_remove(coffer::engines::rotation::state::CRASH_ENV)
+        .env_remove(coffer::engines::kv::rotation::state::CRASH_ENV)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     if let Some(point) = crash_after {
-        cmd.env(coffer::engines::rotation::state::CRASH_ENV, point);
+        cmd.env(coffer::engines::kv::rotation::state::CRASH_ENV, point);
     }
     let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();

@@ -461,10 +461,16 @@ async fn sec32_an_unreadable_bound_cidrs_makes_the_token_unusable() {
     row.bound_cidrs = "[\"10.0.0.0/33\"]".into();
     core.store.token_put(&row).await.unwrap();
     core.tokens.invalidate();
-    // Fail closed: a binding that cannot be read binds to nowhere, not to everywhere.
-    assert_eq!(s.call_as(&t, "GET", "auth/token/lookup-self", None).await.0, StatusCode::FORBIDDEN);
+    // Fail closed: a binding that cannot be read is a 500 under an error id (decisions-i15-json),
+    // never a token usable from everywhere.
+    let unusable = |(st, v): (StatusCode, Value)| {
+        assert_eq!(st, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+        assert!(error_of(&v).starts_with("internal error (id "), "{v}");
+    };
+    unusable(s.call_as(&t, "GET", "auth/token/lookup-self", None).await);
     row.bound_cidrs = "not json".into();
     core.store.token_put(&row).await.unwrap();
     core.tokens.invalidate();
-    assert_eq!(s.call_as(&t, "GET", "auth/token/lookup-self", None).await.0, StatusCode::FORBIDDEN);
+    unusable(s.call_as(&t, "GET", "auth/token/lookup-self", None).await);
+    unusable(s.call_as(&t, "GET", "secret/data/app/x", None).await);
 }

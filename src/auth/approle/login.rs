@@ -44,7 +44,8 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
         .entry_get(&kinds.role_ids(), &role_hash)
         .await
         .map_err(store_err)?
-        .and_then(|raw| serde_json::from_str(&raw).ok());
+        .map(|raw| crate::base::stored::parse("approle role_id index", &raw))
+        .transpose()?;
     let (name, role) = match index {
         Some(idx) => {
             let role = Role::load(call, &idx.name).await?.filter(|r| r.uid == idx.uid);

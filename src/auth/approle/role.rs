@@ -48,7 +48,7 @@ impl Role {
     /// Loads a role by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
         let raw = call.core.store.entry_get(&Kinds::of(call).roles(), name).await.map_err(store_err)?;
-        raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()
+        raw.map(|r| crate::base::stored::parse("approle role", &r)).transpose()
     }
 
     async fn save(&self, call: &Call<'_>, name: &str) -> Result<(), ApiError> {
@@ -102,7 +102,7 @@ async fn claim_role_id(call: &Call<'_>, role: &Role, name: &str, role_id: &str) 
     let kinds = Kinds::of(call);
     let store = &call.core.store;
     if let Some(raw) = store.entry_get(&kinds.role_ids(), &hash).await.map_err(store_err)? {
-        let idx: RoleIdIndex = serde_json::from_str(&raw).map_err(|e| ApiError::internal(&e))?;
+        let idx: RoleIdIndex = crate::base::stored::parse("approle role_id index", &raw)?;
         if idx.uid != role.uid && Role::load(call, &idx.name).await?.is_some_and(|r| r.uid == idx.uid) {
             return Err(multierror_500("role_id already in use"));
         }

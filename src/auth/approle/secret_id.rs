@@ -81,7 +81,7 @@ pub fn now_ns() -> i64 {
 /// Loads the secret-id entry with this HMAC under a role.
 pub async fn load(call: &Call<'_>, uid: &str, hash: &str) -> Result<Option<SecretIdEntry>, ApiError> {
     let raw = call.core.store.entry_get(&Kinds::of(call).secret_ids(uid), hash).await.map_err(store_err)?;
-    raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()
+    raw.map(|r| crate::base::stored::parse("approle secret_id", &r)).transpose()
 }
 
 /// Deletes a secret-id and its accessor index entry.

@@ -53,7 +53,7 @@ impl JwtConfig {
     /// Loads the mount's configuration.
     pub async fn load(call: &Call<'_>) -> Result<Option<Self>, ApiError> {
         let raw = call.core.store.entry_get(&config_kind(call), CONFIG_ENTRY).await.map_err(store_err)?;
-        raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()
+        raw.map(|r| crate::base::stored::parse("jwt config", &r)).transpose()
     }
 
     /// The algorithm allow-list.

@@ -78,7 +78,7 @@ impl JwtRole {
     /// Loads a role by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
         let raw = call.core.store.entry_get(&roles_kind(call), name).await.map_err(store_err)?;
-        raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()
+        raw.map(|r| crate::base::stored::parse("jwt role", &r)).transpose()
     }
 
     async fn save(&self, call: &Call<'_>, name: &str) -> Result<(), ApiError> {

@@ -12,6 +12,7 @@ use crate::base::logical::{Request, Response};
 use crate::base::params;
 use crate::core::engine::Call;
 use crate::core::tokens::TokenEntry;
+use crate::store::TokenRow;
 
 fn bad_token() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "bad token")
@@ -40,8 +41,8 @@ async fn target(call: &Call<'_>, req: &Request) -> Result<(Option<String>, Token
 }
 
 /// Whether `target` is the caller or one of its descendants.
-async fn within_callers_tree(call: &Call<'_>, target: &TokenEntry) -> Result<bool, ApiError> {
-    let mut parent = Some(target.row.hash.clone());
+async fn within_callers_tree(call: &Call<'_>, target: &TokenRow) -> Result<bool, ApiError> {
+    let mut parent = Some(target.hash.clone());
     for _ in 0..64 {
         let Some(h) = parent else { return Ok(false) };
         if h == call.token.row.hash {
@@ -52,11 +53,12 @@ async fn within_callers_tree(call: &Call<'_>, target: &TokenEntry) -> Result<boo
     Ok(false)
 }
 
-/// The token behind `accessor`, if the caller may act on it.
-async fn by_accessor(call: &Call<'_>, req: &Request) -> Result<Option<TokenEntry>, ApiError> {
+/// The stored row of the token behind `accessor`, if the caller may act on it (unparsed, so that
+/// a token whose stored JSON is corrupt can still be revoked).
+async fn by_accessor(call: &Call<'_>, req: &Request) -> Result<Option<TokenRow>, ApiError> {
     let accessor =
         params::str_field(&req.data, "accessor")?.ok_or_else(|| ApiError::bad_request("missing accessor"))?;
-    let found = call.core.tokens.find_by_accessor(&call.core.store, accessor, Utc::now()).await?;
+    let found = call.core.tokens.find_row_by_accessor(&call.core.store, accessor, Utc::now()).await?;
     match found {
         Some(t) if call.sudo || within_callers_tree(call, &t).await? => Ok(Some(t)),
         Some(_) => Err(ApiError::permission_denied()),
@@ -81,7 +83,7 @@ pub async fn lookup(call: &Call<'_>, req: &Request) -> Result<Response, ApiError
 /// `auth/token/lookup-accessor`.
 pub async fn lookup_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let t = by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?;
-    Ok(Response::data(t.lookup_data(None, Utc::now())))
+    Ok(Response::data(TokenEntry::from_row(t)?.lookup_data(None, Utc::now())))
 }
 
 fn increment(req: &Request) -> Result<Option<i64>, ApiError> {
@@ -107,7 +109,8 @@ pub async fn renew(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
 /// `auth/token/renew-accessor`.
 pub async fn renew_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let now = Utc::now();
-    let t = by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?;
+    let t =
+        TokenEntry::from_row(by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?)?;
     let (t, w) = call.core.tokens.renew(&call.core.store, &t, increment(req)?, now).await?;
     Ok(auth_response(t.auth_block(None, now), w))
 }
@@ -119,11 +122,12 @@ pub async fn revoke_self(call: &Call<'_>) -> Result<Response, ApiError> {
     Ok(Response::NoContent)
 }
 
-/// `auth/token/revoke` with `token`: 204 even for an unknown token.
+/// `auth/token/revoke` with `token`: 204 even for an unknown token (a token whose stored JSON is
+/// corrupt can still be revoked).
 pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    if let Some(t) = call.core.tokens.find(&call.core.store, token, Utc::now()).await? {
-        let tree = call.core.tokens.revoke_tree(&call.core.store, &t.row.hash).await?;
+    if let Some(t) = call.core.tokens.find_row(&call.core.store, token, Utc::now()).await? {
+        let tree = call.core.tokens.revoke_tree(&call.core.store, &t.hash).await?;
         crate::core::leases::revoke_for_tokens(call.core, &tree).await;
     }
     Ok(Response::NoContent)
@@ -133,7 +137,7 @@ pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError
 pub async fn revoke_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     match by_accessor(call, req).await? {
         Some(t) => {
-            let tree = call.core.tokens.revoke_tree(&call.core.store, &t.row.hash).await?;
+            let tree = call.core.tokens.revoke_tree(&call.core.store, &t.hash).await?;
             crate::core::leases::revoke_for_tokens(call.core, &tree).await;
             Ok(Response::NoContent)
         }
@@ -154,8 +158,8 @@ pub async fn revoke_orphan(call: &Call<'_>, req: &Request) -> Result<Response, A
         return Err(ApiError::permission_denied());
     }
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    if let Some(t) = call.core.tokens.find(&call.core.store, token, Utc::now()).await? {
-        let revoked = call.core.tokens.revoke_orphan(&call.core.store, &t.row.hash).await?;
+    if let Some(t) = call.core.tokens.find_row(&call.core.store, token, Utc::now()).await? {
+        let revoked = call.core.tokens.revoke_orphan(&call.core.store, &t.hash).await?;
         crate::core::leases::revoke_for_tokens(call.core, &revoked).await;
     }
     Ok(Response::NoContent)

@@ -46,7 +46,7 @@ impl TokenRole {
     /// Loads a role.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
         let raw = call.core.store.entry_get(KIND, &name.to_lowercase()).await.map_err(ApiError::from)?;
-        raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()
+        raw.map(|r| crate::base::stored::parse("token role", &r)).transpose()
     }
 
     /// Whether the role names the policies its tokens may get (otherwise they must be a subset

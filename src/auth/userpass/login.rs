@@ -54,9 +54,10 @@ pub struct LockoutConfig {
 
 impl LockoutConfig {
     /// Reads `lockout_threshold`, `lockout_duration`, `lockout_counter_reset` and
-    /// `lockout_disable` from the mount's options JSON (unparsable values keep the defaults).
-    pub fn from_options(options: &str) -> Self {
-        let opts: Map<String, Value> = serde_json::from_str(options).unwrap_or_default();
+    /// `lockout_disable` from the mount's stored options JSON (unparsable values keep the
+    /// defaults; options that are not JSON at all are a 500).
+    pub fn from_options(options: &str) -> Result<Self, ApiError> {
+        let opts: Map<String, Value> = crate::base::stored::parse("mount options", options)?;
         let secs = |k: &str, default: u64| {
             let v = params::duration_field(&opts, k).ok().flatten().filter(|v| *v > 0).unwrap_or(default);
             i64::try_from(v).unwrap_or(i64::MAX / 2)
@@ -64,11 +65,11 @@ impl LockoutConfig {
         let disabled = params::bool_field(&opts, "lockout_disable").ok().flatten().unwrap_or(false);
         let threshold = params::u64_field(&opts, "lockout_threshold").ok().flatten().unwrap_or(DEFAULT_THRESHOLD);
         let duration = secs("lockout_duration", DEFAULT_DURATION);
-        Self {
+        Ok(Self {
             threshold: if disabled { 0 } else { threshold },
             duration,
             counter_reset: secs("lockout_counter_reset", u64::try_from(duration).unwrap_or(DEFAULT_DURATION)),
-        }
+        })
     }
 }
 
@@ -119,7 +120,7 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
     let name = names::check("username", raw_name, Case::Lower)?.to_string();
     let store = &call.core.store;
     let kind = lockout_kind(call);
-    let cfg = LockoutConfig::from_options(&call.mount.row.options);
+    let cfg = LockoutConfig::from_options(&call.mount.row.options)?;
     let scope = login_lock_scope(call);
     // The Argon2 place first: logins waiting for this user's lock count against the queue.
     let place = call.core.hashing.reserve()?;
@@ -131,7 +132,7 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
         .entry_get(&kind, &name)
         .await
         .map_err(store_err)?
-        .map(|raw| serde_json::from_str(&raw).map_err(|e| ApiError::internal(&e)))
+        .map(|raw| crate::base::stored::parse("userpass lockout", &raw))
         .transpose()?;
     let now = Utc::now().timestamp();
     let mut state = stored.clone().unwrap_or_default().current(&cfg, now);
@@ -169,12 +170,13 @@ mod tests {
 
     #[test]
     fn config_defaults_and_options() {
-        let d = LockoutConfig::from_options("{}");
+        let d = LockoutConfig::from_options("{}").unwrap();
         assert_eq!(d, LockoutConfig { threshold: 5, duration: 900, counter_reset: 900 });
-        let c = LockoutConfig::from_options(r#"{"lockout_threshold":"3","lockout_duration":"1m"}"#);
+        let c = LockoutConfig::from_options(r#"{"lockout_threshold":"3","lockout_duration":"1m"}"#).unwrap();
         assert_eq!(c, LockoutConfig { threshold: 3, duration: 60, counter_reset: 60 });
-        assert_eq!(LockoutConfig::from_options(r#"{"lockout_disable":"true"}"#).threshold, 0);
-        assert_eq!(LockoutConfig::from_options("not json").threshold, 5);
+        assert_eq!(LockoutConfig::from_options(r#"{"lockout_disable":"true"}"#).unwrap().threshold, 0);
+        // Options that are not JSON are refused, never read as the defaults.
+        assert_eq!(LockoutConfig::from_options("not json").unwrap_err().status.as_u16(), 500);
     }
 
     #[test]

@@ -38,7 +38,7 @@ impl User {
     /// Loads a user by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
         let raw = call.core.store.entry_get(&users_kind(call), name).await.map_err(store_err)?;
-        raw.map(|r| serde_json::from_str(&r).map_err(|e| ApiError::internal(&e))).transpose()
+        raw.map(|r| crate::base::stored::parse("userpass user", &r)).transpose()
     }
 
     async fn save(&self, call: &Call<'_>, name: &str) -> Result<(), ApiError> {

@@ -140,11 +140,17 @@ impl Spec {
     }
 
     /// Reads the stored form back (validated again; the path bound no longer applies).
+    /// A stored form that does not parse, or lacks a field, is a 500 (never a default device).
     pub fn from_stored(name: &str, text: &str) -> Result<Spec, ApiError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| ApiError::internal(&e))?;
-        let options = v["options"].as_object().cloned().unwrap_or_default();
-        let kind = v["type"].as_str().unwrap_or_default();
-        Spec::parse(name, kind, v["description"].as_str().unwrap_or_default(), options, false, None)
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            #[serde(rename = "type")]
+            kind: String,
+            description: String,
+            options: Map<String, Value>,
+        }
+        let v: Stored = crate::base::stored::parse("audit device", text)?;
+        Spec::parse(name, &v.kind, &v.description, v.options, false, None)
     }
 }
 

@@ -210,10 +210,8 @@ pub fn auth(hashed: &Hashed, caller: &Caller<'_>) -> Vec<u8> {
                     granting.iter().map(|p| Granting { name: p, namespace_id: "root", kind: "acl" }).collect()
                 }),
             });
-            if t.row.meta.len() > 2 {
-                a.metadata = serde_json::from_str::<Value>(&t.row.meta)
-                    .ok()
-                    .filter(|m| m.as_object().is_some_and(|o| !o.is_empty()));
+            if !t.meta.is_empty() {
+                a.metadata = Some(Value::Object(t.meta.clone()));
             }
             a.entity_id = t.identity.as_ref().map(|i| i.entity_id());
             a.token_type = Some(&t.row.token_type);

@@ -48,7 +48,7 @@ async fn all(core: &Core) -> Result<Vec<Quota>, ApiError> {
     let mut out = Vec::new();
     for name in core.store.entry_list(KIND, "").await? {
         if let Some(text) = core.store.entry_get(KIND, &name).await? {
-            out.push(serde_json::from_str(&text).map_err(|e| ApiError::internal(&e))?);
+            out.push(crate::base::stored::parse("lease count quota", &text)?);
         }
     }
     Ok(out)
@@ -93,7 +93,7 @@ pub async fn endpoint(core: &Core, name: &str, req: &Request) -> Result<Response
     match req.operation {
         Operation::Read => {
             let text = core.store.entry_get(KIND, name).await?.ok_or_else(ApiError::not_found)?;
-            let q: Quota = serde_json::from_str(&text).map_err(|e| ApiError::internal(&e))?;
+            let q: Quota = crate::base::stored::parse("lease count quota", &text)?;
             Ok(Response::data(json!({
                 "name": q.name,
                 "path": q.path,

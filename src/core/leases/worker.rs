@@ -31,10 +31,6 @@ pub async fn run(core: Arc<Core>) {
             continue;
         }
         tick(&core, &SystemClock).await;
-        let rotated = crate::engines::database::static_roles::rotate_due(&core).await;
-        if rotated > 0 {
-            tracing::info!(roles = rotated, "rotated static database roles");
-        }
     }
 }
 

@@ -49,7 +49,7 @@ struct LeaseData {
 
 async fn load(core: &Core, kinds: &Kinds, name: &str) -> Result<Option<Role>, ApiError> {
     match core.store.entry_get(&kinds.roles(), name).await? {
-        Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| ApiError::internal(&e)),
+        Some(t) => crate::base::stored::parse("database role", &t).map(Some),
         None => Ok(None),
     }
 }
@@ -193,7 +193,8 @@ pub async fn creds(call: &Call<'_>, role_name: &str) -> Result<Response, ApiErro
 }
 
 fn lease_data(lease: &OpenLease) -> Result<LeaseData, String> {
-    serde_json::from_value(lease.json()).map_err(|e| format!("lease data: {e}"))
+    // Field-level errors name the field and the expected type only (the data holds no password).
+    serde_json::from_value(lease.json()?).map_err(|e| format!("lease data: {e}"))
 }
 
 /// Drops a lease's user: ends its sessions, then runs the revocation statements (by default

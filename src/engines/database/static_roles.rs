@@ -63,7 +63,11 @@ impl StaticRole {
         if self.rotation_schedule.is_empty() {
             return at_ms + self.rotation_period * 1000;
         }
-        match Schedule::parse(&self.rotation_schedule).ok().and_then(|s| s.next_after(at)) {
+        // A stored schedule that does not parse is logged under an error id and never fires.
+        let schedule = Schedule::parse(&self.rotation_schedule)
+            .map_err(|_| ApiError::internal(&"stored static role rotation_schedule is corrupt"))
+            .ok();
+        match schedule.and_then(|s| s.next_after(at)) {
             Some(fire) => {
                 crate::base::schedule::random_start(fire, self.rotation_window.unsigned_abs()).timestamp_millis()
             }
@@ -81,7 +85,7 @@ async fn save(core: &Core, kinds: &Kinds, name: &str, r: &StaticRole) -> Result<
 }
 
 fn rfc3339(ms: i64) -> serde_json::Value {
-    Utc.timestamp_millis_opt(ms).single().map_or(serde_json::Value::Null, |t| json!(crate::engines::kv::timestamp(t)))
+    Utc.timestamp_millis_opt(ms).single().map_or(serde_json::Value::Null, |t| json!(crate::base::logical::timestamp(t)))
 }
 
 /// `database/static-roles/<name>`.
@@ -278,6 +282,23 @@ pub async fn rotate_now(call: &Call<'_>, name: &str) -> Result<Response, ApiErro
 /// `LIST database/static-roles`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     super::list_kind(call.core, &Kinds::of(call).static_roles()).await
+}
+
+/// Rotates due static roles while the process lives, at the lease worker's interval; does work
+/// only while unsealed and holding the leader lease.
+pub async fn run(core: std::sync::Arc<Core>) {
+    let mut interval = tokio::time::interval(crate::core::leases::worker::INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if core.barrier.is_sealed() {
+            continue;
+        }
+        let rotated = rotate_due(&core).await;
+        if rotated > 0 {
+            tracing::info!(roles = rotated, "rotated static database roles");
+        }
+    }
 }
 
 /// Rotates every static role whose time has come, on every database mount. Run by the leader

@@ -81,8 +81,8 @@ async fn read_live(
     let Some((meta, Some(v))) = found else {
         return Err(ApiError::not_found());
     };
-    let metadata = version_metadata(&v, &meta.custom_metadata);
-    if v.destroyed || is_deleted(&v, Utc::now()) {
+    let metadata = version_metadata(&v, &meta.custom_metadata)?;
+    if v.destroyed || is_deleted(&v, Utc::now())? {
         return Ok(Err(Response::Envelope {
             status: StatusCode::NOT_FOUND,
             data: Some(json!({field: null, "metadata": metadata})),
@@ -246,12 +246,12 @@ pub async fn append_staged(
                     core.audit
                         .event("rotation.abandoned", json!({"mount": mount.api_path, "path": key, "version": version}));
                 }
-                return Ok((Response::data(version_metadata(&row, &custom)), version));
+                return Ok((Response::data(version_metadata(&row, &custom)?), version));
             }
             Ok(WriteOutcome::Replayed(v)) => {
                 let found = store.kv_read(mount_id, key, Some(v)).await.map_err(store_err)?;
                 let Some((m, Some(row))) = found else { return Err(ApiError::not_found()) };
-                return Ok((Response::data(version_metadata(&row, &m.custom_metadata)), v));
+                return Ok((Response::data(version_metadata(&row, &m.custom_metadata)?), v));
             }
             Ok(WriteOutcome::TokenReused) => {
                 return Err(ApiError::new(
@@ -320,7 +320,7 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     let Some((meta, Some(current))) = found else {
         return Err(ApiError::not_found_empty());
     };
-    if current.destroyed || is_deleted(&current, Utc::now()) {
+    if current.destroyed || is_deleted(&current, Utc::now())? {
         return Err(ApiError::not_found_empty());
     }
     let cas = cas_option(req)?;

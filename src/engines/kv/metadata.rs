@@ -45,7 +45,7 @@ pub async fn read(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
         "created_time": m.created_time,
         "current_metadata_version": 1,
         "current_version": current,
-        "custom_metadata": custom_metadata_value(&m.custom_metadata),
+        "custom_metadata": custom_metadata_value(&m.custom_metadata)?,
         "delete_version_after": duration::format(m.delete_version_after as u64),
         "max_versions": m.max_versions,
         "metadata_cas_required": false,
@@ -141,8 +141,10 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     let custom = match params::map_field(&req.data, "custom_metadata")? {
         None => None,
         Some(p) => {
-            let mut current: Map<String, Value> =
-                m.custom_metadata.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
+            let mut current: Map<String, Value> = match m.custom_metadata.as_deref() {
+                None => Map::new(),
+                Some(text) => crate::base::stored::parse("kv custom_metadata", text)?,
+            };
             for (k, v) in p {
                 if v.is_null() {
                     current.remove(&k);

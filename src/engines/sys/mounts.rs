@@ -13,7 +13,7 @@ use crate::store::MountRow;
 pub fn list(core: &Core, table: &str) -> Result<Response, ApiError> {
     let mut out = Map::new();
     for e in core.mounts.load().of_table(table) {
-        out.insert(e.row.path.clone(), e.describe());
+        out.insert(e.row.path.clone(), e.describe()?);
     }
     Ok(Response::sys_data(Value::Object(out)))
 }
@@ -43,11 +43,12 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
     let existing = table.of_table(table_name).into_iter().find(|e| e.row.path == path);
     match (req.operation, tune) {
         (Operation::Read, false) => existing
-            .map(|e| Response::sys_data(e.describe()))
-            .ok_or_else(|| ApiError::bad_request(format!("no matching mount at \"{path}\""))),
+            .ok_or_else(|| ApiError::bad_request(format!("no matching mount at \"{path}\"")))?
+            .describe()
+            .map(Response::sys_data),
         (Operation::Read, true) => {
             let e = existing.ok_or_else(|| ApiError::bad_request(format!("no mount at \"{path}\"")))?;
-            let d = e.describe();
+            let d = e.describe()?;
             let cfg = &d["config"];
             let ttl = |k: &str| match cfg[k].as_u64() {
                 Some(0) | None => json!(2_764_800),
@@ -67,9 +68,9 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
             if let Some(d) = params::str_field(&req.data, "description")? {
                 row.description = d.to_string();
             }
-            row.config = merge_config(&row.config, &req.data)?;
+            row.config = merge_config(e.config()?, &req.data)?;
             if let Some(opts) = params::map_field(&req.data, "options")? {
-                let mut current: Map<String, Value> = serde_json::from_str(&row.options).unwrap_or_default();
+                let mut current = e.options()?;
                 for (k, v) in opts {
                     let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
                     if k == "version" && current.get("version").is_some_and(|c| text(c) != text(&v)) {
@@ -106,8 +107,7 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
     }
 }
 
-fn merge_config(current: &str, data: &Map<String, Value>) -> Result<String, ApiError> {
-    let mut cfg: Map<String, Value> = serde_json::from_str(current).unwrap_or_default();
+fn merge_config(mut cfg: Map<String, Value>, data: &Map<String, Value>) -> Result<String, ApiError> {
     let nested = params::map_field(data, "config")?;
     let source = nested.as_ref().unwrap_or(data);
     for key in ["default_lease_ttl", "max_lease_ttl"] {
@@ -147,11 +147,10 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
             };
             "kv"
         }
-        "database" if table_name == "mounts" => "database",
-        other if table_name == "auth" && crate::core::AUTH_TYPES.contains(&other) => other,
+        other if core.engines.can_mount(table_name, other) => other,
         other => return Err(ApiError::bad_request(format!("plugin not found in the catalog: {other}"))),
     };
-    if (table_name == "auth") != crate::core::AUTH_TYPES.contains(&kind) {
+    if !core.engines.can_mount(table_name, kind) {
         return Err(ApiError::bad_request(format!("plugin not found in the catalog: {kind}")));
     }
     let accessor_suffix: String = hex::encode(crate::crypto::random_bytes::<4>());
@@ -162,7 +161,7 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
         kind: kind.into(),
         description: params::str_field(&req.data, "description")?.unwrap_or("").to_string(),
         accessor: format!("{kind}_{accessor_suffix}"),
-        config: merge_config("{}", &req.data)?,
+        config: merge_config(Map::new(), &req.data)?,
         options: Value::Object(options).to_string(),
         local: params::bool_field(&req.data, "local")?.unwrap_or(false),
         seal_wrap: params::bool_field(&req.data, "seal_wrap")?.unwrap_or(false),
@@ -186,7 +185,7 @@ pub fn ui_mount(core: &Core, path: &str, op: Operation) -> Result<Response, ApiE
                 "preflight capability check returned 403, please ensure client's policies grant access to path \"{shown}\""
             )));
     };
-    let mut d = entry.describe();
+    let mut d = entry.describe()?;
     if let Some(o) = d.as_object_mut() {
         o.insert("path".into(), json!(entry.row.path));
     }
@@ -200,7 +199,7 @@ mod tests {
     #[test]
     fn config_merge_reads_nested_or_flat_durations() {
         let data = json!({"config": {"default_lease_ttl": "1h", "max_lease_ttl": 7200}}).as_object().cloned().unwrap();
-        let merged: Value = serde_json::from_str(&merge_config("{}", &data).unwrap()).unwrap();
+        let merged: Value = serde_json::from_str(&merge_config(Map::new(), &data).unwrap()).unwrap();
         assert_eq!(merged["default_lease_ttl"], 3600);
         assert_eq!(merged["max_lease_ttl"], 7200);
     }

@@ -82,7 +82,13 @@ pub async fn still_holds(core: &Core, authority: Option<&Authority>, path: &str)
         None => Err(lost("the configuration records no authorising token")),
         Some(Authority::Bootstrap) => Ok(()),
         Some(Authority::Token { policies, identity, .. }) => {
-            let parsed = serde_json::from_str(identity).ok();
+            let parsed = match identity.as_str() {
+                "" => None,
+                text => Some(
+                    crate::base::stored::parse("rotation authority identity", text)
+                        .map_err(|e| format!("the recorded authority does not read back: {}", e.errors.join("; ")))?,
+                ),
+            };
             let acl = core
                 .policies
                 .acl(&core.store, policies, parsed.as_ref(), identity)

@@ -27,7 +27,6 @@ use crate::base::refusal::Refusal;
 use crate::base::schedule::Clock;
 use crate::core::mounts::MountEntry;
 use crate::core::Core;
-use crate::engines::database::config::DbConfig;
 use crate::engines::kv::stages::{self, CURRENT, PENDING};
 use crate::store::rotation::RotationRow;
 use crate::store::{Fence, StoreError};
@@ -345,10 +344,14 @@ impl Driver<'_> {
         }
         if self.row.next_rotation_at.is_none_or(|t| t <= now) {
             let at = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_else(Utc::now);
-            let next =
-                self.cfg.parsed_schedule().ok().and_then(|s| {
-                    config::next_start(&s, self.cfg.window, at(self.row.fire_at.unwrap_or(now)), at(now))
-                });
+            // A stored schedule that does not parse is logged under an error id and never fires.
+            let schedule = self
+                .cfg
+                .parsed_schedule()
+                .map_err(|_| crate::base::error::ApiError::internal(&"stored rotation schedule is corrupt"))
+                .ok();
+            let next = schedule
+                .and_then(|s| config::next_start(&s, self.cfg.window, at(self.row.fire_at.unwrap_or(now)), at(now)));
             (self.row.fire_at, self.row.next_rotation_at) = match next {
                 Some((fire, start)) => (Some(fire), Some(start)),
                 None => (None, None),
@@ -514,12 +517,15 @@ impl Driver<'_> {
         webhook::call(&hook, &permit, &call).await.map_err(StepError::Failed)
     }
 
-    /// The database connection of a `postgres` rotator, for a step that uses it: only while the
-    /// authority holds and the roles are ones a rotator may change.
-    async fn database(&self, db_mount: &str, db_name: &str, usernames: &[String]) -> Result<DbConfig, StepError> {
-        postgres::authorized_connection(self.core, self.cfg.authorized_by.as_ref(), db_mount, db_name, usernames)
-            .await
-            .map_err(denied)
+    /// The database connection of a `postgres` rotator, for a step that uses it: each action
+    /// checks that the authority holds and the roles are ones a rotator may change.
+    fn database<'a>(
+        &'a self,
+        db_mount: &'a str,
+        db_name: &'a str,
+        usernames: &'a [String],
+    ) -> postgres::Connection<'a> {
+        postgres::Connection { authority: self.cfg.authorized_by.as_ref(), db_mount, db_name, usernames }
     }
 
     /// The new secret data, from the rotator.
@@ -535,11 +541,9 @@ impl Driver<'_> {
                 Ok(next)
             }
             Rotator::Postgres { db_mount, db_name, strategy, usernames } => {
-                let cfg = self.database(db_mount, db_name, usernames).await?;
+                let policy = self.database(db_mount, db_name, usernames).check(self.core).await.map_err(denied)?;
                 let user = postgres::next_user(*strategy, usernames, current).map_err(StepError::Failed)?;
-                let pw = crate::core::password_policy::generate_named(self.core, &cfg.password_policy)
-                    .await
-                    .map_err(failed)?;
+                let pw = crate::core::password_policy::generate_named(self.core, &policy).await.map_err(failed)?;
                 let mut next = current.clone();
                 next.insert("username".into(), Value::String(user));
                 next.insert("password".into(), Value::String(pw.to_string()));
@@ -562,7 +566,8 @@ impl Driver<'_> {
         let value: Map<String, Value> = match &self.row.new_value {
             Some(blob) => {
                 let plain = self.core.barrier.open(blob, value_context(&mount_id, &path, &token)).map_err(failed)?;
-                serde_json::from_slice(&plain).map_err(failed)?
+                crate::base::stored::parse_bytes("rotation pending value", &plain)
+                    .map_err(|e| failed(e.errors.join("; ")))?
             }
             None => {
                 let (version, current) = stages::read_stage(self.core, &self.mount, &path, CURRENT)
@@ -621,8 +626,10 @@ impl Driver<'_> {
                         return Err(StepError::Failed(format!("role {user:?} is the one current uses")));
                     }
                 }
-                let cfg = self.database(db_mount, db_name, usernames).await?;
-                postgres::set_password(&cfg, user, password).await.map_err(StepError::Failed)
+                self.database(db_mount, db_name, usernames)
+                    .set_password(self.core, user, password)
+                    .await
+                    .map_err(denied)
             }
             Rotator::Webhook { .. } => self.call_hook("set").await.map(drop),
         }
@@ -642,8 +649,7 @@ impl Driver<'_> {
             }
             Rotator::Postgres { db_mount, db_name, usernames, .. } => {
                 let (user, password) = postgres::credentials(&pending, usernames).map_err(StepError::Failed)?;
-                let cfg = self.database(db_mount, db_name, usernames).await?;
-                postgres::log_in(&cfg, user, password).await.map_err(StepError::Failed)
+                self.database(db_mount, db_name, usernames).log_in(self.core, user, password).await.map_err(denied)
             }
             Rotator::Webhook { .. } => {
                 self.check_lead()?;
@@ -751,11 +757,10 @@ impl Driver<'_> {
             .map_err(|e| e.to_string())?
             .ok_or("the secret has no current version")?;
         let (user, password) = postgres::credentials(&current, usernames)?;
-        let cfg =
-            postgres::authorized_connection(self.core, self.cfg.authorized_by.as_ref(), db_mount, db_name, usernames)
-                .await
-                .map_err(|d| d.to_string())?;
-        postgres::set_password(&cfg, user, password).await
+        self.database(db_mount, db_name, usernames)
+            .set_password(self.core, user, password)
+            .await
+            .map_err(|d| d.to_string())
     }
 
     /// Stops scheduling with a visible error: the row stays (a read shows `stopped` and the

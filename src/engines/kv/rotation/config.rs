@@ -185,7 +185,9 @@ pub fn seal(core: &Core, mount_id: &str, path: &str, c: &RotationConfig) -> Resu
 /// Decrypts a row's configuration.
 pub fn open(core: &Core, mount_id: &str, path: &str, blob: &Sealed) -> Result<RotationConfig, String> {
     let plain = core.barrier.open(blob, Context::RotationConfig { mount_id, path }).map_err(|e| e.to_string())?;
-    serde_json::from_slice(&plain).map_err(|e| format!("the stored rotation configuration does not parse: {e}"))
+    // Not serde's message: it can quote a value, and the configuration holds credentials.
+    crate::base::stored::parse_bytes(&format!("rotation configuration of {path:?}"), &plain)
+        .map_err(|e| format!("the stored rotation configuration does not parse: {}", e.errors.join("; ")))
 }
 
 /// The next scheduled start after a tick at `after`: the next tick strictly after it (or, when
@@ -325,12 +327,10 @@ async fn parse_rotator(
             // Before anything is looked up: a caller who may not administer the connection learns
             // nothing about it, not even whether it exists.
             authority::check_caller(core, caller, &authority::connection_path(&db_mount, &db_name)).await?;
-            let mount = core.mounts.load().get(&db_mount);
-            let Some(mount) = mount.filter(|m| m.row.kind == "database") else {
-                return Err(bad(format!("no database secrets engine is mounted at {db_mount:?}")));
-            };
-            let kinds = crate::engines::database::Kinds::of_mount(&mount.row.id);
-            if crate::engines::database::config::load(core, &kinds, &db_name).await?.is_none() {
+            let mount = super::postgres::database_mount(core, &db_mount).map_err(bad)?;
+            let roles =
+                mount.engine.database_roles().ok_or_else(|| bad(format!("{db_mount:?} manages no database")))?;
+            if !roles.has_connection(core, &mount, &db_name).await? {
                 return Err(bad(format!("database config {db_name:?} not found under {db_mount:?}")));
             }
             let username = params::str_field(r, "username")?.map(str::to_string);

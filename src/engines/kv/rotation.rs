@@ -28,7 +28,7 @@ pub use worker::tick;
 
 fn rfc3339(ms: Option<i64>) -> Value {
     ms.and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-        .map_or(Value::Null, |t| json!(crate::engines::kv::timestamp(t)))
+        .map_or(Value::Null, |t| json!(crate::base::logical::timestamp(t)))
 }
 
 fn check_path(path: &str) -> Result<(), ApiError> {
@@ -130,9 +130,10 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
         // Every write of a postgres rotator, even one that keeps it, is made by someone who
         // administers the connection; that writer becomes the rotation's authority.
         authority::check_caller(core, call.token, &authority::connection_path(db_mount, db_name)).await?;
-        let conn = postgres::connection(core, db_mount, db_name).await.map_err(ApiError::bad_request)?;
-        postgres::check_targets(&conn, usernames).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
-        cfg.authorized_by = Some(authority::Authority::of(call.token));
+        let writer = authority::Authority::of(call.token);
+        let conn = postgres::Connection { authority: Some(&writer), db_mount, db_name, usernames };
+        conn.check(core).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
+        cfg.authorized_by = Some(writer);
     }
     if let (Some(row), Some(old)) = (&existing, &old) {
         if !row.step.is_empty() && old.rotator != cfg.rotator {
