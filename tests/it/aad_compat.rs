@@ -31,6 +31,8 @@ fn expect_ok(st: StatusCode, v: &Value) {
 
 /// Writes the fixture with the code of the day (run by hand, not in CI):
 /// `COFFER_AAD_FIXTURE_OUT=tests/fixtures/aad-v1 cargo test --locked --test it aad_compat::write_fixture -- --ignored`.
+/// Then fold the WAL into the file (`PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE`) and
+/// commit `coffer.db` (`.gitignore` lets `tests/fixtures/**/*.db` through), `unseal.key` and `expected.json`.
 /// It was run once, before the barrier's typed contexts, to capture the version-1 AAD layouts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes the committed fixture; run by hand only"]
