@@ -1,7 +1,7 @@
 //! Response wrapping: an answer is stored in the cubbyhole of a fresh single-use token, and the
 //! client gets only that token (`wrap_info`). `sys/wrapping/unwrap` hands the answer back once.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
@@ -31,7 +31,7 @@ async fn store_wrapped(
     wrapped_accessor: Option<&str>,
 ) -> Result<Response, ApiError> {
     let ttl = i64::try_from(ttl.max(1)).map_err(|_| ApiError::bad_request("wrapping TTL is too large"))?;
-    let now = Utc::now();
+    let now = core.clock.now();
     let new = NewToken {
         policies: vec![WRAPPING_POLICY.into()],
         display_name: WRAPPING_POLICY.into(),
@@ -88,7 +88,7 @@ async fn slot_of(core: &Core, wrapping: &TokenEntry) -> Result<Value, ApiError> 
 }
 
 async fn find(core: &Core, token: &str) -> Result<TokenEntry, ApiError> {
-    let entry = core.tokens.find(&core.store, token, Utc::now()).await?.ok_or_else(invalid)?;
+    let entry = core.tokens.find(&core.store, token, core.clock.now()).await?.ok_or_else(invalid)?;
     Ok((*entry).clone())
 }
 

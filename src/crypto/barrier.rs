@@ -168,11 +168,11 @@ fn split(blob: &[u8]) -> Result<(u32, &[u8], &[u8]), BarrierError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
+    use crate::base::schedule::{Clock, SystemClock};
 
     fn unsealed() -> Barrier {
         let b = Barrier::default();
-        b.load(Unsealed { root_key: Key::generate(), keyring: Keyring::new(Utc::now()) });
+        b.load(Unsealed { root_key: Key::generate(), keyring: Keyring::new(SystemClock.now()) });
         b
     }
 
@@ -205,7 +205,7 @@ mod tests {
         let a = aad(&[b"x"]);
         let (old, _) = b.encrypt(&a, b"v").unwrap();
         let keys = b.keys().unwrap();
-        b.load(Unsealed { root_key: keys.root_key.clone(), keyring: keys.keyring.rotated(Utc::now()) });
+        b.load(Unsealed { root_key: keys.root_key.clone(), keyring: keys.keyring.rotated(SystemClock.now()) });
         let (new, term) = b.encrypt(&a, b"w").unwrap();
         assert_eq!(term, 2);
         assert_eq!(&b.decrypt(&a, &old).unwrap()[..], b"v");

@@ -88,10 +88,11 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::schedule::{Clock, SystemClock};
 
     #[test]
     fn round_trip_and_rotation() {
-        let k = Keyring::new(Utc::now()).rotated(Utc::now());
+        let k = Keyring::new(SystemClock.now()).rotated(SystemClock.now());
         assert_eq!(k.active().number, 2);
         let back = Keyring::from_bytes(&k.to_bytes()).unwrap();
         assert_eq!(back.active().number, 2);

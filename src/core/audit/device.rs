@@ -275,6 +275,7 @@ impl Device {
         head: Result<Head, String>,
         cadence: writer::Cadence,
         on_checkpoint: Box<dyn Fn(Head) + Send>,
+        clock: crate::base::schedule::SharedClock,
     ) -> Device {
         let hasher = Hasher::new(&keys.salt, spec.hmac_accessor, spec.log_raw);
         let public_key = keys.signing.verifying_key();
@@ -288,6 +289,7 @@ impl Device {
                     cadence,
                     on_checkpoint,
                     problem: problem.clone(),
+                    clock,
                 };
                 Some(writer::spawn(w, head))
             }

@@ -1,6 +1,6 @@
 //! `sys/mounts`, `sys/mounts/<path>[/tune]`, `sys/auth` (list) and `sys/internal/ui/mounts/<path>`.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
 use crate::base::error::ApiError;
@@ -165,7 +165,7 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
         options: Value::Object(options).to_string(),
         local: params::bool_field(&req.data, "local")?.unwrap_or(false),
         seal_wrap: params::bool_field(&req.data, "seal_wrap")?.unwrap_or(false),
-        created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true),
+        created_at: core.clock.now().to_rfc3339_opts(SecondsFormat::Nanos, true),
     };
     core.mount(row).await?;
     Ok(Response::NoContent)

@@ -1,7 +1,6 @@
 //! `sys/init`, `sys/unseal`, `sys/seal`, `sys/seal-status`, `sys/health`, `sys/leader`.
 
 use base64::Engine as _;
-use chrono::Utc;
 use http::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -76,7 +75,7 @@ pub async fn health(core: &Core, req: &Request) -> Result<Response, ApiError> {
         "performance_standby": perf_standby,
         "replication_performance_mode": if initialized { "disabled" } else { "unknown" },
         "replication_dr_mode": if initialized { "disabled" } else { "unknown" },
-        "server_time_utc": Utc::now().timestamp(),
+        "server_time_utc": core.clock.now().timestamp(),
         "version": VERSION,
     });
     cluster_fields(core, &mut body);

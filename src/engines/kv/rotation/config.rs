@@ -251,7 +251,7 @@ pub async fn parse(
             return Err(bad("window must be shorter than the schedule's period"));
         }
     }
-    if parsed.next_after(Utc::now()).is_none() {
+    if parsed.next_after(core.clock.now()).is_none() {
         return Err(bad(format!("invalid schedule {schedule:?}: it never fires")));
     }
     let max_attempts = match params::u64_field(data, "max_attempts")? {
