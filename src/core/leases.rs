@@ -132,9 +132,9 @@ pub async fn lookup(core: &Core, id: &str) -> Result<Response, ApiError> {
         "ttl": ((row.expire_time - now) / 1000).max(0),
     });
     if row.attempts > 0 {
-        data["revocation_attempts"] = json!(row.attempts);
-        data["revocation_error"] = json!(row.last_error);
-        data["next_revocation_attempt"] = rfc3339(row.next_attempt);
+        crate::base::json::set(&mut data, "revocation_attempts", json!(row.attempts));
+        crate::base::json::set(&mut data, "revocation_error", json!(row.last_error));
+        crate::base::json::set(&mut data, "next_revocation_attempt", rfc3339(row.next_attempt));
     }
     Ok(Response::data(data))
 }

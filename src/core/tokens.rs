@@ -105,10 +105,10 @@ impl TokenEntry {
             "type": r.token_type,
         });
         if r.period > 0 {
-            data["period"] = json!(r.period);
+            crate::base::json::set(&mut data, "period", json!(r.period));
         }
         if !self.bound_cidrs.is_empty() {
-            data["bound_cidrs"] = json!(self.bound_cidrs);
+            crate::base::json::set(&mut data, "bound_cidrs", json!(self.bound_cidrs));
         }
         data
     }

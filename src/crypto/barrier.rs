@@ -44,7 +44,8 @@ pub fn aad(parts: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + parts.iter().map(|p| p.len() + 4).sum::<usize>());
     out.extend_from_slice(b"coffer-aad-v1");
     for p in parts {
-        out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        // No part comes near 4 GiB (a request body is far smaller); past it the prefix saturates.
+        out.extend_from_slice(&u32::try_from(p.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(p);
     }
     out

@@ -417,7 +417,7 @@ pub fn response(
 pub fn error_text(e: &ApiError) -> Option<String> {
     match e.errors.len() {
         0 => None,
-        1 => Some(format!("1 error occurred:\n\t* {}\n\n", e.errors[0])),
+        1 => e.errors.first().map(|m| format!("1 error occurred:\n\t* {m}\n\n")),
         n => Some(format!("{n} errors occurred:\n\t* {}\n\n", e.errors.join("\n\t* "))),
     }
 }

@@ -102,13 +102,13 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
                 "username": r.username,
             });
             if r.rotation_schedule.is_empty() {
-                data["rotation_period"] = json!(r.rotation_period);
+                crate::base::json::set(&mut data, "rotation_period", json!(r.rotation_period));
             } else {
-                data["rotation_schedule"] = json!(r.rotation_schedule);
-                data["rotation_window"] = json!(r.rotation_window);
+                crate::base::json::set(&mut data, "rotation_schedule", json!(r.rotation_schedule));
+                crate::base::json::set(&mut data, "rotation_window", json!(r.rotation_window));
             }
             if !r.last_error.is_empty() {
-                data["last_rotation_error"] = json!(r.last_error);
+                crate::base::json::set(&mut data, "last_rotation_error", json!(r.last_error));
             }
             Ok(Response::data(data))
         }
@@ -262,10 +262,10 @@ pub async fn creds(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
         "username": r.username,
     });
     if r.rotation_schedule.is_empty() {
-        data["rotation_period"] = json!(r.rotation_period);
+        crate::base::json::set(&mut data, "rotation_period", json!(r.rotation_period));
     } else {
-        data["rotation_schedule"] = json!(r.rotation_schedule);
-        data["rotation_window"] = json!(r.rotation_window);
+        crate::base::json::set(&mut data, "rotation_schedule", json!(r.rotation_schedule));
+        crate::base::json::set(&mut data, "rotation_window", json!(r.rotation_window));
     }
     Ok(Response::data(data))
 }

@@ -151,7 +151,7 @@ pub fn check_stages(stages: &[String]) -> Result<(), ApiError> {
         if s.is_empty() || s.len() > 256 || s.contains('/') || s.chars().any(char::is_control) {
             return Err(ApiError::bad_request("a stage name is 1 to 256 printable characters without '/'"));
         }
-        if stages[..i].contains(s) {
+        if stages.iter().take(i).any(|t| t == s) {
             return Err(ApiError::bad_request(format!("stage {s:?} is listed twice")));
         }
     }

@@ -49,7 +49,7 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
         (Operation::Read, true) => {
             let e = existing.ok_or_else(|| ApiError::bad_request(format!("no mount at \"{path}\"")))?;
             let d = e.describe()?;
-            let cfg = &d["config"];
+            let cfg = crate::base::json::field(&d, "config");
             let ttl = |k: &str| match cfg[k].as_u64() {
                 Some(0) | None => json!(2_764_800),
                 Some(v) => json!(v),
@@ -58,8 +58,8 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
                 "default_lease_ttl": ttl("default_lease_ttl"),
                 "max_lease_ttl": ttl("max_lease_ttl"),
                 "force_no_cache": cfg["force_no_cache"],
-                "description": d["description"],
-                "options": d["options"],
+                "description": crate::base::json::field(&d, "description"),
+                "options": crate::base::json::field(&d, "options"),
             })))
         }
         (op, true) if op.is_write() => {

@@ -61,7 +61,7 @@ pub async fn tick(core: &Core, clock: &dyn Clock) -> usize {
             .await;
         worked += outcomes.iter().filter(|d| **d != Driven::Skipped).count();
         // A full batch may leave more due rows; claimed rows are not due again for a while.
-        if claimed < BATCH as usize {
+        if i64::try_from(claimed).is_ok_and(|c| c < BATCH) {
             return worked;
         }
     }
