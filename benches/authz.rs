@@ -35,14 +35,14 @@ fn authz(c: &mut Criterion) {
             path: "auth/token/create".into(),
             ..Default::default()
         };
-        let (token, _) = core.tokens.create(&core.store, t, chrono::Utc::now()).await.unwrap();
+        let (token, _) = core.tokens.create(&core.store, t, core.clock.now()).await.unwrap();
         std::mem::forget(running);
         (core, token)
     });
     let data = Map::new();
     c.bench_function("token lookup + ACL check (KV read)", |b| {
         b.to_async(&rt).iter(|| async {
-            let now = chrono::Utc::now();
+            let now = core.clock.now();
             let entry = core.tokens.authenticate(&core.store, Some(&token), now).await.unwrap();
             let acl = core.policies.acl_for(&core.store, &entry).await.unwrap();
             acl.authorize("secret/data/app/svc/config", Operation::Read, &data).unwrap()

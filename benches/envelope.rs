@@ -2,7 +2,7 @@
 //! DEK per value, AES-256-GCM, and the AAD that binds it to mount, path and version.
 #![allow(clippy::unwrap_used)]
 
-use chrono::Utc;
+use coffer::base::schedule::{Clock, SystemClock};
 use coffer::crypto::barrier::{Barrier, Context, Unsealed};
 use coffer::crypto::keyring::Keyring;
 use coffer::crypto::Key;
@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 
 fn envelope(c: &mut Criterion) {
     let barrier = Barrier::default();
-    barrier.load(Unsealed { root_key: Key::generate(), keyring: Keyring::new(Utc::now()) });
+    barrier.load(Unsealed { root_key: Key::generate(), keyring: Keyring::new(SystemClock.now()) });
     let place = Context::KvVersion { mount_id: "6223bc46-0000-4000-8000-000000000000", path: "app/db", version: 1 };
     let mut group = c.benchmark_group("envelope");
     for size in [100usize, 4096, 65536] {

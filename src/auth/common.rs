@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use chrono::Utc;
 use http::StatusCode;
 use ipnet::IpNet;
 use secrecy::ExposeSecret;
@@ -153,7 +152,7 @@ pub async fn login(
         bound_cidrs: p.token_bound_cidrs.clone(),
         identity: Some(identity),
     };
-    let now = Utc::now();
+    let now = call.core.clock.now();
     let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;
     Ok(Response::Envelope {
         status: StatusCode::OK,

@@ -17,7 +17,7 @@ pub struct RequestDeadline(AtomicU64);
 
 impl Default for RequestDeadline {
     fn default() -> Self {
-        Self(AtomicU64::new(DEFAULT_REQUEST_DEADLINE.as_millis() as u64))
+        Self(AtomicU64::new(u64::try_from(DEFAULT_REQUEST_DEADLINE.as_millis()).unwrap_or(u64::MAX)))
     }
 }
 
@@ -37,7 +37,7 @@ impl RequestDeadline {
 /// committed (each store write is atomic on its own), so the client should read before it retries
 /// a non-idempotent write.
 pub fn exceeded(limit: Duration) -> ApiError {
-    tracing::warn!(limit_ms = limit.as_millis() as u64, "request deadline exceeded");
+    tracing::warn!(limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX), "request deadline exceeded");
     let mut err = ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request deadline exceeded; retry later");
     err.retry_after = Some(STORAGE_RETRY_AFTER);
     err

@@ -6,13 +6,24 @@ use serde_json::Value;
 pub fn parse_value(v: &Value) -> Result<u64, String> {
     match v {
         Value::Null => Ok(0),
-        Value::Number(n) => n
-            .as_u64()
-            .or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64))
-            .ok_or_else(invalid),
+        Value::Number(n) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(whole_u64)).ok_or_else(invalid)
+        }
         Value::String(s) => parse_str(s),
         _ => Err(invalid()),
     }
+}
+
+/// `f` rounded towards zero, saturating at 0 and `u64::MAX` (Rust's `as`, which is meant here).
+#[allow(clippy::cast_possible_truncation)]
+fn whole_u64(f: f64) -> u64 {
+    f as u64
+}
+
+/// `f` rounded towards zero, saturating at 0 and `u128::MAX` (Rust's `as`, which is meant here).
+#[allow(clippy::cast_possible_truncation)]
+fn whole_u128(f: f64) -> u128 {
+    f as u128
 }
 
 /// The error for a value that is not a duration. Unlike Go's (and Vault's) message it does not
@@ -53,7 +64,7 @@ pub fn parse_str(s: &str) -> Result<u64, String> {
             _ => return Err(err()),
         };
         let n: f64 = num.parse().map_err(|_| err())?;
-        nanos = nanos.saturating_add((n * per) as u128);
+        nanos = nanos.saturating_add(whole_u128(n * per));
         rest = tail;
     }
     u64::try_from(nanos / 1_000_000_000).map_err(|_| err())

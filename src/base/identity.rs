@@ -23,7 +23,7 @@ impl Identity {
     /// A stable id for this alias: the same user on the same mount always gets the same id.
     pub fn entity_id(&self) -> String {
         let digest = Sha256::digest(format!("{}\u{0}{}", self.mount_accessor, self.name).as_bytes());
-        let h = hex::encode(&digest[..16]);
+        let h = hex::encode(digest.iter().take(16).copied().collect::<Vec<u8>>());
         format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
     }
 

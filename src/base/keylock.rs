@@ -22,7 +22,7 @@ impl Default for KeyLocks {
 impl KeyLocks {
     /// Waits for the lock of `(scope, key)`; FIFO, so concurrent writers are served in order.
     pub async fn lock(&self, scope: &str, key: &str) -> Option<MutexGuard<'_, ()>> {
-        let i = (self.hasher.hash_one((scope, key)) as usize) % STRIPES;
+        let i = usize::try_from(self.hasher.hash_one((scope, key)) % STRIPES as u64).ok()?;
         Some(self.stripes.get(i)?.lock().await)
     }
 }

@@ -8,6 +8,7 @@ pub mod glob;
 pub mod hcl;
 pub mod host;
 pub mod identity;
+pub mod json;
 pub mod keylock;
 pub mod logical;
 pub mod names;

@@ -20,10 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use chrono::Utc;
 use serde_json::{Map, Value};
 
 use crate::base::error::ApiError;
+use crate::base::schedule::SharedClock;
 use crate::crypto::barrier::Barrier;
 use crate::store::SharedStore;
 use chain::Head;
@@ -93,6 +93,8 @@ impl Settings {
 /// The running devices.
 pub struct Audit {
     settings: Settings,
+    /// The core's clock (entry times).
+    pub(crate) clock: SharedClock,
     devices: ArcSwap<Vec<Arc<Device>>>,
     lock: tokio::sync::Mutex<()>,
 }
@@ -102,8 +104,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl Audit {
     /// No devices running yet.
-    pub fn new(settings: Settings) -> Self {
-        Audit { settings, devices: ArcSwap::from_pointee(Vec::new()), lock: tokio::sync::Mutex::new(()) }
+    pub fn new(settings: Settings, clock: SharedClock) -> Self {
+        Audit { settings, clock, devices: ArcSwap::from_pointee(Vec::new()), lock: tokio::sync::Mutex::new(()) }
     }
 
     /// The devices now running (a snapshot).
@@ -167,7 +169,7 @@ impl Audit {
             .await
             .map_err(|e| ApiError::internal(&e))?;
         let persist = head_persister(store.clone(), key);
-        Ok(Device::start(spec, keys, head, self.settings.cadence, persist))
+        Ok(Device::start(spec, keys, head, self.settings.cadence, persist, self.clock.clone()))
     }
 
     /// Enables a device through the API: validated, test-written, then stored.
@@ -200,7 +202,7 @@ impl Audit {
         let device = self.start(store, barrier, spec, true).await?;
         let test = entry::line(
             "request",
-            &Utc::now(),
+            &self.clock.now(),
             br#"{"token_type":"default"}"#,
             serde_json::json!({"id": uuid::Uuid::new_v4().to_string(), "operation": "update",
                 "namespace": {"id": "root"}, "path": format!("sys/audit/{name}")})
@@ -336,7 +338,7 @@ impl Audit {
         if devices.is_empty() {
             return;
         }
-        let body = entry::event(&Utc::now(), kind, data);
+        let body = entry::event(&self.clock.now(), kind, data);
         for d in devices.iter() {
             if !d.submit(body.clone(), None) {
                 tracing::error!(device = %d.spec.name, event = kind, "audit device could not take a system event");

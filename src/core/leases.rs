@@ -80,7 +80,7 @@ pub async fn issue(call: &Call<'_>, grant: Grant<'_>) -> Result<LeaseInfo, ApiEr
     let id = format!("{role}/{}", crate::crypto::random_base62(ID_RANDOM_LEN));
     let plain = Zeroizing::new(serde_json::to_vec(grant.data).map_err(|e| ApiError::internal(&e))?);
     let (secret, term) = core.barrier.seal(Context::Lease { id: &id }, &plain).map_err(|e| ApiError::internal(&e))?;
-    let now = Utc::now().timestamp_millis();
+    let now = core.clock.now().timestamp_millis();
     let ttl = grant.ttl.clamp(1, grant.max_ttl.max(1));
     let row = SecretLeaseRow {
         id: id.clone(),
@@ -118,7 +118,7 @@ fn mount_of(core: &Core, row: &SecretLeaseRow) -> Option<Arc<MountEntry>> {
 /// `sys/leases/lookup`.
 pub async fn lookup(core: &Core, id: &str) -> Result<Response, ApiError> {
     let row = core.store.secret_lease_get(id).await?.ok_or_else(invalid)?;
-    let now = Utc::now().timestamp_millis();
+    let now = core.clock.now().timestamp_millis();
     let mut data = json!({
         "id": row.id,
         "issue_time": rfc3339(row.issue_time),
@@ -129,9 +129,9 @@ pub async fn lookup(core: &Core, id: &str) -> Result<Response, ApiError> {
         "ttl": ((row.expire_time - now) / 1000).max(0),
     });
     if row.attempts > 0 {
-        data["revocation_attempts"] = json!(row.attempts);
-        data["revocation_error"] = json!(row.last_error);
-        data["next_revocation_attempt"] = rfc3339(row.next_attempt);
+        crate::base::json::set(&mut data, "revocation_attempts", json!(row.attempts));
+        crate::base::json::set(&mut data, "revocation_error", json!(row.last_error));
+        crate::base::json::set(&mut data, "next_revocation_attempt", rfc3339(row.next_attempt));
     }
     Ok(Response::data(data))
 }
@@ -165,7 +165,7 @@ pub async fn renew(core: &Core, id: &str, increment: Option<i64>) -> Result<Resp
     if !row.renewable {
         return Err(ApiError::bad_request("lease is not renewable"));
     }
-    let now = Utc::now().timestamp_millis();
+    let now = core.clock.now().timestamp_millis();
     if row.expire_time <= now {
         return Err(invalid());
     }
@@ -185,7 +185,7 @@ pub async fn renew(core: &Core, id: &str, increment: Option<i64>) -> Result<Resp
     };
     let expire = now + ttl * 1000;
     let mount = mount_of(core, row).ok_or_else(invalid)?;
-    let until = Utc.timestamp_millis_opt(expire).single().unwrap_or_else(Utc::now);
+    let until = Utc.timestamp_millis_opt(expire).single().unwrap_or_else(|| core.clock.now());
     mount
         .engine
         .renew_lease(core, &mount, &lease, until)
@@ -244,7 +244,7 @@ pub async fn revoke_in_engine(core: &Core, row: SecretLeaseRow) -> Result<(), St
     match outcome {
         Ok(()) => Ok(()),
         Err((error, attempts)) => {
-            let now = Utc::now().timestamp_millis();
+            let now = core.clock.now().timestamp_millis();
             let attempts = attempts + 1;
             let retry_in = backoff_ms(attempts);
             if attempts >= IRREVOCABLE_AFTER && attempts % IRREVOCABLE_AFTER == 0 {

@@ -18,7 +18,6 @@ pub mod wrapping;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use chrono::Utc;
 
 use secrecy::ExposeSecret;
 
@@ -26,6 +25,7 @@ use crate::base::error::ApiError;
 use crate::base::logical::Operation;
 use crate::base::logical::{Request, Response};
 use crate::base::policy::{Acl, Capability, Denied, Grant};
+use crate::base::schedule::SharedClock;
 use crate::core::audit::entry::Caller;
 use crate::core::audit::{Audit, Trail};
 use crate::core::engine::Call;
@@ -82,6 +82,8 @@ pub struct Core {
     pub rate_limits: crate::core::rate_limit::RateLimits,
     /// How long one request may run before it is answered 503.
     pub request_deadline: crate::base::deadline::RequestDeadline,
+    /// The one source of wall-clock time for this core (the system clock outside tests).
+    pub clock: SharedClock,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -93,7 +95,7 @@ impl Core {
         self.me.upgrade()
     }
 
-    /// A sealed core over `store`.
+    /// A sealed core over `store`, on the system clock.
     pub fn new(
         store: SharedStore,
         seal_kind: SealKind,
@@ -101,11 +103,25 @@ impl Core {
         argon2_queue: usize,
         engines: crate::core::engine::Registry,
     ) -> Arc<Self> {
+        Self::with_clock(store, seal_kind, audit, argon2_queue, engines, SharedClock::default())
+    }
+
+    /// A sealed core over `store` that reads the time from `clock` (tests pass a `ManualClock`).
+    pub fn with_clock(
+        store: SharedStore,
+        seal_kind: SealKind,
+        audit: crate::core::audit::Settings,
+        argon2_queue: usize,
+        engines: crate::core::engine::Registry,
+        clock: SharedClock,
+    ) -> Arc<Self> {
         let changes = crate::store::bus::Changes::default();
         let mut tokens = TokenStore::default();
         tokens.changes = changes.clone();
+        tokens.clock = clock.clone();
         let mut policies = PolicyStore::default();
         policies.changes = changes.clone();
+        policies.clock = clock.clone();
         let storage_type = store.storage_type();
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
@@ -129,7 +145,8 @@ impl Core {
             storage_type,
             rotated: tokio::sync::Notify::new(),
             key_locks: Default::default(),
-            audit: Audit::new(audit),
+            audit: Audit::new(audit, clock.clone()),
+            clock,
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -152,7 +169,7 @@ impl Core {
             return Err(ApiError::sealed());
         }
         let mut trail = Trail::new(&self.audit);
-        let now = Utc::now();
+        let now = self.clock.now();
         let table = self.mounts.load_full();
         let routed = table.route(&req.path).map(|(m, rel)| (m, rel.to_string()));
         let mount = routed.as_ref().map(|(m, _)| m.clone());
@@ -160,7 +177,7 @@ impl Core {
         if let Some((mount, rel)) = &routed {
             if mount.engine.unauthenticated(rel) {
                 trail.request(&req, Some(mount), &Caller::default(), None).await?;
-                let anonymous = TokenEntry::anonymous();
+                let anonymous = TokenEntry::anonymous(self.clock.now());
                 let call = Call { core: self, mount, path: rel, token: &anonymous, sudo: false };
                 let result = mount.engine.handle(call, req).await;
                 return trail.response(Some(mount), result).await;
@@ -237,7 +254,7 @@ impl Core {
         let mount = table.route(&req.path).map(|(m, _)| m);
         let secret = if trail.is_on() { req.token.clone() } else { None };
         let secret = secret.as_ref().map(|s| s.expose_secret());
-        let e = match self.tokens.authenticate(&self.store, req.token.as_ref(), Utc::now()).await {
+        let e = match self.tokens.authenticate(&self.store, req.token.as_ref(), self.clock.now()).await {
             Err(e) => e,
             Ok(_) => ApiError::permission_denied(),
         };

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 
 use crate::base::error::ApiError;
@@ -34,6 +34,8 @@ pub struct PolicyStore {
     acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
     /// Tells other nodes to drop their policy caches too.
     pub changes: crate::store::bus::Changes,
+    /// The core's clock (for a policy's modification time).
+    pub clock: crate::base::schedule::SharedClock,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -157,7 +159,7 @@ impl PolicyStore {
         let doc = StoredPolicy {
             policy: text.to_string(),
             version,
-            modified: Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true),
+            modified: self.clock.now().to_rfc3339_opts(SecondsFormat::Nanos, true),
         };
         store.entry_put(KIND, &name, &serde_json::to_string(&doc).map_err(internal)?).await.map_err(ApiError::from)?;
         self.invalidate();

@@ -61,6 +61,7 @@ impl Quota {
     }
 
     /// Requests allowed per interval (at least one).
+    #[allow(clippy::cast_possible_truncation)] // the saturating float-to-integer `as` is meant
     fn allowed(&self) -> u64 {
         // `rate` is positive and finite; the cast saturates.
         (self.rate.floor() as u64).max(1)

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 
 use base64::Engine as _;
-use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -243,7 +242,7 @@ impl SealManager {
             }
             SealKind::KeyFile(path) => (read_key_file(path).map_err(ApiError::bad_request)?, 0, 0),
         };
-        let now = Utc::now();
+        let now = core.clock.now();
         let root_key = Key::generate();
         let keyring = Keyring::new(now);
         let root_key_ct = crypto::seal(&unseal_key, ROOT_KEY_AAD, root_key.expose());
@@ -394,7 +393,7 @@ impl SealManager {
             let bytes = crypto::open(&keys.root_key, KEYRING_AAD, &stored)
                 .map_err(|e| ApiError::internal(&format!("keyring: {e}")))?;
             let current = Keyring::from_bytes(&bytes).ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
-            let keyring = current.rotated(Utc::now());
+            let keyring = current.rotated(core.clock.now());
             let ct = crypto::seal(&keys.root_key, KEYRING_AAD, &keyring.to_bytes());
             crate::crypto::keyring::crash::crash_point("before-persist");
             // The new term is committed (the store's write is durable) before this node loads

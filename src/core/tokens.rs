@@ -46,9 +46,9 @@ pub struct TokenEntry {
 }
 
 impl TokenEntry {
-    /// The caller of a login path: no token, no policies.
-    pub fn anonymous() -> Self {
-        let mut row = root_row([0; 32], Utc::now());
+    /// The caller of a login path: no token, no policies (`now` is its creation time).
+    pub fn anonymous(now: DateTime<Utc>) -> Self {
+        let mut row = root_row([0; 32], now);
         row.policies = "[]".into();
         row.accessor = String::new();
         row.display_name = String::new();
@@ -105,10 +105,10 @@ impl TokenEntry {
             "type": r.token_type,
         });
         if r.period > 0 {
-            data["period"] = json!(r.period);
+            crate::base::json::set(&mut data, "period", json!(r.period));
         }
         if !self.bound_cidrs.is_empty() {
-            data["bound_cidrs"] = json!(self.bound_cidrs);
+            crate::base::json::set(&mut data, "bound_cidrs", json!(self.bound_cidrs));
         }
         data
     }
@@ -174,6 +174,8 @@ pub struct TokenStore {
     generation: AtomicU64,
     /// Tells other nodes to drop their cached tokens too.
     pub changes: crate::store::bus::Changes,
+    /// The core's clock (for due times set at revocation).
+    pub clock: crate::base::schedule::SharedClock,
 }
 
 impl TokenStore {
@@ -405,7 +407,7 @@ impl TokenStore {
             None => store.token_delete_tree(hash).await.map_err(internal)?,
         }
         self.invalidate();
-        let now = Utc::now().timestamp_millis();
+        let now = self.clock.now().timestamp_millis();
         for h in &tree {
             store.entry_delete_kind(&crate::core::cubbyhole::kind_for(h)).await.map_err(internal)?;
             // The token's leases go too: due now for the expiry worker, unless the caller
@@ -420,7 +422,7 @@ impl TokenStore {
         store.token_delete_orphaning(hash).await.map_err(internal)?;
         self.invalidate();
         store.entry_delete_kind(&crate::core::cubbyhole::kind_for(hash)).await.map_err(internal)?;
-        store.secret_lease_due_for_token(hash, Utc::now().timestamp_millis()).await.map_err(internal)?;
+        store.secret_lease_due_for_token(hash, self.clock.now().timestamp_millis()).await.map_err(internal)?;
         Ok(vec![hash.to_vec()])
     }
 
@@ -561,7 +563,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn row(ttl: i64, explicit_max: i64, created: i64) -> TokenRow {
-        let mut r = root_row([0; 32], Utc::now());
+        let mut r = root_row([0; 32], crate::base::schedule::Clock::now(&crate::base::schedule::SystemClock));
         r.ttl = ttl;
         r.explicit_max_ttl = explicit_max;
         r.creation_time = created;

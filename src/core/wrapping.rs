@@ -1,7 +1,7 @@
 //! Response wrapping: an answer is stored in the cubbyhole of a fresh single-use token, and the
 //! client gets only that token (`wrap_info`). `sys/wrapping/unwrap` hands the answer back once.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
@@ -31,7 +31,7 @@ async fn store_wrapped(
     wrapped_accessor: Option<&str>,
 ) -> Result<Response, ApiError> {
     let ttl = i64::try_from(ttl.max(1)).map_err(|_| ApiError::bad_request("wrapping TTL is too large"))?;
-    let now = Utc::now();
+    let now = core.clock.now();
     let new = NewToken {
         policies: vec![WRAPPING_POLICY.into()],
         display_name: WRAPPING_POLICY.into(),
@@ -59,7 +59,7 @@ async fn store_wrapped(
         "creation_path": creation_path,
     });
     if let Some(a) = wrapped_accessor {
-        info["wrapped_accessor"] = json!(a);
+        crate::base::json::set(&mut info, "wrapped_accessor", json!(a));
     }
     Ok(Response::Wrapped { wrap_info: info })
 }
@@ -73,9 +73,9 @@ pub async fn wrap(core: &Core, creation_path: &str, resp: Response, ttl: u64) ->
     let wrapped_accessor = auth.as_ref().and_then(|a| a["accessor"].as_str()).map(str::to_string);
     let mut content = json!({"data": data, "auth": auth, "warnings": warnings});
     if let Some(l) = lease {
-        content["lease_id"] = json!(l.id);
-        content["lease_duration"] = json!(l.duration);
-        content["renewable"] = json!(l.renewable);
+        crate::base::json::set(&mut content, "lease_id", json!(l.id));
+        crate::base::json::set(&mut content, "lease_duration", json!(l.duration));
+        crate::base::json::set(&mut content, "renewable", json!(l.renewable));
     }
     store_wrapped(core, creation_path, content, ttl, wrapped_accessor.as_deref()).await
 }
@@ -88,7 +88,7 @@ async fn slot_of(core: &Core, wrapping: &TokenEntry) -> Result<Value, ApiError> 
 }
 
 async fn find(core: &Core, token: &str) -> Result<TokenEntry, ApiError> {
-    let entry = core.tokens.find(&core.store, token, Utc::now()).await?.ok_or_else(invalid)?;
+    let entry = core.tokens.find(&core.store, token, core.clock.now()).await?.ok_or_else(invalid)?;
     Ok((*entry).clone())
 }
 
@@ -96,7 +96,7 @@ async fn find(core: &Core, token: &str) -> Result<TokenEntry, ApiError> {
 pub async fn unwrap(core: &Core, wrapping: &TokenEntry) -> Result<Response, ApiError> {
     let slot = slot_of(core, wrapping).await?;
     core.tokens.revoke_tree(&core.store, &wrapping.row.hash).await?;
-    let r = &slot["response"];
+    let r = crate::base::json::field(&slot, "response");
     let warnings = r["warnings"].as_array().map(|w| w.iter().filter_map(|x| x.as_str().map(String::from)).collect());
     Ok(Response::Envelope {
         status: http::StatusCode::OK,
@@ -121,9 +121,9 @@ pub async fn unwrap_token(core: &Core, token: &str) -> Result<Response, ApiError
 pub async fn lookup(core: &Core, token: &str) -> Result<Response, ApiError> {
     let slot = slot_of(core, &find(core, token).await?).await?;
     Ok(Response::data(json!({
-        "creation_path": slot["creation_path"],
-        "creation_time": slot["creation_time"],
-        "creation_ttl": slot["creation_ttl"],
+        "creation_path": crate::base::json::field(&slot, "creation_path"),
+        "creation_time": crate::base::json::field(&slot, "creation_time"),
+        "creation_ttl": crate::base::json::field(&slot, "creation_ttl"),
     })))
 }
 
@@ -131,8 +131,15 @@ pub async fn lookup(core: &Core, token: &str) -> Result<Response, ApiError> {
 pub async fn rewrap(core: &Core, token: &str) -> Result<Response, ApiError> {
     let old = find(core, token).await?;
     let slot = slot_of(core, &old).await?;
-    let ttl = slot["creation_ttl"].as_u64().unwrap_or(300);
-    let path = slot["creation_path"].as_str().unwrap_or("sys/wrapping/wrap").to_string();
+    let ttl = crate::base::json::field(&slot, "creation_ttl").as_u64().unwrap_or(300);
+    let path = crate::base::json::field(&slot, "creation_path").as_str().unwrap_or("sys/wrapping/wrap").to_string();
     core.tokens.revoke_tree(&core.store, &old.row.hash).await?;
-    store_wrapped(core, &path, slot["response"].clone(), ttl, slot["wrapped_accessor"].as_str()).await
+    store_wrapped(
+        core,
+        &path,
+        crate::base::json::field(&slot, "response").clone(),
+        ttl,
+        crate::base::json::field(&slot, "wrapped_accessor").as_str(),
+    )
+    .await
 }

@@ -115,7 +115,8 @@ fn framed(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(prefix.len() + parts.iter().map(|p| p.len() + 4).sum::<usize>());
     out.extend_from_slice(prefix);
     for p in parts {
-        out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+        // No part comes near 4 GiB (a request body is far smaller); past it the prefix saturates.
+        out.extend_from_slice(&u32::try_from(p.len()).unwrap_or(u32::MAX).to_be_bytes());
         out.extend_from_slice(p);
     }
     out
@@ -374,11 +375,11 @@ fn split(blob: &[u8]) -> Result<Parts<'_>, BarrierError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Utc;
+    use crate::base::schedule::{Clock, SystemClock};
 
     fn unsealed() -> Barrier {
         let b = Barrier::default();
-        b.load(Unsealed { root_key: Key::generate(), keyring: Keyring::new(Utc::now()) });
+        b.load(Unsealed { root_key: Key::generate(), keyring: Keyring::new(SystemClock.now()) });
         b
     }
 
@@ -390,7 +391,7 @@ mod tests {
     fn old_aad(parts: &[&[u8]]) -> Vec<u8> {
         let mut out = b"coffer-aad-v1".to_vec();
         for p in parts {
-            out.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            out.extend_from_slice(&u32::try_from(p.len()).unwrap().to_be_bytes());
             out.extend_from_slice(p);
         }
         out
@@ -468,7 +469,7 @@ mod tests {
         let (old, _) = b.seal(a, b"v").unwrap();
         let (old_v2, _) = b.seal_as(Layout::V2, a, b"v2").unwrap();
         let keys = b.keys().unwrap();
-        b.load(Unsealed { root_key: keys.root_key.clone(), keyring: keys.keyring.rotated(Utc::now()) });
+        b.load(Unsealed { root_key: keys.root_key.clone(), keyring: keys.keyring.rotated(SystemClock.now()) });
         let (new, term) = b.seal(a, b"w").unwrap();
         assert_eq!(term, 2);
         assert_eq!(&b.open(&old, a).unwrap()[..], b"v");

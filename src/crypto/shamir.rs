@@ -45,8 +45,9 @@ pub fn split(key: &Key, shares: u64, threshold: u64) -> Result<Vec<Zeroizing<Vec
     if shares == 1 {
         return Ok(vec![Zeroizing::new(key.expose().to_vec())]);
     }
-    let parts = Gf256::split_bytes(threshold as usize, shares as usize, key.expose(), rand::rng())
-        .map_err(|_| ShamirError::Invalid)?;
+    let threshold = usize::try_from(threshold).map_err(|_| ShamirError::Invalid)?;
+    let shares = usize::try_from(shares).map_err(|_| ShamirError::Invalid)?;
+    let parts = Gf256::split_bytes(threshold, shares, key.expose(), rand::rng()).map_err(|_| ShamirError::Invalid)?;
     Ok(parts.into_iter().map(Zeroizing::new).collect())
 }
 

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::base::schedule::{Clock, SystemClock};
 use crate::core::audit::device::{Keys as AuditKeys, KIND_KEYS as AUDIT_KEYS};
 use crate::core::seal::{self, KeysError, SealConfig};
 use crate::crypto::barrier::{Barrier, Context, Sealed};
@@ -206,7 +207,8 @@ async fn refuse_live_servers(store: &SharedStore, url: &str, which: &str) -> Res
     if !is_postgres(url) {
         return Ok(());
     }
-    let now = chrono::Utc::now().timestamp_millis();
+    // `migrate` runs without a core: the system clock.
+    let now = SystemClock.now().timestamp_millis();
     let unreadable = |e: store::StoreError| failed(format!("cannot read the {which} store's node list: {e}"));
     let nodes = store.node_list().await.map_err(unreadable)?;
     let lease = store.lease_get().await.map_err(unreadable)?.filter(|l| l.expires_at > now);

@@ -12,7 +12,7 @@ pub mod tls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -133,7 +133,7 @@ async fn token_tidy_worker(core: Arc<Core>) {
         let Some(fence) = core.leader.load_full() else {
             continue;
         };
-        match core.tokens.tidy(&core.store, Utc::now(), Some(&fence)).await {
+        match core.tokens.tidy(&core.store, core.clock.now(), Some(&fence)).await {
             Ok(0) => {}
             Ok(n) => {
                 tracing::info!(tokens = n, "revoked expired tokens");
@@ -152,7 +152,7 @@ async fn leader_worker(core: Arc<Core>, ttl: std::time::Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let now = Utc::now().timestamp_millis();
+        let now = core.clock.now().timestamp_millis();
         let beat = crate::store::NodeRow {
             id: core.node_id.clone(),
             name: core.node_name.clone(),
@@ -200,7 +200,7 @@ pub async fn setup_dev(core: &Core, root_token_id: Option<SecretString>) -> Resu
     core.seal.submit_share(core, &hex::encode(&share[..])).await.map_err(|e| e.to_string())?;
     let root_token = match root_token_id {
         Some(id) if !id.expose_secret().is_empty() => {
-            core.tokens.create_root(&core.store, &id, Utc::now()).await.map_err(|e| e.to_string())?;
+            core.tokens.create_root(&core.store, &id, core.clock.now()).await.map_err(|e| e.to_string())?;
             if let Some(hash) = core.tokens.hash(out.root_token.expose_secret()) {
                 core.store.token_delete(&hash).await.map_err(|e| e.to_string())?;
             }
@@ -219,7 +219,7 @@ pub async fn setup_dev(core: &Core, root_token_id: Option<SecretString>) -> Resu
         options: r#"{"version":"2"}"#.into(),
         local: false,
         seal_wrap: false,
-        created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true),
+        created_at: core.clock.now().to_rfc3339_opts(SecondsFormat::Nanos, true),
     })
     .await
     .map_err(|e| e.to_string())?;

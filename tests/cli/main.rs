@@ -3,7 +3,10 @@
 
 // Test code may unwrap, expect and panic: a failed assumption is a failed test. The clippy.toml
 // `allow-*-in-tests` settings cover only `#[test]` functions, not the helpers around them.
+// They also index JSON answers and slices freely (`allow-indexing-slicing-in-tests` has the same
+// limit), and cast in fixtures.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
 mod auth;
 mod errors;

@@ -1,5 +1,7 @@
 //! Several nodes on one PostgreSQL database: what one node changes, the others see within a
 //! second (tokens, policies, mounts, keyring), through `LISTEN/NOTIFY`.
+// These tests stand outside the server and compare its answers with the wall clock.
+#![allow(clippy::disallowed_methods)]
 
 use std::process::Command;
 use std::time::Duration;

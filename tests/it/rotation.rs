@@ -4,6 +4,8 @@
 //! postgres rotator (single and alternating, with a client loop that must never fail to log in)
 //! against a private PostgreSQL that checks passwords; crashes of the real binary after each step;
 //! concurrent starts; and the store's fenced, compare-and-set row on both backends.
+// These tests stand outside the server and compare its answers with the wall clock.
+#![allow(clippy::disallowed_methods)]
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;

@@ -70,7 +70,7 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     let mut token = role.token.clone();
     if role.bind_secret_id {
         let Some(mut entry) = entry.filter(|_| !secret.is_empty()) else { return Err(invalid()) };
-        let now = secret_id::now_ns();
+        let now = secret_id::now_ns(call);
         if entry.expired(now) {
             secret_id::remove(call, &uid, &secret_hash, &entry.accessor).await?;
             return Err(invalid());

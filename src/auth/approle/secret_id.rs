@@ -3,7 +3,7 @@
 //! and the value itself is kept only as an HMAC; an accessor of another role is simply not found
 //! (SEC-06). Changes to one secret-id take the same lock as a login that spends it.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat};
 use http::StatusCode;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -73,9 +73,9 @@ fn rfc3339(ns: Option<i64>) -> String {
     }
 }
 
-/// Now, Unix nanoseconds.
-pub fn now_ns() -> i64 {
-    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+/// The core's time now, Unix nanoseconds.
+pub fn now_ns(call: &Call<'_>) -> i64 {
+    call.core.clock.now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 /// Loads the secret-id entry with this HMAC under a role.
@@ -163,7 +163,7 @@ pub async fn generate(call: &Call<'_>, name: &str, req: &Request, custom: bool) 
             ttl = t;
         }
     }
-    let now = now_ns();
+    let now = now_ns(call);
     let entry = SecretIdEntry {
         accessor: uuid::Uuid::new_v4().to_string(),
         created_ns: now,
@@ -209,7 +209,7 @@ async fn by_value(call: &Call<'_>, role: &Role, req: &Request) -> Result<(String
 /// `POST role/<name>/secret-id/lookup {secret_id}`: 204 when unknown (as OpenBao).
 pub async fn lookup(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, ApiError> {
     let role = require(call, name).await?;
-    match by_value(call, &role, req).await?.1.filter(|e| !e.expired(now_ns())) {
+    match by_value(call, &role, req).await?.1.filter(|e| !e.expired(now_ns(call))) {
         Some(e) => Ok(Response::data(e.describe())),
         None => Ok(Response::NoContent),
     }
@@ -245,7 +245,7 @@ async fn by_accessor<'r>(
 pub async fn lookup_accessor(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, ApiError> {
     let role = require(call, name).await?;
     let (_, Some(hash)) = by_accessor(call, &role, req).await? else { return Err(ApiError::not_found()) };
-    match load(call, &role.uid, &hash).await?.filter(|e| !e.expired(now_ns())) {
+    match load(call, &role.uid, &hash).await?.filter(|e| !e.expired(now_ns(call))) {
         Some(e) => Ok(Response::data(e.describe())),
         None => Err(ApiError::not_found()),
     }

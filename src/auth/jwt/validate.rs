@@ -414,6 +414,7 @@ pub fn finish(
 pub(crate) mod tests {
     use super::*;
     use crate::auth::jwt::keys::{self, VerifyKey};
+    use crate::base::schedule::{Clock, SystemClock};
     use jsonwebtoken::EncodingKey;
     use serde_json::json;
 
@@ -448,7 +449,7 @@ a1QGNNfBumoFe/lR7M6Gtg==
 -----END PRIVATE KEY-----";
 
     pub fn now() -> u64 {
-        u64::try_from(chrono::Utc::now().timestamp()).unwrap()
+        u64::try_from(SystemClock.now().timestamp()).unwrap()
     }
 
     fn b64(s: &str) -> String {

@@ -1,7 +1,6 @@
 //! `auth/token/create`, `create-orphan` and `create/<role>`: policy subset rules, orphan rules,
 //! TTL resolution; the `root` policy can never be attached.
 
-use chrono::Utc;
 use secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
@@ -66,7 +65,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
     if no_parent && !orphan_path && !role.as_ref().is_some_and(|r| r.orphan) && !privileged {
         return Err(ApiError::bad_request("root or sudo privileges required to create orphan token"));
     }
-    let now = Utc::now();
+    let now = call.core.clock.now();
     let policies = token_policies(d, caller, role.as_ref(), privileged)?;
     let period = lesser(requested_period(d, privileged)?, role.as_ref().map_or(0, |r| r.token_period));
     let explicit_max = explicit_max_ttl(d, caller, role.as_ref(), privileged, now.timestamp())?;

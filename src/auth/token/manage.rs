@@ -2,7 +2,6 @@
 //! Accessor operations need sudo unless the target is the caller or one of its descendants
 //! (SEC-07).
 
-use chrono::Utc;
 use http::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -33,7 +32,7 @@ fn auth_response(auth: serde_json::Value, warnings: Vec<String>) -> Response {
 async fn target(call: &Call<'_>, req: &Request) -> Result<(Option<String>, TokenEntry), ApiError> {
     match params::str_field(&req.data, "token")?.filter(|t| !t.is_empty()) {
         Some(t) => {
-            let e = call.core.tokens.find(&call.core.store, t, Utc::now()).await?.ok_or_else(bad_token)?;
+            let e = call.core.tokens.find(&call.core.store, t, call.core.clock.now()).await?.ok_or_else(bad_token)?;
             Ok((Some(t.to_string()), (*e).clone()))
         }
         None => Ok((req.token.as_ref().map(|t| t.expose_secret().to_string()), call.token.clone())),
@@ -58,7 +57,7 @@ async fn within_callers_tree(call: &Call<'_>, target: &TokenRow) -> Result<bool,
 async fn by_accessor(call: &Call<'_>, req: &Request) -> Result<Option<TokenRow>, ApiError> {
     let accessor =
         params::str_field(&req.data, "accessor")?.ok_or_else(|| ApiError::bad_request("missing accessor"))?;
-    let found = call.core.tokens.find_row_by_accessor(&call.core.store, accessor, Utc::now()).await?;
+    let found = call.core.tokens.find_row_by_accessor(&call.core.store, accessor, call.core.clock.now()).await?;
     match found {
         Some(t) if call.sudo || within_callers_tree(call, &t).await? => Ok(Some(t)),
         Some(_) => Err(ApiError::permission_denied()),
@@ -71,19 +70,19 @@ async fn by_accessor(call: &Call<'_>, req: &Request) -> Result<Option<TokenRow>,
 /// `auth/token/lookup-self`.
 pub fn lookup_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let id = req.token.as_ref().map(|t| t.expose_secret());
-    Ok(Response::data(call.token.lookup_data(id, Utc::now())))
+    Ok(Response::data(call.token.lookup_data(id, call.core.clock.now())))
 }
 
 /// `auth/token/lookup` with `token` (or the caller).
 pub async fn lookup(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let (id, t) = target(call, req).await?;
-    Ok(Response::data(t.lookup_data(id.as_deref(), Utc::now())))
+    Ok(Response::data(t.lookup_data(id.as_deref(), call.core.clock.now())))
 }
 
 /// `auth/token/lookup-accessor`.
 pub async fn lookup_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let t = by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?;
-    Ok(Response::data(TokenEntry::from_row(t)?.lookup_data(None, Utc::now())))
+    Ok(Response::data(TokenEntry::from_row(t)?.lookup_data(None, call.core.clock.now())))
 }
 
 fn increment(req: &Request) -> Result<Option<i64>, ApiError> {
@@ -92,7 +91,7 @@ fn increment(req: &Request) -> Result<Option<i64>, ApiError> {
 
 /// `auth/token/renew-self`.
 pub async fn renew_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = Utc::now();
+    let now = call.core.clock.now();
     let (t, w) = call.core.tokens.renew(&call.core.store, call.token, increment(req)?, now).await?;
     let id = req.token.as_ref().map(|t| t.expose_secret());
     Ok(auth_response(t.auth_block(id, now), w))
@@ -100,7 +99,7 @@ pub async fn renew_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiE
 
 /// `auth/token/renew` with `token`.
 pub async fn renew(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = Utc::now();
+    let now = call.core.clock.now();
     let (id, t) = target(call, req).await?;
     let (t, w) = call.core.tokens.renew(&call.core.store, &t, increment(req)?, now).await?;
     Ok(auth_response(t.auth_block(id.as_deref(), now), w))
@@ -108,7 +107,7 @@ pub async fn renew(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
 
 /// `auth/token/renew-accessor`.
 pub async fn renew_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = Utc::now();
+    let now = call.core.clock.now();
     let t =
         TokenEntry::from_row(by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?)?;
     let (t, w) = call.core.tokens.renew(&call.core.store, &t, increment(req)?, now).await?;
@@ -126,7 +125,7 @@ pub async fn revoke_self(call: &Call<'_>) -> Result<Response, ApiError> {
 /// corrupt can still be revoked).
 pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    if let Some(t) = call.core.tokens.find_row(&call.core.store, token, Utc::now()).await? {
+    if let Some(t) = call.core.tokens.find_row(&call.core.store, token, call.core.clock.now()).await? {
         let tree = call.core.tokens.revoke_tree(&call.core.store, &t.hash).await?;
         crate::core::leases::revoke_for_tokens(call.core, &tree).await;
     }
@@ -158,7 +157,7 @@ pub async fn revoke_orphan(call: &Call<'_>, req: &Request) -> Result<Response, A
         return Err(ApiError::permission_denied());
     }
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    if let Some(t) = call.core.tokens.find_row(&call.core.store, token, Utc::now()).await? {
+    if let Some(t) = call.core.tokens.find_row(&call.core.store, token, call.core.clock.now()).await? {
         let revoked = call.core.tokens.revoke_orphan(&call.core.store, &t.hash).await?;
         crate::core::leases::revoke_for_tokens(call.core, &revoked).await;
     }

@@ -6,7 +6,6 @@
 //! Every failure (unknown user, wrong password, locked user) does one Argon2 verification and one
 //! store write and gets the same 400 (SEC-16).
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
@@ -134,7 +133,7 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
         .map_err(store_err)?
         .map(|raw| crate::base::stored::parse("userpass lockout", &raw))
         .transpose()?;
-    let now = Utc::now().timestamp();
+    let now = call.core.clock.now().timestamp();
     let mut state = stored.clone().unwrap_or_default().current(&cfg, now);
     let locked = state.locked();
     let phc = user.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());

@@ -395,7 +395,7 @@ fn parse_span(item: &str, def: &FieldDef, question: bool) -> Result<Span, String
 /// A number or a name, range-checked.
 fn parse_value(s: &str, def: &FieldDef) -> Result<u32, String> {
     if let Some(i) = def.names.iter().position(|n| n.eq_ignore_ascii_case(s)) {
-        return Ok(i as u32 + def.name_base);
+        return u32::try_from(i).map(|i| i + def.name_base).map_err(|_| format!("{s:?} is out of range"));
     }
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         let names = match def.names {

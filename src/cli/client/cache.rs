@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use hkdf::Hkdf;
 use serde_json::{json, Map, Value};
@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{CliError, Secret};
+use crate::base::schedule::{Clock, SystemClock};
 use crate::crypto::{self, Key};
 
 /// The salt's file name inside the cache directory.
@@ -119,9 +120,9 @@ impl Cache {
     }
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch (0 before it), by the system clock: the CLI has no core.
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)).unwrap_or(0)
+    u64::try_from(SystemClock.now().timestamp_millis()).unwrap_or(0)
 }
 
 /// The directory's random salt, created (0600) on first use.

@@ -525,7 +525,7 @@ async fn write(a: PutArgs, patch: bool) -> Result<i32, CliError> {
     kp.require_secret()?;
     let mut body = json!({ "data": Value::Object(pairs.data) });
     if let Some(cas) = a.cas {
-        body["options"] = json!({ "cas": cas });
+        crate::base::json::set(&mut body, "options", json!({ "cas": cas }));
     }
     let p = kp.api("data");
     let method = if patch { Method::PATCH } else { Method::POST };

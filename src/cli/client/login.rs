@@ -108,7 +108,7 @@ pub async fn run(a: LoginArgs) -> Result<i32, CliError> {
         LoginMethod::Approle => {
             let mut body = json!({ "role_id": a.role_id.clone().unwrap_or_default() });
             if let Some(f) = &a.secret_id_file {
-                body["secret_id"] = json!(secret_from_file(f)?.expose());
+                crate::base::json::set(&mut body, "secret_id", json!(secret_from_file(f)?.expose()));
             }
             login_call(&api, &format!("auth/{mount}/login"), &body).await?
         }

@@ -129,11 +129,11 @@ async fn enable_engine(a: EnableArgs) -> Result<i32, CliError> {
     }
     let mut body = json!({"type": a.kind});
     if !options.is_empty() {
-        body["options"] = Value::Object(options);
+        crate::base::json::set(&mut body, "options", Value::Object(options));
     }
     let config = a.settings.config();
     if !config.is_empty() {
-        body["config"] = Value::Object(config);
+        crate::base::json::set(&mut body, "config", Value::Object(config));
     }
     let api = Api::new(&a.conn)?;
     let path =
@@ -171,11 +171,11 @@ async fn tune(a: TuneArgs) -> Result<i32, CliError> {
     let path = mount_of(&a.path)?;
     let mut body = Value::Object(a.settings.config());
     if let Some(d) = &a.settings.description {
-        body["description"] = json!(d);
+        crate::base::json::set(&mut body, "description", json!(d));
     }
     let options = plain_pairs(&a.settings.options, "engine option")?;
     if !options.is_empty() {
-        body["options"] = Value::Object(options);
+        crate::base::json::set(&mut body, "options", Value::Object(options));
     }
     if body.as_object().is_some_and(Map::is_empty) {
         return Err(CliError::Usage(

@@ -270,7 +270,7 @@ pub(super) async fn enable(
 ) -> Result<String, CliError> {
     let path = path.unwrap_or(kind).trim_matches('/').to_string();
     if let Some(d) = description {
-        body["description"] = json!(d);
+        crate::base::json::set(&mut body, "description", json!(d));
     }
     api.call(method, &format!("{table}/{path}"), Some(&body)).await?;
     Ok(path)

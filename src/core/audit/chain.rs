@@ -81,7 +81,7 @@ pub fn seal_into(head: &mut Head, body: &[u8], out: &mut Vec<u8>) {
     }
     let seq = head.seq + 1;
     out.extend_from_slice(format!("\"seq\":{seq},\"prev_hash\":\"{}\"}}", hex::encode(head.hash)).as_bytes());
-    *head = Head { seq, hash: line_hash(&out[start..]) };
+    *head = Head { seq, hash: line_hash(out.get(start..).unwrap_or_default()) };
     out.push(b'\n');
 }
 
@@ -112,7 +112,7 @@ pub fn checkpoint_into(head: &mut Head, device: &str, reason: Reason, key: &Sign
 
 /// A short public identifier of a key: the first 8 bytes of SHA-256 of the key, hex.
 pub fn key_id(key: &VerifyingKey) -> String {
-    hex::encode(&Sha256::digest(key.as_bytes())[..8])
+    hex::encode(Sha256::digest(key.as_bytes()).get(..8).unwrap_or_default())
 }
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410).
@@ -144,7 +144,9 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
         .map_err(|_| "the public key is neither base64 nor a PEM PUBLIC KEY block".to_string())?;
     let bytes: [u8; 32] = match raw.len() {
         32 => raw.as_slice().try_into().map_err(|_| "bad key length".to_string())?,
-        44 if raw[..12] == SPKI_PREFIX => raw[12..].try_into().map_err(|_| "bad key length".to_string())?,
+        44 if raw.starts_with(&SPKI_PREFIX) => {
+            raw.get(SPKI_PREFIX.len()..).unwrap_or_default().try_into().map_err(|_| "bad key length".to_string())?
+        }
         n => return Err(format!("the public key has {n} bytes; an Ed25519 key has 32")),
     };
     VerifyingKey::from_bytes(&bytes).map_err(|_| "the public key is not a valid Ed25519 key".to_string())

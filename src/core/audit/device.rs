@@ -228,10 +228,12 @@ impl Keys {
     /// Encrypted under the barrier, base64.
     pub fn seal(&self, barrier: &Barrier, name: &str) -> Result<String, ApiError> {
         let mut plain = Zeroizing::new([0u8; 64]);
-        plain[..32].copy_from_slice(self.salt.expose());
-        plain[32..].copy_from_slice(self.signing.as_bytes());
+        // salt (32 bytes) then signing seed (32 bytes)
+        for (to, from) in plain.iter_mut().zip(self.salt.expose().iter().chain(self.signing.as_bytes())) {
+            *to = *from;
+        }
         let (blob, _) =
-            barrier.seal(Context::AuditKeys { device: name }, &plain[..]).map_err(|e| ApiError::internal(&e))?;
+            barrier.seal(Context::AuditKeys { device: name }, plain.as_slice()).map_err(|e| ApiError::internal(&e))?;
         Ok(blob.to_base64())
     }
 
@@ -239,12 +241,13 @@ impl Keys {
     pub fn open(barrier: &Barrier, name: &str, text: &str) -> Result<Keys, ApiError> {
         let blob = Sealed::from_base64(text).map_err(|e| ApiError::internal(&e))?;
         let plain = barrier.open(&blob, Context::AuditKeys { device: name }).map_err(|e| ApiError::internal(&e))?;
-        if plain.len() != 64 {
-            return Err(ApiError::internal(&"audit keys malformed"));
-        }
-        let salt = Key::from_slice(&plain[..32]).ok_or_else(|| ApiError::internal(&"audit salt malformed"))?;
+        let (salt, seed_bytes) = match plain.split_at_checked(32) {
+            Some((salt, seed)) if plain.len() == 64 => (salt, seed),
+            _ => return Err(ApiError::internal(&"audit keys malformed")),
+        };
+        let salt = Key::from_slice(salt).ok_or_else(|| ApiError::internal(&"audit salt malformed"))?;
         let mut seed = Zeroizing::new([0u8; 32]);
-        seed.copy_from_slice(&plain[32..]);
+        seed.copy_from_slice(seed_bytes);
         Ok(Keys { salt, signing: SigningKey::from_bytes(&seed) })
     }
 }
@@ -271,6 +274,7 @@ impl Device {
         head: Result<Head, String>,
         cadence: writer::Cadence,
         on_checkpoint: Box<dyn Fn(Head) + Send>,
+        clock: crate::base::schedule::SharedClock,
     ) -> Device {
         let hasher = Hasher::new(&keys.salt, spec.hmac_accessor, spec.log_raw);
         let public_key = keys.signing.verifying_key();
@@ -284,6 +288,7 @@ impl Device {
                     cadence,
                     on_checkpoint,
                     problem: problem.clone(),
+                    clock,
                 };
                 Some(writer::spawn(w, head))
             }
@@ -350,7 +355,9 @@ pub fn resume_head(target: &Target, stored: Option<Head>) -> Result<Head, String
         Some(line) => {
             let v: Value = serde_json::from_slice(&line)
                 .map_err(|_| "the audit file does not end with a Coffer audit line".to_string())?;
-            let seq = v["seq"].as_u64().ok_or("the audit file does not end with a Coffer audit line")?;
+            let seq = crate::base::json::field(&v, "seq")
+                .as_u64()
+                .ok_or("the audit file does not end with a Coffer audit line")?;
             Ok(Head { seq, hash: super::chain::line_hash(&line) })
         }
     }

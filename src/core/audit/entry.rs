@@ -417,7 +417,7 @@ pub fn response(
 pub fn error_text(e: &ApiError) -> Option<String> {
     match e.errors.len() {
         0 => None,
-        1 => Some(format!("1 error occurred:\n\t* {}\n\n", e.errors[0])),
+        1 => e.errors.first().map(|m| format!("1 error occurred:\n\t* {m}\n\n")),
         n => Some(format!("{n} errors occurred:\n\t* {}\n\n", e.errors.join("\n\t* "))),
     }
 }
@@ -469,6 +469,7 @@ pub fn event(time: &DateTime<Utc>, kind: &str, data: Value) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::base::logical::Operation;
+    use crate::base::schedule::{Clock, SystemClock};
     use crate::crypto::Key;
 
     fn parse(b: &[u8]) -> Value {
@@ -516,7 +517,14 @@ mod tests {
         assert_eq!(out["auth"]["accessor"], json!(h.hash("acc")));
         assert_eq!(out["auth"]["policies"][0], "p");
         let req_bytes = request(&h, &hashed, &req, None, 1 << 16);
-        let l = line("response", &Utc::now(), &auth(&hashed, &caller), &req_bytes, Some(&out_bytes), Some("e\n\"x\""));
+        let l = line(
+            "response",
+            &SystemClock.now(),
+            &auth(&hashed, &caller),
+            &req_bytes,
+            Some(&out_bytes),
+            Some("e\n\"x\""),
+        );
         let text = String::from_utf8(l).unwrap();
         assert!(!text.contains("hunter2") && !text.contains("s.tok") && !text.contains("s.new"));
         let v: Value = serde_json::from_str(&text).unwrap();

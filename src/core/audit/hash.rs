@@ -28,7 +28,9 @@ impl Hasher {
         // A 32-byte key zero-padded to the 64-byte block is exactly HMAC's own key padding, so this
         // equals `new_from_slice(salt)` without its (never taken) error branch.
         let mut block = zeroize::Zeroizing::new([0u8; 64]);
-        block[..32].copy_from_slice(salt.expose());
+        for (to, from) in block.iter_mut().zip(salt.expose()) {
+            *to = *from;
+        }
         let keyed = <Hmac<Sha256> as KeyInit>::new(&(*block).into());
         Self { keyed, hmac_accessor, log_raw }
     }

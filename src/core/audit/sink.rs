@@ -209,11 +209,11 @@ impl Sink {
             tracing::warn!(path = %path.display(), "audit file ends with a partial line (a crash mid-write); it is cut off");
             f.set_len(len - window + end as u64 + 1)?;
         }
-        let start = tail[..end].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let start = tail.get(..end).unwrap_or_default().iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
         if start == 0 && window < len {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "last audit line is too long"));
         }
-        Ok(Some(tail[start..end].to_vec()))
+        Ok(Some(tail.get(start..end).unwrap_or_default().to_vec()))
     }
 }
 

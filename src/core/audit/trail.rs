@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
-
 use super::device::Device;
 use super::entry::{self, Caller};
 use super::Audit;
@@ -56,7 +54,7 @@ impl<'a> Trail<'a> {
         if self.devices.is_empty() {
             return Ok(());
         }
-        let time = Utc::now();
+        let time = self.audit.clock.now();
         let error = error.and_then(entry::error_text);
         self.recorded.clear();
         self.id_path = (req.id.clone(), req.path.clone());
@@ -83,7 +81,7 @@ impl<'a> Trail<'a> {
         if self.devices.is_empty() || self.recorded.len() != self.devices.len() {
             return result;
         }
-        let time = Utc::now();
+        let time = self.audit.clock.now();
         let error = result.as_ref().err().and_then(entry::error_text);
         let bodies = self
             .devices

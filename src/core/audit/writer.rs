@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Receiver, Sender};
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use ed25519_dalek::SigningKey;
 
 use super::chain::{self, Head, Reason};
@@ -83,6 +83,8 @@ pub struct Writer {
     pub on_checkpoint: Box<dyn Fn(Head) + Send>,
     /// The last failure, for the operator (`None` after a successful write).
     pub problem: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// The core's clock (checkpoint times).
+    pub clock: crate::base::schedule::SharedClock,
 }
 
 /// Starts the task on the current runtime; returns the queue's sending side.
@@ -100,8 +102,8 @@ pub fn offer(tx: &Sender<Msg>, msg: Msg) -> bool {
     }
 }
 
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true)
+fn now(clock: &crate::base::schedule::SharedClock) -> String {
+    clock.now().to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
 impl Writer {
@@ -219,7 +221,7 @@ impl Writer {
     }
 
     fn checkpoint(&self, state: &mut State, reason: Reason, buf: &mut Vec<u8>) {
-        chain::checkpoint_into(&mut state.head, &self.name, reason, &self.key, &now(), buf);
+        chain::checkpoint_into(&mut state.head, &self.name, reason, &self.key, &now(&self.clock), buf);
         state.unsigned = 0;
         state.first_unsigned = None;
         state.need_open = false;

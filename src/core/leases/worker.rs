@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::base::schedule::{Clock, SystemClock};
+use crate::base::schedule::Clock;
 use crate::core::Core;
 use crate::store::Fence;
 
@@ -20,7 +20,7 @@ const BATCH: i64 = 256;
 /// Revocations in flight at once (each may open a connection to a managed database).
 const PARALLEL: usize = 16;
 
-/// Runs while the process lives, on the system clock (the interval itself is monotonic); does
+/// Runs while the process lives, on the core's clock (the interval itself is monotonic); does
 /// work only while unsealed and holding the leader lease.
 pub async fn run(core: Arc<Core>) {
     let mut interval = tokio::time::interval(INTERVAL);
@@ -30,7 +30,7 @@ pub async fn run(core: Arc<Core>) {
         if core.barrier.is_sealed() {
             continue;
         }
-        tick(&core, &SystemClock).await;
+        tick(&core, &core.clock).await;
     }
 }
 

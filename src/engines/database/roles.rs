@@ -2,7 +2,7 @@
 //! a database user for the length of a lease, and the lease's revocation drops it again (its
 //! sessions are ended first).
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -128,19 +128,15 @@ pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
     super::list_kind(call.core, &Kinds::of(call).roles()).await
 }
 
-/// Vault's PostgreSQL user name: `v-<display name>-<role>-<20 random>-<unix time>`, 63 at most.
-fn username(display: &str, role: &str) -> String {
+/// Vault's PostgreSQL user name: `v-<display name>-<role>-<20 random>-<unix time>`, 63 at most
+/// (`now` is the time in it).
+fn username(display: &str, role: &str, now: DateTime<Utc>) -> String {
     let clean = |s: &str, n: usize| -> String {
         s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).take(n).collect()
     };
     let display = if display.is_empty() { "token" } else { display };
-    let mut u = format!(
-        "v-{}-{}-{}-{}",
-        clean(display, 8),
-        clean(role, 8),
-        crate::crypto::random_base62(20),
-        Utc::now().timestamp()
-    );
+    let mut u =
+        format!("v-{}-{}-{}-{}", clean(display, 8), clean(role, 8), crate::crypto::random_base62(20), now.timestamp());
     u.truncate(63);
     u
 }
@@ -158,7 +154,7 @@ pub async fn creds(call: &Call<'_>, role_name: &str) -> Result<Response, ApiErro
     let cfg = config::for_role(call.core, &kinds, &role.db_name, role_name).await?;
     let max_ttl = if role.max_ttl > 0 { role.max_ttl.min(leases::SYSTEM_MAX_TTL) } else { leases::SYSTEM_MAX_TTL };
     let ttl = if role.default_ttl > 0 { role.default_ttl } else { leases::SYSTEM_MAX_TTL }.min(max_ttl);
-    let user = username(&call.token.row.display_name, role_name);
+    let user = username(&call.token.row.display_name, role_name, call.core.clock.now());
     let password = crate::core::password_policy::generate_named(call.core, &cfg.password_policy).await?;
     let data = serde_json::to_value(LeaseData {
         db_name: role.db_name.clone(),
@@ -172,7 +168,11 @@ pub async fn creds(call: &Call<'_>, role_name: &str) -> Result<Response, ApiErro
     let lease =
         leases::issue(call, Grant { path: &format!("creds/{role_name}"), ttl, max_ttl, renewable: true, data: &data })
             .await?;
-    let vars = target::Vars { name: &user, password: &password, expiration: Some(Utc::now() + Duration::seconds(ttl)) };
+    let vars = target::Vars {
+        name: &user,
+        password: &password,
+        expiration: Some(call.core.clock.now() + Duration::seconds(ttl)),
+    };
     let secrets = [password.as_str(), cfg.password.as_str()];
     let render = |ts: &[String]| -> Vec<Zeroizing<String>> { ts.iter().map(|t| target::render(t, &vars)).collect() };
     let (create, rollback) = (render(&role.creation_statements), render(&role.rollback_statements));

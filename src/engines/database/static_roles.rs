@@ -13,7 +13,7 @@ use super::{config, guard, statements, target, Kinds};
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
-use crate::base::schedule::Schedule;
+use crate::base::schedule::{Schedule, SharedClock};
 use crate::core::engine::Call;
 use crate::core::Core;
 
@@ -57,9 +57,9 @@ impl std::fmt::Debug for StaticRole {
 }
 
 impl StaticRole {
-    /// The next rotation after one at `at_ms`.
-    fn next_after(&self, at_ms: i64) -> i64 {
-        let at = Utc.timestamp_millis_opt(at_ms).single().unwrap_or_else(Utc::now);
+    /// The next rotation after one at `at_ms` (`clock`'s now when `at_ms` is out of range).
+    fn next_after(&self, at_ms: i64, clock: &SharedClock) -> i64 {
+        let at = Utc.timestamp_millis_opt(at_ms).single().unwrap_or_else(|| clock.now());
         if self.rotation_schedule.is_empty() {
             return at_ms + self.rotation_period * 1000;
         }
@@ -102,13 +102,13 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
                 "username": r.username,
             });
             if r.rotation_schedule.is_empty() {
-                data["rotation_period"] = json!(r.rotation_period);
+                crate::base::json::set(&mut data, "rotation_period", json!(r.rotation_period));
             } else {
-                data["rotation_schedule"] = json!(r.rotation_schedule);
-                data["rotation_window"] = json!(r.rotation_window);
+                crate::base::json::set(&mut data, "rotation_schedule", json!(r.rotation_schedule));
+                crate::base::json::set(&mut data, "rotation_window", json!(r.rotation_window));
             }
             if !r.last_error.is_empty() {
-                data["last_rotation_error"] = json!(r.last_error);
+                crate::base::json::set(&mut data, "last_rotation_error", json!(r.last_error));
             }
             Ok(Response::data(data))
         }
@@ -187,7 +187,7 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
         // The password is rotated straight away, so Coffer knows it from the start.
         rotate(call.core, kinds, name, r).await.map_err(ApiError::bad_request)?;
     } else {
-        r.next_rotation = r.next_after(r.last_rotation);
+        r.next_rotation = r.next_after(r.last_rotation, &call.core.clock);
         save(call.core, kinds, name, &r).await?;
     }
     Ok(Response::NoContent)
@@ -204,7 +204,7 @@ async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Re
     if let Err(e) = guard::check(&cfg, std::slice::from_ref(&r.username)).await {
         let e = format!("failed to rotate the password: {e}");
         r.last_error = e.clone();
-        r.next_rotation = Utc::now().timestamp_millis() + 60_000;
+        r.next_rotation = core.clock.now().timestamp_millis() + 60_000;
         let _ = save(core, kinds, name, &r).await;
         return Err(e);
     }
@@ -225,13 +225,13 @@ async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Re
     let secrets = [r.pending_password.as_str(), cfg.password.as_str(), r.password.as_str()];
     let outcome =
         target::run_as_root(&cfg.connection_url, &cfg.username, &cfg.password, &rendered, &[], &secrets).await;
-    let now = Utc::now().timestamp_millis();
+    let now = core.clock.now().timestamp_millis();
     match outcome {
         Ok(()) => {
             r.password.zeroize();
             r.password = std::mem::take(&mut r.pending_password);
             r.last_rotation = now;
-            r.next_rotation = r.next_after(now);
+            r.next_rotation = r.next_after(now, &core.clock);
             r.last_error.clear();
             save(core, kinds, name, &r).await.map_err(|e| e.to_string())?;
             core.audit.event("static_role_rotation", json!({ "role": name, "result": "ok" }));
@@ -254,7 +254,7 @@ pub async fn creds(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let kinds = Kinds::of(call);
     let r =
         load(call.core, &kinds, name).await?.ok_or_else(|| ApiError::bad_request(format!("unknown role: {name}")))?;
-    let now = Utc::now().timestamp_millis();
+    let now = call.core.clock.now().timestamp_millis();
     let mut data = json!({
         "last_vault_rotation": rfc3339(r.last_rotation),
         "password": r.password.as_str(),
@@ -262,10 +262,10 @@ pub async fn creds(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
         "username": r.username,
     });
     if r.rotation_schedule.is_empty() {
-        data["rotation_period"] = json!(r.rotation_period);
+        crate::base::json::set(&mut data, "rotation_period", json!(r.rotation_period));
     } else {
-        data["rotation_schedule"] = json!(r.rotation_schedule);
-        data["rotation_window"] = json!(r.rotation_window);
+        crate::base::json::set(&mut data, "rotation_schedule", json!(r.rotation_schedule));
+        crate::base::json::set(&mut data, "rotation_window", json!(r.rotation_window));
     }
     Ok(Response::data(data))
 }
@@ -304,7 +304,7 @@ pub async fn run(core: std::sync::Arc<Core>) {
 /// Rotates every static role whose time has come, on every database mount. Run by the leader
 /// only; it checks that it still leads before each rotation.
 pub async fn rotate_due(core: &Core) -> usize {
-    let now = Utc::now().timestamp_millis();
+    let now = core.clock.now().timestamp_millis();
     let mounts: Vec<String> =
         core.mounts.load().all().iter().filter(|m| m.row.kind == "database").map(|m| m.row.id.clone()).collect();
     let mut rotated = 0;

@@ -1,6 +1,5 @@
 //! `kv/data/<path>` read, write (with check-and-set), merge-patch, and `kv/subkeys/<path>`.
 
-use chrono::Utc;
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
@@ -82,7 +81,7 @@ async fn read_live(
         return Err(ApiError::not_found());
     };
     let metadata = version_metadata(&v, &meta.custom_metadata)?;
-    if v.destroyed || is_deleted(&v, Utc::now())? {
+    if v.destroyed || is_deleted(&v, call.core.clock.now())? {
         return Ok(Err(Response::Envelope {
             status: StatusCode::NOT_FOUND,
             data: Some(json!({field: null, "metadata": metadata})),
@@ -147,7 +146,7 @@ pub fn check_stages(stages: &[String]) -> Result<(), ApiError> {
         if s.is_empty() || s.len() > 256 || s.contains('/') || s.chars().any(char::is_control) {
             return Err(ApiError::bad_request("a stage name is 1 to 256 printable characters without '/'"));
         }
-        if stages[..i].contains(s) {
+        if stages.iter().take(i).any(|t| t == s) {
             return Err(ApiError::bad_request(format!("stage {s:?} is listed twice")));
         }
     }
@@ -209,7 +208,7 @@ pub async fn append_staged(
             _ => {}
         }
         let version = current + 1;
-        let now = Utc::now();
+        let now = core.clock.now();
         let dva = meta.as_ref().map_or(0, |m| m.delete_version_after);
         let dva = if dva > 0 { dva } else { config.delete_version_after };
         let deletion_time = (dva > 0).then(|| timestamp(now + chrono::Duration::seconds(dva)));
@@ -320,7 +319,7 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     let Some((meta, Some(current))) = found else {
         return Err(ApiError::not_found_empty());
     };
-    if current.destroyed || is_deleted(&current, Utc::now())? {
+    if current.destroyed || is_deleted(&current, call.core.clock.now())? {
         return Err(ApiError::not_found_empty());
     }
     let cas = cas_option(req)?;

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use super::{check_key, custom_metadata_value, store_err, timestamp};
@@ -96,7 +95,7 @@ fn apply(m: &mut KvMetadataRow, data: &Map<String, Value>, custom: Option<Map<St
 }
 
 async fn load_or_new(call: &Call<'_>, key: &str) -> Result<(KvMetadataRow, bool), ApiError> {
-    let now = timestamp(Utc::now());
+    let now = timestamp(call.core.clock.now());
     let found = call.core.store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)?;
     Ok(match found {
         Some(mut m) => {

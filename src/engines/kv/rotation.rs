@@ -19,7 +19,6 @@ use serde_json::{json, Value};
 
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
-use crate::base::schedule::SystemClock;
 use crate::core::engine::Call;
 use crate::store::rotation::RotationRow;
 use crate::store::StoreError;
@@ -147,7 +146,7 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
     let schedule_changed = old.as_ref().is_none_or(|o| o.schedule != cfg.schedule || o.window != cfg.window)
         || existing.as_ref().is_some_and(|r| !r.scheduled || stopped(r));
     let (blob, term) = config::seal(core, &mount_id, path, &cfg)?;
-    let now = Utc::now();
+    let now = core.clock.now();
     let mut row = existing.clone().unwrap_or_else(|| RotationRow::new(&mount_id, path));
     row.config = blob;
     row.key_term = term;
@@ -222,7 +221,7 @@ pub async fn rotate_now(call: &Call<'_>, path: &str, _req: &Request) -> Result<R
     }
     state::authority_holds(core, &open(call, &row)?).await.map_err(|why| ApiError::new(StatusCode::FORBIDDEN, why))?;
     let current = state::can_start(core, call.mount, path).await?;
-    let now = Utc::now().timestamp_millis();
+    let now = core.clock.now().timestamp_millis();
     let fence = core.leader.load_full();
     state::begin(&mut row, "manual", current, now);
     match &fence {
@@ -251,7 +250,7 @@ pub async fn rotate_now(call: &Call<'_>, path: &str, _req: &Request) -> Result<R
     let token = row.version_token.clone();
     if let (Some(fence), Some(core)) = (fence, core.self_arc()) {
         tokio::spawn(async move {
-            state::drive(&core, &fence, &SystemClock, row).await;
+            state::drive(&core, &fence, &core.clock, row).await;
         });
     }
     Ok(Response::Envelope {

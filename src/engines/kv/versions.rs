@@ -1,7 +1,5 @@
 //! Soft delete, undelete and destroy of KV v2 versions.
 
-use chrono::Utc;
-
 use super::{check_key, store_err, timestamp};
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
@@ -22,7 +20,7 @@ pub async fn delete_latest(call: &Call<'_>, key: &str) -> Result<Response, ApiEr
     let store = &call.core.store;
     if let Some(meta) = store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)? {
         if meta.current_version > 0 {
-            let now = timestamp(Utc::now());
+            let now = timestamp(call.core.clock.now());
             store
                 .kv_set_deletion(&call.mount.row.id, key, &[meta.current_version], Some(&now))
                 .await
@@ -36,7 +34,7 @@ pub async fn delete_latest(call: &Call<'_>, key: &str) -> Result<Response, ApiEr
 pub async fn delete(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
     let v = versions(req)?;
-    let now = timestamp(Utc::now());
+    let now = timestamp(call.core.clock.now());
     call.core.store.kv_set_deletion(&call.mount.row.id, key, &v, Some(&now)).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }

@@ -34,7 +34,7 @@ pub async fn leader(core: &Core) -> Result<Response, ApiError> {
     let internal = ApiError::from;
     let lease = core.store.lease_get().await.map_err(internal)?;
     let nodes = core.store.node_list().await.map_err(internal)?;
-    let now = Utc::now().timestamp_millis();
+    let now = core.clock.now().timestamp_millis();
     let live = lease.filter(|l| l.expires_at > now);
     let address = live
         .as_ref()
@@ -58,7 +58,7 @@ pub async fn leader(core: &Core) -> Result<Response, ApiError> {
 pub async fn status(core: &Core) -> Result<Response, ApiError> {
     let internal = ApiError::from;
     let lease = core.store.lease_get().await.map_err(internal)?;
-    let now = Utc::now().timestamp_millis();
+    let now = core.clock.now().timestamp_millis();
     let holder = lease.filter(|l| l.expires_at > now).map(|l| l.holder);
     let nodes: Vec<Value> = core
         .store

@@ -72,7 +72,7 @@ async fn revoke(call: &Call<'_>, req: &Request, tail: &str) -> Result<Response, 
 fn tidy(call: &Call<'_>) -> Response {
     if let (Some(core), Some(fence)) = (call.core.self_arc(), call.core.leader.load_full()) {
         tokio::spawn(async move {
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = core.clock.now().timestamp_millis();
             match leases::worker::expire_due(&core, &fence, now).await {
                 Ok(n) => tracing::info!(leases = n, "lease tidy finished"),
                 Err(e) => tracing::warn!(error = %e, "lease tidy stopped"),

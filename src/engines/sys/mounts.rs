@@ -1,6 +1,6 @@
 //! `sys/mounts`, `sys/mounts/<path>[/tune]`, `sys/auth` (list) and `sys/internal/ui/mounts/<path>`.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use serde_json::{json, Map, Value};
 
 use crate::base::error::ApiError;
@@ -49,7 +49,7 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
         (Operation::Read, true) => {
             let e = existing.ok_or_else(|| ApiError::bad_request(format!("no mount at \"{path}\"")))?;
             let d = e.describe()?;
-            let cfg = &d["config"];
+            let cfg = crate::base::json::field(&d, "config");
             let ttl = |k: &str| match cfg[k].as_u64() {
                 Some(0) | None => json!(2_764_800),
                 Some(v) => json!(v),
@@ -58,8 +58,8 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
                 "default_lease_ttl": ttl("default_lease_ttl"),
                 "max_lease_ttl": ttl("max_lease_ttl"),
                 "force_no_cache": cfg["force_no_cache"],
-                "description": d["description"],
-                "options": d["options"],
+                "description": crate::base::json::field(&d, "description"),
+                "options": crate::base::json::field(&d, "options"),
             })))
         }
         (op, true) if op.is_write() => {
@@ -165,7 +165,7 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
         options: Value::Object(options).to_string(),
         local: params::bool_field(&req.data, "local")?.unwrap_or(false),
         seal_wrap: params::bool_field(&req.data, "seal_wrap")?.unwrap_or(false),
-        created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Nanos, true),
+        created_at: core.clock.now().to_rfc3339_opts(SecondsFormat::Nanos, true),
     };
     core.mount(row).await?;
     Ok(Response::NoContent)

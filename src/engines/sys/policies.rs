@@ -1,7 +1,6 @@
 //! `sys/policies/acl[/<name>]`, the legacy `sys/policy[/<name>]` (hvac uses it; the text is
 //! under `rules`), and `sys/capabilities`, `capabilities-self`, `capabilities-accessor`.
 
-use chrono::Utc;
 use serde_json::{json, Map, Value};
 
 use crate::base::error::ApiError;
@@ -99,8 +98,12 @@ async fn capabilities_of(call: &Call<'_>, token: &TokenEntry, paths: Vec<String>
 /// `sys/capabilities` with `token`.
 pub async fn capabilities(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    let t =
-        call.core.tokens.find(&call.core.store, token, Utc::now()).await?.ok_or_else(ApiError::permission_denied)?;
+    let t = call
+        .core
+        .tokens
+        .find(&call.core.store, token, call.core.clock.now())
+        .await?
+        .ok_or_else(ApiError::permission_denied)?;
     capabilities_of(call, &t, paths(&req.data)?).await
 }
 
@@ -116,7 +119,7 @@ pub async fn capabilities_accessor(call: &Call<'_>, req: &Request) -> Result<Res
     let t = call
         .core
         .tokens
-        .find_by_accessor(&call.core.store, accessor, Utc::now())
+        .find_by_accessor(&call.core.store, accessor, call.core.clock.now())
         .await?
         .ok_or_else(|| ApiError::bad_request("invalid accessor"))?;
     capabilities_of(call, &t, paths(&req.data)?).await

@@ -1,7 +1,6 @@
 //! `sys/init`, `sys/unseal`, `sys/seal`, `sys/seal-status`, `sys/health`, `sys/leader`.
 
 use base64::Engine as _;
-use chrono::Utc;
 use http::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
@@ -53,8 +52,12 @@ pub async fn health(core: &Core, req: &Request) -> Result<Response, ApiError> {
     let initialized = core.seal.config(core).await?.is_some();
     let sealed = core.barrier.is_sealed();
     let code = |key: &str, default: u16| -> Result<StatusCode, ApiError> {
-        let c = params::u64_field(&req.data, key)?.map(|c| c as u16).unwrap_or(default);
-        StatusCode::from_u16(c).map_err(|_| ApiError::bad_request(format!("invalid value for \"{key}\"")))
+        let invalid = || ApiError::bad_request(format!("invalid value for \"{key}\""));
+        let c = match params::u64_field(&req.data, key)? {
+            Some(c) => u16::try_from(c).map_err(|_| invalid())?,
+            None => default,
+        };
+        StatusCode::from_u16(c).map_err(|_| invalid())
     };
     // With several nodes, the ones without the singleton lease serve everything but the
     // background work: Vault's performance standby (473 unless `perfstandbyok`).
@@ -76,7 +79,7 @@ pub async fn health(core: &Core, req: &Request) -> Result<Response, ApiError> {
         "performance_standby": perf_standby,
         "replication_performance_mode": if initialized { "disabled" } else { "unknown" },
         "replication_dr_mode": if initialized { "disabled" } else { "unknown" },
-        "server_time_utc": Utc::now().timestamp(),
+        "server_time_utc": core.clock.now().timestamp(),
         "version": VERSION,
     });
     cluster_fields(core, &mut body);

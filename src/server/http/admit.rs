@@ -3,7 +3,6 @@
 
 use std::net::IpAddr;
 
-use chrono::Utc;
 use secrecy::SecretString;
 
 use crate::base::logical::Operation;
@@ -47,7 +46,7 @@ pub async fn admit(
     // SigV4 hook (a later issue): a request signed with AWS SigV4 is recognised here from its
     // `Authorization` header. An unknown access key must be refused at this point, before the
     // body is read, and the signature verified over the raw bytes before any JSON is parsed.
-    match core.tokens.authenticate(&core.store, token, Utc::now()).await {
+    match core.tokens.authenticate(&core.store, token, core.clock.now()).await {
         Ok(t) if t.allowed_from(client) => Admission::Read(max),
         _ => Admission::Refuse,
     }

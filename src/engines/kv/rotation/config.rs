@@ -113,15 +113,15 @@ impl Rotator {
             Rotator::Postgres { db_mount, db_name, strategy, usernames } => {
                 let mut v = json!({"type": "postgres", "db_mount": db_mount, "db_name": db_name, "strategy": strategy});
                 match strategy {
-                    Strategy::Single => v["username"] = json!(usernames.first()),
-                    Strategy::Alternating => v["usernames"] = json!(usernames),
+                    Strategy::Single => crate::base::json::set(&mut v, "username", json!(usernames.first())),
+                    Strategy::Alternating => crate::base::json::set(&mut v, "usernames", json!(usernames)),
                 }
                 v
             }
             Rotator::Webhook { url, ca_pem, .. } => {
                 let mut v = json!({"type": "webhook", "url": url});
                 if !ca_pem.is_empty() {
-                    v["ca_pem"] = json!(ca_pem);
+                    crate::base::json::set(&mut v, "ca_pem", json!(ca_pem));
                 }
                 v
             }
@@ -249,7 +249,7 @@ pub async fn parse(
             return Err(bad("window must be shorter than the schedule's period"));
         }
     }
-    if parsed.next_after(Utc::now()).is_none() {
+    if parsed.next_after(core.clock.now()).is_none() {
         return Err(bad(format!("invalid schedule {schedule:?}: it never fires")));
     }
     let max_attempts = match params::u64_field(data, "max_attempts")? {
@@ -353,7 +353,7 @@ async fn parse_rotator(
                     return Err(bad("a single-user postgres rotator needs \"username\" (and no \"usernames\")"))
                 }
                 (Strategy::Alternating, None, Some(us)) if us.len() == 2 && us.iter().all(|u| !u.is_empty()) => {
-                    if us[0] == us[1] {
+                    if us.first() == us.get(1) {
                         return Err(bad("the two alternating usernames must differ"));
                     }
                     us

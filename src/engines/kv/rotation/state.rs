@@ -343,7 +343,7 @@ impl Driver<'_> {
             return;
         }
         if self.row.next_rotation_at.is_none_or(|t| t <= now) {
-            let at = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_else(Utc::now);
+            let at = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_else(|| self.clock.now());
             // A stored schedule that does not parse is logged under an error id and never fires.
             let schedule = self
                 .cfg

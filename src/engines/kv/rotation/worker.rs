@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures_util::stream::{self, StreamExt};
 
 use super::state::{self, Driven, CLAIM_MS};
-use crate::base::schedule::{Clock, SystemClock};
+use crate::base::schedule::Clock;
 use crate::core::Core;
 
 /// How often due rotations are looked for.
@@ -21,10 +21,10 @@ const BATCH: i64 = 64;
 /// Rotations driven at once.
 const PARALLEL: usize = 8;
 
-/// Runs while the process lives, on the system clock; does work only while unsealed and holding
+/// Runs while the process lives, on the core's clock; does work only while unsealed and holding
 /// the leader lease.
 pub async fn run(core: Arc<Core>) {
-    let clock = SystemClock;
+    let clock = core.clock.clone();
     let mut interval = tokio::time::interval(INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -61,7 +61,7 @@ pub async fn tick(core: &Core, clock: &dyn Clock) -> usize {
             .await;
         worked += outcomes.iter().filter(|d| **d != Driven::Skipped).count();
         // A full batch may leave more due rows; claimed rows are not due again for a while.
-        if claimed < BATCH as usize {
+        if i64::try_from(claimed).is_ok_and(|c| c < BATCH) {
             return worked;
         }
     }
