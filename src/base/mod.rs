@@ -15,6 +15,7 @@ pub mod names;
 pub mod params;
 pub mod path_chars;
 pub mod policy;
+pub mod redact;
 pub mod refusal;
 pub mod schedule;
 pub mod stored;

@@ -303,8 +303,8 @@ pub enum OperatorCommand {
     },
 }
 
-/// `coffer server` flags.
-#[derive(Debug, Args)]
+/// `coffer server` flags. `Debug` hides the dev root token and the storage URL's password.
+#[derive(Args)]
 pub struct ServerArgs {
     /// TOML configuration file (see config/coffer.example.toml).
     #[arg(long, value_name = "FILE")]
@@ -327,6 +327,20 @@ pub struct ServerArgs {
     /// Override log.level.
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+}
+
+impl std::fmt::Debug for ServerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerArgs")
+            .field("config", &self.config)
+            .field("dev", &self.dev)
+            .field("dev_root_token_id", &self.dev_root_token_id.as_ref().map(|_| "<hidden>"))
+            .field("dev_listen_address", &self.dev_listen_address)
+            .field("listen_address", &self.listen_address)
+            .field("storage_url", &self.storage_url.as_deref().map(crate::base::redact::redact_url))
+            .field("log_level", &self.log_level)
+            .finish()
+    }
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -406,7 +420,9 @@ mod tests {
 
     #[test]
     fn debug_output_of_parsed_commands_holds_no_secret() {
-        let lines: [&[&str]; 5] = [
+        let lines: [&[&str]; 7] = [
+            &["coffer", "server", "--dev", "--dev-root-token-id", "hunter2"],
+            &["coffer", "server", "--storage-url", "postgres://coffer:hunter2@db/coffer?password=hunter2"],
             &["coffer", "kv", "put", "--token", "s.tok3n", "secret/a", "k=hunter2"],
             &["coffer", "write", "auth/userpass/users/a", "password=hunter2"],
             &["coffer", "login", "--method", "token", "s.tok3n"],

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 pub mod env;
 
+use crate::base::redact::redact_url;
 use crate::core::seal::SealKind;
 
 /// The file as written: every key optional.
@@ -317,22 +318,8 @@ pub const DEFAULT_MAX_REQUEST_SIZE: usize = 1 << 20;
 /// Default JSON depth limit.
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
-/// Hides the password of a URL like `postgres://user:pass@host/db`.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:****{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// Overrides given on the command line.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Overrides {
     /// `--listen-address`.
     pub address: Option<String>,
@@ -340,6 +327,16 @@ pub struct Overrides {
     pub storage_url: Option<String>,
     /// `--log-level`.
     pub log_level: Option<String>,
+}
+
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("address", &self.address)
+            .field("storage_url", &self.storage_url.as_deref().map(redact_url))
+            .field("log_level", &self.log_level)
+            .finish()
+    }
 }
 
 impl RawConfig {
@@ -360,8 +357,16 @@ impl RawConfig {
             // Alone first, so that a value of the wrong shape is blamed on its variable.
             let mut alone = toml::Table::new();
             place(&mut alone, key, value.clone());
-            if let Err(e) = toml::Value::Table(alone).try_into::<RawConfig>() {
-                errors.push(format!("COFFER_{}: {}", key.var, e.message()));
+            // serde's message quotes the value it refused (a URL with a password, say): name the
+            // variable and the expected form only.
+            if toml::Value::Table(alone).try_into::<RawConfig>().is_err() {
+                let place =
+                    if key.section.is_empty() { key.key.to_string() } else { format!("{}.{}", key.section, key.key) };
+                errors.push(format!(
+                    "COFFER_{}: not a valid value for {place} (expected {})",
+                    key.var,
+                    key.kind.expected()
+                ));
                 continue;
             }
             place(&mut merged, key, value);
@@ -762,10 +767,20 @@ mod tests {
             assert!(errors.iter().any(|e| e.starts_with(var)), "{var} {errors:?}");
         }
         assert!(errors.iter().all(|e| !e.contains("s3cr3t")), "{errors:?}");
+        // A value of the right outer shape whose inner field has the wrong type: serde's own
+        // message would quote it.
+        let errors = RawConfig::from_sources(
+            "",
+            &env(&[("COFFER_AUDIT_DEVICE", r#"[{"name":"x","type":"file","options":"postgres://u:s3cr3t@h"}]"#)]),
+        )
+        .unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("COFFER_AUDIT_DEVICE:")), "{errors:?}");
+        assert!(errors.iter().all(|e| !e.contains("s3cr3t")), "{errors:?}");
         // Values of the right shape but out of range are named by the variable too.
         let errors =
             RawConfig::from_sources("", &env(&[("COFFER_STORAGE_MAX_CONNECTIONS", "99999999999")])).unwrap_err();
         assert!(errors.iter().any(|e| e.starts_with("COFFER_STORAGE_MAX_CONNECTIONS:")), "{errors:?}");
+        assert!(errors.iter().all(|e| !e.contains("99999999999")), "{errors:?}");
         // And the values that parse are validated like the file's.
         let (raw, _) = RawConfig::from_sources(
             "[listener]\ntls_disable = true\n[storage]\nurl = \"sqlite:///x\"",
@@ -807,10 +822,13 @@ mod tests {
     #[test]
     fn debug_hides_database_password() {
         let mut raw = RawConfig::from_toml(EXAMPLE).unwrap();
-        raw.storage.url = Some(SecretString::from("postgres://coffer:hunter2@db/coffer".to_string()));
+        raw.storage.url = Some(SecretString::from("postgres://coffer:hunter2@db/coffer?password=hunter2".to_string()));
         let c = raw.validate().unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("coffer:****@db"));
+        assert!(shown.contains("postgres://coffer@db/coffer"), "{shown}");
+        let o =
+            Overrides { storage_url: Some("postgres://u:hunter2@db/x?password=hunter2".into()), ..Default::default() };
+        assert!(!format!("{o:?}").contains("hunter2"));
     }
 }

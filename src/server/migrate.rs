@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use crate::base::redact::redact_url;
 use crate::base::schedule::{Clock, SystemClock};
 use crate::core::audit::device::{Keys as AuditKeys, KIND_KEYS as AUDIT_KEYS};
 use crate::core::seal::{self, KeysError, SealConfig};
@@ -20,8 +21,7 @@ use crate::crypto::Key;
 use crate::store::copy::{Cell, TableRows};
 use crate::store::{self, SharedStore};
 
-/// What `coffer operator migrate` was asked to do.
-#[derive(Debug)]
+/// What `coffer operator migrate` was asked to do. `Debug` shows the URLs without passwords.
 pub struct Options {
     /// Source store URL.
     pub from: String,
@@ -33,6 +33,18 @@ pub struct Options {
     pub unseal_keys: Vec<UnsealShare>,
     /// Skip the copy; only compare the stores and decrypt the target.
     pub verify_only: bool,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("from", &redact_url(&self.from))
+            .field("to", &redact_url(&self.to))
+            .field("key_file", &self.key_file)
+            .field("unseal_keys", &self.unseal_keys)
+            .field("verify_only", &self.verify_only)
+            .finish()
+    }
 }
 
 /// An unseal key share as given on the command line (hex or base64). Zeroed on drop; `Debug`
@@ -271,29 +283,6 @@ fn check_urls(from: &str, to: &str) -> Result<(), Failure> {
         }
     }
     Ok(())
-}
-
-/// `url` without a password or query parameters (which may carry one), for printing.
-fn redact_url(url: &str) -> String {
-    if url.starts_with("sqlite:") {
-        return url.split('?').next().unwrap_or(url).to_string();
-    }
-    let no_query = url.split('?').next().unwrap_or(url);
-    let Some((scheme, rest)) = no_query.split_once("://") else {
-        return "<url>".into();
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{user}@{host}")
-        }
-        None => authority.to_string(),
-    };
-    format!("{scheme}://{authority}{path}")
 }
 
 fn key_material(opts: &Options) -> Result<KeyMaterial, Failure> {
@@ -790,17 +779,6 @@ mod tests {
 
     fn table(rows: Vec<Vec<Cell>>) -> TableRows {
         TableRows { table: "t".into(), columns: vec!["a".into(), "b".into()], rows }
-    }
-
-    #[test]
-    fn urls_lose_passwords_and_query_strings() {
-        assert_eq!(
-            redact_url("postgres://coffer:pw@db:5432/coffer?sslmode=require"),
-            "postgres://coffer@db:5432/coffer"
-        );
-        assert_eq!(redact_url("postgresql://db/coffer?password=pw"), "postgresql://db/coffer");
-        assert_eq!(redact_url("postgres://u:p@ss@db/x"), "postgres://u@db/x");
-        assert_eq!(redact_url("sqlite:///var/lib/coffer/coffer.db"), "sqlite:///var/lib/coffer/coffer.db");
     }
 
     #[test]

@@ -20,6 +20,19 @@ pub enum Kind {
     Tables,
 }
 
+impl Kind {
+    /// What a value of this kind looks like, for an error that must not quote the value.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Kind::Text => "a string",
+            Kind::Bool => "true or false",
+            Kind::Integer => "a whole number in range",
+            Kind::List => "a comma-separated list or a JSON array of strings",
+            Kind::Tables => "a JSON array of objects of the right fields",
+        }
+    }
+}
+
 /// One key of the config file and the variable that sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EnvKey {
