@@ -634,6 +634,14 @@ async fn mounts_enable_tune_and_disable() {
     let (_, v) = s.call("GET", "sys/mounts/secret/tune", None).await;
     assert_eq!(v["data"]["default_lease_ttl"], 2_764_800);
     assert_eq!(s.read("kv/data/a").await, json!({"k": "v"}), "tuning keeps data");
+    // The version as a number is the same version: the mount keeps its engine and its data.
+    let (st, v) = s.call("POST", "sys/mounts/kv/tune", Some(json!({"options": {"version": 2}}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (_, v) = s.call("GET", "sys/mounts/kv/tune", None).await;
+    assert_eq!(v["data"]["options"], json!({"version": "2"}));
+    assert_eq!(s.read("kv/data/a").await, json!({"k": "v"}), "the mount is still served");
+    let (st, _) = s.call("POST", "sys/mounts/kv/tune", Some(json!({"options": {"version": 1}}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
 
     // kv-v2 type is the same as kv with version 2.
     let (st, _) = s.call("POST", "sys/mounts/other", Some(json!({"type": "kv-v2"}))).await;

@@ -73,8 +73,21 @@ pub async fn mount_path(core: &Core, table_name: &str, rest: &str, req: &Request
                 let mut current = e.options()?;
                 for (k, v) in opts {
                     let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
-                    if k == "version" && current.get("version").is_some_and(|c| text(c) != text(&v)) {
-                        return Err(ApiError::bad_request("changing the KV version of a mount is not supported"));
+                    if k == "version" {
+                        // The version is stored in one form, a string (`"2"`); `2` and `"2"` both
+                        // keep it, anything else would change the engine under the mount.
+                        match current.get("version") {
+                            Some(c) if text(c) != text(&v) => {
+                                return Err(ApiError::bad_request(
+                                    "changing the KV version of a mount is not supported",
+                                ))
+                            }
+                            Some(_) => {}
+                            None => {
+                                current.insert(k, Value::String(text(&v)));
+                            }
+                        }
+                        continue;
                     }
                     current.insert(k, v);
                 }
