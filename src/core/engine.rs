@@ -51,6 +51,11 @@ pub trait Engine: Send + Sync {
         None
     }
 
+    /// True only for the stand-in engine of a mount whose stored settings do not parse.
+    fn is_unreadable(&self) -> bool {
+        false
+    }
+
     /// This engine's database roles, if it manages database connections: how another mount's
     /// rotator reaches them (through the mount table, after its own ACL check).
     fn database_roles(&self) -> Option<&dyn DatabaseRoles> {

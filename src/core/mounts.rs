@@ -62,9 +62,10 @@ impl MountEntry {
         }))
     }
 
-    /// True for KV v2 mounts.
-    pub fn is_kv_v2(&self) -> bool {
-        self.row.kind == "kv" && self.row.options.contains("\"version\":\"2\"")
+    /// False for a mount whose stored settings do not parse ([`Unreadable`]): no background work
+    /// runs on it either.
+    pub fn is_readable(&self) -> bool {
+        !self.engine.is_unreadable()
     }
 }
 
@@ -75,6 +76,10 @@ pub struct Unreadable;
 
 #[async_trait]
 impl Engine for Unreadable {
+    fn is_unreadable(&self) -> bool {
+        true
+    }
+
     async fn handle(&self, call: Call<'_>, _req: Request) -> Result<Response, ApiError> {
         Err(unreadable(call.mount))
     }

@@ -182,3 +182,33 @@ async fn seal_status_names_the_real_storage_type() {
     pg.stop().await;
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_rotation_waits_while_its_mount_is_unreadable_and_runs_once_repaired() {
+    #![allow(clippy::disallowed_methods)] // the test clock starts from the wall clock
+    use coffer::base::schedule::ManualClock;
+    let s = crate::rotation::leader().await;
+    let c = crate::rotation::core(&s);
+    s.write("secret/data/r", json!({"password": "p0"})).await;
+    crate::rotation::configure_ok(
+        &s,
+        "r",
+        json!({"schedule": "rate(1 hour)", "rotator": {"type": "password", "policy": "default"}}),
+    )
+    .await;
+    let mount = c.mounts.load().get("secret/").unwrap().row.clone();
+    corrupt_mount(&s, "mounts", "secret/", |m| m.options = "{\"version\": ".into()).await;
+    let later = ManualClock::new(chrono::Utc::now() + chrono::TimeDelta::days(1));
+    coffer::engines::kv::rotation::tick(&c, &later).await;
+    // Nothing ran on the unreadable mount, and the rotation was kept, saying why it waits.
+    let meta = c.store.kv_metadata_get(&mount.id, "r").await.unwrap().unwrap();
+    assert_eq!(meta.current_version, 1, "a rotation ran on a mount whose settings do not parse");
+    let row = c.store.rotation_get(&mount.id, "r").await.unwrap().expect("the rotation was dropped");
+    assert!(row.last_error.contains("settings"), "{}", row.last_error);
+    // Repaired: the next pass a day later rotates it.
+    corrupt_mount(&s, "mounts", "secret/", |m| m.options = mount.options.clone()).await;
+    let day_after = ManualClock::new(chrono::Utc::now() + chrono::TimeDelta::days(2));
+    coffer::engines::kv::rotation::tick(&c, &day_after).await;
+    let meta = c.store.kv_metadata_get(&mount.id, "r").await.unwrap().unwrap();
+    assert_eq!(meta.current_version, 2);
+}

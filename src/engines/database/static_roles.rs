@@ -304,9 +304,19 @@ pub async fn run(core: std::sync::Arc<Core>) {
 /// Rotates every static role whose time has come, on every database mount. Run by the leader
 /// only; it checks that it still leads before each rotation.
 pub async fn rotate_due(core: &Core) -> usize {
+    if core.leader.load().is_none() {
+        return 0;
+    }
     let now = core.clock.now().timestamp_millis();
-    let mounts: Vec<String> =
-        core.mounts.load().all().iter().filter(|m| m.row.kind == "database").map(|m| m.row.id.clone()).collect();
+    // Only mounts served by the database engine (a mount with unreadable settings is not).
+    let mounts: Vec<String> = core
+        .mounts
+        .load()
+        .all()
+        .iter()
+        .filter(|m| m.row.kind == "database" && m.engine.database_roles().is_some())
+        .map(|m| m.row.id.clone())
+        .collect();
     let mut rotated = 0;
     for mount in mounts {
         let kinds = Kinds::of_mount(&mount);

@@ -261,12 +261,21 @@ async fn drive_claimed(core: &Core, fence: &Fence, clock: &dyn Clock, row: Rotat
             Err(e) => Err(Stop::Store(e.to_string())),
         };
     };
-    let cfg = match config::open(core, &row.mount_id, &row.path, &row.config) {
+    let opened = if mount.is_readable() {
+        config::open(core, &row.mount_id, &row.path, &row.config)
+    } else {
+        Err("the KV mount's stored settings do not parse".to_string())
+    };
+    let cfg = match opened {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(path = %row.path, error = %e, "cannot open a rotation configuration; retrying in an hour");
             let mut row = row;
-            row.last_error = "the rotation configuration cannot be decrypted".into();
+            row.last_error = if mount.is_readable() {
+                "the rotation configuration cannot be decrypted".into()
+            } else {
+                "the mount's stored settings cannot be read".into()
+            };
             row.claim_epoch = None;
             row.due_at = Some(clock.now().timestamp_millis() + 3_600_000);
             return match core.store.rotation_update(&row, Some(fence)).await {
