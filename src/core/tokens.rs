@@ -476,7 +476,12 @@ fn expired(r: &TokenRow, now: DateTime<Utc>) -> bool {
 /// The token's hard limit on its lifetime in seconds from creation (0 = none): the lesser of its
 /// `explicit_max_ttl` and the role or mount cap of the login that made it.
 pub fn lifetime_cap(r: &TokenRow) -> i64 {
-    match (r.explicit_max_ttl.max(0), r.max_ttl.max(0)) {
+    lesser(r.explicit_max_ttl.max(0), r.max_ttl.max(0))
+}
+
+/// The lesser of two limits in seconds, where 0 means none.
+pub fn lesser(a: i64, b: i64) -> i64 {
+    match (a, b) {
         (0, x) | (x, 0) => x,
         (a, b) => a.min(b),
     }

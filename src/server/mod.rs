@@ -48,6 +48,11 @@ impl Running {
     pub async fn wait(mut self) {
         let _ = (&mut self.task).await;
         self.workers.iter().for_each(JoinHandle::abort);
+        // Wait until they have stopped: a heartbeat or lease renewal still in flight would land
+        // after the release and forget below and list this node again.
+        for w in self.workers.drain(..) {
+            let _ = w.await;
+        }
         self.core.audit.close_all(&self.core.store, "shutdown").await;
         // Hand the singletons over at once instead of after the lease runs out.
         if self.core.leader.swap(None).is_some() {

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -89,7 +88,6 @@ pub async fn dev(listen: SocketAddr, log_level: Option<String>, root_token_id: O
     let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let creds = super::setup_dev(&running.core, root_token_id.map(SecretString::from)).await?;
     print_dev_banner(running.addr, &creds);
-    let core = Arc::clone(&running.core);
     let tx = running.take_shutdown();
     stop.await;
     if let Some(tx) = tx {
@@ -99,7 +97,6 @@ pub async fn dev(listen: SocketAddr, log_level: Option<String>, root_token_id: O
     if let Some(h) = hangup {
         h.abort();
     }
-    drop(core);
     drop(dir);
     Ok(())
 }

@@ -9,7 +9,7 @@ use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::params;
 use crate::core::engine::Call;
-use crate::core::tokens::{policy_names, NewToken, TokenEntry, DEFAULT_TTL};
+use crate::core::tokens::{lesser, policy_names, NewToken, TokenEntry, DEFAULT_TTL};
 
 fn display_name(raw: Option<&str>) -> String {
     let cleaned: String = raw
@@ -150,15 +150,6 @@ fn requested_period(d: &Map<String, Value>, privileged: bool) -> Result<i64, Api
         return Err(ApiError::bad_request("root or sudo privileges required to create periodic token"));
     }
     Ok(period)
-}
-
-/// The smaller of two limits where 0 means none (Vault's rule when a request and its role both
-/// set one).
-fn lesser(a: i64, b: i64) -> i64 {
-    match (a, b) {
-        (0, x) | (x, 0) => x,
-        (a, b) => a.min(b),
-    }
 }
 
 /// The new token's explicit max TTL (seconds, 0 = none). Without sudo it never ends after the

@@ -160,8 +160,7 @@ async fn enable(core: &Core, table_name: &str, path: &str, req: &Request) -> Res
             };
             "kv"
         }
-        other if core.engines.can_mount(table_name, other) => other,
-        other => return Err(ApiError::bad_request(format!("plugin not found in the catalog: {other}"))),
+        other => other,
     };
     if !core.engines.can_mount(table_name, kind) {
         return Err(ApiError::bad_request(format!("plugin not found in the catalog: {kind}")));
