@@ -119,6 +119,28 @@ fn code_only(src: &str) -> String {
     out
 }
 
+/// `code` with whitespace around `::` removed (`crate :: core` is `crate::core`).
+fn tight(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut chars = code.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            let mut run = String::from(c);
+            while let Some(n) = chars.peek().copied().filter(|n| n.is_whitespace()) {
+                run.push(n);
+                chars.next();
+            }
+            let next_is_sep = chars.clone().take(2).collect::<String>() == "::";
+            if !(out.ends_with("::") || next_is_sep) {
+                out.push_str(&run);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn ident_byte(b: &[u8], i: usize) -> bool {
     i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
 }
@@ -137,7 +159,16 @@ fn paths(code: &str) -> Vec<String> {
             continue;
         }
         let end = path_end(code, i);
+        let before = out.len();
         expand(&code[i..end], &mut out);
+        // `use crate::x as y;`: keep the alias, so that later `y::…` paths are checked too.
+        let after = code[end..].trim_start();
+        if let (Some(alias), true) = (after.strip_prefix("as "), out.len() == before + 1) {
+            let alias: String = alias.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if let Some(last) = out.last_mut() {
+                *last = format!("{last} as {alias}");
+            }
+        }
         i = end;
     }
     out
@@ -191,9 +222,15 @@ fn expand(path: &str, out: &mut Vec<String>) {
             }
             items.push(&inner[start..]);
             for item in items {
-                let item = item.split(" as ").next().unwrap_or("").trim();
+                let (item, alias) = match item.split_once(" as ") {
+                    Some((i, a)) => (i.trim(), Some(a.trim())),
+                    None => (item.trim(), None),
+                };
+                let as_alias = alias.map(|a| format!(" as {a}")).unwrap_or_default();
                 if item.is_empty() || item == "self" || item == "*" {
-                    out.push(prefix.trim_end_matches(':').to_string());
+                    out.push(format!("{}{as_alias}", prefix.trim_end_matches(':')));
+                } else if alias.is_some() && !item.contains('{') {
+                    out.push(format!("{prefix}{item}{as_alias}"));
                 } else {
                     expand(&format!("{prefix}{item}"), out);
                 }
@@ -245,37 +282,80 @@ fn violations(src: &Path) -> BTreeSet<String> {
         let rel = file.strip_prefix(src).unwrap().to_path_buf();
         let here = module_of(&rel);
         let Some(layer) = here.first().cloned() else { continue };
+        let code = tight(&code_only(&std::fs::read_to_string(&file).unwrap()));
+        let name = format!("src/{}", rel.display());
         if here.len() == 1 && (layer == "lib" || layer == "main") {
+            // The crate root only declares the layers: a re-export there would hide an import.
+            if layer == "lib" && code.contains("use ") {
+                found.insert(format!("{name} -> re-export"));
+            }
             continue;
         }
         let own_rank = rank(&layer).unwrap_or_else(|| panic!("{} is in no layer", rel.display()));
         let own_unit = unit(&here);
-        let code = code_only(&std::fs::read_to_string(&file).unwrap());
-        let name = format!("src/{}", rel.display());
-        for p in paths(&code) {
-            let target = resolve(&p, &here);
+        // Test modules (at the end of a file) may use a framework as a dev-dependency would.
+        let test_module = code
+            .match_indices("#[cfg(test)]")
+            .map(|(i, m)| i + m.len())
+            .find(|&end| code.get(end..).is_some_and(|rest| rest.trim_start().starts_with("mod ")))
+            .map(|end| end - "#[cfg(test)]".len());
+        let shipped = code.get(..test_module.unwrap_or(code.len())).unwrap_or(&code);
+        let mut check = |target: &[String], in_tests: bool| {
             // Only a module that exists counts (a `super::` in an inline test module resolves one
             // level too high; its name then matches no file and is skipped).
             let module: Vec<String> =
                 (1..=target.len().min(2)).rev().map(|n| target[..n].to_vec()).find(|m| exists(m)).unwrap_or_default();
-            let Some(to_layer) = module.first() else { continue };
-            let Some(to_rank) = rank(to_layer) else { continue };
+            let Some(to_layer) = module.first() else { return };
+            let Some(to_rank) = rank(to_layer) else { return };
             let to_unit = unit(&module);
+            // An item taken from the `engines` or `auth` folder module itself would be a re-export
+            // of one unit to another.
+            let through_root = module.len() == 1 && target.len() > 1 && (to_unit == "engines" || to_unit == "auth");
             let sideways = own_rank == 4
                 && to_rank == 4
                 && to_unit != own_unit
-                && to_unit != "engines"
-                && to_unit != "auth"
+                && (to_layer != &layer || module.len() > 1 || (through_root && !in_tests))
                 && !(to_unit == "auth/common" && layer == "auth");
             if to_rank > own_rank || sideways {
                 found.insert(format!("{name} -> {}", module.join("::")));
             }
+        };
+        let mut aliases: Vec<(String, Vec<String>)> = Vec::new();
+        for p in paths(&code) {
+            let (p, alias) = match p.split_once(" as ") {
+                Some((p, a)) => (p.to_string(), Some(a.to_string())),
+                None => (p, None),
+            };
+            let target = resolve(&p, &here);
+            let in_tests = code.find(&p).is_some_and(|i| i >= shipped.len());
+            check(&target, in_tests);
+            // A module brought into scope under a name (`use crate::engines as e;`,
+            // `use crate::engines;`): its later `name::…` paths are checked as well.
+            let bound = alias.or_else(|| target.last().cloned()).filter(|n| n != "_" && n != "self");
+            if let Some(n) =
+                bound.filter(|_| target.len() <= 2 && rank(target.first().map_or("", |s| s.as_str())).is_some())
+            {
+                aliases.push((n, target));
+            }
         }
-        // Test modules (at the end of a file) may use a framework as a dev-dependency would.
-        let shipped = code.split("#[cfg(test)]").next().unwrap_or_default();
+        for (alias, target) in &aliases {
+            let prefix = format!("{alias}::");
+            for (i, _) in code.match_indices(&prefix) {
+                if ident_byte(code.as_bytes(), i) || code.get(..i).is_some_and(|b| b.ends_with("::")) {
+                    continue;
+                }
+                let rest: String =
+                    code[i + prefix.len()..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let mut full = target.clone();
+                full.push(rest);
+                check(&full, i >= shipped.len());
+            }
+        }
         for (krate, allowed) in FRAMEWORKS {
             let used = shipped.match_indices(&format!("{krate}::")).any(|(i, _)| !ident_byte(shipped.as_bytes(), i))
-                || shipped.contains(&format!("use {krate};"));
+                || shipped.contains(&format!("use {krate};"))
+                || shipped.contains(&format!("use {krate} as "))
+                || shipped.contains(&format!("extern crate {krate}"));
             let ok = allowed.iter().any(|a| own_unit == *a || layer == *a);
             if used && !ok {
                 found.insert(format!("{name} -> {krate} (crate)"));
@@ -316,29 +396,44 @@ fn the_checker_sees_planted_violations() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, body).unwrap();
     };
-    write("lib.rs", "pub mod base; pub mod core; pub mod engines; pub mod auth;");
-    write("base/mod.rs", "pub mod error;");
+    write("lib.rs", "pub mod base; pub mod crypto; pub mod store; pub mod core; pub mod engines; pub mod auth;\npub use engines::kv as kvre;");
+    write("base/mod.rs", "pub mod error;\nuse axum as ax;");
     write(
         "base/error.rs",
         "use crate::core::Core; // crate::engines::kv in a comment\nconst S: &str = \"crate::auth::jwt\";",
     );
-    write("core/mod.rs", "use crate::{base::error, engines::kv::Kv};\nfn f() { let _ = axum::Router::new(); }");
-    write("engines/mod.rs", "pub mod kv; pub mod database;");
-    write("engines/kv.rs", "use super::database::X;\n#[cfg(test)] mod tests { use super::*; }");
+    write("crypto/mod.rs", "macro_rules! m { () => { crate :: store :: Row } }");
+    write("store/mod.rs", "");
+    write(
+        "core/mod.rs",
+        "pub mod feed;\nuse crate::{base::error, engines::kv::Kv};\nfn f() { let _ = axum::Router::new(); }",
+    );
+    write("core/feed.rs", "#[cfg(test)]\nfn t() {}\nfn g() { let _ = tower::ServiceBuilder::new(); }");
+    write("engines/mod.rs", "pub mod kv; pub mod database; pub mod sys;\npub use database::Db;");
+    write("engines/kv.rs", "use super::database::X;\nuse crate::engines as e;\nfn f() { e::database::Y; }\n#[cfg(test)] mod tests { use super::*; }");
     write("engines/database.rs", "use crate::base::error::ApiError; use sqlx::PgPool;");
+    write("engines/sys.rs", "use crate::engines::Db;\nuse crate::auth::Login;");
     write("auth/mod.rs", "pub mod jwt; pub mod common; pub mod userpass;");
     write("auth/common.rs", "");
     write("auth/jwt.rs", "use crate::auth::{common::Login, userpass::hash};");
-    write("auth/userpass.rs", "");
+    write("auth/userpass.rs", "use crate::engines;\nfn f() { engines::kv::Y; }");
     let found: Vec<String> = violations(src).into_iter().collect();
     assert_eq!(
         found,
         [
             "src/auth/jwt.rs -> auth::userpass",
+            "src/auth/userpass.rs -> engines",
+            "src/auth/userpass.rs -> engines::kv",
             "src/base/error.rs -> core",
+            "src/base/mod.rs -> axum (crate)",
+            "src/core/feed.rs -> tower (crate)",
             "src/core/mod.rs -> axum (crate)",
             "src/core/mod.rs -> engines::kv",
+            "src/crypto/mod.rs -> store",
             "src/engines/kv.rs -> engines::database",
+            "src/engines/sys.rs -> auth",
+            "src/engines/sys.rs -> engines",
+            "src/lib.rs -> re-export",
         ]
     );
 }
