@@ -153,7 +153,9 @@ async fn token_tidy_worker(core: Arc<Core>) {
 /// heartbeat. Leadership is dropped as soon as a renewal fails or another node holds the lease.
 async fn leader_worker(core: Arc<Core>, ttl: std::time::Duration) {
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(3);
-    let mut tick = tokio::time::interval(ttl / 3);
+    // Every third of the lease, and at least every 20 s: a node counts as alive for
+    // `NODE_ALIVE_MS` (60 s) after its last heartbeat, whatever `ha.lease_ttl` is.
+    let mut tick = tokio::time::interval((ttl / 3).min(std::time::Duration::from_secs(20)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

@@ -422,8 +422,27 @@ async fn a_postgres_source_served_by_a_running_server_is_refused() {
     assert!(err.contains(&s.base), "the refusal does not name the server's address: {err}");
     assert!(err.contains(&coffer::base::host::host_name()), "the refusal does not name the node: {err}");
 
-    // A clean stop removes the node's heartbeat and releases the lease: the migration goes ahead.
+    // A sealed node holds no lease, but its heartbeat alone marks the store as served.
     s.stop().await;
+    let sealed = TestServer::at_url(db.url(), std::time::Duration::from_secs(3)).await;
+    let store = coffer::store::open(db.url()).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.node_list().await.unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the sealed node never sent a heartbeat");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(store
+        .lease_get()
+        .await
+        .unwrap()
+        .is_none_or(|l| l.expires_at
+            < coffer::base::schedule::Clock::now(&coffer::base::schedule::SystemClock).timestamp_millis()));
+    let (code, out, err) = migrate(&["--from", db.url(), "--to", &to, "--key-file", key]);
+    assert_eq!(code, 1, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(err.contains(&sealed.base), "the refusal does not name the sealed node: {err}");
+
+    // A clean stop removes the node's heartbeat (and releases a lease): the migration goes ahead.
+    sealed.stop().await;
     let (code, out, err) = migrate(&["--from", db.url(), "--to", &to, "--key-file", key]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("Migrated and verified."), "{out}");

@@ -210,11 +210,10 @@ fn bad(msg: impl Into<String>) -> ApiError {
 /// surrounding whitespace, no control, zero-width or bidi characters. It is refused, never
 /// trimmed, so what is checked is what is used.
 fn normal_name(field: &str, name: &str) -> Result<(), ApiError> {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{ad}' | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
-    };
-    if name.starts_with(char::is_whitespace) || name.ends_with(char::is_whitespace) || name.chars().any(hidden) {
+    if name.starts_with(char::is_whitespace)
+        || name.ends_with(char::is_whitespace)
+        || crate::base::path_chars::any_forbidden(name)
+    {
         return Err(bad(format!(
             "{field} must not start or end with whitespace or contain control, zero-width or bidi characters"
         )));
