@@ -117,11 +117,11 @@ impl Kinds {
 /// HMAC of a role-id under the barrier-held token key, in its own domain.
 pub(crate) fn role_id_hash(call: &Call<'_>, role_id: &str) -> Result<String, ApiError> {
     let msg = zeroize::Zeroizing::new(format!("approle-role-id:{role_id}"));
-    call.core.tokens.hash(&msg).map(hex::encode).ok_or_else(ApiError::sealed)
+    call.host.keyed_hash(msg.as_bytes()).map(hex::encode).ok_or_else(ApiError::sealed)
 }
 
 /// HMAC of a secret-id under the barrier-held token key, in its own domain.
 pub(crate) fn secret_id_hash(call: &Call<'_>, secret_id: &str) -> Result<String, ApiError> {
     let msg = zeroize::Zeroizing::new(format!("approle-secret-id:{secret_id}"));
-    call.core.tokens.hash(&msg).map(hex::encode).ok_or_else(ApiError::sealed)
+    call.host.keyed_hash(msg.as_bytes()).map(hex::encode).ok_or_else(ApiError::sealed)
 }

@@ -152,8 +152,8 @@ pub async fn login(
         bound_cidrs: p.token_bound_cidrs.clone(),
         identity: Some(identity),
     };
-    let now = call.core.clock.now();
-    let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;
+    let now = call.host.now();
+    let (token, entry) = call.host.issue_token(new, now).await?;
     Ok(Response::Envelope {
         status: StatusCode::OK,
         data: None,

@@ -51,7 +51,7 @@ impl Engine for Cubbyhole {
         let hash = call.token.row.hash.as_slice();
         let path = call.path.trim_end_matches('/');
         let kind = kind_for(hash);
-        let store = &call.core.store;
+        let store = &call.host.inner().store;
         let internal = ApiError::from;
         match req.operation {
             Operation::List => {
@@ -69,7 +69,7 @@ impl Engine for Cubbyhole {
                 Response::keys(keys)
             }
             _ if path.is_empty() => Err(ApiError::unsupported_operation()),
-            Operation::Read => match get(call.core, hash, path).await? {
+            Operation::Read => match get(call.host.inner(), hash, path).await? {
                 Some(v) => Ok(Response::data(v)),
                 None => Err(ApiError::not_found()),
             },
@@ -77,7 +77,7 @@ impl Engine for Cubbyhole {
                 if req.data.is_empty() {
                     return Err(ApiError::bad_request("missing data fields"));
                 }
-                put(call.core, hash, path, &Value::Object(req.data.clone())).await?;
+                put(call.host.inner(), hash, path, &Value::Object(req.data.clone())).await?;
                 Ok(Response::NoContent)
             }
             Operation::Delete => {
@@ -90,6 +90,13 @@ impl Engine for Cubbyhole {
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
         let path = call.path.trim_end_matches('/');
-        Ok(call.core.store.entry_get(&kind_for(&call.token.row.hash), path).await.map_err(ApiError::from)?.is_some())
+        Ok(call
+            .host
+            .inner()
+            .store
+            .entry_get(&kind_for(&call.token.row.hash), path)
+            .await
+            .map_err(ApiError::from)?
+            .is_some())
     }
 }

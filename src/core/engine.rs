@@ -1,5 +1,11 @@
 //! The trait every secrets engine and auth method implements: a request relative to its mount in,
-//! a response out. Engines never see HTTP or other mounts.
+//! a response out. Engines never see HTTP, the core or other mounts: they get a [`Host`].
+
+mod host;
+mod storage;
+
+pub use host::{Actor, Background, Host, Peer};
+pub use storage::MountStorage;
 
 use std::sync::Arc;
 
@@ -15,8 +21,8 @@ use crate::store::MountRow;
 
 /// What an engine receives besides the request.
 pub struct Call<'a> {
-    /// The server.
-    pub core: &'a Core,
+    /// What the engine may use while serving this mount.
+    pub host: Host<'a>,
     /// The mount that matched.
     pub mount: &'a MountEntry,
     /// The path inside the mount (no leading slash).
@@ -64,20 +70,14 @@ pub trait Engine: Send + Sync {
 
     /// Revokes what one of this mount's leases stands for (a database user, say). An error is
     /// retried later with backoff; the lease stays until this succeeds.
-    async fn revoke_lease(
-        &self,
-        _core: &Core,
-        _mount: &MountEntry,
-        _lease: &crate::core::leases::OpenLease,
-    ) -> Result<(), String> {
+    async fn revoke_lease(&self, _host: Host<'_>, _lease: &crate::core::leases::OpenLease) -> Result<(), String> {
         Ok(())
     }
 
     /// Extends what a lease stands for until `expire` (e.g. a database user's `VALID UNTIL`).
     async fn renew_lease(
         &self,
-        _core: &Core,
-        _mount: &MountEntry,
+        _host: Host<'_>,
         _lease: &crate::core::leases::OpenLease,
         _expire: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), String> {
@@ -86,33 +86,32 @@ pub trait Engine: Send + Sync {
 }
 
 /// The roles of a database connection, as a KV rotator may use them: the only way one mount acts
-/// on another's database. The caller (`kv::rotation::postgres`) has already checked its stored
+/// on another's database. The rotator reaches them through [`Host::peer`], which checks its
 /// authority against the connection's path with the same ACL decision an HTTP request gets; each
-/// method loads the connection anew and checks the roles again before it acts.
+/// method loads the connection anew and checks the roles again before it acts. `host` is the
+/// database mount's own view.
 #[async_trait]
 pub trait DatabaseRoles: Send + Sync {
     /// Whether the connection `name` exists on `mount`.
-    async fn has_connection(&self, core: &Core, mount: &MountEntry, name: &str) -> Result<bool, ApiError>;
+    async fn has_connection(&self, host: Host<'_>, name: &str) -> Result<bool, ApiError>;
 
     /// Checks that the connection exists and that each of `usernames` may be changed through it
     /// (admitted by its `allowed_roles`, and passing the database guard); answers the
     /// connection's password policy.
-    async fn check(&self, core: &Core, mount: &MountEntry, name: &str, usernames: &[String])
-        -> Result<String, Refusal>;
+    async fn check(&self, host: Host<'_>, name: &str, usernames: &[String]) -> Result<String, Refusal>;
 
     /// After [`DatabaseRoles::check`]: sets `user`'s password, as the connection's root user.
-    async fn set_password(&self, core: &Core, target: Target<'_>, user: &str, password: &str) -> Result<(), Refusal>;
+    async fn set_password(&self, host: Host<'_>, target: Target<'_>, user: &str, password: &str)
+        -> Result<(), Refusal>;
 
     /// After [`DatabaseRoles::check`]: logs in as `user` with `password` through the connection's
     /// URL and runs a query.
-    async fn log_in(&self, core: &Core, target: Target<'_>, user: &str, password: &str) -> Result<(), Refusal>;
+    async fn log_in(&self, host: Host<'_>, target: Target<'_>, user: &str, password: &str) -> Result<(), Refusal>;
 }
 
 /// The connection and the roles a rotator manages on it.
 #[derive(Clone, Copy)]
 pub struct Target<'a> {
-    /// The database mount.
-    pub mount: &'a MountEntry,
     /// The connection's name.
     pub name: &'a str,
     /// Every role the rotator manages (the acted-on role is one of them).
@@ -176,3 +175,6 @@ impl Registry {
         self.types.iter().any(|t| t.table == table && t.kind == kind)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,7 +15,7 @@ use crate::crypto::barrier::Context;
 
 use crate::base::error::ApiError;
 use crate::base::logical::{LeaseInfo, Response};
-use crate::core::engine::Call;
+use crate::core::engine::{Call, Host};
 use crate::core::mounts::MountEntry;
 use crate::core::Core;
 use crate::store::leases::SecretLeaseRow;
@@ -73,7 +73,7 @@ fn rfc3339(ms: i64) -> Value {
 
 /// Creates a lease owned by the caller's token; answers 429 when a lease-count quota is full.
 pub async fn issue(call: &Call<'_>, grant: Grant<'_>) -> Result<LeaseInfo, ApiError> {
-    let core = call.core;
+    let core = call.host.inner();
     let role = format!("{}{}", call.mount.api_path, grant.path.trim_end_matches('/'));
     let token_hash = (!call.token.row.hash.is_empty()).then(|| call.token.row.hash.clone());
     let _quota = quota::admit(core, &role, token_hash.as_deref()).await?;
@@ -188,7 +188,7 @@ pub async fn renew(core: &Core, id: &str, increment: Option<i64>) -> Result<Resp
     let until = Utc.timestamp_millis_opt(expire).single().unwrap_or_else(|| core.clock.now());
     mount
         .engine
-        .renew_lease(core, &mount, &lease, until)
+        .renew_lease(Host::new(core, &mount), &lease, until)
         .await
         .map_err(|e| ApiError::bad_request(format!("failed to renew lease: {e}")))?;
     core.store.secret_lease_renew(id, expire, now).await.map_err(|e| match e {
@@ -235,7 +235,7 @@ pub async fn revoke_in_engine(core: &Core, row: SecretLeaseRow) -> Result<(), St
         Some(mount) => match core.barrier.open(&row.secret, Context::Lease { id: &row.id }) {
             Ok(data) => {
                 let lease = OpenLease { row, data };
-                let r = mount.engine.revoke_lease(core, &mount, &lease).await;
+                let r = mount.engine.revoke_lease(Host::new(core, &mount), &lease).await;
                 r.map_err(|e| (e, lease.row.attempts))
             }
             Err(e) => Err((format!("cannot decrypt the lease: {e}"), row.attempts)),

@@ -11,6 +11,7 @@ pub mod outbound;
 pub mod password_policy;
 pub mod policy_store;
 pub mod rate_limit;
+pub mod rewrap;
 pub mod seal;
 pub mod tokens;
 pub mod wrapping;
@@ -28,7 +29,7 @@ use crate::base::policy::{Acl, Capability, Denied, Grant};
 use crate::base::schedule::SharedClock;
 use crate::core::audit::entry::Caller;
 use crate::core::audit::{Audit, Trail};
-use crate::core::engine::Call;
+use crate::core::engine::{Call, Host};
 use crate::core::mounts::{MountEntry, MountTable};
 use crate::core::policy_store::PolicyStore;
 use crate::core::seal::SealKind;
@@ -178,7 +179,7 @@ impl Core {
             if mount.engine.unauthenticated(rel) {
                 trail.request(&req, Some(mount), &Caller::default(), None).await?;
                 let anonymous = TokenEntry::anonymous(self.clock.now());
-                let call = Call { core: self, mount, path: rel, token: &anonymous, sudo: false };
+                let call = Call { host: Host::new(self, mount), mount, path: rel, token: &anonymous, sudo: false };
                 let result = mount.engine.handle(call, req).await;
                 return trail.response(Some(mount), result).await;
             }
@@ -274,7 +275,7 @@ impl Core {
             let caps = acl.capabilities(&req.path);
             let (create, update) = (caps.contains(Capability::Create), caps.contains(Capability::Update));
             if create != update {
-                let call = Call { core: self, mount: &mount, path: &rel, token, sudo: false };
+                let call = Call { host: Host::new(self, &mount), mount: &mount, path: &rel, token, sudo: false };
                 let exists = mount.engine.exists(call, req).await?;
                 req.operation = if exists { Operation::Update } else { Operation::Create };
             }
@@ -309,7 +310,7 @@ impl Core {
 
     /// Runs an authorised request in its engine and wraps the answer if asked.
     async fn execute(&self, d: Decided, req: Request, token: &TokenEntry) -> Result<Response, ApiError> {
-        let call = Call { core: self, mount: &d.mount, path: &d.rel, token, sudo: d.sudo };
+        let call = Call { host: Host::new(self, &d.mount), mount: &d.mount, path: &d.rel, token, sudo: d.sudo };
         let (wrap_ttl, path) = (req.wrap_ttl, req.path.clone());
         let resp = d.mount.engine.handle(call, req).await?;
         match wrap_ttl {

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::stored;
-use crate::core::engine::{Call, Engine};
+use crate::core::engine::{Call, Engine, Host};
 use crate::store::MountRow;
 
 /// A mounted engine and its stored settings.
@@ -88,23 +88,17 @@ impl Engine for Unreadable {
         Err(unreadable(call.mount))
     }
 
-    async fn revoke_lease(
-        &self,
-        _core: &crate::core::Core,
-        mount: &MountEntry,
-        _lease: &crate::core::leases::OpenLease,
-    ) -> Result<(), String> {
-        Err(unreadable(mount).errors.join("; "))
+    async fn revoke_lease(&self, host: Host<'_>, _lease: &crate::core::leases::OpenLease) -> Result<(), String> {
+        Err(unreadable(host.mount()).errors.join("; "))
     }
 
     async fn renew_lease(
         &self,
-        _core: &crate::core::Core,
-        mount: &MountEntry,
+        host: Host<'_>,
         _lease: &crate::core::leases::OpenLease,
         _expire: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), String> {
-        Err(unreadable(mount).errors.join("; "))
+        Err(unreadable(host.mount()).errors.join("; "))
     }
 }
 

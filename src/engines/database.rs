@@ -14,10 +14,9 @@ use serde_json::{json, Map, Value};
 
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
+use crate::core::engine::Host;
 use crate::core::engine::{Call, Engine};
 use crate::core::leases::OpenLease;
-use crate::core::mounts::MountEntry;
-use crate::core::Core;
 
 /// Storage kinds of one database mount.
 pub struct Kinds {
@@ -81,20 +80,20 @@ pub fn seal_entry(
 
 /// Loads and decrypts an encrypted entry as JSON.
 async fn load_sealed<T: serde::de::DeserializeOwned>(
-    core: &Core,
+    host: Host<'_>,
     kind: &str,
     name: &str,
 ) -> Result<Option<T>, ApiError> {
-    let Some(text) = core.store.entry_get(kind, name).await? else { return Ok(None) };
-    let plain = open_entry(&core.barrier, kind, name, &text).map_err(|e| ApiError::internal(&e))?;
+    let Some(text) = host.storage().entry_get(kind, name).await? else { return Ok(None) };
+    let plain = open_entry(host.barrier(), kind, name, &text).map_err(|e| ApiError::internal(&e))?;
     crate::base::stored::parse_bytes("database connection", &plain).map(Some)
 }
 
 /// Encrypts and stores an entry as JSON.
-async fn save_sealed<T: serde::Serialize>(core: &Core, kind: &str, name: &str, value: &T) -> Result<(), ApiError> {
+async fn save_sealed<T: serde::Serialize>(host: Host<'_>, kind: &str, name: &str, value: &T) -> Result<(), ApiError> {
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?);
-    let text = seal_entry(&core.barrier, kind, name, &plain).map_err(|e| ApiError::internal(&e))?;
-    core.store.entry_put(kind, name, &text).await?;
+    let text = seal_entry(host.barrier(), kind, name, &plain).map_err(|e| ApiError::internal(&e))?;
+    host.storage().entry_put(kind, name, &text).await?;
     Ok(())
 }
 
@@ -114,8 +113,8 @@ pub fn statements(d: &Map<String, Value>, key: &str) -> Result<Vec<String>, ApiE
 }
 
 /// `LIST` of one kind: 404 when empty, as Vault.
-pub async fn list_kind(core: &Core, kind: &str) -> Result<Response, ApiError> {
-    let keys = core.store.entry_list(kind, "").await?;
+pub async fn list_kind(host: Host<'_>, kind: &str) -> Result<Response, ApiError> {
+    let keys = host.storage().entry_list(kind, "").await?;
     if keys.is_empty() {
         return Err(ApiError::not_found());
     }
@@ -167,17 +166,16 @@ impl Engine for Database {
         }
     }
 
-    async fn revoke_lease(&self, core: &Core, mount: &MountEntry, lease: &OpenLease) -> Result<(), String> {
-        roles::revoke(core, mount, lease).await
+    async fn revoke_lease(&self, host: Host<'_>, lease: &OpenLease) -> Result<(), String> {
+        roles::revoke(host, lease).await
     }
 
     async fn renew_lease(
         &self,
-        core: &Core,
-        mount: &MountEntry,
+        host: Host<'_>,
         lease: &OpenLease,
         expire: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), String> {
-        roles::renew(core, mount, lease, expire).await
+        roles::renew(host, lease, expire).await
     }
 }

@@ -4,7 +4,6 @@
 mod config;
 mod data;
 mod metadata;
-mod rewrap;
 pub mod rotation;
 pub mod stages;
 mod versions;
@@ -19,7 +18,6 @@ use crate::core::engine::{Call, Engine};
 use crate::store::StoreError;
 
 pub use data::{decrypt_version, OpenVersionError};
-pub use rewrap::rewrap_worker;
 
 /// Versions kept when neither the key nor the mount sets `max_versions`.
 pub const DEFAULT_MAX_VERSIONS: i64 = 10;
@@ -81,7 +79,7 @@ impl Engine for KvV2 {
         if key.is_empty() || !matches!(section, "data" | "metadata") {
             return Ok(true);
         }
-        let meta = call.core.store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)?;
+        let meta = call.host.storage().kv_metadata_get(key).await.map_err(store_err)?;
         Ok(match section {
             "data" => meta.is_some_and(|m| m.current_version > 0),
             _ => meta.is_some(),

@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
+use crate::core::engine::Background;
 use crate::core::seal::SealKind;
 use crate::core::Core;
 use crate::store::{MountRow, SharedStore};
@@ -111,11 +112,11 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         let _ = rx.await;
     }));
     let mut workers = vec![
-        tokio::spawn(crate::engines::kv::rewrap_worker(core.clone())),
+        tokio::spawn(crate::core::rewrap::rewrap_worker(core.clone())),
         tokio::spawn(token_tidy_worker(core.clone())),
         tokio::spawn(crate::core::leases::worker::run(core.clone())),
-        tokio::spawn(crate::engines::database::static_roles::run(core.clone())),
-        tokio::spawn(crate::engines::kv::rotation::worker::run(core.clone())),
+        tokio::spawn(crate::engines::database::static_roles::run(Background::new(core.clone(), "database"))),
+        tokio::spawn(crate::engines::kv::rotation::worker::run(Background::new(core.clone(), "kv"))),
         tokio::spawn(leader_worker(core.clone(), lease_ttl)),
     ];
     if let Some(bus) = core.store.bus() {

@@ -300,6 +300,18 @@ fn violations(src: &Path) -> BTreeSet<String> {
             .find(|&end| code.get(end..).is_some_and(|rest| rest.trim_start().starts_with("mod ")))
             .map(|end| end - "#[cfg(test)]".len());
         let shipped = code.get(..test_module.unwrap_or(code.len())).unwrap_or(&code);
+        // Engines and auth methods get a `Host`, never the core: only the core's own faces (`sys/`,
+        // `auth/token/`) reach the whole core, and only the server starts background work.
+        let core_face = own_unit == "engines/sys" || own_unit == "auth/token";
+        if own_rank == 4 && !core_face {
+            let names_core = paths(shipped).iter().any(|p| {
+                let p = p.split_once(" as ").map_or(p.as_str(), |(p, _)| p);
+                resolve(p, &here).starts_with(&["core".to_string(), "Core".to_string()])
+            });
+            if names_core || shipped.contains("whole_core(") || shipped.contains("Background::new(") {
+                found.insert(format!("{name} -> the whole core"));
+            }
+        }
         let mut check = |target: &[String], in_tests: bool| {
             // Only a module that exists counts (a `super::` in an inline test module resolves one
             // level too high; its name then matches no file and is skipped).
@@ -413,17 +425,20 @@ fn the_checker_sees_planted_violations() {
     write("engines/kv.rs", "use super::database::X;\nuse crate::engines as e;\nfn f() { e::database::Y; }\n#[cfg(test)] mod tests { use super::*; }");
     write("engines/database.rs", "use crate::base::error::ApiError; use sqlx::PgPool;");
     write("engines/sys.rs", "use crate::engines::Db;\nuse crate::auth::Login;");
-    write("auth/mod.rs", "pub mod jwt; pub mod common; pub mod userpass;");
+    write("auth/mod.rs", "pub mod jwt; pub mod common; pub mod userpass; pub mod token;");
     write("auth/common.rs", "");
-    write("auth/jwt.rs", "use crate::auth::{common::Login, userpass::hash};");
-    write("auth/userpass.rs", "use crate::engines;\nfn f() { engines::kv::Y; }");
+    write("auth/jwt.rs", "use crate::auth::{common::Login, userpass::hash};\nfn h(c: Call) { c.host.whole_core(); }");
+    write("auth/userpass.rs", "use crate::engines;\nfn f() { engines::kv::Y; }\nfn g(c: &crate::core::Core) {}");
+    write("auth/token.rs", "fn g(c: &crate::core::Core) { c.host.whole_core(); }");
     let found: Vec<String> = violations(src).into_iter().collect();
     assert_eq!(
         found,
         [
             "src/auth/jwt.rs -> auth::userpass",
+            "src/auth/jwt.rs -> the whole core",
             "src/auth/userpass.rs -> engines",
             "src/auth/userpass.rs -> engines::kv",
+            "src/auth/userpass.rs -> the whole core",
             "src/base/error.rs -> core",
             "src/base/mod.rs -> axum (crate)",
             "src/core/feed.rs -> tower (crate)",

@@ -38,12 +38,12 @@ async fn flt13_clock_jumps_neither_storm_nor_extend_rotations() {
     }
     // An hour back: nothing is due.
     let clock = ManualClock::new(Utc::now() - TimeDelta::hours(1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 0);
     // A day forward: 24 missed periods, one rotation each.
     clock.set(latest + TimeDelta::days(1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 8);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 8);
     assert_eq!(
-        coffer::engines::kv::rotation::tick(&c, &clock).await,
+        coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await,
         0,
         "a second pass at the same instant rotated again"
     );
@@ -56,7 +56,7 @@ async fn flt13_clock_jumps_neither_storm_nor_extend_rotations() {
     }
     // And back an hour from there: nothing runs, nothing moves.
     clock.advance(TimeDelta::hours(-1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 0);
     for i in 0..8 {
         assert_eq!(versions(&s, &format!("r{i}")).await, vec![1, 2]);
     }

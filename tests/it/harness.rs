@@ -282,3 +282,8 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
 }
+
+/// The KV engine's background view of a core, as the server hands it to the rotation worker.
+pub fn kv_work(core: &std::sync::Arc<coffer::core::Core>) -> coffer::core::engine::Background {
+    coffer::core::engine::Background::new(core.clone(), "kv")
+}

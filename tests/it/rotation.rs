@@ -174,18 +174,18 @@ async fn the_scheduler_rotates_once_per_tick_under_a_manual_clock() {
     .await;
     let next = at(&cfg["next_rotation"]);
     let clock = ManualClock::new(next - TimeDelta::seconds(1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0, "not due yet");
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 0, "not due yet");
     assert_eq!(versions(&s, "sched").await, vec![1]);
 
     clock.set(next + TimeDelta::seconds(1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 1);
     assert_eq!(stages(&s, "sched").await, json!({"current": 2, "previous": 1}));
     let st = status(&s, "sched").await;
     assert_eq!((st["last_outcome"].clone(), st["rotations_succeeded"].clone()), (json!("succeeded"), json!(1)));
     assert_eq!(at(&st["last_rotated"]).timestamp_millis(), clock.now().timestamp_millis());
     // The same tick again: nothing more.
     for _ in 0..3 {
-        assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
+        assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 0);
     }
     assert_eq!(versions(&s, "sched").await, vec![1, 2]);
 
@@ -194,15 +194,15 @@ async fn the_scheduler_rotates_once_per_tick_under_a_manual_clock() {
     assert!(next2 > next + TimeDelta::days(30) - TimeDelta::hours(2), "{next} → {next2}");
     assert!(next2 < next + TimeDelta::days(30) + TimeDelta::hours(2), "{next} → {next2}");
     clock.set(next2 - TimeDelta::seconds(1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 0);
     clock.set(next2);
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 1);
     assert_eq!(stages(&s, "sched").await, json!({"current": 3, "previous": 2}));
 
     // Down for a year: one rotation, not twelve, and the next start is in the future again.
     clock.set(next2 + TimeDelta::days(365));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 0);
     assert_eq!(versions(&s, "sched").await, vec![1, 2, 3, 4]);
     assert!(at(&status(&s, "sched").await["next_rotation"]) > clock.now());
 
@@ -333,7 +333,7 @@ async fn delete_stops_scheduling_without_rolling_back() {
     let (st, _) = s.call("GET", "secret/rotation/d", None).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let clock = ManualClock::new(next + TimeDelta::days(1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 0);
     assert_eq!(versions(&s, "d").await, vec![1]);
     let (st, _) = s.call("DELETE", "secret/rotation/d", None).await;
     assert_eq!(st, StatusCode::NO_CONTENT, "deleting again is fine");
@@ -501,7 +501,11 @@ async fn a_webhook_failing_at_any_step_fails_after_retries_and_leaves_current_un
         .await;
         let clock = ManualClock::new(at(&cfg["next_rotation"]) + TimeDelta::seconds(1));
         for attempt in 1..=3 {
-            assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1, "{step}: attempt {attempt}");
+            assert_eq!(
+                coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await,
+                1,
+                "{step}: attempt {attempt}"
+            );
             let st = status(&s, &path).await;
             if attempt < 3 {
                 let f = &st["in_flight"];
@@ -509,7 +513,11 @@ async fn a_webhook_failing_at_any_step_fails_after_retries_and_leaves_current_un
                 assert!(f["last_error"].as_str().unwrap().contains("HTTP 500"), "{st}");
                 let retry = at(&f["next_attempt"]);
                 assert!(retry > clock.now(), "backoff: {st}");
-                assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0, "{step}: not before the backoff");
+                assert_eq!(
+                    coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await,
+                    0,
+                    "{step}: not before the backoff"
+                );
                 clock.set(retry + TimeDelta::milliseconds(1));
             } else {
                 assert!(st["in_flight"].is_null(), "{st}");
@@ -532,7 +540,7 @@ async fn a_webhook_failing_at_any_step_fails_after_retries_and_leaves_current_un
         // Healthy again: the next scheduled rotation succeeds.
         hook.fail_at(None);
         clock.set(at(&status(&s, &path).await["next_rotation"]) + TimeDelta::seconds(1));
-        assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
+        assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 1);
         let st = status(&s, &path).await;
         assert_eq!((st["last_outcome"].as_str(), st["rotations_succeeded"].as_i64()), (Some("succeeded"), Some(1)));
         let current = stages(&s, &path).await["current"].as_i64().unwrap();
@@ -555,13 +563,13 @@ async fn a_new_current_written_during_a_rotation_abandons_it() {
     )
     .await;
     let clock = ManualClock::new(at(&cfg["next_rotation"]) + TimeDelta::seconds(1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 1);
     assert_eq!(stages(&s, "ab").await, json!({"current": 1, "pending": 2}));
     // An operator writes a new value by hand while the rotation waits for its retry.
     s.write("secret/data/ab", json!({"api_key": "by-hand"})).await;
     hook.fail_at(None);
     clock.advance(TimeDelta::hours(1));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 1);
+    assert_eq!(coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await, 1);
     let st = status(&s, "ab").await;
     assert_eq!((st["last_outcome"].as_str(), st["rotations_abandoned"].as_i64()), (Some("abandoned"), Some(1)), "{st}");
     assert!(st["in_flight"].is_null());
@@ -763,7 +771,9 @@ async fn concurrent_rotate_calls_and_ticks_never_make_two_pending_versions() {
     let ticks: Vec<_> = (0..8)
         .map(|_| {
             let (c, clock) = (c.clone(), clock.clone());
-            tokio::spawn(async move { coffer::engines::kv::rotation::tick(&c, &*clock).await })
+            tokio::spawn(
+                async move { coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &*clock).await },
+            )
         })
         .collect();
     let mut worked = 0;

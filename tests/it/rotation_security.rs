@@ -148,13 +148,17 @@ async fn sec31_a_rotation_stops_once_its_authority_loses_the_right() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     let clock = ManualClock::new(next + TimeDelta::seconds(1));
-    coffer::engines::kv::rotation::tick(&c, &clock).await;
+    coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await;
     let st = status(&s, "db").await;
     assert_eq!((st["stopped"].clone(), st["next_rotation"].clone()), (json!(true), Value::Null), "{st}");
     assert_eq!(st["rotations_failed"], 1, "{st}");
     assert!(st["last_error"].as_str().unwrap().contains("no longer grant"), "{st}");
     clock.set(next + TimeDelta::days(90));
-    assert_eq!(coffer::engines::kv::rotation::tick(&c, &clock).await, 0, "a stopped rotation is not due again");
+    assert_eq!(
+        coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &clock).await,
+        0,
+        "a stopped rotation is not due again"
+    );
     assert_eq!(creds(&s.read("secret/data/db").await), (user.clone(), password.clone()));
     login(&pg, &user, &password).await.expect("the role's password was not changed");
 

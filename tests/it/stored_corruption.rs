@@ -199,7 +199,7 @@ async fn a_due_rotation_waits_while_its_mount_is_unreadable_and_runs_once_repair
     let mount = c.mounts.load().get("secret/").unwrap().row.clone();
     corrupt_mount(&s, "mounts", "secret/", |m| m.options = "{\"version\": ".into()).await;
     let later = ManualClock::new(chrono::Utc::now() + chrono::TimeDelta::days(1));
-    coffer::engines::kv::rotation::tick(&c, &later).await;
+    coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &later).await;
     // Nothing ran on the unreadable mount, and the rotation was kept, saying why it waits.
     let meta = c.store.kv_metadata_get(&mount.id, "r").await.unwrap().unwrap();
     assert_eq!(meta.current_version, 1, "a rotation ran on a mount whose settings do not parse");
@@ -208,7 +208,7 @@ async fn a_due_rotation_waits_while_its_mount_is_unreadable_and_runs_once_repair
     // Repaired: the next pass a day later rotates it.
     corrupt_mount(&s, "mounts", "secret/", |m| m.options = mount.options.clone()).await;
     let day_after = ManualClock::new(chrono::Utc::now() + chrono::TimeDelta::days(2));
-    coffer::engines::kv::rotation::tick(&c, &day_after).await;
+    coffer::engines::kv::rotation::tick(&crate::harness::kv_work(&c), &day_after).await;
     let meta = c.store.kv_metadata_get(&mount.id, "r").await.unwrap().unwrap();
     assert_eq!(meta.current_version, 2);
 }

@@ -37,7 +37,7 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     let role_hash = role_id_hash(call, role_id)?;
     let secret_hash = secret_id_hash(call, secret)?;
     let kinds = Kinds::of(call);
-    let store = &call.core.store;
+    let store = call.host.storage();
 
     // The same reads happen whether or not the role exists.
     let index: Option<RoleIdIndex> = store
@@ -58,8 +58,8 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     };
     let uid = role.as_ref().map_or(NO_ROLE_UID, |r| r.uid.as_str()).to_string();
     let guard = call
-        .core
-        .key_locks
+        .host
+        .locks()
         .lock(LOCK_SCOPE, &secret_hash)
         .await
         .ok_or_else(|| ApiError::internal(&"secret-id lock unavailable"))?;

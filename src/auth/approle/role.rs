@@ -47,13 +47,13 @@ pub struct RoleIdIndex {
 impl Role {
     /// Loads a role by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
-        let raw = call.core.store.entry_get(&Kinds::of(call).roles(), name).await.map_err(store_err)?;
+        let raw = call.host.storage().entry_get(&Kinds::of(call).roles(), name).await.map_err(store_err)?;
         raw.map(|r| crate::base::stored::parse("approle role", &r)).transpose()
     }
 
     async fn save(&self, call: &Call<'_>, name: &str) -> Result<(), ApiError> {
         let text = serde_json::to_string(self).map_err(|e| ApiError::internal(&e))?;
-        call.core.store.entry_put(&Kinds::of(call).roles(), name, &text).await.map_err(store_err)
+        call.host.storage().entry_put(&Kinds::of(call).roles(), name, &text).await.map_err(store_err)
     }
 
     fn describe(&self) -> Value {
@@ -92,7 +92,7 @@ fn i64_field(data: &serde_json::Map<String, Value>, key: &str) -> Result<Option<
 
 /// `LIST role`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    let keys = call.core.store.entry_list(&Kinds::of(call).roles(), "").await.map_err(store_err)?;
+    let keys = call.host.storage().entry_list(&Kinds::of(call).roles(), "").await.map_err(store_err)?;
     Response::keys(keys)
 }
 
@@ -100,7 +100,7 @@ pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
 async fn claim_role_id(call: &Call<'_>, role: &Role, name: &str, role_id: &str) -> Result<String, ApiError> {
     let hash = role_id_hash(call, role_id)?;
     let kinds = Kinds::of(call);
-    let store = &call.core.store;
+    let store = call.host.storage();
     if let Some(raw) = store.entry_get(&kinds.role_ids(), &hash).await.map_err(store_err)? {
         let idx: RoleIdIndex = crate::base::stored::parse("approle role_id index", &raw)?;
         if idx.uid != role.uid && Role::load(call, &idx.name).await?.is_some_and(|r| r.uid == idx.uid) {
@@ -116,7 +116,7 @@ async fn claim_role_id(call: &Call<'_>, role: &Role, name: &str, role_id: &str) 
 /// Removes every secret-id and accessor of a role.
 async fn delete_secret_ids(call: &Call<'_>, uid: &str) -> Result<(), ApiError> {
     let kinds = Kinds::of(call);
-    let store = &call.core.store;
+    let store = call.host.storage();
     for kind in [kinds.secret_ids(uid), kinds.accessors(uid)] {
         for name in store.entry_list(&kind, "").await.map_err(store_err)? {
             store.entry_delete(&kind, &name).await.map_err(store_err)?;
@@ -141,7 +141,7 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
 async fn write(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, ApiError> {
     let d = &req.data;
     let scope = format!("approle-roles:{}", call.mount.row.id);
-    let _guard = call.core.key_locks.lock(&scope, "").await;
+    let _guard = call.host.locks().lock(&scope, "").await;
     let existing = Role::load(call, name).await?;
     let is_new = existing.is_none();
     let mut role = existing.unwrap_or_else(|| Role {
@@ -185,17 +185,17 @@ async fn write(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, A
     let hash = claim_role_id(call, &role, name, &role.role_id).await?;
     role.save(call, name).await?;
     if let Some(old) = old_hash.filter(|o| *o != hash) {
-        call.core.store.entry_delete(&Kinds::of(call).role_ids(), &old).await.map_err(store_err)?;
+        call.host.storage().entry_delete(&Kinds::of(call).role_ids(), &old).await.map_err(store_err)?;
     }
     Ok(Response::NoContent)
 }
 
 async fn delete(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let scope = format!("approle-roles:{}", call.mount.row.id);
-    let _guard = call.core.key_locks.lock(&scope, "").await;
+    let _guard = call.host.locks().lock(&scope, "").await;
     let Some(role) = Role::load(call, name).await? else { return Ok(Response::NoContent) };
     let kinds = Kinds::of(call);
-    let store = &call.core.store;
+    let store = call.host.storage();
     store.entry_delete(&kinds.roles(), name).await.map_err(store_err)?;
     store.entry_delete(&kinds.role_ids(), &role_id_hash(call, &role.role_id)?).await.map_err(store_err)?;
     delete_secret_ids(call, &role.uid).await?;
@@ -214,14 +214,14 @@ pub async fn write_role_id(call: &Call<'_>, name: &str, req: &Request) -> Result
         .filter(|r| !r.is_empty())
         .ok_or_else(|| ApiError::bad_request("missing role_id"))?;
     let scope = format!("approle-roles:{}", call.mount.row.id);
-    let _guard = call.core.key_locks.lock(&scope, "").await;
+    let _guard = call.host.locks().lock(&scope, "").await;
     let mut role = require(call, name).await?;
     let old = role_id_hash(call, &role.role_id)?;
     role.role_id = rid.to_string();
     let hash = claim_role_id(call, &role, name, rid).await?;
     role.save(call, name).await?;
     if old != hash {
-        call.core.store.entry_delete(&Kinds::of(call).role_ids(), &old).await.map_err(store_err)?;
+        call.host.storage().entry_delete(&Kinds::of(call).role_ids(), &old).await.map_err(store_err)?;
     }
     Ok(Response::NoContent)
 }

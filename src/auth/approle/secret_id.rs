@@ -75,26 +75,26 @@ fn rfc3339(ns: Option<i64>) -> String {
 
 /// The core's time now, Unix nanoseconds.
 pub fn now_ns(call: &Call<'_>) -> i64 {
-    call.core.clock.now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+    call.host.now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
 /// Loads the secret-id entry with this HMAC under a role.
 pub async fn load(call: &Call<'_>, uid: &str, hash: &str) -> Result<Option<SecretIdEntry>, ApiError> {
-    let raw = call.core.store.entry_get(&Kinds::of(call).secret_ids(uid), hash).await.map_err(store_err)?;
+    let raw = call.host.storage().entry_get(&Kinds::of(call).secret_ids(uid), hash).await.map_err(store_err)?;
     raw.map(|r| crate::base::stored::parse("approle secret_id", &r)).transpose()
 }
 
 /// Deletes a secret-id and its accessor index entry.
 pub async fn remove(call: &Call<'_>, uid: &str, hash: &str, accessor: &str) -> Result<(), ApiError> {
     let kinds = Kinds::of(call);
-    call.core.store.entry_delete(&kinds.secret_ids(uid), hash).await.map_err(store_err)?;
-    call.core.store.entry_delete(&kinds.accessors(uid), accessor).await.map_err(store_err)
+    call.host.storage().entry_delete(&kinds.secret_ids(uid), hash).await.map_err(store_err)?;
+    call.host.storage().entry_delete(&kinds.accessors(uid), accessor).await.map_err(store_err)
 }
 
 /// Stores a secret-id entry.
 pub async fn save(call: &Call<'_>, uid: &str, hash: &str, entry: &SecretIdEntry) -> Result<(), ApiError> {
     let text = serde_json::to_string(entry).map_err(|e| ApiError::internal(&e))?;
-    call.core.store.entry_put(&Kinds::of(call).secret_ids(uid), hash, &text).await.map_err(store_err)
+    call.host.storage().entry_put(&Kinds::of(call).secret_ids(uid), hash, &text).await.map_err(store_err)
 }
 
 /// `metadata`: a JSON-encoded string (what the API documents and hvac sends), an object, or
@@ -176,13 +176,13 @@ pub async fn generate(call: &Call<'_>, name: &str, req: &Request, custom: bool) 
         token_bound_cidrs: token_cidrs,
     };
     let hash = secret_id_hash(call, &secret_id)?;
-    let _guard = call.core.key_locks.lock(LOCK_SCOPE, &hash).await;
+    let _guard = call.host.locks().lock(LOCK_SCOPE, &hash).await;
     if load(call, &role.uid, &hash).await?.is_some() {
         return Err(ApiError::bad_request("secret_id is already registered"));
     }
     save(call, &role.uid, &hash, &entry).await?;
     let kinds = Kinds::of(call);
-    call.core.store.entry_put(&kinds.accessors(&role.uid), &entry.accessor, &hash).await.map_err(store_err)?;
+    call.host.storage().entry_put(&kinds.accessors(&role.uid), &entry.accessor, &hash).await.map_err(store_err)?;
     Ok(Response::data(json!({
         "secret_id": secret_id,
         "secret_id_accessor": entry.accessor,
@@ -194,7 +194,7 @@ pub async fn generate(call: &Call<'_>, name: &str, req: &Request, custom: bool) 
 /// `LIST role/<name>/secret-id`: the accessors.
 pub async fn list(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let role = require(call, name).await?;
-    let keys = call.core.store.entry_list(&Kinds::of(call).accessors(&role.uid), "").await.map_err(store_err)?;
+    let keys = call.host.storage().entry_list(&Kinds::of(call).accessors(&role.uid), "").await.map_err(store_err)?;
     Response::keys(keys)
 }
 
@@ -219,7 +219,7 @@ pub async fn lookup(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
 pub async fn destroy(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, ApiError> {
     let role = require(call, name).await?;
     let (hash, _) = by_value(call, &role, req).await?;
-    let _guard = call.core.key_locks.lock(LOCK_SCOPE, &hash).await;
+    let _guard = call.host.locks().lock(LOCK_SCOPE, &hash).await;
     if let Some(e) = load(call, &role.uid, &hash).await? {
         remove(call, &role.uid, &hash, &e.accessor).await?;
     }
@@ -236,7 +236,8 @@ async fn by_accessor<'r>(
     let accessor = params::str_field(&req.data, "secret_id_accessor")?
         .filter(|s| !s.is_empty())
         .ok_or_else(|| missing("secret_id_accessor"))?;
-    let hash = call.core.store.entry_get(&Kinds::of(call).accessors(&role.uid), accessor).await.map_err(store_err)?;
+    let hash =
+        call.host.storage().entry_get(&Kinds::of(call).accessors(&role.uid), accessor).await.map_err(store_err)?;
     Ok((accessor, hash))
 }
 
@@ -258,7 +259,7 @@ pub async fn destroy_accessor(call: &Call<'_>, name: &str, req: &Request) -> Res
     let (accessor, Some(hash)) = by_accessor(call, &role, req).await? else {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "invalid secret id accessor"));
     };
-    let _guard = call.core.key_locks.lock(LOCK_SCOPE, &hash).await;
+    let _guard = call.host.locks().lock(LOCK_SCOPE, &hash).await;
     // Removes the entry and the accessor index (also a dangling index whose entry is gone).
     remove(call, &role.uid, &hash, accessor).await?;
     Ok(Response::NoContent)

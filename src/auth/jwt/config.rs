@@ -52,7 +52,7 @@ pub struct JwtConfig {
 impl JwtConfig {
     /// Loads the mount's configuration.
     pub async fn load(call: &Call<'_>) -> Result<Option<Self>, ApiError> {
-        let raw = call.core.store.entry_get(&config_kind(call), CONFIG_ENTRY).await.map_err(store_err)?;
+        let raw = call.host.storage().entry_get(&config_kind(call), CONFIG_ENTRY).await.map_err(store_err)?;
         raw.map(|r| crate::base::stored::parse("jwt config", &r)).transpose()
     }
 
@@ -213,10 +213,10 @@ pub async fn handle(call: &Call<'_>, req: &Request) -> Result<Response, ApiError
         }
         op if op.is_write() => {
             let scope = format!("jwt-config:{}", call.mount.row.id);
-            let _guard = call.core.key_locks.lock(&scope, "").await;
+            let _guard = call.host.locks().lock(&scope, "").await;
             let (c, fetched) = parse(&req.data).await?;
             let text = serde_json::to_string(&c).map_err(|e| ApiError::internal(&e))?;
-            call.core.store.entry_put(&config_kind(call), CONFIG_ENTRY, &text).await.map_err(store_err)?;
+            call.host.storage().entry_put(&config_kind(call), CONFIG_ENTRY, &text).await.map_err(store_err)?;
             match fetched {
                 Some((remote, set)) => keys::prime(&call.mount.row.id, &remote, set, Instant::now()),
                 None => keys::forget(&call.mount.row.id),

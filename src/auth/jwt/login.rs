@@ -55,7 +55,7 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
         ),
     };
     let set: &KeySet = &set;
-    let now = u64::try_from(call.core.clock.now().timestamp()).unwrap_or(0);
+    let now = u64::try_from(call.host.now().timestamp()).unwrap_or(0);
     let checked = validate::finish(&parsed, set, &role, config.issuer(), now)?;
 
     let mut meta = checked.meta;

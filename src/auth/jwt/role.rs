@@ -77,13 +77,13 @@ impl Default for JwtRole {
 impl JwtRole {
     /// Loads a role by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
-        let raw = call.core.store.entry_get(&roles_kind(call), name).await.map_err(store_err)?;
+        let raw = call.host.storage().entry_get(&roles_kind(call), name).await.map_err(store_err)?;
         raw.map(|r| crate::base::stored::parse("jwt role", &r)).transpose()
     }
 
     async fn save(&self, call: &Call<'_>, name: &str) -> Result<(), ApiError> {
         let text = serde_json::to_string(self).map_err(|e| ApiError::internal(&e))?;
-        call.core.store.entry_put(&roles_kind(call), name, &text).await.map_err(store_err)
+        call.host.storage().entry_put(&roles_kind(call), name, &text).await.map_err(store_err)
     }
 
     /// The role as OpenBao's read shows it.
@@ -223,7 +223,7 @@ fn leeway_field(d: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiErr
 
 /// `LIST role`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    let keys = call.core.store.entry_list(&roles_kind(call), "").await.map_err(store_err)?;
+    let keys = call.host.storage().entry_list(&roles_kind(call), "").await.map_err(store_err)?;
     Response::keys(keys)
 }
 
@@ -236,14 +236,14 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
         }
         op if op.is_write() => {
             let scope = format!("jwt-roles:{}", call.mount.row.id);
-            let _guard = call.core.key_locks.lock(&scope, name).await;
+            let _guard = call.host.locks().lock(&scope, name).await;
             let mut role = JwtRole::load(call, name).await?.unwrap_or_default();
             role.update(&req.data)?;
             role.save(call, name).await?;
             Ok(Response::NoContent)
         }
         Operation::Delete => {
-            call.core.store.entry_delete(&roles_kind(call), name).await.map_err(store_err)?;
+            call.host.storage().entry_delete(&roles_kind(call), name).await.map_err(store_err)?;
             Ok(Response::NoContent)
         }
         _ => Err(ApiError::unsupported_operation()),

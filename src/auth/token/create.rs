@@ -65,7 +65,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
     if no_parent && !orphan_path && !role.as_ref().is_some_and(|r| r.orphan) && !privileged {
         return Err(ApiError::bad_request("root or sudo privileges required to create orphan token"));
     }
-    let now = call.core.clock.now();
+    let now = call.host.whole_core()?.clock.now();
     let policies = token_policies(d, caller, role.as_ref(), privileged)?;
     let period = lesser(requested_period(d, privileged)?, role.as_ref().map_or(0, |r| r.token_period));
     let explicit_max = explicit_max_ttl(d, caller, role.as_ref(), privileged, now.timestamp())?;
@@ -98,7 +98,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
         // A child acts for the same login identity as its parent (orphans start without one).
         identity: if orphan { None } else { caller.identity.clone() },
     };
-    let (token, entry) = call.core.tokens.create(&call.core.store, new, now).await?;
+    let (token, entry) = call.host.whole_core()?.tokens.create(&call.host.whole_core()?.store, new, now).await?;
     Ok(Response::Envelope {
         status: http::StatusCode::OK,
         data: None,

@@ -32,7 +32,13 @@ fn auth_response(auth: serde_json::Value, warnings: Vec<String>) -> Response {
 async fn target(call: &Call<'_>, req: &Request) -> Result<(Option<String>, TokenEntry), ApiError> {
     match params::str_field(&req.data, "token")?.filter(|t| !t.is_empty()) {
         Some(t) => {
-            let e = call.core.tokens.find(&call.core.store, t, call.core.clock.now()).await?.ok_or_else(bad_token)?;
+            let e = call
+                .host
+                .whole_core()?
+                .tokens
+                .find(&call.host.whole_core()?.store, t, call.host.whole_core()?.clock.now())
+                .await?
+                .ok_or_else(bad_token)?;
             Ok((Some(t.to_string()), (*e).clone()))
         }
         None => Ok((req.token.as_ref().map(|t| t.expose_secret().to_string()), call.token.clone())),
@@ -47,7 +53,7 @@ async fn within_callers_tree(call: &Call<'_>, target: &TokenRow) -> Result<bool,
         if h == call.token.row.hash {
             return Ok(true);
         }
-        parent = call.core.store.token_get(&h).await.map_err(ApiError::from)?.and_then(|r| r.parent_hash);
+        parent = call.host.whole_core()?.store.token_get(&h).await.map_err(ApiError::from)?.and_then(|r| r.parent_hash);
     }
     Ok(false)
 }
@@ -57,7 +63,12 @@ async fn within_callers_tree(call: &Call<'_>, target: &TokenRow) -> Result<bool,
 async fn by_accessor(call: &Call<'_>, req: &Request) -> Result<Option<TokenRow>, ApiError> {
     let accessor =
         params::str_field(&req.data, "accessor")?.ok_or_else(|| ApiError::bad_request("missing accessor"))?;
-    let found = call.core.tokens.find_row_by_accessor(&call.core.store, accessor, call.core.clock.now()).await?;
+    let found = call
+        .host
+        .whole_core()?
+        .tokens
+        .find_row_by_accessor(&call.host.whole_core()?.store, accessor, call.host.whole_core()?.clock.now())
+        .await?;
     match found {
         Some(t) if call.sudo || within_callers_tree(call, &t).await? => Ok(Some(t)),
         Some(_) => Err(ApiError::permission_denied()),
@@ -70,19 +81,19 @@ async fn by_accessor(call: &Call<'_>, req: &Request) -> Result<Option<TokenRow>,
 /// `auth/token/lookup-self`.
 pub fn lookup_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let id = req.token.as_ref().map(|t| t.expose_secret());
-    Ok(Response::data(call.token.lookup_data(id, call.core.clock.now())))
+    Ok(Response::data(call.token.lookup_data(id, call.host.whole_core()?.clock.now())))
 }
 
 /// `auth/token/lookup` with `token` (or the caller).
 pub async fn lookup(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let (id, t) = target(call, req).await?;
-    Ok(Response::data(t.lookup_data(id.as_deref(), call.core.clock.now())))
+    Ok(Response::data(t.lookup_data(id.as_deref(), call.host.whole_core()?.clock.now())))
 }
 
 /// `auth/token/lookup-accessor`.
 pub async fn lookup_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let t = by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?;
-    Ok(Response::data(TokenEntry::from_row(t)?.lookup_data(None, call.core.clock.now())))
+    Ok(Response::data(TokenEntry::from_row(t)?.lookup_data(None, call.host.whole_core()?.clock.now())))
 }
 
 fn increment(req: &Request) -> Result<Option<i64>, ApiError> {
@@ -91,33 +102,34 @@ fn increment(req: &Request) -> Result<Option<i64>, ApiError> {
 
 /// `auth/token/renew-self`.
 pub async fn renew_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = call.core.clock.now();
-    let (t, w) = call.core.tokens.renew(&call.core.store, call.token, increment(req)?, now).await?;
+    let now = call.host.whole_core()?.clock.now();
+    let (t, w) =
+        call.host.whole_core()?.tokens.renew(&call.host.whole_core()?.store, call.token, increment(req)?, now).await?;
     let id = req.token.as_ref().map(|t| t.expose_secret());
     Ok(auth_response(t.auth_block(id, now), w))
 }
 
 /// `auth/token/renew` with `token`.
 pub async fn renew(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = call.core.clock.now();
+    let now = call.host.whole_core()?.clock.now();
     let (id, t) = target(call, req).await?;
-    let (t, w) = call.core.tokens.renew(&call.core.store, &t, increment(req)?, now).await?;
+    let (t, w) = call.host.whole_core()?.tokens.renew(&call.host.whole_core()?.store, &t, increment(req)?, now).await?;
     Ok(auth_response(t.auth_block(id.as_deref(), now), w))
 }
 
 /// `auth/token/renew-accessor`.
 pub async fn renew_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = call.core.clock.now();
+    let now = call.host.whole_core()?.clock.now();
     let t =
         TokenEntry::from_row(by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?)?;
-    let (t, w) = call.core.tokens.renew(&call.core.store, &t, increment(req)?, now).await?;
+    let (t, w) = call.host.whole_core()?.tokens.renew(&call.host.whole_core()?.store, &t, increment(req)?, now).await?;
     Ok(auth_response(t.auth_block(None, now), w))
 }
 
 /// `auth/token/revoke-self`.
 pub async fn revoke_self(call: &Call<'_>) -> Result<Response, ApiError> {
-    let tree = call.core.tokens.revoke_tree(&call.core.store, &call.token.row.hash).await?;
-    crate::core::leases::revoke_for_tokens(call.core, &tree).await;
+    let tree = call.host.whole_core()?.tokens.revoke_tree(&call.host.whole_core()?.store, &call.token.row.hash).await?;
+    crate::core::leases::revoke_for_tokens(call.host.whole_core()?, &tree).await;
     Ok(Response::NoContent)
 }
 
@@ -125,9 +137,15 @@ pub async fn revoke_self(call: &Call<'_>) -> Result<Response, ApiError> {
 /// corrupt can still be revoked).
 pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    if let Some(t) = call.core.tokens.find_row(&call.core.store, token, call.core.clock.now()).await? {
-        let tree = call.core.tokens.revoke_tree(&call.core.store, &t.hash).await?;
-        crate::core::leases::revoke_for_tokens(call.core, &tree).await;
+    if let Some(t) = call
+        .host
+        .whole_core()?
+        .tokens
+        .find_row(&call.host.whole_core()?.store, token, call.host.whole_core()?.clock.now())
+        .await?
+    {
+        let tree = call.host.whole_core()?.tokens.revoke_tree(&call.host.whole_core()?.store, &t.hash).await?;
+        crate::core::leases::revoke_for_tokens(call.host.whole_core()?, &tree).await;
     }
     Ok(Response::NoContent)
 }
@@ -136,8 +154,8 @@ pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError
 pub async fn revoke_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     match by_accessor(call, req).await? {
         Some(t) => {
-            let tree = call.core.tokens.revoke_tree(&call.core.store, &t.hash).await?;
-            crate::core::leases::revoke_for_tokens(call.core, &tree).await;
+            let tree = call.host.whole_core()?.tokens.revoke_tree(&call.host.whole_core()?.store, &t.hash).await?;
+            crate::core::leases::revoke_for_tokens(call.host.whole_core()?, &tree).await;
             Ok(Response::NoContent)
         }
         None => Ok(Response::Envelope {
@@ -157,9 +175,15 @@ pub async fn revoke_orphan(call: &Call<'_>, req: &Request) -> Result<Response, A
         return Err(ApiError::permission_denied());
     }
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    if let Some(t) = call.core.tokens.find_row(&call.core.store, token, call.core.clock.now()).await? {
-        let revoked = call.core.tokens.revoke_orphan(&call.core.store, &t.hash).await?;
-        crate::core::leases::revoke_for_tokens(call.core, &revoked).await;
+    if let Some(t) = call
+        .host
+        .whole_core()?
+        .tokens
+        .find_row(&call.host.whole_core()?.store, token, call.host.whole_core()?.clock.now())
+        .await?
+    {
+        let revoked = call.host.whole_core()?.tokens.revoke_orphan(&call.host.whole_core()?.store, &t.hash).await?;
+        crate::core::leases::revoke_for_tokens(call.host.whole_core()?, &revoked).await;
     }
     Ok(Response::NoContent)
 }
@@ -169,6 +193,6 @@ pub async fn list_accessors(call: &Call<'_>) -> Result<Response, ApiError> {
     if !call.sudo {
         return Err(ApiError::permission_denied());
     }
-    let keys = call.core.store.token_accessors().await.map_err(ApiError::from)?;
+    let keys = call.host.whole_core()?.store.token_accessors().await.map_err(ApiError::from)?;
     Ok(Response::data(json!({ "keys": keys })))
 }

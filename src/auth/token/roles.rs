@@ -45,7 +45,7 @@ fn quoted(list: &[String]) -> String {
 impl TokenRole {
     /// Loads a role.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
-        let raw = call.core.store.entry_get(KIND, &name.to_lowercase()).await.map_err(ApiError::from)?;
+        let raw = call.host.whole_core()?.store.entry_get(KIND, &name.to_lowercase()).await.map_err(ApiError::from)?;
         raw.map(|r| crate::base::stored::parse("token role", &r)).transpose()
     }
 
@@ -79,7 +79,7 @@ impl TokenRole {
 
 /// `LIST auth/token/roles`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    let keys = call.core.store.entry_list(KIND, "").await.map_err(ApiError::from)?;
+    let keys = call.host.whole_core()?.store.entry_list(KIND, "").await.map_err(ApiError::from)?;
     Response::keys(keys)
 }
 
@@ -89,7 +89,7 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
     if name.is_empty() || name.contains('/') {
         return Err(ApiError::bad_request("invalid role name"));
     }
-    let store = &call.core.store;
+    let store = &call.host.whole_core()?.store;
     match req.operation {
         Operation::Read => {
             let r = TokenRole::load(call, &name).await?.ok_or_else(ApiError::not_found)?;

@@ -117,14 +117,14 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
     // A name not in its normal form is refused for its spelling alone, before any user is looked
     // up: the answer is the same whether or not a user of a similar name exists (SEC-33).
     let name = names::check("username", raw_name, Case::Lower)?.to_string();
-    let store = &call.core.store;
+    let store = call.host.storage();
     let kind = lockout_kind(call);
     let cfg = LockoutConfig::from_options(&call.mount.row.options)?;
     let scope = login_lock_scope(call);
     // The Argon2 place first: logins waiting for this user's lock count against the queue.
-    let place = call.core.hashing.reserve()?;
+    let place = call.host.hashing().reserve()?;
     let guard =
-        call.core.key_locks.lock(&scope, &name).await.ok_or_else(|| ApiError::internal(&"login lock unavailable"))?;
+        call.host.locks().lock(&scope, &name).await.ok_or_else(|| ApiError::internal(&"login lock unavailable"))?;
 
     let user = User::load(call, &name).await?;
     let stored: Option<Lockout> = store
@@ -133,11 +133,11 @@ pub async fn login(call: &Call<'_>, raw_name: &str, req: &Request) -> Result<Res
         .map_err(store_err)?
         .map(|raw| crate::base::stored::parse("userpass lockout", &raw))
         .transpose()?;
-    let now = call.core.clock.now().timestamp();
+    let now = call.host.now().timestamp();
     let mut state = stored.clone().unwrap_or_default().current(&cfg, now);
     let locked = state.locked();
     let phc = user.as_ref().map_or_else(|| DUMMY_HASH.to_string(), |u| u.password_hash.clone());
-    let matched = call.core.hashing.verify_in(place, password, phc).await?;
+    let matched = call.host.hashing().verify_in(place, password, phc).await?;
 
     match user {
         Some(u) if matched && !locked => {

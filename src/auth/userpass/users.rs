@@ -37,13 +37,13 @@ impl std::fmt::Debug for User {
 impl User {
     /// Loads a user by name.
     pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
-        let raw = call.core.store.entry_get(&users_kind(call), name).await.map_err(store_err)?;
+        let raw = call.host.storage().entry_get(&users_kind(call), name).await.map_err(store_err)?;
         raw.map(|r| crate::base::stored::parse("userpass user", &r)).transpose()
     }
 
     async fn save(&self, call: &Call<'_>, name: &str) -> Result<(), ApiError> {
         let text = serde_json::to_string(self).map_err(|e| ApiError::internal(&e))?;
-        call.core.store.entry_put(&users_kind(call), name, &text).await.map_err(store_err)
+        call.host.storage().entry_put(&users_kind(call), name, &text).await.map_err(store_err)
     }
 }
 
@@ -70,13 +70,13 @@ fn user_scope(call: &Call<'_>) -> String {
 
 /// Drops a user's lockout state (a new password unlocks the account).
 async fn clear_lockout(call: &Call<'_>, name: &str) -> Result<(), ApiError> {
-    let _guard = call.core.key_locks.lock(&login_lock_scope(call), name).await;
-    call.core.store.entry_delete(&lockout_kind(call), name).await.map_err(store_err)
+    let _guard = call.host.locks().lock(&login_lock_scope(call), name).await;
+    call.host.storage().entry_delete(&lockout_kind(call), name).await.map_err(store_err)
 }
 
 /// `LIST users`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    let keys = call.core.store.entry_list(&users_kind(call), "").await.map_err(store_err)?;
+    let keys = call.host.storage().entry_list(&users_kind(call), "").await.map_err(store_err)?;
     Response::keys(keys)
 }
 
@@ -92,10 +92,10 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
             let new_password = password(d)?;
             // Hash before taking the lock: the slow part never blocks other writers.
             let new_hash = match new_password {
-                Some(p) => Some(call.core.hashing.hash(p).await?),
+                Some(p) => Some(call.host.hashing().hash(p).await?),
                 None => None,
             };
-            let _guard = call.core.key_locks.lock(&user_scope(call), name).await;
+            let _guard = call.host.locks().lock(&user_scope(call), name).await;
             let existing = User::load(call, name).await?;
             let mut user = match (existing, new_hash) {
                 (Some(mut u), h) => {
@@ -115,8 +115,8 @@ pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Respon
             Ok(Response::NoContent)
         }
         Operation::Delete => {
-            let _guard = call.core.key_locks.lock(&user_scope(call), name).await;
-            call.core.store.entry_delete(&users_kind(call), name).await.map_err(store_err)?;
+            let _guard = call.host.locks().lock(&user_scope(call), name).await;
+            call.host.storage().entry_delete(&users_kind(call), name).await.map_err(store_err)?;
             clear_lockout(call, name).await?;
             Ok(Response::NoContent)
         }
@@ -130,9 +130,9 @@ pub async fn set_password(call: &Call<'_>, name: &str, req: &Request) -> Result<
     if User::load(call, name).await?.is_none() {
         return Err(no_user());
     }
-    let h = call.core.hashing.hash(p).await?;
+    let h = call.host.hashing().hash(p).await?;
     {
-        let _guard = call.core.key_locks.lock(&user_scope(call), name).await;
+        let _guard = call.host.locks().lock(&user_scope(call), name).await;
         let mut user = User::load(call, name).await?.ok_or_else(no_user)?;
         user.password_hash = h;
         user.save(call, name).await?;
@@ -149,7 +149,7 @@ pub async fn set_policies(call: &Call<'_>, name: &str, req: &Request) -> Result<
         .filter(|(k, _)| *k == "policies" || *k == "token_policies")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let _guard = call.core.key_locks.lock(&user_scope(call), name).await;
+    let _guard = call.host.locks().lock(&user_scope(call), name).await;
     let mut user = User::load(call, name).await?.ok_or_else(no_user)?;
     user.token.update(&only)?;
     user.save(call, name).await?;

@@ -10,7 +10,7 @@ use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
 use crate::core::engine::Call;
-use crate::core::Core;
+use crate::core::engine::Host;
 
 /// The one plugin this build has.
 pub const PLUGIN: &str = "postgresql-database-plugin";
@@ -60,13 +60,13 @@ impl DbConfig {
 }
 
 /// Loads and decrypts a config.
-pub async fn load(core: &Core, kinds: &Kinds, name: &str) -> Result<Option<DbConfig>, ApiError> {
-    super::load_sealed(core, &kinds.configs(), name).await
+pub async fn load(host: Host<'_>, kinds: &Kinds, name: &str) -> Result<Option<DbConfig>, ApiError> {
+    super::load_sealed(host, &kinds.configs(), name).await
 }
 
 /// Encrypts and stores a config.
-pub async fn save(core: &Core, kinds: &Kinds, name: &str, c: &DbConfig) -> Result<(), ApiError> {
-    super::save_sealed(core, &kinds.configs(), name, c).await
+pub async fn save(host: Host<'_>, kinds: &Kinds, name: &str, c: &DbConfig) -> Result<(), ApiError> {
+    super::save_sealed(host, &kinds.configs(), name, c).await
 }
 
 /// `database/config/<name>`.
@@ -74,7 +74,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
     let kinds = Kinds::of(call);
     match req.operation {
         Operation::Read => {
-            let c = load(call.core, &kinds, name).await?.ok_or_else(ApiError::not_found)?;
+            let c = load(call.host, &kinds, name).await?.ok_or_else(ApiError::not_found)?;
             Ok(Response::data(json!({
                 "allowed_roles": c.allowed_roles,
                 "connection_details": {
@@ -91,7 +91,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
             })))
         }
         Operation::Delete => {
-            call.core.store.entry_delete(&kinds.configs(), name).await?;
+            call.host.storage().entry_delete(&kinds.configs(), name).await?;
             Ok(Response::NoContent)
         }
         op if op.is_write() => write(call, &kinds, name, req).await,
@@ -101,7 +101,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
 
 async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Result<Response, ApiError> {
     let d = &req.data;
-    let stored = load(call.core, kinds, name).await?;
+    let stored = load(call.host, kinds, name).await?;
     let before = stored.as_ref().map(|c| (target_of(&c.connection_url, &c.username), c.username.clone()));
     let mut c = match stored {
         Some(c) => c,
@@ -154,7 +154,7 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
         c.password_authentication = a.to_string();
     }
     if let Some(p) = params::str_field(d, "password_policy")? {
-        if !p.is_empty() && crate::core::password_policy::load(call.core, p).await?.is_none() {
+        if !p.is_empty() && call.host.password_policy(p).await?.is_none() {
             return Err(ApiError::bad_request(format!("password policy {p:?} not found")));
         }
         c.password_policy = p.to_string();
@@ -171,7 +171,7 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
             c.connect().await.map_err(|e| ApiError::bad_request(format!("error creating database object: {e}")))?;
         let _ = sqlx::Connection::close(conn).await;
     }
-    save(call.core, kinds, name, &c).await?;
+    save(call.host, kinds, name, &c).await?;
     Ok(Response::NoContent)
 }
 
@@ -187,11 +187,11 @@ fn target_of(template: &str, username: &str) -> Option<(String, u16, String)> {
 /// database first and then stored.
 pub async fn rotate_root(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let kinds = Kinds::of(call);
-    let mut c = load(call.core, &kinds, name).await?.ok_or_else(ApiError::not_found)?;
+    let mut c = load(call.host, &kinds, name).await?.ok_or_else(ApiError::not_found)?;
     if c.username.is_empty() {
         return Err(ApiError::bad_request("the config has no username to rotate"));
     }
-    let password = crate::core::password_policy::generate_named(call.core, &c.password_policy).await?;
+    let password = call.host.generate_password(&c.password_policy).await?;
     let templates: Vec<String> = if c.root_rotation_statements.is_empty() {
         vec![DEFAULT_ROOT_ROTATION.to_string()]
     } else {
@@ -206,18 +206,18 @@ pub async fn rotate_root(call: &Call<'_>, name: &str) -> Result<Response, ApiErr
     let _ = sqlx::Connection::close(conn).await;
     c.password.zeroize();
     c.password = password.to_string();
-    save(call.core, &kinds, name, &c).await?;
+    save(call.host, &kinds, name, &c).await?;
     Ok(Response::NoContent)
 }
 
 /// `LIST database/config`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    super::list_kind(call.core, &Kinds::of(call).configs()).await
+    super::list_kind(call.host, &Kinds::of(call).configs()).await
 }
 
 /// The config a role names, checked for that role.
-pub async fn for_role(core: &Core, kinds: &Kinds, db_name: &str, role: &str) -> Result<DbConfig, ApiError> {
-    let c = load(core, kinds, db_name)
+pub async fn for_role(host: Host<'_>, kinds: &Kinds, db_name: &str, role: &str) -> Result<DbConfig, ApiError> {
+    let c = load(host, kinds, db_name)
         .await?
         .ok_or_else(|| ApiError::bad_request(format!("database config {db_name:?} not found")))?;
     if !c.allows(role) {

@@ -12,9 +12,8 @@ use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
 use crate::core::engine::Call;
+use crate::core::engine::Host;
 use crate::core::leases::{self, Grant, OpenLease};
-use crate::core::mounts::MountEntry;
-use crate::core::Core;
 
 /// What renewal runs when the role names no statements.
 const DEFAULT_RENEW: &str = "ALTER ROLE \"{{name}}\" VALID UNTIL '{{expiration}}';";
@@ -47,8 +46,8 @@ struct LeaseData {
     renew_statements: Vec<String>,
 }
 
-async fn load(core: &Core, kinds: &Kinds, name: &str) -> Result<Option<Role>, ApiError> {
-    match core.store.entry_get(&kinds.roles(), name).await? {
+async fn load(host: Host<'_>, kinds: &Kinds, name: &str) -> Result<Option<Role>, ApiError> {
+    match host.storage().entry_get(&kinds.roles(), name).await? {
         Some(t) => crate::base::stored::parse("database role", &t).map(Some),
         None => Ok(None),
     }
@@ -63,7 +62,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
     let kinds = Kinds::of(call);
     match req.operation {
         Operation::Read => {
-            let r = load(call.core, &kinds, name).await?.ok_or_else(ApiError::not_found)?;
+            let r = load(call.host, &kinds, name).await?.ok_or_else(ApiError::not_found)?;
             Ok(Response::data(json!({
                 "db_name": r.db_name,
                 "creation_statements": r.creation_statements,
@@ -76,12 +75,12 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
             })))
         }
         Operation::Delete => {
-            call.core.store.entry_delete(&kinds.roles(), name).await?;
+            call.host.storage().entry_delete(&kinds.roles(), name).await?;
             Ok(Response::NoContent)
         }
         op if op.is_write() => {
             let d = &req.data;
-            let mut r = load(call.core, &kinds, name).await?.unwrap_or_default();
+            let mut r = load(call.host, &kinds, name).await?.unwrap_or_default();
             if let Some(db) = params::str_field(d, "db_name")? {
                 r.db_name = db.to_string();
             }
@@ -116,7 +115,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
                 }
             }
             let text = serde_json::to_string(&r).map_err(|e| ApiError::internal(&e))?;
-            call.core.store.entry_put(&kinds.roles(), name, &text).await?;
+            call.host.storage().entry_put(&kinds.roles(), name, &text).await?;
             Ok(Response::NoContent)
         }
         _ => Err(ApiError::unsupported_operation()),
@@ -125,7 +124,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
 
 /// `LIST database/roles`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    super::list_kind(call.core, &Kinds::of(call).roles()).await
+    super::list_kind(call.host, &Kinds::of(call).roles()).await
 }
 
 /// Vault's PostgreSQL user name: `v-<display name>-<role>-<20 random>-<unix time>`, 63 at most
@@ -148,14 +147,14 @@ fn failed(e: String) -> ApiError {
 /// `database/creds/<role>`: a new user and password under a lease owned by the caller's token.
 pub async fn creds(call: &Call<'_>, role_name: &str) -> Result<Response, ApiError> {
     let kinds = Kinds::of(call);
-    let role = load(call.core, &kinds, role_name)
+    let role = load(call.host, &kinds, role_name)
         .await?
         .ok_or_else(|| ApiError::bad_request(format!("unknown role: {role_name}")))?;
-    let cfg = config::for_role(call.core, &kinds, &role.db_name, role_name).await?;
+    let cfg = config::for_role(call.host, &kinds, &role.db_name, role_name).await?;
     let max_ttl = if role.max_ttl > 0 { role.max_ttl.min(leases::SYSTEM_MAX_TTL) } else { leases::SYSTEM_MAX_TTL };
     let ttl = if role.default_ttl > 0 { role.default_ttl } else { leases::SYSTEM_MAX_TTL }.min(max_ttl);
-    let user = username(&call.token.row.display_name, role_name, call.core.clock.now());
-    let password = crate::core::password_policy::generate_named(call.core, &cfg.password_policy).await?;
+    let user = username(&call.token.row.display_name, role_name, call.host.now());
+    let password = call.host.generate_password(&cfg.password_policy).await?;
     let data = serde_json::to_value(LeaseData {
         db_name: role.db_name.clone(),
         username: user.clone(),
@@ -168,18 +167,15 @@ pub async fn creds(call: &Call<'_>, role_name: &str) -> Result<Response, ApiErro
     let lease =
         leases::issue(call, Grant { path: &format!("creds/{role_name}"), ttl, max_ttl, renewable: true, data: &data })
             .await?;
-    let vars = target::Vars {
-        name: &user,
-        password: &password,
-        expiration: Some(call.core.clock.now() + Duration::seconds(ttl)),
-    };
+    let vars =
+        target::Vars { name: &user, password: &password, expiration: Some(call.host.now() + Duration::seconds(ttl)) };
     let secrets = [password.as_str(), cfg.password.as_str()];
     let render = |ts: &[String]| -> Vec<Zeroizing<String>> { ts.iter().map(|t| target::render(t, &vars)).collect() };
     let (create, rollback) = (render(&role.creation_statements), render(&role.rollback_statements));
     let created =
         target::run_as_root(&cfg.connection_url, &cfg.username, &cfg.password, &create, &rollback, &secrets).await;
     if let Err(e) = created {
-        call.core.store.secret_lease_delete(&lease.id).await?;
+        call.host.storage().secret_lease_delete(&lease.id).await?;
         return Err(failed(format!("failed to create the database user: {e}")));
     }
     Ok(Response::Envelope {
@@ -199,10 +195,10 @@ fn lease_data(lease: &OpenLease) -> Result<LeaseData, String> {
 
 /// Drops a lease's user: ends its sessions, then runs the revocation statements (by default
 /// Vault's revocations, `DROP OWNED` and `DROP ROLE`). A user already gone counts as revoked.
-pub async fn revoke(core: &Core, mount: &MountEntry, lease: &OpenLease) -> Result<(), String> {
+pub async fn revoke(host: Host<'_>, lease: &OpenLease) -> Result<(), String> {
     let d = lease_data(lease)?;
-    let kinds = Kinds::of_mount(&mount.row.id);
-    let cfg = config::load(core, &kinds, &d.db_name)
+    let kinds = Kinds::of_mount(&host.mount().row.id);
+    let cfg = config::load(host, &kinds, &d.db_name)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("database config {:?} not found", d.db_name))?;
@@ -213,15 +209,10 @@ pub async fn revoke(core: &Core, mount: &MountEntry, lease: &OpenLease) -> Resul
 }
 
 /// Extends a lease's user to `expire` (`VALID UNTIL` by default).
-pub async fn renew(
-    core: &Core,
-    mount: &MountEntry,
-    lease: &OpenLease,
-    expire: chrono::DateTime<Utc>,
-) -> Result<(), String> {
+pub async fn renew(host: Host<'_>, lease: &OpenLease, expire: chrono::DateTime<Utc>) -> Result<(), String> {
     let d = lease_data(lease)?;
-    let kinds = Kinds::of_mount(&mount.row.id);
-    let cfg = config::load(core, &kinds, &d.db_name)
+    let kinds = Kinds::of_mount(&host.mount().row.id);
+    let cfg = config::load(host, &kinds, &d.db_name)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("database config {:?} not found", d.db_name))?;

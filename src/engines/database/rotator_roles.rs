@@ -10,9 +10,8 @@ use super::config::{self, DbConfig};
 use super::{guard, target, Database, Kinds};
 use crate::base::error::ApiError;
 use crate::base::refusal::Refusal;
+use crate::core::engine::Host;
 use crate::core::engine::{DatabaseRoles, Target};
-use crate::core::mounts::MountEntry;
-use crate::core::Core;
 
 /// What sets a role's password.
 const ALTER: &str = "ALTER ROLE \"{{name}}\" WITH PASSWORD '{{password}}';";
@@ -27,9 +26,10 @@ async fn check_targets(cfg: &DbConfig, usernames: &[String]) -> Result<(), Refus
     guard::check(cfg, usernames).await
 }
 
-/// The connection `name` of `mount`, its roles checked.
-async fn checked(core: &Core, mount: &MountEntry, name: &str, usernames: &[String]) -> Result<DbConfig, Refusal> {
-    let cfg = config::load(core, &Kinds::of_mount(&mount.row.id), name)
+/// The connection `name` of the host's mount, its roles checked.
+async fn checked(host: Host<'_>, name: &str, usernames: &[String]) -> Result<DbConfig, Refusal> {
+    let mount = host.mount();
+    let cfg = config::load(host, &Kinds::of_mount(&mount.row.id), name)
         .await
         .map_err(|e| Refusal::Retry(e.to_string()))?
         .ok_or_else(|| Refusal::Retry(format!("database config {name:?} not found under {:?}", mount.row.path)))?;
@@ -39,27 +39,21 @@ async fn checked(core: &Core, mount: &MountEntry, name: &str, usernames: &[Strin
 
 #[async_trait]
 impl DatabaseRoles for Database {
-    async fn has_connection(&self, core: &Core, mount: &MountEntry, name: &str) -> Result<bool, ApiError> {
-        Ok(config::load(core, &Kinds::of_mount(&mount.row.id), name).await?.is_some())
+    async fn has_connection(&self, host: Host<'_>, name: &str) -> Result<bool, ApiError> {
+        Ok(config::load(host, &Kinds::of_mount(&host.mount().row.id), name).await?.is_some())
     }
 
-    async fn check(
-        &self,
-        core: &Core,
-        mount: &MountEntry,
-        name: &str,
-        usernames: &[String],
-    ) -> Result<String, Refusal> {
-        Ok(checked(core, mount, name, usernames).await?.password_policy.clone())
+    async fn check(&self, host: Host<'_>, name: &str, usernames: &[String]) -> Result<String, Refusal> {
+        Ok(checked(host, name, usernames).await?.password_policy.clone())
     }
 
-    async fn set_password(&self, core: &Core, t: Target<'_>, user: &str, password: &str) -> Result<(), Refusal> {
-        let cfg = checked(core, t.mount, t.name, t.usernames).await?;
+    async fn set_password(&self, host: Host<'_>, t: Target<'_>, user: &str, password: &str) -> Result<(), Refusal> {
+        let cfg = checked(host, t.name, t.usernames).await?;
         set_password(&cfg, user, password).await.map_err(Refusal::Retry)
     }
 
-    async fn log_in(&self, core: &Core, t: Target<'_>, user: &str, password: &str) -> Result<(), Refusal> {
-        let cfg = checked(core, t.mount, t.name, t.usernames).await?;
+    async fn log_in(&self, host: Host<'_>, t: Target<'_>, user: &str, password: &str) -> Result<(), Refusal> {
+        let cfg = checked(host, t.name, t.usernames).await?;
         log_in(&cfg, user, password).await.map_err(Refusal::Retry)
     }
 }

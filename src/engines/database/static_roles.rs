@@ -15,7 +15,7 @@ use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
 use crate::base::schedule::{Schedule, SharedClock};
 use crate::core::engine::Call;
-use crate::core::Core;
+use crate::core::engine::{Background, Host};
 
 /// What a rotation runs when the role names no statements.
 const DEFAULT_ROTATION: &str = "ALTER ROLE \"{{name}}\" WITH PASSWORD '{{password}}';";
@@ -76,12 +76,12 @@ impl StaticRole {
     }
 }
 
-async fn load(core: &Core, kinds: &Kinds, name: &str) -> Result<Option<StaticRole>, ApiError> {
-    super::load_sealed(core, &kinds.static_roles(), name).await
+async fn load(host: Host<'_>, kinds: &Kinds, name: &str) -> Result<Option<StaticRole>, ApiError> {
+    super::load_sealed(host, &kinds.static_roles(), name).await
 }
 
-async fn save(core: &Core, kinds: &Kinds, name: &str, r: &StaticRole) -> Result<(), ApiError> {
-    super::save_sealed(core, &kinds.static_roles(), name, r).await
+async fn save(host: Host<'_>, kinds: &Kinds, name: &str, r: &StaticRole) -> Result<(), ApiError> {
+    super::save_sealed(host, &kinds.static_roles(), name, r).await
 }
 
 fn rfc3339(ms: i64) -> serde_json::Value {
@@ -93,7 +93,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
     let kinds = Kinds::of(call);
     match req.operation {
         Operation::Read => {
-            let r = load(call.core, &kinds, name).await?.ok_or_else(ApiError::not_found)?;
+            let r = load(call.host, &kinds, name).await?.ok_or_else(ApiError::not_found)?;
             let mut data = json!({
                 "credential_type": "password",
                 "db_name": r.db_name,
@@ -113,7 +113,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
             Ok(Response::data(data))
         }
         Operation::Delete => {
-            call.core.store.entry_delete(&kinds.static_roles(), name).await?;
+            call.host.storage().entry_delete(&kinds.static_roles(), name).await?;
             Ok(Response::NoContent)
         }
         op if op.is_write() => write(call, &kinds, name, req).await,
@@ -123,7 +123,7 @@ pub async fn endpoint(call: &Call<'_>, name: &str, req: &Request) -> Result<Resp
 
 async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Result<Response, ApiError> {
     let d = &req.data;
-    let existing = load(call.core, kinds, name).await?;
+    let existing = load(call.host, kinds, name).await?;
     let creating = existing.is_none();
     let mut r = existing.unwrap_or_default();
     if let Some(db) = params::str_field(d, "db_name")? {
@@ -181,22 +181,22 @@ async fn write(call: &Call<'_>, kinds: &Kinds, name: &str, req: &Request) -> Res
     if d.contains_key("rotation_statements") {
         r.rotation_statements = statements(d, "rotation_statements")?;
     }
-    let cfg = config::for_role(call.core, kinds, &r.db_name, name).await?;
+    let cfg = config::for_role(call.host, kinds, &r.db_name, name).await?;
     guard::check(&cfg, std::slice::from_ref(&r.username)).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
     if creating {
         // The password is rotated straight away, so Coffer knows it from the start.
-        rotate(call.core, kinds, name, r).await.map_err(ApiError::bad_request)?;
+        rotate(call.host, kinds, name, r).await.map_err(ApiError::bad_request)?;
     } else {
-        r.next_rotation = r.next_after(r.last_rotation, &call.core.clock);
-        save(call.core, kinds, name, &r).await?;
+        r.next_rotation = r.next_after(r.last_rotation, call.host.clock());
+        save(call.host, kinds, name, &r).await?;
     }
     Ok(Response::NoContent)
 }
 
 /// Sets a new password (or finishes a pending one) and saves the role. Errors name the cause
 /// with every password blanked.
-async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Result<(), String> {
-    let cfg = config::load(core, kinds, &r.db_name)
+async fn rotate(host: Host<'_>, kinds: &Kinds, name: &str, mut r: StaticRole) -> Result<(), String> {
+    let cfg = config::load(host, kinds, &r.db_name)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("database config {:?} not found", r.db_name))?;
@@ -204,16 +204,14 @@ async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Re
     if let Err(e) = guard::check(&cfg, std::slice::from_ref(&r.username)).await {
         let e = format!("failed to rotate the password: {e}");
         r.last_error = e.clone();
-        r.next_rotation = core.clock.now().timestamp_millis() + 60_000;
-        let _ = save(core, kinds, name, &r).await;
+        r.next_rotation = host.now().timestamp_millis() + 60_000;
+        let _ = save(host, kinds, name, &r).await;
         return Err(e);
     }
     if r.pending_password.is_empty() {
-        let password = crate::core::password_policy::generate_named(core, &cfg.password_policy)
-            .await
-            .map_err(|e| e.to_string())?;
+        let password = host.generate_password(&cfg.password_policy).await.map_err(|e| e.to_string())?;
         r.pending_password = password.to_string();
-        save(core, kinds, name, &r).await.map_err(|e| e.to_string())?;
+        save(host, kinds, name, &r).await.map_err(|e| e.to_string())?;
     }
     let templates = if r.rotation_statements.is_empty() {
         vec![DEFAULT_ROTATION.to_string()]
@@ -225,16 +223,16 @@ async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Re
     let secrets = [r.pending_password.as_str(), cfg.password.as_str(), r.password.as_str()];
     let outcome =
         target::run_as_root(&cfg.connection_url, &cfg.username, &cfg.password, &rendered, &[], &secrets).await;
-    let now = core.clock.now().timestamp_millis();
+    let now = host.now().timestamp_millis();
     match outcome {
         Ok(()) => {
             r.password.zeroize();
             r.password = std::mem::take(&mut r.pending_password);
             r.last_rotation = now;
-            r.next_rotation = r.next_after(now, &core.clock);
+            r.next_rotation = r.next_after(now, host.clock());
             r.last_error.clear();
-            save(core, kinds, name, &r).await.map_err(|e| e.to_string())?;
-            core.audit.event("static_role_rotation", json!({ "role": name, "result": "ok" }));
+            save(host, kinds, name, &r).await.map_err(|e| e.to_string())?;
+            host.audit_event("static_role_rotation", json!({ "role": name, "result": "ok" }));
             Ok(())
         }
         Err(e) => {
@@ -242,8 +240,8 @@ async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Re
             r.last_error = e.clone();
             // Retry in a minute; the pending password is kept so the retry finishes this rotation.
             r.next_rotation = now + 60_000;
-            let _ = save(core, kinds, name, &r).await;
-            core.audit.event("static_role_rotation", json!({ "role": name, "result": "failed" }));
+            let _ = save(host, kinds, name, &r).await;
+            host.audit_event("static_role_rotation", json!({ "role": name, "result": "failed" }));
             Err(e)
         }
     }
@@ -253,8 +251,8 @@ async fn rotate(core: &Core, kinds: &Kinds, name: &str, mut r: StaticRole) -> Re
 pub async fn creds(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let kinds = Kinds::of(call);
     let r =
-        load(call.core, &kinds, name).await?.ok_or_else(|| ApiError::bad_request(format!("unknown role: {name}")))?;
-    let now = call.core.clock.now().timestamp_millis();
+        load(call.host, &kinds, name).await?.ok_or_else(|| ApiError::bad_request(format!("unknown role: {name}")))?;
+    let now = call.host.now().timestamp_millis();
     let mut data = json!({
         "last_vault_rotation": rfc3339(r.last_rotation),
         "password": r.password.as_str(),
@@ -274,27 +272,27 @@ pub async fn creds(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
 pub async fn rotate_now(call: &Call<'_>, name: &str) -> Result<Response, ApiError> {
     let kinds = Kinds::of(call);
     let r =
-        load(call.core, &kinds, name).await?.ok_or_else(|| ApiError::bad_request(format!("unknown role: {name}")))?;
-    rotate(call.core, &kinds, name, r).await.map_err(ApiError::bad_request)?;
+        load(call.host, &kinds, name).await?.ok_or_else(|| ApiError::bad_request(format!("unknown role: {name}")))?;
+    rotate(call.host, &kinds, name, r).await.map_err(ApiError::bad_request)?;
     Ok(Response::NoContent)
 }
 
 /// `LIST database/static-roles`.
 pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    super::list_kind(call.core, &Kinds::of(call).static_roles()).await
+    super::list_kind(call.host, &Kinds::of(call).static_roles()).await
 }
 
 /// Rotates due static roles while the process lives, at the lease worker's interval; does work
 /// only while unsealed and holding the leader lease.
-pub async fn run(core: std::sync::Arc<Core>) {
+pub async fn run(work: Background) {
     let mut interval = tokio::time::interval(crate::core::leases::worker::INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        if core.barrier.is_sealed() {
+        if work.is_sealed() {
             continue;
         }
-        let rotated = rotate_due(&core).await;
+        let rotated = rotate_due(&work).await;
         if rotated > 0 {
             tracing::info!(roles = rotated, "rotated static database roles");
         }
@@ -303,33 +301,26 @@ pub async fn run(core: std::sync::Arc<Core>) {
 
 /// Rotates every static role whose time has come, on every database mount. Run by the leader
 /// only; it checks that it still leads before each rotation.
-pub async fn rotate_due(core: &Core) -> usize {
-    if core.leader.load().is_none() {
+pub async fn rotate_due(work: &Background) -> usize {
+    if work.fence().is_none() {
         return 0;
     }
-    let now = core.clock.now().timestamp_millis();
-    // Only mounts served by the database engine (a mount with unreadable settings is not).
-    let mounts: Vec<String> = core
-        .mounts
-        .load()
-        .all()
-        .iter()
-        .filter(|m| m.row.kind == "database" && m.engine.database_roles().is_some())
-        .map(|m| m.row.id.clone())
-        .collect();
+    let now = work.clock().now().timestamp_millis();
     let mut rotated = 0;
-    for mount in mounts {
-        let kinds = Kinds::of_mount(&mount);
-        let Ok(names) = core.store.entry_list(&kinds.static_roles(), "").await else { continue };
+    // Only mounts served by the database engine (a mount with unreadable settings is not).
+    for mount in work.mounts().into_iter().filter(|m| m.engine.database_roles().is_some()) {
+        let Some(host) = work.host(&mount) else { continue };
+        let kinds = Kinds::of_mount(&mount.row.id);
+        let Ok(names) = host.storage().entry_list(&kinds.static_roles(), "").await else { continue };
         for name in names {
-            if core.leader.load().is_none() {
+            if work.fence().is_none() {
                 return rotated;
             }
-            let Ok(Some(r)) = load(core, &kinds, &name).await else { continue };
+            let Ok(Some(r)) = load(host, &kinds, &name).await else { continue };
             if r.next_rotation > now {
                 continue;
             }
-            match rotate(core, &kinds, &name, r).await {
+            match rotate(host, &kinds, &name, r).await {
                 Ok(()) => rotated += 1,
                 Err(e) => tracing::warn!(role = %name, error = %e, "static role rotation failed; retrying in a minute"),
             }

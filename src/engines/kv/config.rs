@@ -11,7 +11,7 @@ use crate::core::engine::Call;
 
 /// `GET <mount>/config`.
 pub async fn read(call: &Call<'_>) -> Result<Response, ApiError> {
-    let c = call.core.store.kv_config_get(&call.mount.row.id).await.map_err(store_err)?;
+    let c = call.host.storage().kv_config_get().await.map_err(store_err)?;
     Ok(Response::data(json!({
         "cas_required": c.cas_required,
         "delete_version_after": duration::format(c.delete_version_after as u64),
@@ -22,8 +22,8 @@ pub async fn read(call: &Call<'_>) -> Result<Response, ApiError> {
 
 /// `POST <mount>/config`: only the fields given change.
 pub async fn write(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let store = &call.core.store;
-    let mut c = store.kv_config_get(&call.mount.row.id).await.map_err(store_err)?;
+    let store = call.host.storage();
+    let mut c = store.kv_config_get().await.map_err(store_err)?;
     if let Some(m) = params::u64_field(&req.data, "max_versions")? {
         c.max_versions = i64::try_from(m).map_err(|_| ApiError::bad_request("max_versions is too large"))?;
     }
@@ -34,6 +34,6 @@ pub async fn write(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
         c.delete_version_after =
             i64::try_from(d).map_err(|_| ApiError::bad_request("delete_version_after is too large"))?;
     }
-    store.kv_config_put(&call.mount.row.id, &c).await.map_err(store_err)?;
+    store.kv_config_put(&c).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }

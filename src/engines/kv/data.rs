@@ -8,7 +8,7 @@ use super::{check_key, is_deleted, store_err, timestamp, version_metadata, DEFAU
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::params;
-use crate::core::engine::Call;
+use crate::core::engine::{Call, Host};
 use crate::crypto::barrier::{self, Context};
 use crate::store::{KvMetadataRow, KvVersionRow, KvWrite, StoreError, WriteOutcome};
 
@@ -50,7 +50,7 @@ pub fn decrypt_version(
 
 /// Decrypts a version's data object.
 fn open_version(call: &Call<'_>, path: &str, v: &KvVersionRow) -> Result<Map<String, Value>, ApiError> {
-    decrypt_version(&call.core.barrier, &call.mount.row.id, path, v)
+    decrypt_version(call.host.barrier(), &call.mount.row.id, path, v)
         .map_err(|e| ApiError::internal(&format!("kv {}: {e}", call.mount.row.path)))
 }
 
@@ -65,7 +65,7 @@ async fn read_live(
     check_key(key)?;
     let mut version = params::u64_field(&req.data, "version")?.filter(|v| *v > 0).map(|v| v as i64);
     if let Some(stage) = params::str_field(&req.data, "stage")?.filter(|s| !s.is_empty()) {
-        let labels = call.core.store.kv_stages(&call.mount.row.id, key).await.map_err(store_err)?;
+        let labels = call.host.storage().kv_stages(key).await.map_err(store_err)?;
         let Some(held) = labels.iter().find(|(l, _)| l == stage).map(|(_, v)| *v) else {
             return Err(ApiError::not_found());
         };
@@ -76,12 +76,12 @@ async fn read_live(
         }
         version = Some(held);
     }
-    let found = call.core.store.kv_read(&call.mount.row.id, key, version).await.map_err(store_err)?;
+    let found = call.host.storage().kv_read(key, version).await.map_err(store_err)?;
     let Some((meta, Some(v))) = found else {
         return Err(ApiError::not_found());
     };
     let metadata = version_metadata(&v, &meta.custom_metadata)?;
-    if v.destroyed || is_deleted(&v, call.core.clock.now())? {
+    if v.destroyed || is_deleted(&v, call.host.now())? {
         return Ok(Err(Response::Envelope {
             status: StatusCode::NOT_FOUND,
             data: Some(json!({field: null, "metadata": metadata})),
@@ -161,40 +161,40 @@ async fn append(
     cas: Option<i64>,
     require_existing: bool,
 ) -> Result<Response, ApiError> {
-    append_staged(call.core, call.mount, key, data, cas, require_existing, &Staging::default()).await.map(|(r, _)| r)
+    append_staged(call.host, key, data, cas, require_existing, &Staging::default()).await.map(|(r, _)| r)
 }
 
 /// HMAC of a staged write's value under the barrier-held token key, for `request_token` replays.
-fn value_digest(core: &crate::core::Core, mount_id: &str, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, ApiError> {
+fn value_digest(host: Host<'_>, mount_id: &str, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, ApiError> {
     let mut msg = Zeroizing::new(format!("kv-request-token:{mount_id}:{key}:").into_bytes());
     msg.extend_from_slice(plaintext);
-    core.tokens.hash_bytes(&msg).map(|h| h.to_vec()).ok_or_else(ApiError::sealed)
+    host.keyed_hash(&msg).map(|h| h.to_vec()).ok_or_else(ApiError::sealed)
 }
 
 /// [`append`] with labels and an idempotency token; also returns the version written (or
 /// replayed).
 pub async fn append_staged(
-    core: &crate::core::Core,
-    mount: &crate::core::mounts::MountEntry,
+    host: Host<'_>,
     key: &str,
     data: &Map<String, Value>,
     cas: Option<i64>,
     require_existing: bool,
     staging: &Staging,
 ) -> Result<(Response, i64), ApiError> {
-    let store = &core.store;
+    let store = host.storage();
+    let mount = host.mount();
     let mount_id = mount.row.id.as_str();
     let plaintext = Zeroizing::new(serde_json::to_vec(data).map_err(|e| ApiError::internal(&e))?);
     let digest = match &staging.request_token {
-        Some(_) => Some(value_digest(core, mount_id, key, &plaintext)?),
+        Some(_) => Some(value_digest(host, mount_id, key, &plaintext)?),
         None => None,
     };
-    let config = store.kv_config_get(mount_id).await.map_err(store_err)?;
+    let config = store.kv_config_get().await.map_err(store_err)?;
     // Writers to one key on this node queue here; the conditional write below still catches a
     // writer on another node.
-    let _guard = core.key_locks.lock(mount_id, key).await;
+    let _guard = host.locks().lock(mount_id, key).await;
     for _ in 0..WRITE_ATTEMPTS {
-        let meta: Option<KvMetadataRow> = store.kv_metadata_get(mount_id, key).await.map_err(store_err)?;
+        let meta: Option<KvMetadataRow> = store.kv_metadata_get(key).await.map_err(store_err)?;
         let current = meta.as_ref().map_or(0, |m| m.current_version);
         if require_existing && current == 0 {
             return Err(ApiError::not_found_empty());
@@ -208,12 +208,12 @@ pub async fn append_staged(
             _ => {}
         }
         let version = current + 1;
-        let now = core.clock.now();
+        let now = host.now();
         let dva = meta.as_ref().map_or(0, |m| m.delete_version_after);
         let dva = if dva > 0 { dva } else { config.delete_version_after };
         let deletion_time = (dva > 0).then(|| timestamp(now + chrono::Duration::seconds(dva)));
-        let (ciphertext, term) = core
-            .barrier
+        let (ciphertext, term) = host
+            .barrier()
             .seal(Context::KvVersion { mount_id, path: key, version }, &plaintext)
             .map_err(|e| ApiError::internal(&e))?;
         let row = KvVersionRow {
@@ -242,13 +242,15 @@ pub async fn append_staged(
         match store.kv_write(&write).await {
             Ok(WriteOutcome::Written { abandoned }) => {
                 if abandoned {
-                    core.audit
-                        .event("rotation.abandoned", json!({"mount": mount.api_path, "path": key, "version": version}));
+                    host.audit_event(
+                        "rotation.abandoned",
+                        json!({"mount": mount.api_path, "path": key, "version": version}),
+                    );
                 }
                 return Ok((Response::data(version_metadata(&row, &custom)?), version));
             }
             Ok(WriteOutcome::Replayed(v)) => {
-                let found = store.kv_read(mount_id, key, Some(v)).await.map_err(store_err)?;
+                let found = store.kv_read(key, Some(v)).await.map_err(store_err)?;
                 let Some((m, Some(row))) = found else { return Err(ApiError::not_found()) };
                 return Ok((Response::data(version_metadata(&row, &m.custom_metadata)?), v));
             }
@@ -281,7 +283,7 @@ pub async fn write(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
         Some(_) => return Err(ApiError::bad_request("invalid value for \"data\": expected an object")),
     };
     let staging = staging_option(req)?;
-    append_staged(call.core, call.mount, key, data, cas_option(req)?, false, &staging).await.map(|(r, _)| r)
+    append_staged(call.host, key, data, cas_option(req)?, false, &staging).await.map(|(r, _)| r)
 }
 
 /// RFC 7396 JSON merge patch.
@@ -315,11 +317,11 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
         Some(Value::Null) | None => return Err(ApiError::bad_request("no data provided")),
         Some(_) => return Err(ApiError::bad_request("invalid value for \"data\": expected an object")),
     };
-    let found = call.core.store.kv_read(&call.mount.row.id, key, None).await.map_err(store_err)?;
+    let found = call.host.storage().kv_read(key, None).await.map_err(store_err)?;
     let Some((meta, Some(current))) = found else {
         return Err(ApiError::not_found_empty());
     };
-    if current.destroyed || is_deleted(&current, call.core.clock.now())? {
+    if current.destroyed || is_deleted(&current, call.host.now())? {
         return Err(ApiError::not_found_empty());
     }
     let cas = cas_option(req)?;

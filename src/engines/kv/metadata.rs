@@ -19,11 +19,11 @@ const MAX_CUSTOM_VALUE_LEN: usize = 512;
 /// `GET <mount>/metadata/<path>`.
 pub async fn read(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     check_key(key)?;
-    let found = call.core.store.kv_metadata_with_versions(&call.mount.row.id, key).await.map_err(store_err)?;
+    let found = call.host.storage().kv_metadata_with_versions(key).await.map_err(store_err)?;
     let Some((m, versions)) = found else {
         return Err(ApiError::not_found());
     };
-    let labels = call.core.store.kv_stages(&call.mount.row.id, key).await.map_err(store_err)?;
+    let labels = call.host.storage().kv_stages(key).await.map_err(store_err)?;
     let versions: Map<String, Value> = versions
         .iter()
         .map(|v| {
@@ -95,8 +95,8 @@ fn apply(m: &mut KvMetadataRow, data: &Map<String, Value>, custom: Option<Map<St
 }
 
 async fn load_or_new(call: &Call<'_>, key: &str) -> Result<(KvMetadataRow, bool), ApiError> {
-    let now = timestamp(call.core.clock.now());
-    let found = call.core.store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)?;
+    let now = timestamp(call.host.now());
+    let found = call.host.storage().kv_metadata_get(key).await.map_err(store_err)?;
     Ok(match found {
         Some(mut m) => {
             m.updated_time = now;
@@ -126,7 +126,7 @@ pub async fn write(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
     let custom = params::map_field(&req.data, "custom_metadata")?.as_ref().map(custom_metadata).transpose()?;
     let (mut m, _) = load_or_new(call, key).await?;
     apply(&mut m, &req.data, custom)?;
-    call.core.store.kv_metadata_put(&m).await.map_err(store_err)?;
+    call.host.storage().kv_metadata_put(&m).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
@@ -155,14 +155,14 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
         }
     };
     apply(&mut m, &req.data, custom)?;
-    call.core.store.kv_metadata_put(&m).await.map_err(store_err)?;
+    call.host.storage().kv_metadata_put(&m).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
 /// `DELETE <mount>/metadata/<path>`: every version and the metadata.
 pub async fn delete(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     check_key(key)?;
-    call.core.store.kv_delete_all(&call.mount.row.id, key).await.map_err(store_err)?;
+    call.host.storage().kv_delete_all(key).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
@@ -185,7 +185,7 @@ fn children(prefix: &str, paths: &[String]) -> Vec<String> {
 /// `LIST <mount>/metadata/<prefix>`.
 pub async fn list(call: &Call<'_>, prefix: &str) -> Result<Response, ApiError> {
     let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
-    let paths = call.core.store.kv_list(&call.mount.row.id, &prefix).await.map_err(store_err)?;
+    let paths = call.host.storage().kv_list(&prefix).await.map_err(store_err)?;
     Response::keys(children(&prefix, &paths))
 }
 

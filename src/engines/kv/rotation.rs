@@ -94,17 +94,16 @@ fn describe(row: &RotationRow, cfg: &config::RotationConfig) -> Value {
 }
 
 fn open(call: &Call<'_>, row: &RotationRow) -> Result<config::RotationConfig, ApiError> {
-    config::open(call.core, &row.mount_id, &row.path, &row.config).map_err(|e| ApiError::internal(&e))
+    config::open(call.host, &row.path, &row.config).map_err(|e| ApiError::internal(&e))
 }
 
 /// `<mount>/rotation/<path>`: write, read or delete a secret's rotation schedule.
 pub async fn endpoint(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, ApiError> {
     check_path(path)?;
-    let core = call.core;
-    let mount_id = &call.mount.row.id;
+    let host = call.host;
     match req.operation {
         Operation::Read => {
-            let row = core.store.rotation_get(mount_id, path).await?.ok_or_else(ApiError::not_found)?;
+            let row = host.storage().rotation_get(path).await?.ok_or_else(ApiError::not_found)?;
             Ok(Response::data(describe(&row, &open(call, &row)?)))
         }
         Operation::Delete => delete(call, path).await,
@@ -114,24 +113,24 @@ pub async fn endpoint(call: &Call<'_>, path: &str, req: &Request) -> Result<Resp
 }
 
 async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, ApiError> {
-    let core = call.core;
+    let host = call.host;
     let mount_id = call.mount.row.id.clone();
-    let live = core.store.kv_metadata_get(&mount_id, path).await?.is_some_and(|m| m.current_version > 0);
+    let live = host.storage().kv_metadata_get(path).await?.is_some_and(|m| m.current_version > 0);
     if !live {
         return Err(ApiError::bad_request(format!(
             "secret {path:?} does not exist: write it before configuring its rotation"
         )));
     }
-    let existing = core.store.rotation_get(&mount_id, path).await?;
+    let existing = host.storage().rotation_get(path).await?;
     let old = existing.as_ref().map(|r| open(call, r)).transpose()?;
-    let mut cfg = config::parse(core, call.token, &req.data, old.as_ref()).await?;
+    let mut cfg = config::parse(host, call.token, &req.data, old.as_ref()).await?;
     if let config::Rotator::Postgres { db_mount, db_name, usernames, .. } = &cfg.rotator {
         // Every write of a postgres rotator, even one that keeps it, is made by someone who
         // administers the connection; that writer becomes the rotation's authority.
-        authority::check_caller(core, call.token, &authority::connection_path(db_mount, db_name)).await?;
+        authority::check_caller(host, call.token, &authority::connection_path(db_mount, db_name)).await?;
         let writer = authority::Authority::of(call.token);
         let conn = postgres::Connection { authority: Some(&writer), db_mount, db_name, usernames };
-        conn.check(core).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
+        conn.check(host).await.map_err(|e| ApiError::bad_request(e.to_string()))?;
         cfg.authorized_by = Some(writer);
     }
     if let (Some(row), Some(old)) = (&existing, &old) {
@@ -145,8 +144,8 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
     // A stopped schedule (see `state`) starts again when the configuration is written anew.
     let schedule_changed = old.as_ref().is_none_or(|o| o.schedule != cfg.schedule || o.window != cfg.window)
         || existing.as_ref().is_some_and(|r| !r.scheduled || stopped(r));
-    let (blob, term) = config::seal(core, &mount_id, path, &cfg)?;
-    let now = core.clock.now();
+    let (blob, term) = config::seal(host, path, &cfg)?;
+    let now = host.now();
     let mut row = existing.clone().unwrap_or_else(|| RotationRow::new(&mount_id, path));
     row.config = blob;
     row.key_term = term;
@@ -163,8 +162,8 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
         }
     }
     let stored = match &existing {
-        None => core.store.rotation_insert(&row).await,
-        Some(_) => core.store.rotation_update(&row, None).await,
+        None => host.storage().rotation_insert(&row).await,
+        Some(_) => host.storage().rotation_update(&row, None).await,
     };
     match stored {
         Ok(()) => {}
@@ -182,17 +181,16 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
 /// Stops scheduling. A rotation in flight is not rolled back: it finishes (or fails) and the row
 /// goes away then.
 async fn delete(call: &Call<'_>, path: &str) -> Result<Response, ApiError> {
-    let core = call.core;
-    let mount_id = &call.mount.row.id;
+    let host = call.host;
     for _ in 0..5 {
-        let Some(mut row) = core.store.rotation_get(mount_id, path).await? else { return Ok(Response::NoContent) };
+        let Some(mut row) = host.storage().rotation_get(path).await? else { return Ok(Response::NoContent) };
         let done = if row.step.is_empty() {
-            core.store.rotation_delete(mount_id, path, row.rev, None).await
+            host.storage().rotation_delete(path, row.rev, None).await
         } else {
             row.scheduled = false;
             row.next_rotation_at = None;
             row.fire_at = None;
-            core.store.rotation_update(&row, None).await
+            host.storage().rotation_update(&row, None).await
         };
         match done {
             Ok(()) => return Ok(Response::NoContent),
@@ -208,9 +206,8 @@ async fn delete(call: &Call<'_>, path: &str) -> Result<Response, ApiError> {
 /// rotation already in flight is a 409: it is continued, not restarted.
 pub async fn rotate_now(call: &Call<'_>, path: &str, _req: &Request) -> Result<Response, ApiError> {
     check_path(path)?;
-    let core = call.core;
-    let mount_id = &call.mount.row.id;
-    let mut row = core.store.rotation_get(mount_id, path).await?.ok_or_else(|| {
+    let host = call.host;
+    let mut row = host.storage().rotation_get(path).await?.ok_or_else(|| {
         ApiError::bad_request(format!(
             "no rotation is configured for {path:?}: configure it at {}rotation/{path} first",
             call.mount.api_path
@@ -219,10 +216,10 @@ pub async fn rotate_now(call: &Call<'_>, path: &str, _req: &Request) -> Result<R
     if !row.step.is_empty() {
         return Err(in_progress(&row));
     }
-    state::authority_holds(core, &open(call, &row)?).await.map_err(|why| ApiError::new(StatusCode::FORBIDDEN, why))?;
-    let current = state::can_start(core, call.mount, path).await?;
-    let now = core.clock.now().timestamp_millis();
-    let fence = core.leader.load_full();
+    state::authority_holds(host, &open(call, &row)?).await.map_err(|why| ApiError::new(StatusCode::FORBIDDEN, why))?;
+    let current = state::can_start(host, path).await?;
+    let now = host.now().timestamp_millis();
+    let fence = host.fence();
     state::begin(&mut row, "manual", current, now);
     match &fence {
         Some(f) => {
@@ -234,10 +231,10 @@ pub async fn rotate_now(call: &Call<'_>, path: &str, _req: &Request) -> Result<R
             row.due_at = Some(now);
         }
     }
-    match core.store.rotation_update(&row, None).await {
+    match host.storage().rotation_update(&row, None).await {
         Ok(()) => row.rev += 1,
         Err(StoreError::Conflict) => {
-            let now_row = core.store.rotation_get(mount_id, path).await?;
+            let now_row = host.storage().rotation_get(path).await?;
             return Err(match now_row {
                 Some(r) if !r.step.is_empty() => in_progress(&r),
                 _ => conflict("the rotation of this secret changed concurrently; retry"),
@@ -245,12 +242,13 @@ pub async fn rotate_now(call: &Call<'_>, path: &str, _req: &Request) -> Result<R
         }
         Err(e) => return Err(e.into()),
     }
-    state::event(core, "rotation.started", call.mount, &row, json!({}));
+    state::event(host, "rotation.started", &row, json!({}));
     state::crash_point("start");
     let token = row.version_token.clone();
-    if let (Some(fence), Some(core)) = (fence, core.self_arc()) {
+    if let (Some(fence), Some(work)) = (fence, host.background()) {
         tokio::spawn(async move {
-            state::drive(&core, &fence, &core.clock, row).await;
+            let clock = work.clock().clone();
+            state::drive(&work, &fence, &clock, row).await;
         });
     }
     Ok(Response::Envelope {

@@ -11,9 +11,7 @@ use super::{check_key, store_err};
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::params;
-use crate::core::engine::Call;
-use crate::core::mounts::MountEntry;
-use crate::core::Core;
+use crate::core::engine::{Call, Host};
 use crate::store::StoreError;
 
 pub use crate::store::stages::{CURRENT, PENDING, PREVIOUS};
@@ -23,8 +21,7 @@ pub use crate::store::stages::{CURRENT, PENDING, PREVIOUS};
 /// was already used with the same value; 409 when it was used with another value, or when
 /// `pending` is asked for while another rotation holds it).
 pub async fn write_version(
-    core: &Core,
-    mount: &MountEntry,
+    host: Host<'_>,
     path: &str,
     data: &Map<String, Value>,
     stages: &[&str],
@@ -35,25 +32,25 @@ pub async fn write_version(
         request_token: request_token.map(str::to_string),
     };
     check_stages(&staging.stages)?;
-    append_staged(core, mount, path, data, None, false, &staging).await.map(|(_, v)| v)
+    append_staged(host, path, data, None, false, &staging).await.map(|(_, v)| v)
 }
 
 /// The version holding `stage` and its decrypted data, if any version holds it (and is live).
 pub async fn read_stage(
-    core: &Core,
-    mount: &MountEntry,
+    host: Host<'_>,
     path: &str,
     stage: &str,
 ) -> Result<Option<(i64, Map<String, Value>)>, ApiError> {
-    let labels = core.store.kv_stages(&mount.row.id, path).await.map_err(store_err)?;
+    let labels = host.storage().kv_stages(path).await.map_err(store_err)?;
     let Some(version) = labels.iter().find(|(l, _)| l == stage).map(|(_, v)| *v) else { return Ok(None) };
-    let Some((_, Some(row))) = core.store.kv_read(&mount.row.id, path, Some(version)).await.map_err(store_err)? else {
+    let Some((_, Some(row))) = host.storage().kv_read(path, Some(version)).await.map_err(store_err)? else {
         return Ok(None);
     };
     if row.destroyed || row.ciphertext.is_none() {
         return Ok(None);
     }
-    let data = decrypt_version(&core.barrier, &mount.row.id, path, &row)
+    let mount = host.mount();
+    let data = decrypt_version(host.barrier(), &mount.row.id, path, &row)
         .map_err(|e| ApiError::internal(&format!("kv {}: {e}", mount.row.path)))?;
     Ok(Some((version, data)))
 }
@@ -62,8 +59,7 @@ pub async fn read_stage(
 /// version). Moving `current` moves `previous` to the old holder. 409 when `from` is stale; 400
 /// when `to` is not a kept version.
 pub async fn move_stage(
-    core: &Core,
-    mount: &MountEntry,
+    host: Host<'_>,
     path: &str,
     stage: &str,
     to: Option<i64>,
@@ -71,13 +67,13 @@ pub async fn move_stage(
 ) -> Result<(), ApiError> {
     check_stages(&[stage.to_string()])?;
     if let Some(v) = to {
-        let kept = core.store.kv_metadata_with_versions(&mount.row.id, path).await.map_err(store_err)?;
+        let kept = host.storage().kv_metadata_with_versions(path).await.map_err(store_err)?;
         let exists = kept.as_ref().is_some_and(|(_, versions)| versions.iter().any(|x| x.version == v && !x.destroyed));
         if !exists {
             return Err(ApiError::bad_request(format!("version {v} of this secret does not exist or is destroyed")));
         }
     }
-    core.store.kv_stage_move(&mount.row.id, path, stage, to, from).await.map_err(|e| match e {
+    host.storage().kv_stage_move(path, stage, to, from).await.map_err(|e| match e {
         StoreError::Conflict => ApiError::new(
             StatusCode::CONFLICT,
             format!("stage {stage:?} is not on the version given in remove_from_version"),
@@ -87,8 +83,8 @@ pub async fn move_stage(
 }
 
 /// Every label of `path` with the version holding it, sorted by label.
-pub async fn stages(core: &Core, mount: &MountEntry, path: &str) -> Result<Vec<(String, i64)>, ApiError> {
-    core.store.kv_stages(&mount.row.id, path).await.map_err(store_err)
+pub async fn stages(host: Host<'_>, path: &str) -> Result<Vec<(String, i64)>, ApiError> {
+    host.storage().kv_stages(path).await.map_err(store_err)
 }
 
 fn version_field(data: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
@@ -111,20 +107,20 @@ pub async fn move_endpoint(call: &Call<'_>, key: &str, req: &Request) -> Result<
     if stage == CURRENT && to.is_none() {
         return Err(ApiError::bad_request("the current stage can be moved but not removed"));
     }
-    if call.core.store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)?.is_none() {
+    if call.host.storage().kv_metadata_get(key).await.map_err(store_err)?.is_none() {
         return Err(ApiError::not_found());
     }
-    move_stage(call.core, call.mount, key, stage, to, from).await?;
+    move_stage(call.host, key, stage, to, from).await?;
     Ok(Response::NoContent)
 }
 
 /// `GET <mount>/stages/<path>`: `{"stages": {label: version}}`.
 pub async fn read_endpoint(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     check_key(key)?;
-    if call.core.store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)?.is_none() {
+    if call.host.storage().kv_metadata_get(key).await.map_err(store_err)?.is_none() {
         return Err(ApiError::not_found());
     }
-    let labels = stages(call.core, call.mount, key).await?;
+    let labels = stages(call.host, key).await?;
     let map: Map<String, Value> = labels.into_iter().map(|(l, v)| (l, json!(v))).collect();
     Ok(Response::data(json!({ "stages": map })))
 }

@@ -17,14 +17,11 @@ fn versions(req: &Request) -> Result<Vec<i64>, ApiError> {
 /// `DELETE <mount>/data/<path>`: soft-deletes the current version.
 pub async fn delete_latest(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     check_key(key)?;
-    let store = &call.core.store;
-    if let Some(meta) = store.kv_metadata_get(&call.mount.row.id, key).await.map_err(store_err)? {
+    let store = call.host.storage();
+    if let Some(meta) = store.kv_metadata_get(key).await.map_err(store_err)? {
         if meta.current_version > 0 {
-            let now = timestamp(call.core.clock.now());
-            store
-                .kv_set_deletion(&call.mount.row.id, key, &[meta.current_version], Some(&now))
-                .await
-                .map_err(store_err)?;
+            let now = timestamp(call.host.now());
+            store.kv_set_deletion(key, &[meta.current_version], Some(&now)).await.map_err(store_err)?;
         }
     }
     Ok(Response::NoContent)
@@ -34,8 +31,8 @@ pub async fn delete_latest(call: &Call<'_>, key: &str) -> Result<Response, ApiEr
 pub async fn delete(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
     let v = versions(req)?;
-    let now = timestamp(call.core.clock.now());
-    call.core.store.kv_set_deletion(&call.mount.row.id, key, &v, Some(&now)).await.map_err(store_err)?;
+    let now = timestamp(call.host.now());
+    call.host.storage().kv_set_deletion(key, &v, Some(&now)).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
@@ -43,7 +40,7 @@ pub async fn delete(call: &Call<'_>, key: &str, req: &Request) -> Result<Respons
 pub async fn undelete(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
     let v = versions(req)?;
-    call.core.store.kv_set_deletion(&call.mount.row.id, key, &v, None).await.map_err(store_err)?;
+    call.host.storage().kv_set_deletion(key, &v, None).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 
@@ -51,6 +48,6 @@ pub async fn undelete(call: &Call<'_>, key: &str, req: &Request) -> Result<Respo
 pub async fn destroy(call: &Call<'_>, key: &str, req: &Request) -> Result<Response, ApiError> {
     check_key(key)?;
     let v = versions(req)?;
-    call.core.store.kv_destroy(&call.mount.row.id, key, &v).await.map_err(store_err)?;
+    call.host.storage().kv_destroy(key, &v).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }

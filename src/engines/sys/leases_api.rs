@@ -21,7 +21,10 @@ fn lease_id<'a>(req: &'a Request, from_path: &'a str) -> Result<&'a str, ApiErro
 pub async fn route(call: &Call<'_>, rest: &str, req: &Request) -> Option<Result<Response, ApiError>> {
     let op = req.operation;
     let write = op.is_write();
-    let core = call.core;
+    let core = match call.host.whole_core() {
+        Ok(core) => core,
+        Err(e) => return Some(Err(e)),
+    };
     let (head, tail) = rest.split_once('/').unwrap_or((rest, ""));
     Some(match head {
         "lookup" if op == Operation::List => leases::list(core, tail).await,
@@ -39,7 +42,7 @@ pub async fn route(call: &Call<'_>, rest: &str, req: &Request) -> Option<Result<
             let irrevocable = params::str_field(&req.data, "type").ok().flatten() == Some("irrevocable");
             leases::count(core, irrevocable).await
         }
-        "tidy" if write => Ok(tidy(call)),
+        "tidy" if write => Ok(tidy(core)),
         _ => return None,
     })
 }
@@ -50,13 +53,14 @@ async fn revoke_prefix(call: &Call<'_>, prefix: &str, force: bool) -> Result<Res
     if prefix.trim_matches('/').is_empty() {
         return Err(ApiError::bad_request("missing prefix: an empty prefix would revoke every lease"));
     }
-    leases::revoke_prefix(call.core, prefix, force).await.map(|()| Response::NoContent)
+    leases::revoke_prefix(call.host.whole_core()?, prefix, force).await.map(|()| Response::NoContent)
 }
 
 async fn revoke(call: &Call<'_>, req: &Request, tail: &str) -> Result<Response, ApiError> {
     let id = lease_id(req, tail)?.to_string();
     if params::bool_field(&req.data, "sync")? == Some(false) {
-        let core = call.core.self_arc().ok_or_else(|| ApiError::internal(&"server handle unavailable"))?;
+        let core =
+            call.host.whole_core()?.self_arc().ok_or_else(|| ApiError::internal(&"server handle unavailable"))?;
         tokio::spawn(async move {
             if let Err(e) = leases::revoke(&core, &id).await {
                 tracing::warn!(lease = %id, error = %e, "background lease revocation failed; it will be retried");
@@ -64,13 +68,13 @@ async fn revoke(call: &Call<'_>, req: &Request, tail: &str) -> Result<Response, 
         });
         return Ok(Response::Status(StatusCode::ACCEPTED));
     }
-    leases::revoke(call.core, &id).await.map(|()| Response::NoContent)
+    leases::revoke(call.host.whole_core()?, &id).await.map(|()| Response::NoContent)
 }
 
 /// `sys/leases/tidy`: an immediate expiry pass on this node when it leads (otherwise the
 /// leader's worker runs one within a second anyway).
-fn tidy(call: &Call<'_>) -> Response {
-    if let (Some(core), Some(fence)) = (call.core.self_arc(), call.core.leader.load_full()) {
+fn tidy(core: &crate::core::Core) -> Response {
+    if let (Some(core), Some(fence)) = (core.self_arc(), core.leader.load_full()) {
         tokio::spawn(async move {
             let now = core.clock.now().timestamp_millis();
             match leases::worker::expire_due(&core, &fence, now).await {
@@ -95,8 +99,8 @@ fn tidy(call: &Call<'_>) -> Response {
 /// Routes `sys/quotas/lease-count[/<name>]`.
 pub async fn quotas(call: &Call<'_>, rest: &str, req: &Request) -> Result<Response, ApiError> {
     match rest {
-        "" if req.operation == Operation::List => leases::quota::list(call.core).await,
+        "" if req.operation == Operation::List => leases::quota::list(call.host.whole_core()?).await,
         "" => Err(ApiError::unsupported_operation()),
-        name => leases::quota::endpoint(call.core, name, req).await,
+        name => leases::quota::endpoint(call.host.whole_core()?, name, req).await,
     }
 }

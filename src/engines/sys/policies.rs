@@ -12,7 +12,7 @@ use crate::core::tokens::TokenEntry;
 
 /// `sys/policies/acl/<name>` and `sys/policy/<name>` (`legacy`).
 pub async fn policy(call: &Call<'_>, name: &str, req: &Request, legacy: bool) -> Result<Response, ApiError> {
-    let (core, store) = (call.core, &call.core.store);
+    let (core, store) = (call.host.whole_core()?, &call.host.whole_core()?.store);
     let name = checked_name(name)?;
     if name == crate::core::wrapping::WRAPPING_POLICY
         && (req.operation.is_write() || req.operation == Operation::Delete)
@@ -61,7 +61,7 @@ pub async fn policy(call: &Call<'_>, name: &str, req: &Request, legacy: bool) ->
 
 /// `LIST sys/policies/acl` or `GET sys/policy`.
 pub async fn list(call: &Call<'_>, legacy: bool) -> Result<Response, ApiError> {
-    let names = call.core.policies.list(&call.core.store).await?;
+    let names = call.host.whole_core()?.policies.list(&call.host.whole_core()?.store).await?;
     if legacy {
         return Ok(Response::sys_data(json!({"keys": names, "policies": names})));
     }
@@ -80,7 +80,7 @@ fn paths(data: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
 }
 
 async fn capabilities_of(call: &Call<'_>, token: &TokenEntry, paths: Vec<String>) -> Result<Response, ApiError> {
-    let acl = call.core.policies.acl_for(&call.core.store, token).await?;
+    let acl = call.host.whole_core()?.policies.acl_for(&call.host.whole_core()?.store, token).await?;
     let mut data = Map::new();
     for p in &paths {
         let clean = p.trim_start_matches('/');
@@ -98,12 +98,8 @@ async fn capabilities_of(call: &Call<'_>, token: &TokenEntry, paths: Vec<String>
 /// `sys/capabilities` with `token`.
 pub async fn capabilities(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    let t = call
-        .core
-        .tokens
-        .find(&call.core.store, token, call.core.clock.now())
-        .await?
-        .ok_or_else(ApiError::permission_denied)?;
+    let core = call.host.whole_core()?;
+    let t = core.tokens.find(&core.store, token, core.clock.now()).await?.ok_or_else(ApiError::permission_denied)?;
     capabilities_of(call, &t, paths(&req.data)?).await
 }
 
@@ -116,10 +112,10 @@ pub async fn capabilities_self(call: &Call<'_>, req: &Request) -> Result<Respons
 pub async fn capabilities_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let accessor =
         params::str_field(&req.data, "accessor")?.ok_or_else(|| ApiError::bad_request("missing accessor"))?;
-    let t = call
-        .core
+    let core = call.host.whole_core()?;
+    let t = core
         .tokens
-        .find_by_accessor(&call.core.store, accessor, call.core.clock.now())
+        .find_by_accessor(&core.store, accessor, core.clock.now())
         .await?
         .ok_or_else(|| ApiError::bad_request("invalid accessor"))?;
     capabilities_of(call, &t, paths(&req.data)?).await

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use crate::base::error::ApiError;
 use crate::base::logical::Operation;
+use crate::core::engine::{Actor, Host};
 use crate::core::tokens::TokenEntry;
-use crate::core::Core;
 
 /// The authorising entity stored with a configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,8 +60,8 @@ pub fn connection_path(db_mount: &str, db_name: &str) -> String {
 
 /// The caller may administer the connection: `update` on its config path, decided by the same
 /// code as a request to that path.
-pub async fn check_caller(core: &Core, token: &TokenEntry, path: &str) -> Result<(), ApiError> {
-    core.token_permits(token, path, Operation::Update).await.map(drop).map_err(|_| {
+pub async fn check_caller(host: Host<'_>, token: &TokenEntry, path: &str) -> Result<(), ApiError> {
+    host.permits(&Actor::Token(token), path, Operation::Update).await.map_err(|_| {
         ApiError::new(
             http::StatusCode::FORBIDDEN,
             format!(
@@ -72,31 +72,34 @@ pub async fn check_caller(core: &Core, token: &TokenEntry, path: &str) -> Result
     })
 }
 
+/// Who the stored authority stands for; `None` (a configuration written before authorities were
+/// recorded) stands for no one.
+pub fn actor(authority: Option<&Authority>) -> Option<Actor<'_>> {
+    match authority? {
+        Authority::Bootstrap => Some(Actor::Bootstrap),
+        Authority::Token { policies, identity, .. } => Some(Actor::Recorded { policies, identity }),
+    }
+}
+
+/// Why a stored authority no longer acts on `path`.
+pub fn lost(path: &str, why: &str) -> String {
+    format!(
+        "rotation stopped: {why}; write the rotation configuration again with a token that has \"update\" on {path:?}"
+    )
+}
+
+/// The reason to give for a refused check of the stored authority on `path`.
+pub fn refused(path: &str, e: &ApiError) -> String {
+    if e.status == http::StatusCode::FORBIDDEN {
+        lost(path, "the authorising token's policies no longer grant \"update\" on the connection")
+    } else {
+        format!("the authorising policies cannot be read: {}", e.errors.join("; "))
+    }
+}
+
 /// Whether the stored authority still holds `update` on `path`, with its policies as they read
 /// now. `None` (a configuration written before authorities were recorded) never does.
-pub async fn still_holds(core: &Core, authority: Option<&Authority>, path: &str) -> Result<(), String> {
-    let lost = |why: &str| {
-        format!("rotation stopped: {why}; write the rotation configuration again with a token that has \"update\" on {path:?}")
-    };
-    match authority {
-        None => Err(lost("the configuration records no authorising token")),
-        Some(Authority::Bootstrap) => Ok(()),
-        Some(Authority::Token { policies, identity, .. }) => {
-            let parsed = match identity.as_str() {
-                "" => None,
-                text => Some(
-                    crate::base::stored::parse("rotation authority identity", text)
-                        .map_err(|e| format!("the recorded authority does not read back: {}", e.errors.join("; ")))?,
-                ),
-            };
-            let acl = core
-                .policies
-                .acl(&core.store, policies, parsed.as_ref(), identity)
-                .await
-                .map_err(|e| format!("the authorising policies cannot be read: {}", e.errors.join("; ")))?;
-            crate::core::permit(&acl, path, Operation::Update, &serde_json::Map::new())
-                .map(drop)
-                .map_err(|_| lost("the authorising token's policies no longer grant \"update\" on the connection"))
-        }
-    }
+pub async fn still_holds(host: Host<'_>, authority: Option<&Authority>, path: &str) -> Result<(), String> {
+    let actor = actor(authority).ok_or_else(|| lost(path, "the configuration records no authorising token"))?;
+    host.permits(&actor, path, Operation::Update).await.map_err(|e| refused(path, &e))
 }

@@ -14,8 +14,8 @@ use super::authority::{self, Authority};
 use crate::base::error::ApiError;
 use crate::base::params;
 use crate::base::schedule::Schedule;
+use crate::core::engine::{Actor, Host};
 use crate::core::tokens::TokenEntry;
-use crate::core::Core;
 
 /// Attempts of one rotation when the configuration does not say.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
@@ -167,24 +167,26 @@ impl RotationConfig {
 /// The stored password policy a `password` rotator draws from: `policy` itself, except that
 /// `default` (or empty) means Vault's built-in default policy unless a policy named `default` is
 /// stored.
-pub async fn policy_name(core: &Core, policy: &str) -> Result<String, ApiError> {
-    if policy == "default" && crate::core::password_policy::load(core, policy).await?.is_none() {
+pub async fn policy_name(host: Host<'_>, policy: &str) -> Result<String, ApiError> {
+    if policy == "default" && host.password_policy(policy).await?.is_none() {
         return Ok(String::new());
     }
     Ok(policy.to_string())
 }
 
 /// Encrypts a configuration for the row; returns the blob and its key term.
-pub fn seal(core: &Core, mount_id: &str, path: &str, c: &RotationConfig) -> Result<(Sealed, i64), ApiError> {
+pub fn seal(host: Host<'_>, path: &str, c: &RotationConfig) -> Result<(Sealed, i64), ApiError> {
     let plain = Zeroizing::new(serde_json::to_vec(c).map_err(|e| ApiError::internal(&e))?);
+    let mount_id = host.mount().row.id.as_str();
     let (blob, term) =
-        core.barrier.seal(Context::RotationConfig { mount_id, path }, &plain).map_err(|e| ApiError::internal(&e))?;
+        host.barrier().seal(Context::RotationConfig { mount_id, path }, &plain).map_err(|e| ApiError::internal(&e))?;
     Ok((blob, i64::from(term)))
 }
 
 /// Decrypts a row's configuration.
-pub fn open(core: &Core, mount_id: &str, path: &str, blob: &Sealed) -> Result<RotationConfig, String> {
-    let plain = core.barrier.open(blob, Context::RotationConfig { mount_id, path }).map_err(|e| e.to_string())?;
+pub fn open(host: Host<'_>, path: &str, blob: &Sealed) -> Result<RotationConfig, String> {
+    let mount_id = host.mount().row.id.as_str();
+    let plain = host.barrier().open(blob, Context::RotationConfig { mount_id, path }).map_err(|e| e.to_string())?;
     // Not serde's message: it can quote a value, and the configuration holds credentials.
     crate::base::stored::parse_bytes(&format!("rotation configuration of {path:?}"), &plain)
         .map_err(|e| format!("the stored rotation configuration does not parse: {}", e.errors.join("; ")))
@@ -224,7 +226,7 @@ fn normal_name(field: &str, name: &str) -> Result<(), ApiError> {
 /// Parses a write. `existing` is the stored configuration (fields left out keep their value; a
 /// webhook keeps its HMAC key when the write leaves `hmac_key` out and the URL is unchanged).
 pub async fn parse(
-    core: &Core,
+    host: Host<'_>,
     caller: &TokenEntry,
     data: &Map<String, Value>,
     existing: Option<&RotationConfig>,
@@ -248,7 +250,7 @@ pub async fn parse(
             return Err(bad("window must be shorter than the schedule's period"));
         }
     }
-    if parsed.next_after(core.clock.now()).is_none() {
+    if parsed.next_after(host.now()).is_none() {
         return Err(bad(format!("invalid schedule {schedule:?}: it never fires")));
     }
     let max_attempts = match params::u64_field(data, "max_attempts")? {
@@ -259,7 +261,7 @@ pub async fn parse(
         None => existing.map_or(DEFAULT_MAX_ATTEMPTS, |e| e.max_attempts),
     };
     let rotator = match params::object_field(data, "rotator")? {
-        Some(r) => parse_rotator(core, caller, r, existing.map(|e| &e.rotator)).await?,
+        Some(r) => parse_rotator(host, caller, r, existing.map(|e| &e.rotator)).await?,
         None => existing.map(|e| e.rotator.clone()).ok_or_else(|| bad("rotator is required"))?,
     };
     Ok(RotationConfig { schedule, window, max_attempts, rotator, authorized_by: None })
@@ -285,7 +287,7 @@ fn string_list(r: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>,
 }
 
 async fn parse_rotator(
-    core: &Core,
+    host: Host<'_>,
     caller: &TokenEntry,
     r: &Map<String, Value>,
     existing: Option<&Rotator>,
@@ -295,10 +297,7 @@ async fn parse_rotator(
         "password" => {
             only(r, "password", &["policy", "fields"])?;
             let policy = params::str_field(r, "policy")?.unwrap_or("").trim().to_string();
-            if !policy.is_empty()
-                && policy != "default"
-                && crate::core::password_policy::load(core, &policy).await?.is_none()
-            {
+            if !policy.is_empty() && policy != "default" && host.password_policy(&policy).await?.is_none() {
                 return Err(bad(format!("password policy {policy:?} not found")));
             }
             let fields = string_list(r, "fields")?.unwrap_or_else(|| vec!["password".to_string()]);
@@ -325,11 +324,18 @@ async fn parse_rotator(
             crate::base::names::check("rotator.db_name", &db_name, crate::base::names::Case::Exact)?;
             // Before anything is looked up: a caller who may not administer the connection learns
             // nothing about it, not even whether it exists.
-            authority::check_caller(core, caller, &authority::connection_path(&db_mount, &db_name)).await?;
-            let mount = super::postgres::database_mount(core, &db_mount).map_err(bad)?;
-            let roles =
-                mount.engine.database_roles().ok_or_else(|| bad(format!("{db_mount:?} manages no database")))?;
-            if !roles.has_connection(core, &mount, &db_name).await? {
+            authority::check_caller(host, caller, &authority::connection_path(&db_mount, &db_name)).await?;
+            let peer =
+                super::postgres::reach(host, &Actor::Token(caller), &db_mount, &db_name).await.map_err(|e| match e
+                    .status
+                {
+                    http::StatusCode::NOT_FOUND => {
+                        bad(format!("no database secrets engine is mounted at {db_mount:?}"))
+                    }
+                    _ => e,
+                })?;
+            let roles = super::postgres::database_at(&peer, &db_mount).map_err(bad)?;
+            if !roles.has_connection(peer.host(), &db_name).await? {
                 return Err(bad(format!("database config {db_name:?} not found under {db_mount:?}")));
             }
             let username = params::str_field(r, "username")?.map(str::to_string);
@@ -381,7 +387,7 @@ async fn parse_rotator(
                 (None, Some(Rotator::Webhook { url: old_url, hmac_key, .. })) if *old_url == url => hmac_key.clone(),
                 (None, _) => return Err(bad("rotator.hmac_key is required for a webhook rotator")),
             };
-            if let Err(refused) = core.outbound.permit(&core.store, &url).await? {
+            if let Err(refused) = host.outbound_permit(&url).await? {
                 return Err(bad(format!("rotator.url is not allowed: {refused}")));
             }
             Ok(Rotator::Webhook { url, hmac_key, ca_pem })

@@ -1,44 +1,50 @@
 //! The `postgres` rotator: a role's password changed through a connection of a database mount
 //! (`<db_mount>config/<db_name>`, as its root user), and proved by logging in as the role. The
-//! rotator reaches the connection only through the mount table and the database engine's
-//! [`DatabaseRoles`], and only while its stored authority still passes the ACL check on the
-//! connection's path.
-
-use std::sync::Arc;
+//! rotator reaches the connection only through [`Host::peer`], which lets it through only while
+//! its stored authority passes the ACL check on the connection's path, and then only through the
+//! database engine's [`DatabaseRoles`].
 
 use serde_json::{Map, Value};
 
 use super::authority::{self, Authority};
 use super::config::Strategy;
+use crate::base::error::ApiError;
+use crate::base::logical::Operation;
 use crate::base::refusal::Refusal;
-use crate::core::engine::{DatabaseRoles, Target};
-use crate::core::mounts::MountEntry;
-use crate::core::Core;
+use crate::core::engine::{Actor, DatabaseRoles, Host, Peer, Target};
 
-/// The database mount at `db_mount` and its roles interface.
-pub fn database_mount(core: &Core, db_mount: &str) -> Result<Arc<MountEntry>, String> {
-    core.mounts
-        .load()
-        .get(db_mount)
-        .filter(|m| m.row.kind == "database" && m.engine.database_roles().is_some())
-        .ok_or_else(|| format!("no database secrets engine is mounted at {db_mount:?}"))
+/// The peer is the database mount at `db_mount` (not a mount nested under it), and manages
+/// database roles.
+pub fn database_at<'a>(peer: &'a Peer<'_>, db_mount: &str) -> Result<&'a dyn DatabaseRoles, String> {
+    let mount = peer.mount();
+    let roles = peer.database_roles().filter(|_| mount.api_path == db_mount && mount.row.kind == "database");
+    roles.ok_or_else(|| format!("no database secrets engine is mounted at {db_mount:?}"))
 }
 
-fn roles(mount: &MountEntry) -> Result<&dyn DatabaseRoles, Refusal> {
-    mount.engine.database_roles().ok_or_else(|| Refusal::Retry("the mount manages no database roles".into()))
+/// The database mount, reached as `actor`: `update` on the connection's path, as a request
+/// would need. 403 when refused, 404 when nothing is mounted there.
+pub async fn reach<'h>(host: Host<'h>, actor: &Actor<'_>, db_mount: &str, db_name: &str) -> Result<Peer<'h>, ApiError> {
+    host.peer(actor, &authority::connection_path(db_mount, db_name), Operation::Update).await
 }
 
 /// The database mount, once the stored authority still holds `update` on the connection.
-async fn authorized(
-    core: &Core,
+async fn authorized<'h>(
+    host: Host<'h>,
     authority: Option<&Authority>,
     db_mount: &str,
     db_name: &str,
-) -> Result<Arc<MountEntry>, Refusal> {
-    authority::still_holds(core, authority, &authority::connection_path(db_mount, db_name))
-        .await
-        .map_err(Refusal::Final)?;
-    database_mount(core, db_mount).map_err(Refusal::Retry)
+) -> Result<Peer<'h>, Refusal> {
+    let path = authority::connection_path(db_mount, db_name);
+    let actor = authority::actor(authority)
+        .ok_or_else(|| Refusal::Final(authority::lost(&path, "the configuration records no authorising token")))?;
+    match reach(host, &actor, db_mount, db_name).await {
+        Ok(peer) => Ok(peer),
+        Err(e) if e.status == http::StatusCode::FORBIDDEN => Err(Refusal::Final(authority::refused(&path, &e))),
+        Err(e) if e.status == http::StatusCode::NOT_FOUND => {
+            Err(Refusal::Retry(format!("no database secrets engine is mounted at {db_mount:?}")))
+        }
+        Err(e) => Err(Refusal::Retry(authority::refused(&path, &e))),
+    }
 }
 
 /// The connection a rotator names and the roles it manages on it.
@@ -56,23 +62,28 @@ pub struct Connection<'a> {
 impl Connection<'_> {
     /// Checks the authority, the connection and the roles; answers the connection's password
     /// policy.
-    pub async fn check(&self, core: &Core) -> Result<String, Refusal> {
-        let mount = authorized(core, self.authority, self.db_mount, self.db_name).await?;
-        roles(&mount)?.check(core, &mount, self.db_name, self.usernames).await
+    pub async fn check(&self, host: Host<'_>) -> Result<String, Refusal> {
+        let peer = authorized(host, self.authority, self.db_mount, self.db_name).await?;
+        let roles = database_at(&peer, self.db_mount).map_err(Refusal::Retry)?;
+        roles.check(peer.host(), self.db_name, self.usernames).await
     }
 
     /// After the same checks: sets `user`'s password as the connection's root user.
-    pub async fn set_password(&self, core: &Core, user: &str, password: &str) -> Result<(), Refusal> {
-        let mount = authorized(core, self.authority, self.db_mount, self.db_name).await?;
-        let target = Target { mount: &mount, name: self.db_name, usernames: self.usernames };
-        roles(&mount)?.set_password(core, target, user, password).await
+    pub async fn set_password(&self, host: Host<'_>, user: &str, password: &str) -> Result<(), Refusal> {
+        let peer = authorized(host, self.authority, self.db_mount, self.db_name).await?;
+        let roles = database_at(&peer, self.db_mount).map_err(Refusal::Retry)?;
+        roles.set_password(peer.host(), self.target(), user, password).await
     }
 
     /// After the same checks: logs in as `user` with `password`.
-    pub async fn log_in(&self, core: &Core, user: &str, password: &str) -> Result<(), Refusal> {
-        let mount = authorized(core, self.authority, self.db_mount, self.db_name).await?;
-        let target = Target { mount: &mount, name: self.db_name, usernames: self.usernames };
-        roles(&mount)?.log_in(core, target, user, password).await
+    pub async fn log_in(&self, host: Host<'_>, user: &str, password: &str) -> Result<(), Refusal> {
+        let peer = authorized(host, self.authority, self.db_mount, self.db_name).await?;
+        let roles = database_at(&peer, self.db_mount).map_err(Refusal::Retry)?;
+        roles.log_in(peer.host(), self.target(), user, password).await
+    }
+
+    fn target(&self) -> Target<'_> {
+        Target { name: self.db_name, usernames: self.usernames }
     }
 }
 

@@ -10,7 +10,7 @@
 //! `max_attempts` the rotation is marked failed, `current` is left alone and `pending` removed.
 
 use std::collections::HashSet;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
@@ -25,8 +25,7 @@ use super::{postgres, webhook};
 use crate::base::error::ApiError;
 use crate::base::refusal::Refusal;
 use crate::base::schedule::Clock;
-use crate::core::mounts::MountEntry;
-use crate::core::Core;
+use crate::core::engine::{Background, Host};
 use crate::engines::kv::stages::{self, CURRENT, PENDING};
 use crate::store::rotation::RotationRow;
 use crate::store::{Fence, StoreError};
@@ -151,19 +150,14 @@ fn denied(d: Refusal) -> StepError {
 
 /// For a rotator that acts on another engine's target, whether its stored authority still holds
 /// (checked before every start; the steps check the targets too).
-pub async fn authority_holds(core: &Core, cfg: &RotationConfig) -> Result<(), String> {
+pub async fn authority_holds(host: Host<'_>, cfg: &RotationConfig) -> Result<(), String> {
     match &cfg.rotator {
         Rotator::Postgres { db_mount, db_name, .. } => {
-            authority::still_holds(core, cfg.authorized_by.as_ref(), &authority::connection_path(db_mount, db_name))
+            authority::still_holds(host, cfg.authorized_by.as_ref(), &authority::connection_path(db_mount, db_name))
                 .await
         }
         Rotator::Password { .. } | Rotator::Webhook { .. } => Ok(()),
     }
-}
-
-/// The mount a row belongs to, while it is mounted.
-fn mount_by_id(core: &Core, id: &str) -> Option<Arc<MountEntry>> {
-    core.mounts.load().all().iter().find(|m| m.row.id == id).cloned()
 }
 
 /// Where a rotation's new value lives between its generation and the pending write.
@@ -173,8 +167,8 @@ pub fn value_context<'a>(mount_id: &'a str, path: &'a str, token: &'a str) -> Co
 
 /// Whether a rotation may start: the secret has a `current` version and `pending` is absent or on
 /// it (ROTATION.md rule 9). Returns the version holding `current`.
-pub async fn can_start(core: &Core, mount: &MountEntry, path: &str) -> Result<i64, ApiError> {
-    let labels = stages::stages(core, mount, path).await?;
+pub async fn can_start(host: Host<'_>, path: &str) -> Result<i64, ApiError> {
+    let labels = stages::stages(host, path).await?;
     let holder = |l: &str| labels.iter().find(|(s, _)| s == l).map(|(_, v)| *v);
     let current =
         holder(CURRENT).ok_or_else(|| ApiError::bad_request("the secret has no current version to rotate"))?;
@@ -204,9 +198,9 @@ pub fn begin(row: &mut RotationRow, cause: &str, current: i64, now: i64) {
 }
 
 /// An audit event about a row (never a secret value).
-pub fn event(core: &Core, kind: &str, mount: &MountEntry, row: &RotationRow, extra: Value) {
+pub fn event(host: Host<'_>, kind: &str, row: &RotationRow, extra: Value) {
     let mut body = json!({
-        "mount": mount.api_path,
+        "mount": host.mount().api_path,
         "path": row.path,
         "version_token": row.version_token,
         "cause": row.cause,
@@ -217,19 +211,19 @@ pub fn event(core: &Core, kind: &str, mount: &MountEntry, row: &RotationRow, ext
     if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
         b.extend(e);
     }
-    core.audit.event(kind, body);
+    host.audit_event(kind, body);
 }
 
 /// Drives one claimed row as far as it goes now. Used by the scheduler and by `rotate`.
-pub async fn drive(core: &Core, fence: &Fence, clock: &dyn Clock, row: RotationRow) -> Driven {
+pub async fn drive(work: &Background, fence: &Fence, clock: &dyn Clock, row: RotationRow) -> Driven {
     let Some(_busy) = Busy::take(&row.mount_id, &row.path) else { return Driven::Skipped };
     let (mount_id, path) = (row.mount_id.clone(), row.path.clone());
-    match drive_claimed(core, fence, clock, row).await {
+    match drive_claimed(work, fence, clock, row).await {
         Ok(d) => d,
         Err(Stop::Lost) => {
             // Hand the row back so the next tick resumes it with its new revision (a
             // configuration write, or a `rotate` that started it between claim and start).
-            release(core, fence, clock, &mount_id, &path).await;
+            release(work, fence, clock, &mount_id, &path).await;
             Driven::Stopped
         }
         Err(Stop::Store(e)) => {
@@ -240,8 +234,10 @@ pub async fn drive(core: &Core, fence: &Fence, clock: &dyn Clock, row: RotationR
 }
 
 /// Makes a row this epoch claimed due now, so the next tick picks it up.
-async fn release(core: &Core, fence: &Fence, clock: &dyn Clock, mount_id: &str, path: &str) {
-    let Ok(Some(mut row)) = core.store.rotation_get(mount_id, path).await else { return };
+async fn release(work: &Background, fence: &Fence, clock: &dyn Clock, mount_id: &str, path: &str) {
+    let Some(mount) = work.mount_by_id(mount_id) else { return };
+    let Some(host) = work.host(&mount) else { return };
+    let Ok(Some(mut row)) = host.storage().rotation_get(path).await else { return };
     if row.claim_epoch != Some(fence.epoch) {
         return;
     }
@@ -250,19 +246,21 @@ async fn release(core: &Core, fence: &Fence, clock: &dyn Clock, mount_id: &str, 
     if row.step.is_empty() {
         row.due_at = row.next_rotation_at.filter(|_| row.scheduled);
     }
-    let _ = core.store.rotation_update(&row, Some(fence)).await;
+    let _ = host.storage().rotation_update(&row, Some(fence)).await;
 }
 
-async fn drive_claimed(core: &Core, fence: &Fence, clock: &dyn Clock, row: RotationRow) -> Result<Driven, Stop> {
-    let Some(mount) = mount_by_id(core, &row.mount_id) else {
+async fn drive_claimed(work: &Background, fence: &Fence, clock: &dyn Clock, row: RotationRow) -> Result<Driven, Stop> {
+    let mount = work.mount_by_id(&row.mount_id);
+    let Some(host) = mount.as_deref().and_then(|m| work.host(m)) else {
         // The mount is gone (its rows normally go with its metadata).
-        return match core.store.rotation_delete(&row.mount_id, &row.path, row.rev, Some(fence)).await {
+        return match work.forget_rotation(&row.mount_id, &row.path, row.rev, fence).await {
             Ok(()) | Err(StoreError::Conflict) => Ok(Driven::Idle),
             Err(e) => Err(Stop::Store(e.to_string())),
         };
     };
+    let mount = host.mount();
     let opened = if mount.is_readable() {
-        config::open(core, &row.mount_id, &row.path, &row.config)
+        config::open(host, &row.path, &row.config)
     } else {
         Err("the KV mount's stored settings do not parse".to_string())
     };
@@ -278,14 +276,14 @@ async fn drive_claimed(core: &Core, fence: &Fence, clock: &dyn Clock, row: Rotat
             };
             row.claim_epoch = None;
             row.due_at = Some(clock.now().timestamp_millis() + 3_600_000);
-            return match core.store.rotation_update(&row, Some(fence)).await {
+            return match host.storage().rotation_update(&row, Some(fence)).await {
                 Ok(()) => Ok(Driven::Idle),
                 Err(StoreError::Conflict) => Err(Stop::Lost),
                 Err(e) => Err(Stop::Store(e.to_string())),
             };
         }
     };
-    let mut d = Driver { core, fence, clock, mount, cfg, row };
+    let mut d = Driver { host, fence, clock, cfg, row };
     if d.row.step.is_empty() && !d.start_scheduled().await? {
         return Ok(Driven::Idle);
     }
@@ -294,10 +292,9 @@ async fn drive_claimed(core: &Core, fence: &Fence, clock: &dyn Clock, row: Rotat
 
 /// One rotation being driven.
 struct Driver<'a> {
-    core: &'a Core,
+    host: Host<'a>,
     fence: &'a Fence,
     clock: &'a dyn Clock,
-    mount: Arc<MountEntry>,
     cfg: RotationConfig,
     row: RotationRow,
 }
@@ -309,7 +306,7 @@ impl Driver<'_> {
 
     /// Writes the row (compare-and-set on its revision, fenced).
     async fn save(&mut self) -> Result<(), Stop> {
-        match self.core.store.rotation_update(&self.row, Some(self.fence)).await {
+        match self.host.storage().rotation_update(&self.row, Some(self.fence)).await {
             Ok(()) => {
                 self.row.rev += 1;
                 Ok(())
@@ -324,8 +321,7 @@ impl Driver<'_> {
         if self.row.scheduled {
             return self.save().await;
         }
-        match self.core.store.rotation_delete(&self.row.mount_id, &self.row.path, self.row.rev, Some(self.fence)).await
-        {
+        match self.host.storage().rotation_delete(&self.row.path, self.row.rev, Some(self.fence)).await {
             Ok(()) => Ok(()),
             Err(StoreError::Conflict) => Err(Stop::Lost),
             Err(e) => Err(Stop::Store(e.to_string())),
@@ -339,7 +335,7 @@ impl Driver<'_> {
     }
 
     fn event(&self, kind: &str, extra: Value) {
-        event(self.core, kind, &self.mount, &self.row, extra);
+        event(self.host, kind, &self.row, extra);
     }
 
     /// Moves the schedule past the tick that has just been served (if it has come), and makes the
@@ -381,14 +377,14 @@ impl Driver<'_> {
             self.save().await?;
             return Ok(false);
         }
-        if let Err(why) = authority_holds(self.core, &self.cfg).await {
+        if let Err(why) = authority_holds(self.host, &self.cfg).await {
             self.row.failed += 1;
             self.row.last_outcome = Outcome::Failed.as_str().into();
             self.stop_schedule(why);
             self.save().await?;
             return Ok(false);
         }
-        match can_start(self.core, &self.mount, &self.row.path).await {
+        match can_start(self.host, &self.row.path).await {
             Ok(current) => {
                 begin(&mut self.row, "schedule", current, now);
                 self.claim();
@@ -492,7 +488,7 @@ impl Driver<'_> {
     /// Refuses a side effect on the target once this node no longer leads (a paused ex-leader
     /// must not act on a rotation the new leader may be running).
     fn check_lead(&self) -> Result<(), StepError> {
-        match self.core.leader.load().as_ref() {
+        match self.host.fence() {
             Some(f) if f.epoch == self.fence.epoch => Ok(()),
             _ => Err(StepError::Stop(Stop::Lost)),
         }
@@ -501,7 +497,7 @@ impl Driver<'_> {
     fn webhook_call<'b>(&'b self, step: &'b str) -> (webhook::Call<'b>, Option<webhook::Hook<'b>>) {
         let call = webhook::Call {
             step,
-            mount: &self.mount.api_path,
+            mount: &self.host.mount().api_path,
             path: &self.row.path,
             version_token: &self.row.version_token,
         };
@@ -515,7 +511,7 @@ impl Driver<'_> {
     async fn call_hook(&self, step: &str) -> Result<Option<Map<String, Value>>, StepError> {
         let (call, hook) = self.webhook_call(step);
         let Some(hook) = hook else { return Ok(None) };
-        let permit = match self.core.outbound.permit(&self.core.store, hook.url).await {
+        let permit = match self.host.outbound_permit(hook.url).await {
             Ok(Ok(p)) => p,
             Ok(Err(Refusal::Final(why))) => {
                 return Err(StepError::Denied(format!("rotation stopped: the webhook URL is not allowed: {why}")))
@@ -541,18 +537,18 @@ impl Driver<'_> {
     async fn make_value(&self, current: &Map<String, Value>) -> Result<Map<String, Value>, StepError> {
         match &self.cfg.rotator {
             Rotator::Password { policy, fields } => {
-                let policy = config::policy_name(self.core, policy).await.map_err(failed)?;
+                let policy = config::policy_name(self.host, policy).await.map_err(failed)?;
                 let mut next = current.clone();
                 for f in fields {
-                    let pw = crate::core::password_policy::generate_named(self.core, &policy).await.map_err(failed)?;
+                    let pw = self.host.generate_password(&policy).await.map_err(failed)?;
                     next.insert(f.clone(), Value::String(pw.to_string()));
                 }
                 Ok(next)
             }
             Rotator::Postgres { db_mount, db_name, strategy, usernames } => {
-                let policy = self.database(db_mount, db_name, usernames).check(self.core).await.map_err(denied)?;
+                let policy = self.database(db_mount, db_name, usernames).check(self.host).await.map_err(denied)?;
                 let user = postgres::next_user(*strategy, usernames, current).map_err(StepError::Failed)?;
-                let pw = crate::core::password_policy::generate_named(self.core, &policy).await.map_err(failed)?;
+                let pw = self.host.generate_password(&policy).await.map_err(failed)?;
                 let mut next = current.clone();
                 next.insert("username".into(), Value::String(user));
                 next.insert("password".into(), Value::String(pw.to_string()));
@@ -574,12 +570,12 @@ impl Driver<'_> {
             (self.row.mount_id.clone(), self.row.path.clone(), self.row.version_token.clone());
         let value: Map<String, Value> = match &self.row.new_value {
             Some(blob) => {
-                let plain = self.core.barrier.open(blob, value_context(&mount_id, &path, &token)).map_err(failed)?;
+                let plain = self.host.barrier().open(blob, value_context(&mount_id, &path, &token)).map_err(failed)?;
                 crate::base::stored::parse_bytes("rotation pending value", &plain)
                     .map_err(|e| failed(e.errors.join("; ")))?
             }
             None => {
-                let (version, current) = stages::read_stage(self.core, &self.mount, &path, CURRENT)
+                let (version, current) = stages::read_stage(self.host, &path, CURRENT)
                     .await
                     .map_err(failed)?
                     .ok_or_else(|| StepError::Failed("the secret has no current version".into()))?;
@@ -592,14 +588,14 @@ impl Driver<'_> {
                 let value = self.make_value(&current).await?;
                 let plain = Zeroizing::new(serde_json::to_vec(&value).map_err(failed)?);
                 let (blob, _) =
-                    self.core.barrier.seal(value_context(&mount_id, &path, &token), &plain).map_err(failed)?;
+                    self.host.barrier().seal(value_context(&mount_id, &path, &token), &plain).map_err(failed)?;
                 self.row.new_value = Some(blob);
                 self.claim();
                 self.save().await.map_err(StepError::Stop)?;
                 value
             }
         };
-        let version = stages::write_version(self.core, &self.mount, &path, &value, &[PENDING], Some(&token))
+        let version = stages::write_version(self.host, &path, &value, &[PENDING], Some(&token))
             .await
             .map_err(|e| StepError::Failed(format!("cannot write the pending version: {}", e.errors.join("; "))))?;
         crash_point("create-written");
@@ -611,7 +607,7 @@ impl Driver<'_> {
     /// The data of the pending version this rotation wrote; abandoned if `pending` is elsewhere.
     async fn pending_data(&self) -> Result<Map<String, Value>, StepError> {
         let mine = self.row.pending_version;
-        match stages::read_stage(self.core, &self.mount, &self.row.path, PENDING).await.map_err(failed)? {
+        match stages::read_stage(self.host, &self.row.path, PENDING).await.map_err(failed)? {
             Some((v, data)) if Some(v) == mine => Ok(data),
             Some((v, _)) => Err(StepError::Abandoned(format!("pending was moved to version {v}"))),
             None => Err(StepError::Abandoned("pending was removed (a new current version was written)".into())),
@@ -628,15 +624,14 @@ impl Driver<'_> {
                 let (user, password) = postgres::credentials(&pending, usernames).map_err(StepError::Failed)?;
                 if *strategy == Strategy::Alternating {
                     // Never change the password of the role clients on `current` use.
-                    let current =
-                        stages::read_stage(self.core, &self.mount, &self.row.path, CURRENT).await.map_err(failed)?;
+                    let current = stages::read_stage(self.host, &self.row.path, CURRENT).await.map_err(failed)?;
                     let in_use = current.as_ref().and_then(|(_, d)| d.get("username")).and_then(Value::as_str);
                     if in_use == Some(user) {
                         return Err(StepError::Failed(format!("role {user:?} is the one current uses")));
                     }
                 }
                 self.database(db_mount, db_name, usernames)
-                    .set_password(self.core, user, password)
+                    .set_password(self.host, user, password)
                     .await
                     .map_err(denied)
             }
@@ -658,7 +653,7 @@ impl Driver<'_> {
             }
             Rotator::Postgres { db_mount, db_name, usernames, .. } => {
                 let (user, password) = postgres::credentials(&pending, usernames).map_err(StepError::Failed)?;
-                self.database(db_mount, db_name, usernames).log_in(self.core, user, password).await.map_err(denied)
+                self.database(db_mount, db_name, usernames).log_in(self.host, user, password).await.map_err(denied)
             }
             Rotator::Webhook { .. } => {
                 self.check_lead()?;
@@ -674,7 +669,7 @@ impl Driver<'_> {
         let Some(pv) = self.row.pending_version else {
             return Err(StepError::Failed("no pending version was recorded".into()));
         };
-        let labels = stages::stages(self.core, &self.mount, &self.row.path).await.map_err(failed)?;
+        let labels = stages::stages(self.host, &self.row.path).await.map_err(failed)?;
         let holder = |l: &str| labels.iter().find(|(s, _)| s == l).map(|(_, v)| *v);
         if holder(CURRENT) != Some(pv) {
             if holder(PENDING) != Some(pv) {
@@ -685,15 +680,15 @@ impl Driver<'_> {
                 self.call_hook("finish").await?;
             }
             self.check_lead()?;
-            stages::move_stage(self.core, &self.mount, &self.row.path, CURRENT, Some(pv), self.row.from_version)
-                .await
-                .map_err(|e| {
+            stages::move_stage(self.host, &self.row.path, CURRENT, Some(pv), self.row.from_version).await.map_err(
+                |e| {
                     if e.status == http::StatusCode::CONFLICT {
                         StepError::Abandoned(format!("current moved during the rotation: {}", e.errors.join("; ")))
                     } else {
                         StepError::Failed(format!("cannot move current: {}", e.errors.join("; ")))
                     }
-                })?;
+                },
+            )?;
             crash_point("finish-current");
         }
         self.drop_pending(pv).await.map_err(StepError::Failed)
@@ -701,11 +696,11 @@ impl Driver<'_> {
 
     /// Removes `pending` from `pv` if it is still there.
     async fn drop_pending(&self, pv: i64) -> Result<(), String> {
-        let labels = stages::stages(self.core, &self.mount, &self.row.path).await.map_err(|e| e.to_string())?;
+        let labels = stages::stages(self.host, &self.row.path).await.map_err(|e| e.to_string())?;
         if !labels.iter().any(|(s, v)| s == PENDING && *v == pv) {
             return Ok(());
         }
-        match stages::move_stage(self.core, &self.mount, &self.row.path, PENDING, None, Some(pv)).await {
+        match stages::move_stage(self.host, &self.row.path, PENDING, None, Some(pv)).await {
             Ok(()) => Ok(()),
             // Someone moved it meanwhile: it is not ours to remove any more.
             Err(e) if e.status == http::StatusCode::CONFLICT => Ok(()),
@@ -761,13 +756,13 @@ impl Driver<'_> {
     }
 
     async fn restore_single(&self, db_mount: &str, db_name: &str, usernames: &[String]) -> Result<(), String> {
-        let (_, current) = stages::read_stage(self.core, &self.mount, &self.row.path, CURRENT)
+        let (_, current) = stages::read_stage(self.host, &self.row.path, CURRENT)
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the secret has no current version")?;
         let (user, password) = postgres::credentials(&current, usernames)?;
         self.database(db_mount, db_name, usernames)
-            .set_password(self.core, user, password)
+            .set_password(self.host, user, password)
             .await
             .map_err(|d| d.to_string())
     }

@@ -1,5 +1,6 @@
-//! Background re-wrap after `sys/rotate`: moves each version's DEK to the newest KEK term, in
-//! batches, touching only the small wrapped key (the sealed value itself is copied unchanged).
+//! Background re-wrap after `sys/rotate`, a barrier job the core runs: moves each KV version's
+//! DEK to the newest KEK term in batches, touching only the small wrapped key (the sealed value
+//! itself is copied unchanged).
 
 use std::sync::Arc;
 

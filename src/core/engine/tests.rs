@@ -1,0 +1,115 @@
+//! The narrow engine context holds: a mount's storage view refuses another mount's rows, and only
+//! the core's own faces get the whole core.
+
+use std::sync::Arc;
+
+use super::{Background, Builtin, Host, MountStorage, Registry};
+use crate::core::mounts::{MountEntry, Unreadable};
+use crate::core::seal::SealKind;
+use crate::core::Core;
+use crate::store::rotation::RotationRow;
+use crate::store::{KvMetadataRow, KvVersionRow, KvWrite, MountRow, StoreError};
+
+fn mount(id: &str, kind: &str, path: &str) -> MountEntry {
+    MountEntry {
+        row: MountRow {
+            id: id.into(),
+            table_name: "mounts".into(),
+            path: path.into(),
+            kind: kind.into(),
+            description: String::new(),
+            accessor: format!("{kind}_1"),
+            config: "{}".into(),
+            options: "{}".into(),
+            local: false,
+            seal_wrap: false,
+            created_at: String::new(),
+        },
+        api_path: path.into(),
+        engine: Arc::new(Unreadable),
+    }
+}
+
+async fn core() -> Arc<Core> {
+    let store = crate::store::open("sqlite::memory:").await.unwrap();
+    let system: Arc<dyn super::Engine> = Arc::new(Unreadable);
+    let builtin =
+        vec![Builtin { table: "mounts", path: "sys/", kind: "system", description: "", engine: system.clone() }];
+    Core::new(store, SealKind::Shamir, Default::default(), 1, Registry { system, builtin, types: Vec::new() })
+}
+
+fn foreign<T: std::fmt::Debug>(r: Result<T, StoreError>) {
+    match r {
+        Err(StoreError::Backend(m)) => assert!(m.contains("another mount"), "{m}"),
+        other => panic!("a foreign row was served: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_mount_view_refuses_another_mounts_rows() {
+    let core = core().await;
+    let own = mount("m1", "approle", "auth/approle/");
+    let view: MountStorage<'_> = Host::new(&core, &own).storage();
+    view.entry_put("approle/m1/role", "web", "{}").await.unwrap();
+    assert_eq!(view.entry_get("approle/m1/role", "web").await.unwrap().as_deref(), Some("{}"));
+    // Another mount's kinds, however they are spelled.
+    for kind in ["approle/m2/role", "approle", "m1", "approle/m1x/role", "database/m2/config", "cubbyhole/abc", ""] {
+        foreign(view.entry_get(kind, "web").await);
+        foreign(view.entry_put(kind, "web", "{}").await);
+        foreign(view.entry_delete(kind, "web").await);
+        foreign(view.entry_list(kind, "").await);
+    }
+    let row = KvVersionRow {
+        version: 1,
+        created_time: String::new(),
+        deletion_time: None,
+        destroyed: false,
+        key_term: None,
+        ciphertext: None,
+    };
+    let write = KvWrite {
+        mount_id: "m2",
+        path: "k",
+        expected_current: 0,
+        row: &row,
+        max_versions: 1,
+        stages: &[],
+        token: None,
+    };
+    foreign(view.kv_write(&write).await);
+    let meta = KvMetadataRow {
+        mount_id: "m2".into(),
+        path: "k".into(),
+        max_versions: 0,
+        cas_required: false,
+        delete_version_after: 0,
+        custom_metadata: None,
+        created_time: String::new(),
+        updated_time: String::new(),
+        current_version: 0,
+        oldest_version: 0,
+    };
+    foreign(view.kv_metadata_put(&meta).await);
+    let rotation = RotationRow::new("m2", "k");
+    foreign(view.rotation_insert(&rotation).await);
+    foreign(view.rotation_update(&rotation, None).await);
+    foreign(view.secret_lease_delete("secret/creds/x/abc").await);
+}
+
+#[tokio::test]
+async fn only_the_cores_own_faces_get_the_whole_core() {
+    let core = core().await;
+    for kind in ["system", "token", "cubbyhole"] {
+        let m = mount("b", kind, "x/");
+        assert!(Host::new(&core, &m).whole_core().is_ok(), "{kind}");
+    }
+    for kind in ["kv", "database", "approle", "userpass", "jwt"] {
+        let m = mount("m", kind, "x/");
+        let e = Host::new(&core, &m).whole_core().err().unwrap_or_else(|| panic!("{kind} got the core"));
+        assert_eq!(e.status, http::StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    // Background work sees only mounts of its own type.
+    let work = Background::new(core.clone(), "kv");
+    assert!(work.host(&mount("d", "database", "database/")).is_none());
+    assert!(work.host(&mount("k", "kv", "secret/")).is_some());
+}
