@@ -27,7 +27,7 @@ use crate::base::schedule::SharedClock;
 use crate::crypto::barrier::Barrier;
 use crate::store::SharedStore;
 use chain::Head;
-use device::{Device, Keys, Spec, KIND_DEVICE, KIND_HEAD, KIND_KEYS};
+use device::{Device, Keys, Spec, KEYS_FORM, KIND_DEVICE, KIND_HEAD, KIND_KEYS};
 
 pub use trail::Trail;
 
@@ -145,11 +145,12 @@ impl Audit {
     /// Keys (loaded or created), resume point and writer thread for one device.
     async fn start(&self, store: &SharedStore, barrier: &Barrier, spec: Spec, fresh: bool) -> Result<Device, ApiError> {
         let internal = ApiError::from;
-        let keys = match store.entry_get(KIND_KEYS, &spec.name).await.map_err(internal)? {
-            Some(text) if !fresh => Keys::open(barrier, &spec.name, &text)?,
+        let keys = match store.entry_get_sealed(KIND_KEYS, &spec.name, KEYS_FORM).await.map_err(internal)? {
+            Some(blob) if !fresh => Keys::open(barrier, &spec.name, &blob)?,
             _ => {
                 let keys = Keys::generate();
-                store.entry_put(KIND_KEYS, &spec.name, &keys.seal(barrier, &spec.name)?).await.map_err(internal)?;
+                let blob = keys.seal(barrier, &spec.name)?;
+                store.entry_put_sealed(KIND_KEYS, &spec.name, &blob, KEYS_FORM).await.map_err(internal)?;
                 keys
             }
         };

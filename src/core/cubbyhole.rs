@@ -11,9 +11,13 @@ use crate::base::logical::{Operation, Request, Response};
 use crate::core::engine::{Call, Engine};
 use crate::core::Core;
 use crate::crypto::barrier::{self, Context, Sealed};
+use crate::store::TextForm;
 
 /// The cubbyhole engine (always mounted).
 pub struct Cubbyhole;
+
+/// How cubbyhole values are kept in their entries (base64, as they always were).
+pub const SEALED_FORM: TextForm = TextForm::Base64;
 
 /// The entry kind holding one token's cubbyhole.
 pub fn kind_for(token_hash: &[u8]) -> String {
@@ -25,23 +29,23 @@ pub async fn put(core: &Core, token_hash: &[u8], path: &str, value: &Value) -> R
     let plain = Zeroizing::new(serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?);
     let (ct, _) =
         core.barrier.seal(Context::Cubbyhole { token_hash, path }, &plain).map_err(|e| ApiError::internal(&e))?;
-    let text = ct.to_base64();
-    core.store.entry_put(&kind_for(token_hash), path, &text).await.map_err(ApiError::from)
+    core.store.entry_put_sealed(&kind_for(token_hash), path, &ct, SEALED_FORM).await.map_err(ApiError::from)
 }
 
 /// Reads and opens the value at `path` in the cubbyhole of `token_hash`.
 pub async fn get(core: &Core, token_hash: &[u8], path: &str) -> Result<Option<Value>, ApiError> {
-    let Some(text) = core.store.entry_get(&kind_for(token_hash), path).await.map_err(ApiError::from)? else {
+    let Some(ct) =
+        core.store.entry_get_sealed(&kind_for(token_hash), path, SEALED_FORM).await.map_err(ApiError::from)?
+    else {
         return Ok(None);
     };
-    open(&core.barrier, token_hash, path, &text).map(Some).map_err(|e| ApiError::internal(&e))
+    open(&core.barrier, token_hash, path, &ct).map(Some).map_err(|e| ApiError::internal(&e))
 }
 
-/// Opens a stored cubbyhole value (base64 of the barrier blob) of `path` in the cubbyhole of
-/// `token_hash`. The error says what failed, never the value.
-pub fn open(barrier: &barrier::Barrier, token_hash: &[u8], path: &str, text: &str) -> Result<Value, String> {
-    let ct = Sealed::from_base64(text)?;
-    let plain = barrier.open(&ct, Context::Cubbyhole { token_hash, path }).map_err(|e| e.to_string())?;
+/// Opens a stored cubbyhole value of `path` in the cubbyhole of `token_hash`. The error says
+/// what failed, never the value.
+pub fn open(barrier: &barrier::Barrier, token_hash: &[u8], path: &str, ct: &Sealed) -> Result<Value, String> {
+    let plain = barrier.open(ct, Context::Cubbyhole { token_hash, path }).map_err(|e| e.to_string())?;
     serde_json::from_slice(&plain).map_err(|e| format!("stored value is not JSON ({:?})", e.classify()))
 }
 

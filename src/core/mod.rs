@@ -340,11 +340,10 @@ impl Core {
     pub async fn post_unseal(&self) -> Result<(), ApiError> {
         let ct = self
             .store
-            .system_get(seal::TOKEN_HMAC_KEY)
+            .system_get_sealed(seal::TOKEN_HMAC_KEY)
             .await
             .map_err(|e| ApiError::internal(&e))?
             .ok_or_else(|| ApiError::internal(&"token key missing"))?;
-        let ct = crate::crypto::barrier::Sealed::from_stored(ct);
         let raw = self
             .barrier
             .open(&ct, crate::crypto::barrier::Context::System { key: seal::TOKEN_HMAC_KEY })

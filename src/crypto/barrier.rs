@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwapOption;
-use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use crate::crypto::keyring::Keyring;
@@ -191,26 +190,6 @@ impl Sealed {
     /// The KEK term the DEK is wrapped under, if the header is well formed.
     pub fn term(&self) -> Option<u32> {
         split(&self.0).ok().map(|p| p.term)
-    }
-
-    /// Base64 text, for values kept in text entries (cubbyhole, audit keys).
-    pub fn to_base64(&self) -> String {
-        base64::engine::general_purpose::STANDARD.encode(&self.0)
-    }
-
-    /// Reads what [`Sealed::to_base64`] wrote.
-    pub fn from_base64(text: &str) -> Result<Sealed, String> {
-        base64::engine::general_purpose::STANDARD.decode(text).map(Sealed).map_err(|e| format!("not base64: {e}"))
-    }
-
-    /// Hex text, for values kept in text entries (the database engine's).
-    pub fn to_hex(&self) -> String {
-        hex::encode(&self.0)
-    }
-
-    /// Reads what [`Sealed::to_hex`] wrote.
-    pub fn from_hex(text: &str) -> Result<Sealed, String> {
-        hex::decode(text).map(Sealed).map_err(|e| format!("not hex: {e}"))
     }
 }
 
@@ -434,8 +413,6 @@ mod tests {
         assert_eq!(b.open(&ct, Context::Lease { id: "x" }), Err(BarrierError::Integrity));
         assert!(!ct.as_bytes().windows(6).any(|w| w == b"s3cr3t"));
         assert_eq!(format!("{ct:?}"), format!("Sealed({} bytes)", ct.as_bytes().len()), "Debug shows the size only");
-        assert_eq!(Sealed::from_hex(&ct.to_hex()).unwrap(), ct);
-        assert_eq!(Sealed::from_base64(&ct.to_base64()).unwrap(), ct);
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::base::logical::{Operation, Request, Response};
 use crate::core::engine::Host;
 use crate::core::engine::{Call, Engine};
 use crate::core::leases::OpenLease;
+use crate::crypto::barrier::{Barrier, Context, Sealed};
+use crate::store::TextForm;
 
 /// Storage kinds of one database mount.
 pub struct Kinds {
@@ -55,27 +57,17 @@ pub fn is_encrypted_kind(kind: &str) -> bool {
     kind.starts_with("database/") && (kind.ends_with("/config") || kind.ends_with("/static-role"))
 }
 
-/// Decrypts an encrypted entry of this engine (hex of a barrier blob).
-pub fn open_entry(
-    barrier: &crate::crypto::barrier::Barrier,
-    kind: &str,
-    name: &str,
-    text: &str,
-) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
-    let blob = crate::crypto::barrier::Sealed::from_hex(text)?;
-    barrier.open(&blob, crate::crypto::barrier::Context::Database { kind, name }).map_err(|e| e.to_string())
-}
+/// How this engine's encrypted entries are kept (hex, as they always were).
+pub const SEALED_FORM: TextForm = TextForm::Hex;
 
-/// Encrypts an entry of this engine (the inverse of [`open_entry`]).
-pub fn seal_entry(
-    barrier: &crate::crypto::barrier::Barrier,
+/// Decrypts an encrypted entry of this engine.
+pub fn open_entry(
+    barrier: &Barrier,
     kind: &str,
     name: &str,
-    plain: &[u8],
-) -> Result<String, String> {
-    let (blob, _) =
-        barrier.seal(crate::crypto::barrier::Context::Database { kind, name }, plain).map_err(|e| e.to_string())?;
-    Ok(blob.to_hex())
+    blob: &Sealed,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+    barrier.open(blob, Context::Database { kind, name }).map_err(|e| e.to_string())
 }
 
 /// Loads and decrypts an encrypted entry as JSON.
@@ -84,16 +76,17 @@ async fn load_sealed<T: serde::de::DeserializeOwned>(
     kind: &str,
     name: &str,
 ) -> Result<Option<T>, ApiError> {
-    let Some(text) = host.storage().entry_get(kind, name).await? else { return Ok(None) };
-    let plain = open_entry(host.barrier(), kind, name, &text).map_err(|e| ApiError::internal(&e))?;
+    let Some(blob) = host.storage().entry_get_sealed(kind, name, SEALED_FORM).await? else { return Ok(None) };
+    let plain = open_entry(host.barrier(), kind, name, &blob).map_err(|e| ApiError::internal(&e))?;
     crate::base::stored::parse_bytes("database connection", &plain).map(Some)
 }
 
 /// Encrypts and stores an entry as JSON.
 async fn save_sealed<T: serde::Serialize>(host: Host<'_>, kind: &str, name: &str, value: &T) -> Result<(), ApiError> {
     let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|e| ApiError::internal(&e))?);
-    let text = seal_entry(host.barrier(), kind, name, &plain).map_err(|e| ApiError::internal(&e))?;
-    host.storage().entry_put(kind, name, &text).await?;
+    let (blob, _) =
+        host.barrier().seal(Context::Database { kind, name }, &plain).map_err(|e| ApiError::internal(&e))?;
+    host.storage().entry_put_sealed(kind, name, &blob, SEALED_FORM).await?;
     Ok(())
 }
 

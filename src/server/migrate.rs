@@ -19,6 +19,7 @@ use crate::core::seal::{self, KeysError, SealConfig};
 use crate::crypto::barrier::{Barrier, Context, Sealed};
 use crate::crypto::Key;
 use crate::store::copy::{Cell, TableRows};
+use crate::store::TextForm;
 use crate::store::{self, SharedStore};
 
 /// What `coffer operator migrate` was asked to do. `Debug` shows the URLs without passwords.
@@ -635,7 +636,7 @@ async fn check_entries(
             continue;
         };
         if crate::engines::database::is_encrypted_kind(kind) {
-            match target.entry_get(kind, name).await {
+            match target.entry_get_sealed(kind, name, TextForm::Hex).await {
                 Ok(Some(v)) => match crate::engines::database::open_entry(barrier, kind, name, &v) {
                     Ok(_) => d.database += 1,
                     Err(e) => problems.push(format!("entry kind {kind} name {name}: {e}")),
@@ -651,7 +652,7 @@ async fn check_entries(
             continue;
         }
         let place = format!("entry kind {kind} name {name}");
-        let value = match target.entry_get(kind, name).await {
+        let value = match target.entry_get_sealed(kind, name, TextForm::Base64).await {
             Ok(Some(v)) => v,
             Ok(None) => {
                 problems.push(format!("{place}: not readable through entry_get"));

@@ -8,6 +8,8 @@ pub mod leases;
 pub mod postgres;
 pub mod rotation;
 mod sealed;
+
+pub use sealed::TextForm;
 mod sql;
 pub mod sqlite;
 pub mod stages;
@@ -264,6 +266,10 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
     /// Writes several system records in one transaction.
     async fn system_put(&self, entries: &[(&str, &[u8])]) -> StoreResult<()>;
+    /// A system record the barrier sealed (the token key).
+    async fn system_get_sealed(&self, key: &str) -> StoreResult<Option<Sealed>> {
+        Ok(self.system_get(key).await?.map(Sealed::from_stored))
+    }
 
     /// All mounts of both tables.
     async fn mount_list(&self) -> StoreResult<Vec<MountRow>>;
@@ -309,6 +315,18 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>>;
     /// Deletes every entry of `kind`.
     async fn entry_delete_kind(&self, kind: &str) -> StoreResult<()>;
+    /// A sealed entry, as the barrier wrote it (`form` is the text the kind has always been kept
+    /// in). Text that does not decode is a fault, never an absent entry.
+    async fn entry_get_sealed(&self, kind: &str, name: &str, form: TextForm) -> StoreResult<Option<Sealed>> {
+        match self.entry_get(kind, name).await? {
+            None => Ok(None),
+            Some(text) => form.decode(&text).map(Some),
+        }
+    }
+    /// Creates or replaces a sealed entry.
+    async fn entry_put_sealed(&self, kind: &str, name: &str, value: &Sealed, form: TextForm) -> StoreResult<()> {
+        self.entry_put(kind, name, &form.encode(value)).await
+    }
 
     /// A KV mount's settings (defaults when never written).
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow>;

@@ -22,6 +22,9 @@ use crate::crypto::{self, Key};
 pub const KIND_DEVICE: &str = "audit_device";
 /// Encrypted salt and signing key.
 pub const KIND_KEYS: &str = "audit_keys";
+
+/// How device keys are kept in their entries (base64, as they always were).
+pub const KEYS_FORM: crate::store::TextForm = crate::store::TextForm::Base64;
 /// Last durable chain head.
 pub const KIND_HEAD: &str = "audit_head";
 
@@ -225,8 +228,8 @@ impl Keys {
         Keys { salt: Key::generate(), signing: SigningKey::from_bytes(&crypto::random_bytes::<32>()) }
     }
 
-    /// Encrypted under the barrier, base64.
-    pub fn seal(&self, barrier: &Barrier, name: &str) -> Result<String, ApiError> {
+    /// Encrypted under the barrier (kept in its entry as [`KEYS_FORM`] text).
+    pub fn seal(&self, barrier: &Barrier, name: &str) -> Result<Sealed, ApiError> {
         let mut plain = Zeroizing::new([0u8; 64]);
         // salt (32 bytes) then signing seed (32 bytes)
         for (to, from) in plain.iter_mut().zip(self.salt.expose().iter().chain(self.signing.as_bytes())) {
@@ -234,13 +237,12 @@ impl Keys {
         }
         let (blob, _) =
             barrier.seal(Context::AuditKeys { device: name }, plain.as_slice()).map_err(|e| ApiError::internal(&e))?;
-        Ok(blob.to_base64())
+        Ok(blob)
     }
 
     /// Decrypts what [`Keys::seal`] wrote.
-    pub fn open(barrier: &Barrier, name: &str, text: &str) -> Result<Keys, ApiError> {
-        let blob = Sealed::from_base64(text).map_err(|e| ApiError::internal(&e))?;
-        let plain = barrier.open(&blob, Context::AuditKeys { device: name }).map_err(|e| ApiError::internal(&e))?;
+    pub fn open(barrier: &Barrier, name: &str, blob: &Sealed) -> Result<Keys, ApiError> {
+        let plain = barrier.open(blob, Context::AuditKeys { device: name }).map_err(|e| ApiError::internal(&e))?;
         let (salt, seed_bytes) = match plain.split_at_checked(32) {
             Some((salt, seed)) if plain.len() == 64 => (salt, seed),
             _ => return Err(ApiError::internal(&"audit keys malformed")),

@@ -4,8 +4,8 @@
 use crate::core::mounts::MountEntry;
 use crate::store::rotation::RotationRow;
 use crate::store::{
-    Fence, KvConfigRow, KvMetadataRow, KvRead, KvVersionRow, KvWrite, SharedStore, StoreError, StoreResult,
-    WriteOutcome,
+    Fence, KvConfigRow, KvMetadataRow, KvRead, KvVersionRow, KvWrite, Sealed, SharedStore, StoreError, StoreResult,
+    TextForm, WriteOutcome,
 };
 
 /// The rows of one mount.
@@ -69,6 +69,18 @@ impl<'a> MountStorage<'a> {
     pub async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>> {
         self.own_kind(kind)?;
         self.store.entry_list(kind, prefix).await
+    }
+
+    /// A sealed entry of this mount.
+    pub async fn entry_get_sealed(&self, kind: &str, name: &str, form: TextForm) -> StoreResult<Option<Sealed>> {
+        self.own_kind(kind)?;
+        self.store.entry_get_sealed(kind, name, form).await
+    }
+
+    /// Creates or replaces a sealed entry of this mount.
+    pub async fn entry_put_sealed(&self, kind: &str, name: &str, value: &Sealed, form: TextForm) -> StoreResult<()> {
+        self.own_kind(kind)?;
+        self.store.entry_put_sealed(kind, name, value, form).await
     }
 
     /// This KV mount's settings.
