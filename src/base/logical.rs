@@ -56,6 +56,8 @@ pub struct Request {
     pub client_addr: Option<std::net::SocketAddr>,
     /// `X-Vault-Wrap-TTL` in seconds: wrap the response in a single-use token.
     pub wrap_ttl: Option<u64>,
+    /// `X-Coffer-Consistency: strong`: read from the database itself, past any cache.
+    pub strong: bool,
 }
 
 impl std::fmt::Debug for Request {
@@ -80,6 +82,7 @@ impl Request {
             token: None,
             client_addr: None,
             wrap_ttl: None,
+            strong: false,
         }
     }
 }

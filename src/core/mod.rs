@@ -85,6 +85,8 @@ pub struct Core {
     pub request_deadline: crate::base::deadline::RequestDeadline,
     /// The one source of wall-clock time for this core (the system clock outside tests).
     pub clock: SharedClock,
+    /// The KV rows cache in front of `store`, when there is one (emptied at seal).
+    pub kv_cache: arc_swap::ArcSwapOption<crate::store::cache::KvCache>,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -148,6 +150,7 @@ impl Core {
             key_locks: Default::default(),
             audit: Audit::new(audit, clock.clone()),
             clock,
+            kv_cache: Default::default(),
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -179,7 +182,13 @@ impl Core {
             if mount.engine.unauthenticated(rel) {
                 trail.request(&req, Some(mount), &Caller::default(), None).await?;
                 let anonymous = TokenEntry::anonymous(self.clock.now());
-                let call = Call { host: Host::new(self, mount), mount, path: rel, token: &anonymous, sudo: false };
+                let call = Call {
+                    host: Host::new(self, mount).strong(req.strong),
+                    mount,
+                    path: rel,
+                    token: &anonymous,
+                    sudo: false,
+                };
                 let result = mount.engine.handle(call, req).await;
                 return trail.response(Some(mount), result).await;
             }
@@ -275,7 +284,13 @@ impl Core {
             let caps = acl.capabilities(&req.path);
             let (create, update) = (caps.contains(Capability::Create), caps.contains(Capability::Update));
             if create != update {
-                let call = Call { host: Host::new(self, &mount), mount: &mount, path: &rel, token, sudo: false };
+                let call = Call {
+                    host: Host::new(self, &mount).strong(req.strong),
+                    mount: &mount,
+                    path: &rel,
+                    token,
+                    sudo: false,
+                };
                 let exists = mount.engine.exists(call, req).await?;
                 req.operation = if exists { Operation::Update } else { Operation::Create };
             }
@@ -310,7 +325,13 @@ impl Core {
 
     /// Runs an authorised request in its engine and wraps the answer if asked.
     async fn execute(&self, d: Decided, req: Request, token: &TokenEntry) -> Result<Response, ApiError> {
-        let call = Call { host: Host::new(self, &d.mount), mount: &d.mount, path: &d.rel, token, sudo: d.sudo };
+        let call = Call {
+            host: Host::new(self, &d.mount).strong(req.strong),
+            mount: &d.mount,
+            path: &d.rel,
+            token,
+            sudo: d.sudo,
+        };
         let (wrap_ttl, path) = (req.wrap_ttl, req.path.clone());
         let resp = d.mount.engine.handle(call, req).await?;
         match wrap_ttl {
@@ -384,6 +405,9 @@ impl Core {
     pub async fn seal_now(&self) {
         self.audit.close_all(&self.store, "seal").await;
         self.barrier.clear();
+        if let Some(cache) = self.kv_cache.load().as_ref() {
+            cache.clear();
+        }
         self.tokens.clear();
         self.mounts.store(Arc::new(MountTable::default()));
         self.rate_limits.clear();

@@ -44,8 +44,22 @@ pub struct RawConfig {
     /// `[auth]` settings (logins).
     #[serde(default)]
     pub auth: RawAuth,
+    /// `[cache]`: the KV rows cache.
+    #[serde(default)]
+    pub cache: RawCache,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
+}
+
+/// `[cache]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    /// Bytes of KV rows kept in memory (default 64 MiB; 0 turns the cache off).
+    pub size: Option<usize>,
+    /// Keep the cache on a PostgreSQL store that several nodes share (entries are dropped as
+    /// other nodes' changes arrive over the change feed).
+    pub multi_node: Option<bool>,
 }
 
 /// `[outbound]` as written.
@@ -223,6 +237,8 @@ pub struct Config {
     /// Edge limits: header and idle timeouts, connection cap, Argon2 queue (the body and JSON
     /// limits are the two fields above).
     pub edge: EdgeLimits,
+    /// `[cache]`.
+    pub cache: crate::store::cache::Settings,
 }
 
 /// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
@@ -467,6 +483,10 @@ impl RawConfig {
         }
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
+                cache: crate::store::cache::Settings {
+                    size: self.cache.size.unwrap_or(crate::store::cache::DEFAULT_SIZE),
+                    multi_node: self.cache.multi_node.unwrap_or(false),
+                },
                 outbound,
                 audit,
                 lease_ttl,

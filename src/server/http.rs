@@ -25,6 +25,9 @@ use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request};
 use crate::core::Core;
 
+/// The header that makes a read bypass the KV cache.
+pub const CONSISTENCY_HEADER: &str = "x-coffer-consistency";
+
 /// Per-server limits on what one client may cost.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -171,9 +174,16 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
         ),
         _ => None,
     };
+    // One spelling only: anything but `strong` is refused rather than read as the default.
+    let strong = match parts.headers.get(CONSISTENCY_HEADER).map(|v| v.to_str()) {
+        None => false,
+        Some(Ok("strong")) => true,
+        Some(_) => return Err(ApiError::bad_request(format!("{CONSISTENCY_HEADER}: the only value is \"strong\""))),
+    };
     let mut logical = Request {
         id: uuid::Uuid::new_v4().to_string(),
         wrap_ttl,
+        strong,
         operation,
         path,
         data: Map::new(),

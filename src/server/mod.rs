@@ -84,6 +84,8 @@ pub struct Options {
     pub audit: crate::core::audit::Settings,
     /// How long the singleton lease lasts without renewal (renewed every third of it).
     pub lease_ttl: std::time::Duration,
+    /// `[cache]`: the KV rows cache.
+    pub cache: crate::store::cache::Settings,
 }
 
 /// Default singleton lease: a node that stops renewing loses it after this long.
@@ -92,16 +94,23 @@ pub const DEFAULT_LEASE_TTL: std::time::Duration = std::time::Duration::from_sec
 /// Builds the core, unseals it if the seal is a key file, and serves on `listener` (default
 /// audit settings).
 pub async fn start(store: SharedStore, seal: SealKind, listener: Listener, limits: Limits) -> Result<Running, String> {
-    start_with(store, listener, Options { seal, limits, audit: Default::default(), lease_ttl: DEFAULT_LEASE_TTL }).await
+    start_with(
+        store,
+        listener,
+        Options { seal, limits, audit: Default::default(), lease_ttl: DEFAULT_LEASE_TTL, cache: Default::default() },
+    )
+    .await
 }
 
 /// Builds the core with `options`, unseals it if the seal is a key file, and serves on `listener`.
 pub async fn start_with(store: SharedStore, listener: Listener, options: Options) -> Result<Running, String> {
-    let Options { seal, limits, audit, lease_ttl } = options;
+    let Options { seal, limits, audit, lease_ttl, cache } = options;
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
+    let (store, kv_cache) = crate::store::cache::wrap(store, &cache);
     let core = Core::new(store, seal, audit, limits.argon2_queue, registry::builtin());
+    core.kv_cache.store(kv_cache);
     core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {
         tracing::info!("unsealed from the key file");

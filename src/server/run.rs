@@ -44,7 +44,13 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
     let store =
         store::open_with(cfg.storage_url.expose_secret(), &cfg.storage_pool).await.map_err(|e| vec![e.to_string()])?;
     let limits = cfg.limits();
-    let options = super::Options { seal: cfg.seal.clone(), limits, audit: cfg.audit.clone(), lease_ttl: cfg.lease_ttl };
+    let options = super::Options {
+        seal: cfg.seal.clone(),
+        limits,
+        audit: cfg.audit.clone(),
+        lease_ttl: cfg.lease_ttl,
+        cache: cfg.cache,
+    };
     let mut running = super::start_with(store, listener, options).await.map_err(|e| vec![e])?;
     running.core.outbound.set_config(cfg.outbound.clone());
     running.core.request_deadline.set(cfg.edge.request_duration);

@@ -3,6 +3,7 @@
 
 mod binds;
 pub mod bus;
+pub mod cache;
 pub mod copy;
 pub mod leases;
 pub mod postgres;
@@ -334,6 +335,10 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     async fn kv_config_put(&self, mount_id: &str, c: &KvConfigRow) -> StoreResult<()>;
     /// A key's metadata and the given version (the current one when `None`), in one query.
     async fn kv_read(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>>;
+    /// [`Store::kv_read`] from the database itself, past any cache (`X-Coffer-Consistency: strong`).
+    async fn kv_read_fresh(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
+        self.kv_read(mount_id, path, version).await
+    }
     /// A key's metadata alone.
     async fn kv_metadata_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<KvMetadataRow>>;
     /// A key's metadata and every kept version, without ciphertexts.

@@ -353,6 +353,7 @@ async fn the_chain_continues_across_reopen_and_restart_and_system_events_are_rec
             limits: crate::harness::limits(),
             audit: Settings::default(),
             lease_ttl: coffer::server::DEFAULT_LEASE_TTL,
+            cache: Default::default(),
         },
     )
     .await;

@@ -370,6 +370,7 @@ fn audited(name: &str, log: &std::path::Path) -> coffer::server::Options {
         limits: crate::harness::limits(),
         audit,
         lease_ttl: Duration::from_secs(3),
+        cache: Default::default(),
     }
 }
 
@@ -417,6 +418,7 @@ fn named(name: &str) -> coffer::server::Options {
         limits: crate::harness::limits(),
         audit: coffer::core::audit::Settings { node_name: name.to_string(), ..Default::default() },
         lease_ttl: Duration::from_secs(3),
+        cache: Default::default(),
     }
 }
 

@@ -64,7 +64,13 @@ impl TestServer {
     pub async fn start_in(dir: TempDir, seal: SealKind, limits: Limits) -> Self {
         Self::start_opts(
             dir,
-            server::Options { seal, limits, audit: Default::default(), lease_ttl: server::DEFAULT_LEASE_TTL },
+            server::Options {
+                seal,
+                limits,
+                audit: Default::default(),
+                lease_ttl: server::DEFAULT_LEASE_TTL,
+                cache: Default::default(),
+            },
         )
         .await
     }
@@ -74,7 +80,13 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Self::start_opts(
             dir,
-            server::Options { seal: SealKind::Shamir, limits: limits(), audit, lease_ttl: server::DEFAULT_LEASE_TTL },
+            server::Options {
+                seal: SealKind::Shamir,
+                limits: limits(),
+                audit,
+                lease_ttl: server::DEFAULT_LEASE_TTL,
+                cache: Default::default(),
+            },
         )
         .await;
         let core = s.running.as_ref().unwrap().core.clone();
@@ -86,8 +98,13 @@ impl TestServer {
     /// An uninitialised server over the store at `url` (e.g. a shared PostgreSQL database),
     /// with the given singleton lease TTL.
     pub async fn at_url(url: &str, lease_ttl: std::time::Duration) -> Self {
-        let options =
-            server::Options { seal: SealKind::Shamir, limits: limits(), audit: Default::default(), lease_ttl };
+        let options = server::Options {
+            seal: SealKind::Shamir,
+            limits: limits(),
+            audit: Default::default(),
+            lease_ttl,
+            cache: Default::default(),
+        };
         Self::at_url_opts(url, options).await
     }
 

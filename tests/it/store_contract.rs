@@ -164,6 +164,74 @@ contract!(kv_rewrap, contract_kv_rewrap_sqlite, contract_kv_rewrap_postgres);
 contract!(kv_concurrent_writers, contract_kv_concurrent_sqlite, contract_kv_concurrent_postgres);
 contract!(kv_failed_write_leaves_nothing, contract_kv_atomic_sqlite, contract_kv_atomic_postgres);
 
+// The same checks with the KV rows cache in front (issue 16): a 1 KiB cache that evicts all the
+// time, the default 64 MiB one, and PostgreSQL with `multi_node`.
+async fn cached<F, Fut>(store: SharedStore, size: usize, check: F)
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let settings = store::cache::Settings { size, multi_node: true };
+    let (store, cache) = store::cache::wrap(store, &settings);
+    assert!(cache.is_some(), "the cache is on");
+    check(store).await;
+}
+
+async fn on_sqlite_cached<F, Fut>(size: usize, check: F)
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::open(&format!("sqlite://{}", dir.path().join("coffer.db").display())).await.unwrap();
+    cached(store, size, check).await;
+}
+
+async fn on_postgres_cached<F, Fut>(check: F)
+where
+    F: FnOnce(SharedStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (store, db) = fresh_pg().await;
+    cached(store, store::cache::DEFAULT_SIZE, check).await;
+    db.close().await;
+}
+
+/// `contract_cached!(check, tiny, default, postgres)`: runs `check` behind the cache.
+macro_rules! contract_cached {
+    ($check:ident, $tiny:ident, $default:ident, $postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $tiny() {
+            on_sqlite_cached(1024, $check).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $default() {
+            on_sqlite_cached(store::cache::DEFAULT_SIZE, $check).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $postgres() {
+            on_postgres_cached($check).await;
+        }
+    };
+}
+
+contract_cached!(kv_stages, cached_kv_stages_1k, cached_kv_stages, cached_kv_stages_postgres);
+contract_cached!(mount_delete_removes_data, cached_mount_delete_1k, cached_mount_delete, cached_mount_delete_postgres);
+contract_cached!(kv_versions, cached_kv_versions_1k, cached_kv_versions, cached_kv_versions_postgres);
+contract_cached!(kv_metadata, cached_kv_metadata_1k, cached_kv_metadata, cached_kv_metadata_postgres);
+contract_cached!(kv_pruning, cached_kv_pruning_1k, cached_kv_pruning, cached_kv_pruning_postgres);
+contract_cached!(
+    kv_delete_destroy,
+    cached_kv_delete_destroy_1k,
+    cached_kv_delete_destroy,
+    cached_kv_delete_destroy_postgres
+);
+contract_cached!(kv_rewrap, cached_kv_rewrap_1k, cached_kv_rewrap, cached_kv_rewrap_postgres);
+contract_cached!(kv_concurrent_writers, cached_kv_concurrent_1k, cached_kv_concurrent, cached_kv_concurrent_postgres);
+contract_cached!(kv_failed_write_leaves_nothing, cached_kv_atomic_1k, cached_kv_atomic, cached_kv_atomic_postgres);
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 

@@ -34,6 +34,7 @@ const CORE_FACES: [&str; 3] = ["system", "token", "cubbyhole"];
 pub struct Host<'a> {
     core: &'a Core,
     mount: &'a MountEntry,
+    strong: bool,
 }
 
 /// Who an action on another mount is done for; its policies decide as a request's would.
@@ -71,14 +72,19 @@ impl Peer<'_> {
 
     /// The view its own engine gets.
     pub fn host(&self) -> Host<'_> {
-        Host { core: self.core, mount: &self.mount }
+        Host { core: self.core, mount: &self.mount, strong: false }
     }
 }
 
 impl<'a> Host<'a> {
     /// The view of `mount` (built by the core only).
     pub(in crate::core) fn new(core: &'a Core, mount: &'a MountEntry) -> Self {
-        Self { core, mount }
+        Self { core, mount, strong: false }
+    }
+
+    /// The same view, reading past the KV cache when `strong` (`X-Coffer-Consistency: strong`).
+    pub(in crate::core) fn strong(self, strong: bool) -> Self {
+        Self { strong, ..self }
     }
 
     /// The core behind this view, for the core's own code (leases, wrapping).
@@ -113,7 +119,7 @@ impl<'a> Host<'a> {
 
     /// This mount's rows.
     pub fn storage(&self) -> MountStorage<'a> {
-        MountStorage::new(&self.core.store, self.mount)
+        MountStorage::new(&self.core.store, self.mount, self.strong)
     }
 
     /// Sealing and opening values (each under a context naming where it is stored).
@@ -249,7 +255,7 @@ impl Background {
 
     /// The view a request to `mount` gets (a mount of another type gets none).
     pub fn host<'a>(&'a self, mount: &'a MountEntry) -> Option<Host<'a>> {
-        (mount.row.kind == self.kind).then_some(Host { core: &self.core, mount })
+        (mount.row.kind == self.kind).then_some(Host { core: &self.core, mount, strong: false })
     }
 
     /// Deletes the rotation row of a mount that is gone (its rows normally go with its metadata);

@@ -13,6 +13,7 @@ use crate::store::{
 pub struct MountStorage<'a> {
     store: &'a SharedStore,
     mount: &'a MountEntry,
+    strong: bool,
 }
 
 /// A call that named another mount's rows: a fault of the engine, never served.
@@ -22,8 +23,8 @@ fn foreign(what: &str) -> StoreError {
 
 impl<'a> MountStorage<'a> {
     /// The view of `mount` (built by the core only).
-    pub(in crate::core) fn new(store: &'a SharedStore, mount: &'a MountEntry) -> Self {
-        Self { store, mount }
+    pub(in crate::core) fn new(store: &'a SharedStore, mount: &'a MountEntry, strong: bool) -> Self {
+        Self { store, mount, strong }
     }
 
     fn id(&self) -> &'a str {
@@ -93,9 +94,14 @@ impl<'a> MountStorage<'a> {
         self.store.kv_config_put(self.id(), c).await
     }
 
-    /// A key's metadata and one version (the current one when `None`).
+    /// A key's metadata and one version (the current one when `None`); past the cache for a
+    /// request that asked for strong consistency.
     pub async fn kv_read(&self, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
-        self.store.kv_read(self.id(), path, version).await
+        if self.strong {
+            self.store.kv_read_fresh(self.id(), path, version).await
+        } else {
+            self.store.kv_read(self.id(), path, version).await
+        }
     }
 
     /// A key's metadata alone.

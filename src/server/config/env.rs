@@ -83,6 +83,8 @@ pub const KEYS: &[EnvKey] = &[
     k("HA_NODE_NAME", "ha", "node_name", Kind::Text),
     k("OUTBOUND_ALLOWED_URLS", "outbound", "allowed_urls", Kind::List),
     k("AUTH_ARGON2_QUEUE", "auth", "argon2_queue", Kind::Integer),
+    k("CACHE_SIZE", "cache", "size", Kind::Integer),
+    k("CACHE_MULTI_NODE", "cache", "multi_node", Kind::Bool),
 ];
 
 /// `COFFER_*` variables that are not config keys, without the prefix: the client CLI's
@@ -176,7 +178,8 @@ fn value(kind: Kind, text: String) -> Result<toml::Value, String> {
 mod tests {
     use super::*;
     use crate::server::config::{
-        RawAudit, RawAuditDevice, RawAuth, RawConfig, RawHa, RawListener, RawLog, RawOutbound, RawSeal, RawStorage,
+        RawAudit, RawAuditDevice, RawAuth, RawCache, RawConfig, RawHa, RawListener, RawLog, RawOutbound, RawSeal,
+        RawStorage,
     };
     use std::collections::BTreeSet;
 
@@ -244,6 +247,7 @@ mod tests {
             ("ha", fields::<RawHa>()),
             ("outbound", fields::<RawOutbound>()),
             ("auth", fields::<RawAuth>()),
+            ("cache", fields::<RawCache>()),
         ]);
         let mut accepted = BTreeSet::new();
         for top in fields::<RawConfig>() {

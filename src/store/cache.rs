@@ -1,0 +1,614 @@
+//! A byte-bounded cache of KV rows in front of a store, as they sit in storage (still sealed: a
+//! memory dump of it shows no more than the database would). Write-through: every KV write drops
+//! the key's entry in the call that commits it, and a read that raced a write never fills.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use hashlink::LruCache;
+
+use super::leases::{LeaseStore, SecretLeaseRow};
+use super::rotation::{RotationRow, RotationStore};
+use super::*;
+
+/// Stripes of the fill guard: a write bumps its key's stripe, and a read started before that
+/// bump does not fill.
+const STRIPES: usize = 64;
+
+/// Bytes counted per entry and per version besides their strings and ciphertexts.
+const OVERHEAD: usize = 192;
+
+/// What the cache holds for one key: its metadata and the versions read so far.
+struct Entry {
+    meta: KvMetadataRow,
+    versions: Vec<KvVersionRow>,
+    bytes: usize,
+}
+
+fn meta_bytes(m: &KvMetadataRow) -> usize {
+    OVERHEAD
+        + m.mount_id.len()
+        + m.path.len()
+        + m.custom_metadata.as_ref().map_or(0, String::len)
+        + m.created_time.len()
+        + m.updated_time.len()
+}
+
+fn version_bytes(v: &KvVersionRow) -> usize {
+    OVERHEAD
+        + v.created_time.len()
+        + v.deletion_time.as_ref().map_or(0, String::len)
+        + v.ciphertext.as_ref().map_or(0, |c| c.as_bytes().len())
+}
+
+/// The key of one KV secret: mount id, a NUL, the path (neither holds a NUL).
+fn key(mount_id: &str, path: &str) -> String {
+    let mut k = String::with_capacity(mount_id.len() + path.len() + 1);
+    k.push_str(mount_id);
+    k.push('\0');
+    k.push_str(path);
+    k
+}
+
+fn stripe(k: &str) -> usize {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(k.as_bytes());
+    usize::try_from(h.finish() % STRIPES as u64).unwrap_or(0)
+}
+
+struct State {
+    entries: LruCache<String, Entry>,
+    bytes: usize,
+    /// Bumped by every write (per stripe) and by every clear (all of them).
+    generations: [u64; STRIPES],
+    /// Off while the change feed is down (another node's writes would go unheard).
+    serving: bool,
+}
+
+/// Counters for the figures (`sys/metrics` later).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Reads answered from the cache.
+    pub hits: u64,
+    /// Reads that went to the store.
+    pub misses: u64,
+    /// Entries held now.
+    pub entries: usize,
+    /// Bytes held now (as counted).
+    pub bytes: usize,
+}
+
+/// The KV rows cache itself (shared by the store wrapper and the change feed).
+pub struct KvCache {
+    budget: usize,
+    state: Mutex<State>,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
+}
+
+/// A read's ticket: the fill it may make is refused if its key was written since.
+pub struct Ticket {
+    stripe: usize,
+    generation: u64,
+}
+
+impl KvCache {
+    /// A cache of at most `budget` bytes (0: nothing is ever kept).
+    pub fn new(budget: usize) -> Self {
+        KvCache {
+            budget,
+            state: Mutex::new(State {
+                entries: LruCache::new_unbounded(),
+                bytes: 0,
+                generations: [0; STRIPES],
+                serving: true,
+            }),
+            hits: Default::default(),
+            misses: Default::default(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The rows of `version` (the current one when `None`) of a key, if held.
+    pub fn get(&self, mount_id: &str, path: &str, version: Option<i64>) -> Option<KvRead> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let found = {
+            let mut st = self.state();
+            if !st.serving {
+                None
+            } else {
+                st.entries.get(&key(mount_id, path)).and_then(|e| {
+                    let want = version.unwrap_or(e.meta.current_version);
+                    e.versions.iter().find(|v| v.version == want).map(|v| (e.meta.clone(), Some(v.clone())))
+                })
+            }
+        };
+        match found {
+            Some(_) => self.hits.fetch_add(1, Relaxed),
+            None => self.misses.fetch_add(1, Relaxed),
+        };
+        found
+    }
+
+    /// Taken before a store read whose answer may fill the cache.
+    pub fn ticket(&self, mount_id: &str, path: &str) -> Ticket {
+        let stripe = stripe(&key(mount_id, path));
+        let generation = self.state().generations.get(stripe).copied().unwrap_or(0);
+        Ticket { stripe, generation }
+    }
+
+    /// Keeps what a store read answered, unless the key was written (or the cache cleared) since
+    /// the ticket was taken.
+    pub fn fill(&self, ticket: Ticket, read: &KvRead) {
+        let (meta, Some(version)) = read else { return };
+        if self.budget == 0 {
+            return;
+        }
+        let k = key(&meta.mount_id, &meta.path);
+        let mut st = self.state();
+        if !st.serving || st.generations.get(ticket.stripe).copied() != Some(ticket.generation) {
+            return;
+        }
+        let mut entry = match st.entries.remove(&k) {
+            // Same metadata: the entry gains a version.
+            Some(e) if e.meta == *meta => e,
+            Some(e) => {
+                st.bytes = st.bytes.saturating_sub(e.bytes);
+                Entry { meta: meta.clone(), versions: Vec::new(), bytes: meta_bytes(meta) }
+            }
+            None => Entry { meta: meta.clone(), versions: Vec::new(), bytes: meta_bytes(meta) },
+        };
+        let before = entry.bytes;
+        if !entry.versions.iter().any(|v| v.version == version.version) {
+            entry.bytes += version_bytes(version);
+            entry.versions.push(version.clone());
+        }
+        st.bytes = st.bytes.saturating_sub(before) + entry.bytes;
+        if entry.bytes <= self.budget {
+            st.entries.insert(k, entry);
+        } else {
+            st.bytes = st.bytes.saturating_sub(entry.bytes);
+        }
+        while st.bytes > self.budget {
+            match st.entries.remove_lru() {
+                Some((_, e)) => st.bytes = st.bytes.saturating_sub(e.bytes),
+                None => {
+                    st.bytes = 0;
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Drops a key (called by every KV write, before it is acknowledged).
+    pub fn drop_key(&self, mount_id: &str, path: &str) {
+        let k = key(mount_id, path);
+        let s = stripe(&k);
+        let mut st = self.state();
+        if let Some(g) = st.generations.get_mut(s) {
+            *g += 1;
+        }
+        if let Some(e) = st.entries.remove(&k) {
+            st.bytes = st.bytes.saturating_sub(e.bytes);
+        }
+    }
+
+    /// Drops everything (seal, a mount removed, a restore, messages from other nodes lost).
+    pub fn clear(&self) {
+        let mut st = self.state();
+        for g in st.generations.iter_mut() {
+            *g += 1;
+        }
+        st.entries.clear();
+        st.bytes = 0;
+    }
+
+    /// Stops (`false`: the change feed is down) or resumes serving; either way everything held
+    /// is dropped, since changes may have gone unheard.
+    pub fn set_serving(&self, serving: bool) {
+        self.clear();
+        self.state().serving = serving;
+    }
+
+    /// Hits, misses and what is held.
+    pub fn counts(&self) -> Counts {
+        use std::sync::atomic::Ordering::Relaxed;
+        let st = self.state();
+        Counts {
+            hits: self.hits.load(Relaxed),
+            misses: self.misses.load(Relaxed),
+            entries: st.entries.len(),
+            bytes: st.bytes,
+        }
+    }
+}
+
+/// `[cache]`: the KV rows cache's budget, and whether it may serve on a store shared by several
+/// nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Bytes of KV rows kept (0: no cache).
+    pub size: usize,
+    /// On a store other nodes may write (PostgreSQL), keep the cache, dropping entries as other
+    /// nodes' changes arrive over the change feed. Off by default: a client that writes on one
+    /// node and reads on another must not see an older value.
+    pub multi_node: bool,
+}
+
+/// The default budget: 64 MiB.
+pub const DEFAULT_SIZE: usize = 64 << 20;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { size: DEFAULT_SIZE, multi_node: false }
+    }
+}
+
+/// `store` behind a KV cache, when `settings` and the store allow one: always on a single-node
+/// store (SQLite), on a shared one (PostgreSQL) only with `multi_node`.
+pub fn wrap(store: SharedStore, settings: &Settings) -> (SharedStore, Option<Arc<KvCache>>) {
+    if settings.size == 0 || (store.bus().is_some() && !settings.multi_node) {
+        return (store, None);
+    }
+    let cache = Arc::new(KvCache::new(settings.size));
+    (Arc::new(Cached::new(store, cache.clone())), Some(cache))
+}
+
+/// A store with a [`KvCache`] in front of its KV reads.
+pub struct Cached {
+    inner: SharedStore,
+    cache: Arc<KvCache>,
+}
+
+impl Cached {
+    /// `inner` behind `cache`.
+    pub fn new(inner: SharedStore, cache: Arc<KvCache>) -> Self {
+        Cached { inner, cache }
+    }
+
+    fn dropping<T>(&self, mount_id: &str, path: &str, r: StoreResult<T>) -> StoreResult<T> {
+        // Whatever the outcome (a failed commit may still have landed), the entry goes.
+        self.cache.drop_key(mount_id, path);
+        r
+    }
+}
+#[async_trait]
+impl Store for Cached {
+    fn bus(&self) -> Option<Arc<dyn crate::store::bus::Bus>> {
+        self.inner.bus()
+    }
+
+    fn storage_type(&self) -> &'static str {
+        self.inner.storage_type()
+    }
+
+    async fn dump_tables(&self) -> StoreResult<Vec<copy::TableRows>> {
+        self.inner.dump_tables().await
+    }
+
+    async fn load_tables(&self, tables: Vec<copy::TableRows>) -> StoreResult<()> {
+        let r = self.inner.load_tables(tables).await;
+        self.cache.clear();
+        r
+    }
+
+    async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>> {
+        self.inner.count_rows().await
+    }
+
+    async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.system_get(key).await
+    }
+
+    async fn system_put(&self, entries: &[(&str, &[u8])]) -> StoreResult<()> {
+        self.inner.system_put(entries).await
+    }
+
+    async fn mount_list(&self) -> StoreResult<Vec<MountRow>> {
+        self.inner.mount_list().await
+    }
+
+    async fn mount_insert(&self, m: &MountRow) -> StoreResult<()> {
+        self.inner.mount_insert(m).await
+    }
+
+    async fn mount_update(&self, m: &MountRow) -> StoreResult<()> {
+        self.inner.mount_update(m).await
+    }
+
+    async fn mount_delete(&self, id: &str) -> StoreResult<()> {
+        let r = self.inner.mount_delete(id).await;
+        self.cache.clear();
+        r
+    }
+
+    async fn token_get(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
+        self.inner.token_get(hash).await
+    }
+
+    async fn token_put(&self, t: &TokenRow) -> StoreResult<()> {
+        self.inner.token_put(t).await
+    }
+
+    async fn token_delete(&self, hash: &[u8]) -> StoreResult<()> {
+        self.inner.token_delete(hash).await
+    }
+
+    async fn token_by_accessor(&self, accessor: &str) -> StoreResult<Option<TokenRow>> {
+        self.inner.token_by_accessor(accessor).await
+    }
+
+    async fn token_accessors(&self) -> StoreResult<Vec<String>> {
+        self.inner.token_accessors().await
+    }
+
+    async fn token_tree(&self, hash: &[u8]) -> StoreResult<Vec<Vec<u8>>> {
+        self.inner.token_tree(hash).await
+    }
+
+    async fn token_delete_tree(&self, hash: &[u8]) -> StoreResult<()> {
+        self.inner.token_delete_tree(hash).await
+    }
+
+    async fn token_delete_orphaning(&self, hash: &[u8]) -> StoreResult<()> {
+        self.inner.token_delete_orphaning(hash).await
+    }
+
+    async fn token_use(&self, hash: &[u8], expected: i64) -> StoreResult<()> {
+        self.inner.token_use(hash, expected).await
+    }
+
+    async fn token_renew(&self, hash: &[u8], ttl: i64, expire_time: Option<i64>) -> StoreResult<()> {
+        self.inner.token_renew(hash, ttl, expire_time).await
+    }
+
+    async fn token_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<Vec<u8>>> {
+        self.inner.token_expired(now, limit).await
+    }
+
+    async fn entry_get(&self, kind: &str, name: &str) -> StoreResult<Option<String>> {
+        self.inner.entry_get(kind, name).await
+    }
+
+    async fn entry_put(&self, kind: &str, name: &str, value: &str) -> StoreResult<()> {
+        self.inner.entry_put(kind, name, value).await
+    }
+
+    async fn entry_delete(&self, kind: &str, name: &str) -> StoreResult<()> {
+        self.inner.entry_delete(kind, name).await
+    }
+
+    async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>> {
+        self.inner.entry_list(kind, prefix).await
+    }
+
+    async fn entry_delete_kind(&self, kind: &str) -> StoreResult<()> {
+        self.inner.entry_delete_kind(kind).await
+    }
+
+    async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
+        self.inner.kv_config_get(mount_id).await
+    }
+
+    async fn kv_config_put(&self, mount_id: &str, c: &KvConfigRow) -> StoreResult<()> {
+        self.inner.kv_config_put(mount_id, c).await
+    }
+
+    async fn kv_read(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
+        if let Some(hit) = self.cache.get(mount_id, path, version) {
+            return Ok(Some(hit));
+        }
+        let ticket = self.cache.ticket(mount_id, path);
+        let read = self.inner.kv_read(mount_id, path, version).await?;
+        if let Some(r) = &read {
+            self.cache.fill(ticket, r);
+        }
+        Ok(read)
+    }
+
+    async fn kv_read_fresh(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
+        self.inner.kv_read(mount_id, path, version).await
+    }
+
+    async fn kv_metadata_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<KvMetadataRow>> {
+        self.inner.kv_metadata_get(mount_id, path).await
+    }
+
+    async fn kv_metadata_with_versions(
+        &self,
+        mount_id: &str,
+        path: &str,
+    ) -> StoreResult<Option<(KvMetadataRow, Vec<KvVersionRow>)>> {
+        self.inner.kv_metadata_with_versions(mount_id, path).await
+    }
+
+    async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<WriteOutcome> {
+        let r = self.inner.kv_write(w).await;
+        self.dropping(w.mount_id, w.path, r)
+    }
+
+    async fn kv_stages(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        self.inner.kv_stages(mount_id, path).await
+    }
+
+    async fn kv_stage_move(
+        &self,
+        mount_id: &str,
+        path: &str,
+        stage: &str,
+        to: Option<i64>,
+        from: Option<i64>,
+    ) -> StoreResult<()> {
+        let r = self.inner.kv_stage_move(mount_id, path, stage, to, from).await;
+        self.dropping(mount_id, path, r)
+    }
+
+    async fn kv_metadata_put(&self, m: &KvMetadataRow) -> StoreResult<()> {
+        let r = self.inner.kv_metadata_put(m).await;
+        self.dropping(&m.mount_id, &m.path, r)
+    }
+
+    async fn kv_set_deletion(&self, mount_id: &str, path: &str, versions: &[i64], at: Option<&str>) -> StoreResult<()> {
+        let r = self.inner.kv_set_deletion(mount_id, path, versions, at).await;
+        self.dropping(mount_id, path, r)
+    }
+
+    async fn kv_destroy(&self, mount_id: &str, path: &str, versions: &[i64]) -> StoreResult<()> {
+        let r = self.inner.kv_destroy(mount_id, path, versions).await;
+        self.dropping(mount_id, path, r)
+    }
+
+    async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()> {
+        let r = self.inner.kv_delete_all(mount_id, path).await;
+        self.dropping(mount_id, path, r)
+    }
+
+    async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
+        self.inner.kv_list(mount_id, prefix).await
+    }
+
+    async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {
+        self.inner.kv_versions_below_term(term, limit).await
+    }
+
+    async fn kv_rewrap(
+        &self,
+        mount_id: &str,
+        path: &str,
+        version: i64,
+        old_term: i64,
+        new_term: i64,
+        ciphertext: &Sealed,
+    ) -> StoreResult<()> {
+        let r = self.inner.kv_rewrap(mount_id, path, version, old_term, new_term, ciphertext).await;
+        self.dropping(mount_id, path, r)
+    }
+
+    async fn lease_acquire(&self, node: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<Option<i64>> {
+        self.inner.lease_acquire(node, now_ms, ttl_ms).await
+    }
+
+    async fn lease_get(&self) -> StoreResult<Option<LeaseRow>> {
+        self.inner.lease_get().await
+    }
+
+    async fn lease_release(&self, node: &str) -> StoreResult<()> {
+        self.inner.lease_release(node).await
+    }
+
+    async fn node_seen(&self, node: &NodeRow) -> StoreResult<()> {
+        self.inner.node_seen(node).await
+    }
+
+    async fn node_forget(&self, node: &str) -> StoreResult<()> {
+        self.inner.node_forget(node).await
+    }
+
+    async fn node_list(&self) -> StoreResult<Vec<NodeRow>> {
+        self.inner.node_list().await
+    }
+
+    async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
+        self.inner.token_delete_tree_fenced(hash, fence).await
+    }
+
+    async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()> {
+        self.inner.system_swap(key, expected, value).await
+    }
+}
+
+#[async_trait]
+impl LeaseStore for Cached {
+    async fn secret_lease_insert(&self, l: &SecretLeaseRow) -> StoreResult<()> {
+        self.inner.secret_lease_insert(l).await
+    }
+
+    async fn secret_lease_get(&self, id: &str) -> StoreResult<Option<SecretLeaseRow>> {
+        self.inner.secret_lease_get(id).await
+    }
+
+    async fn secret_lease_ids(&self, prefix: &str, limit: i64) -> StoreResult<Vec<String>> {
+        self.inner.secret_lease_ids(prefix, limit).await
+    }
+
+    async fn secret_lease_renew(&self, id: &str, expire_time: i64, now: i64) -> StoreResult<()> {
+        self.inner.secret_lease_renew(id, expire_time, now).await
+    }
+
+    async fn secret_lease_delete(&self, id: &str) -> StoreResult<()> {
+        self.inner.secret_lease_delete(id).await
+    }
+
+    async fn secret_lease_delete_fenced(&self, id: &str, fence: &Fence) -> StoreResult<()> {
+        self.inner.secret_lease_delete_fenced(id, fence).await
+    }
+
+    async fn secret_lease_delete_fenced_many(&self, ids: &[String], fence: &Fence) -> StoreResult<()> {
+        self.inner.secret_lease_delete_fenced_many(ids, fence).await
+    }
+
+    async fn secret_lease_due(&self, now: i64, limit: i64) -> StoreResult<Vec<SecretLeaseRow>> {
+        self.inner.secret_lease_due(now, limit).await
+    }
+
+    async fn secret_lease_ids_by_token(&self, token_hash: &[u8]) -> StoreResult<Vec<String>> {
+        self.inner.secret_lease_ids_by_token(token_hash).await
+    }
+
+    async fn secret_lease_failed(&self, id: &str, attempts: i64, next_attempt: i64, error: &str) -> StoreResult<()> {
+        self.inner.secret_lease_failed(id, attempts, next_attempt, error).await
+    }
+
+    async fn secret_lease_count_role(&self, role: &str) -> StoreResult<i64> {
+        self.inner.secret_lease_count_role(role).await
+    }
+
+    async fn secret_lease_count_token(&self, token_hash: &[u8], role: Option<&str>) -> StoreResult<i64> {
+        self.inner.secret_lease_count_token(token_hash, role).await
+    }
+
+    async fn secret_lease_due_for_token(&self, token_hash: &[u8], now: i64) -> StoreResult<()> {
+        self.inner.secret_lease_due_for_token(token_hash, now).await
+    }
+
+    async fn secret_lease_counts(&self) -> StoreResult<(i64, i64)> {
+        self.inner.secret_lease_counts().await
+    }
+
+    async fn secret_lease_counts_by_mount(&self, failing: bool) -> StoreResult<Vec<(String, i64)>> {
+        self.inner.secret_lease_counts_by_mount(failing).await
+    }
+}
+
+#[async_trait]
+impl RotationStore for Cached {
+    async fn rotation_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<RotationRow>> {
+        self.inner.rotation_get(mount_id, path).await
+    }
+
+    async fn rotation_insert(&self, row: &RotationRow) -> StoreResult<()> {
+        self.inner.rotation_insert(row).await
+    }
+
+    async fn rotation_update(&self, row: &RotationRow, fence: Option<&Fence>) -> StoreResult<()> {
+        self.inner.rotation_update(row, fence).await
+    }
+
+    async fn rotation_delete(&self, mount_id: &str, path: &str, rev: i64, fence: Option<&Fence>) -> StoreResult<()> {
+        self.inner.rotation_delete(mount_id, path, rev, fence).await
+    }
+
+    async fn rotation_claim_due(
+        &self,
+        now: i64,
+        claim_until: i64,
+        limit: i64,
+        fence: &Fence,
+    ) -> StoreResult<Vec<RotationRow>> {
+        self.inner.rotation_claim_due(now, claim_until, limit, fence).await
+    }
+}
