@@ -153,25 +153,24 @@ impl KvCache {
         if !st.serving || st.generations.get(ticket.stripe).copied() != Some(ticket.generation) {
             return;
         }
-        let mut entry = match st.entries.remove(&k) {
+        let fresh = || Entry { meta: meta.clone(), versions: Vec::new(), bytes: meta_bytes(meta) };
+        let (mut entry, counted) = match st.entries.remove(&k) {
             // Same metadata: the entry gains a version.
-            Some(e) if e.meta == *meta => e,
-            Some(e) => {
-                st.bytes = st.bytes.saturating_sub(e.bytes);
-                Entry { meta: meta.clone(), versions: Vec::new(), bytes: meta_bytes(meta) }
+            Some(e) if e.meta == *meta => {
+                let counted = e.bytes;
+                (e, counted)
             }
-            None => Entry { meta: meta.clone(), versions: Vec::new(), bytes: meta_bytes(meta) },
+            Some(e) => (fresh(), e.bytes),
+            None => (fresh(), 0),
         };
-        let before = entry.bytes;
+        st.bytes = st.bytes.saturating_sub(counted);
         if !entry.versions.iter().any(|v| v.version == version.version) {
             entry.bytes += version_bytes(version);
             entry.versions.push(version.clone());
         }
-        st.bytes = st.bytes.saturating_sub(before) + entry.bytes;
         if entry.bytes <= self.budget {
+            st.bytes += entry.bytes;
             st.entries.insert(k, entry);
-        } else {
-            st.bytes = st.bytes.saturating_sub(entry.bytes);
         }
         while st.bytes > self.budget {
             match st.entries.remove_lru() {
@@ -610,5 +609,97 @@ impl RotationStore for Cached {
         fence: &Fence,
     ) -> StoreResult<Vec<RotationRow>> {
         self.inner.rotation_claim_due(now, claim_until, limit, fence).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(mount: &str, path: &str, current: i64, bytes: usize) -> KvRead {
+        let meta = KvMetadataRow {
+            mount_id: mount.into(),
+            path: path.into(),
+            max_versions: 0,
+            cas_required: false,
+            delete_version_after: 0,
+            custom_metadata: None,
+            created_time: String::new(),
+            updated_time: String::new(),
+            current_version: current,
+            oldest_version: 1,
+        };
+        let version = KvVersionRow {
+            version: current,
+            created_time: String::new(),
+            deletion_time: None,
+            destroyed: false,
+            key_term: Some(1),
+            ciphertext: Some(Sealed::from_stored(vec![7; bytes])),
+        };
+        (meta, Some(version))
+    }
+
+    #[test]
+    fn a_read_that_raced_a_write_does_not_fill() {
+        let c = KvCache::new(1 << 20);
+        let ticket = c.ticket("m", "k");
+        // The write lands (and drops the key) while the read is at the store.
+        c.drop_key("m", "k");
+        c.fill(ticket, &read("m", "k", 1, 10));
+        assert!(c.get("m", "k", None).is_none(), "an answer older than the write was kept");
+        // A read that starts after the write fills.
+        let ticket = c.ticket("m", "k");
+        c.fill(ticket, &read("m", "k", 2, 10));
+        assert_eq!(c.get("m", "k", None).map(|(m, _)| m.current_version), Some(2));
+        assert_eq!(c.get("m", "k", Some(2)).and_then(|(_, v)| v).map(|v| v.version), Some(2));
+        assert!(c.get("m", "k", Some(1)).is_none(), "a version never read is not invented");
+        // A clear also refuses fills of reads started before it.
+        let ticket = c.ticket("m", "other");
+        c.clear();
+        c.fill(ticket, &read("m", "other", 1, 10));
+        assert!(c.get("m", "other", None).is_none());
+    }
+
+    #[test]
+    fn the_budget_bounds_what_is_held() {
+        let c = KvCache::new(4096);
+        for i in 0..100 {
+            let path = format!("k{i}");
+            let t = c.ticket("m", &path);
+            c.fill(t, &read("m", &path, 1, 500));
+        }
+        let n = c.counts();
+        assert!(n.bytes <= 4096, "{n:?}");
+        assert!(n.entries >= 1 && n.entries < 10, "{n:?}");
+        // The newest is kept, the oldest went first.
+        assert!(c.get("m", "k99", None).is_some());
+        assert!(c.get("m", "k0", None).is_none());
+        // An entry larger than the whole budget is not kept.
+        let t = c.ticket("m", "big");
+        c.fill(t, &read("m", "big", 1, 10_000));
+        assert!(c.get("m", "big", None).is_none());
+        assert!(c.counts().bytes <= 4096);
+        // A cache of size 0 keeps nothing.
+        let off = KvCache::new(0);
+        let t = off.ticket("m", "k");
+        off.fill(t, &read("m", "k", 1, 1));
+        assert_eq!(off.counts().entries, 0);
+    }
+
+    #[test]
+    fn while_not_serving_nothing_is_answered_or_kept() {
+        let c = KvCache::new(1 << 20);
+        let t = c.ticket("m", "k");
+        c.fill(t, &read("m", "k", 1, 10));
+        c.set_serving(false);
+        assert!(c.get("m", "k", None).is_none());
+        let t = c.ticket("m", "k");
+        c.fill(t, &read("m", "k", 1, 10));
+        assert_eq!(c.counts().entries, 0);
+        c.set_serving(true);
+        let t = c.ticket("m", "k");
+        c.fill(t, &read("m", "k", 1, 10));
+        assert!(c.get("m", "k", None).is_some());
     }
 }

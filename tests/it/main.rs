@@ -28,6 +28,7 @@ mod field_forms;
 mod jwt;
 mod keyring_crash;
 mod kv;
+mod kv_cache;
 mod listener_abuse;
 mod log_canary;
 mod malformed_writes;
