@@ -455,7 +455,9 @@ pub type SharedStore = Arc<dyn Store>;
 pub struct Pool {
     /// Most connections this process opens to the database.
     pub max_connections: u32,
-    /// How long a request waits for a free connection (or a new one) before it gets 503.
+    /// How long a request waits for a free connection (or a new one) before it gets 503; also
+    /// how long a used connection may take to answer on its way back to the pool before it is
+    /// closed instead (PostgreSQL).
     pub acquire_timeout: std::time::Duration,
     /// Idle connections are closed after this long.
     pub idle_timeout: std::time::Duration,

@@ -5,14 +5,16 @@
 
 use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Transaction};
 
 use super::binds::{BindRow, Joined, KeyedVersion};
 use super::sql::{self, prefix_upper_bound};
 use super::*;
+use conn::{Bounded, Conn};
 use errors::{check_metadata, check_mount, check_token, limit, must_change, no_nul, PgResultExt};
 use labels::PgLabels;
 
+pub(crate) mod conn;
 mod errors;
 mod kv;
 mod labels;
@@ -55,6 +57,8 @@ const KV_DESTROY: &str = "update kv_version set destroyed = true, ciphertext = n
 /// PostgreSQL implementation of [`Store`].
 pub struct PgStore {
     pool: PgPool,
+    /// How long a connection may take to go back to the pool (the pool's `acquire_timeout`).
+    back_within: std::time::Duration,
 }
 
 impl PgStore {
@@ -72,7 +76,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self { pool, back_within: settings.acquire_timeout })
     }
 
     /// Closes every connection of the pool; later calls fail.
@@ -80,13 +84,15 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        self.pool.begin().await.pg()
+    /// Checks a connection out of the pool; it goes back (or is closed) within a bound when
+    /// dropped. Every statement of the store runs on one of these, never on the pool itself.
+    async fn conn(&self) -> StoreResult<Conn> {
+        Conn::acquire(&self.pool, self.back_within).await
     }
 
     /// Runs one statement with a single bytea argument.
     async fn exec_hash(&self, sql: &str, hash: &[u8]) -> StoreResult<u64> {
-        Ok(sqlx::query(sql).bind(hash).execute(&self.pool).await.pg()?.rows_affected())
+        Ok(sqlx::query(sql).bind(hash).execute(&mut *self.conn().await?).bounded().await.pg()?.rows_affected())
     }
 
     /// Names under `prefix` by `bounded` (scope, prefix, upper bound) or `from` (scope, prefix).
@@ -102,14 +108,14 @@ impl PgStore {
             Some(upper) => sqlx::query_scalar(bounded).bind(scope).bind(prefix).bind(upper),
             None => sqlx::query_scalar(from).bind(scope).bind(prefix),
         };
-        q.fetch_all(&self.pool).await.pg()
+        q.fetch_all(&mut *self.conn().await?).bounded().await.pg()
     }
 }
 
 /// `Conflict` unless `fence` (when given) still holds the singleton lease. `FOR SHARE` on the
 /// lease row makes a takeover wait until this transaction ends: every fenced write calls this
 /// first, in its own transaction.
-pub(super) async fn check_fence(tx: &mut Transaction<'static, Postgres>, fence: Option<&Fence>) -> StoreResult<()> {
+pub(super) async fn check_fence(tx: &mut Transaction<'_, Postgres>, fence: Option<&Fence>) -> StoreResult<()> {
     let Some(f) = fence else { return Ok(()) };
     no_nul(&[&f.node])?;
     let held: Option<i64> = sqlx::query_scalar(sql::FENCE_HELD_FOR_SHARE)
@@ -117,6 +123,7 @@ pub(super) async fn check_fence(tx: &mut Transaction<'static, Postgres>, fence: 
         .bind(&f.node)
         .bind(f.epoch)
         .fetch_optional(&mut **tx)
+        .bounded()
         .await
         .pg()?;
     if held.is_none() {
@@ -134,50 +141,56 @@ impl Store for PgStore {
     // ---- Whole-store copy, for `coffer operator migrate` (src/migrate.rs, src/store/copy.rs) ----
     async fn dump_tables(&self) -> StoreResult<Vec<copy::TableRows>> {
         // One repeatable-read transaction: every table from the same snapshot.
-        let mut tx = self.begin().await?;
-        sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await.pg()?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .bounded()
+            .await
+            .pg()?;
         let tables = copy::pg_dump(&mut tx).await?;
-        tx.commit().await.pg()?;
+        tx.commit().bounded().await.pg()?;
         Ok(tables)
     }
 
     async fn load_tables(&self, tables: Vec<copy::TableRows>) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         copy::pg_load(&mut tx, tables).await?;
-        tx.commit().await.pg()
+        tx.commit().bounded().await.pg()
     }
 
     async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>> {
-        let mut conn = self.pool.acquire().await.pg()?;
-        copy::pg_counts(&mut conn).await
+        copy::pg_counts(&mut *self.conn().await?).await
     }
     // ---- end of whole-store copy ----
 
     fn bus(&self) -> Option<Arc<dyn crate::store::bus::Bus>> {
-        Some(Arc::new(crate::store::bus::pg::PgBus::new(self.pool.clone())))
+        Some(Arc::new(crate::store::bus::pg::PgBus::new(self.pool.clone(), self.back_within)))
     }
 
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         no_nul(&[key])?;
-        sqlx::query_scalar(sql::SYSTEM_GET).bind(key).fetch_optional(&self.pool).await.pg()
+        sqlx::query_scalar(sql::SYSTEM_GET).bind(key).fetch_optional(&mut *self.conn().await?).bounded().await.pg()
     }
 
     async fn system_put(&self, entries: &[(&str, &[u8])]) -> StoreResult<()> {
         no_nul(&entries.iter().map(|(k, _)| *k).collect::<Vec<_>>())?;
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         for (k, v) in entries {
-            sqlx::query(sql::SYSTEM_PUT).bind(*k).bind(*v).execute(&mut *tx).await.pg()?;
+            sqlx::query(sql::SYSTEM_PUT).bind(*k).bind(*v).execute(&mut *tx).bounded().await.pg()?;
         }
-        tx.commit().await.pg()
+        tx.commit().bounded().await.pg()
     }
 
     async fn mount_list(&self) -> StoreResult<Vec<MountRow>> {
-        sqlx::query_as(sql::MOUNT_LIST).fetch_all(&self.pool).await.pg()
+        sqlx::query_as(sql::MOUNT_LIST).fetch_all(&mut *self.conn().await?).bounded().await.pg()
     }
 
     async fn mount_insert(&self, m: &MountRow) -> StoreResult<()> {
         check_mount(m)?;
-        sqlx::query(sql::MOUNT_INSERT).bind_mount(m).execute(&self.pool).await.pg()?;
+        sqlx::query(sql::MOUNT_INSERT).bind_mount(m).execute(&mut *self.conn().await?).bounded().await.pg()?;
         Ok(())
     }
 
@@ -188,7 +201,8 @@ impl Store for PgStore {
             .bind(&m.config)
             .bind(&m.options)
             .bind(&m.id)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
+            .bounded()
             .await
             .pg()?;
         Ok(())
@@ -196,23 +210,25 @@ impl Store for PgStore {
 
     async fn mount_delete(&self, id: &str) -> StoreResult<()> {
         no_nul(&[id])?;
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         for stmt in sql::MOUNT_DELETE_KV.into_iter().chain([MOUNT_DELETE_ENTRIES, sql::MOUNT_DELETE]) {
-            sqlx::query(stmt).bind(id).execute(&mut *tx).await.pg()?;
+            sqlx::query(stmt).bind(id).execute(&mut *tx).bounded().await.pg()?;
         }
-        tx.commit().await.pg()
+        tx.commit().bounded().await.pg()
     }
 
     async fn token_get(&self, hash: &[u8]) -> StoreResult<Option<TokenRow>> {
-        sqlx::query_as(sql::TOKEN_GET).bind(hash).fetch_optional(&self.pool).await.pg()
+        sqlx::query_as(sql::TOKEN_GET).bind(hash).fetch_optional(&mut *self.conn().await?).bounded().await.pg()
     }
 
     async fn token_put(&self, t: &TokenRow) -> StoreResult<()> {
         check_token(t)?;
-        let mut tx = self.begin().await?;
-        sqlx::query(TOKEN_DROP_ACCESSOR).bind(&t.accessor).bind(&t.hash).execute(&mut *tx).await.pg()?;
-        sqlx::query(TOKEN_PUT).bind_token(t).execute(&mut *tx).await.pg()?;
-        tx.commit().await.pg()
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
+        sqlx::query(TOKEN_DROP_ACCESSOR).bind(&t.accessor).bind(&t.hash).execute(&mut *tx).bounded().await.pg()?;
+        sqlx::query(TOKEN_PUT).bind_token(t).execute(&mut *tx).bounded().await.pg()?;
+        tx.commit().bounded().await.pg()
     }
 
     async fn token_delete(&self, hash: &[u8]) -> StoreResult<()> {
@@ -221,15 +237,20 @@ impl Store for PgStore {
 
     async fn token_by_accessor(&self, accessor: &str) -> StoreResult<Option<TokenRow>> {
         no_nul(&[accessor])?;
-        sqlx::query_as(sql::TOKEN_BY_ACCESSOR).bind(accessor).fetch_optional(&self.pool).await.pg()
+        sqlx::query_as(sql::TOKEN_BY_ACCESSOR)
+            .bind(accessor)
+            .fetch_optional(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()
     }
 
     async fn token_accessors(&self) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar(sql::TOKEN_ACCESSORS).fetch_all(&self.pool).await.pg()
+        sqlx::query_scalar(sql::TOKEN_ACCESSORS).fetch_all(&mut *self.conn().await?).bounded().await.pg()
     }
 
     async fn token_tree(&self, hash: &[u8]) -> StoreResult<Vec<Vec<u8>>> {
-        sqlx::query_scalar(sql::TOKEN_TREE).bind(hash).fetch_all(&self.pool).await.pg()
+        sqlx::query_scalar(sql::TOKEN_TREE).bind(hash).fetch_all(&mut *self.conn().await?).bounded().await.pg()
     }
 
     async fn token_delete_tree(&self, hash: &[u8]) -> StoreResult<()> {
@@ -237,42 +258,74 @@ impl Store for PgStore {
     }
 
     async fn token_delete_orphaning(&self, hash: &[u8]) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         for stmt in [sql::TOKEN_ORPHAN_CHILDREN, sql::TOKEN_DELETE] {
-            sqlx::query(stmt).bind(hash).execute(&mut *tx).await.pg()?;
+            sqlx::query(stmt).bind(hash).execute(&mut *tx).bounded().await.pg()?;
         }
-        tx.commit().await.pg()
+        tx.commit().bounded().await.pg()
     }
 
     async fn token_use(&self, hash: &[u8], expected: i64) -> StoreResult<()> {
-        let rows = sqlx::query(sql::TOKEN_USE).bind(hash).bind(expected).execute(&self.pool).await.pg()?;
+        let rows = sqlx::query(sql::TOKEN_USE)
+            .bind(hash)
+            .bind(expected)
+            .execute(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         must_change(rows.rows_affected())
     }
 
     async fn token_renew(&self, hash: &[u8], ttl: i64, expire_time: Option<i64>) -> StoreResult<()> {
-        let rows =
-            sqlx::query(sql::TOKEN_RENEW).bind(ttl).bind(expire_time).bind(hash).execute(&self.pool).await.pg()?;
+        let rows = sqlx::query(sql::TOKEN_RENEW)
+            .bind(ttl)
+            .bind(expire_time)
+            .bind(hash)
+            .execute(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         must_change(rows.rows_affected())
     }
 
     async fn token_expired(&self, now: i64, limit_n: i64) -> StoreResult<Vec<Vec<u8>>> {
-        sqlx::query_scalar(sql::TOKEN_EXPIRED).bind(now).bind(limit(limit_n)).fetch_all(&self.pool).await.pg()
+        sqlx::query_scalar(sql::TOKEN_EXPIRED)
+            .bind(now)
+            .bind(limit(limit_n))
+            .fetch_all(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()
     }
 
     async fn entry_get(&self, kind: &str, name: &str) -> StoreResult<Option<String>> {
         no_nul(&[kind, name])?;
-        sqlx::query_scalar(sql::ENTRY_GET).bind(kind).bind(name).fetch_optional(&self.pool).await.pg()
+        sqlx::query_scalar(sql::ENTRY_GET)
+            .bind(kind)
+            .bind(name)
+            .fetch_optional(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()
     }
 
     async fn entry_put(&self, kind: &str, name: &str, value: &str) -> StoreResult<()> {
         no_nul(&[kind, name, value])?;
-        sqlx::query(sql::ENTRY_PUT).bind(kind).bind(name).bind(value).execute(&self.pool).await.pg()?;
+        sqlx::query(sql::ENTRY_PUT)
+            .bind(kind)
+            .bind(name)
+            .bind(value)
+            .execute(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         Ok(())
     }
 
     async fn entry_delete(&self, kind: &str, name: &str) -> StoreResult<()> {
         no_nul(&[kind, name])?;
-        sqlx::query(sql::ENTRY_DELETE).bind(kind).bind(name).execute(&self.pool).await.pg()?;
+        sqlx::query(sql::ENTRY_DELETE).bind(kind).bind(name).execute(&mut *self.conn().await?).bounded().await.pg()?;
         Ok(())
     }
 
@@ -282,13 +335,18 @@ impl Store for PgStore {
 
     async fn entry_delete_kind(&self, kind: &str) -> StoreResult<()> {
         no_nul(&[kind])?;
-        sqlx::query(sql::ENTRY_DELETE_KIND).bind(kind).execute(&self.pool).await.pg()?;
+        sqlx::query(sql::ENTRY_DELETE_KIND).bind(kind).execute(&mut *self.conn().await?).bounded().await.pg()?;
         Ok(())
     }
 
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
         no_nul(&[mount_id])?;
-        let row = sqlx::query_as(sql::KV_CONFIG_GET).bind(mount_id).fetch_optional(&self.pool).await.pg()?;
+        let row = sqlx::query_as(sql::KV_CONFIG_GET)
+            .bind(mount_id)
+            .fetch_optional(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         Ok(row.unwrap_or_default())
     }
 
@@ -299,7 +357,8 @@ impl Store for PgStore {
             .bind(cfg.max_versions)
             .bind(cfg.cas_required)
             .bind(cfg.delete_version_after)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
+            .bounded()
             .await
             .pg()?;
         Ok(())
@@ -311,7 +370,8 @@ impl Store for PgStore {
             .bind(version)
             .bind(mount_id)
             .bind(path)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
+            .bounded()
             .await
             .pg()?;
         Ok(row.map(Joined::split))
@@ -319,7 +379,13 @@ impl Store for PgStore {
 
     async fn kv_metadata_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<KvMetadataRow>> {
         no_nul(&[mount_id, path])?;
-        sqlx::query_as(sql::KV_METADATA_GET).bind(mount_id).bind(path).fetch_optional(&self.pool).await.pg()
+        sqlx::query_as(sql::KV_METADATA_GET)
+            .bind(mount_id)
+            .bind(path)
+            .fetch_optional(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()
     }
 
     async fn kv_metadata_with_versions(
@@ -330,7 +396,13 @@ impl Store for PgStore {
         let Some(meta) = self.kv_metadata_get(mount_id, path).await? else {
             return Ok(None);
         };
-        let versions = sqlx::query_as(sql::KV_VERSIONS).bind(mount_id).bind(path).fetch_all(&self.pool).await.pg()?;
+        let versions = sqlx::query_as(sql::KV_VERSIONS)
+            .bind(mount_id)
+            .bind(path)
+            .fetch_all(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         Ok(Some((meta, versions)))
     }
 
@@ -340,7 +412,13 @@ impl Store for PgStore {
 
     async fn kv_stages(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
         no_nul(&[mount_id, path])?;
-        sqlx::query_as(sql::KV_STAGES).bind(mount_id).bind(path).fetch_all(&self.pool).await.pg()
+        sqlx::query_as(sql::KV_STAGES)
+            .bind(mount_id)
+            .bind(path)
+            .fetch_all(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()
     }
 
     async fn kv_stage_move(
@@ -352,15 +430,16 @@ impl Store for PgStore {
         from: Option<i64>,
     ) -> StoreResult<()> {
         no_nul(&[mount_id, path, stage])?;
-        let mut tx = self.begin().await?;
-        sqlx::query(KV_LOCK_KEY).bind(mount_id).bind(path).execute(&mut *tx).await.pg()?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
+        sqlx::query(KV_LOCK_KEY).bind(mount_id).bind(path).execute(&mut *tx).bounded().await.pg()?;
         stages::move_label(&mut PgLabels(&mut tx), mount_id, path, stage, to, from).await?;
-        tx.commit().await.pg()
+        tx.commit().bounded().await.pg()
     }
 
     async fn kv_metadata_put(&self, m: &KvMetadataRow) -> StoreResult<()> {
         check_metadata(m)?;
-        sqlx::query(sql::KV_METADATA_PUT).bind_metadata(m).execute(&self.pool).await.pg()?;
+        sqlx::query(sql::KV_METADATA_PUT).bind_metadata(m).execute(&mut *self.conn().await?).bounded().await.pg()?;
         Ok(())
     }
 
@@ -374,7 +453,8 @@ impl Store for PgStore {
             .bind(mount_id)
             .bind(path)
             .bind(versions)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
+            .bounded()
             .await
             .pg()?;
         Ok(())
@@ -385,17 +465,25 @@ impl Store for PgStore {
             return Ok(());
         }
         no_nul(&[mount_id, path])?;
-        sqlx::query(KV_DESTROY).bind(mount_id).bind(path).bind(versions).execute(&self.pool).await.pg()?;
+        sqlx::query(KV_DESTROY)
+            .bind(mount_id)
+            .bind(path)
+            .bind(versions)
+            .execute(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         Ok(())
     }
 
     async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()> {
         no_nul(&[mount_id, path])?;
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         for stmt in sql::KV_DELETE_ALL {
-            sqlx::query(stmt).bind(mount_id).bind(path).execute(&mut *tx).await.pg()?;
+            sqlx::query(stmt).bind(mount_id).bind(path).execute(&mut *tx).bounded().await.pg()?;
         }
-        tx.commit().await.pg()
+        tx.commit().bounded().await.pg()
     }
 
     async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
@@ -407,8 +495,13 @@ impl Store for PgStore {
         term: i64,
         limit_n: i64,
     ) -> StoreResult<Vec<(String, String, KvVersionRow)>> {
-        let rows: Vec<KeyedVersion> =
-            sqlx::query_as(sql::KV_BELOW_TERM).bind(term).bind(limit(limit_n)).fetch_all(&self.pool).await.pg()?;
+        let rows: Vec<KeyedVersion> = sqlx::query_as(sql::KV_BELOW_TERM)
+            .bind(term)
+            .bind(limit(limit_n))
+            .fetch_all(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         Ok(rows.into_iter().map(KeyedVersion::split).collect())
     }
 
@@ -429,7 +522,8 @@ impl Store for PgStore {
             .bind(path)
             .bind(version)
             .bind(old_term)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
+            .bounded()
             .await
             .pg()?;
         Ok(())
@@ -442,18 +536,25 @@ impl Store for PgStore {
             .bind(node)
             .bind(now_ms + ttl_ms)
             .bind(now_ms)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
+            .bounded()
             .await
             .pg()
     }
 
     async fn lease_get(&self) -> StoreResult<Option<LeaseRow>> {
-        sqlx::query_as(sql::LEASE_GET).bind(LEASE_NAME).fetch_optional(&self.pool).await.pg()
+        sqlx::query_as(sql::LEASE_GET).bind(LEASE_NAME).fetch_optional(&mut *self.conn().await?).bounded().await.pg()
     }
 
     async fn lease_release(&self, node: &str) -> StoreResult<()> {
         no_nul(&[node])?;
-        sqlx::query(sql::LEASE_RELEASE).bind(LEASE_NAME).bind(node).execute(&self.pool).await.pg()?;
+        sqlx::query(sql::LEASE_RELEASE)
+            .bind(LEASE_NAME)
+            .bind(node)
+            .execute(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         Ok(())
     }
 
@@ -464,7 +565,8 @@ impl Store for PgStore {
             .bind(&node.name)
             .bind(&node.address)
             .bind(node.last_seen)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
+            .bounded()
             .await
             .pg()
             .map(drop)
@@ -472,23 +574,31 @@ impl Store for PgStore {
 
     async fn node_forget(&self, node: &str) -> StoreResult<()> {
         no_nul(&[node])?;
-        sqlx::query(sql::NODE_FORGET).bind(node).execute(&self.pool).await.pg().map(drop)
+        sqlx::query(sql::NODE_FORGET).bind(node).execute(&mut *self.conn().await?).bounded().await.pg().map(drop)
     }
 
     async fn node_list(&self) -> StoreResult<Vec<NodeRow>> {
-        sqlx::query_as(sql::NODE_LIST).fetch_all(&self.pool).await.pg()
+        sqlx::query_as(sql::NODE_LIST).fetch_all(&mut *self.conn().await?).bounded().await.pg()
     }
 
     async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()> {
         no_nul(&[key])?;
-        let rows = sqlx::query(sql::SYSTEM_SWAP).bind(value).bind(key).bind(expected).execute(&self.pool).await.pg()?;
+        let rows = sqlx::query(sql::SYSTEM_SWAP)
+            .bind(value)
+            .bind(key)
+            .bind(expected)
+            .execute(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
         must_change(rows.rows_affected())
     }
 
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         check_fence(&mut tx, Some(fence)).await?;
-        sqlx::query(sql::TOKEN_TREE_DELETE).bind(hash).execute(&mut *tx).await.pg()?;
-        tx.commit().await.pg()
+        sqlx::query(sql::TOKEN_TREE_DELETE).bind(hash).execute(&mut *tx).bounded().await.pg()?;
+        tx.commit().bounded().await.pg()
     }
 }

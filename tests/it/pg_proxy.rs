@@ -32,11 +32,13 @@ enum Mode {
 
 const LATENCY: Duration = Duration::from_secs(2);
 
-/// The proxy: its port, its mode, and how many connections are open through it.
+/// The proxy: its port, its mode, how many connections are open through it, and how many chunks
+/// it swallowed on open connections.
 struct Proxy {
     port: u16,
     mode: Arc<Mutex<Mode>>,
     open: Arc<AtomicUsize>,
+    swallowed: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -45,13 +47,14 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let mode = Arc::new(Mutex::new(Mode::Pass));
         let open = Arc::new(AtomicUsize::new(0));
-        let (m, o) = (mode.clone(), open.clone());
+        let swallowed = Arc::new(AtomicUsize::new(0));
+        let (m, o, w) = (mode.clone(), open.clone(), swallowed.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(serve(client, upstream, m.clone(), o.clone()));
+                tokio::spawn(serve(client, upstream, m.clone(), o.clone(), w.clone()));
             }
         });
-        Self { port, mode, open }
+        Self { port, mode, open, swallowed }
     }
 
     fn set(&self, mode: Mode) {
@@ -68,7 +71,13 @@ impl Drop for Open {
     }
 }
 
-async fn serve(client: TcpStream, upstream: u16, mode: Arc<Mutex<Mode>>, open: Arc<AtomicUsize>) {
+async fn serve(
+    client: TcpStream,
+    upstream: u16,
+    mode: Arc<Mutex<Mode>>,
+    open: Arc<AtomicUsize>,
+    swallowed: Arc<AtomicUsize>,
+) {
     // Linger 0: whenever the proxy drops a socket, the peer sees a reset, not a clean close.
     client.set_zero_linger().unwrap();
     let now = *mode.lock().unwrap();
@@ -85,8 +94,8 @@ async fn serve(client: TcpStream, upstream: u16, mode: Arc<Mutex<Mode>>, open: A
     let (sr, sw) = server.into_split();
     // Either direction ending (EOF, reset, or the proxy deciding so) ends both.
     tokio::select! {
-        _ = pump(cr, sw, mode.clone(), false) => {}
-        _ = pump(sr, cw, mode, true) => {}
+        _ = pump(cr, sw, mode.clone(), false, swallowed.clone()) => {}
+        _ = pump(sr, cw, mode, true, swallowed) => {}
     }
 }
 
@@ -95,6 +104,7 @@ async fn pump(
     mut to: tokio::net::tcp::OwnedWriteHalf,
     mode: Arc<Mutex<Mode>>,
     from_database: bool,
+    swallowed: Arc<AtomicUsize>,
 ) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
@@ -105,7 +115,10 @@ async fn pump(
         let now = *mode.lock().unwrap();
         match now {
             Mode::Reset => return,
-            Mode::BlackHole => continue,
+            Mode::BlackHole => {
+                swallowed.fetch_add(1, Ordering::SeqCst);
+                continue;
+            }
             Mode::Slow if from_database => tokio::time::sleep(LATENCY).await,
             Mode::Slow | Mode::Pass => {}
         }
@@ -273,5 +286,39 @@ async fn flt10_postgres_slow_resetting_or_black_holed_gets_bounded_answers_and_r
     recovers(&s, "after the second black hole").await;
     let (st, v) = s.call("GET", "secret/data/app", None).await;
     assert_eq!((st, &v["data"]["data"]["v"]), (StatusCode::OK, &json!(1)), "{v}");
+    drop(pg);
+}
+
+/// The connection a statement just used goes back to the pool by a ping; when the database goes
+/// silent before that ping is answered (and the bytes it sent are lost), the connection must not
+/// keep its place in the pool for ever. A pool of one makes a single lost place visible: the
+/// store stays unavailable until the place comes back.
+#[tokio::test(flavor = "current_thread")]
+async fn flt10_a_connection_that_goes_silent_on_its_way_back_to_the_pool_gives_its_place_up() {
+    let pg = OwnCluster::start();
+    let proxy = Proxy::start(pg.port).await;
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port);
+    let acquire_timeout = Duration::from_secs(2);
+    let pool = coffer::store::Pool { max_connections: 1, acquire_timeout, idle_timeout: Duration::from_secs(600) };
+    let store = coffer::store::open_with(&url, &pool).await.unwrap();
+    store.system_get("k").await.unwrap();
+    // On this single-threaded runtime the return of the connection (a spawned task) has not run
+    // yet: it runs once the test awaits, and the black hole swallows its ping.
+    proxy.set(Mode::BlackHole);
+    let start = Instant::now();
+    while proxy.swallowed.load(Ordering::SeqCst) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(10), "the connection never went back to the pool");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    proxy.set(Mode::Pass);
+    // The swallowed ping is never answered, even now. The place must come back after a bounded
+    // time (here the pool's acquire_timeout), and the store with it.
+    let start = Instant::now();
+    loop {
+        match store.system_get("k").await {
+            Ok(_) => break,
+            Err(e) => assert!(start.elapsed() < Duration::from_secs(20), "the pool's only place never came back: {e}"),
+        }
+    }
     drop(pg);
 }

@@ -3,19 +3,27 @@
 use async_trait::async_trait;
 use sqlx::{Postgres, Transaction};
 
+use super::conn::Bounded;
 use super::errors::{no_nul, PgResultExt};
 use crate::store::sql;
 use crate::store::stages::LabelTx;
 use crate::store::StoreResult;
 
 /// One transaction of a KV write or label move.
-pub struct PgLabels<'t>(pub &'t mut Transaction<'static, Postgres>);
+pub struct PgLabels<'t, 'c>(pub &'t mut Transaction<'c, Postgres>);
 
 #[async_trait]
-impl LabelTx for PgLabels<'_> {
+impl LabelTx for PgLabels<'_, '_> {
     async fn label(&mut self, mount: &str, path: &str, stage: &str) -> StoreResult<Option<i64>> {
         no_nul(&[stage])?;
-        sqlx::query_scalar(sql::LABEL_GET).bind(mount).bind(path).bind(stage).fetch_optional(&mut **self.0).await.pg()
+        sqlx::query_scalar(sql::LABEL_GET)
+            .bind(mount)
+            .bind(path)
+            .bind(stage)
+            .fetch_optional(&mut **self.0)
+            .bounded()
+            .await
+            .pg()
     }
 
     async fn set_label(&mut self, mount: &str, path: &str, stage: &str, version: i64) -> StoreResult<()> {
@@ -25,6 +33,7 @@ impl LabelTx for PgLabels<'_> {
             .bind(stage)
             .bind(version)
             .execute(&mut **self.0)
+            .bounded()
             .await
             .pg()?;
         Ok(())
@@ -36,6 +45,7 @@ impl LabelTx for PgLabels<'_> {
             .bind(path)
             .bind(stage)
             .execute(&mut **self.0)
+            .bounded()
             .await
             .pg()?
             .rows_affected();
@@ -49,6 +59,7 @@ impl LabelTx for PgLabels<'_> {
             .bind(path)
             .bind(token)
             .fetch_optional(&mut **self.0)
+            .bounded()
             .await
             .pg()
     }
@@ -68,6 +79,7 @@ impl LabelTx for PgLabels<'_> {
             .bind(version)
             .bind(digest)
             .execute(&mut **self.0)
+            .bounded()
             .await
             .pg()?;
         Ok(())

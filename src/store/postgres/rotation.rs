@@ -3,7 +3,9 @@
 //! `FOR UPDATE SKIP LOCKED`.
 
 use async_trait::async_trait;
+use sqlx::Connection;
 
+use super::conn::Bounded;
 use super::errors::{must_change, no_nul, PgResultExt};
 use super::{check_fence, PgStore};
 use crate::store::binds::BindRow;
@@ -24,7 +26,13 @@ fn cols_of(alias: &str) -> String {
 impl RotationStore for PgStore {
     async fn rotation_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<RotationRow>> {
         no_nul(&[mount_id, path])?;
-        sqlx::query_as(sql::ROTATION_GET).bind(mount_id).bind(path).fetch_optional(&self.pool).await.pg()
+        sqlx::query_as(sql::ROTATION_GET)
+            .bind(mount_id)
+            .bind(path)
+            .fetch_optional(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()
     }
 
     async fn rotation_insert(&self, r: &RotationRow) -> StoreResult<()> {
@@ -34,7 +42,8 @@ impl RotationStore for PgStore {
             .bind(&r.path)
             .bind_rotation_state(r)
             .bind(r.rev)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
+            .bounded()
             .await
             .pg()?;
         must_change(done.rows_affected())
@@ -42,7 +51,8 @@ impl RotationStore for PgStore {
 
     async fn rotation_update(&self, r: &RotationRow, fence: Option<&Fence>) -> StoreResult<()> {
         no_nul(&texts(r))?;
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         check_fence(&mut tx, fence).await?;
         let done = sqlx::query(sql::ROTATION_UPDATE)
             .bind_rotation_state(r)
@@ -50,20 +60,28 @@ impl RotationStore for PgStore {
             .bind(&r.path)
             .bind(r.rev)
             .execute(&mut *tx)
+            .bounded()
             .await
             .pg()?;
         must_change(done.rows_affected())?;
-        tx.commit().await.pg()
+        tx.commit().bounded().await.pg()
     }
 
     async fn rotation_delete(&self, mount_id: &str, path: &str, rev: i64, fence: Option<&Fence>) -> StoreResult<()> {
         no_nul(&[mount_id, path])?;
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         check_fence(&mut tx, fence).await?;
-        let done =
-            sqlx::query(sql::ROTATION_DELETE).bind(mount_id).bind(path).bind(rev).execute(&mut *tx).await.pg()?;
+        let done = sqlx::query(sql::ROTATION_DELETE)
+            .bind(mount_id)
+            .bind(path)
+            .bind(rev)
+            .execute(&mut *tx)
+            .bounded()
+            .await
+            .pg()?;
         must_change(done.rows_affected())?;
-        tx.commit().await.pg()
+        tx.commit().bounded().await.pg()
     }
 
     async fn rotation_claim_due(
@@ -73,9 +91,10 @@ impl RotationStore for PgStore {
         limit: i64,
         fence: &Fence,
     ) -> StoreResult<Vec<RotationRow>> {
-        let mut tx = self.begin().await?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
         check_fence(&mut tx, Some(fence)).await?;
-        sqlx::query(sql::ROTATION_RELEASE_STALE).bind(now).bind(fence.epoch).execute(&mut *tx).await.pg()?;
+        sqlx::query(sql::ROTATION_RELEASE_STALE).bind(now).bind(fence.epoch).execute(&mut *tx).bounded().await.pg()?;
         let rows: Vec<RotationRow> = sqlx::query_as(&format!(
             "with due as (select mount_id, path from kv_rotation where due_at <= $1 order by due_at limit $2 \
              for update skip locked) \
@@ -88,9 +107,10 @@ impl RotationStore for PgStore {
         .bind(claim_until)
         .bind(fence.epoch)
         .fetch_all(&mut *tx)
+        .bounded()
         .await
         .pg()?;
-        tx.commit().await.pg()?;
+        tx.commit().bounded().await.pg()?;
         Ok(rows)
     }
 }
