@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::store::bus::{Bus, Heard, Topic};
+use crate::store::bus::{Bus, Change, Heard, Topic};
 
 /// Runs the feed for one node: local changes go out over `bus`, and what other nodes publish is
 /// applied to `core`. Returns the two tasks.
@@ -12,9 +12,9 @@ pub fn spawn(core: Arc<super::Core>, bus: Arc<dyn Bus>, node: String) -> Vec<tok
     if let Some(mut local) = core.changes.connect() {
         let (bus, node) = (bus.clone(), node.clone());
         tasks.push(tokio::spawn(async move {
-            while let Some(topic) = local.recv().await {
-                if let Err(e) = bus.publish(&node, topic).await {
-                    tracing::warn!(error = %e, topic = topic.as_str(), "change feed: publish failed");
+            while let Some(change) = local.recv().await {
+                if let Err(e) = bus.publish(&node, &change).await {
+                    tracing::warn!(error = %e, change = %change.to_wire(), "change feed: publish failed");
                 }
             }
         }));
@@ -23,9 +23,28 @@ pub fn spawn(core: Arc<super::Core>, bus: Arc<dyn Bus>, node: String) -> Vec<tok
     tasks.push(tokio::spawn(async move { bus.listen(node, tx).await }));
     tasks.push(tokio::spawn(async move {
         while let Some(h) = heard.recv().await {
+            let cache = core.kv_cache.load_full();
             let topics: &[Topic] = match &h {
-                Heard::Changed(t) => std::slice::from_ref(t),
-                Heard::Everything => &Topic::ALL,
+                Heard::Changed(Change::Topic(t)) => std::slice::from_ref(t),
+                Heard::Changed(Change::Kv { mount_id, path }) => {
+                    if let Some(c) = &cache {
+                        c.drop_key(mount_id, path);
+                    }
+                    &[]
+                }
+                Heard::Everything => {
+                    // Subscribed again: what was missed is unknown, so the KV cache starts empty.
+                    if let Some(c) = &cache {
+                        c.set_serving(true);
+                    }
+                    &Topic::ALL
+                }
+                Heard::Lost => {
+                    if let Some(c) = &cache {
+                        c.set_serving(false);
+                    }
+                    &[]
+                }
             };
             for t in topics {
                 if let Err(e) = core.apply_remote(*t).await {

@@ -110,6 +110,9 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     };
     let (store, kv_cache) = crate::store::cache::wrap(store, &cache);
     let core = Core::new(store, seal, audit, limits.argon2_queue, registry::builtin());
+    if let Some(c) = &kv_cache {
+        c.announce_to(core.changes.clone());
+    }
     core.kv_cache.store(kv_cache);
     core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {

@@ -1,6 +1,6 @@
 //! The change bus between nodes that share one database: the topics that tell other nodes which
-//! per-node caches to drop (tokens, policies, mounts, keyring, audit devices, quotas), and the
-//! transport (PostgreSQL `LISTEN/NOTIFY`, in `pg`). A single-node store has none and the feed goes
+//! per-node caches to drop (tokens, policies, mounts, keyring, audit devices, quotas, and single
+//! KV secrets for the rows cache), and the transport (PostgreSQL `LISTEN/NOTIFY`, in `pg`). A single-node store has none and the feed goes
 //! nowhere; `core::feed` applies what a node hears.
 
 pub mod pg;
@@ -49,42 +49,90 @@ impl Topic {
     }
 }
 
+/// One change as it travels: a topic, or one KV secret (its cached rows must go).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Per-node state of a topic.
+    Topic(Topic),
+    /// The rows of one KV secret.
+    Kv {
+        /// The mount's id.
+        mount_id: String,
+        /// The secret's path in the mount.
+        path: String,
+    },
+}
+
+impl Change {
+    /// The wire form: the topic's name, or `kv:<mount id>:<path>`.
+    pub fn to_wire(&self) -> String {
+        match self {
+            Change::Topic(t) => t.as_str().to_string(),
+            Change::Kv { mount_id, path } => format!("kv:{mount_id}:{path}"),
+        }
+    }
+
+    /// Parses the wire form (mount ids hold no `:`; a path may).
+    pub fn parse(s: &str) -> Option<Change> {
+        match s.strip_prefix("kv:") {
+            Some(rest) => {
+                let (mount_id, path) = rest.split_once(':')?;
+                Some(Change::Kv { mount_id: mount_id.to_string(), path: path.to_string() })
+            }
+            None => Topic::parse(s).map(Change::Topic),
+        }
+    }
+}
+
 /// Where local changes are reported. Cheap to call on every change; one feed per core, shared
 /// by its clones.
 #[derive(Clone, Default)]
 pub struct Changes {
-    tx: Arc<OnceLock<UnboundedSender<Topic>>>,
+    tx: Arc<OnceLock<UnboundedSender<Change>>>,
 }
 
 impl Changes {
     /// Connects the feed; returns the receiving end for the broadcaster.
-    pub fn connect(&self) -> Option<UnboundedReceiver<Topic>> {
+    pub fn connect(&self) -> Option<UnboundedReceiver<Change>> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         self.tx.set(tx).ok().map(|()| rx)
     }
 
     /// Reports a local change (a no-op until connected).
     pub fn changed(&self, topic: Topic) {
+        self.send(Change::Topic(topic));
+    }
+
+    /// Reports a local write of one KV secret (a no-op until connected).
+    pub fn changed_kv(&self, mount_id: &str, path: &str) {
+        if self.tx.get().is_some() {
+            self.send(Change::Kv { mount_id: mount_id.to_string(), path: path.to_string() });
+        }
+    }
+
+    fn send(&self, change: Change) {
         if let Some(tx) = self.tx.get() {
-            let _ = tx.send(topic);
+            let _ = tx.send(change);
         }
     }
 }
 
 /// What a node hears from the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
     /// Another node changed this.
-    Changed(Topic),
+    Changed(Change),
     /// Messages may have been lost (a new or re-established subscription): drop everything.
     Everything,
+    /// The subscription is down: until [`Heard::Everything`], changes go unheard.
+    Lost,
 }
 
 /// A transport between the nodes that share one database.
 #[async_trait::async_trait]
 pub trait Bus: Send + Sync {
-    /// Tells the other nodes that `node` changed `topic`.
-    async fn publish(&self, node: &str, topic: Topic) -> Result<(), String>;
+    /// Tells the other nodes that `node` made `change`.
+    async fn publish(&self, node: &str, change: &Change) -> Result<(), String>;
     /// Delivers what other nodes publish into `out` until `out` closes, re-subscribing after
     /// a lost connection.
     async fn listen(&self, node: String, out: UnboundedSender<Heard>);
@@ -105,6 +153,21 @@ mod tests {
         let mut rx = c.clone().connect().unwrap();
         assert!(c.connect().is_none(), "connected once");
         c.changed(Topic::Policies);
-        assert_eq!(rx.try_recv().unwrap(), Topic::Policies);
+        assert_eq!(rx.try_recv().unwrap(), Change::Topic(Topic::Policies));
+        c.changed_kv("m1", "a:b/c");
+        assert_eq!(rx.try_recv().unwrap(), Change::Kv { mount_id: "m1".into(), path: "a:b/c".into() });
+    }
+
+    #[test]
+    fn changes_round_trip_on_the_wire() {
+        for c in [
+            Change::Topic(Topic::Mounts),
+            Change::Kv { mount_id: "0b7e".into(), path: "app/db:primary".into() },
+            Change::Kv { mount_id: "m".into(), path: String::new() },
+        ] {
+            assert_eq!(Change::parse(&c.to_wire()), Some(c));
+        }
+        assert_eq!(Change::parse("kv:no-path-separator"), None);
+        assert_eq!(Change::parse("nope"), None);
     }
 }

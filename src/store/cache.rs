@@ -18,11 +18,16 @@ const STRIPES: usize = 64;
 /// Bytes counted per entry and per version besides their strings and ciphertexts.
 const OVERHEAD: usize = 192;
 
+/// On a store several nodes share, an entry is served for at most this long: the bound on how
+/// stale a read can be when another node's change notice was lost on the way.
+pub const SHARED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the cache holds for one key: its metadata and the versions read so far.
 struct Entry {
     meta: KvMetadataRow,
     versions: Vec<KvVersionRow>,
     bytes: usize,
+    filled: std::time::Instant,
 }
 
 fn meta_bytes(m: &KvMetadataRow) -> usize {
@@ -82,6 +87,10 @@ pub struct Counts {
 /// The KV rows cache itself (shared by the store wrapper and the change feed).
 pub struct KvCache {
     budget: usize,
+    /// Entries older than this are not served (a store shared with other nodes).
+    max_age: Option<std::time::Duration>,
+    /// Where this node's writes are announced to the other nodes.
+    changes: std::sync::OnceLock<crate::store::bus::Changes>,
     state: Mutex<State>,
     hits: std::sync::atomic::AtomicU64,
     misses: std::sync::atomic::AtomicU64,
@@ -96,13 +105,25 @@ pub struct Ticket {
 impl KvCache {
     /// A cache of at most `budget` bytes (0: nothing is ever kept).
     pub fn new(budget: usize) -> Self {
+        Self::build(budget, None, true)
+    }
+
+    /// A cache for a store other nodes write too: it serves only once the change feed has
+    /// subscribed ([`KvCache::set_serving`]), and no entry older than [`SHARED_MAX_AGE`].
+    pub fn shared(budget: usize) -> Self {
+        Self::build(budget, Some(SHARED_MAX_AGE), false)
+    }
+
+    fn build(budget: usize, max_age: Option<std::time::Duration>, serving: bool) -> Self {
         KvCache {
             budget,
+            max_age,
+            changes: std::sync::OnceLock::new(),
             state: Mutex::new(State {
                 entries: LruCache::new_unbounded(),
                 bytes: 0,
                 generations: [0; STRIPES],
-                serving: true,
+                serving,
             }),
             hits: Default::default(),
             misses: Default::default(),
@@ -121,7 +142,7 @@ impl KvCache {
             if !st.serving {
                 None
             } else {
-                st.entries.get(&key(mount_id, path)).and_then(|e| {
+                st.entries.get(&key(mount_id, path)).filter(|e| !self.expired(e)).and_then(|e| {
                     let want = version.unwrap_or(e.meta.current_version);
                     e.versions.iter().find(|v| v.version == want).map(|v| (e.meta.clone(), Some(v.clone())))
                 })
@@ -132,6 +153,10 @@ impl KvCache {
             None => self.misses.fetch_add(1, Relaxed),
         };
         found
+    }
+
+    fn expired(&self, e: &Entry) -> bool {
+        self.max_age.is_some_and(|m| e.filled.elapsed() > m)
     }
 
     /// Taken before a store read whose answer may fill the cache.
@@ -153,10 +178,15 @@ impl KvCache {
         if !st.serving || st.generations.get(ticket.stripe).copied() != Some(ticket.generation) {
             return;
         }
-        let fresh = || Entry { meta: meta.clone(), versions: Vec::new(), bytes: meta_bytes(meta) };
+        let fresh = || Entry {
+            meta: meta.clone(),
+            versions: Vec::new(),
+            bytes: meta_bytes(meta),
+            filled: std::time::Instant::now(),
+        };
         let (mut entry, counted) = match st.entries.remove(&k) {
-            // Same metadata: the entry gains a version.
-            Some(e) if e.meta == *meta => {
+            // Same metadata (and not expired): the entry gains a version.
+            Some(e) if e.meta == *meta && !self.expired(&e) => {
                 let counted = e.bytes;
                 (e, counted)
             }
@@ -183,7 +213,20 @@ impl KvCache {
         }
     }
 
-    /// Drops a key (called by every KV write, before it is acknowledged).
+    /// Where this node's KV writes are announced (the core's change feed).
+    pub fn announce_to(&self, changes: crate::store::bus::Changes) {
+        let _ = self.changes.set(changes);
+    }
+
+    /// A KV write on this node: drops the key here, and tells the other nodes to drop it too.
+    pub fn written(&self, mount_id: &str, path: &str) {
+        self.drop_key(mount_id, path);
+        if let Some(c) = self.changes.get() {
+            c.changed_kv(mount_id, path);
+        }
+    }
+
+    /// Drops a key (a write here or on another node).
     pub fn drop_key(&self, mount_id: &str, path: &str) {
         let k = key(mount_id, path);
         let s = stripe(&k);
@@ -211,6 +254,11 @@ impl KvCache {
     pub fn set_serving(&self, serving: bool) {
         self.clear();
         self.state().serving = serving;
+    }
+
+    /// Whether reads are answered from the cache now.
+    pub fn is_serving(&self) -> bool {
+        self.state().serving
     }
 
     /// Hits, misses and what is held.
@@ -253,7 +301,10 @@ pub fn wrap(store: SharedStore, settings: &Settings) -> (SharedStore, Option<Arc
     if settings.size == 0 || (store.bus().is_some() && !settings.multi_node) {
         return (store, None);
     }
-    let cache = Arc::new(KvCache::new(settings.size));
+    let cache = Arc::new(match store.bus() {
+        Some(_) => KvCache::shared(settings.size),
+        None => KvCache::new(settings.size),
+    });
     (Arc::new(Cached::new(store, cache.clone())), Some(cache))
 }
 
@@ -271,7 +322,7 @@ impl Cached {
 
     fn dropping<T>(&self, mount_id: &str, path: &str, r: StoreResult<T>) -> StoreResult<T> {
         // Whatever the outcome (a failed commit may still have landed), the entry goes.
-        self.cache.drop_key(mount_id, path);
+        self.cache.written(mount_id, path);
         r
     }
 }

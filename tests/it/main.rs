@@ -29,6 +29,7 @@ mod jwt;
 mod keyring_crash;
 mod kv;
 mod kv_cache;
+mod kv_cache_cluster;
 mod listener_abuse;
 mod log_canary;
 mod malformed_writes;

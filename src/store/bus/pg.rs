@@ -10,7 +10,7 @@ use sqlx::PgPool;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::timeout;
 
-use super::{Bus, Heard, Topic};
+use super::{Bus, Change, Heard};
 use crate::store::postgres::conn::{Bounded, Conn, STATEMENT_BOUND};
 
 /// The notification channel.
@@ -35,11 +35,11 @@ impl PgBus {
 
 #[async_trait::async_trait]
 impl Bus for PgBus {
-    async fn publish(&self, node: &str, topic: Topic) -> Result<(), String> {
+    async fn publish(&self, node: &str, change: &Change) -> Result<(), String> {
         let mut c = Conn::acquire(&self.pool, self.back_within).await.map_err(|e| e.to_string())?;
         match sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
-            .bind(format!("{node}:{}", topic.as_str()))
+            .bind(format!("{node}:{}", change.to_wire()))
             .execute(&mut *c)
             .bounded()
             .await
@@ -82,12 +82,12 @@ impl Bus for PgBus {
             loop {
                 match listener.try_recv().await {
                     Ok(Some(n)) => {
-                        let Some((from, topic)) = n.payload().split_once(':') else { continue };
+                        let Some((from, change)) = n.payload().split_once(':') else { continue };
                         if from == node {
                             continue;
                         }
-                        if let Some(t) = Topic::parse(topic) {
-                            if out.send(Heard::Changed(t)).is_err() {
+                        if let Some(c) = Change::parse(change) {
+                            if out.send(Heard::Changed(c)).is_err() {
                                 return;
                             }
                         }
@@ -97,10 +97,16 @@ impl Bus for PgBus {
                     // something that changes in between, unheard.
                     Ok(None) => {
                         tracing::warn!("change feed: connection lost; re-subscribing");
+                        if out.send(Heard::Lost).is_err() {
+                            return;
+                        }
                         break;
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "change feed: receive failed; reconnecting");
+                        if out.send(Heard::Lost).is_err() {
+                            return;
+                        }
                         tokio::time::sleep(RETRY).await;
                         break;
                     }
