@@ -483,10 +483,7 @@ impl RawConfig {
         }
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
-                cache: crate::store::cache::Settings {
-                    size: self.cache.size.unwrap_or(crate::store::cache::DEFAULT_SIZE),
-                    multi_node: self.cache.multi_node.unwrap_or(false),
-                },
+                cache: self.cache.settings(),
                 outbound,
                 audit,
                 lease_ttl,
@@ -604,6 +601,24 @@ fn place(table: &mut toml::Table, key: env::EnvKey, value: toml::Value) {
     if let toml::Value::Table(t) = section {
         t.insert(key.key.to_string(), value);
     }
+}
+
+impl RawCache {
+    /// The validated settings (defaults for what is unset).
+    pub fn settings(&self) -> crate::store::cache::Settings {
+        crate::store::cache::Settings {
+            size: self.size.unwrap_or(crate::store::cache::DEFAULT_SIZE),
+            multi_node: self.multi_node.unwrap_or(false),
+        }
+    }
+}
+
+/// `[cache]` from the process environment alone (`COFFER_CACHE_SIZE`, `COFFER_CACHE_MULTI_NODE`):
+/// what `server --dev`, which reads no config file, honours.
+pub fn cache_from_env() -> Result<crate::store::cache::Settings, Vec<String>> {
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k.starts_with("COFFER_CACHE_")).collect();
+    let (raw, _) = RawConfig::from_sources("", &env)?;
+    Ok(raw.cache.settings())
 }
 
 /// Loads a config file, then the process environment, then `overrides`.

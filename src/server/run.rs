@@ -89,8 +89,15 @@ pub async fn dev(listen: SocketAddr, log_level: Option<String>, root_token_id: O
     let url = format!("sqlite://{}", dir.path().join("coffer.db").display());
     let store = store::open(&url).await.map_err(|e| e.to_string())?;
     let tcp = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let limits = Limits::default();
-    let mut running = super::start(store, SealKind::Shamir, Listener::Plain(tcp), limits).await?;
+    let cache = config::cache_from_env().map_err(|e| e.join("; "))?;
+    let options = super::Options {
+        seal: SealKind::Shamir,
+        limits: Limits::default(),
+        audit: Default::default(),
+        lease_ttl: super::DEFAULT_LEASE_TTL,
+        cache,
+    };
+    let mut running = super::start_with(store, Listener::Plain(tcp), options).await?;
     let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let creds = super::setup_dev(&running.core, root_token_id.map(SecretString::from)).await?;
     print_dev_banner(running.addr, &creds);
