@@ -25,6 +25,9 @@ pub const SHARED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5
 /// What the cache holds for one key: its metadata and the versions read so far.
 struct Entry {
     meta: KvMetadataRow,
+    /// The version a read that names none gets (the `current` label's, else the latest), once
+    /// such a read has been answered by the store: the cache never works it out by itself.
+    default: Option<i64>,
     versions: Vec<KvVersionRow>,
     bytes: usize,
     filled: std::time::Instant,
@@ -143,7 +146,7 @@ impl KvCache {
                 None
             } else {
                 st.entries.get(&key(mount_id, path)).filter(|e| !self.expired(e)).and_then(|e| {
-                    let want = version.unwrap_or(e.meta.current_version);
+                    let want = version.or(e.default)?;
                     e.versions.iter().find(|v| v.version == want).map(|v| (e.meta.clone(), Some(v.clone())))
                 })
             }
@@ -168,7 +171,7 @@ impl KvCache {
 
     /// Keeps what a store read answered, unless the key was written (or the cache cleared) since
     /// the ticket was taken.
-    pub fn fill(&self, ticket: Ticket, read: &KvRead) {
+    pub fn fill(&self, ticket: Ticket, asked: Option<i64>, read: &KvRead) {
         let (meta, Some(version)) = read else { return };
         if self.budget == 0 {
             return;
@@ -180,6 +183,7 @@ impl KvCache {
         }
         let fresh = || Entry {
             meta: meta.clone(),
+            default: None,
             versions: Vec::new(),
             bytes: meta_bytes(meta),
             filled: std::time::Instant::now(),
@@ -194,6 +198,9 @@ impl KvCache {
             None => (fresh(), 0),
         };
         st.bytes = st.bytes.saturating_sub(counted);
+        if asked.is_none() {
+            entry.default = Some(version.version);
+        }
         if !entry.versions.iter().any(|v| v.version == version.version) {
             entry.bytes += version_bytes(version);
             entry.versions.push(version.clone());
@@ -455,7 +462,7 @@ impl Store for Cached {
         let ticket = self.cache.ticket(mount_id, path);
         let read = self.inner.kv_read(mount_id, path, version).await?;
         if let Some(r) = &read {
-            self.cache.fill(ticket, r);
+            self.cache.fill(ticket, version, r);
         }
         Ok(read)
     }
@@ -697,19 +704,35 @@ mod tests {
         let ticket = c.ticket("m", "k");
         // The write lands (and drops the key) while the read is at the store.
         c.drop_key("m", "k");
-        c.fill(ticket, &read("m", "k", 1, 10));
+        c.fill(ticket, None, &read("m", "k", 1, 10));
         assert!(c.get("m", "k", None).is_none(), "an answer older than the write was kept");
         // A read that starts after the write fills.
         let ticket = c.ticket("m", "k");
-        c.fill(ticket, &read("m", "k", 2, 10));
+        c.fill(ticket, None, &read("m", "k", 2, 10));
         assert_eq!(c.get("m", "k", None).map(|(m, _)| m.current_version), Some(2));
         assert_eq!(c.get("m", "k", Some(2)).and_then(|(_, v)| v).map(|v| v.version), Some(2));
         assert!(c.get("m", "k", Some(1)).is_none(), "a version never read is not invented");
         // A clear also refuses fills of reads started before it.
         let ticket = c.ticket("m", "other");
         c.clear();
-        c.fill(ticket, &read("m", "other", 1, 10));
+        c.fill(ticket, None, &read("m", "other", 1, 10));
         assert!(c.get("m", "other", None).is_none());
+    }
+
+    #[test]
+    fn a_read_naming_no_version_is_answered_only_as_the_store_answered_it() {
+        let c = KvCache::new(1 << 20);
+        // Version 2 is the newest, read by number: a plain read is not worked out from it.
+        let t = c.ticket("m", "k");
+        c.fill(t, Some(2), &read("m", "k", 2, 10));
+        assert!(c.get("m", "k", None).is_none(), "the cache guessed the default version");
+        // The store answered a plain read with version 1 (the `current` label sits there).
+        let (meta, _) = read("m", "k", 2, 10);
+        let (_, v1) = read("m", "k", 1, 10);
+        let t = c.ticket("m", "k");
+        c.fill(t, None, &(meta, v1));
+        assert_eq!(c.get("m", "k", None).and_then(|(_, v)| v).map(|v| v.version), Some(1));
+        assert_eq!(c.get("m", "k", Some(2)).and_then(|(_, v)| v).map(|v| v.version), Some(2));
     }
 
     #[test]
@@ -718,7 +741,7 @@ mod tests {
         for i in 0..100 {
             let path = format!("k{i}");
             let t = c.ticket("m", &path);
-            c.fill(t, &read("m", &path, 1, 500));
+            c.fill(t, None, &read("m", &path, 1, 500));
         }
         let n = c.counts();
         assert!(n.bytes <= 4096, "{n:?}");
@@ -728,13 +751,13 @@ mod tests {
         assert!(c.get("m", "k0", None).is_none());
         // An entry larger than the whole budget is not kept.
         let t = c.ticket("m", "big");
-        c.fill(t, &read("m", "big", 1, 10_000));
+        c.fill(t, None, &read("m", "big", 1, 10_000));
         assert!(c.get("m", "big", None).is_none());
         assert!(c.counts().bytes <= 4096);
         // A cache of size 0 keeps nothing.
         let off = KvCache::new(0);
         let t = off.ticket("m", "k");
-        off.fill(t, &read("m", "k", 1, 1));
+        off.fill(t, None, &read("m", "k", 1, 1));
         assert_eq!(off.counts().entries, 0);
     }
 
@@ -742,15 +765,15 @@ mod tests {
     fn while_not_serving_nothing_is_answered_or_kept() {
         let c = KvCache::new(1 << 20);
         let t = c.ticket("m", "k");
-        c.fill(t, &read("m", "k", 1, 10));
+        c.fill(t, None, &read("m", "k", 1, 10));
         c.set_serving(false);
         assert!(c.get("m", "k", None).is_none());
         let t = c.ticket("m", "k");
-        c.fill(t, &read("m", "k", 1, 10));
+        c.fill(t, None, &read("m", "k", 1, 10));
         assert_eq!(c.counts().entries, 0);
         c.set_serving(true);
         let t = c.ticket("m", "k");
-        c.fill(t, &read("m", "k", 1, 10));
+        c.fill(t, None, &read("m", "k", 1, 10));
         assert!(c.get("m", "k", None).is_some());
     }
 }

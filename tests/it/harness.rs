@@ -45,6 +45,23 @@ impl TestServer {
         s
     }
 
+    /// A dev server without the KV cache, for tests that change the database behind the server's
+    /// back (a cache would keep answering what it read before).
+    pub async fn dev_uncached() -> Self {
+        let options = server::Options {
+            seal: SealKind::Shamir,
+            limits: limits(),
+            audit: Default::default(),
+            lease_ttl: server::DEFAULT_LEASE_TTL,
+            cache: coffer::store::cache::Settings { size: 0, multi_node: false },
+        };
+        let mut s = Self::start_opts(tempfile::tempdir().unwrap(), options).await;
+        let core = s.running.as_ref().unwrap().core.clone();
+        server::setup_dev(&core, Some(SecretString::from("root".to_string()))).await.unwrap();
+        s.token = "root".into();
+        s
+    }
+
     /// A dev-mode server with the given root token and limits.
     pub async fn dev_with(root: &str, limits: Limits) -> Self {
         let mut s = Self::start_with(SealKind::Shamir, limits).await;

@@ -114,3 +114,23 @@ async fn size_zero_turns_the_cache_off() {
     s.write("secret/data/app", json!({"v": 1})).await;
     assert_eq!(s.read("secret/data/app").await, json!({"v": 1}));
 }
+
+#[tokio::test]
+async fn a_plain_read_follows_the_current_label_not_the_newest_version() {
+    let s = TestServer::dev().await;
+    s.write("secret/data/db", json!({"password": "one"})).await;
+    // Version 2 is written as `pending`: `current` stays on version 1.
+    let body = json!({"data": {"password": "two"}, "options": {"stages": ["pending"]}});
+    let (st, v) = s.call("PUT", "secret/data/db", Some(body)).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // Warm the cache with version 2 by number, then read with no version: still version 1.
+    assert_eq!(s.read("secret/data/db?version=2").await, json!({"password": "two"}));
+    for _ in 0..3 {
+        assert_eq!(s.read("secret/data/db").await, json!({"password": "one"}));
+    }
+    // Moving `current` is seen by the very next plain read.
+    let mv = json!({"stage": "current", "move_to_version": 2, "remove_from_version": 1});
+    assert_eq!(s.call("POST", "secret/stages/db", Some(mv)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(s.read("secret/data/db").await, json!({"password": "two"}));
+    assert_eq!(s.read("secret/data/db").await, json!({"password": "two"}));
+}

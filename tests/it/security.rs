@@ -147,7 +147,8 @@ fn assert_opaque_500(what: &str, st: StatusCode, v: &Value, values: &[&str]) {
 
 #[tokio::test]
 async fn swapped_ciphertexts_do_not_decrypt() {
-    let s = TestServer::dev().await;
+    // The rows are changed in the database under the running server: no KV cache in between.
+    let s = TestServer::dev_uncached().await;
     let a = format!("AAA{}", random_text(20));
     let b = format!("BBB{}", random_text(20));
     s.write("secret/data/a", json!({"v": a})).await;

@@ -991,8 +991,13 @@ async fn kv_stages(s: SharedStore) {
         WriteOutcome::Written { abandoned: false }
     );
     assert_eq!(labels(s.kv_stages("st", "k").await.unwrap()), "current=1,pending=2");
-    // Reads without a version return `current`, not the newest.
+    // Reads without a version return `current`, not the newest (also once the newest was read
+    // by number, and read again: a cache must not work the answer out from the metadata).
     assert_eq!(s.kv_read("st", "k", None).await.unwrap().unwrap().1.unwrap().version, 1);
+    assert_eq!(s.kv_read("st", "k", Some(2)).await.unwrap().unwrap().1.unwrap().version, 2);
+    for _ in 0..2 {
+        assert_eq!(s.kv_read("st", "k", None).await.unwrap().unwrap().1.unwrap().version, 1);
+    }
     // Rule 7 and rule 9, with nothing written.
     assert_eq!(staged_write(&s, 3, &["pending"], Some(("t", b"d2")), 10).await, WriteOutcome::Replayed(2));
     assert_eq!(staged_write(&s, 3, &["pending"], Some(("t", b"other")), 10).await, WriteOutcome::TokenReused);
