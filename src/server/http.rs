@@ -194,10 +194,15 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
     // Rate-limit quotas count every request, before its token or body is looked at.
     state.core.rate_limits.check(&logical.path, client)?;
     let max = state.limits.max_request_size;
-    // SEC-35: the token is checked from the headers before a byte of the body is read.
-    let limit = match admit::admit(&state.core, &logical.path, operation, logical.token.as_ref(), client, max).await {
-        admit::Admission::Read(limit) => limit,
-        admit::Admission::Refuse => return Ok(Incoming::Refused(logical)),
+    // SEC-35: the token is checked from the headers before a byte of the body is read. A request
+    // that has no body (most reads) has nothing to protect: the pipeline checks its token once.
+    let limit = if axum::body::HttpBody::is_end_stream(&body) {
+        0
+    } else {
+        match admit::admit(&state.core, &logical.path, operation, logical.token.as_ref(), client, max).await {
+            admit::Admission::Read(limit) => limit,
+            admit::Admission::Refuse => return Ok(Incoming::Refused(logical)),
+        }
     };
     let declared =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
