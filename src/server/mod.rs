@@ -109,6 +109,10 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
     let (store, kv_cache) = crate::store::cache::wrap(store, &cache);
+    match &kv_cache {
+        Some(_) => tracing::info!(bytes = cache.size, multi_node = cache.multi_node, "KV rows cache on"),
+        None => tracing::info!("KV rows cache off"),
+    }
     let core = Core::new(store, seal, audit, limits.argon2_queue, registry::builtin());
     if let Some(c) = &kv_cache {
         c.announce_to(core.changes.clone());
