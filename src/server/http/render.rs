@@ -17,11 +17,28 @@ fn with_headers(status: StatusCode, body: Body) -> HttpResponse {
     resp
 }
 
+fn internal() -> HttpResponse {
+    with_headers(StatusCode::INTERNAL_SERVER_ERROR, Body::from(r#"{"errors":["internal error"]}"#))
+}
+
 fn json_body(status: StatusCode, v: &Value) -> HttpResponse {
     match serde_json::to_vec(v) {
         Ok(bytes) => with_headers(status, Body::from(bytes)),
-        Err(_) => with_headers(StatusCode::INTERNAL_SERVER_ERROR, Body::from(r#"{"errors":["internal error"]}"#)),
+        Err(_) => internal(),
     }
+}
+
+/// Vault's response envelope, fields in sorted order (as a `serde_json::Map` writes them).
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    auth: Option<&'a Value>,
+    data: Option<&'a Value>,
+    lease_duration: i64,
+    lease_id: &'a str,
+    renewable: bool,
+    request_id: &'a str,
+    warnings: Option<&'a [String]>,
+    wrap_info: Option<()>,
 }
 
 /// Renders a successful logical response.
@@ -43,12 +60,32 @@ pub fn response(request_id: &str, r: Response) -> HttpResponse {
                 "auth": null,
             }),
         ),
-        Response::Envelope { status, data, warnings, auth, repeat_top_level, lease } => {
+        Response::Envelope { status, data, warnings, auth, repeat_top_level: false, lease } => {
+            // Written straight from borrowed fields (no map built); keys in the order a sorted
+            // map gives, so the bytes are the same as the general path's below.
+            let (lease_id, renewable, lease_duration) = match &lease {
+                Some(l) => (l.id.as_str(), l.renewable, l.duration),
+                None => ("", false, 0),
+            };
+            let envelope = Envelope {
+                auth: auth.as_ref(),
+                data: data.as_ref(),
+                lease_duration,
+                lease_id,
+                renewable,
+                request_id,
+                warnings: (!warnings.is_empty()).then_some(warnings.as_slice()),
+                wrap_info: None,
+            };
+            match serde_json::to_vec(&envelope) {
+                Ok(bytes) => with_headers(status, Body::from(bytes)),
+                Err(_) => internal(),
+            }
+        }
+        Response::Envelope { status, data, warnings, auth, repeat_top_level: true, lease } => {
             let mut env = Map::new();
-            if repeat_top_level {
-                if let Some(Value::Object(d)) = &data {
-                    env.extend(d.iter().map(|(k, v)| (k.clone(), v.clone())));
-                }
+            if let Some(Value::Object(d)) = &data {
+                env.extend(d.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             env.insert("request_id".into(), json!(request_id));
             let (lease_id, renewable, duration) = match lease {
@@ -77,4 +114,36 @@ pub fn error(e: &ApiError) -> HttpResponse {
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body(r: HttpResponse) -> String {
+        String::from_utf8(r.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_envelope_is_written_as_the_sorted_map_would_write_it() {
+        let lease = crate::base::logical::LeaseInfo { id: "db/creds/x/1".into(), duration: 60, renewable: true };
+        for (data, warnings, auth, lease) in [
+            (Some(json!({"data": {"v": "é\"\n"}, "metadata": {"version": 1}})), vec![], None, None),
+            (None, vec!["careful".to_string()], Some(json!({"client_token": "t"})), Some(lease.clone())),
+        ] {
+            let expected = json!({
+                "request_id": "rid",
+                "lease_id": lease.as_ref().map_or("", |l| l.id.as_str()),
+                "renewable": lease.as_ref().is_some_and(|l| l.renewable),
+                "lease_duration": lease.as_ref().map_or(0, |l| l.duration),
+                "data": data.clone().unwrap_or(Value::Null),
+                "wrap_info": null,
+                "warnings": if warnings.is_empty() { Value::Null } else { json!(warnings) },
+                "auth": auth.clone().unwrap_or(Value::Null),
+            });
+            let r = Response::Envelope { status: StatusCode::OK, data, warnings, auth, repeat_top_level: false, lease };
+            assert_eq!(body(response("rid", r)).await, serde_json::to_string(&expected).unwrap());
+        }
+    }
 }
