@@ -72,6 +72,11 @@ struct State {
     generations: [u64; STRIPES],
     /// Off while the change feed is down (another node's writes would go unheard).
     serving: bool,
+    /// Each KV mount's settings, read before every write (single-node stores only; a few bytes
+    /// per mount, outside the budget).
+    configs: std::collections::HashMap<String, KvConfigRow>,
+    /// Bumped by every settings write and every clear.
+    config_generation: u64,
 }
 
 /// Counters for the figures (`sys/metrics` later).
@@ -127,6 +132,8 @@ impl KvCache {
                 bytes: 0,
                 generations: [0; STRIPES],
                 serving,
+                configs: Default::default(),
+                config_generation: 0,
             }),
             hits: Default::default(),
             misses: Default::default(),
@@ -246,9 +253,44 @@ impl KvCache {
         }
     }
 
+    /// A KV mount's settings, if held. Only on a single-node store: another node's settings
+    /// writes are not announced.
+    pub fn config(&self, mount_id: &str) -> Option<KvConfigRow> {
+        if self.max_age.is_some() {
+            return None;
+        }
+        self.state().configs.get(mount_id).cloned()
+    }
+
+    /// Taken before a settings read from the store.
+    pub fn config_ticket(&self) -> u64 {
+        self.state().config_generation
+    }
+
+    /// Keeps a mount's settings as read, unless settings were written (or the cache cleared)
+    /// since `ticket`.
+    pub fn config_fill(&self, ticket: u64, mount_id: &str, row: &KvConfigRow) {
+        if self.max_age.is_some() || self.budget == 0 {
+            return;
+        }
+        let mut st = self.state();
+        if st.config_generation == ticket {
+            st.configs.insert(mount_id.to_string(), row.clone());
+        }
+    }
+
+    /// A mount's settings were written.
+    pub fn config_written(&self, mount_id: &str) {
+        let mut st = self.state();
+        st.config_generation += 1;
+        st.configs.remove(mount_id);
+    }
+
     /// Drops everything (seal, a mount removed, a restore, messages from other nodes lost).
     pub fn clear(&self) {
         let mut st = self.state();
+        st.config_generation += 1;
+        st.configs.clear();
         for g in st.generations.iter_mut() {
             *g += 1;
         }
@@ -448,11 +490,19 @@ impl Store for Cached {
     }
 
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
-        self.inner.kv_config_get(mount_id).await
+        if let Some(c) = self.cache.config(mount_id) {
+            return Ok(c);
+        }
+        let ticket = self.cache.config_ticket();
+        let c = self.inner.kv_config_get(mount_id).await?;
+        self.cache.config_fill(ticket, mount_id, &c);
+        Ok(c)
     }
 
     async fn kv_config_put(&self, mount_id: &str, c: &KvConfigRow) -> StoreResult<()> {
-        self.inner.kv_config_put(mount_id, c).await
+        let r = self.inner.kv_config_put(mount_id, c).await;
+        self.cache.config_written(mount_id);
+        r
     }
 
     async fn kv_read(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
@@ -733,6 +783,26 @@ mod tests {
         c.fill(t, None, &(meta, v1));
         assert_eq!(c.get("m", "k", None).and_then(|(_, v)| v).map(|v| v.version), Some(1));
         assert_eq!(c.get("m", "k", Some(2)).and_then(|(_, v)| v).map(|v| v.version), Some(2));
+    }
+
+    #[test]
+    fn mount_settings_are_kept_on_one_node_only_and_never_over_a_newer_write() {
+        let c = KvCache::new(1 << 20);
+        let row = KvConfigRow { max_versions: 3, ..Default::default() };
+        let t = c.config_ticket();
+        c.config_written("m");
+        c.config_fill(t, "m", &KvConfigRow::default());
+        assert_eq!(c.config("m"), None, "a read older than the write was kept");
+        let t = c.config_ticket();
+        c.config_fill(t, "m", &row);
+        assert_eq!(c.config("m"), Some(row.clone()));
+        c.clear();
+        assert_eq!(c.config("m"), None);
+        // A store other nodes write: their settings writes are not announced, so none are kept.
+        let shared = KvCache::shared(1 << 20);
+        let t = shared.config_ticket();
+        shared.config_fill(t, "m", &row);
+        assert_eq!(shared.config("m"), None);
     }
 
     #[test]
