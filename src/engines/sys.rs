@@ -65,36 +65,37 @@ impl Engine for System {
     }
 
     async fn handle(&self, call: Call<'_>, req: Request) -> Result<Response, ApiError> {
+        let core = call.host.whole_core()?;
         let path = call.path.trim_end_matches('/');
         let op = req.operation;
         let write = op.is_write();
         match path {
-            "seal" if write => seal_api::seal(call.host.whole_core()?).await,
+            "seal" if write => seal_api::seal(core).await,
             "policies/acl" if op == Operation::List => policies::list(&call, false).await,
-            "policies/password" => password_policies::list(call.host.whole_core()?, op).await,
+            "policies/password" => password_policies::list(core, op).await,
             "policy" if op == Operation::Read || op == Operation::List => policies::list(&call, true).await,
             "capabilities" if write => policies::capabilities(&call, &req).await,
             "capabilities-self" if write => policies::capabilities_self(&call, &req).await,
             "capabilities-accessor" if write => policies::capabilities_accessor(&call, &req).await,
-            "mounts" if op == Operation::Read => mounts::list(call.host.whole_core()?, "mounts"),
-            "auth" if op == Operation::Read => mounts::list(call.host.whole_core()?, "auth"),
-            "config/outbound" => outbound_api::handle(call.host.whole_core()?, &req).await,
-            "key-status" if op == Operation::Read => keys::status(call.host.whole_core()?),
-            "audit" if op == Operation::Read => audit_api::list(call.host.whole_core()?),
-            "ha-status" if op == Operation::Read => ha::status(call.host.whole_core()?).await,
-            "rotate" | "rotate/keyring" if write => keys::rotate(call.host.whole_core()?).await,
+            "mounts" if op == Operation::Read => mounts::list(core, "mounts"),
+            "auth" if op == Operation::Read => mounts::list(core, "auth"),
+            "config/outbound" => outbound_api::handle(core, &req).await,
+            "key-status" if op == Operation::Read => keys::status(core),
+            "audit" if op == Operation::Read => audit_api::list(core),
+            "ha-status" if op == Operation::Read => ha::status(core).await,
+            "rotate" | "rotate/keyring" if write => keys::rotate(core).await,
             "rotate/config" | "rotate/keyring/config" if op == Operation::Read => keys::rotate_config(),
             "wrapping/wrap" if write => match req.wrap_ttl {
                 Some(_) => Ok(Response::data(serde_json::Value::Object(req.data))),
                 None => Err(ApiError::bad_request("endpoint requires response wrapping to be used")),
             },
             "wrapping/unwrap" if write => match params::str_field(&req.data, "token")? {
-                Some(t) => crate::core::wrapping::unwrap_token(call.host.whole_core()?, t).await,
-                None => crate::core::wrapping::unwrap(call.host.whole_core()?, call.token).await,
+                Some(t) => crate::core::wrapping::unwrap_token(core, t).await,
+                None => crate::core::wrapping::unwrap(core, call.token).await,
             },
             "wrapping/rewrap" if write => {
                 let t = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-                crate::core::wrapping::rewrap(call.host.whole_core()?, t).await
+                crate::core::wrapping::rewrap(core, t).await
             }
             _ => {
                 if let Some(rest) = path.strip_prefix("leases/") {
@@ -103,28 +104,28 @@ impl Engine for System {
                     }
                     Err(ApiError::unsupported_path())
                 } else if path == "quotas/rate-limit" && op == Operation::List {
-                    crate::core::rate_limit::list(call.host.whole_core()?).await
+                    crate::core::rate_limit::list(core).await
                 } else if let Some(name) = path.strip_prefix("quotas/rate-limit/") {
-                    crate::core::rate_limit::endpoint(call.host.whole_core()?, name, &req).await
+                    crate::core::rate_limit::endpoint(core, name, &req).await
                 } else if path == "quotas/lease-count" || path.starts_with("quotas/lease-count/") {
                     let rest = path.trim_start_matches("quotas/lease-count").trim_start_matches('/');
                     leases_api::quotas(&call, rest, &req).await
                 } else if let Some(rest) = path.strip_prefix("audit/") {
-                    audit_api::device(call.host.whole_core()?, rest, &req).await
+                    audit_api::device(core, rest, &req).await
                 } else if let Some(name) = path.strip_prefix("audit-hash/") {
-                    audit_api::hash(call.host.whole_core()?, name, &req)
+                    audit_api::hash(core, name, &req)
                 } else if let Some(p) = path.strip_prefix("mounts/") {
-                    mounts::mount_path(call.host.whole_core()?, "mounts", p, &req).await
+                    mounts::mount_path(core, "mounts", p, &req).await
                 } else if let Some(p) = path.strip_prefix("auth/") {
-                    mounts::mount_path(call.host.whole_core()?, "auth", p, &req).await
+                    mounts::mount_path(core, "auth", p, &req).await
                 } else if let Some(name) = path.strip_prefix("policies/acl/") {
                     policies::policy(&call, name, &req, false).await
                 } else if let Some(rest) = path.strip_prefix("policies/password/") {
-                    password_policies::handle(call.host.whole_core()?, rest, &req).await
+                    password_policies::handle(core, rest, &req).await
                 } else if let Some(name) = path.strip_prefix("policy/") {
                     policies::policy(&call, name, &req, true).await
                 } else if let Some(p) = path.strip_prefix("internal/ui/mounts/") {
-                    mounts::ui_mount(call.host.whole_core()?, p, op)
+                    mounts::ui_mount(core, p, op)
                 } else {
                     Err(ApiError::unsupported_path())
                 }
@@ -137,7 +138,8 @@ impl Engine for System {
         match path.strip_prefix("policies/acl/").or_else(|| path.strip_prefix("policy/")) {
             Some(name) => {
                 let name = crate::core::policy_store::checked_name(name)?;
-                Ok(call.host.whole_core()?.policies.read(&call.host.whole_core()?.store, &name).await?.is_some())
+                let core = call.host.whole_core()?;
+                Ok(core.policies.read(&core.store, &name).await?.is_some())
             }
             None => Ok(true),
         }

@@ -41,6 +41,7 @@ fn string_meta(data: &Map<String, Value>) -> Result<Map<String, Value>, ApiError
 /// creator's (or within the role's allow-list), `period`, `no_parent` and an `explicit_max_ttl`
 /// past the creator's own need sudo, and the creator's `bound_cidrs` carry over.
 pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> Result<Response, ApiError> {
+    let core = call.host.whole_core()?;
     let d = &req.data;
     let caller = call.token;
     // A use-limited token would escape its count through children (Vault's rule). The use this
@@ -65,7 +66,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
     if no_parent && !orphan_path && !role.as_ref().is_some_and(|r| r.orphan) && !privileged {
         return Err(ApiError::bad_request("root or sudo privileges required to create orphan token"));
     }
-    let now = call.host.whole_core()?.clock.now();
+    let now = core.clock.now();
     let policies = token_policies(d, caller, role.as_ref(), privileged)?;
     let period = lesser(requested_period(d, privileged)?, role.as_ref().map_or(0, |r| r.token_period));
     let explicit_max = explicit_max_ttl(d, caller, role.as_ref(), privileged, now.timestamp())?;
@@ -98,7 +99,7 @@ pub async fn create(call: &Call<'_>, req: &Request, role_name: Option<&str>) -> 
         // A child acts for the same login identity as its parent (orphans start without one).
         identity: if orphan { None } else { caller.identity.clone() },
     };
-    let (token, entry) = call.host.whole_core()?.tokens.create(&call.host.whole_core()?.store, new, now).await?;
+    let (token, entry) = core.tokens.create(&core.store, new, now).await?;
     Ok(Response::Envelope {
         status: http::StatusCode::OK,
         data: None,

@@ -30,15 +30,10 @@ fn auth_response(auth: serde_json::Value, warnings: Vec<String>) -> Response {
 
 /// The token named by `token` in the body, or the caller when absent.
 async fn target(call: &Call<'_>, req: &Request) -> Result<(Option<String>, TokenEntry), ApiError> {
+    let core = call.host.whole_core()?;
     match params::str_field(&req.data, "token")?.filter(|t| !t.is_empty()) {
         Some(t) => {
-            let e = call
-                .host
-                .whole_core()?
-                .tokens
-                .find(&call.host.whole_core()?.store, t, call.host.whole_core()?.clock.now())
-                .await?
-                .ok_or_else(bad_token)?;
+            let e = core.tokens.find(&core.store, t, core.clock.now()).await?.ok_or_else(bad_token)?;
             Ok((Some(t.to_string()), (*e).clone()))
         }
         None => Ok((req.token.as_ref().map(|t| t.expose_secret().to_string()), call.token.clone())),
@@ -61,14 +56,10 @@ async fn within_callers_tree(call: &Call<'_>, target: &TokenRow) -> Result<bool,
 /// The stored row of the token behind `accessor`, if the caller may act on it (unparsed, so that
 /// a token whose stored JSON is corrupt can still be revoked).
 async fn by_accessor(call: &Call<'_>, req: &Request) -> Result<Option<TokenRow>, ApiError> {
+    let core = call.host.whole_core()?;
     let accessor =
         params::str_field(&req.data, "accessor")?.ok_or_else(|| ApiError::bad_request("missing accessor"))?;
-    let found = call
-        .host
-        .whole_core()?
-        .tokens
-        .find_row_by_accessor(&call.host.whole_core()?.store, accessor, call.host.whole_core()?.clock.now())
-        .await?;
+    let found = core.tokens.find_row_by_accessor(&core.store, accessor, core.clock.now()).await?;
     match found {
         Some(t) if call.sudo || within_callers_tree(call, &t).await? => Ok(Some(t)),
         Some(_) => Err(ApiError::permission_denied()),
@@ -102,60 +93,59 @@ fn increment(req: &Request) -> Result<Option<i64>, ApiError> {
 
 /// `auth/token/renew-self`.
 pub async fn renew_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = call.host.whole_core()?.clock.now();
-    let (t, w) =
-        call.host.whole_core()?.tokens.renew(&call.host.whole_core()?.store, call.token, increment(req)?, now).await?;
+    let core = call.host.whole_core()?;
+    let now = core.clock.now();
+    let (t, w) = core.tokens.renew(&core.store, call.token, increment(req)?, now).await?;
     let id = req.token.as_ref().map(|t| t.expose_secret());
     Ok(auth_response(t.auth_block(id, now), w))
 }
 
 /// `auth/token/renew` with `token`.
 pub async fn renew(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = call.host.whole_core()?.clock.now();
+    let core = call.host.whole_core()?;
+    let now = core.clock.now();
     let (id, t) = target(call, req).await?;
-    let (t, w) = call.host.whole_core()?.tokens.renew(&call.host.whole_core()?.store, &t, increment(req)?, now).await?;
+    let (t, w) = core.tokens.renew(&core.store, &t, increment(req)?, now).await?;
     Ok(auth_response(t.auth_block(id.as_deref(), now), w))
 }
 
 /// `auth/token/renew-accessor`.
 pub async fn renew_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
-    let now = call.host.whole_core()?.clock.now();
+    let core = call.host.whole_core()?;
+    let now = core.clock.now();
     let t =
         TokenEntry::from_row(by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?)?;
-    let (t, w) = call.host.whole_core()?.tokens.renew(&call.host.whole_core()?.store, &t, increment(req)?, now).await?;
+    let (t, w) = core.tokens.renew(&core.store, &t, increment(req)?, now).await?;
     Ok(auth_response(t.auth_block(None, now), w))
 }
 
 /// `auth/token/revoke-self`.
 pub async fn revoke_self(call: &Call<'_>) -> Result<Response, ApiError> {
-    let tree = call.host.whole_core()?.tokens.revoke_tree(&call.host.whole_core()?.store, &call.token.row.hash).await?;
-    crate::core::leases::revoke_for_tokens(call.host.whole_core()?, &tree).await;
+    let core = call.host.whole_core()?;
+    let tree = core.tokens.revoke_tree(&core.store, &call.token.row.hash).await?;
+    crate::core::leases::revoke_for_tokens(core, &tree).await;
     Ok(Response::NoContent)
 }
 
 /// `auth/token/revoke` with `token`: 204 even for an unknown token (a token whose stored JSON is
 /// corrupt can still be revoked).
 pub async fn revoke(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let core = call.host.whole_core()?;
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    if let Some(t) = call
-        .host
-        .whole_core()?
-        .tokens
-        .find_row(&call.host.whole_core()?.store, token, call.host.whole_core()?.clock.now())
-        .await?
-    {
-        let tree = call.host.whole_core()?.tokens.revoke_tree(&call.host.whole_core()?.store, &t.hash).await?;
-        crate::core::leases::revoke_for_tokens(call.host.whole_core()?, &tree).await;
+    if let Some(t) = core.tokens.find_row(&core.store, token, core.clock.now()).await? {
+        let tree = core.tokens.revoke_tree(&core.store, &t.hash).await?;
+        crate::core::leases::revoke_for_tokens(core, &tree).await;
     }
     Ok(Response::NoContent)
 }
 
 /// `auth/token/revoke-accessor`.
 pub async fn revoke_accessor(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let core = call.host.whole_core()?;
     match by_accessor(call, req).await? {
         Some(t) => {
-            let tree = call.host.whole_core()?.tokens.revoke_tree(&call.host.whole_core()?.store, &t.hash).await?;
-            crate::core::leases::revoke_for_tokens(call.host.whole_core()?, &tree).await;
+            let tree = core.tokens.revoke_tree(&core.store, &t.hash).await?;
+            crate::core::leases::revoke_for_tokens(core, &tree).await;
             Ok(Response::NoContent)
         }
         None => Ok(Response::Envelope {
@@ -171,19 +161,14 @@ pub async fn revoke_accessor(call: &Call<'_>, req: &Request) -> Result<Response,
 
 /// `auth/token/revoke-orphan` (sudo): the children survive as orphans.
 pub async fn revoke_orphan(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
+    let core = call.host.whole_core()?;
     if !call.sudo {
         return Err(ApiError::permission_denied());
     }
     let token = params::str_field(&req.data, "token")?.ok_or_else(|| ApiError::bad_request("missing token"))?;
-    if let Some(t) = call
-        .host
-        .whole_core()?
-        .tokens
-        .find_row(&call.host.whole_core()?.store, token, call.host.whole_core()?.clock.now())
-        .await?
-    {
-        let revoked = call.host.whole_core()?.tokens.revoke_orphan(&call.host.whole_core()?.store, &t.hash).await?;
-        crate::core::leases::revoke_for_tokens(call.host.whole_core()?, &revoked).await;
+    if let Some(t) = core.tokens.find_row(&core.store, token, core.clock.now()).await? {
+        let revoked = core.tokens.revoke_orphan(&core.store, &t.hash).await?;
+        crate::core::leases::revoke_for_tokens(core, &revoked).await;
     }
     Ok(Response::NoContent)
 }

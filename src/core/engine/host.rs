@@ -26,8 +26,8 @@ use crate::crypto::password_hash::Hashing;
 use crate::store::Fence;
 
 /// Mount types whose engines are the core's own faces and get the whole core (`sys/`,
-/// `auth/token/`, `cubbyhole/`); none of them can be mounted by a user.
-const CORE_FACES: [&str; 3] = ["system", "token", "cubbyhole"];
+/// `auth/token/`); neither can be mounted by a user. (`cubbyhole/` lives in the core itself.)
+const CORE_FACES: [&str; 2] = ["system", "token"];
 
 /// One engine's view of the server while it serves `mount`.
 #[derive(Clone, Copy)]
@@ -92,7 +92,7 @@ impl<'a> Host<'a> {
         self.core
     }
 
-    /// The whole core, for the core's own faces only (`sys/`, `auth/token/`, `cubbyhole/`); any
+    /// The whole core, for the core's own faces only (`sys/`, `auth/token/`); any
     /// other engine gets a 500. The architecture test also keeps the call out of other engines.
     pub fn whole_core(&self) -> Result<&'a Core, ApiError> {
         if CORE_FACES.contains(&self.mount.row.kind.as_str()) {

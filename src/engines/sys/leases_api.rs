@@ -98,9 +98,10 @@ fn tidy(core: &crate::core::Core) -> Response {
 
 /// Routes `sys/quotas/lease-count[/<name>]`.
 pub async fn quotas(call: &Call<'_>, rest: &str, req: &Request) -> Result<Response, ApiError> {
+    let core = call.host.whole_core()?;
     match rest {
-        "" if req.operation == Operation::List => leases::quota::list(call.host.whole_core()?).await,
+        "" if req.operation == Operation::List => leases::quota::list(core).await,
         "" => Err(ApiError::unsupported_operation()),
-        name => leases::quota::endpoint(call.host.whole_core()?, name, req).await,
+        name => leases::quota::endpoint(core, name, req).await,
     }
 }

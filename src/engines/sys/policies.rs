@@ -12,7 +12,8 @@ use crate::core::tokens::TokenEntry;
 
 /// `sys/policies/acl/<name>` and `sys/policy/<name>` (`legacy`).
 pub async fn policy(call: &Call<'_>, name: &str, req: &Request, legacy: bool) -> Result<Response, ApiError> {
-    let (core, store) = (call.host.whole_core()?, &call.host.whole_core()?.store);
+    let core = call.host.whole_core()?;
+    let (core, store) = (core, &core.store);
     let name = checked_name(name)?;
     if name == crate::core::wrapping::WRAPPING_POLICY
         && (req.operation.is_write() || req.operation == Operation::Delete)
@@ -61,7 +62,8 @@ pub async fn policy(call: &Call<'_>, name: &str, req: &Request, legacy: bool) ->
 
 /// `LIST sys/policies/acl` or `GET sys/policy`.
 pub async fn list(call: &Call<'_>, legacy: bool) -> Result<Response, ApiError> {
-    let names = call.host.whole_core()?.policies.list(&call.host.whole_core()?.store).await?;
+    let core = call.host.whole_core()?;
+    let names = core.policies.list(&core.store).await?;
     if legacy {
         return Ok(Response::sys_data(json!({"keys": names, "policies": names})));
     }
@@ -80,7 +82,8 @@ fn paths(data: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
 }
 
 async fn capabilities_of(call: &Call<'_>, token: &TokenEntry, paths: Vec<String>) -> Result<Response, ApiError> {
-    let acl = call.host.whole_core()?.policies.acl_for(&call.host.whole_core()?.store, token).await?;
+    let core = call.host.whole_core()?;
+    let acl = core.policies.acl_for(&core.store, token).await?;
     let mut data = Map::new();
     for p in &paths {
         let clean = p.trim_start_matches('/');
