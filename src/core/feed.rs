@@ -23,35 +23,41 @@ pub fn spawn(core: Arc<super::Core>, bus: Arc<dyn Bus>, node: String) -> Vec<tok
     tasks.push(tokio::spawn(async move { bus.listen(node, tx).await }));
     tasks.push(tokio::spawn(async move {
         while let Some(h) = heard.recv().await {
-            let cache = core.kv_cache.load_full();
-            let topics: &[Topic] = match &h {
-                Heard::Changed(Change::Topic(t)) => std::slice::from_ref(t),
-                Heard::Changed(Change::Kv { mount_id, path }) => {
-                    if let Some(c) = &cache {
-                        c.drop_key(mount_id, path);
-                    }
-                    &[]
-                }
-                Heard::Everything => {
-                    // Subscribed again: what was missed is unknown, so the KV cache starts empty.
-                    if let Some(c) = &cache {
-                        c.set_serving(true);
-                    }
-                    &Topic::ALL
-                }
-                Heard::Lost => {
-                    if let Some(c) = &cache {
-                        c.set_serving(false);
-                    }
-                    &[]
-                }
-            };
-            for t in topics {
-                if let Err(e) = core.apply_remote(*t).await {
-                    tracing::warn!(error = %e, topic = t.as_str(), "change feed: applying a remote change failed");
-                }
-            }
+            apply(&core, &h).await;
         }
     }));
     tasks
+}
+
+/// Applies one thing heard from the other nodes.
+pub async fn apply(core: &super::Core, h: &Heard) {
+    let cache = core.kv_cache.load_full();
+    let topics: &[Topic] = match h {
+        Heard::Changed(Change::Topic(t)) => std::slice::from_ref(t),
+        Heard::Changed(Change::Kv { mount_id, path }) => {
+            if let Some(c) = &cache {
+                c.drop_key(mount_id, path);
+            }
+            &[]
+        }
+        Heard::Everything => {
+            // Subscribed again: what was missed is unknown, so the KV cache starts empty.
+            if let Some(c) = &cache {
+                c.set_serving(true);
+            }
+            &Topic::ALL
+        }
+        Heard::Lost => {
+            // Until the next subscription, other nodes' writes go unheard: the store answers.
+            if let Some(c) = &cache {
+                c.set_serving(false);
+            }
+            &[]
+        }
+    };
+    for t in topics {
+        if let Err(e) = core.apply_remote(*t).await {
+            tracing::warn!(error = %e, topic = t.as_str(), "change feed: applying a remote change failed");
+        }
+    }
 }

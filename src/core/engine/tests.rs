@@ -1,5 +1,5 @@
 //! The narrow engine context holds: a mount's storage view refuses another mount's rows, and only
-//! the core's own faces get the whole core.
+//! the core's own faces get the whole core; and the change feed drives the KV cache it serves beside.
 
 use std::sync::Arc;
 
@@ -112,4 +112,45 @@ async fn only_the_cores_own_faces_get_the_whole_core() {
     let work = Background::new(core.clone(), "kv");
     assert!(work.host(&mount("d", "database", "database/")).is_none());
     assert!(work.host(&mount("k", "kv", "secret/")).is_some());
+}
+
+#[tokio::test]
+async fn the_feed_stops_the_kv_cache_while_it_is_down_and_restarts_it_empty() {
+    use crate::store::bus::{Change, Heard};
+    let core = core().await;
+    let cache = Arc::new(crate::store::cache::KvCache::shared(1 << 20));
+    core.kv_cache.store(Some(cache.clone()));
+    assert!(!cache.is_serving(), "a shared store's cache waits for the first subscription");
+    crate::core::feed::apply(&core, &Heard::Everything).await;
+    assert!(cache.is_serving());
+    crate::core::feed::apply(&core, &Heard::Lost).await;
+    assert!(!cache.is_serving(), "the cache kept serving while the feed was down");
+    crate::core::feed::apply(&core, &Heard::Everything).await;
+    assert!(cache.is_serving());
+    // Another node's write drops the key here (a fill taken before it is refused).
+    let ticket = cache.ticket("m", "k");
+    let heard = Heard::Changed(Change::Kv { mount_id: "m".into(), path: "k".into() });
+    crate::core::feed::apply(&core, &heard).await;
+    let meta = crate::store::KvMetadataRow {
+        mount_id: "m".into(),
+        path: "k".into(),
+        max_versions: 0,
+        cas_required: false,
+        delete_version_after: 0,
+        custom_metadata: None,
+        created_time: String::new(),
+        updated_time: String::new(),
+        current_version: 1,
+        oldest_version: 1,
+    };
+    let row = KvVersionRow {
+        version: 1,
+        created_time: String::new(),
+        deletion_time: None,
+        destroyed: false,
+        key_term: None,
+        ciphertext: None,
+    };
+    cache.fill(ticket, None, &(meta, Some(row)));
+    assert!(cache.get("m", "k", None).is_none(), "a read older than the other node's write was kept");
 }
