@@ -3,9 +3,9 @@
 
 use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
-use sqlx::sqlite::{Sqlite, SqliteArguments};
 
 use super::leases::SecretLeaseRow;
+use super::sqlite::lite::LiteArgs;
 use super::rotation::RotationRow;
 use super::{KvMetadataRow, KvRead, KvVersionRow, MountRow, TokenRow};
 
@@ -132,7 +132,7 @@ macro_rules! bind_row_for {
     )*};
 }
 
-bind_row_for!(Query<'q, Sqlite, SqliteArguments<'q>>, Query<'q, Postgres, PgArguments>);
+bind_row_for!(LiteArgs, Query<'q, Postgres, PgArguments>);
 
 /// [`super::sql::KV_READ`]'s row: the metadata and the columns of the joined version (all null
 /// if none).

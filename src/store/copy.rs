@@ -7,8 +7,7 @@
 //! other on the way in.
 
 use sqlx::postgres::PgConnection;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{Column, Postgres, QueryBuilder, Row, Sqlite, TypeInfo, ValueRef};
+use sqlx::{Column, Postgres, QueryBuilder, Row, TypeInfo};
 
 use super::{StoreError, StoreResult};
 
@@ -95,17 +94,17 @@ pub fn order_tables(mut names: Vec<String>) -> Vec<String> {
 }
 
 /// A quoted SQL identifier (both databases use double quotes).
-fn quote(ident: &str) -> String {
+pub(super) fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
-fn backend(msg: String) -> StoreError {
+pub(super) fn backend(msg: String) -> StoreError {
     StoreError::Backend(msg)
 }
 
 /// Checks that a load may go ahead: every source table exists in the target, and the target holds
 /// no row yet (`counts` are the target's).
-fn check_target(tables: &[TableRows], target: &[String], counts: &[(String, u64)]) -> StoreResult<()> {
+pub(super) fn check_target(tables: &[TableRows], target: &[String], counts: &[(String, u64)]) -> StoreResult<()> {
     if let Some(t) = tables.iter().find(|t| !target.contains(&t.table)) {
         return Err(backend(format!("the target store has no table {:?}", t.table)));
     }
@@ -117,33 +116,8 @@ fn check_target(tables: &[TableRows], target: &[String], counts: &[(String, u64)
 }
 
 /// Rows per `insert` statement for a table of `columns` columns.
-fn rows_per_statement(columns: usize) -> usize {
+pub(super) fn rows_per_statement(columns: usize) -> usize {
     (PARAMS_PER_STATEMENT / columns.max(1)).max(1)
-}
-
-// ------------------------------------------------------------------------------------------------
-// SQLite
-// ------------------------------------------------------------------------------------------------
-
-/// The data tables of a SQLite store, in copy order.
-pub(crate) async fn sqlite_tables(c: &mut SqliteConnection) -> StoreResult<Vec<String>> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' and name <> ?",
-    )
-    .bind(MIGRATIONS_TABLE)
-    .fetch_all(&mut *c)
-    .await?;
-    Ok(order_tables(names))
-}
-
-/// Row counts of every data table.
-pub(crate) async fn sqlite_counts(c: &mut SqliteConnection) -> StoreResult<Vec<(String, u64)>> {
-    let mut out = Vec::new();
-    for t in sqlite_tables(c).await? {
-        let n: i64 = sqlx::query_scalar(&format!("select count(*) from {}", quote(&t))).fetch_one(&mut *c).await?;
-        out.push((t, u64::try_from(n).unwrap_or(0)));
-    }
-    Ok(out)
 }
 
 /// The cells of fetched rows, read by `cell` column by column; an error names table and column.
@@ -165,70 +139,8 @@ fn cells_of<R>(
         .collect()
 }
 
-/// Every row of every data table. Run it inside a transaction for one consistent snapshot.
-pub(crate) async fn sqlite_dump(c: &mut SqliteConnection) -> StoreResult<Vec<TableRows>> {
-    let mut out = Vec::new();
-    for table in sqlite_tables(c).await? {
-        let columns: Vec<String> = sqlx::query_scalar("select name from pragma_table_info(?) order by cid")
-            .bind(&table)
-            .fetch_all(&mut *c)
-            .await?;
-        let list = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
-        let fetched = sqlx::query(&format!("select {list} from {}", quote(&table))).fetch_all(&mut *c).await?;
-        let rows = cells_of(&fetched, &table, &columns, sqlite_cell)?;
-        out.push(TableRows { table, columns, rows });
-    }
-    Ok(out)
-}
-
-/// One SQLite value by its storage class (not the declared type), so nothing is converted.
-fn sqlite_cell(row: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Cell, String> {
-    let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
-    if raw.is_null() {
-        return Ok(Cell::Null);
-    }
-    let class = raw.type_info().name().to_string();
-    let cell = match class.as_str() {
-        "INTEGER" | "BOOLEAN" => Cell::Int(row.try_get::<i64, _>(i).map_err(|e| e.to_string())?),
-        "TEXT" => Cell::Text(row.try_get::<String, _>(i).map_err(|e| e.to_string())?),
-        "BLOB" => Cell::Blob(row.try_get::<Vec<u8>, _>(i).map_err(|e| e.to_string())?),
-        other => return Err(format!("a value of storage class {other}, which Coffer never writes")),
-    };
-    Ok(cell)
-}
-
-/// Inserts `tables` into an empty SQLite store. The caller runs it inside a transaction (the
-/// store's writer does), so a failure leaves the target as it was.
-pub(crate) async fn sqlite_load(c: &mut SqliteConnection, tables: Vec<TableRows>) -> StoreResult<()> {
-    let target = sqlite_tables(c).await?;
-    let counts = sqlite_counts(c).await?;
-    check_target(&tables, &target, &counts)?;
-    for t in order_loaded(tables) {
-        let list = t.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
-        let per = rows_per_statement(t.columns.len());
-        let mut rows = t.rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<Vec<Cell>> = rows.by_ref().take(per).collect();
-            let mut qb = QueryBuilder::<Sqlite>::new(format!("insert into {} ({list}) ", quote(&t.table)));
-            qb.push_values(chunk, |mut b, row| {
-                for cell in row {
-                    match cell {
-                        Cell::Null => b.push_bind(None::<i64>),
-                        Cell::Int(v) => b.push_bind(v),
-                        Cell::Bool(v) => b.push_bind(i64::from(v)),
-                        Cell::Text(v) => b.push_bind(v),
-                        Cell::Blob(v) => b.push_bind(v),
-                    };
-                }
-            });
-            qb.build().execute(&mut *c).await?;
-        }
-    }
-    Ok(())
-}
-
 /// `tables` in copy order (parents before children), whatever order they came in.
-fn order_loaded(mut tables: Vec<TableRows>) -> Vec<TableRows> {
+pub(super) fn order_loaded(mut tables: Vec<TableRows>) -> Vec<TableRows> {
     let order = order_tables(tables.iter().map(|t| t.table.clone()).collect());
     tables.sort_by_key(|t| order.iter().position(|n| *n == t.table));
     tables

@@ -5,21 +5,24 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::future::BoxFuture;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use rusqlite::Connection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection as _, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::binds::{BindRow, Joined, KeyedVersion};
 use super::sql::{self, prefix_upper_bound};
 use super::*;
 use labels::SqliteLabels;
+use lite::LiteArgs;
 use writer::Job;
 
+mod copy;
 mod file;
 mod kv;
 mod labels;
 mod leases;
+pub(super) mod lite;
 mod lock;
 mod rotation;
 mod writer;
@@ -66,7 +69,7 @@ impl SqliteStore {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(file::synchronous())
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .statement_cache_capacity(64)
@@ -76,6 +79,7 @@ impl SqliteStore {
             .run(&mut conn)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        conn.close().await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -84,68 +88,50 @@ impl SqliteStore {
             .connect_with(opts.read_only(true))
             .await?;
         let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(writer::writer_loop(conn, rx));
+        writer::spawn(lite::open(&path)?, rx)?;
         Ok(Self { read, writer: tx, _temp: temp })
     }
 
-    /// Runs `work` in the writer's next batch; returns once the batch is durably committed.
-    async fn write<F>(&self, work: F) -> StoreResult<()>
+    /// Runs `work` on the writer thread in its next batch; returns its output once the batch is
+    /// durably committed.
+    async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<()>> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
+        let stopped = || StoreError::Backend("the database writer has stopped".into());
         let (reply, rx) = oneshot::channel();
-        self.writer
-            .send(Job { work: Box::new(work), reply })
-            .await
-            .map_err(|_| StoreError::Backend("the database writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Backend("the database writer has stopped".into()))?
+        let work: writer::WriteFn = Box::new(move |c| work(c).map(|t| Box::new(t) as writer::Output));
+        self.writer.send(Job { work, reply }).await.map_err(|_| stopped())?;
+        let out = rx.await.map_err(|_| stopped())??;
+        out.downcast::<T>().map(|t| *t).map_err(|_| StoreError::Backend("a write job answered the wrong type".into()))
     }
 }
 
 /// `Conflict` unless `fence` (when given) still holds the singleton lease; run first inside the
 /// write job of every fenced write, so the check and the write commit together.
-pub(super) async fn check_fence(c: &mut SqliteConnection, fence: Option<&Fence>) -> StoreResult<()> {
+pub(super) fn check_fence(c: &Connection, fence: Option<&Fence>) -> StoreResult<()> {
     let Some(f) = fence else { return Ok(()) };
-    let held: Option<i64> = sqlx::query_scalar(sql::FENCE_HELD)
-        .bind(LEASE_NAME)
-        .bind(&f.node)
-        .bind(f.epoch)
-        .fetch_optional(&mut *c)
-        .await?;
+    let held = LiteArgs::new().bind(LEASE_NAME).bind(&f.node).bind(f.epoch).query_optional(
+        c,
+        sql::FENCE_HELD,
+        |_| Ok(()),
+    )?;
     if held.is_none() {
         return Err(StoreError::Conflict);
     }
     Ok(())
 }
 
-/// A bound value for [`SqliteStore::exec`].
-enum Arg {
-    Blob(Vec<u8>),
-    Text(String),
-    Int(i64),
-    OptInt(Option<i64>),
-}
-
 impl SqliteStore {
     /// Runs one statement in the writer. With `must_change`, no affected row means `Conflict`.
-    async fn exec(&self, sql: &'static str, args: Vec<Arg>, must_change: bool) -> StoreResult<()> {
+    async fn exec(&self, sql: &'static str, args: LiteArgs, must_change: bool) -> StoreResult<()> {
         self.write(move |c| {
-            Box::pin(async move {
-                let mut q = sqlx::query(sql);
-                for a in args {
-                    q = match a {
-                        Arg::Blob(v) => q.bind(v),
-                        Arg::Text(v) => q.bind(v),
-                        Arg::Int(v) => q.bind(v),
-                        Arg::OptInt(v) => q.bind(v),
-                    };
-                }
-                let changed = q.execute(&mut *c).await?.rows_affected();
-                if must_change && changed == 0 {
-                    return Err(StoreError::Conflict);
-                }
-                Ok(())
-            })
+            let changed = args.execute(c, sql)?;
+            if must_change && changed == 0 {
+                return Err(StoreError::Conflict);
+            }
+            Ok(())
         })
         .await
     }
@@ -173,21 +159,17 @@ impl Store for SqliteStore {
     }
 
     // ---- Whole-store copy, for `coffer operator migrate` (src/migrate.rs, src/store/copy.rs) ----
-    async fn dump_tables(&self) -> StoreResult<Vec<copy::TableRows>> {
-        // One read transaction: every table from the same snapshot.
-        let mut tx = self.read.begin().await?;
-        let tables = copy::sqlite_dump(&mut tx).await?;
-        tx.commit().await?;
-        Ok(tables)
+    // All three run on the writer: one transaction, so every table comes from one snapshot.
+    async fn dump_tables(&self) -> StoreResult<Vec<super::copy::TableRows>> {
+        self.write(|c| copy::dump(c)).await
     }
 
-    async fn load_tables(&self, tables: Vec<copy::TableRows>) -> StoreResult<()> {
-        self.write(move |c| Box::pin(copy::sqlite_load(c, tables))).await
+    async fn load_tables(&self, tables: Vec<super::copy::TableRows>) -> StoreResult<()> {
+        self.write(move |c| copy::load(c, tables)).await
     }
 
     async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>> {
-        let mut conn = self.read.acquire().await?;
-        copy::sqlite_counts(&mut conn).await
+        self.write(|c| copy::counts(c)).await
     }
     // ---- end of whole-store copy ----
 
@@ -198,12 +180,10 @@ impl Store for SqliteStore {
     async fn system_put(&self, entries: &[(&str, &[u8])]) -> StoreResult<()> {
         let entries: Vec<(String, Vec<u8>)> = entries.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect();
         self.write(move |c| {
-            Box::pin(async move {
-                for (k, v) in &entries {
-                    sqlx::query(sql::SYSTEM_PUT).bind(k).bind(v).execute(&mut *c).await?;
-                }
-                Ok(())
-            })
+            for (k, v) in &entries {
+                LiteArgs::new().bind(k).bind(v).execute(c, sql::SYSTEM_PUT)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -214,38 +194,22 @@ impl Store for SqliteStore {
 
     async fn mount_insert(&self, m: &MountRow) -> StoreResult<()> {
         let m = m.clone();
-        self.write(move |c| {
-            Box::pin(async move {
-                sqlx::query(sql::MOUNT_INSERT).bind_mount(&m).execute(&mut *c).await?;
-                Ok(())
-            })
-        })
-        .await
+        self.write(move |c| LiteArgs::new().bind_mount(&m).execute(c, sql::MOUNT_INSERT).map(drop)).await
     }
 
     async fn mount_update(&self, m: &MountRow) -> StoreResult<()> {
-        self.exec(
-            sql::MOUNT_UPDATE,
-            vec![
-                Arg::Text(m.description.clone()),
-                Arg::Text(m.config.clone()),
-                Arg::Text(m.options.clone()),
-                Arg::Text(m.id.clone()),
-            ],
-            false,
-        )
-        .await
+        let args = LiteArgs::new().bind(&m.description).bind(&m.config).bind(&m.options).bind(&m.id);
+        self.exec(sql::MOUNT_UPDATE, args, false).await
     }
 
     async fn mount_delete(&self, id: &str) -> StoreResult<()> {
         let id = id.to_string();
         self.write(move |c| {
-            Box::pin(async move {
-                for stmt in sql::MOUNT_DELETE_KV.into_iter().chain([MOUNT_DELETE_ENTRIES, sql::MOUNT_DELETE]) {
-                    sqlx::query(stmt).bind(&id).execute(&mut *c).await?;
-                }
-                Ok(())
-            })
+            let args = LiteArgs::new().bind(&id);
+            for stmt in sql::MOUNT_DELETE_KV.into_iter().chain([MOUNT_DELETE_ENTRIES, sql::MOUNT_DELETE]) {
+                args.execute(c, stmt)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -256,17 +220,11 @@ impl Store for SqliteStore {
 
     async fn token_put(&self, t: &TokenRow) -> StoreResult<()> {
         let t = t.clone();
-        self.write(move |c| {
-            Box::pin(async move {
-                sqlx::query(TOKEN_PUT).bind_token(&t).execute(&mut *c).await?;
-                Ok(())
-            })
-        })
-        .await
+        self.write(move |c| LiteArgs::new().bind_token(&t).execute(c, TOKEN_PUT).map(drop)).await
     }
 
     async fn token_delete(&self, hash: &[u8]) -> StoreResult<()> {
-        self.exec(sql::TOKEN_DELETE, vec![Arg::Blob(hash.to_vec())], false).await
+        self.exec(sql::TOKEN_DELETE, LiteArgs::new().bind(hash), false).await
     }
 
     async fn token_by_accessor(&self, accessor: &str) -> StoreResult<Option<TokenRow>> {
@@ -282,28 +240,27 @@ impl Store for SqliteStore {
     }
 
     async fn token_delete_tree(&self, hash: &[u8]) -> StoreResult<()> {
-        self.exec(sql::TOKEN_TREE_DELETE, vec![Arg::Blob(hash.to_vec())], false).await
+        self.exec(sql::TOKEN_TREE_DELETE, LiteArgs::new().bind(hash), false).await
     }
 
     async fn token_delete_orphaning(&self, hash: &[u8]) -> StoreResult<()> {
         let hash = hash.to_vec();
         self.write(move |c| {
-            Box::pin(async move {
-                for stmt in [sql::TOKEN_ORPHAN_CHILDREN, sql::TOKEN_DELETE] {
-                    sqlx::query(stmt).bind(&hash).execute(&mut *c).await?;
-                }
-                Ok(())
-            })
+            let args = LiteArgs::new().bind(&hash);
+            for stmt in [sql::TOKEN_ORPHAN_CHILDREN, sql::TOKEN_DELETE] {
+                args.execute(c, stmt)?;
+            }
+            Ok(())
         })
         .await
     }
 
     async fn token_use(&self, hash: &[u8], expected: i64) -> StoreResult<()> {
-        self.exec(sql::TOKEN_USE, vec![Arg::Blob(hash.to_vec()), Arg::Int(expected)], true).await
+        self.exec(sql::TOKEN_USE, LiteArgs::new().bind(hash).bind(expected), true).await
     }
 
     async fn token_renew(&self, hash: &[u8], ttl: i64, expire_time: Option<i64>) -> StoreResult<()> {
-        self.exec(sql::TOKEN_RENEW, vec![Arg::Int(ttl), Arg::OptInt(expire_time), Arg::Blob(hash.to_vec())], true).await
+        self.exec(sql::TOKEN_RENEW, LiteArgs::new().bind(ttl).bind(expire_time).bind(hash), true).await
     }
 
     async fn token_expired(&self, now: i64, limit: i64) -> StoreResult<Vec<Vec<u8>>> {
@@ -315,16 +272,15 @@ impl Store for SqliteStore {
     }
 
     async fn entry_put(&self, kind: &str, name: &str, value: &str) -> StoreResult<()> {
-        self.exec(sql::ENTRY_PUT, vec![Arg::Text(kind.into()), Arg::Text(name.into()), Arg::Text(value.into())], false)
-            .await
+        self.exec(sql::ENTRY_PUT, LiteArgs::new().bind(kind).bind(name).bind(value), false).await
     }
 
     async fn entry_delete(&self, kind: &str, name: &str) -> StoreResult<()> {
-        self.exec(sql::ENTRY_DELETE, vec![Arg::Text(kind.into()), Arg::Text(name.into())], false).await
+        self.exec(sql::ENTRY_DELETE, LiteArgs::new().bind(kind).bind(name), false).await
     }
 
     async fn entry_delete_kind(&self, kind: &str) -> StoreResult<()> {
-        self.exec(sql::ENTRY_DELETE_KIND, vec![Arg::Text(kind.into())], false).await
+        self.exec(sql::ENTRY_DELETE_KIND, LiteArgs::new().bind(kind), false).await
     }
 
     async fn entry_list(&self, kind: &str, prefix: &str) -> StoreResult<Vec<String>> {
@@ -336,20 +292,9 @@ impl Store for SqliteStore {
     }
 
     async fn kv_config_put(&self, mount_id: &str, cfg: &KvConfigRow) -> StoreResult<()> {
-        let (mount_id, cfg) = (mount_id.to_string(), cfg.clone());
-        self.write(move |c| {
-            Box::pin(async move {
-                sqlx::query(sql::KV_CONFIG_PUT)
-                    .bind(&mount_id)
-                    .bind(cfg.max_versions)
-                    .bind(cfg.cas_required)
-                    .bind(cfg.delete_version_after)
-                    .execute(&mut *c)
-                    .await?;
-                Ok(())
-            })
-        })
-        .await
+        let args =
+            LiteArgs::new().bind(mount_id).bind(cfg.max_versions).bind(cfg.cas_required).bind(cfg.delete_version_after);
+        self.exec(sql::KV_CONFIG_PUT, args, false).await
     }
 
     async fn kv_read(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
@@ -391,23 +336,13 @@ impl Store for SqliteStore {
         from: Option<i64>,
     ) -> StoreResult<()> {
         let (mount_id, path, stage) = (mount_id.to_string(), path.to_string(), stage.to_string());
-        self.write(move |c| {
-            Box::pin(
-                async move { stages::move_label(&mut SqliteLabels(&mut *c), &mount_id, &path, &stage, to, from).await },
-            )
-        })
-        .await
+        self.write(move |c| lite::run_now(stages::move_label(&mut SqliteLabels(c), &mount_id, &path, &stage, to, from)))
+            .await
     }
 
     async fn kv_metadata_put(&self, m: &KvMetadataRow) -> StoreResult<()> {
         let m = m.clone();
-        self.write(move |c| {
-            Box::pin(async move {
-                sqlx::query(sql::KV_METADATA_PUT).bind_metadata(&m).execute(&mut *c).await?;
-                Ok(())
-            })
-        })
-        .await
+        self.write(move |c| LiteArgs::new().bind_metadata(&m).execute(c, sql::KV_METADATA_PUT).map(drop)).await
     }
 
     async fn kv_set_deletion(&self, mount_id: &str, path: &str, versions: &[i64], at: Option<&str>) -> StoreResult<()> {
@@ -421,12 +356,11 @@ impl Store for SqliteStore {
     async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()> {
         let (mount_id, path) = (mount_id.to_string(), path.to_string());
         self.write(move |c| {
-            Box::pin(async move {
-                for stmt in sql::KV_DELETE_ALL {
-                    sqlx::query(stmt).bind(&mount_id).bind(&path).execute(&mut *c).await?;
-                }
-                Ok(())
-            })
+            let args = LiteArgs::new().bind(&mount_id).bind(&path);
+            for stmt in sql::KV_DELETE_ALL {
+                args.execute(c, stmt)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -450,28 +384,14 @@ impl Store for SqliteStore {
         new_term: i64,
         ciphertext: &super::Sealed,
     ) -> StoreResult<()> {
-        self.exec(
-            sql::KV_REWRAP,
-            vec![
-                Arg::Blob(ciphertext.as_bytes().to_vec()),
-                Arg::Int(new_term),
-                Arg::Text(mount_id.into()),
-                Arg::Text(path.into()),
-                Arg::Int(version),
-                Arg::Int(old_term),
-            ],
-            false,
-        )
-        .await
+        let args =
+            LiteArgs::new().bind(ciphertext).bind(new_term).bind(mount_id).bind(path).bind(version).bind(old_term);
+        self.exec(sql::KV_REWRAP, args, false).await
     }
 
     async fn lease_acquire(&self, node: &str, now_ms: i64, ttl_ms: i64) -> StoreResult<Option<i64>> {
-        self.exec(
-            sql::LEASE_ACQUIRE,
-            vec![Arg::Text(LEASE_NAME.into()), Arg::Text(node.into()), Arg::Int(now_ms + ttl_ms), Arg::Int(now_ms)],
-            false,
-        )
-        .await?;
+        let args = LiteArgs::new().bind(LEASE_NAME).bind(node).bind(now_ms + ttl_ms).bind(now_ms);
+        self.exec(sql::LEASE_ACQUIRE, args, false).await?;
         Ok(self.lease_get().await?.filter(|l| l.holder == node).map(|l| l.epoch))
     }
 
@@ -480,25 +400,16 @@ impl Store for SqliteStore {
     }
 
     async fn lease_release(&self, node: &str) -> StoreResult<()> {
-        self.exec(sql::LEASE_RELEASE, vec![Arg::Text(LEASE_NAME.into()), Arg::Text(node.into())], false).await
+        self.exec(sql::LEASE_RELEASE, LiteArgs::new().bind(LEASE_NAME).bind(node), false).await
     }
 
     async fn node_seen(&self, node: &NodeRow) -> StoreResult<()> {
-        self.exec(
-            sql::NODE_SEEN,
-            vec![
-                Arg::Text(node.id.clone()),
-                Arg::Text(node.name.clone()),
-                Arg::Text(node.address.clone()),
-                Arg::Int(node.last_seen),
-            ],
-            false,
-        )
-        .await
+        let args = LiteArgs::new().bind(&node.id).bind(&node.name).bind(&node.address).bind(node.last_seen);
+        self.exec(sql::NODE_SEEN, args, false).await
     }
 
     async fn node_forget(&self, node: &str) -> StoreResult<()> {
-        self.exec(sql::NODE_FORGET, vec![Arg::Text(node.into())], false).await
+        self.exec(sql::NODE_FORGET, LiteArgs::new().bind(node), false).await
     }
 
     async fn node_list(&self) -> StoreResult<Vec<NodeRow>> {
@@ -506,22 +417,14 @@ impl Store for SqliteStore {
     }
 
     async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()> {
-        self.exec(
-            sql::SYSTEM_SWAP,
-            vec![Arg::Blob(value.to_vec()), Arg::Text(key.into()), Arg::Blob(expected.to_vec())],
-            true,
-        )
-        .await
+        self.exec(sql::SYSTEM_SWAP, LiteArgs::new().bind(value).bind(key).bind(expected), true).await
     }
 
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
         let (hash, fence) = (hash.to_vec(), fence.clone());
         self.write(move |c| {
-            Box::pin(async move {
-                check_fence(&mut *c, Some(&fence)).await?;
-                sqlx::query(sql::TOKEN_TREE_DELETE).bind(&hash).execute(&mut *c).await?;
-                Ok(())
-            })
+            check_fence(c, Some(&fence))?;
+            LiteArgs::new().bind(&hash).execute(c, sql::TOKEN_TREE_DELETE).map(drop)
         })
         .await
     }

@@ -3,7 +3,6 @@
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use sqlx::sqlite::SqliteSynchronous;
 
 use crate::store::{StoreError, StoreResult};
 
@@ -53,11 +52,12 @@ fn warn_if_shared(path: &Path, what: &str) -> std::io::Result<()> {
 /// lost on power failure. Unset (as in production), it is always `FULL`; there is no config key.
 pub const SYNCHRONOUS_ENV: &str = "COFFER_TEST_SQLITE_SYNCHRONOUS";
 
-pub(super) fn synchronous() -> SqliteSynchronous {
+/// The writer's `synchronous` pragma value (the writer commits every acknowledged write).
+pub(super) fn synchronous_pragma() -> &'static str {
     if std::env::var_os(SYNCHRONOUS_ENV).is_some_and(|v| v == "normal") {
         tracing::error!("{SYNCHRONOUS_ENV}=normal is set: commits are not fsynced (test hook, never in production)");
-        SqliteSynchronous::Normal
+        "normal"
     } else {
-        SqliteSynchronous::Full
+        "full"
     }
 }

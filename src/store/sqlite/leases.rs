@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::{check_fence, Arg, SqliteStore};
+use super::{check_fence, LiteArgs, SqliteStore};
 use crate::store::binds::BindRow;
 use crate::store::leases::{LeaseStore, SecretLeaseRow};
 use crate::store::sql::{self, prefix_upper_bound};
@@ -12,13 +12,7 @@ use crate::store::{Fence, StoreResult};
 impl LeaseStore for SqliteStore {
     async fn secret_lease_insert(&self, l: &SecretLeaseRow) -> StoreResult<()> {
         let l = l.clone();
-        self.write(move |c| {
-            Box::pin(async move {
-                sqlx::query(sql::SECRET_LEASE_INSERT).bind_secret_lease(&l).execute(&mut *c).await?;
-                Ok(())
-            })
-        })
-        .await
+        self.write(move |c| LiteArgs::new().bind_secret_lease(&l).execute(c, sql::SECRET_LEASE_INSERT).map(drop)).await
     }
 
     async fn secret_lease_get(&self, id: &str) -> StoreResult<Option<SecretLeaseRow>> {
@@ -34,11 +28,11 @@ impl LeaseStore for SqliteStore {
     }
 
     async fn secret_lease_renew(&self, id: &str, expire_time: i64, now: i64) -> StoreResult<()> {
-        self.exec(sql::SECRET_LEASE_RENEW, vec![Arg::Int(expire_time), Arg::Int(now), Arg::Text(id.into())], true).await
+        self.exec(sql::SECRET_LEASE_RENEW, LiteArgs::new().bind(expire_time).bind(now).bind(id), true).await
     }
 
     async fn secret_lease_delete(&self, id: &str) -> StoreResult<()> {
-        self.exec(sql::SECRET_LEASE_DELETE, vec![Arg::Text(id.into())], false).await
+        self.exec(sql::SECRET_LEASE_DELETE, LiteArgs::new().bind(id), false).await
     }
 
     async fn secret_lease_delete_fenced(&self, id: &str, fence: &Fence) -> StoreResult<()> {
@@ -48,14 +42,12 @@ impl LeaseStore for SqliteStore {
     async fn secret_lease_delete_fenced_many(&self, ids: &[String], fence: &Fence) -> StoreResult<()> {
         let (ids, fence) = (ids.to_vec(), fence.clone());
         self.write(move |c| {
-            Box::pin(async move {
-                check_fence(&mut *c, Some(&fence)).await?;
-                // One statement per id: SQLite binds no arrays.
-                for id in &ids {
-                    sqlx::query(sql::SECRET_LEASE_DELETE).bind(id).execute(&mut *c).await?;
-                }
-                Ok(())
-            })
+            check_fence(c, Some(&fence))?;
+            // One statement per id: SQLite binds no arrays.
+            for id in &ids {
+                LiteArgs::new().bind(id).execute(c, sql::SECRET_LEASE_DELETE)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -69,12 +61,8 @@ impl LeaseStore for SqliteStore {
     }
 
     async fn secret_lease_failed(&self, id: &str, attempts: i64, next_attempt: i64, error: &str) -> StoreResult<()> {
-        self.exec(
-            sql::SECRET_LEASE_FAILED,
-            vec![Arg::Int(attempts), Arg::Int(next_attempt), Arg::Text(error.into()), Arg::Text(id.into())],
-            false,
-        )
-        .await
+        let args = LiteArgs::new().bind(attempts).bind(next_attempt).bind(error).bind(id);
+        self.exec(sql::SECRET_LEASE_FAILED, args, false).await
     }
 
     async fn secret_lease_count_role(&self, role: &str) -> StoreResult<i64> {
@@ -86,7 +74,7 @@ impl LeaseStore for SqliteStore {
     }
 
     async fn secret_lease_due_for_token(&self, token_hash: &[u8], now: i64) -> StoreResult<()> {
-        self.exec(sql::SECRET_LEASE_DUE_FOR_TOKEN, vec![Arg::Int(now), Arg::Blob(token_hash.to_vec())], false).await
+        self.exec(sql::SECRET_LEASE_DUE_FOR_TOKEN, LiteArgs::new().bind(now).bind(token_hash), false).await
     }
 
     async fn secret_lease_counts(&self) -> StoreResult<(i64, i64)> {
