@@ -9,8 +9,15 @@ pub fn harden(disable_mlock: bool) {
     if disable_mlock {
         return;
     }
-    let flags = rustix::mm::MlockAllFlags::CURRENT | rustix::mm::MlockAllFlags::FUTURE;
-    if let Err(e) = rustix::mm::mlockall(flags) {
+    use rustix::mm::MlockAllFlags as F;
+    // ONFAULT locks each page as it is first touched rather than faulting in the whole binary at
+    // start (13 MB of code never run): every page that can hold a key is still locked. Kernels
+    // before 4.4 refuse the flag; they lock everything at once instead.
+    let locked = match rustix::mm::mlockall(F::CURRENT | F::FUTURE | F::ONFAULT) {
+        Err(rustix::io::Errno::INVAL) => rustix::mm::mlockall(F::CURRENT | F::FUTURE),
+        other => other,
+    };
+    if let Err(e) = locked {
         tracing::warn!(error = %e, "could not lock memory (mlockall); key material may be swapped out. \
             Grant CAP_IPC_LOCK or set disable_mlock = true to silence this warning");
     }
