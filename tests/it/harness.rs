@@ -86,7 +86,7 @@ impl TestServer {
                 limits,
                 audit: Default::default(),
                 lease_ttl: server::DEFAULT_LEASE_TTL,
-                cache: Default::default(),
+                cache: cache_from_env(),
             },
         )
         .await
@@ -102,7 +102,7 @@ impl TestServer {
                 limits: limits(),
                 audit,
                 lease_ttl: server::DEFAULT_LEASE_TTL,
-                cache: Default::default(),
+                cache: cache_from_env(),
             },
         )
         .await;
@@ -120,7 +120,7 @@ impl TestServer {
             limits: limits(),
             audit: Default::default(),
             lease_ttl,
-            cache: Default::default(),
+            cache: cache_from_env(),
         };
         Self::at_url_opts(url, options).await
     }
@@ -320,4 +320,11 @@ where
 /// The KV engine's background view of a core, as the server hands it to the rotation worker.
 pub fn kv_work(core: &std::sync::Arc<coffer::core::Core>) -> coffer::core::engine::Background {
     coffer::core::engine::Background::new(core.clone(), "kv")
+}
+
+/// The KV cache settings of the test servers: the defaults, unless `COFFER_CACHE_SIZE` or
+/// `COFFER_CACHE_MULTI_NODE` say otherwise (so a run can repeat a suite with the cache off, or on
+/// over PostgreSQL).
+pub fn cache_from_env() -> coffer::store::cache::Settings {
+    coffer::server::config::cache_from_env().expect("COFFER_CACHE_* variables")
 }
