@@ -5,8 +5,8 @@ use sqlx::postgres::{PgArguments, Postgres};
 use sqlx::query::Query;
 
 use super::leases::SecretLeaseRow;
-use super::sqlite::lite::LiteArgs;
 use super::rotation::RotationRow;
+use super::sqlite::lite::LiteArgs;
 use super::{KvMetadataRow, KvRead, KvVersionRow, MountRow, TokenRow};
 
 /// Binds a row's fields, in the column order of the matching statement.

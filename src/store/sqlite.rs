@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection as _, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::binds::{BindRow, Joined, KeyedVersion};
+use super::binds::{BindRow, KeyedVersion};
 use super::sql::{self, prefix_upper_bound};
 use super::*;
 use labels::SqliteLabels;
@@ -19,6 +19,7 @@ use writer::Job;
 
 mod copy;
 mod file;
+mod inline;
 mod kv;
 mod labels;
 mod leases;
@@ -33,6 +34,8 @@ pub use lock::{lock_database, DbLock};
 /// SQLite implementation of [`Store`].
 pub struct SqliteStore {
     read: SqlitePool,
+    /// Point reads on the calling thread.
+    inline: inline::Readers,
     writer: mpsc::Sender<Job>,
     _temp: Option<tempfile::TempDir>,
 }
@@ -89,7 +92,7 @@ impl SqliteStore {
             .await?;
         let (tx, rx) = mpsc::channel(1024);
         writer::spawn(lite::open(&path)?, rx)?;
-        Ok(Self { read, writer: tx, _temp: temp })
+        Ok(Self { read, inline: inline::Readers::new(&path), writer: tx, _temp: temp })
     }
 
     /// Runs `work` on the writer thread in its next batch; returns its output once the batch is
@@ -112,11 +115,8 @@ impl SqliteStore {
 /// write job of every fenced write, so the check and the write commit together.
 pub(super) fn check_fence(c: &Connection, fence: Option<&Fence>) -> StoreResult<()> {
     let Some(f) = fence else { return Ok(()) };
-    let held = LiteArgs::new().bind(LEASE_NAME).bind(&f.node).bind(f.epoch).query_optional(
-        c,
-        sql::FENCE_HELD,
-        |_| Ok(()),
-    )?;
+    let held =
+        LiteArgs::new().bind(LEASE_NAME).bind(&f.node).bind(f.epoch).query_optional(c, sql::FENCE_HELD, |_| Ok(()))?;
     if held.is_none() {
         return Err(StoreError::Conflict);
     }
@@ -288,7 +288,7 @@ impl Store for SqliteStore {
     }
 
     async fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
-        Ok(sqlx::query_as(sql::KV_CONFIG_GET).bind(mount_id).fetch_optional(&self.read).await?.unwrap_or_default())
+        self.inline.kv_config_get(mount_id)
     }
 
     async fn kv_config_put(&self, mount_id: &str, cfg: &KvConfigRow) -> StoreResult<()> {
@@ -298,13 +298,11 @@ impl Store for SqliteStore {
     }
 
     async fn kv_read(&self, mount_id: &str, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
-        let row: Option<Joined> =
-            sqlx::query_as(sql::KV_READ).bind(version).bind(mount_id).bind(path).fetch_optional(&self.read).await?;
-        Ok(row.map(Joined::split))
+        self.inline.kv_read(mount_id, path, version)
     }
 
     async fn kv_metadata_get(&self, mount_id: &str, path: &str) -> StoreResult<Option<KvMetadataRow>> {
-        Ok(sqlx::query_as(sql::KV_METADATA_GET).bind(mount_id).bind(path).fetch_optional(&self.read).await?)
+        self.inline.kv_metadata_get(mount_id, path)
     }
 
     async fn kv_metadata_with_versions(

@@ -46,7 +46,9 @@ pub(super) fn dump(c: &mut Connection) -> StoreResult<Vec<TableRows>> {
     let mut out = Vec::new();
     for table in tables(c)? {
         let columns: Vec<String> =
-            LiteArgs::new().bind(&table).query(c, "select name from pragma_table_info(?) order by cid", |r| r.get(0))?;
+            LiteArgs::new()
+                .bind(&table)
+                .query(c, "select name from pragma_table_info(?) order by cid", |r| r.get(0))?;
         let list = columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
         let mut stmt = c.prepare(&format!("select {list} from {}", quote(&table)))?;
         let mut fetched = stmt.query([])?;

@@ -3,7 +3,6 @@
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-
 use crate::store::{StoreError, StoreResult};
 
 /// The file a `sqlite:` URL names; `None` for `sqlite::memory:` (or no path).

@@ -79,7 +79,12 @@ fn advance(c: &Connection, w: &KvWrite<'_>) -> StoreResult<()> {
     if w.expected_current != 0 {
         return Err(StoreError::Conflict);
     }
-    LiteArgs::new().bind(w.mount_id).bind(w.path).bind(&w.row.created_time).bind(w.row.version).execute(c, sql::KV_CREATE)?;
+    LiteArgs::new()
+        .bind(w.mount_id)
+        .bind(w.path)
+        .bind(&w.row.created_time)
+        .bind(w.row.version)
+        .execute(c, sql::KV_CREATE)?;
     Ok(())
 }
 

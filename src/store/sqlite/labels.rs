@@ -26,9 +26,11 @@ impl LabelTx for SqliteLabels<'_> {
     }
 
     async fn token(&mut self, mount: &str, path: &str, token: &str) -> StoreResult<Option<(i64, Vec<u8>)>> {
-        LiteArgs::new().bind(mount).bind(path).bind(token).query_optional(self.0, sql::REQUEST_TOKEN_GET, |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        LiteArgs::new()
+            .bind(mount)
+            .bind(path)
+            .bind(token)
+            .query_optional(self.0, sql::REQUEST_TOKEN_GET, |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     async fn put_token(

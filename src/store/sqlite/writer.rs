@@ -84,7 +84,8 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>) -> Option<StoreError> {
         if let Err(e @ (StoreError::Full(_) | StoreError::Unavailable(_))) = &result {
             let e = e.clone();
             let _ = conn.execute_batch("rollback");
-            let replies = done.into_iter().map(|(r, _)| r).chain(std::iter::once(job.reply)).chain(jobs.map(|j| j.reply));
+            let replies =
+                done.into_iter().map(|(r, _)| r).chain(std::iter::once(job.reply)).chain(jobs.map(|j| j.reply));
             fail_all(replies, &e);
             return None;
         }
