@@ -161,6 +161,7 @@ contract!(kv_metadata, contract_kv_metadata_sqlite, contract_kv_metadata_postgre
 contract!(kv_pruning, contract_kv_pruning_sqlite, contract_kv_pruning_postgres);
 contract!(kv_delete_destroy, contract_kv_delete_destroy_sqlite, contract_kv_delete_destroy_postgres);
 contract!(kv_rewrap, contract_kv_rewrap_sqlite, contract_kv_rewrap_postgres);
+contract!(kv_children_pages, contract_kv_children_pages_sqlite, contract_kv_children_pages_postgres);
 contract!(kv_concurrent_writers, contract_kv_concurrent_sqlite, contract_kv_concurrent_postgres);
 contract!(kv_failed_write_leaves_nothing, contract_kv_atomic_sqlite, contract_kv_atomic_postgres);
 
@@ -230,6 +231,7 @@ contract_cached!(
     cached_kv_delete_destroy_postgres
 );
 contract_cached!(kv_rewrap, cached_kv_rewrap_1k, cached_kv_rewrap, cached_kv_rewrap_postgres);
+contract_cached!(kv_children_pages, cached_kv_children_pages_1k, cached_kv_children_pages, cached_kv_children_pages_postgres);
 contract_cached!(kv_concurrent_writers, cached_kv_concurrent_1k, cached_kv_concurrent, cached_kv_concurrent_postgres);
 contract_cached!(kv_failed_write_leaves_nothing, cached_kv_atomic_1k, cached_kv_atomic, cached_kv_atomic_postgres);
 
@@ -389,7 +391,7 @@ async fn mount_delete_removes_data(s: SharedStore) {
     assert_eq!(s.mount_list().await.unwrap().iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [kept]);
     assert_eq!(s.kv_config_get(gone).await.unwrap(), KvConfigRow::default());
     assert!(s.kv_read(gone, "app/db", None).await.unwrap().is_none());
-    assert!(s.kv_list(gone, "").await.unwrap().is_empty());
+    assert!(s.kv_children(gone, "", None, None).await.unwrap().is_empty());
     assert!(s.kv_versions_below_term(99, 100).await.unwrap().iter().all(|(m, _, _)| m == kept));
     assert!(s.entry_list(&format!("approle/{gone}/role"), "").await.unwrap().is_empty());
 
@@ -612,6 +614,18 @@ fn expected_under(prefix: &str) -> Vec<String> {
     sorted(AWKWARD.iter().filter(|k| k.starts_with(prefix)).map(|k| k.to_string()).collect())
 }
 
+/// The children of `prefix` among `keys`, worked out plainly: each key's name below `prefix` up
+/// to and including its first `/`, once each, sorted.
+fn children_of(keys: &[String], prefix: &str) -> Vec<String> {
+    let names: BTreeSet<String> = keys
+        .iter()
+        .filter_map(|k| k.strip_prefix(prefix))
+        .filter(|rest| !rest.is_empty())
+        .map(|rest| rest.find('/').map_or(rest, |i| &rest[..=i]).to_string())
+        .collect();
+    names.into_iter().collect()
+}
+
 async fn listing_exact_prefixes(s: SharedStore) {
     kv_mount(&s, "m").await;
     for (i, key) in AWKWARD.iter().enumerate() {
@@ -628,9 +642,11 @@ async fn listing_exact_prefixes(s: SharedStore) {
     }
     for prefix in PREFIXES {
         assert_eq!(s.entry_list("policy", prefix).await.unwrap(), expected_under(prefix), "entry prefix {prefix:?}");
-        assert_eq!(s.kv_list("m", prefix).await.unwrap(), expected_under(prefix), "kv prefix {prefix:?}");
+        let all: Vec<String> = AWKWARD.iter().map(|k| k.to_string()).collect();
+        let got = s.kv_children("m", prefix, None, None).await.unwrap();
+        assert_eq!(got, children_of(&all, prefix), "kv prefix {prefix:?}");
     }
-    assert!(s.kv_list("other", "").await.unwrap().is_empty());
+    assert!(s.kv_children("other", "", None, None).await.unwrap().is_empty());
 }
 
 /// NUL cannot be stored by every backend: it either round-trips exactly or is refused with an
@@ -643,7 +659,7 @@ async fn nul_values(s: SharedStore) {
         Err(e) => assert!(matches!(e, StoreError::Backend(_)) && e.to_string().contains("NUL"), "{e}"),
     }
     match write(&s, "m", name, 0, &version(1, Some(1), b"c"), 10).await {
-        Ok(()) => assert_eq!(s.kv_list("m", "a").await.unwrap(), [name]),
+        Ok(()) => assert_eq!(s.kv_children("m", "a", None, None).await.unwrap(), ["\0b"]),
         Err(e) => assert!(e.to_string().contains("NUL"), "{e}"),
     }
     match s.system_put(&[("ok", b"1".as_slice()), ("bad\0", b"2".as_slice())]).await {
@@ -701,7 +717,7 @@ async fn kv_versions(s: SharedStore) {
     assert_eq!(with_meta, meta);
     let bare = |v: &KvVersionRow| KvVersionRow { ciphertext: None, ..v.clone() };
     assert_eq!(versions, [bare(&v1), bare(&v2)], "versions come without ciphertext");
-    assert_eq!(s.kv_list("m", "").await.unwrap(), ["k"]);
+    assert_eq!(s.kv_children("m", "", None, None).await.unwrap(), ["k"]);
 }
 
 async fn kv_metadata(s: SharedStore) {
@@ -789,12 +805,83 @@ async fn kv_delete_destroy(s: SharedStore) {
     s.kv_delete_all("m", "k").await.unwrap();
     assert!(s.kv_read("m", "k", None).await.unwrap().is_none());
     assert!(s.kv_metadata_with_versions("m", "k").await.unwrap().is_none());
-    assert!(s.kv_list("m", "").await.unwrap().is_empty());
+    assert!(s.kv_children("m", "", None, None).await.unwrap().is_empty());
     write(&s, "m", "k", 0, &version(1, Some(1), b"again"), 10).await.unwrap();
     assert_eq!(
         s.kv_read("m", "k", None).await.unwrap().unwrap().1.unwrap().ciphertext,
         Some(Sealed::from_stored(b"again".to_vec()))
     );
+}
+
+/// Keys for the paging checks: keys and folders side by side, names that sort between a folder's
+/// name and its `/` (`c-d`, `c.x`) or just after it (`c0`), a folder of many keys, the highest
+/// code point, and neighbours of the listed folder that must never show (`dir-x`, `dir0`, `dirt`).
+const PAGED: &[&str] = &[
+    "dir/a",
+    "dir/b",
+    "dir/c",
+    "dir/c-d",
+    "dir/c.x",
+    "dir/c/x",
+    "dir/c/y/z",
+    "dir/c0",
+    "dir/d/e",
+    "dir/ü",
+    "dir/\u{10FFFF}",
+    "dir/\u{10FFFF}/x",
+    "dir-x",
+    "dir0",
+    "dirt",
+];
+
+/// `after` values besides the children themselves: none, between children, past the end, and
+/// strings no child can be (OpenBao compares them as plain strings: `c/y` and `c//` sort just
+/// after `c/`, so everything in `c/` is skipped).
+const AFTERS: &[&str] = &["", "b0", "c/y", "c//", "big", "big/k", "bigger/", "zz", "\u{10FFFF}\u{10FFFF}", "/", "0"];
+
+/// `kv_children`: each folder once, sorted as OpenBao sorts, strictly after `after`, at most
+/// `limit`, and never a key outside the folder; paging by the last name seen walks every child
+/// exactly once, whatever the page size.
+async fn kv_children_pages(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    kv_mount(&s, "other").await;
+    let mut keys: Vec<String> = PAGED.iter().map(|k| k.to_string()).collect();
+    keys.extend((0..40).map(|i| format!("dir/big/k{i:02}")));
+    for key in &keys {
+        write(&s, "m", key, 0, &version(1, Some(1), b"c"), 10).await.unwrap();
+    }
+    write(&s, "other", "dir/zzz", 0, &version(1, Some(1), b"c"), 10).await.unwrap();
+
+    for prefix in ["dir/", "", "dir/c/", "dir/big/", "dir/nothing/"] {
+        let all = children_of(&keys, prefix);
+        assert_eq!(s.kv_children("m", prefix, None, None).await.unwrap(), all, "{prefix:?}");
+        for limit in [1, 2, 3, 7, 100] {
+            let (mut seen, mut after) = (Vec::new(), None::<String>);
+            loop {
+                let page = s.kv_children("m", prefix, after.as_deref(), Some(limit)).await.unwrap();
+                assert!(page.len() <= limit as usize, "{prefix:?} limit {limit}: {page:?}");
+                let Some(last) = page.last().cloned() else { break };
+                seen.extend(page);
+                after = Some(last);
+            }
+            assert_eq!(seen, all, "{prefix:?} paged by {limit}");
+        }
+        let names = all.iter().map(String::as_str).chain(AFTERS.iter().copied());
+        for after in names {
+            let want: Vec<String> = all.iter().filter(|c| c.as_str() > after).cloned().collect();
+            let got = s.kv_children("m", prefix, Some(after), None).await.unwrap();
+            assert_eq!(got, want, "{prefix:?} after {after:?}");
+            let got = s.kv_children("m", prefix, Some(after), Some(2)).await.unwrap();
+            assert_eq!(got, want.iter().take(2).cloned().collect::<Vec<_>>(), "{prefix:?} after {after:?}, 2");
+        }
+    }
+    assert_eq!(s.kv_children("m", "dir/", None, Some(4)).await.unwrap(), ["a", "b", "big/", "c"]);
+    assert_eq!(s.kv_children("m", "dir/", Some("c"), Some(4)).await.unwrap(), ["c-d", "c.x", "c/", "c0"]);
+    assert_eq!(s.kv_children("m", "dir/", Some("c/"), Some(2)).await.unwrap(), ["c0", "d/"]);
+    assert_eq!(s.kv_children("m", "dir/", Some("ü"), None).await.unwrap(), ["\u{10FFFF}", "\u{10FFFF}/"]);
+    assert_eq!(s.kv_children("m", "", None, None).await.unwrap(), ["dir-x", "dir/", "dir0", "dirt"]);
+    assert_eq!(s.kv_children("other", "dir/", None, None).await.unwrap(), ["zzz"]);
+    assert_eq!(s.kv_children("m", "dir/", Some("\u{10FFFF}/"), None).await.unwrap(), Vec::<String>::new());
 }
 
 async fn kv_rewrap(s: SharedStore) {

@@ -154,9 +154,9 @@ impl<'a> MountStorage<'a> {
         self.store.kv_delete_all(self.id(), path).await
     }
 
-    /// Key paths under `prefix`.
-    pub async fn kv_list(&self, prefix: &str) -> StoreResult<Vec<String>> {
-        self.store.kv_list(self.id(), prefix).await
+    /// One page of the children of folder `prefix` ([`crate::store::Store::kv_children`]).
+    pub async fn kv_children(&self, prefix: &str, after: Option<&str>, limit: Option<u64>) -> StoreResult<Vec<String>> {
+        self.store.kv_children(self.id(), prefix, after, limit).await
     }
 
     /// The rotation row of one secret.
