@@ -22,6 +22,8 @@ mod labels;
 mod leases;
 mod lock;
 mod rotation;
+#[cfg(test)]
+mod walk_cost;
 mod writer;
 
 pub use file::SYNCHRONOUS_ENV;

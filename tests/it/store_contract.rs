@@ -1212,3 +1212,62 @@ async fn the_postgres_pool_opens_no_more_than_max_connections() {
     drop(store);
     db.close().await;
 }
+
+/// Rows of `kv_metadata` that PostgreSQL has read so far, by index or by sequential scan. Every
+/// other session of the database is ended first: a session flushes its counts as it exits, so the
+/// figure is complete without waiting for the statistics' own schedule.
+async fn kv_metadata_rows_read(admin: &mut PgConnection) -> i64 {
+    sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")
+        .execute(&mut *admin)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let others: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+        if others == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{others} sessions did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    sqlx::query("set stats_fetch_consistency = none").execute(&mut *admin).await.unwrap();
+    sqlx::query_scalar(
+        "select cast(coalesce((select sum(idx_tup_read) from pg_stat_user_indexes where relname = 'kv_metadata'), 0) \
+         + coalesce((select seq_tup_read from pg_stat_user_tables where relname = 'kv_metadata'), 0) as bigint)",
+    )
+    .fetch_one(&mut *admin)
+    .await
+    .unwrap()
+}
+
+/// A page of a folder reads about one row per child, not the folder: 40,000 keys (half of them
+/// in one sub-folder, which counts once), and a page of 10 reads at most 30 rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_page_of_a_big_folder_reads_one_row_per_child_postgres() {
+    let (store, db) = fresh_pg().await;
+    kv_mount(&store, "m").await;
+    let mut setup = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query(
+        "insert into kv_metadata (mount_id, path, created_time, updated_time) \
+         select 'm', p || lpad(cast(i as text), 5, '0'), '', '' from generate_series(0, 19999) i, \
+         (values ('big/a/k'), ('big/k')) as f(p)",
+    )
+    .execute(&mut setup)
+    .await
+    .unwrap();
+    setup.close().await.unwrap();
+    let mut admin = PgConnection::connect(db.url()).await.unwrap();
+    let before = kv_metadata_rows_read(&mut admin).await;
+    let page = store.kv_children("m", "big/", None, Some(10)).await.unwrap();
+    assert_eq!(page, ["a/", "k00000", "k00001", "k00002", "k00003", "k00004", "k00005", "k00006", "k00007", "k00008"]);
+    let read = kv_metadata_rows_read(&mut admin).await - before;
+    assert!((10..=30).contains(&read), "a page of 10 read {read} rows of kv_metadata");
+    admin.close().await.unwrap();
+    drop(store);
+    db.close().await;
+}
