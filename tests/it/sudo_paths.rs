@@ -9,14 +9,6 @@ use serde_json::{json, Value};
 
 use crate::harness::TestServer;
 
-async fn token_with_policy(s: &TestServer, name: &str, text: &str) -> String {
-    let (st, v) = s.call("PUT", &format!("sys/policies/acl/{name}"), Some(json!({ "policy": text }))).await;
-    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    let (st, v) = s.call("POST", "auth/token/create", Some(json!({"policies": [name]}))).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    v["auth"]["client_token"].as_str().unwrap().to_string()
-}
-
 fn error_of(v: &Value) -> &str {
     v["errors"][0].as_str().unwrap_or("")
 }
@@ -49,8 +41,7 @@ async fn an_empty_lease_prefix_is_refused_and_revokes_nothing() {
     let core = s.running.as_ref().unwrap().core.clone();
     let id = "db/creds/r/stray";
     core.store.secret_lease_insert(&stray_lease(id)).await.unwrap();
-    let caller = token_with_policy(
-        &s,
+    let caller = s.token_with_policy(
         "lease-admin",
         "path \"sys/leases/revoke-prefix/*\" { capabilities = [\"update\"] }\n\
          path \"sys/leases/revoke-force/*\" { capabilities = [\"update\"] }\n\
@@ -79,8 +70,7 @@ async fn auth_method_tuning_needs_sudo_and_mount_tuning_does_not() {
     let s = TestServer::dev().await;
     let (st, v) = s.call("POST", "sys/auth/userpass", Some(json!({"type": "userpass"}))).await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    let tuner = token_with_policy(
-        &s,
+    let tuner = s.token_with_policy(
         "tuner",
         "path \"sys/auth/*\" { capabilities = [\"read\", \"update\"] }\n\
          path \"sys/mounts/*\" { capabilities = [\"read\", \"update\"] }",
@@ -95,7 +85,7 @@ async fn auth_method_tuning_needs_sudo_and_mount_tuning_does_not() {
     }
     let (st, v) = s.call("POST", "sys/auth/userpass/tune", Some(body)).await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    let sudo = token_with_policy(&s, "tuner-sudo", "path \"sys/auth/*\" { capabilities = [\"read\", \"sudo\"] }").await;
+    let sudo = s.token_with_policy("tuner-sudo", "path \"sys/auth/*\" { capabilities = [\"read\", \"sudo\"] }").await;
     let (st, v) = s.call_as(&sudo, "GET", "sys/auth/userpass/tune", None).await;
     assert_eq!((st, &v["data"]["default_lease_ttl"]), (StatusCode::OK, &json!(3600)), "{v}");
 }
