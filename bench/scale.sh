@@ -11,6 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 wrkdir=$(cd "$here/wrk" && pwd)
+. "$here/lib.sh"
 keys=1000000 folder=100000 page=1000 secs=8 rounds=3 conns=32 small=10000 cache=
 coffer=${COFFER_BIN:-target/release/coffer}
 while [ $# -gt 0 ]; do
@@ -30,28 +31,9 @@ work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 db="$work/data/coffer.db"
-head -c 32 /dev/urandom >"$work/unseal.key"; chmod 600 "$work/unseal.key"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-printf '[listener]\naddress = "127.0.0.1:%s"\ntls_disable = true\n[storage]\nurl = "sqlite://%s"\n[seal]\ntype = "keyfile"\nkey_file = "%s"\n' \
-  "$port" "$db" "$work/unseal.key" >"$work/coffer.toml"
-env COFFER_DISABLE_MLOCK=true COFFER_LOG_LEVEL=warn ${cache:+COFFER_CACHE_SIZE=$cache} \
-  "$coffer" server --config "$work/coffer.toml" >"$work/coffer.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 200); do curl -s -o /dev/null "$base/v1/sys/health" && break; sleep 0.05; done
-token=$(python3 - "$base" <<'PY'
-import json, sys, urllib.request
-base = sys.argv[1] + "/v1/"
-def call(method, path, body=None, token=None):
-    h = {"X-Vault-Token": token} if token else {}
-    req = urllib.request.Request(base + path, method=method, headers=h, data=json.dumps(body).encode() if body is not None else None)
-    with urllib.request.urlopen(req) as r:
-        t = r.read(); return json.loads(t) if t else None
-root = call("PUT", "sys/init", {})["root_token"]
-call("POST", "sys/mounts/secret", {"type": "kv-v2"}, root)
-print(root)
-PY
-)
+[ -z "$cache" ] || export COFFER_CACHE_SIZE="$cache"
+start_keyfile scale "sqlite://$db"; base=$started; port=${base##*:}
+token=$(init_kv "$base")
 
 now() { date +%s.%N; }
 seed() {  # prefix count -> sets seeded="seconds writes_per_second"; exits unless every write got 2xx
@@ -86,19 +68,9 @@ print(size, versions)
 PY
 ); read -r db_bytes versions <<<"$out"
 
-wrk_run() {  # nkeys -> "rps p99_ms non2xx"
-  BENCH_TOKEN=$token NKEYS=$1 wrk -t2 -c"$conns" -d"${2:-$secs}s" --latency -s "$wrkdir/read_many.lua" "$base" 2>&1 | python3 -c '
-import re, sys
-t = sys.stdin.read()
-def ms(v):
-    x, u = re.match(r"([\d.]+)(us|ms|s)", v).groups(); x = float(x)
-    return x / 1000 if u == "us" else x if u == "ms" else x * 1000
-rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
-p99 = re.search(r"^\s+99%\s+(\S+)", t, re.M)
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(rps.group(1) if rps else "0", f"{ms(p99.group(1)):.2f}" if p99 else "nan", bad.group(1) if bad else "0")'
+wrk_run() {  # nkeys [seconds] -> "rps p99_ms non2xx"
+  BENCH_TOKEN=$token NKEYS=$1 wrk -t2 -c"$conns" -d"${2:-$secs}s" --latency -s "$wrkdir/read_many.lua" "$base" 2>&1 | wrk_summary
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 wrk_run "$small" 2 >/dev/null; wrk_run "$keys" 2 >/dev/null  # warm-up
 : >"$work/small"; : >"$work/all"
 for _ in $(seq 1 "$rounds"); do

@@ -436,14 +436,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn kv_children(
-        &self,
-        mount_id: &str,
-        prefix: &str,
-        after: Option<&str>,
-        limit: Option<u64>,
-    ) -> StoreResult<Vec<String>> {
-        let walk = children::Walk::new(prefix, after, limit);
+    async fn kv_children(&self, mount_id: &str, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>> {
+        let walk = children::Walk::new(prefix, page);
         let paths = sqlx::query_scalar(KV_CHILDREN)
             .bind(mount_id)
             .bind(prefix)

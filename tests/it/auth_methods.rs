@@ -810,13 +810,14 @@ async fn sec33_userpass_name_variants_never_get_past_a_deny() {
     let s = TestServer::dev().await;
     enable(&s, "userpass", "userpass").await;
     ok(&s, "POST", "auth/userpass/users/admin", json!({"password": "admin pw"})).await;
-    let helpdesk = s.token_with_policy(
-        "helpdesk",
-        r#"path "auth/userpass/users/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+    let helpdesk = s
+        .token_with_policy(
+            "helpdesk",
+            r#"path "auth/userpass/users/*" { capabilities = ["create", "read", "update", "delete", "list"] }
            path "auth/userpass/users/admin" { capabilities = ["deny"] }
            path "auth/userpass/users/admin/*" { capabilities = ["deny"] }"#,
-    )
-    .await;
+        )
+        .await;
     let (st, _) =
         s.call_as(&helpdesk, "POST", "auth/userpass/users/admin/password", Some(json!({"password": "owned"}))).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
@@ -864,13 +865,14 @@ async fn sec33_approle_role_name_variants_never_get_past_a_deny() {
     let s = TestServer::dev().await;
     enable(&s, "approle", "approle").await;
     ok(&s, "POST", "auth/approle/role/admin", json!({"token_policies": "admin"})).await;
-    let deployer = s.token_with_policy(
-        "deployer",
-        r#"path "auth/approle/role/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+    let deployer = s
+        .token_with_policy(
+            "deployer",
+            r#"path "auth/approle/role/*" { capabilities = ["create", "read", "update", "delete", "list"] }
            path "auth/approle/role/admin" { capabilities = ["deny"] }
            path "auth/approle/role/admin/*" { capabilities = ["deny"] }"#,
-    )
-    .await;
+        )
+        .await;
     let before = ok(&s, "GET", "auth/approle/role/admin", Value::Null).await["data"].clone();
     let ids_before = s.call("LIST", "auth/approle/role/admin/secret-id", None).await;
     let (st, _) = s.call_as(&deployer, "GET", "auth/approle/role/admin/role-id", None).await;

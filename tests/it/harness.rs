@@ -165,7 +165,8 @@ impl TestServer {
 
     /// Writes ACL policy `name` from HCL `text` and returns a new token that has only it.
     pub async fn token_with_policy(&self, name: &str, text: &str) -> String {
-        let (st, v) = self.call("PUT", &format!("sys/policies/acl/{name}"), Some(serde_json::json!({ "policy": text }))).await;
+        let (st, v) =
+            self.call("PUT", &format!("sys/policies/acl/{name}"), Some(serde_json::json!({ "policy": text }))).await;
         assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
         let (st, v) = self.call("POST", "auth/token/create", Some(serde_json::json!({"policies": [name]}))).await;
         assert_eq!(st, StatusCode::OK, "{v}");

@@ -104,11 +104,16 @@ async fn values_no_listing_can_mean_get_400() {
         &format!("after={long}"),
         &format!("after={}", "a".repeat(60_000)),
     ] {
-        for (method, path) in [("GET", format!("secret/metadata/?list=true&{query}")), ("LIST", format!("secret/metadata?{query}"))] {
+        for (method, path) in
+            [("GET", format!("secret/metadata/?list=true&{query}")), ("LIST", format!("secret/metadata?{query}"))]
+        {
             let (st, v) = s.call(method, &path, None).await;
             assert_eq!(st, StatusCode::BAD_REQUEST, "{method} {query}: {v}");
             let e = v["errors"][0].as_str().unwrap();
-            assert!(e.starts_with("invalid value for \"limit\"") || e.starts_with("invalid value for \"after\""), "{e}");
+            assert!(
+                e.starts_with("invalid value for \"limit\"") || e.starts_with("invalid value for \"after\""),
+                "{e}"
+            );
         }
     }
     let (st, v) = s.call("LIST", "secret/metadata", Some(json!({"limit": 1.5}))).await;

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use coffer::store::{
-    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, NodeRow, Sealed, SharedStore, StoreError,
+    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, NodeRow, Page, Sealed, SharedStore, StoreError,
     StoreResult, TokenRow, WriteOutcome,
 };
 use sqlx::{Connection, PgConnection};
@@ -231,7 +231,12 @@ contract_cached!(
     cached_kv_delete_destroy_postgres
 );
 contract_cached!(kv_rewrap, cached_kv_rewrap_1k, cached_kv_rewrap, cached_kv_rewrap_postgres);
-contract_cached!(kv_children_pages, cached_kv_children_pages_1k, cached_kv_children_pages, cached_kv_children_pages_postgres);
+contract_cached!(
+    kv_children_pages,
+    cached_kv_children_pages_1k,
+    cached_kv_children_pages,
+    cached_kv_children_pages_postgres
+);
 contract_cached!(kv_concurrent_writers, cached_kv_concurrent_1k, cached_kv_concurrent, cached_kv_concurrent_postgres);
 contract_cached!(kv_failed_write_leaves_nothing, cached_kv_atomic_1k, cached_kv_atomic, cached_kv_atomic_postgres);
 
@@ -391,7 +396,7 @@ async fn mount_delete_removes_data(s: SharedStore) {
     assert_eq!(s.mount_list().await.unwrap().iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [kept]);
     assert_eq!(s.kv_config_get(gone).await.unwrap(), KvConfigRow::default());
     assert!(s.kv_read(gone, "app/db", None).await.unwrap().is_none());
-    assert!(s.kv_children(gone, "", None, None).await.unwrap().is_empty());
+    assert!(s.kv_children(gone, "", Page::ALL).await.unwrap().is_empty());
     assert!(s.kv_versions_below_term(99, 100).await.unwrap().iter().all(|(m, _, _)| m == kept));
     assert!(s.entry_list(&format!("approle/{gone}/role"), "").await.unwrap().is_empty());
 
@@ -643,10 +648,10 @@ async fn listing_exact_prefixes(s: SharedStore) {
     for prefix in PREFIXES {
         assert_eq!(s.entry_list("policy", prefix).await.unwrap(), expected_under(prefix), "entry prefix {prefix:?}");
         let all: Vec<String> = AWKWARD.iter().map(|k| k.to_string()).collect();
-        let got = s.kv_children("m", prefix, None, None).await.unwrap();
+        let got = s.kv_children("m", prefix, Page::ALL).await.unwrap();
         assert_eq!(got, children_of(&all, prefix), "kv prefix {prefix:?}");
     }
-    assert!(s.kv_children("other", "", None, None).await.unwrap().is_empty());
+    assert!(s.kv_children("other", "", Page::ALL).await.unwrap().is_empty());
 }
 
 /// NUL cannot be stored by every backend: it either round-trips exactly or is refused with an
@@ -659,7 +664,7 @@ async fn nul_values(s: SharedStore) {
         Err(e) => assert!(matches!(e, StoreError::Backend(_)) && e.to_string().contains("NUL"), "{e}"),
     }
     match write(&s, "m", name, 0, &version(1, Some(1), b"c"), 10).await {
-        Ok(()) => assert_eq!(s.kv_children("m", "a", None, None).await.unwrap(), ["\0b"]),
+        Ok(()) => assert_eq!(s.kv_children("m", "a", Page::ALL).await.unwrap(), ["\0b"]),
         Err(e) => assert!(e.to_string().contains("NUL"), "{e}"),
     }
     match s.system_put(&[("ok", b"1".as_slice()), ("bad\0", b"2".as_slice())]).await {
@@ -717,7 +722,7 @@ async fn kv_versions(s: SharedStore) {
     assert_eq!(with_meta, meta);
     let bare = |v: &KvVersionRow| KvVersionRow { ciphertext: None, ..v.clone() };
     assert_eq!(versions, [bare(&v1), bare(&v2)], "versions come without ciphertext");
-    assert_eq!(s.kv_children("m", "", None, None).await.unwrap(), ["k"]);
+    assert_eq!(s.kv_children("m", "", Page::ALL).await.unwrap(), ["k"]);
 }
 
 async fn kv_metadata(s: SharedStore) {
@@ -805,7 +810,7 @@ async fn kv_delete_destroy(s: SharedStore) {
     s.kv_delete_all("m", "k").await.unwrap();
     assert!(s.kv_read("m", "k", None).await.unwrap().is_none());
     assert!(s.kv_metadata_with_versions("m", "k").await.unwrap().is_none());
-    assert!(s.kv_children("m", "", None, None).await.unwrap().is_empty());
+    assert!(s.kv_children("m", "", Page::ALL).await.unwrap().is_empty());
     write(&s, "m", "k", 0, &version(1, Some(1), b"again"), 10).await.unwrap();
     assert_eq!(
         s.kv_read("m", "k", None).await.unwrap().unwrap().1.unwrap().ciphertext,
@@ -854,11 +859,11 @@ async fn kv_children_pages(s: SharedStore) {
 
     for prefix in ["dir/", "", "dir/c/", "dir/big/", "dir/nothing/"] {
         let all = children_of(&keys, prefix);
-        assert_eq!(s.kv_children("m", prefix, None, None).await.unwrap(), all, "{prefix:?}");
+        assert_eq!(s.kv_children("m", prefix, Page::ALL).await.unwrap(), all, "{prefix:?}");
         for limit in [1, 2, 3, 7, 100] {
             let (mut seen, mut after) = (Vec::new(), None::<String>);
             loop {
-                let page = s.kv_children("m", prefix, after.as_deref(), Some(limit)).await.unwrap();
+                let page = s.kv_children("m", prefix, Page::new(after.as_deref(), Some(limit))).await.unwrap();
                 assert!(page.len() <= limit as usize, "{prefix:?} limit {limit}: {page:?}");
                 let Some(last) = page.last().cloned() else { break };
                 seen.extend(page);
@@ -869,19 +874,19 @@ async fn kv_children_pages(s: SharedStore) {
         let names = all.iter().map(String::as_str).chain(AFTERS.iter().copied());
         for after in names {
             let want: Vec<String> = all.iter().filter(|c| c.as_str() > after).cloned().collect();
-            let got = s.kv_children("m", prefix, Some(after), None).await.unwrap();
+            let got = s.kv_children("m", prefix, Page::new(Some(after), None)).await.unwrap();
             assert_eq!(got, want, "{prefix:?} after {after:?}");
-            let got = s.kv_children("m", prefix, Some(after), Some(2)).await.unwrap();
+            let got = s.kv_children("m", prefix, Page::new(Some(after), Some(2))).await.unwrap();
             assert_eq!(got, want.iter().take(2).cloned().collect::<Vec<_>>(), "{prefix:?} after {after:?}, 2");
         }
     }
-    assert_eq!(s.kv_children("m", "dir/", None, Some(4)).await.unwrap(), ["a", "b", "big/", "c"]);
-    assert_eq!(s.kv_children("m", "dir/", Some("c"), Some(4)).await.unwrap(), ["c-d", "c.x", "c/", "c0"]);
-    assert_eq!(s.kv_children("m", "dir/", Some("c/"), Some(2)).await.unwrap(), ["c0", "d/"]);
-    assert_eq!(s.kv_children("m", "dir/", Some("ü"), None).await.unwrap(), ["\u{10FFFF}", "\u{10FFFF}/"]);
-    assert_eq!(s.kv_children("m", "", None, None).await.unwrap(), ["dir-x", "dir/", "dir0", "dirt"]);
-    assert_eq!(s.kv_children("other", "dir/", None, None).await.unwrap(), ["zzz"]);
-    assert_eq!(s.kv_children("m", "dir/", Some("\u{10FFFF}/"), None).await.unwrap(), Vec::<String>::new());
+    assert_eq!(s.kv_children("m", "dir/", Page::new(None, Some(4))).await.unwrap(), ["a", "b", "big/", "c"]);
+    assert_eq!(s.kv_children("m", "dir/", Page::new(Some("c"), Some(4))).await.unwrap(), ["c-d", "c.x", "c/", "c0"]);
+    assert_eq!(s.kv_children("m", "dir/", Page::new(Some("c/"), Some(2))).await.unwrap(), ["c0", "d/"]);
+    assert_eq!(s.kv_children("m", "dir/", Page::new(Some("ü"), None)).await.unwrap(), ["\u{10FFFF}", "\u{10FFFF}/"]);
+    assert_eq!(s.kv_children("m", "", Page::ALL).await.unwrap(), ["dir-x", "dir/", "dir0", "dirt"]);
+    assert_eq!(s.kv_children("other", "dir/", Page::ALL).await.unwrap(), ["zzz"]);
+    assert_eq!(s.kv_children("m", "dir/", Page::new(Some("\u{10FFFF}/"), None)).await.unwrap(), Vec::<String>::new());
 }
 
 async fn kv_rewrap(s: SharedStore) {
@@ -1263,7 +1268,7 @@ async fn a_page_of_a_big_folder_reads_one_row_per_child_postgres() {
     setup.close().await.unwrap();
     let mut admin = PgConnection::connect(db.url()).await.unwrap();
     let before = kv_metadata_rows_read(&mut admin).await;
-    let page = store.kv_children("m", "big/", None, Some(10)).await.unwrap();
+    let page = store.kv_children("m", "big/", Page::new(None, Some(10))).await.unwrap();
     assert_eq!(page, ["a/", "k00000", "k00001", "k00002", "k00003", "k00004", "k00005", "k00006", "k00007", "k00008"]);
     let read = kv_metadata_rows_read(&mut admin).await - before;
     assert!((10..=30).contains(&read), "a page of 10 read {read} rows of kv_metadata");

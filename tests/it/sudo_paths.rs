@@ -41,14 +41,15 @@ async fn an_empty_lease_prefix_is_refused_and_revokes_nothing() {
     let core = s.running.as_ref().unwrap().core.clone();
     let id = "db/creds/r/stray";
     core.store.secret_lease_insert(&stray_lease(id)).await.unwrap();
-    let caller = s.token_with_policy(
-        "lease-admin",
-        "path \"sys/leases/revoke-prefix/*\" { capabilities = [\"update\"] }\n\
+    let caller = s
+        .token_with_policy(
+            "lease-admin",
+            "path \"sys/leases/revoke-prefix/*\" { capabilities = [\"update\"] }\n\
          path \"sys/leases/revoke-force/*\" { capabilities = [\"update\"] }\n\
          path \"sys/leases/revoke-prefix\" { capabilities = [\"update\"] }\n\
          path \"sys/leases/revoke-force\" { capabilities = [\"update\"] }",
-    )
-    .await;
+        )
+        .await;
     for path in ["sys/leases/revoke-force/", "sys/leases/revoke-force", "sys/leases/revoke-prefix/"] {
         // Without sudo: refused by the ACL, as every prefix is.
         let (st, v) = s.call_as(&caller, "POST", path, None).await;
@@ -70,12 +71,13 @@ async fn auth_method_tuning_needs_sudo_and_mount_tuning_does_not() {
     let s = TestServer::dev().await;
     let (st, v) = s.call("POST", "sys/auth/userpass", Some(json!({"type": "userpass"}))).await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    let tuner = s.token_with_policy(
-        "tuner",
-        "path \"sys/auth/*\" { capabilities = [\"read\", \"update\"] }\n\
+    let tuner = s
+        .token_with_policy(
+            "tuner",
+            "path \"sys/auth/*\" { capabilities = [\"read\", \"update\"] }\n\
          path \"sys/mounts/*\" { capabilities = [\"read\", \"update\"] }",
-    )
-    .await;
+        )
+        .await;
     let body = json!({"default_lease_ttl": "1h"});
     for (method, b) in [("GET", None), ("POST", Some(body.clone()))] {
         let (st, v) = s.call_as(&tuner, method, "sys/auth/userpass/tune", b.clone()).await;

@@ -4,8 +4,8 @@
 use crate::core::mounts::MountEntry;
 use crate::store::rotation::RotationRow;
 use crate::store::{
-    Fence, KvConfigRow, KvMetadataRow, KvRead, KvVersionRow, KvWrite, Sealed, SharedStore, StoreError, StoreResult,
-    TextForm, WriteOutcome,
+    Fence, KvConfigRow, KvMetadataRow, KvRead, KvVersionRow, KvWrite, Page, Sealed, SharedStore, StoreError,
+    StoreResult, TextForm, WriteOutcome,
 };
 
 /// The rows of one mount.
@@ -155,8 +155,8 @@ impl<'a> MountStorage<'a> {
     }
 
     /// One page of the children of folder `prefix` ([`crate::store::Store::kv_children`]).
-    pub async fn kv_children(&self, prefix: &str, after: Option<&str>, limit: Option<u64>) -> StoreResult<Vec<String>> {
-        self.store.kv_children(self.id(), prefix, after, limit).await
+    pub async fn kv_children(&self, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>> {
+        self.store.kv_children(self.id(), prefix, page).await
     }
 
     /// The rotation row of one secret.

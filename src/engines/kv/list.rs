@@ -8,6 +8,7 @@ use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::{params, path_chars};
 use crate::core::engine::Call;
+use crate::store::Page;
 
 /// The longest `after`: no key name is longer, since a request path is at most 8 KiB.
 const MAX_AFTER_BYTES: usize = 8 << 10;
@@ -16,9 +17,8 @@ const MAX_AFTER_BYTES: usize = 8 << 10;
 /// an empty page is a 404, as an empty folder is.
 pub async fn list(call: &Call<'_>, prefix: &str, req: &Request) -> Result<Response, ApiError> {
     let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
-    let after = after(&req.data)?;
-    let limit = limit(&req.data)?;
-    let keys = call.host.storage().kv_children(&prefix, after, limit).await.map_err(store_err)?;
+    let page = Page::new(after(&req.data)?, limit(&req.data)?);
+    let keys = call.host.storage().kv_children(&prefix, page).await.map_err(store_err)?;
     Response::keys(keys)
 }
 

@@ -10,7 +10,7 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqliteConnection};
 
 use super::{SqliteStore, KV_CHILDREN};
-use crate::store::children::{names, Walk};
+use crate::store::children::{names, Page, Walk};
 
 /// The first page of `limit` children of `prefix` in mount `m`, and the VM steps it took.
 async fn page(c: &mut SqliteConnection, prefix: &str, limit: u64) -> (Vec<String>, u64) {
@@ -20,7 +20,7 @@ async fn page(c: &mut SqliteConnection, prefix: &str, limit: u64) -> (Vec<String
         counter.fetch_add(1, Ordering::Relaxed);
         true
     });
-    let walk = Walk::new(prefix, None, Some(limit));
+    let walk = Walk::new(prefix, Page::new(None, Some(limit)));
     let paths: Vec<String> = sqlx::query_scalar(KV_CHILDREN)
         .bind("m")
         .bind(prefix)
