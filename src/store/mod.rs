@@ -4,6 +4,8 @@
 mod binds;
 pub mod bus;
 pub mod cache;
+mod children;
+pub use children::Page;
 pub mod copy;
 pub mod leases;
 pub mod postgres;
@@ -370,8 +372,10 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     async fn kv_destroy(&self, mount_id: &str, path: &str, versions: &[i64]) -> StoreResult<()>;
     /// Deletes a key's metadata and all its versions.
     async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()>;
-    /// Key paths under `prefix` (all depths), sorted.
-    async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>>;
+    /// The children of folder `prefix` (empty, or ending in `/`) in `page`: key names, and
+    /// sub-folders with a trailing `/`, each once however many keys it holds, sorted. Paged in
+    /// the database: a page reads one index entry per child, never the whole folder.
+    async fn kv_children(&self, mount_id: &str, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>>;
     /// Versions whose DEK is wrapped by a term older than `term` (at most `limit`).
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>>;
     /// Replaces one version's ciphertext if its term is still `old_term` (re-wrap after rotation).

@@ -43,6 +43,9 @@ const TOKEN_DROP_ACCESSOR: &str = "delete from token where accessor = $1 and has
 /// mount id (`strpos`: PostgreSQL has no `instr`).
 const MOUNT_DELETE_ENTRIES: &str = "delete from entry where strpos(kind, $1) > 0";
 
+/// One page of a KV folder ([`sql::kv_children`]); the seed takes the key column's collation.
+const KV_CHILDREN: &str = sql::kv_children!("strpos", "cast($3 as text) collate \"C\"");
+
 /// Serialises label moves and writes of one key (the metadata row is the key's lock).
 const KV_LOCK_KEY: &str = "select 1 from kv_metadata where mount_id = $1 and path = $2 for update";
 
@@ -486,8 +489,19 @@ impl Store for PgStore {
         tx.commit().bounded().await.pg()
     }
 
-    async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        self.list_prefix(sql::KV_LIST, sql::KV_LIST_FROM, mount_id, prefix).await
+    async fn kv_children(&self, mount_id: &str, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>> {
+        let walk = children::Walk::new(prefix, page);
+        no_nul(&[mount_id, prefix, &walk.seed])?;
+        let paths = sqlx::query_scalar(KV_CHILDREN)
+            .bind(mount_id)
+            .bind(prefix)
+            .bind(&walk.seed)
+            .bind(walk.steps)
+            .fetch_all(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()?;
+        Ok(children::names(prefix, paths))
     }
 
     async fn kv_versions_below_term(

@@ -179,11 +179,32 @@ pub(crate) const KV_DELETE_ALL: [&str; 4] = [
     "delete from kv_stage where mount_id = $1 and path = $2",
     "delete from kv_request_token where mount_id = $1 and path = $2",
 ];
-/// Paths of mount `$1` from `$2` (the prefix) below `$3` (its [`prefix_upper_bound`]).
-pub(crate) const KV_LIST: &str =
-    "select path from kv_metadata where mount_id = $1 and path >= $2 and path < $3 order by path";
-/// [`KV_LIST`] for a prefix without an upper bound.
-pub(crate) const KV_LIST_FROM: &str = "select path from kv_metadata where mount_id = $1 and path >= $2 order by path";
+/// One page of folder `$2` of mount `$1` (see `super::children`): a recursive walk from the seed
+/// `$3`, one index seek per child, at most `$4` children. From a path whose rest (after `$2`)
+/// holds a `/`, a folder, the next seek starts past the folder: the folder's name with `0` (the
+/// character after `/`) in place of its `/`, the least string above all its descendants. From
+/// any other path it starts strictly after it. The walk stops at the first path outside `$2`.
+/// Each row is the first path of one child, in order. `$find` is the store's substring position
+/// function (`instr`, `strpos`); `$seed` spells `$3` so that PostgreSQL gives the recursive
+/// column one collation ("C", the column's).
+macro_rules! kv_children {
+    ($find:literal, $seed:literal) => {
+        concat!(
+            "with recursive walk(p, n) as (select ",
+            $seed,
+            ", 0 union all select case when ",
+            $find,
+            "(substr(w.p, length($2) + 1), '/') > 0 \
+             then (select k.path from kv_metadata k where k.mount_id = $1 and k.path >= substr(w.p, 1, length($2) + ",
+            $find,
+            "(substr(w.p, length($2) + 1), '/') - 1) || '0' order by k.path limit 1) \
+             else (select k.path from kv_metadata k where k.mount_id = $1 and k.path > w.p order by k.path limit 1) \
+             end, w.n + 1 from walk w where w.n < $4 and substr(w.p, 1, length($2)) = $2) \
+             select p from walk where n > 0 and substr(p, 1, length($2)) = $2 order by n"
+        )
+    };
+}
+pub(crate) use kv_children;
 pub(crate) const KV_BELOW_TERM: &str =
     concat!("select mount_id, path, ", version_cols!(), " from kv_version where key_term < $1 limit $2");
 pub(crate) const KV_REWRAP: &str = "update kv_version set ciphertext = $1, key_term = $2 where mount_id = $3 \

@@ -26,6 +26,8 @@ mod leases;
 pub(super) mod lite;
 mod lock;
 mod rotation;
+#[cfg(test)]
+mod walk_cost;
 mod writer;
 
 pub use file::SYNCHRONOUS_ENV;
@@ -48,6 +50,9 @@ const TOKEN_PUT: &str =
 /// Auth methods keep their roles, users and secret-id hashes in entries whose kind names the
 /// mount id (`instr`: SQLite has no `strpos`).
 const MOUNT_DELETE_ENTRIES: &str = "delete from entry where instr(kind, $1) > 0";
+
+/// One page of a KV folder ([`sql::kv_children`]).
+const KV_CHILDREN: &str = sql::kv_children!("instr", "$3");
 
 /// How long a statement waits for a lock that another connection or process holds before it
 /// fails with `SQLITE_BUSY` (answered as 503 with `Retry-After`).
@@ -363,8 +368,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn kv_list(&self, mount_id: &str, prefix: &str) -> StoreResult<Vec<String>> {
-        self.list_prefix(sql::KV_LIST, sql::KV_LIST_FROM, mount_id, prefix).await
+    async fn kv_children(&self, mount_id: &str, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>> {
+        let walk = children::Walk::new(prefix, page);
+        let paths = sqlx::query_scalar(KV_CHILDREN)
+            .bind(mount_id)
+            .bind(prefix)
+            .bind(&walk.seed)
+            .bind(walk.steps)
+            .fetch_all(&self.read)
+            .await?;
+        Ok(children::names(prefix, paths))
     }
 
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {

@@ -226,6 +226,22 @@ def test_kv_list(cli, kv_path):
     assert f"{kv_path.split('/')[1]}/" in cli.json("kv", "list", "-format=json", "secret/compat")
 
 
+def test_list_pages_with_after_and_limit(cli, kv_path):
+    # `bao list -after=X -limit=N` = GET <path>?after=X&limit=N&list=true (`bao kv list` has no
+    # such flags). Names sort as bytes: `c-d` and `c.x` come before the folder `c/`.
+    for sub in ("a", "b", "c", "c-d", "c.x", "c/x", "c/y/z", "d/e"):
+        cli.ok("kv", "put", f"secret/{kv_path}/{sub}", "x=1")
+    folder = f"secret/metadata/{kv_path}"
+    assert cli.json("list", "-format=json", "-limit=2", folder) == ["a", "b"]
+    assert cli.json("list", "-format=json", "-after=b", "-limit=3", folder) == ["c", "c-d", "c.x"]
+    assert cli.json("list", "-format=json", "-after=c.x", "-limit=2", folder) == ["c/", "d/"]
+    assert cli.json("list", "-format=json", "-after=c/", folder) == ["d/"]
+    assert cli.json("list", "-format=json", "-after=b", "-limit=0", folder) == ["c", "c-d", "c.x", "c/", "d/"]
+    # Past the last name: the empty list's 404, exit 2.
+    res = cli.fails("list", "-after=d/", folder)
+    assert f"No value found at {folder}" in res.stderr
+
+
 def test_kv_list_missing_prefix(cli, kv_path):
     # empty/missing prefix -> 404 -> exit 2 (and `{}` on stdout with -format=json)
     res = cli.fails("kv", "list", f"secret/{kv_path}")

@@ -802,14 +802,6 @@ const ADMIN_VARIANTS: [&str; 15] = [
     "%EF%BD%81dmin",
 ];
 
-async fn token_with_policy(s: &TestServer, name: &str, text: &str) -> String {
-    let (st, v) = s.call("PUT", &format!("sys/policies/acl/{name}"), Some(json!({"policy": text}))).await;
-    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    let (st, v) = s.call("POST", "auth/token/create", Some(json!({"policies": [name]}))).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    v["auth"]["client_token"].as_str().unwrap().to_string()
-}
-
 /// SEC-33: a deny on `users/admin` and `users/admin/*` cannot be sidestepped with another
 /// spelling of the name (`admin%20/password` used to reset admin's password): every variant gets
 /// 400 and admin is untouched.
@@ -818,14 +810,14 @@ async fn sec33_userpass_name_variants_never_get_past_a_deny() {
     let s = TestServer::dev().await;
     enable(&s, "userpass", "userpass").await;
     ok(&s, "POST", "auth/userpass/users/admin", json!({"password": "admin pw"})).await;
-    let helpdesk = token_with_policy(
-        &s,
-        "helpdesk",
-        r#"path "auth/userpass/users/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+    let helpdesk = s
+        .token_with_policy(
+            "helpdesk",
+            r#"path "auth/userpass/users/*" { capabilities = ["create", "read", "update", "delete", "list"] }
            path "auth/userpass/users/admin" { capabilities = ["deny"] }
            path "auth/userpass/users/admin/*" { capabilities = ["deny"] }"#,
-    )
-    .await;
+        )
+        .await;
     let (st, _) =
         s.call_as(&helpdesk, "POST", "auth/userpass/users/admin/password", Some(json!({"password": "owned"}))).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
@@ -873,14 +865,14 @@ async fn sec33_approle_role_name_variants_never_get_past_a_deny() {
     let s = TestServer::dev().await;
     enable(&s, "approle", "approle").await;
     ok(&s, "POST", "auth/approle/role/admin", json!({"token_policies": "admin"})).await;
-    let deployer = token_with_policy(
-        &s,
-        "deployer",
-        r#"path "auth/approle/role/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+    let deployer = s
+        .token_with_policy(
+            "deployer",
+            r#"path "auth/approle/role/*" { capabilities = ["create", "read", "update", "delete", "list"] }
            path "auth/approle/role/admin" { capabilities = ["deny"] }
            path "auth/approle/role/admin/*" { capabilities = ["deny"] }"#,
-    )
-    .await;
+        )
+        .await;
     let before = ok(&s, "GET", "auth/approle/role/admin", Value::Null).await["data"].clone();
     let ids_before = s.call("LIST", "auth/approle/role/admin/secret-id", None).await;
     let (st, _) = s.call_as(&deployer, "GET", "auth/approle/role/admin/role-id", None).await;

@@ -163,6 +163,16 @@ impl TestServer {
         call_url(&self.client, &self.base, token, method, path, body).await
     }
 
+    /// Writes ACL policy `name` from HCL `text` and returns a new token that has only it.
+    pub async fn token_with_policy(&self, name: &str, text: &str) -> String {
+        let (st, v) =
+            self.call("PUT", &format!("sys/policies/acl/{name}"), Some(serde_json::json!({ "policy": text }))).await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+        let (st, v) = self.call("POST", "auth/token/create", Some(serde_json::json!({"policies": [name]}))).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        v["auth"]["client_token"].as_str().unwrap().to_string()
+    }
+
     /// Initialises with `n` shares and threshold `t`; returns (hex shares, root token).
     pub async fn init(&mut self, n: u64, t: u64) -> (Vec<String>, String) {
         let (s, v) = self

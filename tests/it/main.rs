@@ -30,6 +30,7 @@ mod keyring_crash;
 mod kv;
 mod kv_cache;
 mod kv_cache_cluster;
+mod kv_list_paging;
 mod listener_abuse;
 mod log_canary;
 mod malformed_writes;

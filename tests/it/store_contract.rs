@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use coffer::store::{
-    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, NodeRow, Sealed, SharedStore, StoreError,
+    self, KvConfigRow, KvMetadataRow, KvVersionRow, KvWrite, MountRow, NodeRow, Page, Sealed, SharedStore, StoreError,
     StoreResult, TokenRow, WriteOutcome,
 };
 use sqlx::{Connection, PgConnection};
@@ -161,6 +161,7 @@ contract!(kv_metadata, contract_kv_metadata_sqlite, contract_kv_metadata_postgre
 contract!(kv_pruning, contract_kv_pruning_sqlite, contract_kv_pruning_postgres);
 contract!(kv_delete_destroy, contract_kv_delete_destroy_sqlite, contract_kv_delete_destroy_postgres);
 contract!(kv_rewrap, contract_kv_rewrap_sqlite, contract_kv_rewrap_postgres);
+contract!(kv_children_pages, contract_kv_children_pages_sqlite, contract_kv_children_pages_postgres);
 contract!(kv_concurrent_writers, contract_kv_concurrent_sqlite, contract_kv_concurrent_postgres);
 contract!(kv_failed_write_leaves_nothing, contract_kv_atomic_sqlite, contract_kv_atomic_postgres);
 
@@ -230,6 +231,12 @@ contract_cached!(
     cached_kv_delete_destroy_postgres
 );
 contract_cached!(kv_rewrap, cached_kv_rewrap_1k, cached_kv_rewrap, cached_kv_rewrap_postgres);
+contract_cached!(
+    kv_children_pages,
+    cached_kv_children_pages_1k,
+    cached_kv_children_pages,
+    cached_kv_children_pages_postgres
+);
 contract_cached!(kv_concurrent_writers, cached_kv_concurrent_1k, cached_kv_concurrent, cached_kv_concurrent_postgres);
 contract_cached!(kv_failed_write_leaves_nothing, cached_kv_atomic_1k, cached_kv_atomic, cached_kv_atomic_postgres);
 
@@ -389,7 +396,7 @@ async fn mount_delete_removes_data(s: SharedStore) {
     assert_eq!(s.mount_list().await.unwrap().iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), [kept]);
     assert_eq!(s.kv_config_get(gone).await.unwrap(), KvConfigRow::default());
     assert!(s.kv_read(gone, "app/db", None).await.unwrap().is_none());
-    assert!(s.kv_list(gone, "").await.unwrap().is_empty());
+    assert!(s.kv_children(gone, "", Page::ALL).await.unwrap().is_empty());
     assert!(s.kv_versions_below_term(99, 100).await.unwrap().iter().all(|(m, _, _)| m == kept));
     assert!(s.entry_list(&format!("approle/{gone}/role"), "").await.unwrap().is_empty());
 
@@ -612,6 +619,18 @@ fn expected_under(prefix: &str) -> Vec<String> {
     sorted(AWKWARD.iter().filter(|k| k.starts_with(prefix)).map(|k| k.to_string()).collect())
 }
 
+/// The children of `prefix` among `keys`, worked out plainly: each key's name below `prefix` up
+/// to and including its first `/`, once each, sorted.
+fn children_of(keys: &[String], prefix: &str) -> Vec<String> {
+    let names: BTreeSet<String> = keys
+        .iter()
+        .filter_map(|k| k.strip_prefix(prefix))
+        .filter(|rest| !rest.is_empty())
+        .map(|rest| rest.find('/').map_or(rest, |i| &rest[..=i]).to_string())
+        .collect();
+    names.into_iter().collect()
+}
+
 async fn listing_exact_prefixes(s: SharedStore) {
     kv_mount(&s, "m").await;
     for (i, key) in AWKWARD.iter().enumerate() {
@@ -628,9 +647,11 @@ async fn listing_exact_prefixes(s: SharedStore) {
     }
     for prefix in PREFIXES {
         assert_eq!(s.entry_list("policy", prefix).await.unwrap(), expected_under(prefix), "entry prefix {prefix:?}");
-        assert_eq!(s.kv_list("m", prefix).await.unwrap(), expected_under(prefix), "kv prefix {prefix:?}");
+        let all: Vec<String> = AWKWARD.iter().map(|k| k.to_string()).collect();
+        let got = s.kv_children("m", prefix, Page::ALL).await.unwrap();
+        assert_eq!(got, children_of(&all, prefix), "kv prefix {prefix:?}");
     }
-    assert!(s.kv_list("other", "").await.unwrap().is_empty());
+    assert!(s.kv_children("other", "", Page::ALL).await.unwrap().is_empty());
 }
 
 /// NUL cannot be stored by every backend: it either round-trips exactly or is refused with an
@@ -643,7 +664,7 @@ async fn nul_values(s: SharedStore) {
         Err(e) => assert!(matches!(e, StoreError::Backend(_)) && e.to_string().contains("NUL"), "{e}"),
     }
     match write(&s, "m", name, 0, &version(1, Some(1), b"c"), 10).await {
-        Ok(()) => assert_eq!(s.kv_list("m", "a").await.unwrap(), [name]),
+        Ok(()) => assert_eq!(s.kv_children("m", "a", Page::ALL).await.unwrap(), ["\0b"]),
         Err(e) => assert!(e.to_string().contains("NUL"), "{e}"),
     }
     match s.system_put(&[("ok", b"1".as_slice()), ("bad\0", b"2".as_slice())]).await {
@@ -701,7 +722,7 @@ async fn kv_versions(s: SharedStore) {
     assert_eq!(with_meta, meta);
     let bare = |v: &KvVersionRow| KvVersionRow { ciphertext: None, ..v.clone() };
     assert_eq!(versions, [bare(&v1), bare(&v2)], "versions come without ciphertext");
-    assert_eq!(s.kv_list("m", "").await.unwrap(), ["k"]);
+    assert_eq!(s.kv_children("m", "", Page::ALL).await.unwrap(), ["k"]);
 }
 
 async fn kv_metadata(s: SharedStore) {
@@ -789,12 +810,83 @@ async fn kv_delete_destroy(s: SharedStore) {
     s.kv_delete_all("m", "k").await.unwrap();
     assert!(s.kv_read("m", "k", None).await.unwrap().is_none());
     assert!(s.kv_metadata_with_versions("m", "k").await.unwrap().is_none());
-    assert!(s.kv_list("m", "").await.unwrap().is_empty());
+    assert!(s.kv_children("m", "", Page::ALL).await.unwrap().is_empty());
     write(&s, "m", "k", 0, &version(1, Some(1), b"again"), 10).await.unwrap();
     assert_eq!(
         s.kv_read("m", "k", None).await.unwrap().unwrap().1.unwrap().ciphertext,
         Some(Sealed::from_stored(b"again".to_vec()))
     );
+}
+
+/// Keys for the paging checks: keys and folders side by side, names that sort between a folder's
+/// name and its `/` (`c-d`, `c.x`) or just after it (`c0`), a folder of many keys, the highest
+/// code point, and neighbours of the listed folder that must never show (`dir-x`, `dir0`, `dirt`).
+const PAGED: &[&str] = &[
+    "dir/a",
+    "dir/b",
+    "dir/c",
+    "dir/c-d",
+    "dir/c.x",
+    "dir/c/x",
+    "dir/c/y/z",
+    "dir/c0",
+    "dir/d/e",
+    "dir/ü",
+    "dir/\u{10FFFF}",
+    "dir/\u{10FFFF}/x",
+    "dir-x",
+    "dir0",
+    "dirt",
+];
+
+/// `after` values besides the children themselves: none, between children, past the end, and
+/// strings no child can be (OpenBao compares them as plain strings: `c/y` and `c//` sort just
+/// after `c/`, so everything in `c/` is skipped).
+const AFTERS: &[&str] = &["", "b0", "c/y", "c//", "big", "big/k", "bigger/", "zz", "\u{10FFFF}\u{10FFFF}", "/", "0"];
+
+/// `kv_children`: each folder once, sorted as OpenBao sorts, strictly after `after`, at most
+/// `limit`, and never a key outside the folder; paging by the last name seen walks every child
+/// exactly once, whatever the page size.
+async fn kv_children_pages(s: SharedStore) {
+    kv_mount(&s, "m").await;
+    kv_mount(&s, "other").await;
+    let mut keys: Vec<String> = PAGED.iter().map(|k| k.to_string()).collect();
+    keys.extend((0..40).map(|i| format!("dir/big/k{i:02}")));
+    for key in &keys {
+        write(&s, "m", key, 0, &version(1, Some(1), b"c"), 10).await.unwrap();
+    }
+    write(&s, "other", "dir/zzz", 0, &version(1, Some(1), b"c"), 10).await.unwrap();
+
+    for prefix in ["dir/", "", "dir/c/", "dir/big/", "dir/nothing/"] {
+        let all = children_of(&keys, prefix);
+        assert_eq!(s.kv_children("m", prefix, Page::ALL).await.unwrap(), all, "{prefix:?}");
+        for limit in [1, 2, 3, 7, 100] {
+            let (mut seen, mut after) = (Vec::new(), None::<String>);
+            loop {
+                let page = s.kv_children("m", prefix, Page::new(after.as_deref(), Some(limit))).await.unwrap();
+                assert!(page.len() <= limit as usize, "{prefix:?} limit {limit}: {page:?}");
+                let Some(last) = page.last().cloned() else { break };
+                seen.extend(page);
+                after = Some(last);
+            }
+            assert_eq!(seen, all, "{prefix:?} paged by {limit}");
+        }
+        let names = all.iter().map(String::as_str).chain(AFTERS.iter().copied());
+        for after in names {
+            let want: Vec<String> = all.iter().filter(|c| c.as_str() > after).cloned().collect();
+            let got = s.kv_children("m", prefix, Page::new(Some(after), None)).await.unwrap();
+            assert_eq!(got, want, "{prefix:?} after {after:?}");
+            let got = s.kv_children("m", prefix, Page::new(Some(after), Some(2))).await.unwrap();
+            assert_eq!(got, want.iter().take(2).cloned().collect::<Vec<_>>(), "{prefix:?} after {after:?}, 2");
+        }
+    }
+    assert_eq!(s.kv_children("m", "dir/", Page::new(None, Some(4))).await.unwrap(), ["a", "b", "big/", "c"]);
+    assert_eq!(s.kv_children("m", "dir/", Page::new(Some("c"), Some(4))).await.unwrap(), ["c-d", "c.x", "c/", "c0"]);
+    assert_eq!(s.kv_children("m", "dir/", Page::new(Some("c/"), Some(2))).await.unwrap(), ["c0", "d/"]);
+    assert_eq!(s.kv_children("m", "dir/", Page::new(Some("ü"), None)).await.unwrap(), ["\u{10FFFF}", "\u{10FFFF}/"]);
+    assert_eq!(s.kv_children("m", "", Page::ALL).await.unwrap(), ["dir-x", "dir/", "dir0", "dirt"]);
+    assert_eq!(s.kv_children("other", "dir/", Page::ALL).await.unwrap(), ["zzz"]);
+    assert_eq!(s.kv_children("m", "dir/", Page::new(Some("\u{10FFFF}/"), None)).await.unwrap(), Vec::<String>::new());
 }
 
 async fn kv_rewrap(s: SharedStore) {
@@ -1121,6 +1213,65 @@ async fn the_postgres_pool_opens_no_more_than_max_connections() {
             .await
             .unwrap();
     assert!((1..=2).contains(&others), "{others} connections for a pool of 2");
+    admin.close().await.unwrap();
+    drop(store);
+    db.close().await;
+}
+
+/// Rows of `kv_metadata` that PostgreSQL has read so far, by index or by sequential scan. Every
+/// other session of the database is ended first: a session flushes its counts as it exits, so the
+/// figure is complete without waiting for the statistics' own schedule.
+async fn kv_metadata_rows_read(admin: &mut PgConnection) -> i64 {
+    sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")
+        .execute(&mut *admin)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let others: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut *admin)
+        .await
+        .unwrap();
+        if others == 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{others} sessions did not end");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    sqlx::query("set stats_fetch_consistency = none").execute(&mut *admin).await.unwrap();
+    sqlx::query_scalar(
+        "select cast(coalesce((select sum(idx_tup_read) from pg_stat_user_indexes where relname = 'kv_metadata'), 0) \
+         + coalesce((select seq_tup_read from pg_stat_user_tables where relname = 'kv_metadata'), 0) as bigint)",
+    )
+    .fetch_one(&mut *admin)
+    .await
+    .unwrap()
+}
+
+/// A page of a folder reads about one row per child, not the folder: 40,000 keys (half of them
+/// in one sub-folder, which counts once), and a page of 10 reads at most 30 rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_page_of_a_big_folder_reads_one_row_per_child_postgres() {
+    let (store, db) = fresh_pg().await;
+    kv_mount(&store, "m").await;
+    let mut setup = PgConnection::connect(db.url()).await.unwrap();
+    sqlx::query(
+        "insert into kv_metadata (mount_id, path, created_time, updated_time) \
+         select 'm', p || lpad(cast(i as text), 5, '0'), '', '' from generate_series(0, 19999) i, \
+         (values ('big/a/k'), ('big/k')) as f(p)",
+    )
+    .execute(&mut setup)
+    .await
+    .unwrap();
+    setup.close().await.unwrap();
+    let mut admin = PgConnection::connect(db.url()).await.unwrap();
+    let before = kv_metadata_rows_read(&mut admin).await;
+    let page = store.kv_children("m", "big/", Page::new(None, Some(10))).await.unwrap();
+    assert_eq!(page, ["a/", "k00000", "k00001", "k00002", "k00003", "k00004", "k00005", "k00006", "k00007", "k00008"]);
+    let read = kv_metadata_rows_read(&mut admin).await - before;
+    assert!((10..=30).contains(&read), "a page of 10 read {read} rows of kv_metadata");
     admin.close().await.unwrap();
     drop(store);
     db.close().await;

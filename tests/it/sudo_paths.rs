@@ -9,14 +9,6 @@ use serde_json::{json, Value};
 
 use crate::harness::TestServer;
 
-async fn token_with_policy(s: &TestServer, name: &str, text: &str) -> String {
-    let (st, v) = s.call("PUT", &format!("sys/policies/acl/{name}"), Some(json!({ "policy": text }))).await;
-    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    let (st, v) = s.call("POST", "auth/token/create", Some(json!({"policies": [name]}))).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    v["auth"]["client_token"].as_str().unwrap().to_string()
-}
-
 fn error_of(v: &Value) -> &str {
     v["errors"][0].as_str().unwrap_or("")
 }
@@ -49,15 +41,15 @@ async fn an_empty_lease_prefix_is_refused_and_revokes_nothing() {
     let core = s.running.as_ref().unwrap().core.clone();
     let id = "db/creds/r/stray";
     core.store.secret_lease_insert(&stray_lease(id)).await.unwrap();
-    let caller = token_with_policy(
-        &s,
-        "lease-admin",
-        "path \"sys/leases/revoke-prefix/*\" { capabilities = [\"update\"] }\n\
+    let caller = s
+        .token_with_policy(
+            "lease-admin",
+            "path \"sys/leases/revoke-prefix/*\" { capabilities = [\"update\"] }\n\
          path \"sys/leases/revoke-force/*\" { capabilities = [\"update\"] }\n\
          path \"sys/leases/revoke-prefix\" { capabilities = [\"update\"] }\n\
          path \"sys/leases/revoke-force\" { capabilities = [\"update\"] }",
-    )
-    .await;
+        )
+        .await;
     for path in ["sys/leases/revoke-force/", "sys/leases/revoke-force", "sys/leases/revoke-prefix/"] {
         // Without sudo: refused by the ACL, as every prefix is.
         let (st, v) = s.call_as(&caller, "POST", path, None).await;
@@ -79,13 +71,13 @@ async fn auth_method_tuning_needs_sudo_and_mount_tuning_does_not() {
     let s = TestServer::dev().await;
     let (st, v) = s.call("POST", "sys/auth/userpass", Some(json!({"type": "userpass"}))).await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    let tuner = token_with_policy(
-        &s,
-        "tuner",
-        "path \"sys/auth/*\" { capabilities = [\"read\", \"update\"] }\n\
+    let tuner = s
+        .token_with_policy(
+            "tuner",
+            "path \"sys/auth/*\" { capabilities = [\"read\", \"update\"] }\n\
          path \"sys/mounts/*\" { capabilities = [\"read\", \"update\"] }",
-    )
-    .await;
+        )
+        .await;
     let body = json!({"default_lease_ttl": "1h"});
     for (method, b) in [("GET", None), ("POST", Some(body.clone()))] {
         let (st, v) = s.call_as(&tuner, method, "sys/auth/userpass/tune", b.clone()).await;
@@ -95,7 +87,7 @@ async fn auth_method_tuning_needs_sudo_and_mount_tuning_does_not() {
     }
     let (st, v) = s.call("POST", "sys/auth/userpass/tune", Some(body)).await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
-    let sudo = token_with_policy(&s, "tuner-sudo", "path \"sys/auth/*\" { capabilities = [\"read\", \"sudo\"] }").await;
+    let sudo = s.token_with_policy("tuner-sudo", "path \"sys/auth/*\" { capabilities = [\"read\", \"sudo\"] }").await;
     let (st, v) = s.call_as(&sudo, "GET", "sys/auth/userpass/tune", None).await;
     assert_eq!((st, &v["data"]["default_lease_ttl"]), (StatusCode::OK, &json!(3600)), "{v}");
 }

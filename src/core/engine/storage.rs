@@ -4,8 +4,8 @@
 use crate::core::mounts::MountEntry;
 use crate::store::rotation::RotationRow;
 use crate::store::{
-    Fence, KvConfigRow, KvMetadataRow, KvRead, KvVersionRow, KvWrite, Sealed, SharedStore, StoreError, StoreResult,
-    TextForm, WriteOutcome,
+    Fence, KvConfigRow, KvMetadataRow, KvRead, KvVersionRow, KvWrite, Page, Sealed, SharedStore, StoreError,
+    StoreResult, TextForm, WriteOutcome,
 };
 
 /// The rows of one mount.
@@ -154,9 +154,9 @@ impl<'a> MountStorage<'a> {
         self.store.kv_delete_all(self.id(), path).await
     }
 
-    /// Key paths under `prefix`.
-    pub async fn kv_list(&self, prefix: &str) -> StoreResult<Vec<String>> {
-        self.store.kv_list(self.id(), prefix).await
+    /// One page of the children of folder `prefix` ([`crate::store::Store::kv_children`]).
+    pub async fn kv_children(&self, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>> {
+        self.store.kv_children(self.id(), prefix, page).await
     }
 
     /// The rotation row of one secret.

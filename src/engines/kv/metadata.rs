@@ -1,6 +1,4 @@
-//! `kv/metadata/<path>`: read, write, merge-patch, delete, and list.
-
-use std::collections::BTreeSet;
+//! `kv/metadata/<path>`: read, write, merge-patch and delete (LIST is in `list`).
 
 use serde_json::{json, Map, Value};
 
@@ -166,39 +164,9 @@ pub async fn delete(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     Ok(Response::NoContent)
 }
 
-/// Direct children of `prefix` among `paths`: leaf names, and folders with a trailing `/`.
-fn children(prefix: &str, paths: &[String]) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    for p in paths {
-        let Some(rest) = p.strip_prefix(prefix) else {
-            continue;
-        };
-        match rest.split_once('/') {
-            Some((dir, _)) => out.insert(format!("{dir}/")),
-            None if !rest.is_empty() => out.insert(rest.to_string()),
-            None => false,
-        };
-    }
-    out.into_iter().collect()
-}
-
-/// `LIST <mount>/metadata/<prefix>`.
-pub async fn list(call: &Call<'_>, prefix: &str) -> Result<Response, ApiError> {
-    let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") };
-    let paths = call.host.storage().kv_list(&prefix).await.map_err(store_err)?;
-    Response::keys(children(&prefix, &paths))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn children_are_leaves_and_folders() {
-        let paths: Vec<String> = ["a/b", "a/c/d", "a/c/e", "a/f", "ab"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(children("a/", &paths), vec!["b", "c/", "f"]);
-        assert_eq!(children("", &paths), vec!["a/", "ab"]);
-    }
 
     #[test]
     fn custom_metadata_is_bounded_and_never_echoes_values() {
