@@ -25,6 +25,7 @@ mod labels;
 mod leases;
 pub(super) mod lite;
 mod lock;
+mod rebuild;
 mod rotation;
 #[cfg(test)]
 mod walk_cost;
@@ -88,6 +89,8 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
         conn.close().await?;
+        let writer_conn = lite::open(&path)?;
+        rebuild::kv_without_rowid(&writer_conn)?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
@@ -96,7 +99,7 @@ impl SqliteStore {
             .connect_with(opts.read_only(true))
             .await?;
         let (tx, rx) = mpsc::channel(1024);
-        writer::spawn(lite::open(&path)?, rx)?;
+        writer::spawn(writer_conn, rx)?;
         Ok(Self { read, inline: inline::Readers::new(&path), writer: tx, _temp: temp })
     }
 
