@@ -8,6 +8,9 @@ use async_trait::async_trait;
 use hashlink::LruCache;
 
 use super::leases::{LeaseStore, SecretLeaseRow};
+use packed::{pack_meta, pack_version, unpack_meta, unpack_version};
+
+mod packed;
 use super::rotation::{RotationRow, RotationStore};
 use super::*;
 
@@ -15,38 +18,28 @@ use super::*;
 /// bump does not fill.
 const STRIPES: usize = 64;
 
-/// Bytes counted per entry and per version besides their strings and ciphertexts.
+/// Bytes counted per entry and per version besides their packed rows and key.
 const OVERHEAD: usize = 192;
 
 /// On a store several nodes share, an entry is served for at most this long: the bound on how
 /// stale a read can be when another node's change notice was lost on the way.
 pub const SHARED_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// What the cache holds for one key: its metadata and the versions read so far.
+/// What the cache holds for one key: its metadata and the versions read so far, each packed into
+/// one allocation (about 500 bytes for a small secret, against 1.3 KB as row structs).
 struct Entry {
-    meta: KvMetadataRow,
+    meta: Box<[u8]>,
     /// The version a read that names none gets (the `current` label's, else the latest), once
     /// such a read has been answered by the store: the cache never works it out by itself.
     default: Option<i64>,
-    versions: Vec<KvVersionRow>,
+    versions: Vec<(i64, Box<[u8]>)>,
     bytes: usize,
     filled: std::time::Instant,
 }
 
-fn meta_bytes(m: &KvMetadataRow) -> usize {
-    OVERHEAD
-        + m.mount_id.len()
-        + m.path.len()
-        + m.custom_metadata.as_ref().map_or(0, String::len)
-        + m.created_time.len()
-        + m.updated_time.len()
-}
-
-fn version_bytes(v: &KvVersionRow) -> usize {
-    OVERHEAD
-        + v.created_time.len()
-        + v.deletion_time.as_ref().map_or(0, String::len)
-        + v.ciphertext.as_ref().map_or(0, |c| c.as_bytes().len())
+/// What an entry (its key and packed metadata) or a packed version counts against the budget.
+fn charge(packed: &[u8], key: &str) -> usize {
+    OVERHEAD + packed.len() + key.len()
 }
 
 /// The key of one KV secret: mount id, a NUL, the path (neither holds a NUL).
@@ -154,7 +147,8 @@ impl KvCache {
             } else {
                 st.entries.get(&key(mount_id, path)).filter(|e| !self.expired(e)).and_then(|e| {
                     let want = version.or(e.default)?;
-                    e.versions.iter().find(|v| v.version == want).map(|v| (e.meta.clone(), Some(v.clone())))
+                    let (_, v) = e.versions.iter().find(|(n, _)| *n == want)?;
+                    Some((unpack_meta(mount_id, path, &e.meta)?, Some(unpack_version(want, v)?)))
                 })
             }
         };
@@ -188,16 +182,17 @@ impl KvCache {
         if !st.serving || st.generations.get(ticket.stripe).copied() != Some(ticket.generation) {
             return;
         }
+        let packed_meta = pack_meta(meta);
         let fresh = || Entry {
-            meta: meta.clone(),
+            bytes: charge(&packed_meta, &k),
+            meta: packed_meta.clone(),
             default: None,
             versions: Vec::new(),
-            bytes: meta_bytes(meta),
             filled: std::time::Instant::now(),
         };
         let (mut entry, counted) = match st.entries.remove(&k) {
             // Same metadata (and not expired): the entry gains a version.
-            Some(e) if e.meta == *meta && !self.expired(&e) => {
+            Some(e) if e.meta == packed_meta && !self.expired(&e) => {
                 let counted = e.bytes;
                 (e, counted)
             }
@@ -208,9 +203,10 @@ impl KvCache {
         if asked.is_none() {
             entry.default = Some(version.version);
         }
-        if !entry.versions.iter().any(|v| v.version == version.version) {
-            entry.bytes += version_bytes(version);
-            entry.versions.push(version.clone());
+        if !entry.versions.iter().any(|(n, _)| *n == version.version) {
+            let packed = pack_version(version);
+            entry.bytes += charge(&packed, "");
+            entry.versions.push((version.version, packed));
         }
         if entry.bytes <= self.budget {
             st.bytes += entry.bytes;
