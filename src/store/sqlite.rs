@@ -169,7 +169,7 @@ impl Store for SqliteStore {
     // ---- Whole-store copy, for `coffer operator migrate` (src/migrate.rs, src/store/copy.rs) ----
     // All three run on the writer: one transaction, so every table comes from one snapshot.
     async fn dump_tables(&self) -> StoreResult<Vec<super::copy::TableRows>> {
-        self.write(|c| copy::dump(c)).await
+        self.write(copy::dump).await
     }
 
     async fn load_tables(&self, tables: Vec<super::copy::TableRows>) -> StoreResult<()> {
@@ -177,7 +177,7 @@ impl Store for SqliteStore {
     }
 
     async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>> {
-        self.write(|c| copy::counts(c)).await
+        self.write(copy::counts).await
     }
     // ---- end of whole-store copy ----
 

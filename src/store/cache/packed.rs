@@ -20,7 +20,7 @@ impl Packer {
         // Rows hold nothing near 4 GiB (requests are bounded far below); saturate rather than wrap.
         let len = u32::try_from(v.len()).unwrap_or(u32::MAX);
         self.0.extend_from_slice(&len.to_le_bytes());
-        self.0.extend_from_slice(&v[..v.len().min(len as usize)]);
+        self.0.extend(v.iter().take(len as usize));
     }
 
     fn opt_int(&mut self, v: Option<i64>) {
@@ -56,7 +56,7 @@ impl Unpacker<'_> {
     }
 
     fn flag(&mut self) -> Option<bool> {
-        Some(self.take(1)?[0] != 0)
+        Some(*self.take(1)?.first()? != 0)
     }
 
     fn bytes(&mut self) -> Option<Vec<u8>> {

@@ -54,10 +54,12 @@ pub(super) fn dump(c: &mut Connection) -> StoreResult<Vec<TableRows>> {
         let mut fetched = stmt.query([])?;
         let mut rows = Vec::new();
         while let Some(row) = fetched.next()? {
-            let cells = (0..columns.len())
-                .map(|i| {
+            let cells = columns
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
                     let v = row.get_ref(i).map_err(|e| e.to_string()).and_then(cell);
-                    v.map_err(|e| backend(format!("{table}.{}: {e}", columns[i])))
+                    v.map_err(|e| backend(format!("{table}.{name}: {e}")))
                 })
                 .collect::<StoreResult<Vec<Cell>>>()?;
             rows.push(cells);

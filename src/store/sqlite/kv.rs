@@ -34,9 +34,9 @@ pub(super) async fn write(store: &SqliteStore, w: &KvWrite<'_>) -> StoreResult<W
                 token: owned_token.as_ref().map(|(t, d)| (t.as_str(), d.as_slice())),
             };
             write_job(c, &w).and_then(|r| {
-                r.or_else(|o| {
+                r.map_err(|o| {
                     *refused_in.lock().unwrap_or_else(PoisonError::into_inner) = Some(o);
-                    Err(StoreError::Backend("refused".into()))
+                    StoreError::Backend("refused".into())
                 })
             })
         })
