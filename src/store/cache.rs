@@ -18,6 +18,9 @@ use super::*;
 /// bump does not fill.
 const STRIPES: usize = 64;
 
+/// Slots of the admission doorkeeper (8 bytes each).
+const DOORKEEPER: usize = 8192;
+
 /// Bytes counted per entry and per version besides their packed rows and key.
 const OVERHEAD: usize = 192;
 
@@ -51,6 +54,27 @@ fn key(mount_id: &str, path: &str) -> String {
     k
 }
 
+/// Whether a key missing from a full cache may come in: yes at its second miss in a row of its
+/// doorkeeper slot, no (and noted) at its first.
+fn admitted(doorkeeper: &mut [u64], k: &str) -> bool {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(k.as_bytes());
+    let hash = h.finish() | 1;
+    let slot = usize::try_from(hash % DOORKEEPER as u64).unwrap_or(0);
+    match doorkeeper.get_mut(slot) {
+        Some(seen) if *seen == hash => {
+            *seen = 0;
+            true
+        }
+        Some(seen) => {
+            *seen = hash;
+            false
+        }
+        None => true,
+    }
+}
+
 fn stripe(k: &str) -> usize {
     use std::hash::Hasher;
     let mut h = std::hash::DefaultHasher::new();
@@ -70,6 +94,11 @@ struct State {
     configs: std::collections::HashMap<String, KvConfigRow>,
     /// Bumped by every settings write and every clear.
     config_generation: u64,
+    /// Admission once the cache is full: a key's hash is noted at its first miss and the key is
+    /// kept only at its second, so a working set larger than the cache (reads spread over a
+    /// million secrets) does not evict the whole cache one read at a time for entries that are
+    /// never read again. Direct-mapped; a collision only delays an admission.
+    doorkeeper: Box<[u64]>,
 }
 
 /// Counters for the figures (`sys/metrics` later).
@@ -127,6 +156,7 @@ impl KvCache {
                 serving,
                 configs: Default::default(),
                 config_generation: 0,
+                doorkeeper: vec![0; if budget > 0 { DOORKEEPER } else { 0 }].into_boxed_slice(),
             }),
             hits: Default::default(),
             misses: Default::default(),
@@ -180,6 +210,10 @@ impl KvCache {
         let k = key(&meta.mount_id, &meta.path);
         let mut st = self.state();
         if !st.serving || st.generations.get(ticket.stripe).copied() != Some(ticket.generation) {
+            return;
+        }
+        let size = 2 * OVERHEAD + k.len() + version.ciphertext.as_ref().map_or(0, |c| c.as_bytes().len());
+        if st.bytes + size > self.budget && !st.entries.contains_key(&k) && !admitted(&mut st.doorkeeper, &k) {
             return;
         }
         let packed_meta = pack_meta(meta);
@@ -806,8 +840,11 @@ mod tests {
         let c = KvCache::new(4096);
         for i in 0..100 {
             let path = format!("k{i}");
-            let t = c.ticket("m", &path);
-            c.fill(t, None, &read("m", &path, 1, 500));
+            // Twice: once the cache is full, a key comes in at its second miss.
+            for _ in 0..2 {
+                let t = c.ticket("m", &path);
+                c.fill(t, None, &read("m", &path, 1, 500));
+            }
         }
         let n = c.counts();
         assert!(n.bytes <= 4096, "{n:?}");
@@ -825,6 +862,32 @@ mod tests {
         let t = off.ticket("m", "k");
         off.fill(t, None, &read("m", "k", 1, 1));
         assert_eq!(off.counts().entries, 0);
+    }
+
+    #[test]
+    fn a_full_cache_admits_a_key_at_its_second_miss_and_one_off_reads_evict_nothing() {
+        let c = KvCache::new(4096);
+        let fill = |path: &str| {
+            let t = c.ticket("m", path);
+            c.fill(t, None, &read("m", path, 1, 500));
+        };
+        // While there is room, a first read is kept.
+        for i in 0..4 {
+            fill(&format!("hot{i}"));
+        }
+        let held = c.counts().entries;
+        assert!(held >= 3, "{:?}", c.counts());
+        // Full: a thousand keys read once each (a working set far larger than the cache) leave the
+        // held entries where they are.
+        for i in 0..1000 {
+            fill(&format!("cold{i}"));
+        }
+        assert_eq!(c.counts().entries, held);
+        assert!(c.get("m", "hot0", None).is_some());
+        assert!(c.get("m", "cold999", None).is_none());
+        // A key read again comes in (and the least recently used one goes).
+        fill("cold999");
+        assert!(c.get("m", "cold999", None).is_some());
     }
 
     #[test]
