@@ -32,6 +32,8 @@ pub(super) fn open(path: &Path) -> StoreResult<Connection> {
 #[derive(Default)]
 pub struct LiteArgs {
     values: Vec<Value>,
+    /// A value that could not be bound: the statement then fails rather than write a null.
+    unbound: bool,
 }
 
 impl LiteArgs {
@@ -45,16 +47,26 @@ impl LiteArgs {
         let value = match v.to_sql() {
             Ok(ToSqlOutput::Borrowed(r)) => Value::from(r),
             Ok(ToSqlOutput::Owned(v)) => v,
-            // Coffer binds only integers, text, blobs and nulls: nothing reaches here.
-            _ => Value::Null,
+            // Coffer binds only integers, text, blobs and nulls.
+            _ => {
+                self.unbound = true;
+                Value::Null
+            }
         };
         self.values.push(value);
         self
     }
 
+    fn values(&self) -> StoreResult<rusqlite::ParamsFromIter<std::slice::Iter<'_, Value>>> {
+        if self.unbound {
+            return Err(StoreError::Backend("a value of a kind SQLite cannot store was bound".into()));
+        }
+        Ok(rusqlite::params_from_iter(self.values.iter()))
+    }
+
     /// Runs `sql` with these values; returns the number of rows changed.
     pub fn execute(&self, c: &Connection, sql: &str) -> StoreResult<usize> {
-        Ok(c.prepare_cached(sql)?.execute(rusqlite::params_from_iter(self.values.iter()))?)
+        Ok(c.prepare_cached(sql)?.execute(self.values()?)?)
     }
 
     /// Runs `sql` with these values and maps every row with `f`.
@@ -65,7 +77,7 @@ impl LiteArgs {
         f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> StoreResult<Vec<T>> {
         let mut stmt = c.prepare_cached(sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(self.values.iter()), f)?;
+        let rows = stmt.query_map(self.values()?, f)?;
         Ok(rows.collect::<rusqlite::Result<Vec<T>>>()?)
     }
 
@@ -119,5 +131,21 @@ pub(super) fn run_now<T>(f: impl Future<Output = StoreResult<T>>) -> StoreResult
 impl rusqlite::types::FromSql for Sealed {
     fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         Vec::<u8>::column_result(v).map(Sealed::from_stored)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_that_cannot_be_bound_fails_the_statement_instead_of_writing_null() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch("create table t (v integer)").unwrap();
+        assert!(LiteArgs::new().bind(u64::MAX).execute(&c, "insert into t (v) values (?)").is_err());
+        assert!(LiteArgs::new().bind(u64::MAX).query(&c, "select ?", |r| r.get::<_, Option<i64>>(0)).is_err());
+        assert_eq!(LiteArgs::new().bind(7_u64).execute(&c, "insert into t (v) values (?)").unwrap(), 1);
+        let nulls: i64 = c.query_row("select count(*) from t where v is null", [], |r| r.get(0)).unwrap();
+        assert_eq!(nulls, 0);
     }
 }
