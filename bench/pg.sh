@@ -9,6 +9,7 @@
 #   bench/pg.sh [--seconds 8] [--rounds 3] [--conns 32] [--threads 2] [--nodes "1 2 3"] [--coffer PATH] [--pg postgres://postgres@127.0.0.1:5432]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 wrkdir=$(cd "$here/wrk" && pwd)
 secs=8 rounds=3 conns=32 threads=2 nodes="1 2 3" coffer=${COFFER_BIN:-target/release/coffer} pg=postgres://postgres@127.0.0.1:5432
 while [ $# -gt 0 ]; do
@@ -21,47 +22,25 @@ done
 max=0; for n in $nodes; do [ "$n" -ge 1 ] && [ "$n" -le "$conns" ] || { echo "--nodes: 1 to $conns each" >&2; exit 2; }; [ "$n" -gt "$max" ] && max=$n; done
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 work=$(mktemp -d); db="coffer_bench_$$"
-cleanup() {  # the servers' pids are in a file: start() runs in a command substitution's subshell
-  if [ -f "$work/pids" ]; then while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/pids"; fi
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for d in "$db" "${db}_mn"; do psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 psql -q "$pg/postgres" -c "CREATE DATABASE $db" -c "CREATE DATABASE ${db}_mn" >/dev/null
-head -c 32 /dev/urandom >"$work/unseal.key"; chmod 600 "$work/unseal.key"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start() {  # name url extra-config -> prints the base address
-  local p; p=$(port)
+pids=()
+start() {  # name url [more_sections] -> sets `started`
   # Idle pool connections close after 2 s, so the nodes waiting for their turn do not hold
   # PostgreSQL's 100 connections (2 × 3 nodes × 16 would, with the change feeds).
-  printf '[listener]\naddress = "127.0.0.1:%s"\ntls_disable = true\n[storage]\nurl = "%s"\nidle_timeout = "2s"\n[seal]\ntype = "keyfile"\nkey_file = "%s"\n[ha]\nnode_name = "%s"\n%b' \
-    "$p" "$2" "$work/unseal.key" "$1" "${3:-}" >"$work/$1.toml"
-  COFFER_DISABLE_MLOCK=true COFFER_LOG_LEVEL=warn "$coffer" server --config "$work/$1.toml" >"$work/$1.log" 2>&1 &
-  echo $! >>"$work/pids"
-  for _ in $(seq 1 200); do curl -s -o /dev/null "http://127.0.0.1:$p/v1/sys/health" && break; sleep 0.05; done
-  echo "http://127.0.0.1:$p"
+  start_keyfile "$1" "$2" 'idle_timeout = "2s"\n' "[ha]\nnode_name = \"$1\"\n${3:-}"
 }
-setup() {  # base -> prints the root token (init, mount, one 100-byte secret)
-  python3 - "$1" <<'PY'
-import json, sys, urllib.request
-base = sys.argv[1] + "/v1/"
-def call(method, path, body=None, token=None):
-    h = {"X-Vault-Token": token} if token else {}
-    req = urllib.request.Request(base + path, method=method, headers=h, data=json.dumps(body).encode() if body is not None else None)
-    with urllib.request.urlopen(req) as r:
-        t = r.read(); return json.loads(t) if t else None
-root = call("PUT", "sys/init", {})["root_token"]
-call("POST", "sys/mounts/secret", {"type": "kv-v2"}, root)
-call("POST", "secret/data/bench", {"data": {"value": "v" * 100}}, root)
-print(root)
-PY
-}
-lite=$(start sqlite "sqlite://$work/data/coffer.db"); lite_token=$(setup "$lite")
+start sqlite "sqlite://$work/data/coffer.db"; lite=$started; lite_token=$(init_kv "$lite")
 off=() on=()  # node addresses: default settings, and multi_node = true
 for i in $(seq 1 "$max"); do
-  off+=("$(start "pg$i" "$pg/$db")")
-  on+=("$(start "pg${i}_mn" "$pg/${db}_mn" '[cache]\nmulti_node = true\n')")
-  if [ "$i" = 1 ]; then off_token=$(setup "${off[0]}"); on_token=$(setup "${on[0]}"); fi
+  start "pg$i" "$pg/$db"; off+=("$started")
+  start "pg${i}_mn" "$pg/${db}_mn" '[cache]\nmulti_node = true\n'; on+=("$started")
+  if [ "$i" = 1 ]; then off_token=$(init_kv "${off[0]}"); on_token=$(init_kv "${on[0]}"); fi
 done
 run() {  # token url... -> summed req/s over the urls, run in parallel, connections and threads split between them
   local token=$1 w=() i=0; shift
@@ -75,7 +54,6 @@ run() {  # token url... -> summed req/s over the urls, run in parallel, connecti
   if grep -q Non-2xx "$work"/out.*; then grep -h Non-2xx "$work"/out.* | sed 's/^/errors: /' >&2; fi
   cat "$work"/out.* | awk '/Requests\/sec/ {s+=$2} END {printf "%.0f\n", s}'; rm -f "$work"/out.*
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 : >"$work/sqlite"; for n in $nodes; do : >"$work/off$n"; : >"$work/on$n"; done
 for _ in $(seq 1 "$rounds"); do
   run "$lite_token" "$lite" >>"$work/sqlite"

