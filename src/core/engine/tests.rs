@@ -77,18 +77,7 @@ async fn a_mount_view_refuses_another_mounts_rows() {
         token: None,
     };
     foreign(view.kv_write(&write).await);
-    let meta = KvMetadataRow {
-        mount_id: "m2".into(),
-        path: "k".into(),
-        max_versions: 0,
-        cas_required: false,
-        delete_version_after: 0,
-        custom_metadata: None,
-        created_time: String::new(),
-        updated_time: String::new(),
-        current_version: 0,
-        oldest_version: 0,
-    };
+    let meta = KvMetadataRow::bare("m2", "k", 0, 0);
     foreign(view.kv_metadata_put(&meta).await);
     let rotation = RotationRow::new("m2", "k");
     foreign(view.rotation_insert(&rotation).await);
@@ -131,18 +120,7 @@ async fn the_feed_stops_the_kv_cache_while_it_is_down_and_restarts_it_empty() {
     let ticket = cache.ticket("m", "k");
     let heard = Heard::Changed(Change::Kv { mount_id: "m".into(), path: "k".into() });
     crate::core::feed::apply(&core, &heard).await;
-    let meta = crate::store::KvMetadataRow {
-        mount_id: "m".into(),
-        path: "k".into(),
-        max_versions: 0,
-        cas_required: false,
-        delete_version_after: 0,
-        custom_metadata: None,
-        created_time: String::new(),
-        updated_time: String::new(),
-        current_version: 1,
-        oldest_version: 1,
-    };
+    let meta = crate::store::KvMetadataRow::bare("m", "k", 1, 1);
     let row = KvVersionRow {
         version: 1,
         created_time: String::new(),
