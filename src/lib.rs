@@ -2,6 +2,7 @@
 //! a Shamir or key-file seal, and SQLite storage.
 
 pub mod auth;
+pub mod aws;
 pub mod base;
 pub mod cli;
 pub mod core;
