@@ -2,7 +2,6 @@
 //! a Shamir or key-file seal, and SQLite storage.
 
 pub mod auth;
-pub mod aws;
 pub mod base;
 pub mod cli;
 pub mod core;

@@ -315,6 +315,15 @@ pub struct ServerArgs {
     /// Dev mode: use this value as the root token instead of a random one.
     #[arg(long, value_name = "TOKEN", env = "COFFER_DEV_ROOT_TOKEN_ID", hide_env_values = true)]
     pub dev_root_token_id: Option<String>,
+    /// Dev mode: an AWS access key id with the root policy (with --dev-aws-secret-access-key).
+    #[arg(long, value_name = "ID", env = "COFFER_DEV_AWS_ACCESS_KEY_ID")]
+    pub dev_aws_access_key_id: Option<String>,
+    /// Dev mode: the secret of that access key.
+    #[arg(long, value_name = "KEY", env = "COFFER_DEV_AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub dev_aws_secret_access_key: Option<String>,
+    /// Dev mode: the AWS account id in ARNs (12 digits).
+    #[arg(long, value_name = "ID", env = "COFFER_DEV_AWS_ACCOUNT_ID")]
+    pub dev_aws_account_id: Option<String>,
     /// Dev mode: address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8200")]
     pub dev_listen_address: SocketAddr,
@@ -335,6 +344,9 @@ impl std::fmt::Debug for ServerArgs {
             .field("config", &self.config)
             .field("dev", &self.dev)
             .field("dev_root_token_id", &self.dev_root_token_id.as_ref().map(|_| "<hidden>"))
+            .field("dev_aws_access_key_id", &self.dev_aws_access_key_id)
+            .field("dev_aws_secret_access_key", &self.dev_aws_secret_access_key.as_ref().map(|_| "<hidden>"))
+            .field("dev_aws_account_id", &self.dev_aws_account_id)
             .field("dev_listen_address", &self.dev_listen_address)
             .field("listen_address", &self.listen_address)
             .field("storage_url", &self.storage_url.as_deref().map(crate::base::redact::redact_url))
@@ -389,7 +401,12 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Operator(OperatorCommand::Rotate(a)) => client::finish(sys::rotate(a).await),
         Command::Operator(OperatorCommand::KeyStatus(a)) => client::finish(sys::key_status(a).await),
         Command::Server(args) if args.dev => {
-            match server::run::dev(args.dev_listen_address, args.log_level, args.dev_root_token_id).await {
+            let aws = server::DevAws {
+                access_key_id: args.dev_aws_access_key_id,
+                secret_access_key: args.dev_aws_secret_access_key.map(secrecy::SecretString::from),
+                account_id: args.dev_aws_account_id,
+            };
+            match server::run::dev(args.dev_listen_address, args.log_level, args.dev_root_token_id, aws).await {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("Error: {e}");

@@ -2,6 +2,7 @@
 //! (sealed? → route → token → policy → engine) that every API call goes through.
 
 pub mod audit;
+pub mod aws;
 pub mod cubbyhole;
 pub mod engine;
 pub mod feed;
@@ -87,6 +88,10 @@ pub struct Core {
     pub clock: SharedClock,
     /// The KV rows cache in front of `store`, when there is one (emptied at seal).
     pub kv_cache: arc_swap::ArcSwapOption<crate::store::cache::KvCache>,
+    /// Settings of the AWS API (`[aws]`).
+    pub aws: ArcSwap<crate::core::aws::Settings>,
+    /// AWS access keys this node has read (emptied at seal and on any node's change).
+    pub aws_keys: crate::core::aws::keys::KeyCache,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -151,6 +156,8 @@ impl Core {
             audit: Audit::new(audit, clock.clone()),
             clock,
             kv_cache: Default::default(),
+            aws_keys: Default::default(),
+            aws: Default::default(),
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -397,6 +404,7 @@ impl Core {
             Topic::Keyring => self.seal.reload_keyring(self).await?,
             Topic::Audit => self.audit.reload(&self.store, &self.barrier).await?,
             Topic::Quotas => self.rate_limits.load(&self.store).await?,
+            Topic::AwsKeys => self.aws_keys.clear(),
         }
         Ok(())
     }
@@ -409,6 +417,7 @@ impl Core {
             cache.clear();
         }
         self.tokens.clear();
+        self.aws_keys.clear();
         self.mounts.store(Arc::new(MountTable::default()));
         self.rate_limits.clear();
         self.seal.reset().await;

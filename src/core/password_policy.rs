@@ -25,6 +25,8 @@ pub(crate) const KIND: &str = "password_policy";
 pub const MIN_LENGTH: usize = 4;
 /// Longest password a policy may ask for.
 pub const MAX_LENGTH: usize = 100;
+/// Longest password [`PasswordPolicy::from_classes`] makes (AWS's `GetRandomPassword` limit).
+pub(crate) const MAX_CLASSES_LENGTH: usize = 4096;
 /// Most distinct characters a policy may draw from.
 pub const MAX_CHARSET: usize = 256;
 
@@ -37,6 +39,17 @@ struct CharsetRule {
 }
 
 impl CharsetRule {
+    /// The rule for `chars` (sorted and deduplicated here); an empty charset is refused.
+    fn new(chars: impl Iterator<Item = char>, min_chars: usize) -> Result<CharsetRule, String> {
+        let mut charset: Vec<char> = chars.collect();
+        charset.sort_unstable();
+        charset.dedup();
+        if charset.is_empty() {
+            return Err("rule \"charset\": charset is empty".to_string());
+        }
+        Ok(CharsetRule { charset, min_chars })
+    }
+
     fn passes(&self, candidate: &[char]) -> bool {
         self.min_chars == 0
             || candidate.iter().filter(|c| self.charset.binary_search(c).is_ok()).take(self.min_chars).count()
@@ -125,16 +138,30 @@ impl PasswordPolicy {
         }
         let mut out = Vec::with_capacity(rules.len());
         for (charset, min_chars) in rules {
-            let mut chars: Vec<char> = charset.chars().collect();
-            chars.sort_unstable();
-            chars.dedup();
-            if chars.is_empty() {
-                return Err("rule \"charset\": charset is empty".to_string());
-            }
+            let rule = CharsetRule::new(charset.chars(), 0)?;
             let min_chars =
                 usize::try_from(min_chars).map_err(|_| "rule \"charset\": min-chars must not be negative")?;
-            out.push(CharsetRule { charset: chars, min_chars });
+            out.push(CharsetRule { min_chars, ..rule });
         }
+        Self::assemble(length, out)
+    }
+
+    /// A policy made from character classes instead of policy text, for AWS's `GetRandomPassword`:
+    /// `length` may be 1 to [`MAX_CLASSES_LENGTH`] (outside the limits of stored policies), and each
+    /// `(class, min_chars)` is a charset rule. The other checks are those of parsed policies.
+    pub(crate) fn from_classes(length: usize, classes: &[(Vec<char>, usize)]) -> Result<PasswordPolicy, String> {
+        if !(1..=MAX_CLASSES_LENGTH).contains(&length) {
+            return Err(format!("passwords must be between 1 and {MAX_CLASSES_LENGTH} characters"));
+        }
+        let rules = classes
+            .iter()
+            .map(|(class, min_chars)| CharsetRule::new(class.iter().copied(), *min_chars))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::assemble(length, rules)
+    }
+
+    /// Checks the rules together (charset size and characters, minimum counts against the length).
+    fn assemble(length: usize, out: Vec<CharsetRule>) -> Result<PasswordPolicy, String> {
         let charset = union(&out);
         if charset.is_empty() {
             return Err("no charset specified".to_string());

@@ -55,6 +55,20 @@ impl TokenEntry {
         Self { row, policies: Vec::new(), identity: None, bound_cidrs: Vec::new(), meta: Map::new() }
     }
 
+    /// The identity of a request signed with an AWS access key: not a stored token, but the key's
+    /// policies, named `aws-<id>` (the key id is its accessor in audit entries).
+    pub fn for_access_key(id: &str, policies: Vec<String>, now: DateTime<Utc>) -> Self {
+        let mut row = root_row([0; 32], now);
+        row.policies = serde_json::to_string(&policies).unwrap_or_else(|_| "[]".into());
+        row.accessor = id.to_string();
+        row.display_name = format!("aws-{id}");
+        row.path = "sys/aws/keys".into();
+        let mut meta = Map::new();
+        meta.insert("aws_access_key_id".into(), Value::String(id.to_string()));
+        row.meta = Value::Object(meta.clone()).to_string();
+        Self { row, policies, identity: None, bound_cidrs: Vec::new(), meta }
+    }
+
     /// Parses a stored row; a 500 (logged under an error id) if a JSON column does not parse.
     pub fn from_row(row: TokenRow) -> Result<Self, ApiError> {
         let policies = stored::parse("token policies", &row.policies)?;

@@ -107,6 +107,11 @@ pub enum Context<'a> {
         /// The entry name.
         name: &'a str,
     },
+    /// An AWS access key's secret half and policies.
+    AwsKey {
+        /// The access key id.
+        id: &'a str,
+    },
 }
 
 /// `coffer-aad-<v>` followed by each part, length-prefixed.
@@ -146,6 +151,7 @@ impl Context<'_> {
             Context::System { key } => framed(V1, &[b"system", key.as_bytes()]),
             Context::AuditKeys { device } => framed(V1, &[b"audit_keys", device.as_bytes()]),
             Context::Database { kind, name } => format!("{kind}/{name}").into_bytes(),
+            Context::AwsKey { id } => framed(V1, &[b"aws-key", id.as_bytes()]),
         }
     }
 
@@ -167,6 +173,7 @@ impl Context<'_> {
             Context::System { key } => framed(V2, &[b"system", key.as_bytes()]),
             Context::AuditKeys { device } => framed(V2, &[b"audit-keys", device.as_bytes()]),
             Context::Database { kind, name } => framed(V2, &[b"database", kind.as_bytes(), name.as_bytes()]),
+            Context::AwsKey { id } => framed(V2, &[b"aws-key", id.as_bytes()]),
         }
     }
 }

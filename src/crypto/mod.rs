@@ -4,6 +4,7 @@ pub mod barrier;
 pub mod keyring;
 pub mod password_hash;
 pub mod shamir;
+pub mod sigv4;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -63,12 +64,16 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// Random string over `[A-Za-z0-9]`, for tokens and accessors.
 pub fn random_base62(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    random_string(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", len)
+}
+
+/// Random string of `len` characters drawn uniformly from `alphabet` (ASCII, not empty).
+pub fn random_string(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
     (0..len)
         .map(|_| {
-            let i = rng.random_range(0..ALPHABET.len());
-            char::from(ALPHABET.get(i).copied().unwrap_or(b'A'))
+            let i = rng.random_range(0..alphabet.len().max(1));
+            char::from(alphabet.get(i).copied().unwrap_or(b'A'))
         })
         .collect()
 }

@@ -18,7 +18,7 @@ use crate::base::logical::{Operation, Request, Response};
 use crate::core::engine::{Call, Engine};
 use crate::store::StoreError;
 
-pub use data::{decrypt_version, OpenVersionError};
+pub use data::{append_staged, decrypt_version, OpenVersionError, Staging};
 
 /// Versions kept when neither the key nor the mount sets `max_versions`.
 pub const DEFAULT_MAX_VERSIONS: i64 = 10;

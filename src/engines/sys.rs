@@ -2,6 +2,7 @@
 //! (mounts, key rotation, CLI discovery) as an engine.
 
 mod audit_api;
+mod aws_keys;
 mod ha;
 mod keys;
 mod leases_api;
@@ -124,6 +125,10 @@ impl Engine for System {
                     password_policies::handle(core, rest, &req).await
                 } else if let Some(name) = path.strip_prefix("policy/") {
                     policies::policy(&call, name, &req, true).await
+                } else if path == "aws/keys" {
+                    aws_keys::collection(&call, &req).await
+                } else if let Some(id) = path.strip_prefix("aws/keys/") {
+                    aws_keys::one(&call, id, &req).await
                 } else if let Some(p) = path.strip_prefix("internal/ui/mounts/") {
                     mounts::ui_mount(core, p, op)
                 } else {

@@ -47,8 +47,40 @@ pub struct RawConfig {
     /// `[cache]`: the KV rows cache.
     #[serde(default)]
     pub cache: RawCache,
+    /// `[aws]`: the AWS Secrets Manager API.
+    #[serde(default)]
+    pub aws: RawAws,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
+}
+
+/// `[aws]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    /// The account id in ARNs (12 digits).
+    pub account_id: Option<String>,
+    /// The KV v2 mount the API works on (default `secret`).
+    pub mount: Option<String>,
+}
+
+impl RawAws {
+    /// The settings, or what is wrong with them.
+    pub fn settings(&self) -> Result<crate::core::aws::Settings, String> {
+        let mut s = crate::core::aws::Settings::default();
+        if let Some(id) = &self.account_id {
+            crate::core::aws::check_account_id(id).map_err(|e| format!("aws.account_id: {e}"))?;
+            s.account_id = id.clone();
+        }
+        if let Some(m) = &self.mount {
+            let m = m.trim_end_matches('/');
+            if m.is_empty() || m.contains("//") || m.starts_with('/') {
+                return Err(format!("aws.mount: {m:?} is not a mount path"));
+            }
+            s.mount = m.to_string();
+        }
+        Ok(s)
+    }
 }
 
 /// `[cache]` as written.
@@ -239,6 +271,8 @@ pub struct Config {
     pub edge: EdgeLimits,
     /// `[cache]`.
     pub cache: crate::store::cache::Settings,
+    /// `[aws]`.
+    pub aws: crate::core::aws::Settings,
 }
 
 /// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
@@ -481,8 +515,13 @@ impl RawConfig {
                 Err(e) => errors.push(format!("outbound.allowed_urls: {e}")),
             }
         }
+        let aws = self.aws.settings().unwrap_or_else(|e| {
+            errors.push(e);
+            Default::default()
+        });
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
+                aws,
                 cache: self.cache.settings(),
                 outbound,
                 audit,

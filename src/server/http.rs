@@ -8,6 +8,7 @@ mod serve;
 mod watch;
 
 pub use admit::UNAUTHENTICATED_BODY_LIMIT;
+pub(crate) use limits::parse_body;
 pub use serve::{serve, Listener};
 
 use std::net::SocketAddr;
@@ -86,6 +87,14 @@ enum Incoming {
 }
 
 async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse {
+    if crate::server::aws::serve::is_aws(&req) {
+        let limits = crate::server::aws::serve::BodyLimits {
+            max_size: state.limits.max_request_size,
+            max_depth: state.limits.max_json_depth,
+            read_timeout: state.limits.body_read_timeout,
+        };
+        return crate::server::aws::serve::serve(&state.core, req, limits).await;
+    }
     let head = req.method() == Method::HEAD;
     let (request_id, result) = match to_logical(&state, req).await {
         Ok(incoming) => {

@@ -1,6 +1,7 @@
 //! Starting and stopping a server: build the core over a store, auto-unseal, serve HTTP, and the
 //! dev-mode setup (init, unseal, `secret/` mount, chosen root token).
 
+pub mod aws;
 pub mod config;
 pub mod http;
 pub mod migrate;
@@ -86,6 +87,8 @@ pub struct Options {
     pub lease_ttl: std::time::Duration,
     /// `[cache]`: the KV rows cache.
     pub cache: crate::store::cache::Settings,
+    /// `[aws]`: the AWS Secrets Manager API.
+    pub aws: crate::core::aws::Settings,
 }
 
 /// Default singleton lease: a node that stops renewing loses it after this long.
@@ -97,14 +100,21 @@ pub async fn start(store: SharedStore, seal: SealKind, listener: Listener, limit
     start_with(
         store,
         listener,
-        Options { seal, limits, audit: Default::default(), lease_ttl: DEFAULT_LEASE_TTL, cache: Default::default() },
+        Options {
+            seal,
+            limits,
+            audit: Default::default(),
+            lease_ttl: DEFAULT_LEASE_TTL,
+            cache: Default::default(),
+            aws: Default::default(),
+        },
     )
     .await
 }
 
 /// Builds the core with `options`, unseals it if the seal is a key file, and serves on `listener`.
 pub async fn start_with(store: SharedStore, listener: Listener, options: Options) -> Result<Running, String> {
-    let Options { seal, limits, audit, lease_ttl, cache } = options;
+    let Options { seal, limits, audit, lease_ttl, cache, aws } = options;
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
@@ -118,6 +128,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         c.announce_to(core.changes.clone());
     }
     core.kv_cache.store(kv_cache);
+    core.aws.store(Arc::new(aws));
     core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {
         tracing::info!("unsealed from the key file");
@@ -134,6 +145,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         tokio::spawn(crate::engines::database::static_roles::run(Background::new(core.clone(), "database"))),
         tokio::spawn(crate::engines::kv::rotation::worker::run(Background::new(core.clone(), "kv"))),
         tokio::spawn(leader_worker(core.clone(), lease_ttl)),
+        tokio::spawn(aws_deletion_worker(core.clone())),
     ];
     if let Some(bus) = core.store.bus() {
         workers.extend(crate::core::feed::spawn(core.clone(), bus, core.node_id.clone()));
@@ -144,17 +156,27 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
 /// How often expired tokens are swept.
 const TOKEN_TIDY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Revokes expired tokens (and their descendants) every minute while unsealed.
-async fn token_tidy_worker(core: Arc<Core>) {
+/// Runs `work` every minute while this node is unsealed and holds the singleton lease.
+async fn on_leader<F, Fut>(core: Arc<Core>, work: F)
+where
+    F: Fn(Arc<Core>, Arc<crate::store::Fence>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let mut tick = tokio::time::interval(TOKEN_TIDY_INTERVAL);
     loop {
         tick.tick().await;
         if core.barrier.is_sealed() {
             continue;
         }
-        let Some(fence) = core.leader.load_full() else {
-            continue;
-        };
+        if let Some(fence) = core.leader.load_full() {
+            work(core.clone(), fence).await;
+        }
+    }
+}
+
+/// Revokes expired tokens (and their descendants) every minute on the leader.
+async fn token_tidy_worker(core: Arc<Core>) {
+    on_leader(core, |core, fence| async move {
         match core.tokens.tidy(&core.store, core.clock.now(), Some(&fence)).await {
             Ok(0) => {}
             Ok(n) => {
@@ -163,7 +185,20 @@ async fn token_tidy_worker(core: Arc<Core>) {
             }
             Err(e) => tracing::warn!(error = %e, "token tidy failed; retrying at the next interval"),
         }
-    }
+    })
+    .await
+}
+
+/// Destroys AWS secrets whose recovery window has passed, every minute on the leader.
+async fn aws_deletion_worker(core: Arc<Core>) {
+    on_leader(core, |core, fence| async move {
+        match crate::server::aws::ops::lifecycle::sweep(&core, &fence, core.clock.now().timestamp()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(secrets = n, "destroyed AWS secrets past their recovery window"),
+            Err(e) => tracing::warn!(error = %e, "the AWS deletion sweep failed; retrying at the next interval"),
+        }
+    })
+    .await
 }
 
 /// Takes and renews the singleton lease every third of its TTL, and records this node's
@@ -218,6 +253,40 @@ pub struct DevCredentials {
 
 /// Initialises with one share, unseals, mounts KV v2 at `secret/`, and installs the chosen root
 /// token (or keeps the generated one).
+/// Dev mode's AWS flags: a root access key (both halves or neither) and the account id.
+#[derive(Default)]
+pub struct DevAws {
+    /// `--dev-aws-access-key-id`.
+    pub access_key_id: Option<String>,
+    /// `--dev-aws-secret-access-key`.
+    pub secret_access_key: Option<SecretString>,
+    /// `--dev-aws-account-id`.
+    pub account_id: Option<String>,
+}
+
+/// Stores dev mode's root AWS access key, when both halves were given.
+pub async fn setup_dev_aws(core: &Core, aws: DevAws) -> Result<(), String> {
+    let (id, secret) = match (aws.access_key_id, aws.secret_access_key) {
+        (Some(id), Some(secret)) => (id, secret),
+        (None, None) => return Ok(()),
+        _ => return Err("give both --dev-aws-access-key-id and --dev-aws-secret-access-key, or neither".into()),
+    };
+    if !crate::core::aws::keys::well_formed_id(&id) {
+        return Err("--dev-aws-access-key-id: an access key id is 16 to 128 characters of A-Z, a-z, 0-9 and '_'".into());
+    }
+    if secret.expose_secret().len() < 16 {
+        return Err("--dev-aws-secret-access-key: use at least 16 characters".into());
+    }
+    let key = crate::core::aws::keys::AccessKey {
+        id,
+        secret,
+        policies: vec!["root".into()],
+        created: core.clock.now().timestamp(),
+        expires: None,
+    };
+    crate::core::aws::keys::store(core, &key).await.map_err(|e| e.errors.join("; "))
+}
+
 pub async fn setup_dev(core: &Core, root_token_id: Option<SecretString>) -> Result<DevCredentials, String> {
     let out = core.seal.init(core, 1, 1).await.map_err(|e| e.to_string())?;
     let share = out.shares.into_iter().next().ok_or("init returned no share")?;

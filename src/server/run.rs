@@ -50,6 +50,7 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
         audit: cfg.audit.clone(),
         lease_ttl: cfg.lease_ttl,
         cache: cfg.cache,
+        aws: cfg.aws.clone(),
     };
     let mut running = super::start_with(store, listener, options).await.map_err(|e| vec![e])?;
     running.core.outbound.set_config(cfg.outbound.clone());
@@ -81,7 +82,12 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
 
 /// `coffer server --dev`: a temporary SQLite store, initialised and unsealed, KV v2 at `secret/`,
 /// plain HTTP on `listen`; serves until a shutdown signal.
-pub async fn dev(listen: SocketAddr, log_level: Option<String>, root_token_id: Option<String>) -> Result<(), String> {
+pub async fn dev(
+    listen: SocketAddr,
+    log_level: Option<String>,
+    root_token_id: Option<String>,
+    aws: super::DevAws,
+) -> Result<(), String> {
     let stop = process::shutdown_signal();
     process::init_logging(log_level.as_deref().unwrap_or("info"), false);
     process::harden(true);
@@ -90,16 +96,23 @@ pub async fn dev(listen: SocketAddr, log_level: Option<String>, root_token_id: O
     let store = store::open(&url).await.map_err(|e| e.to_string())?;
     let tcp = TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let cache = config::cache_from_env().map_err(|e| e.join("; "))?;
+    let mut aws_settings = crate::core::aws::Settings::default();
+    if let Some(id) = &aws.account_id {
+        crate::core::aws::check_account_id(id).map_err(|e| format!("--dev-aws-account-id: {e}"))?;
+        aws_settings.account_id = id.clone();
+    }
     let options = super::Options {
         seal: SealKind::Shamir,
         limits: Limits::default(),
         audit: Default::default(),
         lease_ttl: super::DEFAULT_LEASE_TTL,
         cache,
+        aws: aws_settings,
     };
     let mut running = super::start_with(store, Listener::Plain(tcp), options).await?;
     let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let creds = super::setup_dev(&running.core, root_token_id.map(SecretString::from)).await?;
+    super::setup_dev_aws(&running.core, aws).await?;
     print_dev_banner(running.addr, &creds);
     let tx = running.take_shutdown();
     stop.await;

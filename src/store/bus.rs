@@ -24,12 +24,14 @@ pub enum Topic {
     Audit,
     /// A rate-limit quota was written or deleted.
     Quotas,
+    /// An AWS access key was made or deleted.
+    AwsKeys,
 }
 
 impl Topic {
     /// Every topic (what a node drops when it may have missed messages).
-    pub const ALL: [Topic; 6] =
-        [Topic::Tokens, Topic::Policies, Topic::Mounts, Topic::Keyring, Topic::Audit, Topic::Quotas];
+    pub const ALL: [Topic; 7] =
+        [Topic::Tokens, Topic::Policies, Topic::Mounts, Topic::Keyring, Topic::Audit, Topic::Quotas, Topic::AwsKeys];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -40,6 +42,7 @@ impl Topic {
             Topic::Keyring => "keyring",
             Topic::Audit => "audit",
             Topic::Quotas => "quotas",
+            Topic::AwsKeys => "aws-keys",
         }
     }
 

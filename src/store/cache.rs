@@ -572,6 +572,10 @@ impl Store for Cached {
         self.inner.kv_stages(mount_id, path).await
     }
 
+    async fn kv_request_tokens(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        self.inner.kv_request_tokens(mount_id, path).await
+    }
+
     async fn kv_stage_move(
         &self,
         mount_id: &str,
@@ -599,8 +603,8 @@ impl Store for Cached {
         self.dropping(mount_id, path, r)
     }
 
-    async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()> {
-        let r = self.inner.kv_delete_all(mount_id, path).await;
+    async fn kv_delete_all(&self, mount_id: &str, path: &str, fence: Option<&Fence>) -> StoreResult<()> {
+        let r = self.inner.kv_delete_all(mount_id, path, fence).await;
         self.dropping(mount_id, path, r)
     }
 

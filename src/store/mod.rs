@@ -178,6 +178,25 @@ pub struct KvMetadataRow {
     pub oldest_version: i64,
 }
 
+impl KvMetadataRow {
+    /// The metadata of a key made at `now` (RFC 3339), before any version and with every setting
+    /// at its default.
+    pub fn new(mount_id: &str, path: &str, now: String) -> Self {
+        KvMetadataRow {
+            mount_id: mount_id.to_string(),
+            path: path.to_string(),
+            max_versions: 0,
+            cas_required: false,
+            delete_version_after: 0,
+            custom_metadata: None,
+            created_time: now.clone(),
+            updated_time: now,
+            current_version: 0,
+            oldest_version: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 impl KvMetadataRow {
     /// A key's metadata with every setting at its default and empty times (unit tests).
@@ -373,6 +392,8 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<WriteOutcome>;
     /// Every label of a key with its version, sorted by label.
     async fn kv_stages(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// The idempotency tokens of a key's staged writes, with the version each made (by version).
+    async fn kv_request_tokens(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>>;
     /// Moves `stage` to `to` (removes it when `None`) if it is now on `from`; `Conflict` otherwise.
     /// Moving `current` puts `previous` on the old holder.
     async fn kv_stage_move(
@@ -390,7 +411,7 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     /// Destroys versions: drops their ciphertext for good.
     async fn kv_destroy(&self, mount_id: &str, path: &str, versions: &[i64]) -> StoreResult<()>;
     /// Deletes a key's metadata and all its versions.
-    async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()>;
+    async fn kv_delete_all(&self, mount_id: &str, path: &str, fence: Option<&Fence>) -> StoreResult<()>;
     /// The children of folder `prefix` (empty, or ending in `/`) in `page`: key names, and
     /// sub-folders with a trailing `/`, each once however many keys it holds, sorted. Paged in
     /// the database: a page reads one index entry per child, never the whole folder.

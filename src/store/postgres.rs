@@ -65,6 +65,12 @@ pub struct PgStore {
 }
 
 impl PgStore {
+    /// `(text, number)` rows of a query on one key: its labels, or its request tokens.
+    async fn key_pairs(&self, query: &str, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        no_nul(&[mount_id, path])?;
+        sqlx::query_as(query).bind(mount_id).bind(path).fetch_all(&mut *self.conn().await?).bounded().await.pg()
+    }
+
     /// Connects to the database at `url` (`postgres://` or `postgresql://`; `sslmode` and the
     /// other libpq-style parameters sqlx understands apply) and runs the migrations.
     pub async fn open(url: &str, settings: &Pool) -> StoreResult<Self> {
@@ -414,14 +420,11 @@ impl Store for PgStore {
     }
 
     async fn kv_stages(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
-        no_nul(&[mount_id, path])?;
-        sqlx::query_as(sql::KV_STAGES)
-            .bind(mount_id)
-            .bind(path)
-            .fetch_all(&mut *self.conn().await?)
-            .bounded()
-            .await
-            .pg()
+        self.key_pairs(sql::KV_STAGES, mount_id, path).await
+    }
+
+    async fn kv_request_tokens(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        self.key_pairs(sql::KV_REQUEST_TOKENS, mount_id, path).await
     }
 
     async fn kv_stage_move(
@@ -479,10 +482,11 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()> {
+    async fn kv_delete_all(&self, mount_id: &str, path: &str, fence: Option<&Fence>) -> StoreResult<()> {
         no_nul(&[mount_id, path])?;
         let mut c = self.conn().await?;
         let mut tx = c.begin().bounded().await.pg()?;
+        check_fence(&mut tx, fence).await?;
         for stmt in sql::KV_DELETE_ALL {
             sqlx::query(stmt).bind(mount_id).bind(path).execute(&mut *tx).bounded().await.pg()?;
         }

@@ -165,6 +165,8 @@ pub(crate) const KV_OLDEST: &str = "update kv_metadata set oldest_version = (sel
 /// After [`KV_PRUNE`]: drops the labels of versions gone.
 pub(crate) const KV_STAGE_CLEAN: &str = "delete from kv_stage where mount_id = $1 and path = $2 and version not in \
      (select version from kv_version where mount_id = $1 and path = $2)";
+pub(crate) const KV_REQUEST_TOKENS: &str =
+    "select token, version from kv_request_token where mount_id = $1 and path = $2 order by version";
 pub(crate) const KV_STAGES: &str =
     "select stage, version from kv_stage where mount_id = $1 and path = $2 order by stage";
 pub(crate) const KV_METADATA_PUT: &str = "insert into kv_metadata (mount_id, path, max_versions, cas_required, \

@@ -276,7 +276,7 @@ impl Store for SqliteStore {
     }
 
     async fn entry_get(&self, kind: &str, name: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar(sql::ENTRY_GET).bind(kind).bind(name).fetch_optional(&self.read).await?)
+        self.inline.entry_get(kind, name)
     }
 
     async fn entry_put(&self, kind: &str, name: &str, value: &str) -> StoreResult<()> {
@@ -321,8 +321,7 @@ impl Store for SqliteStore {
         let Some(meta) = self.kv_metadata_get(mount_id, path).await? else {
             return Ok(None);
         };
-        let versions = sqlx::query_as(sql::KV_VERSIONS).bind(mount_id).bind(path).fetch_all(&self.read).await?;
-        Ok(Some((meta, versions)))
+        Ok(Some((meta, self.inline.kv_versions(mount_id, path)?)))
     }
 
     async fn kv_write(&self, w: &KvWrite<'_>) -> StoreResult<WriteOutcome> {
@@ -330,7 +329,11 @@ impl Store for SqliteStore {
     }
 
     async fn kv_stages(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
-        Ok(sqlx::query_as(sql::KV_STAGES).bind(mount_id).bind(path).fetch_all(&self.read).await?)
+        self.inline.key_pairs(sql::KV_STAGES, mount_id, path)
+    }
+
+    async fn kv_request_tokens(&self, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        self.inline.key_pairs(sql::KV_REQUEST_TOKENS, mount_id, path)
     }
 
     async fn kv_stage_move(
@@ -359,9 +362,10 @@ impl Store for SqliteStore {
         kv::destroy(self, mount_id, path, versions).await
     }
 
-    async fn kv_delete_all(&self, mount_id: &str, path: &str) -> StoreResult<()> {
-        let (mount_id, path) = (mount_id.to_string(), path.to_string());
+    async fn kv_delete_all(&self, mount_id: &str, path: &str, fence: Option<&Fence>) -> StoreResult<()> {
+        let (mount_id, path, fence) = (mount_id.to_string(), path.to_string(), fence.cloned());
         self.write(move |c| {
+            check_fence(c, fence.as_ref())?;
             let args = LiteArgs::new().bind(&mount_id).bind(&path);
             for stmt in sql::KV_DELETE_ALL {
                 args.execute(c, stmt)?;

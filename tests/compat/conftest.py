@@ -43,6 +43,11 @@ import pytest
 
 REPO_ROOT = (Path(__file__).resolve().parent / ".." / "..").resolve()
 ROOT_TOKEN = "root"
+# Coffer's dev server also gets a root AWS access key and an account id (the AWS API tests).
+# The README's example key, so that its AWS examples run as written (test_aws_sm.py).
+AWS_KEY_ID = "AKIACOFFERDEV0000000"
+AWS_SECRET = "coffer-dev-secret-0123456789"
+AWS_ACCOUNT = "123456789012"
 CLI_TIMEOUT = 30  # seconds, for every CLI subprocess
 STARTUP_TIMEOUT = float(os.environ.get("COMPAT_STARTUP_TIMEOUT", "30"))
 
@@ -144,7 +149,8 @@ def _command(kind: str, port: int) -> list[str]:
         if not os.path.isfile(binary):
             raise RuntimeError(f"coffer binary not found at {binary} (build it, or set COFFER_BIN)")
         return [binary, "server", "--dev", "--dev-root-token-id", ROOT_TOKEN,
-                "--dev-listen-address", listen]
+                "--dev-listen-address", listen, "--dev-aws-access-key-id", AWS_KEY_ID,
+                "--dev-aws-secret-access-key", AWS_SECRET, "--dev-aws-account-id", AWS_ACCOUNT]
     raise RuntimeError(f"unknown COMPAT_SERVER={kind!r} (expected 'coffer' or 'bao')")
 
 

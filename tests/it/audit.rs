@@ -354,6 +354,7 @@ async fn the_chain_continues_across_reopen_and_restart_and_system_events_are_rec
             audit: Settings::default(),
             lease_ttl: coffer::server::DEFAULT_LEASE_TTL,
             cache: Default::default(),
+            aws: Default::default(),
         },
     )
     .await;

@@ -371,6 +371,7 @@ fn audited(name: &str, log: &std::path::Path) -> coffer::server::Options {
         audit,
         lease_ttl: Duration::from_secs(3),
         cache: Default::default(),
+        aws: Default::default(),
     }
 }
 
@@ -419,6 +420,7 @@ fn named(name: &str) -> coffer::server::Options {
         audit: coffer::core::audit::Settings { node_name: name.to_string(), ..Default::default() },
         lease_ttl: Duration::from_secs(3),
         cache: Default::default(),
+        aws: Default::default(),
     }
 }
 

@@ -54,6 +54,7 @@ impl TestServer {
             audit: Default::default(),
             lease_ttl: server::DEFAULT_LEASE_TTL,
             cache: coffer::store::cache::Settings { size: 0, multi_node: false },
+            aws: Default::default(),
         };
         let mut s = Self::start_opts(tempfile::tempdir().unwrap(), options).await;
         let core = s.running.as_ref().unwrap().core.clone();
@@ -87,6 +88,7 @@ impl TestServer {
                 audit: Default::default(),
                 lease_ttl: server::DEFAULT_LEASE_TTL,
                 cache: cache_from_env(),
+                aws: Default::default(),
             },
         )
         .await
@@ -103,6 +105,7 @@ impl TestServer {
                 audit,
                 lease_ttl: server::DEFAULT_LEASE_TTL,
                 cache: cache_from_env(),
+                aws: Default::default(),
             },
         )
         .await;
@@ -121,6 +124,7 @@ impl TestServer {
             audit: Default::default(),
             lease_ttl,
             cache: cache_from_env(),
+            aws: Default::default(),
         };
         Self::at_url_opts(url, options).await
     }

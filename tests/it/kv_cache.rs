@@ -105,6 +105,7 @@ async fn size_zero_turns_the_cache_off() {
         audit: Default::default(),
         lease_ttl: coffer::server::DEFAULT_LEASE_TTL,
         cache: coffer::store::cache::Settings { size: 0, multi_node: false },
+        aws: Default::default(),
     };
     let mut s = TestServer::start_opts(dir, options).await;
     let core = s.running.as_ref().unwrap().core.clone();

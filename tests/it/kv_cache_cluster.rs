@@ -20,6 +20,7 @@ fn options(multi_node: bool) -> coffer::server::Options {
         audit: Default::default(),
         lease_ttl: Duration::from_secs(3),
         cache: coffer::store::cache::Settings { size: coffer::store::cache::DEFAULT_SIZE, multi_node },
+        aws: Default::default(),
     }
 }
 

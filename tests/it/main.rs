@@ -14,6 +14,7 @@ mod aad_compat;
 mod architecture;
 mod audit;
 mod auth_methods;
+mod aws;
 mod clock_jumps;
 mod cluster;
 mod config_env;

@@ -194,6 +194,7 @@ async fn flt10_postgres_slow_resetting_or_black_holed_gets_bounded_answers_and_r
         audit: Default::default(),
         lease_ttl: server::DEFAULT_LEASE_TTL,
         cache: Default::default(),
+        aws: Default::default(),
     };
     let running = server::start_with(store, coffer::server::http::Listener::Plain(tcp), options).await.unwrap();
     running.core.request_deadline.set(DEADLINE);

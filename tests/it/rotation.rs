@@ -1109,7 +1109,7 @@ async fn rotation_rows(s: SharedStore) {
     assert!(matches!(s.rotation_delete("m", "b", b.rev + 1, None).await, Err(StoreError::Conflict)));
     s.rotation_delete("m", "b", b.rev, Some(&next)).await.unwrap();
     assert!(s.rotation_get("m", "b").await.unwrap().is_none());
-    s.kv_delete_all("m", "c").await.unwrap();
+    s.kv_delete_all("m", "c", None).await.unwrap();
     assert!(s.rotation_get("m", "c").await.unwrap().is_none(), "deleting the secret deletes its rotation");
 }
 

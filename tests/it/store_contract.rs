@@ -807,7 +807,7 @@ async fn kv_delete_destroy(s: SharedStore) {
     s.kv_destroy("m", "k", &[9]).await.unwrap();
     assert!(!get(3).await.destroyed);
 
-    s.kv_delete_all("m", "k").await.unwrap();
+    s.kv_delete_all("m", "k", None).await.unwrap();
     assert!(s.kv_read("m", "k", None).await.unwrap().is_none());
     assert!(s.kv_metadata_with_versions("m", "k").await.unwrap().is_none());
     assert!(s.kv_children("m", "", Page::ALL).await.unwrap().is_empty());
@@ -1110,7 +1110,7 @@ async fn kv_stages(s: SharedStore) {
     let (_, kept) = s.kv_metadata_with_versions("st", "k").await.unwrap().unwrap();
     assert_eq!(kept.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 4]);
     // Deleting the key deletes its labels.
-    s.kv_delete_all("st", "k").await.unwrap();
+    s.kv_delete_all("st", "k", None).await.unwrap();
     assert!(s.kv_stages("st", "k").await.unwrap().is_empty());
 }
 

@@ -77,8 +77,9 @@ impl Peer<'_> {
 }
 
 impl<'a> Host<'a> {
-    /// The view of `mount` (built by the core only).
-    pub(in crate::core) fn new(core: &'a Core, mount: &'a MountEntry) -> Self {
+    /// The view of `mount`, built by the core, and by the AWS API's edge (`crate::aws`), which
+    /// checks every path it touches with [`crate::core::Core::token_permits`] before acting.
+    pub(crate) fn new(core: &'a Core, mount: &'a MountEntry) -> Self {
         Self { core, mount, strong: false }
     }
 

@@ -128,6 +128,11 @@ impl<'a> MountStorage<'a> {
         self.store.kv_stages(self.id(), path).await
     }
 
+    /// The idempotency tokens of a key's staged writes, with the version each made.
+    pub async fn kv_request_tokens(&self, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        self.store.kv_request_tokens(self.id(), path).await
+    }
+
     /// Moves a label (see [`crate::store::Store::kv_stage_move`]).
     pub async fn kv_stage_move(&self, path: &str, stage: &str, to: Option<i64>, from: Option<i64>) -> StoreResult<()> {
         self.store.kv_stage_move(self.id(), path, stage, to, from).await
@@ -150,8 +155,8 @@ impl<'a> MountStorage<'a> {
     }
 
     /// Deletes a key's metadata and all its versions.
-    pub async fn kv_delete_all(&self, path: &str) -> StoreResult<()> {
-        self.store.kv_delete_all(self.id(), path).await
+    pub async fn kv_delete_all(&self, path: &str, fence: Option<&crate::store::Fence>) -> StoreResult<()> {
+        self.store.kv_delete_all(self.id(), path, fence).await
     }
 
     /// One page of the children of folder `prefix` ([`crate::store::Store::kv_children`]).

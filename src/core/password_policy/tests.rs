@@ -209,3 +209,30 @@ fn base64_is_decoded_only_when_it_is_utf8() {
     assert_eq!(policy_text("/w=="), "/w==");
     assert!(valid_name("a.b-c") && !valid_name("") && !valid_name("a/b"));
 }
+
+#[test]
+fn policies_from_classes_allow_aws_lengths() {
+    let lower = || ('a'..='z').collect::<Vec<char>>();
+    let digits = || ('0'..='9').collect::<Vec<char>>();
+    for length in [1, 3, 101, MAX_CLASSES_LENGTH] {
+        let p = PasswordPolicy::from_classes(length, &[(lower(), 0)]).unwrap();
+        assert_eq!(p.generate().unwrap().chars().count(), length);
+    }
+    for length in [0, MAX_CLASSES_LENGTH + 1] {
+        assert_eq!(
+            PasswordPolicy::from_classes(length, &[(lower(), 0)]).unwrap_err(),
+            "passwords must be between 1 and 4096 characters"
+        );
+    }
+    let p = PasswordPolicy::from_classes(2, &[(lower(), 1), (digits(), 1)]).unwrap();
+    for _ in 0..300 {
+        let pw = p.generate().unwrap();
+        assert!(count_in(&pw, "abcdefghijklmnopqrstuvwxyz") == 1 && count_in(&pw, "0123456789") == 1, "{}", *pw);
+    }
+    assert_eq!(
+        PasswordPolicy::from_classes(1, &[(lower(), 1), (digits(), 1)]).unwrap_err(),
+        "specified rules require at least 2 characters but 1 is specified"
+    );
+    assert_eq!(PasswordPolicy::from_classes(4, &[(vec![], 0)]).unwrap_err(), "rule \"charset\": charset is empty");
+    assert_eq!(PasswordPolicy::from_classes(4, &[]).unwrap_err(), "no charset specified");
+}

@@ -146,6 +146,12 @@ pub fn check_stages(stages: &[String]) -> Result<(), ApiError> {
         if s.is_empty() || s.len() > 256 || s.contains('/') || s.chars().any(char::is_control) {
             return Err(ApiError::bad_request("a stage name is 1 to 256 printable characters without '/'"));
         }
+        // The AWS API's names of the three built-in stages: one spelling per stage.
+        if matches!(s.as_str(), "AWSCURRENT" | "AWSPENDING" | "AWSPREVIOUS") {
+            return Err(ApiError::bad_request(format!(
+                "{s} is the AWS API's name of a built-in stage: use current, pending or previous"
+            )));
+        }
         if stages.iter().take(i).any(|t| t == s) {
             return Err(ApiError::bad_request(format!("stage {s:?} is listed twice")));
         }

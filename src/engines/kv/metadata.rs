@@ -100,21 +100,7 @@ async fn load_or_new(call: &Call<'_>, key: &str) -> Result<(KvMetadataRow, bool)
             m.updated_time = now;
             (m, true)
         }
-        None => (
-            KvMetadataRow {
-                mount_id: call.mount.row.id.clone(),
-                path: key.to_string(),
-                max_versions: 0,
-                cas_required: false,
-                delete_version_after: 0,
-                custom_metadata: None,
-                created_time: now.clone(),
-                updated_time: now,
-                current_version: 0,
-                oldest_version: 0,
-            },
-            false,
-        ),
+        None => (KvMetadataRow::new(&call.mount.row.id, key, now), false),
     })
 }
 
@@ -160,7 +146,7 @@ pub async fn patch(call: &Call<'_>, key: &str, req: &Request) -> Result<Response
 /// `DELETE <mount>/metadata/<path>`: every version and the metadata.
 pub async fn delete(call: &Call<'_>, key: &str) -> Result<Response, ApiError> {
     check_key(key)?;
-    call.host.storage().kv_delete_all(key).await.map_err(store_err)?;
+    call.host.storage().kv_delete_all(key, None).await.map_err(store_err)?;
     Ok(Response::NoContent)
 }
 

@@ -85,12 +85,25 @@ pub const KEYS: &[EnvKey] = &[
     k("AUTH_ARGON2_QUEUE", "auth", "argon2_queue", Kind::Integer),
     k("CACHE_SIZE", "cache", "size", Kind::Integer),
     k("CACHE_MULTI_NODE", "cache", "multi_node", Kind::Bool),
+    k("AWS_ACCOUNT_ID", "aws", "account_id", Kind::Text),
+    k("AWS_MOUNT", "aws", "mount", Kind::Text),
 ];
 
 /// `COFFER_*` variables that are not config keys, without the prefix: the client CLI's
 /// (`src/cli/client`) and `--dev`'s. A unit test checks that `src/cli` names no other.
-pub const NOT_CONFIG: &[&str] =
-    &["ADDR", "TOKEN", "CACERT", "CLIENT_CERT", "CLIENT_KEY", "SKIP_VERIFY", "FORMAT", "DEV_ROOT_TOKEN_ID"];
+pub const NOT_CONFIG: &[&str] = &[
+    "ADDR",
+    "TOKEN",
+    "CACERT",
+    "CLIENT_CERT",
+    "CLIENT_KEY",
+    "SKIP_VERIFY",
+    "FORMAT",
+    "DEV_ROOT_TOKEN_ID",
+    "DEV_AWS_ACCESS_KEY_ID",
+    "DEV_AWS_SECRET_ACCESS_KEY",
+    "DEV_AWS_ACCOUNT_ID",
+];
 
 /// Test hooks (`COFFER_TEST_*`) are not config keys either.
 pub const TEST_PREFIX: &str = "TEST_";
@@ -178,8 +191,8 @@ fn value(kind: Kind, text: String) -> Result<toml::Value, String> {
 mod tests {
     use super::*;
     use crate::server::config::{
-        RawAudit, RawAuditDevice, RawAuth, RawCache, RawConfig, RawHa, RawListener, RawLog, RawOutbound, RawSeal,
-        RawStorage,
+        RawAudit, RawAuditDevice, RawAuth, RawAws, RawCache, RawConfig, RawHa, RawListener, RawLog, RawOutbound,
+        RawSeal, RawStorage,
     };
     use std::collections::BTreeSet;
 
@@ -248,6 +261,7 @@ mod tests {
             ("outbound", fields::<RawOutbound>()),
             ("auth", fields::<RawAuth>()),
             ("cache", fields::<RawCache>()),
+            ("aws", fields::<RawAws>()),
         ]);
         let mut accepted = BTreeSet::new();
         for top in fields::<RawConfig>() {

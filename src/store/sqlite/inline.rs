@@ -85,6 +85,42 @@ impl Readers {
         })
     }
 
+    /// A key's versions without their values ([`crate::store::Store::kv_metadata_with_versions`]).
+    pub(super) fn kv_versions(&self, mount_id: &str, path: &str) -> StoreResult<Vec<KvVersionRow>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(crate::store::sql::KV_VERSIONS)?;
+            let rows = stmt.query_map(rusqlite::params![mount_id, path], |r| {
+                Ok(KvVersionRow {
+                    version: r.get("version")?,
+                    created_time: r.get("created_time")?,
+                    deletion_time: r.get("deletion_time")?,
+                    destroyed: r.get("destroyed")?,
+                    key_term: r.get("key_term")?,
+                    ciphertext: None,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// `(text, number)` rows of a query on one key: its labels, or its request tokens.
+    pub(super) fn key_pairs(&self, sql: &str, mount_id: &str, path: &str) -> StoreResult<Vec<(String, i64)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows = stmt.query_map(rusqlite::params![mount_id, path], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// [`crate::store::Store::entry_get`].
+    pub(super) fn entry_get(&self, kind: &str, name: &str) -> StoreResult<Option<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(crate::store::sql::ENTRY_GET)?;
+            let mut rows = stmt.query(rusqlite::params![kind, name])?;
+            Ok(rows.next()?.map(|r| r.get(0)).transpose()?)
+        })
+    }
+
     /// [`crate::store::Store::kv_config_get`].
     pub(super) fn kv_config_get(&self, mount_id: &str) -> StoreResult<KvConfigRow> {
         self.with(|c| {
