@@ -16,7 +16,11 @@ const SECRET: &str = "integration-test-secret-access-key-0123";
 
 /// A dev server with a root AWS key.
 async fn server() -> TestServer {
-    let s = TestServer::dev().await;
+    with_key(TestServer::dev().await).await
+}
+
+/// `s` with the root AWS key.
+async fn with_key(s: TestServer) -> TestServer {
     let core = s.running.as_ref().unwrap().core.clone();
     let dev = coffer::server::DevAws {
         access_key_id: Some(KEY_ID.into()),
@@ -361,4 +365,31 @@ async fn a_scheduled_deletion_is_carried_out_by_the_leader_after_its_window_only
     create(&s, "doomed", "again").await;
     let (_, v) = Call::new("DescribeSecret", json!({"SecretId": "doomed"})).send(&s).await;
     assert!(v.get("DeletedDate").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn a_value_that_does_not_open_is_a_decryption_failure_that_shows_nothing() {
+    // No cache: the test changes the database behind the server's back.
+    let s = with_key(TestServer::dev_uncached().await).await;
+    create(&s, "moved-a", "value-of-a").await;
+    create(&s, "moved-b", "value-of-b").await;
+    // b's ciphertext moved onto a: the AAD names another path, so the barrier refuses it.
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(s.db_path());
+    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&opts).await.unwrap();
+    let b: Vec<u8> = sqlx::query_scalar("select ciphertext from kv_version where path = 'moved-b' and version = 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let n = sqlx::query("update kv_version set ciphertext = ? where path = 'moved-a' and version = 1")
+        .bind(&b)
+        .execute(&mut conn)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(n, 1);
+    let (st, v) = Call::new("GetSecretValue", json!({"SecretId": "moved-a"})).send(&s).await;
+    assert_eq!((st, code(&v)), (StatusCode::BAD_REQUEST, "DecryptionFailure"), "{v}");
+    assert!(!v.to_string().contains("value-of"), "{v}");
+    let (st, v) = Call::new("GetSecretValue", json!({"SecretId": "moved-b"})).send(&s).await;
+    assert_eq!((st, &v["SecretString"]), (StatusCode::OK, &json!("value-of-b")), "{v}");
 }
