@@ -393,3 +393,43 @@ async fn a_value_that_does_not_open_is_a_decryption_failure_that_shows_nothing()
     let (st, v) = Call::new("GetSecretValue", json!({"SecretId": "moved-b"})).send(&s).await;
     assert_eq!((st, &v["SecretString"]), (StatusCode::OK, &json!("value-of-b")), "{v}");
 }
+
+#[tokio::test]
+async fn on_postgres_a_key_made_on_one_node_works_on_another_until_deleted_there() {
+    let (_store, db) = crate::store_contract::fresh_pg().await;
+    let mut a = TestServer::at_url(db.url(), std::time::Duration::from_secs(3)).await;
+    let (shares, root) = a.init(1, 1).await;
+    a.unseal(&shares).await;
+    let mut b = TestServer::at_url(db.url(), std::time::Duration::from_secs(3)).await;
+    b.token = root;
+    b.unseal(&shares).await;
+    let (st, v) = a.call("POST", "sys/mounts/secret", Some(json!({"type": "kv-v2"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let (st, key) = a.call("POST", "sys/aws/keys", Some(json!({"policies": ["default", "all"]}))).await;
+    assert_eq!(st, StatusCode::OK, "{key}");
+    let (st, v) = a.call("PUT", "sys/policies/acl/all", Some(json!({"policy": "path \"secret/*\" { capabilities = [\"create\", \"read\", \"update\"] }"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let signed = |op: &str, body: Value| {
+        let mut c = Call::new(op, body);
+        c.key_id = key["data"]["access_key_id"].as_str().unwrap().to_string();
+        c.secret = key["data"]["secret_access_key"].as_str().unwrap().to_string();
+        c
+    };
+    let (st, v) = signed("CreateSecret", json!({"Name": "shared", "SecretString": "on-pg"})).send(&a).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // Node b may not have the mount yet: it learns of it through the change feed.
+    crate::harness::until("node b serves the AWS read", std::time::Duration::from_secs(5), || {
+        let c = signed("GetSecretValue", json!({"SecretId": "shared"}));
+        let b = &b;
+        async move { c.send(b).await.1["SecretString"] == "on-pg" }
+    })
+    .await;
+    let (st, _) = a.call("DELETE", &format!("sys/aws/keys/{}", key["data"]["access_key_id"].as_str().unwrap()), None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    crate::harness::until("node b refuses the deleted key", std::time::Duration::from_secs(5), || {
+        let c = signed("GetSecretValue", json!({"SecretId": "shared"}));
+        let b = &b;
+        async move { code(&c.send(b).await.1) == "UnrecognizedClientException" }
+    })
+    .await;
+}

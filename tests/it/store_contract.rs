@@ -1083,6 +1083,8 @@ async fn kv_stages(s: SharedStore) {
         WriteOutcome::Written { abandoned: false }
     );
     assert_eq!(labels(s.kv_stages("st", "k").await.unwrap()), "current=1,pending=2");
+    // The request token is found with the version it made (the AWS API's version id).
+    assert_eq!(s.kv_request_tokens("st", "k").await.unwrap(), vec![("t".to_string(), 2)]);
     // Reads without a version return `current`, not the newest (also once the newest was read
     // by number, and read again: a cache must not work the answer out from the metadata).
     assert_eq!(s.kv_read("st", "k", None).await.unwrap().unwrap().1.unwrap().version, 1);
@@ -1109,9 +1111,10 @@ async fn kv_stages(s: SharedStore) {
     assert_eq!(labels(s.kv_stages("st", "k").await.unwrap()), "blue=3,current=4");
     let (_, kept) = s.kv_metadata_with_versions("st", "k").await.unwrap().unwrap();
     assert_eq!(kept.iter().map(|v| v.version).collect::<Vec<_>>(), [3, 4]);
-    // Deleting the key deletes its labels.
+    // Deleting the key deletes its labels and tokens.
     s.kv_delete_all("st", "k", None).await.unwrap();
     assert!(s.kv_stages("st", "k").await.unwrap().is_empty());
+    assert!(s.kv_request_tokens("st", "k").await.unwrap().is_empty());
 }
 
 fn secret_lease(id: &str, token: Option<&[u8]>, expire: i64) -> coffer::store::leases::SecretLeaseRow {
