@@ -407,7 +407,13 @@ async fn on_postgres_a_key_made_on_one_node_works_on_another_until_deleted_there
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
     let (st, key) = a.call("POST", "sys/aws/keys", Some(json!({"policies": ["default", "all"]}))).await;
     assert_eq!(st, StatusCode::OK, "{key}");
-    let (st, v) = a.call("PUT", "sys/policies/acl/all", Some(json!({"policy": "path \"secret/*\" { capabilities = [\"create\", \"read\", \"update\"] }"}))).await;
+    let (st, v) = a
+        .call(
+            "PUT",
+            "sys/policies/acl/all",
+            Some(json!({"policy": "path \"secret/*\" { capabilities = [\"create\", \"read\", \"update\"] }"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
     let signed = |op: &str, body: Value| {
         let mut c = Call::new(op, body);
@@ -424,7 +430,8 @@ async fn on_postgres_a_key_made_on_one_node_works_on_another_until_deleted_there
         async move { c.send(b).await.1["SecretString"] == "on-pg" }
     })
     .await;
-    let (st, _) = a.call("DELETE", &format!("sys/aws/keys/{}", key["data"]["access_key_id"].as_str().unwrap()), None).await;
+    let (st, _) =
+        a.call("DELETE", &format!("sys/aws/keys/{}", key["data"]["access_key_id"].as_str().unwrap()), None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
     crate::harness::until("node b refuses the deleted key", std::time::Duration::from_secs(5), || {
         let c = signed("GetSecretValue", json!({"SecretId": "shared"}));
