@@ -189,13 +189,21 @@ async fn token_tidy_worker(core: Arc<Core>) {
     .await
 }
 
-/// Destroys AWS secrets whose recovery window has passed, every minute on the leader.
+/// Destroys AWS secrets whose recovery window has passed and deletes expired AWS access keys,
+/// every minute on the leader.
 async fn aws_deletion_worker(core: Arc<Core>) {
     on_leader(core, |core, fence| async move {
         match crate::server::aws::ops::lifecycle::sweep(&core, &fence, core.clock.now().timestamp()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(secrets = n, "destroyed AWS secrets past their recovery window"),
             Err(e) => tracing::warn!(error = %e, "the AWS deletion sweep failed; retrying at the next interval"),
+        }
+        match crate::core::aws::keys::tidy(&core, core.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "deleted expired AWS access keys"),
+            Err(e) => {
+                tracing::warn!(status = e.status.as_u16(), "the AWS key tidy failed; retrying at the next interval")
+            }
         }
     })
     .await

@@ -440,3 +440,32 @@ async fn on_postgres_a_key_made_on_one_node_works_on_another_until_deleted_there
     })
     .await;
 }
+
+#[tokio::test]
+async fn expired_keys_are_refused_and_then_tidied_away() {
+    let s = server().await;
+    let core = s.running.as_ref().unwrap().core.clone();
+    let (st, key) = s.call("POST", "sys/aws/keys", Some(json!({"policies": ["default"], "ttl": "1h"}))).await;
+    assert_eq!(st, StatusCode::OK, "{key}");
+    let id = key["data"]["access_key_id"].as_str().unwrap().to_string();
+    let tidy = coffer::core::aws::keys::tidy;
+    let now = chrono::Utc::now();
+    assert_eq!(tidy(&core, now).await.unwrap(), 0, "a live key stays");
+    assert_eq!(tidy(&core, now + chrono::Duration::hours(2)).await.unwrap(), 1);
+    let (st, _) = s.call("GET", &format!("sys/aws/keys/{id}"), None).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // The dev root key has no expiry and is never tidied.
+    let (st, _) = Call::new("ListSecrets", json!({})).send(&s).await;
+    assert_eq!(st, StatusCode::OK);
+    // A key past its time is refused even before the tidy removes it.
+    let (st, short) = s.call("POST", "sys/aws/keys", Some(json!({"policies": ["default"], "ttl": "1s"}))).await;
+    assert_eq!(st, StatusCode::OK, "{short}");
+    crate::harness::until("the short key is refused", std::time::Duration::from_secs(5), || {
+        let mut c = Call::new("ListSecrets", json!({}));
+        c.key_id = short["data"]["access_key_id"].as_str().unwrap().to_string();
+        c.secret = short["data"]["secret_access_key"].as_str().unwrap().to_string();
+        let s = &s;
+        async move { code(&c.send(s).await.1) == "UnrecognizedClientException" }
+    })
+    .await;
+}

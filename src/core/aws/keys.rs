@@ -169,6 +169,19 @@ pub async fn delete(core: &Core, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Deletes every key whose time is up by `now` (the leader's tidy, as for tokens). Returns how
+/// many went.
+pub async fn tidy(core: &Core, now: DateTime<Utc>) -> Result<usize, ApiError> {
+    let mut gone = 0;
+    for id in list(core).await? {
+        if load(core, &id).await?.is_some_and(|k| k.expired(now)) {
+            delete(core, &id).await?;
+            gone += 1;
+        }
+    }
+    Ok(gone)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
