@@ -459,6 +459,8 @@ struct Decrypted {
     audit_keys: usize,
     /// Database connections and static roles decrypted.
     database: usize,
+    /// AWS access keys decrypted.
+    aws_keys: usize,
     /// Lease engine data decrypted.
     leases: usize,
     /// Rotation configurations and in-flight values decrypted.
@@ -647,7 +649,8 @@ async fn check_entries(
             continue;
         }
         let hash = kind.strip_prefix("cubbyhole/");
-        if hash.is_none() && kind != AUDIT_KEYS {
+        let aws_key = kind == crate::core::aws::keys::KIND;
+        if hash.is_none() && kind != AUDIT_KEYS && !aws_key {
             d.entries_plain += 1;
             continue;
         }
@@ -670,6 +673,10 @@ async fn check_entries(
                     Err(e) => problems.push(format!("{place}: {e}")),
                 },
                 Err(_) => problems.push(format!("{place}: the kind does not end in a hex token hash")),
+            },
+            None if aws_key => match crate::core::aws::keys::check(barrier, name, &value) {
+                Ok(()) => d.aws_keys += 1,
+                Err(e) => problems.push(format!("{place}: {e}")),
             },
             None => match AuditKeys::open(barrier, name, &value) {
                 Ok(_) => d.audit_keys += 1,
@@ -762,6 +769,7 @@ fn print_summary(source: &[TableStat], target: &[TableStat], decrypted: Option<&
     println!("  KV versions            {}   ({} destroyed: no ciphertext)", d.kv_versions, d.kv_destroyed);
     println!("  cubbyhole entries      {}   (including response-wrapping answers)", d.cubbyhole);
     println!("  audit device keys      {}", d.audit_keys);
+    println!("  AWS access keys        {}", d.aws_keys);
     println!("  database connections   {}   (and static roles)", d.database);
     println!("  lease engine data      {}", d.leases);
     println!("  rotation state         {}   (configurations and values in flight)", d.rotations);

@@ -164,6 +164,9 @@ async fn a_sqlite_store_moves_to_postgres_and_serves_the_same_secrets_tokens_and
     assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
     let (st, v) = s.call("GET", "database/creds/ro", None).await;
     assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, aws_key) = s.call("POST", "sys/aws/keys", Some(json!({"policies": ["app"]}))).await;
+    assert_eq!(st, StatusCode::OK, "{aws_key}");
+    let aws_secret = aws_key["data"]["secret_access_key"].as_str().unwrap().to_string();
     let rotation = json!({"schedule": "rate(30 days)", "rotator": {"type": "password"}});
     let (st, v) = s.call("POST", "secret/rotation/app", Some(rotation)).await;
     assert!(st.is_success(), "{v}");
@@ -181,10 +184,11 @@ async fn a_sqlite_store_moves_to_postgres_and_serves_the_same_secrets_tokens_and
     assert!(line(&out, "token HMAC key").ends_with(" 1"), "{out}");
     assert!(line(&out, "cubbyhole entries").contains(" 2 "), "the note and the wrapped answer: {out}");
     assert!(line(&out, "audit device keys").ends_with(" 1"), "{out}");
+    assert!(line(&out, "AWS access keys").ends_with(" 1"), "{out}");
     assert!(line(&out, "database connections").contains(" 1 "), "{out}");
     assert!(line(&out, "lease engine data").ends_with(" 1"), "{out}");
     assert!(line(&out, "rotation state").contains(" 1 "), "{out}");
-    for secret in [&canary, &password, &root, &app_token, &wrap_token] {
+    for secret in [&canary, &password, &root, &app_token, &wrap_token, &aws_secret] {
         assert!(!out.contains(secret.as_str()) && !err.contains(secret.as_str()), "a secret was printed");
     }
 

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 
 use crate::base::error::ApiError;
 use crate::core::Core;
-use crate::crypto::barrier::Context;
+use crate::crypto::barrier::{Barrier, Context, Sealed};
 use crate::store::TextForm;
 
 /// Entry kind of stored keys (the name is the access key id).
@@ -131,6 +131,19 @@ pub async fn store(core: &Core, key: &AccessKey) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Opens a stored key (`coffer operator migrate` checks every key this way). The error names the
+/// key, never its secret.
+fn open(barrier: &Barrier, id: &str, sealed: &Sealed) -> Result<Stored, String> {
+    let plain = barrier.open(sealed, Context::AwsKey { id }).map_err(|e| format!("aws key {id}: {e}"))?;
+    serde_json::from_slice(&plain)
+        .map_err(|e| format!("aws key {id}: the stored key does not parse ({:?})", e.classify()))
+}
+
+/// Whether a stored key decrypts and parses (for `coffer operator migrate`'s check).
+pub fn check(barrier: &Barrier, id: &str, sealed: &Sealed) -> Result<(), String> {
+    open(barrier, id, sealed).map(drop)
+}
+
 /// The key `id`, from this node's cache or the store (`None`: no such key).
 pub async fn load(core: &Core, id: &str) -> Result<Option<Arc<AccessKey>>, ApiError> {
     if !well_formed_id(id) {
@@ -142,9 +155,7 @@ pub async fn load(core: &Core, id: &str) -> Result<Option<Arc<AccessKey>>, ApiEr
     let Some(sealed) = core.store.entry_get_sealed(KIND, id, TextForm::Base64).await.map_err(ApiError::from)? else {
         return Ok(None);
     };
-    let plain = core.barrier.open(&sealed, Context::AwsKey { id }).map_err(|e| ApiError::internal(&e))?;
-    let stored: Stored = serde_json::from_slice(&plain)
-        .map_err(|e| ApiError::internal(&format!("stored aws key {id} does not parse: {}", e.classify() as u8)))?;
+    let stored = open(&core.barrier, id, &sealed).map_err(|e| ApiError::internal(&e))?;
     let key = Arc::new(AccessKey {
         id: id.to_string(),
         secret: SecretString::from(stored.secret),
