@@ -348,7 +348,7 @@ impl Core {
     }
 
     /// The token's policies that on their own allow the request (audit's `granting_policies`).
-    async fn granting_policies(&self, token: &TokenEntry, req: &Request) -> Vec<String> {
+    pub(crate) async fn granting_policies(&self, token: &TokenEntry, req: &Request) -> Vec<String> {
         if token.is_root() {
             return vec!["root".into()];
         }

@@ -322,10 +322,12 @@ async fn labels_have_one_spelling_in_each_api() {
 async fn sealed_servers_answer_503_and_keys_do_not_survive_in_memory() {
     let s = server().await;
     create(&s, "sealed", "x").await;
+    let core = s.running.as_ref().unwrap().core.clone();
+    assert!(!core.aws_keys.is_empty(), "the signing key is cached after use");
     let (st, _) = s.call("PUT", "sys/seal", None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    let core = s.running.as_ref().unwrap().core.clone();
     assert!(core.barrier.is_sealed());
+    assert!(core.aws_keys.is_empty(), "a sealed node holds no key in memory");
     let (st, v) = Call::new("GetSecretValue", json!({"SecretId": "sealed"})).send(&s).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
 }

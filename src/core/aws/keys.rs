@@ -63,8 +63,8 @@ impl AccessKey {
     }
 }
 
-/// The sealed form.
-#[derive(Serialize, Deserialize)]
+/// The sealed form (wiped when dropped: it holds the secret in plain text).
+#[derive(Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 struct Stored {
     secret: String,
     policies: Vec<String>,
@@ -106,6 +106,16 @@ impl KeyCache {
         }
     }
 
+    /// How many keys this node holds in memory.
+    pub fn len(&self) -> usize {
+        self.keys.lock().map_or(0, |m| m.len())
+    }
+
+    /// True when this node holds no key in memory.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Drops every cached key (a change on any node, or the seal).
     pub fn clear(&self) {
         if let Ok(mut m) = self.keys.lock() {
@@ -123,7 +133,6 @@ pub async fn store(core: &Core, key: &AccessKey) -> Result<(), ApiError> {
         expires: key.expires,
     };
     let plain = Zeroizing::new(serde_json::to_vec(&stored).map_err(|e| ApiError::internal(&e))?);
-    drop(Zeroizing::new(stored.secret));
     let (sealed, _) = core.barrier.seal(Context::AwsKey { id: &key.id }, &plain).map_err(|e| ApiError::internal(&e))?;
     core.store.entry_put_sealed(KIND, &key.id, &sealed, TextForm::Base64).await.map_err(ApiError::from)?;
     core.aws_keys.clear();
@@ -155,11 +164,11 @@ pub async fn load(core: &Core, id: &str) -> Result<Option<Arc<AccessKey>>, ApiEr
     let Some(sealed) = core.store.entry_get_sealed(KIND, id, TextForm::Base64).await.map_err(ApiError::from)? else {
         return Ok(None);
     };
-    let stored = open(&core.barrier, id, &sealed).map_err(|e| ApiError::internal(&e))?;
+    let mut stored = open(&core.barrier, id, &sealed).map_err(|e| ApiError::internal(&e))?;
     let key = Arc::new(AccessKey {
         id: id.to_string(),
-        secret: SecretString::from(stored.secret),
-        policies: stored.policies,
+        secret: SecretString::from(std::mem::take(&mut stored.secret)),
+        policies: std::mem::take(&mut stored.policies),
         created: stored.created,
         expires: stored.expires,
     });

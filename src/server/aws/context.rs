@@ -93,6 +93,7 @@ impl<'a> Ctx<'a> {
         region: String,
         account: String,
         operation: String,
+        request_id: String,
         client: Option<SocketAddr>,
         audit_data: Map<String, Value>,
     ) -> Self {
@@ -105,7 +106,7 @@ impl<'a> Ctx<'a> {
             region,
             account,
             operation,
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id,
             client,
             audit_data,
         }
@@ -154,10 +155,18 @@ impl<'a> Ctx<'a> {
             return Ok(());
         }
         rec.request = true;
+        if !rec.trail.is_on() {
+            // No device: nothing to build (the body is never copied for nobody).
+            rec.response = true;
+            return Ok(());
+        }
         let req = self.logical(path, need.operation());
-        let policies = self.identity.policies.clone();
+        let granting = match denied {
+            None => self.core.granting_policies(&self.identity, &req).await,
+            Some(_) => Vec::new(),
+        };
         let caller =
-            Caller { token: Some(&self.identity), secret: None, decision: Some((denied.is_none(), &policies)) };
+            Caller { token: Some(&self.identity), secret: None, decision: Some((denied.is_none(), &granting)) };
         match denied {
             None => rec.trail.request(&req, Some(&self.mount), &caller, None).await.map_err(|_| AwsError::internal()),
             Some(d) => {
@@ -174,6 +183,9 @@ impl<'a> Ctx<'a> {
     pub async fn finish(&self, result: Result<Value, AwsError>) -> Result<Value, AwsError> {
         let mut rec = self.trail.lock().await;
         if rec.response {
+            return result;
+        }
+        if !rec.trail.is_on() {
             return result;
         }
         if !rec.request {

@@ -70,6 +70,11 @@ impl AwsError {
         }
     }
 
+    /// The server is sealed (503: SDKs retry).
+    pub fn sealed() -> Self {
+        Self::unavailable("Coffer is sealed.")
+    }
+
     /// The server is sealed or overloaded (503: SDKs retry).
     pub fn unavailable(message: impl Into<String>) -> Self {
         AwsError { status: StatusCode::SERVICE_UNAVAILABLE, code: "ServiceUnavailable", message: message.into() }

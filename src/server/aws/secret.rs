@@ -85,7 +85,7 @@ impl Ctx<'_> {
             msg.extend_from_slice(&(p.len() as u64).to_be_bytes());
             msg.extend_from_slice(p.as_bytes());
         }
-        self.host().keyed_hash(&msg).ok_or_else(|| AwsError::unavailable("Vault is sealed"))
+        self.host().keyed_hash(&msg).ok_or_else(AwsError::sealed)
     }
 
     /// The 6-character ARN suffix of the secret `name` created at `created`.
@@ -99,7 +99,7 @@ impl Ctx<'_> {
     }
 
     /// The version id of a version without a request token: a UUID-shaped keyed hash.
-    pub fn derived_version_id(&self, name: &str, meta: &KvMetadataRow, version: i64) -> Result<String, AwsError> {
+    fn derived_version_id(&self, name: &str, meta: &KvMetadataRow, version: i64) -> Result<String, AwsError> {
         let h = self.derive("aws-version-id", &[&self.mount.row.id, name, &meta.created_time, &version.to_string()])?;
         let mut b = [0u8; 16];
         b.copy_from_slice(h.get(..16).unwrap_or(&[0; 16]));
@@ -144,7 +144,7 @@ impl Ctx<'_> {
     pub async fn load(&self, name: &str, meta: KvMetadataRow) -> Result<Found, AwsError> {
         let attrs = self.read_attrs(name, &meta).await?;
         if let Some(doc) = &attrs.policy {
-            let arn = names::format_arn(&self.region, &self.account, name, &self.suffix(name, &meta.created_time)?);
+            let arn = self.arn(name, &meta)?;
             // Keys with the root policy can always manage the policy itself (no lock-out).
             let managing =
                 matches!(self.operation.as_str(), "GetResourcePolicy" | "PutResourcePolicy" | "DeleteResourcePolicy");
@@ -178,18 +178,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// The AWS-only attributes of a resolved secret.
-    pub async fn attrs(&self, found: &Found) -> Result<Attrs, AwsError> {
-        Ok(found.attrs.clone())
-    }
-
-    /// The stored AWS-only attributes of `name`, without a policy check (listings).
-    pub async fn attrs_of(&self, name: &str, meta: &KvMetadataRow) -> Result<Attrs, AwsError> {
-        self.read_attrs(name, meta).await
-    }
-
-    /// The stored AWS-only attributes of `name` (defaults when it has none, or only a stale set).
-    async fn read_attrs(&self, name: &str, meta: &KvMetadataRow) -> Result<Attrs, AwsError> {
+    /// The stored AWS-only attributes of `name` (defaults when it has none, or only a stale set);
+    /// no policy check (listings, and [`Ctx::load`] before its check).
+    pub async fn read_attrs(&self, name: &str, meta: &KvMetadataRow) -> Result<Attrs, AwsError> {
         let text = self.core.store.entry_get(ATTRS_KIND, &self.entry_name(name)).await.map_err(AwsError::store)?;
         let attrs = match text {
             Some(t) => serde_json::from_str::<Attrs>(&t).map_err(|_| {
@@ -227,8 +218,13 @@ impl Ctx<'_> {
     /// The version id of one version: its request token, else the derived id.
     pub async fn version_id(&self, found: &Found, version: i64) -> Result<String, AwsError> {
         let tokens = self.host().storage().kv_request_tokens(&found.name).await.map_err(AwsError::store)?;
-        match tokens.into_iter().find(|(_, v)| *v == version) {
-            Some((t, _)) => Ok(t),
+        self.id_among(found, &tokens, version)
+    }
+
+    /// The id of `version` given the secret's request tokens.
+    fn id_among(&self, found: &Found, tokens: &[(String, i64)], version: i64) -> Result<String, AwsError> {
+        match tokens.iter().find(|(_, v)| *v == version) {
+            Some((t, _)) => Ok(t.clone()),
             None => self.derived_version_id(&found.name, &found.meta, version),
         }
     }
@@ -243,10 +239,7 @@ impl Ctx<'_> {
         let stages = store.kv_stages(&found.name).await.map_err(AwsError::store)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let id = match tokens.iter().find(|(_, v)| *v == row.version) {
-                Some((t, _)) => t.clone(),
-                None => self.derived_version_id(&found.name, &found.meta, row.version)?,
-            };
+            let id = self.id_among(found, &tokens, row.version)?;
             let labels = stages.iter().filter(|(_, v)| *v == row.version).map(|(s, _)| label_of(s)).collect();
             out.push(VersionInfo { id, labels, row });
         }

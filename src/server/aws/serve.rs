@@ -152,7 +152,7 @@ async fn run(
         }
     }
     if core.barrier.is_sealed() {
-        return Err(Refusal::from(AwsError::unavailable("Coffer is sealed.")));
+        return Err(Refusal::from(AwsError::sealed()));
     }
     let (parts, body) = req.into_parts();
     let auth = sigv4::parse_authorization(&parts.headers, &parts.uri)
@@ -199,24 +199,26 @@ async fn run(
     let signed = Signed { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &bytes };
     sigv4::verify(&auth, &signed, &key.secret, protocol.service(), now)
         .map_err(|e| Refusal::Unsigned(protocol.sig_error(&e)))?;
-    let settings = core.aws.load_full();
     if protocol == Protocol::Query {
         let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|_| AwsError::new("MalformedQueryString", "The request body is not a form."))?;
         sts::check_action(&form)?;
-        let mount = mount(core, &settings.mount)?;
-        let ctx = context(core, mount, &key, auth.region.clone(), &settings.account_id, operation, client, Map::new());
+        let ctx = context(core, &key, &auth.region, operation, request_id, client, Map::new())?;
         ctx.finish(Ok(Value::Null)).await?;
-        return Ok(sts::identity(&settings.account_id, &key.id, request_id));
+        return Ok(sts::identity(&ctx.account, &key.id, request_id));
     }
     let body = crate::server::http::parse_body(&bytes, limits.max_depth)
         .map_err(|e| AwsError::new("SerializationException", e.errors.first().cloned().unwrap_or_default()))?;
-    let mount = mount(core, &settings.mount)?;
-    let mut audit_data = body.clone();
-    for hidden in ["SecretString", "SecretBinary"] {
-        audit_data.remove(hidden);
-    }
-    let ctx = context(core, mount, &key, auth.region.clone(), &settings.account_id, operation, client, audit_data);
+    // The audit entry gets the request without its value, and only when a device will write it.
+    let audit_data = match core.audit.active().is_empty() {
+        true => Map::new(),
+        false => body
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "SecretString" | "SecretBinary"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    };
+    let ctx = context(core, &key, &auth.region, operation, request_id, client, audit_data)?;
     let deadline = core.request_deadline.get();
     let result = match tokio::time::timeout(deadline, ops::run(&ctx, &body)).await {
         Ok(r) => r,
@@ -224,7 +226,7 @@ async fn run(
     };
     let value = ctx.finish(result).await?;
     let mut resp = super::protocol::json(StatusCode::OK, &value);
-    if let Ok(v) = HeaderValue::from_str(&ctx.request_id) {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amzn-requestid", v);
     }
     Ok(resp)
@@ -242,17 +244,29 @@ fn mount(core: &Core, path: &str) -> Result<Arc<MountEntry>, AwsError> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The context of one signed request, on the mount and account of the `[aws]` settings.
 fn context<'a>(
     core: &'a Core,
-    mount: Arc<MountEntry>,
     key: &AccessKey,
-    region: String,
-    account: &str,
+    region: &str,
     operation: String,
+    request_id: &str,
     client: Option<std::net::SocketAddr>,
     audit_data: Map<String, Value>,
-) -> Ctx<'a> {
+) -> Result<Ctx<'a>, AwsError> {
+    let settings = core.aws.load_full();
+    let mount = mount(core, &settings.mount)?;
     let identity = TokenEntry::for_access_key(&key.id, key.policies.clone(), core.clock.now());
-    Ctx::new(core, mount, identity, key.id.clone(), region, account.to_string(), operation, client, audit_data)
+    Ok(Ctx::new(
+        core,
+        mount,
+        identity,
+        key.id.clone(),
+        region.to_string(),
+        settings.account_id.clone(),
+        operation,
+        request_id.to_string(),
+        client,
+        audit_data,
+    ))
 }

@@ -10,7 +10,7 @@ use super::super::secret::{epoch, tags_json, Found};
 
 /// The fields `DescribeSecret` and `ListSecrets` share for one secret.
 pub async fn summary(ctx: &Ctx<'_>, found: &Found) -> Result<Map<String, Value>, AwsError> {
-    let attrs = ctx.attrs(found).await?;
+    let attrs = &found.attrs;
     let versions = ctx.versions(found).await?;
     let mut m = Map::new();
     m.insert("ARN".into(), json!(ctx.arn(&found.name, &found.meta)?));

@@ -34,7 +34,7 @@ pub async fn delete(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value, A
         ctx.drop_attrs(&found.name).await?;
         return Ok(json!({"ARN": arn, "Name": found.name, "DeletionDate": now}));
     }
-    let mut attrs = ctx.attrs(&found).await?;
+    let mut attrs = found.attrs.clone();
     if attrs.deletion.is_some() {
         return Err(AwsError::invalid_request(
             "You can't perform this operation on the secret because it was already scheduled for deletion.",
@@ -53,7 +53,7 @@ pub async fn restore(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value, 
     let found = ctx.find(secret_id).await?;
     ctx.allow(Need::Update, "undelete", &ctx.name_for_check(secret_id, found.as_ref())).await?;
     let found = found.ok_or_else(AwsError::not_found)?;
-    let mut attrs = ctx.attrs(&found).await?;
+    let mut attrs = found.attrs.clone();
     if attrs.deletion.take().is_some() {
         ctx.put_attrs(&found, &attrs).await?;
     }

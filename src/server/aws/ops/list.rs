@@ -132,7 +132,7 @@ async fn visible(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
                 continue;
             }
             if let Some(meta) = storage.kv_metadata_get(&full).await.map_err(AwsError::store)? {
-                let attrs = ctx.attrs_of(&full, &meta).await?;
+                let attrs = ctx.read_attrs(&full, &meta).await?;
                 out.push(Found { name: full, meta, attrs });
             }
         }
@@ -141,11 +141,7 @@ async fn visible(ctx: &Ctx<'_>) -> Result<Vec<Found>, AwsError> {
 }
 
 /// The secrets that pass the request's filters, sorted, and the page asked for.
-async fn page(
-    ctx: &Ctx<'_>,
-    body: &Map<String, Value>,
-    max: usize,
-) -> Result<(Vec<(Found, Attrs)>, Option<String>), AwsError> {
+async fn page(ctx: &Ctx<'_>, body: &Map<String, Value>, max: usize) -> Result<(Vec<Found>, Option<String>), AwsError> {
     let filters = filters(body)?;
     let include_deleted = params::opt_bool(body, "IncludePlannedDeletion")?.unwrap_or(false);
     let descending = match params::opt_str(body, "SortOrder")? {
@@ -155,20 +151,18 @@ async fn page(
     };
     let start = params::page_start(body)?;
     ctx.record(&ctx.path("metadata", ""), super::super::context::Need::List, None).await?;
-    let mut kept = Vec::new();
-    for found in visible(ctx).await? {
-        let attrs = ctx.attrs(&found).await?;
-        if (include_deleted || attrs.deletion.is_none()) && passes(&filters, &found.name, &attrs, &ctx.region) {
-            kept.push((found, attrs));
-        }
-    }
-    kept.sort_by(|(a, _), (b, _)| (&a.meta.created_time, &a.name).cmp(&(&b.meta.created_time, &b.name)));
+    let mut kept: Vec<Found> = visible(ctx)
+        .await?
+        .into_iter()
+        .filter(|f| (include_deleted || f.attrs.deletion.is_none()) && passes(&filters, &f.name, &f.attrs, &ctx.region))
+        .collect();
+    kept.sort_by(|a, b| (&a.meta.created_time, &a.name).cmp(&(&b.meta.created_time, &b.name)));
     if descending {
         kept.reverse();
     }
     let total = kept.len();
     let end = (start + max).min(total);
-    let page: Vec<(Found, Attrs)> = kept.into_iter().skip(start).take(end.saturating_sub(start)).collect();
+    let page: Vec<Found> = kept.into_iter().skip(start).take(end.saturating_sub(start)).collect();
     Ok((page, params::next_token(end, total)))
 }
 
@@ -178,7 +172,7 @@ pub async fn list(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value, Aws
     let max = params::max_results(body, 100)?;
     let (page, next) = page(ctx, body, max).await?;
     let mut list = Vec::with_capacity(page.len());
-    for (found, _) in &page {
+    for found in &page {
         list.push(Value::Object(super::describe::summary(ctx, found).await?));
     }
     let mut out = json!({ "SecretList": list });
@@ -195,7 +189,7 @@ pub async fn matching(
     max: usize,
 ) -> Result<(Vec<String>, Option<String>), AwsError> {
     let (page, next) = page(ctx, body, max).await?;
-    Ok((page.into_iter().map(|(f, _)| f.name).collect(), next))
+    Ok((page.into_iter().map(|f| f.name).collect(), next))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ async fn value_of(
     version_id: Option<&str>,
     label: Option<&str>,
 ) -> Result<Value, AwsError> {
-    if ctx.attrs(found).await?.deletion.is_some() {
+    if found.attrs.deletion.is_some() {
         return Err(deleted_refusal());
     }
     let (number, labels, id) = match version_id {

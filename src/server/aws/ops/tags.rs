@@ -19,7 +19,7 @@ pub async fn tag(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value, AwsE
     let found = ctx.find(secret_id).await?;
     ctx.allow(Need::Update, "metadata", &ctx.name_for_check(secret_id, found.as_ref())).await?;
     let found = found.ok_or_else(AwsError::not_found)?;
-    let mut attrs = ctx.attrs(&found).await?;
+    let mut attrs = found.attrs.clone();
     for (k, v) in tags {
         match attrs.tags.iter_mut().find(|(have, _)| *have == k) {
             Some(t) => t.1 = v,
@@ -42,7 +42,7 @@ pub async fn untag(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value, Aw
     let found = ctx.find(secret_id).await?;
     ctx.allow(Need::Update, "metadata", &ctx.name_for_check(secret_id, found.as_ref())).await?;
     let found = found.ok_or_else(AwsError::not_found)?;
-    let mut attrs = ctx.attrs(&found).await?;
+    let mut attrs = found.attrs.clone();
     attrs.tags.retain(|(k, _)| !keys.contains(k));
     ctx.put_attrs(&found, &attrs).await?;
     Ok(json!({}))

@@ -57,20 +57,25 @@ async fn write_version(
         // AWS moves AWSPENDING to the new version; the KV API refuses while a rotation holds it.
         let held = store.kv_stages(name).await.map_err(AwsError::store)?;
         if let Some((_, v)) = held.iter().find(|(s, _)| s == "pending") {
-            let _ = store.kv_stage_move(name, "pending", None, Some(*v)).await;
+            // Lost to a concurrent move: the write below decides (and answers) then.
+            match store.kv_stage_move(name, "pending", None, Some(*v)).await {
+                Ok(()) | Err(crate::store::StoreError::Conflict) => {}
+                Err(e) => return Err(AwsError::store(e)),
+            }
         }
     }
     let staging = Staging { stages, request_token: Some(token.clone()) };
     let cas = create_only.then_some(0);
     match append_staged(host, name, &data, cas, false, &staging).await {
         Ok(_) => Ok(token),
-        Err(e) if e.status == http::StatusCode::CONFLICT && e.errors.iter().any(|m| m.contains("request_token")) => {
-            Err(AwsError::exists(
-                "You can't modify an existing version, you can only create a new version: the ClientRequestToken was \
+        // With a known token, the only conflict is the token's value (a replay answers first).
+        Err(e) if e.status == http::StatusCode::CONFLICT && known => Err(AwsError::exists(
+            "You can't modify an existing version, you can only create a new version: the ClientRequestToken was \
              already used with a different value.",
-            ))
-        }
-        Err(e) if create_only && e.status == http::StatusCode::BAD_REQUEST => {
+        )),
+        // A create that lost its check-and-set to another writer of the same name.
+        Err(e) if create_only && store.kv_metadata_get(name).await.map_err(AwsError::store)?.is_some() => {
+            tracing::debug!(status = e.status.as_u16(), "a concurrent create of the same name won");
             Err(AwsError::exists(format!("The operation failed because the secret {name} already exists.")))
         }
         Err(e) => Err(e.into()),
@@ -111,7 +116,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value, A
     let store = ctx.host().storage();
     if let Some(meta) = store.kv_metadata_get(name).await.map_err(AwsError::store)? {
         let found = ctx.load(name, meta).await?;
-        if ctx.attrs(&found).await?.deletion.is_some() {
+        if found.attrs.deletion.is_some() {
             return Err(AwsError::invalid_request(
                 "You can't create this secret because a secret with this name is already scheduled for deletion.",
             ));
@@ -168,7 +173,7 @@ pub async fn put_value(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value
     let found = ctx.find(secret_id).await?;
     ctx.allow(Need::Update, "data", &ctx.name_for_check(secret_id, found.as_ref())).await?;
     let found = found.ok_or_else(AwsError::not_found)?;
-    if ctx.attrs(&found).await?.deletion.is_some() {
+    if found.attrs.deletion.is_some() {
         return Err(deleted_refusal());
     }
     let id = write_version(ctx, &found.name, &value, &labels, token, false).await?;
@@ -195,7 +200,7 @@ pub async fn update(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value, A
         ctx.allow(Need::Update, "metadata", &name).await?;
     }
     let found = found.ok_or_else(AwsError::not_found)?;
-    let mut attrs = ctx.attrs(&found).await?;
+    let mut attrs = found.attrs.clone();
     if attrs.deletion.is_some() {
         return Err(deleted_refusal());
     }
