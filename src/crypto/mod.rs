@@ -103,13 +103,20 @@ pub fn open(key: &Key, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, 
 
 /// HMAC-SHA256 of `msg` under `key`.
 pub fn hmac_sha256(key: &Key, msg: &[u8]) -> [u8; 32] {
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key.expose()) {
-        Ok(m) => m,
-        // HMAC accepts keys of any length; this branch is unreachable.
-        Err(_) => return [0u8; 32],
-    };
-    mac.update(msg);
-    mac.finalize().into_bytes().into()
+    *hmac(key.expose(), msg)
+}
+
+/// HMAC-SHA256 of `msg` under a key of any length, in a buffer wiped on drop (SigV4 chains
+/// these, each output the next key).
+pub fn hmac(key: &[u8], msg: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
+    use hmac::digest::FixedOutput;
+    let mut out = zeroize::Zeroizing::new([0u8; 32]);
+    // HMAC accepts keys of any length; the error branch is unreachable.
+    if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        mac.update(msg);
+        FixedOutput::finalize_into(mac, (&mut *out).into());
+    }
+    out
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
@@ -121,6 +128,13 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hmac_takes_keys_longer_than_a_block() {
+        // RFC 4231, test case 6: a 131-byte key is hashed first.
+        let out = hmac(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First");
+        assert_eq!(hex::encode(*out), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    }
 
     #[test]
     fn seal_open_round_trip_and_binding() {

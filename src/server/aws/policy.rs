@@ -38,17 +38,7 @@ fn strings(v: &Value, field: &str) -> Result<Vec<String>, AwsError> {
 
 /// Whether `pattern` (with `*` wildcards) matches `text`, case-insensitively as IAM actions are.
 fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
-    match p.split_once('*') {
-        None => p == t,
-        Some((head, rest)) => {
-            if !t.starts_with(head) {
-                return false;
-            }
-            let tail = t.get(head.len()..).unwrap_or("");
-            (0..=tail.len()).any(|i| tail.get(i..).is_some_and(|rest_of_text| glob(rest, rest_of_text)))
-        }
-    }
+    crate::base::glob::glob_match(&pattern.to_ascii_lowercase(), &text.to_ascii_lowercase())
 }
 
 /// Parses a policy document for the secret `arn`, refusing any statement Coffer would not enforce.
