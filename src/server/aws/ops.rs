@@ -73,6 +73,19 @@ pub async fn run(ctx: &Ctx<'_>, body: &Map<String, Value>) -> Result<Value, AwsE
 /// `GetRandomPassword`: touches no stored data, so any valid key may call it. The drawing runs
 /// off the async threads (it is bounded by the generator's time limit).
 async fn random_password(body: &Map<String, Value>) -> Result<Value, AwsError> {
+    super::params::only(
+        body,
+        &[
+            "PasswordLength",
+            "ExcludeCharacters",
+            "ExcludeNumbers",
+            "ExcludePunctuation",
+            "ExcludeUppercase",
+            "ExcludeLowercase",
+            "IncludeSpace",
+            "RequireEachIncludedType",
+        ],
+    )?;
     let options = super::random_password::parse(body).map_err(|e| AwsError::new(e.aws_code(), e.to_string()))?;
     let password = tokio::task::spawn_blocking(move || super::random_password::generate(&options))
         .await
