@@ -12,7 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::base::error::ApiError;
-use crate::base::logical::{Request, Response};
+use crate::base::logical::{Operation, Request, Response};
 use crate::base::refusal::Refusal;
 use crate::core::mounts::MountEntry;
 use crate::core::tokens::TokenEntry;
@@ -48,6 +48,15 @@ pub trait Engine: Send + Sync {
     /// Paths served without a token (login endpoints).
     fn unauthenticated(&self, _path: &str) -> bool {
         false
+    }
+
+    /// The policy checks a request needs instead of the one on its own path, when the engine
+    /// decides them: each `(API path, operation)` is decided as a request of its own would be
+    /// (`core::permit`, sudo paths included) and all must pass; an empty list needs only a valid
+    /// token. `None` (the default) checks the request's own path. `path` is relative to the
+    /// mount, `mount` is the mount's API path (`secret/`).
+    fn policy_checks(&self, _mount: &str, _path: &str, _req: &Request) -> Option<Vec<(String, Operation)>> {
+        None
     }
 
     /// Answers a request before the seal and token checks, if this engine serves it that way
