@@ -127,6 +127,13 @@ pub enum Response {
     },
     /// A status code with an empty body (HEAD sys/health).
     Status(StatusCode),
+    /// A non-JSON body (`sys/metrics?format=prometheus`).
+    Text {
+        /// The `Content-Type` header.
+        content_type: &'static str,
+        /// Body.
+        body: String,
+    },
     /// A wrapped response: only `wrap_info`, with an empty `request_id`.
     Wrapped {
         /// `token`, `accessor`, `ttl`, `creation_time`, `creation_path` (and `wrapped_accessor`).

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod json;
 pub mod keylock;
 pub mod logical;
+pub mod metrics;
 pub mod names;
 pub mod params;
 pub mod path_chars;

@@ -97,6 +97,8 @@ pub struct Audit {
     pub(crate) clock: SharedClock,
     devices: ArcSwap<Vec<Arc<Device>>>,
     lock: tokio::sync::Mutex<()>,
+    /// Entries no device took or confirmed in time (a refused request, or a lost system event).
+    failures: crate::base::metrics::Counter,
 }
 
 /// How long closing a device may take before it is abandoned.
@@ -105,7 +107,13 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 impl Audit {
     /// No devices running yet.
     pub fn new(settings: Settings, clock: SharedClock) -> Self {
-        Audit { settings, clock, devices: ArcSwap::from_pointee(Vec::new()), lock: tokio::sync::Mutex::new(()) }
+        Audit {
+            settings,
+            clock,
+            devices: ArcSwap::from_pointee(Vec::new()),
+            lock: tokio::sync::Mutex::new(()),
+            failures: Default::default(),
+        }
     }
 
     /// The devices now running (a snapshot).
@@ -300,7 +308,17 @@ impl Audit {
 
     /// Writes entry bodies (one per device, in order); true once any device confirms, false if
     /// none does within the timeout.
+    /// Writes entry bodies (one per device, in order); true once any device confirms, false if
+    /// none does within the timeout.
     pub async fn record(&self, devices: &[Arc<Device>], bodies: Vec<Vec<u8>>) -> bool {
+        let ok = self.record_once(devices, bodies).await;
+        if !ok {
+            self.failures.inc();
+        }
+        ok
+    }
+
+    async fn record_once(&self, devices: &[Arc<Device>], bodies: Vec<Vec<u8>>) -> bool {
         let deadline = tokio::time::Instant::now() + self.settings.timeout;
         if let [device] = devices {
             let (tx, rx) = tokio::sync::oneshot::channel();
@@ -342,9 +360,20 @@ impl Audit {
         let body = entry::event(&self.clock.now(), kind, data);
         for d in devices.iter() {
             if !d.submit(body.clone(), None) {
+                self.failures.inc();
                 tracing::error!(device = %d.spec.name, event = kind, "audit device could not take a system event");
             }
         }
+    }
+
+    /// Entries no device took or confirmed in time, since start.
+    pub fn failures(&self) -> u64 {
+        self.failures.get()
+    }
+
+    /// Entries waiting in the devices' queues now.
+    pub fn queue_depth(&self) -> usize {
+        self.active().iter().map(|d| d.queued()).sum()
     }
 
     /// The `sys/audit` listing.

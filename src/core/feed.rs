@@ -42,6 +42,7 @@ pub async fn apply(core: &super::Core, h: &Heard) {
         }
         Heard::Everything => {
             // Subscribed again: what was missed is unknown, so the KV cache starts empty.
+            core.metrics.set_feed(super::metrics::Feed::Connected);
             if let Some(c) = &cache {
                 c.set_serving(true);
             }
@@ -49,6 +50,7 @@ pub async fn apply(core: &super::Core, h: &Heard) {
         }
         Heard::Lost => {
             // Until the next subscription, other nodes' writes go unheard: the store answers.
+            core.metrics.set_feed(super::metrics::Feed::Lost);
             if let Some(c) = &cache {
                 c.set_serving(false);
             }

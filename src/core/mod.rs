@@ -7,6 +7,7 @@ pub mod cubbyhole;
 pub mod engine;
 pub mod feed;
 pub mod leases;
+pub mod metrics;
 pub mod mounts;
 pub mod outbound;
 pub mod password_policy;
@@ -92,6 +93,8 @@ pub struct Core {
     pub aws: ArcSwap<crate::core::aws::Settings>,
     /// AWS access keys this node has read (emptied at seal and on any node's change).
     pub aws_keys: crate::core::aws::keys::KeyCache,
+    /// This node's counters and histograms (`sys/metrics`).
+    pub metrics: crate::core::metrics::Metrics,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -131,6 +134,9 @@ impl Core {
         policies.changes = changes.clone();
         policies.clock = clock.clone();
         let storage_type = store.storage_type();
+        let kinds: Vec<&'static str> =
+            engines.builtin.iter().map(|b| b.kind).chain(engines.types.iter().map(|t| t.kind)).collect();
+        let metrics = crate::core::metrics::Metrics::new(kinds);
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             store,
@@ -158,6 +164,7 @@ impl Core {
             kv_cache: Default::default(),
             aws_keys: Default::default(),
             aws: Default::default(),
+            metrics,
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -208,11 +215,15 @@ impl Core {
             Ok(_) => Err(ApiError::permission_denied()),
             Err(e) => Err(e),
         };
+        self.metrics.token_checked(token.is_ok());
         let token = match token {
             Ok(t) => t,
             Err(e) => return trail.refuse(&req, mount, &Caller { secret, ..Caller::default() }, e).await,
         };
         let decided = self.decide(&mut req, routed, &token).await;
+        if matches!(&decided, Err(e) if e.status == http::StatusCode::FORBIDDEN) {
+            self.metrics.denied();
+        }
         let granting = match (&decided, trail.is_on()) {
             (Ok(_), true) => self.granting_policies(&token, &req).await,
             _ => Vec::new(),
@@ -335,7 +346,11 @@ impl Core {
     /// that act on another engine's data or target for a caller check the caller this way.
     pub async fn token_permits(&self, token: &TokenEntry, path: &str, op: Operation) -> Result<Grant, ApiError> {
         let acl = self.policies.acl_for(&self.store, token).await?;
-        permit(&acl, path, op, &serde_json::Map::new())
+        let grant = permit(&acl, path, op, &serde_json::Map::new());
+        if grant.is_err() {
+            self.metrics.denied();
+        }
+        grant
     }
 
     /// Runs an authorised request in its engine and wraps the answer if asked.

@@ -59,6 +59,11 @@ impl Hashing {
         }
     }
 
+    /// Computations running or waiting now, and the most there may be.
+    pub fn depth(&self) -> (usize, usize) {
+        (self.queued.load(Ordering::Relaxed), self.queue)
+    }
+
     /// Takes a place in the queue, or answers 503 at once when it is full. A login takes it
     /// before it waits for its user's lock, so waiting there counts as queueing too.
     pub fn reserve(&self) -> Result<Place, ApiError> {

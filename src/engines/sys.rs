@@ -6,6 +6,7 @@ mod aws_keys;
 mod ha;
 mod keys;
 mod leases_api;
+mod metrics_api;
 mod mounts;
 mod outbound_api;
 mod password_policies;
@@ -28,10 +29,19 @@ pub fn is_unauthenticated(path: &str, op: Operation) -> bool {
         || (path == "sys/wrapping/lookup" && op.is_write())
 }
 
+/// True for every request served without a token: [`is_unauthenticated`], and `sys/metrics` when
+/// `[telemetry] unauthenticated_metrics_access` is on.
+pub fn served_without_token(core: &Core, path: &str, op: Operation) -> bool {
+    is_unauthenticated(path, op) || metrics_api::is_open(core, path, op)
+}
+
 /// Answers the endpoints that work without a token and while sealed; `None` for everything else.
 pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Response, ApiError>> {
     let path = req.path.trim_end_matches('/');
     let op = req.operation;
+    if metrics_api::is_open(core, path, op) {
+        return Some(metrics_api::read(core, req).await);
+    }
     if !is_unauthenticated(path, op) {
         return None;
     }
@@ -83,6 +93,7 @@ impl Engine for System {
             "config/outbound" => outbound_api::handle(core, &req).await,
             "key-status" if op == Operation::Read => keys::status(core),
             "audit" if op == Operation::Read => audit_api::list(core),
+            "metrics" if op == Operation::Read => metrics_api::read(core, &req).await,
             "ha-status" if op == Operation::Read => ha::status(core).await,
             "rotate" | "rotate/keyring" if write => keys::rotate(core).await,
             "rotate/config" | "rotate/keyring/config" if op == Operation::Read => keys::rotate_config(),

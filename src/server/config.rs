@@ -50,6 +50,9 @@ pub struct RawConfig {
     /// `[aws]`: the AWS Secrets Manager API.
     #[serde(default)]
     pub aws: RawAws,
+    /// `[telemetry]`: who may scrape `sys/metrics`.
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
 }
@@ -81,6 +84,14 @@ impl RawAws {
         }
         Ok(s)
     }
+}
+
+/// `[telemetry]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// Serve `sys/metrics` without a token (default false: it needs `read` on `sys/metrics`).
+    pub unauthenticated_metrics_access: Option<bool>,
 }
 
 /// `[cache]` as written.
@@ -273,6 +284,8 @@ pub struct Config {
     pub cache: crate::store::cache::Settings,
     /// `[aws]`.
     pub aws: crate::core::aws::Settings,
+    /// `[telemetry] unauthenticated_metrics_access`.
+    pub unauthenticated_metrics_access: bool,
 }
 
 /// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
@@ -522,6 +535,7 @@ impl RawConfig {
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
                 aws,
+                unauthenticated_metrics_access: self.telemetry.unauthenticated_metrics_access.unwrap_or(false),
                 cache: self.cache.settings(),
                 outbound,
                 audit,

@@ -86,7 +86,34 @@ enum Incoming {
     Refused(Request),
 }
 
+/// Serves one request and counts it (`coffer_request_duration_seconds`), by method, the type
+/// of the mount its path reaches and the status class: never by path, token or anything else a
+/// client chose.
 async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse {
+    let start = std::time::Instant::now();
+    let method = crate::core::metrics::METHODS.iter().copied().find(|m| *m == req.method().as_str()).unwrap_or("other");
+    let kind = if crate::server::aws::serve::is_aws(&req) {
+        crate::core::metrics::AWS
+    } else {
+        mount_type(&state.core, req.uri().path())
+    };
+    let core = state.core.clone();
+    let resp = serve_one(state, req).await;
+    core.metrics.request(method, kind, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+/// The type of the mount `path` (`/v1/…`) reaches, `none` if it reaches none.
+fn mount_type(core: &Core, path: &str) -> &'static str {
+    let Some(rest) = path.strip_prefix("/v1/") else { return crate::core::metrics::NO_MOUNT };
+    let table = core.mounts.load();
+    match table.route(rest) {
+        Some((mount, _)) => core.metrics.kind(&mount.row.kind),
+        None => crate::core::metrics::NO_MOUNT,
+    }
+}
+
+async fn serve_one(state: AppState, req: HttpRequest) -> HttpResponse {
     if crate::server::aws::serve::is_aws(&req) {
         let limits = crate::server::aws::serve::BodyLimits {
             max_size: state.limits.max_request_size,

@@ -118,6 +118,8 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
     let addr = match &listener {
         Listener::Plain(l) | Listener::Tls(l, _) => l.local_addr().map_err(|e| e.to_string())?,
     };
+    let timings = Arc::new(crate::store::timed::Timings::default());
+    let store: SharedStore = Arc::new(crate::store::timed::Timed::new(store, timings.clone()));
     let (store, kv_cache) = crate::store::cache::wrap(store, &cache);
     match &kv_cache {
         Some(_) => tracing::info!(bytes = cache.size, multi_node = cache.multi_node, "KV rows cache on"),
@@ -128,6 +130,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         c.announce_to(core.changes.clone());
     }
     core.kv_cache.store(kv_cache);
+    core.metrics.time_store(timings);
     core.aws.store(Arc::new(aws));
     core.api_address.store(Some(Arc::new(format!("http://{addr}"))));
     if core.seal.auto_unseal(&core).await? {

@@ -16,6 +16,7 @@ pub use sealed::TextForm;
 mod sql;
 pub mod sqlite;
 pub mod stages;
+pub mod timed;
 
 use async_trait::async_trait;
 use std::sync::Arc;

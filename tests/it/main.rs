@@ -36,6 +36,7 @@ mod listener_abuse;
 mod log_canary;
 mod malformed_writes;
 mod memory_limit;
+mod metrics;
 mod migrate;
 mod password_policies;
 mod pg_faults;

@@ -313,6 +313,11 @@ impl Device {
         self.tx.as_ref().is_some_and(|tx| writer::offer(tx, Msg::Entry(body, ack)))
     }
 
+    /// Entries waiting in the writer's queue (0 for a device that could not start).
+    pub fn queued(&self) -> usize {
+        self.tx.as_ref().map_or(0, |tx| tx.max_capacity().saturating_sub(tx.capacity()))
+    }
+
     /// Asks the writer to close and reopen its file (SIGHUP).
     pub fn reopen(&self) {
         if let Some(tx) = &self.tx {

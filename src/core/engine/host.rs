@@ -140,6 +140,7 @@ impl<'a> Host<'a> {
 
     /// An event on every audit device.
     pub fn audit_event(&self, kind: &str, body: Value) {
+        self.core.metrics.event(kind);
         self.core.audit.event(kind, body);
     }
 
@@ -241,6 +242,7 @@ impl Background {
 
     /// An event on every audit device.
     pub fn audit_event(&self, kind: &str, body: Value) {
+        self.core.metrics.event(kind);
         self.core.audit.event(kind, body);
     }
 

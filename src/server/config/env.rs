@@ -87,6 +87,7 @@ pub const KEYS: &[EnvKey] = &[
     k("CACHE_MULTI_NODE", "cache", "multi_node", Kind::Bool),
     k("AWS_ACCOUNT_ID", "aws", "account_id", Kind::Text),
     k("AWS_MOUNT", "aws", "mount", Kind::Text),
+    k("TELEMETRY_UNAUTHENTICATED_METRICS_ACCESS", "telemetry", "unauthenticated_metrics_access", Kind::Bool),
 ];
 
 /// `COFFER_*` variables that are not config keys, without the prefix: the client CLI's
@@ -192,7 +193,7 @@ mod tests {
     use super::*;
     use crate::server::config::{
         RawAudit, RawAuditDevice, RawAuth, RawAws, RawCache, RawConfig, RawHa, RawListener, RawLog, RawOutbound,
-        RawSeal, RawStorage,
+        RawSeal, RawStorage, RawTelemetry,
     };
     use std::collections::BTreeSet;
 
@@ -262,6 +263,7 @@ mod tests {
             ("auth", fields::<RawAuth>()),
             ("cache", fields::<RawCache>()),
             ("aws", fields::<RawAws>()),
+            ("telemetry", fields::<RawTelemetry>()),
         ]);
         let mut accepted = BTreeSet::new();
         for top in fields::<RawConfig>() {

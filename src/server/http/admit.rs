@@ -32,7 +32,7 @@ pub async fn admit(
     max: usize,
 ) -> Admission {
     let open = Admission::Read(UNAUTHENTICATED_BODY_LIMIT.min(max));
-    if crate::engines::sys::is_unauthenticated(path, op) {
+    if crate::engines::sys::served_without_token(core, path, op) {
         return open;
     }
     if core.barrier.is_sealed() {
