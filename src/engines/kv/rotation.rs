@@ -178,11 +178,19 @@ async fn write(call: &Call<'_>, path: &str, req: &Request) -> Result<Response, A
     Ok(Response::data(describe(&row, &cfg)))
 }
 
+/// How often `DELETE <mount>/rotation/<path>` tries before it answers 409.
+const DELETE_ATTEMPTS: u32 = 20;
+
 /// Stops scheduling. A rotation in flight is not rolled back: it finishes (or fails) and the row
 /// goes away then.
 async fn delete(call: &Call<'_>, path: &str) -> Result<Response, ApiError> {
     let host = call.host;
-    for _ in 0..5 {
+    // A rotation in flight saves its row after every step, so a busy node may see a few
+    // conflicts in a row: retry with a growing pause (at most about a second in all).
+    for attempt in 0..DELETE_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1 << attempt.min(6))).await;
+        }
         let Some(mut row) = host.storage().rotation_get(path).await? else { return Ok(Response::NoContent) };
         let done = if row.step.is_empty() {
             host.storage().rotation_delete(path, row.rev, None).await
