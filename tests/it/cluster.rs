@@ -160,6 +160,7 @@ async fn a_node_whose_listen_connection_is_killed_resubscribes_and_still_hears_r
     b.unseal(&shares).await;
     let mut admin = sqlx::PgConnection::connect(db.url()).await.unwrap();
     until_listeners(&mut admin, db.name(), 2).await;
+    within_a_second("the feed gauge to show B subscribed", || async { feed_gauge(&b).await == "1" }).await;
     // The database drops both nodes' LISTEN connections (a failover, a restarted pooler).
     let killed: Vec<bool> = sqlx::query_scalar(
         "select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and query ilike 'listen%'",
@@ -170,6 +171,13 @@ async fn a_node_whose_listen_connection_is_killed_resubscribes_and_still_hears_r
     .unwrap();
     assert_eq!(killed, vec![true, true]);
     until_listeners(&mut admin, db.name(), 2).await;
+    within_a_second("the feed gauge to show B subscribed again", || async { feed_gauge(&b).await == "1" }).await;
+    // What B's feed does when its connection drops, shown on the gauge until it subscribes again.
+    let core = b.running.as_ref().unwrap().core.clone();
+    coffer::core::feed::apply(&core, &coffer::store::bus::Heard::Lost).await;
+    assert_eq!(feed_gauge(&b).await, "0");
+    coffer::core::feed::apply(&core, &coffer::store::bus::Heard::Everything).await;
+    assert_eq!(feed_gauge(&b).await, "1");
 
     // A token cached on B after the re-subscription, revoked on A: B hears it on the new connection.
     let (st, v) = a
@@ -190,6 +198,13 @@ async fn a_node_whose_listen_connection_is_killed_resubscribes_and_still_hears_r
         n.stop().await;
     }
     db.close().await;
+}
+
+/// `coffer_change_feed_connected` as node `s` reports it.
+async fn feed_gauge(s: &TestServer) -> String {
+    let text = s.request("GET", "sys/metrics?format=prometheus").send().await.unwrap().text().await.unwrap();
+    let line = text.lines().find(|l| l.starts_with("coffer_change_feed_connected ")).expect("the feed gauge");
+    line.rsplit(' ').next().unwrap().to_string()
 }
 
 /// The node that says it holds the lease, if exactly one does.
