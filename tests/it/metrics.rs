@@ -182,3 +182,27 @@ async fn a_scrape_needs_read_on_sys_metrics_unless_the_operator_opens_it() {
     let (st, _) = s.call_as("", "GET", "sys/mounts", None).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_counts_once_started_and_once_succeeded() {
+    use crate::rotation::{configure_ok, leader, password_rotator, rotate, stages};
+    let s = leader().await;
+    s.write("secret/data/rotated", json!({"password": "p0"})).await;
+    configure_ok(&s, "rotated", password_rotator()).await;
+    let before = values(&s).await;
+    let (st, _) = rotate(&s, "rotated").await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let succeeded = "coffer_rotations_total{outcome=\"succeeded\"}";
+    let was = get(&before, succeeded);
+    crate::harness::until("the rotation to be counted", std::time::Duration::from_secs(20), || async {
+        get(&values(&s).await, succeeded) > was
+    })
+    .await;
+    assert_eq!(stages(&s, "rotated").await, json!({"current": 2, "previous": 1}));
+    let after = values(&s).await;
+    let delta = |outcome: &str| {
+        let k = format!("coffer_rotations_total{{outcome=\"{outcome}\"}}");
+        get(&after, &k) - get(&before, &k)
+    };
+    assert_eq!((delta("started"), delta("succeeded"), delta("failed"), delta("abandoned")), (1.0, 1.0, 0.0, 0.0));
+}

@@ -107,7 +107,7 @@ pub(crate) fn at(v: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(v.as_str().unwrap_or_else(|| panic!("not a time: {v}"))).unwrap().with_timezone(&Utc)
 }
 
-fn password_rotator() -> Value {
+pub(crate) fn password_rotator() -> Value {
     json!({"schedule": "rate(30 days)", "rotator": {"type": "password", "policy": "default"}})
 }
 
