@@ -3,7 +3,7 @@
 
 mod acl;
 #[cfg(test)]
-mod model_tests;
+pub(crate) mod model_tests;
 mod parse;
 mod pattern;
 
@@ -13,8 +13,8 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
-pub use acl::{Acl, Denied, Grant};
-pub use pattern::path_problem;
+pub use acl::{Acl, Cause, Denied, Found, Grant, Lookup, Rule, Source, Verdict};
+pub use pattern::{path_problem, request_path_problem, MAX_PATH_BYTES};
 
 use pattern::Pattern;
 

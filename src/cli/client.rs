@@ -4,6 +4,7 @@
 pub mod api;
 pub mod cache;
 pub mod env_guard;
+pub mod explain;
 pub mod generic;
 pub mod input;
 pub mod kv;

@@ -27,7 +27,7 @@ use secrecy::ExposeSecret;
 use crate::base::error::ApiError;
 use crate::base::logical::Operation;
 use crate::base::logical::{Request, Response};
-use crate::base::policy::{Acl, Capability, Denied, Grant};
+use crate::base::policy::{Acl, Capability, Grant, Verdict};
 use crate::base::schedule::SharedClock;
 use crate::core::audit::entry::Caller;
 use crate::core::audit::{Audit, Trail};
@@ -513,22 +513,51 @@ impl Core {
 
 /// The policy decision for `op` on `path`: the ACL's grant (with its parameter constraints), and
 /// `sudo` on the root-protected paths. The request pipeline and every engine acting on another
-/// engine's path for a caller use this one function.
+/// engine's path for a caller use this one function; it is [`judge`] without the reasons.
 pub fn permit(
     acl: &Acl,
     path: &str,
     op: Operation,
     data: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Grant, ApiError> {
-    let grant = match acl.authorize(path, op, data) {
-        Ok(grant) => grant,
-        Err(Denied::Parameter(msg)) => return Err(ApiError { errors: vec![msg], ..ApiError::permission_denied() }),
-        Err(_) => return Err(ApiError::permission_denied()),
-    };
-    if needs_sudo(path, op) && !grant.sudo {
-        return Err(ApiError::permission_denied());
+    judge(acl, path, op, data).result()
+}
+
+/// [`permit`]'s decision with its reasons: the ACL's verdict (the rule, how it was found, why it
+/// refused), and whether the path is root-protected. `sys/policies/explain` shows this.
+pub fn judge<'a>(
+    acl: &'a Acl,
+    path: &str,
+    op: Operation,
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Judgement<'a> {
+    Judgement { verdict: acl.judge(path, op, data), sudo_path: needs_sudo(path, op) }
+}
+
+/// One request judged by [`judge`].
+#[derive(Debug, Clone)]
+pub struct Judgement<'a> {
+    /// The ACL's decision and how it was reached.
+    pub verdict: Verdict<'a>,
+    /// The path is root-protected: the operation also needs `sudo`.
+    pub sudo_path: bool,
+}
+
+impl Judgement<'_> {
+    /// True if the ACL grants the operation but the path needs `sudo`, which it does not grant.
+    pub fn lacks_sudo(&self) -> bool {
+        self.sudo_path && self.verdict.outcome.as_ref().is_ok_and(|g| !g.sudo)
     }
-    Ok(grant)
+
+    /// The decision as the caller gets it: a 403 says only "permission denied", as Vault's does
+    /// (the reasons are for `sys/policies/explain`, never for the refused request).
+    pub fn result(&self) -> Result<Grant, ApiError> {
+        match &self.verdict.outcome {
+            Ok(_) if self.lacks_sudo() => Err(ApiError::permission_denied()),
+            Ok(grant) => Ok(*grant),
+            Err(_) => Err(ApiError::permission_denied()),
+        }
+    }
 }
 
 /// A policy's `min_wrapping_ttl`/`max_wrapping_ttl` bound the wrapping TTL a request may ask for.
@@ -573,6 +602,9 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         || under("sys/leases/revoke-force")
         || (p.starts_with("sys/audit") && !p.starts_with("sys/audit-hash"))
         || (p == "sys/config/outbound" && op != Operation::Read)
+        // Explaining another token's (or a policy list's) decisions; explaining one's own is
+        // let through by the system engine's `policy_checks` before this is asked.
+        || p == "sys/policies/explain"
         // As Vault (`auth/*` is a root path of the system backend): enabling, disabling, reading
         // and tuning an auth method all need sudo; `sys/mounts/<path>/tune` does not.
         || p.starts_with("sys/auth/")

@@ -3,6 +3,7 @@
 
 mod audit_api;
 mod aws_keys;
+mod explain;
 mod ha;
 mod keys;
 mod leases_api;
@@ -85,6 +86,8 @@ impl Engine for System {
             "policies/acl" if op == Operation::List => policies::list(&call, false).await,
             "policies/password" => password_policies::list(core, op).await,
             "policy" if op == Operation::Read || op == Operation::List => policies::list(&call, true).await,
+            "policies/explain" if write => explain::explain(&call, &req).await,
+            "policies/explain" => Err(ApiError::unsupported_operation()),
             "capabilities" if write => policies::capabilities(&call, &req).await,
             "capabilities-self" if write => policies::capabilities_self(&call, &req).await,
             "capabilities-accessor" if write => policies::capabilities_accessor(&call, &req).await,
@@ -147,6 +150,13 @@ impl Engine for System {
                 }
             }
         }
+    }
+
+    /// Explaining one's own decisions needs only a valid token; anything else is decided on
+    /// `sys/policies/explain` itself (`update` and `sudo`).
+    fn policy_checks(&self, _mount: &str, path: &str, req: &Request) -> Option<Vec<(String, Operation)>> {
+        let own = path.trim_end_matches('/') == "policies/explain" && req.operation.is_write() && explain::is_own(req);
+        own.then(Vec::new)
     }
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {

@@ -1,4 +1,5 @@
-//! `coffer login` with every method, the stored token file, `token …`, `policy …`, `auth …`,
+//! `coffer login` with every method, the stored token file, `token …`, `policy …` (`explain`
+//! included), `auth …`,
 //! `audit …` and the generic `read`/`write`/`list`/`delete`.
 // These tests stand outside the server and compare its answers with the wall clock.
 #![allow(clippy::disallowed_methods)]
@@ -340,4 +341,68 @@ fn userpass_tokens_have_no_explicit_max_ttl_and_lookup_prints_durations() {
     assert!(row("explicit_max_ttl").ends_with(" 0s"), "{table}");
     assert!(row("ttl").contains("h") && !row("ttl").contains("276"), "{table}");
     assert!(!table.contains("2764800"), "{table}");
+}
+
+#[test]
+fn policy_explain_prints_why_as_a_short_table() {
+    let s = DevServer::start();
+    s.ok_stdin(&["policy", "write", "reader", "-"], "path \"secret/data/*\" { capabilities = [\"read\", \"list\"] }");
+    s.ok_stdin(&["policy", "write", "deny-app", "-"], "path \"secret/data/app/*\" { capabilities = [\"deny\"] }");
+    let t = s.token_with("reader,deny-app");
+    let accessor = s.json(&["token", "lookup", &t])["data"]["accessor"].as_str().unwrap().to_string();
+
+    // One's own token: the decision, the deny rule that made it, and each policy on its own.
+    let out = s.cmd_as(&t).args(["policy", "explain", "secret/data/app/x"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in [
+        "allowed         false\n",
+        "reason          deny_wins\n",
+        "capabilities    [deny]\n",
+        "decided_by      secret/data/app/* [deny] (policy deny-app)\n",
+        "Policy      Rule                 Capabilities    Alone allows\n",
+        "reader      secret/data/*        [list read]     true\n",
+        "deny-app    secret/data/app/*    [deny]          false\n",
+        "default     n/a                  n/a             false\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    // --token is the token the command runs with, so it explains that token itself.
+    let v =
+        s.cmd_anon().args(["policy", "explain", "secret/data/x", "--token", &t, "--format", "json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(
+        (v["data"]["allowed"].clone(), v["data"]["reason"].clone()),
+        (json!(true), json!("most_specific_pattern"))
+    );
+
+    // Another token, by accessor, by value on stdin, or a policy list: root may.
+    let by_accessor = s.json(&["policy", "explain", "secret/data/app/x", "--accessor", &accessor]);
+    assert_eq!(by_accessor["data"]["decided_by"]["policies"], json!(["deny-app"]));
+    let out = s
+        .cmd()
+        .args(["policy", "explain", "secret/data/x", "--operation", "delete", "-", "--format", "json"])
+        .write_stdin(format!("{t}\n"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["data"]["allowed"].clone(), v["data"]["operation"].clone()), (json!(false), json!("delete")));
+    let v = s.json(&["policy", "explain", "secret/data/x", "--policies", "reader"]);
+    assert_eq!(v["data"]["policies"][0]["name"], "reader");
+    // The token itself cannot explain anyone else's, and bad input is a clear error.
+    s.cmd_as(&t)
+        .args(["policy", "explain", "secret/data/x", "--accessor", &accessor])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("(403)"));
+    s.cmd_as(&t)
+        .args(["policy", "explain", "secret//x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("(400)").and(predicate::str::contains("empty segment")));
+    s.cmd_as(&t)
+        .args(["policy", "explain", "secret/data/x", "--operation", "write"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("invalid operation"));
 }

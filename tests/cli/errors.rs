@@ -276,6 +276,7 @@ fn every_command_has_help_with_examples() {
         &["policy", "list"],
         &["policy", "delete"],
         &["policy", "fmt"],
+        &["policy", "explain"],
         &["secrets", "enable"],
         &["secrets", "list"],
         &["secrets", "disable"],

@@ -78,6 +78,9 @@ async fn sec36_debug_logs_hold_no_secret_of_any_engine() {
     let kv_value = format!("kv-canary-{}", coffer::crypto::random_base62(16));
     ok(&base, &root, "POST", "secret/data/app", Some(json!({"data": {"password": kv_value}}))).await;
     ok(&base, &root, "GET", "secret/data/app", None).await;
+    // `sys/policies/explain` takes another token in its body.
+    let q = json!({"path": "secret/data/app", "operation": "read", "token": child});
+    ok(&base, &root, "POST", "sys/policies/explain", Some(q)).await;
     secrets.extend([child, kv_value]);
 
     // Userpass.

@@ -25,6 +25,7 @@ mod db_locked;
 mod disk_full;
 mod durability;
 mod edge;
+mod explain;
 mod field_forms;
 mod jwt;
 mod keyring_crash;

@@ -6,13 +6,18 @@
 //! (`[]` absorbs), required parameters are unioned, and the smaller wrapping TTL bounds are kept.
 //!
 //! Lookup for a path `p`, byte for byte (Vault's `AllowOperation` with its LIST fallback, used for
-//! every operation so that `capabilities` and `authorize` always agree). A path that is not in
-//! the normal form of `pattern::path_problem` gets nothing (the HTTP edge never passes one on):
+//! every operation so that `capabilities`, `authorize` and `judge` always agree: all three go
+//! through [`Acl::lookup`], which also says how it decided). A path that is not in the normal form
+//! of `pattern::path_problem` gets nothing (the HTTP edge never passes one on):
 //! 1. if `p` ends in `/` and the same path without it is explicitly denied, `p` is denied
 //!    (SEC-02: a deny on `x` also covers `x/`);
 //! 2. an exact rule for `p`, else for `p` without its trailing `/`;
 //! 3. else the highest-priority non-exact pattern that matches (`Pattern::priority`), with the
 //!    protected roots of SEC-04 left to patterns that name them.
+//!
+//! Each merged rule remembers the rules it was merged from ([`Source`]: the policy, the pattern as
+//! that policy wrote it, what it granted), so that a decision can name the policies behind it
+//! (`sys/policies/explain`).
 //!
 //! Identity-templated rules (`{{identity.entity.id}}`) are not resolved and match nothing, as in
 //! Vault for a token without an entity.
@@ -24,7 +29,7 @@ use serde_json::{Map, Value};
 
 use super::parse::merge_values;
 use super::pattern::{path_problem, Pattern, Root};
-use super::{Capabilities, Capability, Permissions, Policy};
+use super::{Capabilities, Capability, PathRule, Permissions, Policy};
 use crate::base::logical::Operation;
 
 /// What an allowed request learns from the ACL.
@@ -50,13 +55,128 @@ pub enum Denied {
     Parameter(String),
 }
 
+/// One policy's rule inside a merged rule: which policy, the pattern as that policy wrote it
+/// (a leading `/` kept), and the capabilities that rule alone grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The policy's name.
+    pub policy: String,
+    /// The `path "…"` text of the rule, as written.
+    pub path: String,
+    /// What the rule alone grants.
+    pub capabilities: Capabilities,
+}
+
+/// A rule of the merged ACL: every rule with the same pattern, from any policy, merged.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The pattern text the merged rules share (a leading `/` dropped).
+    pub path: String,
+    /// The merged permissions.
+    pub permissions: Permissions,
+    /// The rules it was merged from, in policy order.
+    pub sources: Vec<Source>,
+}
+
+impl Rule {
+    fn new(key: &str, policy: &str, rule: &PathRule) -> Rule {
+        Rule { path: key.to_string(), permissions: rule.permissions.clone(), sources: vec![Source::of(policy, rule)] }
+    }
+
+    fn absorb(&mut self, policy: &str, rule: &PathRule) {
+        merge(&mut self.permissions, &rule.permissions);
+        self.sources.push(Source::of(policy, rule));
+    }
+}
+
+impl Source {
+    fn of(policy: &str, rule: &PathRule) -> Source {
+        Source { policy: policy.to_string(), path: rule.path.clone(), capabilities: rule.permissions.capabilities }
+    }
+}
+
+/// How the lookup found the rule that decides a path (the steps of the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// The root ACL: every capability on every path.
+    Root,
+    /// An exact rule for the path.
+    Exact,
+    /// An exact rule for the path without its trailing `/` (the LIST fallback).
+    ExactWithoutSlash,
+    /// The path ends in `/` and the path without it is denied (SEC-02).
+    ParentDeny,
+    /// The highest-priority pattern that matches.
+    Pattern,
+    /// No rule matches.
+    Nothing,
+    /// The path is not in normal form: nothing matches it.
+    NotNormal,
+}
+
+/// What the lookup found for one path: how, and the merged rule (none for root or no match).
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    /// How the rule was found.
+    pub found: Found,
+    /// The deciding rule.
+    pub rule: Option<&'a Rule>,
+}
+
+impl Lookup<'_> {
+    /// The capabilities on the path: the rule's, root's, or none.
+    pub fn capabilities(&self) -> Capabilities {
+        match (self.found, self.rule) {
+            (Found::Root, _) => Capabilities::root(),
+            (_, Some(r)) => r.permissions.capabilities,
+            (_, None) => Capabilities::empty(),
+        }
+    }
+}
+
+/// Why a request was refused, in more detail than [`Denied`] (which is all a caller sees).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// No rule matches the path (or the path is not in normal form).
+    NoRule,
+    /// The deciding rule is an explicit deny.
+    Deny,
+    /// The deciding rule does not grant the capability the operation needs.
+    Lacks(Capability),
+    /// The deciding rule's merged `min_wrapping_ttl` is above its `max_wrapping_ttl`.
+    CrossedWrappingBounds,
+    /// A parameter constraint refuses the body; the parameter's name, never its value.
+    Parameter(String),
+}
+
+impl Cause {
+    /// What the caller is told.
+    pub fn denied(&self) -> Denied {
+        match self {
+            Cause::Parameter(name) => Denied::Parameter(name.clone()),
+            _ => Denied::Permission,
+        }
+    }
+}
+
+/// One request decided by the ACL, with the lookup that decided it.
+#[derive(Debug, Clone)]
+pub struct Verdict<'a> {
+    /// The rule and how it was found.
+    pub lookup: Lookup<'a>,
+    /// The capability the operation needs.
+    pub needed: Capability,
+    /// The decision.
+    pub outcome: Result<Grant, Cause>,
+}
+
 /// A merged, compiled set of policies.
 #[derive(Debug, Clone, Default)]
 pub struct Acl {
     root: bool,
-    exact: HashMap<String, Permissions>,
+    exact: HashMap<String, Rule>,
     /// Non-exact patterns, highest priority first: the first match wins.
-    globs: Vec<(Pattern, Permissions)>,
+    globs: Vec<(Pattern, Rule)>,
 }
 
 /// Merges `other` into `into` for two rules with the same pattern.
@@ -88,6 +208,7 @@ fn merge(into: &mut Permissions, other: &Permissions) {
     }
 }
 
+/// The capability an operation needs.
 fn needed(op: Operation) -> Capability {
     match op {
         Operation::Read => Capability::Read,
@@ -130,12 +251,13 @@ fn denied_value(v: &Value, list: &[Value]) -> bool {
     list.is_empty() || one(v) || matches!(v, Value::Array(items) if items.iter().any(one))
 }
 
-/// Vault's parameter checks for writes: required, then denied, then allowed.
-fn check_parameters(p: &Permissions, data: &Map<String, Value>) -> Result<(), Denied> {
+/// Vault's parameter checks for writes: required, then denied, then allowed. Answers the refused
+/// parameter's name.
+fn check_parameters(p: &Permissions, data: &Map<String, Value>) -> Result<(), String> {
     for r in &p.required_parameters {
         let lower = r.to_lowercase();
         if !data.keys().any(|k| k.to_lowercase() == lower) {
-            return Err(Denied::Parameter(r.clone()));
+            return Err(r.clone());
         }
     }
     if data.is_empty() {
@@ -144,12 +266,12 @@ fn check_parameters(p: &Permissions, data: &Map<String, Value>) -> Result<(), De
     if !p.denied_parameters.is_empty() {
         if p.denied_parameters.contains_key("*") {
             let first = data.keys().next().cloned().unwrap_or_default();
-            return Err(Denied::Parameter(first));
+            return Err(first);
         }
         for (k, v) in data {
             if let Some(list) = p.denied_parameters.get(&k.to_lowercase()) {
                 if denied_value(v, list) {
-                    return Err(Denied::Parameter(k.clone()));
+                    return Err(k.clone());
                 }
             }
         }
@@ -163,10 +285,10 @@ fn check_parameters(p: &Permissions, data: &Map<String, Value>) -> Result<(), De
     }
     for (k, v) in data {
         match p.allowed_parameters.get(&k.to_lowercase()) {
-            Some(list) if !allowed_value(v, list) => return Err(Denied::Parameter(k.clone())),
+            Some(list) if !allowed_value(v, list) => return Err(k.clone()),
             Some(_) => {}
             None if any_name => {}
-            None => return Err(Denied::Parameter(k.clone())),
+            None => return Err(k.clone()),
         }
     }
     Ok(())
@@ -178,30 +300,31 @@ impl Acl {
         if policies.iter().any(|p| p.name == "root") {
             return Acl::root();
         }
-        let mut exact: HashMap<String, Permissions> = HashMap::new();
-        let mut globs: HashMap<String, (Pattern, Permissions)> = HashMap::new();
-        for rule in policies.iter().flat_map(|p| p.rules()) {
+        let mut exact: HashMap<String, Rule> = HashMap::new();
+        let mut globs: HashMap<String, (Pattern, Rule)> = HashMap::new();
+        for (name, rule) in policies.iter().flat_map(|p| p.rules().iter().map(|r| (p.name.as_str(), r))) {
             let pattern = &rule.pattern;
             if pattern.is_templated() {
                 continue;
             }
+            let key = pattern.key();
             if pattern.is_exact() {
-                match exact.get_mut(pattern.key()) {
-                    Some(existing) => merge(existing, &rule.permissions),
+                match exact.get_mut(key) {
+                    Some(existing) => existing.absorb(name, rule),
                     None => {
-                        exact.insert(pattern.key().to_string(), rule.permissions.clone());
+                        exact.insert(key.to_string(), Rule::new(key, name, rule));
                     }
                 }
             } else {
-                match globs.get_mut(pattern.key()) {
-                    Some((_, existing)) => merge(existing, &rule.permissions),
+                match globs.get_mut(key) {
+                    Some((_, existing)) => existing.absorb(name, rule),
                     None => {
-                        globs.insert(pattern.key().to_string(), (pattern.clone(), rule.permissions.clone()));
+                        globs.insert(key.to_string(), (pattern.clone(), Rule::new(key, name, rule)));
                     }
                 }
             }
         }
-        let mut globs: Vec<(Pattern, Permissions)> = globs.into_values().collect();
+        let mut globs: Vec<(Pattern, Rule)> = globs.into_values().collect();
         globs.sort_by(|a, b| b.0.priority().cmp(&a.0.priority()));
         Acl { root: false, exact, globs }
     }
@@ -216,38 +339,42 @@ impl Acl {
         self.root
     }
 
-    /// Vault's lookup for one path (exact, exact without the trailing `/`, patterns).
-    fn lookup(&self, path: &str) -> Option<&Permissions> {
-        if let Some(p) = self.exact.get(path) {
-            return Some(p);
+    /// Vault's lookup for one normal-form path (exact, exact without the trailing `/`, patterns).
+    fn find(&self, path: &str) -> Lookup<'_> {
+        if let Some(r) = self.exact.get(path) {
+            return Lookup { found: Found::Exact, rule: Some(r) };
         }
-        if let Some(p) = path.strip_suffix('/').and_then(|base| self.exact.get(base)) {
-            return Some(p);
+        if let Some(r) = path.strip_suffix('/').and_then(|base| self.exact.get(base)) {
+            return Lookup { found: Found::ExactWithoutSlash, rule: Some(r) };
         }
         let root = Root::of(path);
-        self.globs.iter().find(|(pat, _)| pat.matches(path, root)).map(|(_, perms)| perms)
+        match self.globs.iter().find(|(pat, _)| pat.matches(path, root)) {
+            Some((_, r)) => Lookup { found: Found::Pattern, rule: Some(r) },
+            None => Lookup { found: Found::Nothing, rule: None },
+        }
     }
 
-    /// The rule that decides a path, if any; none for a path not in normal form.
-    fn decide(&self, path: &str) -> Option<&Permissions> {
+    /// The rule that decides a path, and how it was found: the one lookup behind
+    /// [`Acl::capabilities`], [`Acl::authorize`] and [`Acl::judge`].
+    pub fn lookup(&self, path: &str) -> Lookup<'_> {
+        if self.root {
+            return Lookup { found: Found::Root, rule: None };
+        }
         if path_problem(path).is_some() {
-            return None;
+            return Lookup { found: Found::NotNormal, rule: None };
         }
         if let Some(base) = path.strip_suffix('/').filter(|b| !b.is_empty()) {
-            if let Some(p) = self.lookup(base).filter(|p| p.capabilities.is_denied()) {
-                return Some(p);
+            if let Some(r) = self.find(base).rule.filter(|r| r.permissions.capabilities.is_denied()) {
+                return Lookup { found: Found::ParentDeny, rule: Some(r) };
             }
         }
-        self.lookup(path)
+        self.find(path)
     }
 
     /// The capabilities on `path` (compared byte for byte): those of the single winning
     /// rule, `deny` if it denies, empty if nothing matches, [`Capabilities::root`] for root.
     pub fn capabilities(&self, path: &str) -> Capabilities {
-        if self.root {
-            return Capabilities::root();
-        }
-        self.decide(path).map_or(Capabilities::empty(), |p| p.capabilities)
+        self.lookup(path).capabilities()
     }
 
     /// Whether some rule grants a capability (other than deny) on a path under `prefix`, a mount's
@@ -256,11 +383,11 @@ impl Acl {
         if self.root {
             return true;
         }
-        let grants = |p: &Permissions| !p.capabilities.is_denied() && !p.capabilities.is_empty();
-        self.exact.iter().any(|(k, p)| k.starts_with(prefix) && grants(p))
-            || self.globs.iter().any(|(pat, p)| {
+        let grants = |r: &Rule| !r.permissions.capabilities.is_denied() && !r.permissions.capabilities.is_empty();
+        self.exact.iter().any(|(k, r)| k.starts_with(prefix) && grants(r))
+            || self.globs.iter().any(|(pat, r)| {
                 let literal = pat.key().trim_end_matches('*').split('+').next().unwrap_or("");
-                grants(p) && (literal.starts_with(prefix) || prefix.starts_with(literal))
+                grants(r) && (literal.starts_with(prefix) || prefix.starts_with(literal))
             })
     }
 
@@ -268,27 +395,44 @@ impl Acl {
     /// constraints apply to create, update and patch; wrapping-TTL bounds come back in the
     /// [`Grant`] for the caller to enforce (a merged rule whose bounds cross denies outright).
     pub fn authorize(&self, path: &str, op: Operation, data: &Map<String, Value>) -> Result<Grant, Denied> {
-        if self.root {
-            return Ok(Grant { sudo: true, min_wrapping_ttl: None, max_wrapping_ttl: None });
-        }
-        let perms = self.decide(path).ok_or(Denied::Permission)?;
-        if !perms.capabilities.contains(needed(op)) {
-            return Err(Denied::Permission);
-        }
-        if let (Some(min), Some(max)) = (perms.min_wrapping_ttl, perms.max_wrapping_ttl) {
-            if max < min {
-                return Err(Denied::Permission);
-            }
-        }
-        if matches!(op, Operation::Create | Operation::Update | Operation::Patch) {
-            check_parameters(perms, data)?;
-        }
-        Ok(Grant {
-            sudo: perms.capabilities.contains(Capability::Sudo),
-            min_wrapping_ttl: perms.min_wrapping_ttl,
-            max_wrapping_ttl: perms.max_wrapping_ttl,
-        })
+        self.judge(path, op, data).outcome.map_err(|c| c.denied())
     }
+
+    /// [`Acl::authorize`] with its reasons: the rule that decided, how it was found, and why a
+    /// refusal was made. `authorize` is this, with the reasons dropped.
+    pub fn judge(&self, path: &str, op: Operation, data: &Map<String, Value>) -> Verdict<'_> {
+        let lookup = self.lookup(path);
+        let needed = needed(op);
+        let outcome = decide(&lookup, op, needed, data);
+        Verdict { lookup, needed, outcome }
+    }
+}
+
+/// The decision of [`Acl::judge`] once the rule is known.
+fn decide(lookup: &Lookup<'_>, op: Operation, needed: Capability, data: &Map<String, Value>) -> Result<Grant, Cause> {
+    if lookup.found == Found::Root {
+        return Ok(Grant { sudo: true, min_wrapping_ttl: None, max_wrapping_ttl: None });
+    }
+    let perms = &lookup.rule.ok_or(Cause::NoRule)?.permissions;
+    if perms.capabilities.is_denied() {
+        return Err(Cause::Deny);
+    }
+    if !perms.capabilities.contains(needed) {
+        return Err(Cause::Lacks(needed));
+    }
+    if let (Some(min), Some(max)) = (perms.min_wrapping_ttl, perms.max_wrapping_ttl) {
+        if max < min {
+            return Err(Cause::CrossedWrappingBounds);
+        }
+    }
+    if matches!(op, Operation::Create | Operation::Update | Operation::Patch) {
+        check_parameters(perms, data).map_err(Cause::Parameter)?;
+    }
+    Ok(Grant {
+        sudo: perms.capabilities.contains(Capability::Sudo),
+        min_wrapping_ttl: perms.min_wrapping_ttl,
+        max_wrapping_ttl: perms.max_wrapping_ttl,
+    })
 }
 
 #[cfg(test)]
@@ -632,6 +776,111 @@ mod tests {
                                      "secret/data/svc/+/config": {"capabilities": ["read"]}}}"#]);
         for p in ["secret/data/x", "secret/data/app", "secret/data/app/x", "secret/data/svc/a/config", "other"] {
             assert_eq!(hcl.capabilities(p), json.capabilities(p), "{p}");
+        }
+    }
+
+    // --- the trace: how the lookup decided, and which policies a merged rule came from ---------
+
+    fn trace_acl() -> Acl {
+        acl(&[
+            r#"path "secret/data/*" { capabilities = ["read", "list"] }
+               path "secret/data/app/*" { capabilities = ["deny"] }
+               path "secret/data/exact" { capabilities = ["read"] }
+               path "/secret/metadata/dir" { capabilities = ["list"] }
+               path "secret/data/locked" { capabilities = ["deny"] }
+               path "secret/data/wrapped" { capabilities = ["read"], min_wrapping_ttl = 600 }
+               path "secret/data/params/*" { capabilities = ["create", "update"], denied_parameters = { "admin" = [] } }"#,
+            r#"path "secret/data/*" { capabilities = ["update"] }
+               path "secret/data/app/*" { capabilities = ["read"] }
+               path "secret/data/wrapped" { capabilities = ["read"], max_wrapping_ttl = 60 }"#,
+        ])
+    }
+
+    #[test]
+    fn judge_reports_an_exact_match_and_what_it_lacks() {
+        let a = trace_acl();
+        let v = a.judge("secret/data/exact", Operation::Read, &Map::new());
+        assert_eq!(v.lookup.found, Found::Exact);
+        assert_eq!(v.lookup.rule.unwrap().path, "secret/data/exact");
+        assert!(v.outcome.is_ok());
+        let v = a.judge("secret/data/exact", Operation::Update, &Map::new());
+        assert_eq!((v.lookup.found, v.needed), (Found::Exact, Capability::Update));
+        assert_eq!(v.outcome, Err(Cause::Lacks(Capability::Update)));
+        // The LIST fallback: the exact rule of the path without its trailing slash; the rule is
+        // named without the leading '/' its policy wrote, which the source keeps.
+        let v = a.judge("secret/metadata/dir/", Operation::List, &Map::new());
+        assert_eq!(v.lookup.found, Found::ExactWithoutSlash);
+        let rule = v.lookup.rule.unwrap();
+        assert_eq!(rule.path, "secret/metadata/dir");
+        assert_eq!(rule.sources[0].path, "/secret/metadata/dir");
+        assert!(v.outcome.is_ok());
+    }
+
+    #[test]
+    fn judge_reports_deny_by_pattern_and_by_the_parent_path() {
+        let a = trace_acl();
+        let v = a.judge("secret/data/app/x", Operation::Read, &Map::new());
+        assert_eq!(v.lookup.found, Found::Pattern);
+        let rule = v.lookup.rule.unwrap();
+        assert_eq!(rule.path, "secret/data/app/*");
+        assert_eq!(v.outcome, Err(Cause::Deny));
+        // Both policies' rules are remembered: the deny of p0 and the read of p1 it overrode.
+        let sources: Vec<(&str, Vec<&str>)> =
+            rule.sources.iter().map(|s| (s.policy.as_str(), s.capabilities.names())).collect();
+        assert_eq!(sources, [("p0", vec!["deny"]), ("p1", vec!["read"])]);
+        // SEC-02: `x/` is denied because `x` is.
+        let v = a.judge("secret/data/locked/", Operation::List, &Map::new());
+        assert_eq!(v.lookup.found, Found::ParentDeny);
+        assert_eq!(v.lookup.rule.unwrap().path, "secret/data/locked");
+        assert_eq!(v.outcome, Err(Cause::Deny));
+    }
+
+    #[test]
+    fn judge_reports_the_most_specific_pattern_and_its_merged_sources() {
+        let a = trace_acl();
+        let v = a.judge("secret/data/other", Operation::Update, &Map::new());
+        assert_eq!(v.lookup.found, Found::Pattern);
+        let rule = v.lookup.rule.unwrap();
+        assert_eq!(rule.path, "secret/data/*");
+        assert_eq!(rule.permissions.capabilities.names(), ["list", "read", "update"]);
+        let policies: Vec<&str> = rule.sources.iter().map(|s| s.policy.as_str()).collect();
+        assert_eq!(policies, ["p0", "p1"]);
+        assert!(v.outcome.is_ok());
+    }
+
+    #[test]
+    fn judge_reports_nothing_root_bounds_and_parameters() {
+        let a = trace_acl();
+        for (path, found) in [("other/x", Found::Nothing), ("secret//x", Found::NotNormal), ("", Found::Nothing)] {
+            let v = a.judge(path, Operation::Read, &Map::new());
+            assert_eq!((v.lookup.found, v.outcome, v.lookup.rule.is_none()), (found, Err(Cause::NoRule), true));
+        }
+        let root = Acl::root();
+        let v = root.judge("secret//x", Operation::Delete, &Map::new());
+        assert_eq!(v.lookup.found, Found::Root);
+        assert_eq!(v.lookup.capabilities(), Capabilities::root());
+        assert!(v.outcome.unwrap().sudo);
+        let v = a.judge("secret/data/wrapped", Operation::Read, &Map::new());
+        assert_eq!(v.outcome, Err(Cause::CrossedWrappingBounds));
+        let v = a.judge("secret/data/params/x", Operation::Update, &body(json!({"admin": "s3cret"})));
+        assert_eq!(v.outcome, Err(Cause::Parameter("admin".into())));
+        assert_eq!(v.lookup.rule.unwrap().path, "secret/data/params/*");
+    }
+
+    #[test]
+    fn authorize_and_capabilities_are_the_judgement() {
+        let a = trace_acl();
+        let data = body(json!({"admin": 1}));
+        for path in
+            ["secret/data/exact", "secret/data/app/x", "secret/data/locked/", "secret/data/wrapped", "x", "a//b"]
+        {
+            assert_eq!(a.capabilities(path), a.lookup(path).capabilities(), "{path}");
+            for op in [Operation::Read, Operation::List, Operation::Update, Operation::Create, Operation::Delete] {
+                for d in [&Map::new(), &data] {
+                    let v = a.judge(path, op, d);
+                    assert_eq!(a.authorize(path, op, d), v.outcome.map_err(|c| c.denied()), "{path} {op:?}");
+                }
+            }
         }
     }
 }

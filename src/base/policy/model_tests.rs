@@ -9,13 +9,14 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use serde_json::Map;
 
-use super::{path_problem, Acl, Capabilities, Capability, Policy};
+use super::{path_problem, Acl, Capabilities, Capability, Found, Policy};
 use crate::base::logical::Operation;
 
+/// One generated `path` block.
 #[derive(Debug, Clone)]
-struct Rule {
-    pattern: String,
-    caps: Vec<Capability>,
+pub(crate) struct Rule {
+    pub(crate) pattern: String,
+    pub(crate) caps: Vec<Capability>,
 }
 
 // --- the model ----------------------------------------------------------------------------------
@@ -111,13 +112,22 @@ fn beats(a: &str, b: &str) -> bool {
     a > b // 5. lower string loses
 }
 
-fn model_lookup(rules: &BTreeMap<String, Capabilities>, path: &str) -> Option<Capabilities> {
-    let exact = |p: &str| rules.iter().find(|(pat, _)| !is_glob(pat) && pat.as_str() == p).map(|(_, c)| *c);
-    if let Some(c) = exact(path) {
-        return Some(c);
+/// What the model decided for a path: the capabilities, the winning pattern, and how it was found.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ModelDecision {
+    pub(crate) caps: Capabilities,
+    pub(crate) pattern: Option<String>,
+    pub(crate) found: Found,
+}
+
+fn model_lookup(rules: &BTreeMap<String, Capabilities>, path: &str) -> Option<(String, Capabilities, Found)> {
+    let exact =
+        |p: &str| rules.iter().find(|(pat, _)| !is_glob(pat) && pat.as_str() == p).map(|(k, c)| (k.clone(), *c));
+    if let Some((k, c)) = exact(path) {
+        return Some((k, c, Found::Exact));
     }
-    if let Some(c) = path.strip_suffix('/').and_then(exact) {
-        return Some(c);
+    if let Some((k, c)) = path.strip_suffix('/').and_then(exact) {
+        return Some((k, c, Found::ExactWithoutSlash));
     }
     let mut best: Option<(&String, Capabilities)> = None;
     for (pat, caps) in rules {
@@ -128,10 +138,11 @@ fn model_lookup(rules: &BTreeMap<String, Capabilities>, path: &str) -> Option<Ca
             };
         }
     }
-    best.map(|(_, c)| c)
+    best.map(|(k, c)| (k.clone(), c, Found::Pattern))
 }
 
-fn model(rules: &[Rule], raw_path: &str) -> Capabilities {
+/// The model's decision, with the winning pattern and how it was found.
+pub(crate) fn model_decision(rules: &[Rule], raw_path: &str) -> ModelDecision {
     let mut merged: BTreeMap<String, Capabilities> = BTreeMap::new();
     for r in rules {
         let caps: Capabilities = r.caps.iter().copied().collect();
@@ -139,15 +150,22 @@ fn model(rules: &[Rule], raw_path: &str) -> Capabilities {
         *slot = slot.union(caps);
     }
     if !model_normal(raw_path) {
-        return Capabilities::empty();
+        return ModelDecision { caps: Capabilities::empty(), pattern: None, found: Found::NotNormal };
     }
     let path = raw_path;
     if let Some(base) = path.strip_suffix('/').filter(|b| !b.is_empty()) {
-        if let Some(c) = model_lookup(&merged, base).filter(Capabilities::is_denied) {
-            return c;
+        if let Some((k, c, _)) = model_lookup(&merged, base).filter(|(_, c, _)| c.is_denied()) {
+            return ModelDecision { caps: c, pattern: Some(k), found: Found::ParentDeny };
         }
     }
-    model_lookup(&merged, path).unwrap_or(Capabilities::empty())
+    match model_lookup(&merged, path) {
+        Some((k, c, found)) => ModelDecision { caps: c, pattern: Some(k), found },
+        None => ModelDecision { caps: Capabilities::empty(), pattern: None, found: Found::Nothing },
+    }
+}
+
+pub(crate) fn model(rules: &[Rule], raw_path: &str) -> Capabilities {
+    model_decision(rules, raw_path).caps
 }
 
 // --- generators ---------------------------------------------------------------------------------
@@ -187,14 +205,14 @@ fn caps_strategy() -> impl Strategy<Value = Vec<Capability>> {
     })
 }
 
-fn rules_strategy() -> impl Strategy<Value = Vec<Rule>> {
+pub(crate) fn rules_strategy() -> impl Strategy<Value = Vec<Rule>> {
     prop::collection::vec(
         (pattern_strategy(), caps_strategy()).prop_map(|(pattern, caps)| Rule { pattern, caps }),
         1..10,
     )
 }
 
-fn path_strategy() -> impl Strategy<Value = String> {
+pub(crate) fn path_strategy() -> impl Strategy<Value = String> {
     let seg = prop::sample::select(vec![
         "a", "b", "ab", "abc", "ba", "x", "sys", "auth", "role", "A", "AB", "aB", "Sys", ".", "..", "a ", "",
     ]);
@@ -213,7 +231,7 @@ fn path_strategy() -> impl Strategy<Value = String> {
 
 /// Paths close to the patterns: the stem, with `/`, one more character, one more segment,
 /// one less character, upper case, a trailing space, a leading `/`, an empty segment.
-fn near_misses(rules: &[Rule]) -> Vec<String> {
+pub(crate) fn near_misses(rules: &[Rule]) -> Vec<String> {
     let mut out = Vec::new();
     for r in rules {
         let stem = r.pattern.trim_end_matches('*').replace('+', "ab");
@@ -237,7 +255,7 @@ fn near_misses(rules: &[Rule]) -> Vec<String> {
 }
 
 /// Renders one policy, as HCL or (when no pattern repeats inside it) JSON.
-fn render(rules: &[Rule], as_json: bool) -> String {
+pub(crate) fn render(rules: &[Rule], as_json: bool) -> String {
     let caps = |r: &Rule| r.caps.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
     let mut seen = std::collections::HashSet::new();
     if as_json && rules.iter().all(|r| seen.insert(r.pattern.clone())) {
@@ -249,7 +267,7 @@ fn render(rules: &[Rule], as_json: bool) -> String {
     }
 }
 
-fn build(rules: &[Rule], split: usize, as_json: bool) -> Acl {
+pub(crate) fn build(rules: &[Rule], split: usize, as_json: bool) -> Acl {
     let cut = split % (rules.len() + 1);
     let policies: Vec<Arc<Policy>> = [&rules[..cut], &rules[cut..]]
         .iter()
@@ -259,7 +277,7 @@ fn build(rules: &[Rule], split: usize, as_json: bool) -> Acl {
     Acl::new(&policies)
 }
 
-const OPS: [(Operation, Capability); 6] = [
+pub(crate) const OPS: [(Operation, Capability); 6] = [
     (Operation::Read, Capability::Read),
     (Operation::List, Capability::List),
     (Operation::Create, Capability::Create),
@@ -280,12 +298,27 @@ proptest! {
     ) {
         let acl = build(&rules, split, as_json);
         for path in paths.iter().cloned().chain(near_misses(&rules)) {
-            let want = model(&rules, &path);
+            let decision = model_decision(&rules, &path);
+            let want = decision.caps;
             let got = acl.capabilities(&path);
             prop_assert_eq!(got.names(), want.names(), "path {:?}", path);
+            // The trace: the same rule, found the same way, made of the generated rules with its
+            // pattern (one source each, their capabilities merging to the rule's).
+            let lookup = acl.lookup(&path);
+            prop_assert_eq!(lookup.found, decision.found, "path {:?}", path);
+            prop_assert_eq!(lookup.rule.map(|r| r.path.clone()), decision.pattern.clone(), "path {:?}", path);
+            if let Some(rule) = lookup.rule {
+                let from: Vec<&Rule> = rules.iter().filter(|r| r.pattern == rule.path).collect();
+                prop_assert_eq!(rule.sources.len(), from.len());
+                let merged = rule.sources.iter().fold(Capabilities::empty(), |m, s| m.union(s.capabilities));
+                prop_assert_eq!(merged, rule.permissions.capabilities);
+            }
             for (op, cap) in OPS {
+                let verdict = acl.judge(&path, op, &Map::new());
                 let allowed = acl.authorize(&path, op, &Map::new()).is_ok();
                 prop_assert_eq!(allowed, want.contains(cap), "{:?} on {:?}", op, path);
+                prop_assert_eq!(verdict.outcome.is_ok(), allowed, "{:?} on {:?}", op, path);
+                prop_assert_eq!(verdict.lookup.found, decision.found);
             }
         }
     }

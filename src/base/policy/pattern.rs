@@ -32,6 +32,20 @@ pub fn path_problem(path: &str) -> Option<&'static str> {
     segments_problem(path, false)
 }
 
+/// Longest request path, in bytes: the HTTP edge's limit on the path after `/v1/` (414 over it),
+/// and `sys/policies/explain`'s on the path it is asked about (400 over it).
+pub const MAX_PATH_BYTES: usize = 8 << 10;
+
+/// Why a request path (after the HTTP edge's one percent-decoding) is refused with 400, or `None`:
+/// a backslash, or not in the normal form of [`path_problem`]. The HTTP edge and
+/// `sys/policies/explain` (for the path it is asked about) use this one check.
+pub fn request_path_problem(path: &str) -> Option<&'static str> {
+    if path.contains('\\') {
+        return Some("contains a backslash");
+    }
+    path_problem(path)
+}
+
 /// [`path_problem`] for the stem of a pattern; with `partial_last`, the last segment is the start
 /// of a segment (a `*` follows), so a `.` there is not a segment of its own.
 fn segments_problem(path: &str, partial_last: bool) -> Option<&'static str> {

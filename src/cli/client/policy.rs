@@ -1,4 +1,4 @@
-//! `coffer policy write|read|list|delete|fmt`; `fmt` re-prints an HCL policy in one canonical
+//! `coffer policy write|read|list|delete|fmt|explain`; `explain` is in `explain`; `fmt` re-prints an HCL policy in one canonical
 //! layout from Coffer's own parser, locally, and checks that the result means the same.
 
 use std::io::Write;
@@ -56,6 +56,20 @@ pub enum PolicyCommand {
     ///   coffer policy fmt --check app.hcl       # exit 1 if the file is not formatted
     #[command(verbatim_doc_comment)]
     Fmt(FmtArgs),
+    /// Explain why a token may or may not do an operation on a path
+    ///
+    /// The server's own ACL decision with its reasons: the rule that decided and the policies
+    /// behind it, and each policy on its own. Your own token needs nothing more; another token
+    /// (TOKEN, `-` for stdin, or --accessor) or a policy list needs `update` and `sudo` on
+    /// sys/policies/explain.
+    ///
+    /// Examples:
+    ///   coffer policy explain secret/data/app/db
+    ///   coffer policy explain secret/data/app/db --operation update --data owner=me
+    ///   coffer policy explain sys/audit --accessor 6Qd2…
+    ///   coffer policy explain secret/data/app/db --policies app,default --format json
+    #[command(verbatim_doc_comment)]
+    Explain(super::explain::ExplainArgs),
 }
 
 /// `coffer policy write`.
@@ -150,6 +164,7 @@ pub async fn run(cmd: PolicyCommand) -> Result<i32, CliError> {
             Ok(EXIT_OK)
         }
         PolicyCommand::Fmt(a) => fmt_file(&a),
+        PolicyCommand::Explain(a) => super::explain::run(a).await,
     }
 }
 

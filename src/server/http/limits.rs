@@ -16,10 +16,7 @@ pub fn clean_path(raw: &str) -> Result<String, ApiError> {
     let decoded = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .map_err(|_| invalid_path("is not UTF-8 once percent-decoded"))?;
-    if decoded.contains('\\') {
-        return Err(invalid_path("contains a backslash"));
-    }
-    if let Some(why) = crate::base::policy::path_problem(&decoded) {
+    if let Some(why) = crate::base::policy::request_path_problem(&decoded) {
         return Err(invalid_path(why));
     }
     Ok(decoded.into_owned())
@@ -27,7 +24,7 @@ pub fn clean_path(raw: &str) -> Result<String, ApiError> {
 
 /// Longest request path (after `/v1/`, as sent), so that an audit entry, which carries the path
 /// twice in its response form, stays within `audit.max_entry_size`.
-pub const MAX_PATH_BYTES: usize = 8 << 10;
+pub const MAX_PATH_BYTES: usize = crate::base::policy::MAX_PATH_BYTES;
 
 /// 414 for a path over [`MAX_PATH_BYTES`].
 pub fn check_path_length(raw: &str) -> Result<(), ApiError> {
