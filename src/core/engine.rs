@@ -59,6 +59,18 @@ pub trait Engine: Send + Sync {
         None
     }
 
+    /// One page of a search of this mount's keys (`sys/search`), each key shown only when
+    /// `visible` allows it (the caller's ACL, decided by the core). `None` (the default): this
+    /// engine does not search (400).
+    async fn search(
+        &self,
+        _call: Call<'_>,
+        _query: &crate::core::search::SearchQuery,
+        _visible: &crate::core::search::Visibility,
+    ) -> Option<Result<crate::core::search::Found, ApiError>> {
+        None
+    }
+
     /// Answers a request before the seal and token checks, if this engine serves it that way
     /// (the system engine's `sys/health`, `sys/seal-status`, `sys/init`, `sys/unseal`, …).
     /// Asked of the registry's system engine only.

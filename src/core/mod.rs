@@ -15,6 +15,7 @@ pub mod policy_store;
 pub mod rate_limit;
 pub mod rewrap;
 pub mod seal;
+pub mod search;
 pub mod tokens;
 pub mod wrapping;
 

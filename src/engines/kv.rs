@@ -5,7 +5,9 @@ mod config;
 mod data;
 mod list;
 mod metadata;
+mod moves;
 pub mod rotation;
+mod search;
 pub mod stages;
 mod versions;
 
@@ -16,9 +18,11 @@ use serde_json::{json, Value};
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::core::engine::{Call, Engine};
+use crate::core::search::{Found, SearchQuery, Visibility};
 use crate::store::StoreError;
 
 pub use data::{append_staged, decrypt_version, OpenVersionError, Staging};
+pub use search::MAX_EXAMINED as SEARCH_MAX_EXAMINED;
 
 /// Versions kept when neither the key nor the mount sets `max_versions`.
 pub const DEFAULT_MAX_VERSIONS: i64 = 10;
@@ -52,12 +56,14 @@ impl Engine for KvV2 {
             ("metadata", Operation::Delete) => metadata::delete(&call, key).await,
             ("stages", o) if o.is_write() && !key.is_empty() => stages::move_endpoint(&call, key, &req).await,
             ("stages", Operation::Read) if !key.is_empty() => stages::read_endpoint(&call, key).await,
+            ("move", o) if o.is_write() && !key.is_empty() => moves::move_endpoint(&call, key, &req).await,
             ("rotation", _) if !key.is_empty() => crate::engines::kv::rotation::endpoint(&call, key, &req).await,
             ("rotate", o) if o.is_write() && !key.is_empty() => {
                 crate::engines::kv::rotation::rotate_now(&call, key, &req).await
             }
             (
-                "config" | "data" | "subkeys" | "delete" | "undelete" | "destroy" | "metadata" | "rotate" | "stages",
+                "config" | "data" | "subkeys" | "delete" | "undelete" | "destroy" | "metadata" | "rotate" | "stages"
+                | "move",
                 _,
             ) => Err(ApiError::unsupported_operation()),
             _ => Ok(Response::Envelope {
@@ -73,6 +79,20 @@ impl Engine for KvV2 {
                 lease: None,
             }),
         }
+    }
+
+    fn policy_checks(&self, mount: &str, path: &str, req: &Request) -> Option<Vec<(String, Operation)>> {
+        let from = path.strip_prefix("move/").filter(|_| req.operation.is_write())?;
+        Some(moves::policy_checks(mount, from, req))
+    }
+
+    async fn search(
+        &self,
+        call: Call<'_>,
+        query: &SearchQuery,
+        visible: &Visibility,
+    ) -> Option<Result<Found, ApiError>> {
+        Some(search::search(&call, query, visible).await)
     }
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {

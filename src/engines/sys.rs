@@ -13,6 +13,7 @@ mod outbound_api;
 mod password_policies;
 mod policies;
 mod seal_api;
+mod search;
 
 use async_trait::async_trait;
 
@@ -95,6 +96,7 @@ impl Engine for System {
             "auth" if op == Operation::Read => mounts::list(core, "auth"),
             "config/outbound" => outbound_api::handle(core, &req).await,
             "key-status" if op == Operation::Read => keys::status(core),
+            "search" if write => search::search(&call, &req.data).await,
             "audit" if op == Operation::Read => audit_api::list(core),
             "metrics" if op == Operation::Read => metrics_api::read(core, &req).await,
             "ha-status" if op == Operation::Read => ha::status(core).await,

@@ -612,6 +612,24 @@ impl Store for Cached {
         self.inner.kv_children(mount_id, prefix, page).await
     }
 
+    async fn kv_metadata_page(
+        &self,
+        mount_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<KvMetadataRow>> {
+        self.inner.kv_metadata_page(mount_id, prefix, after, limit).await
+    }
+
+    async fn kv_move(&self, m: &moves::KvMove<'_>) -> StoreResult<moves::MoveOutcome> {
+        let r = self.inner.kv_move(m).await;
+        // Both keys go, here and (announced) on the other nodes: the old path must not be served
+        // from the cache once the move committed, nor the new one from before it.
+        self.cache.written(m.mount_id, m.to);
+        self.dropping(m.mount_id, m.from, r)
+    }
+
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {
         self.inner.kv_versions_below_term(term, limit).await
     }

@@ -8,6 +8,7 @@ mod children;
 pub use children::Page;
 pub mod copy;
 pub mod leases;
+pub mod moves;
 pub mod postgres;
 pub mod rotation;
 mod sealed;
@@ -417,6 +418,20 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     /// sub-folders with a trailing `/`, each once however many keys it holds, sorted. Paged in
     /// the database: a page reads one index entry per child, never the whole folder.
     async fn kv_children(&self, mount_id: &str, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>>;
+    /// Metadata rows of the keys that start with `prefix`, sorted by path, strictly after `after`
+    /// when given, at most `limit` of them: one index range scan per page, whatever the size of
+    /// the mount (`sys/search` walks a mount this way, a page at a time).
+    async fn kv_metadata_page(
+        &self,
+        mount_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<KvMetadataRow>>;
+    /// Moves a secret (metadata, versions, labels, request tokens, rotation row) to another path
+    /// of its mount, all or nothing, in one transaction; see [`moves::KvMove`]. Anything but
+    /// [`moves::MoveOutcome::Moved`] leaves both paths as they were.
+    async fn kv_move(&self, m: &moves::KvMove<'_>) -> StoreResult<moves::MoveOutcome>;
     /// Versions whose DEK is wrapped by a term older than `term` (at most `limit`).
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>>;
     /// Replaces one version's ciphertext if its term is still `old_term` (re-wrap after rotation).

@@ -17,6 +17,7 @@ use labels::PgLabels;
 pub(crate) mod conn;
 mod errors;
 mod kv;
+mod kv_move;
 mod labels;
 mod leases;
 mod rotation;
@@ -506,6 +507,26 @@ impl Store for PgStore {
             .await
             .pg()?;
         Ok(children::names(prefix, paths))
+    }
+
+    async fn kv_metadata_page(
+        &self,
+        mount_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit_n: i64,
+    ) -> StoreResult<Vec<KvMetadataRow>> {
+        let (from, except) = sql::page_start(prefix, after);
+        no_nul(&[mount_id, prefix, except])?;
+        let q = match prefix_upper_bound(prefix) {
+            Some(upper) => sqlx::query_as(sql::KV_METADATA_PAGE).bind(mount_id).bind(from).bind(upper).bind(except),
+            None => sqlx::query_as(sql::KV_METADATA_PAGE_FROM).bind(mount_id).bind(from).bind(except),
+        };
+        q.bind(limit(limit_n)).fetch_all(&mut *self.conn().await?).bounded().await.pg()
+    }
+
+    async fn kv_move(&self, m: &super::moves::KvMove<'_>) -> StoreResult<super::moves::MoveOutcome> {
+        kv_move::run(self, m).await
     }
 
     async fn kv_versions_below_term(

@@ -69,6 +69,16 @@ pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
     None
 }
 
+/// Where a page of [`KV_METADATA_PAGE`] starts: `(lower bound, excluded path)`. From `after` when
+/// it sorts at or past `prefix` (excluding `after` itself), else from `prefix` (excluding nothing:
+/// no path is empty).
+pub(crate) fn page_start<'a>(prefix: &'a str, after: Option<&'a str>) -> (&'a str, &'a str) {
+    match after {
+        Some(a) if a >= prefix => (a, a),
+        _ => (prefix, ""),
+    }
+}
+
 // ---- System entries ----
 
 pub(crate) const SYSTEM_GET: &str = "select value from system_entry where key = $1";
@@ -175,11 +185,15 @@ pub(crate) const KV_METADATA_PUT: &str = "insert into kv_metadata (mount_id, pat
      max_versions = excluded.max_versions, cas_required = excluded.cas_required, \
      delete_version_after = excluded.delete_version_after, \
      custom_metadata = excluded.custom_metadata, updated_time = excluded.updated_time";
+/// A key's labels (`$1` mount, `$2` path).
+pub(crate) const KV_DELETE_LABELS: &str = "delete from kv_stage where mount_id = $1 and path = $2";
+/// A key's request tokens (`$1` mount, `$2` path).
+pub(crate) const KV_DELETE_TOKENS: &str = "delete from kv_request_token where mount_id = $1 and path = $2";
 pub(crate) const KV_DELETE_ALL: [&str; 4] = [
     "delete from kv_version where mount_id = $1 and path = $2",
     "delete from kv_metadata where mount_id = $1 and path = $2",
-    "delete from kv_stage where mount_id = $1 and path = $2",
-    "delete from kv_request_token where mount_id = $1 and path = $2",
+    KV_DELETE_LABELS,
+    KV_DELETE_TOKENS,
 ];
 /// One page of folder `$2` of mount `$1` (see `super::children`): a recursive walk from the seed
 /// `$3`, one index seek per child, at most `$4` children. From a path whose rest (after `$2`)
@@ -211,6 +225,53 @@ pub(crate) const KV_BELOW_TERM: &str =
     concat!("select mount_id, path, ", version_cols!(), " from kv_version where key_term < $1 limit $2");
 pub(crate) const KV_REWRAP: &str = "update kv_version set ciphertext = $1, key_term = $2 where mount_id = $3 \
      and path = $4 and version = $5 and key_term = $6";
+
+// ---- KV search (metadata rows a page at a time) ----
+
+/// Metadata rows of mount `$1` from `$2` (inclusive) below `$3`, except `$4` (the page's `after`
+/// when it is the lower bound), at most `$5`, sorted: one index range scan.
+pub(crate) const KV_METADATA_PAGE: &str = "select * from kv_metadata where mount_id = $1 and path >= $2 \
+     and path < $3 and path <> $4 order by path limit $5";
+/// [`KV_METADATA_PAGE`] without an upper bound (`$1`, `$2`, `$3` the excluded path, `$4` the limit).
+pub(crate) const KV_METADATA_PAGE_FROM: &str =
+    "select * from kv_metadata where mount_id = $1 and path >= $2 and path <> $3 order by path limit $4";
+
+// ---- KV move (one transaction; see `super::moves`) ----
+
+/// The source's metadata row (PostgreSQL adds `for update`).
+macro_rules! kv_move_source {
+    () => {
+        "select * from kv_metadata where mount_id = $1 and path = $2"
+    };
+}
+pub(crate) const KV_MOVE_SOURCE: &str = kv_move_source!();
+/// [`KV_MOVE_SOURCE`], locking the row until the move commits.
+pub(crate) const KV_MOVE_SOURCE_FOR_UPDATE: &str = concat!(kv_move_source!(), " for update");
+/// The source's versions without ciphertext (PostgreSQL adds `for update`).
+macro_rules! kv_move_versions {
+    () => {
+        "select version, created_time, deletion_time, destroyed, key_term, cast(null as bytea) as ciphertext \
+         from kv_version where mount_id = $1 and path = $2 order by version"
+    };
+}
+pub(crate) const KV_MOVE_VERSIONS: &str = kv_move_versions!();
+/// [`KV_MOVE_VERSIONS`], locking the rows (a destroy or deletion waits for the move).
+pub(crate) const KV_MOVE_VERSIONS_FOR_UPDATE: &str = concat!(kv_move_versions!(), " for update");
+/// The rotation row of the source (PostgreSQL adds `for update`).
+pub(crate) const KV_MOVE_ROTATION: &str = "select step, rev from kv_rotation where mount_id = $1 and path = $2";
+/// [`KV_MOVE_ROTATION`], locking the row.
+pub(crate) const KV_MOVE_ROTATION_FOR_UPDATE: &str =
+    "select step, rev from kv_rotation where mount_id = $1 and path = $2 for update";
+/// The target's metadata row, all ten columns: no `on conflict`, a taken path is a unique violation.
+pub(crate) const KV_MOVE_INSERT_METADATA: &str = "insert into kv_metadata (mount_id, path, max_versions, \
+     cas_required, delete_version_after, custom_metadata, created_time, updated_time, current_version, \
+     oldest_version) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+/// Labels follow the key: `$1` the target, `$2` the mount, `$3` the source.
+pub(crate) const KV_MOVE_LABELS: &str = "update kv_stage set path = $1 where mount_id = $2 and path = $3";
+/// The rotation row follows the key with its configuration sealed for the target (`$1` path, `$2`
+/// config, `$3` key term) if it is still at revision `$6` and idle.
+pub(crate) const KV_MOVE_ROTATION_UPDATE: &str = "update kv_rotation set path = $1, config = $2, key_term = $3, \
+     new_value = null, rev = rev + 1 where mount_id = $4 and path = $5 and rev = $6 and step = ''";
 
 // ---- KV labels and request tokens (inside a write's transaction) ----
 

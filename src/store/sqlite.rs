@@ -21,6 +21,7 @@ mod copy;
 mod file;
 mod inline;
 mod kv;
+mod kv_move;
 mod labels;
 mod leases;
 pub(super) mod lite;
@@ -385,6 +386,25 @@ impl Store for SqliteStore {
             .fetch_all(&self.read)
             .await?;
         Ok(children::names(prefix, paths))
+    }
+
+    async fn kv_metadata_page(
+        &self,
+        mount_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<KvMetadataRow>> {
+        let (from, except) = sql::page_start(prefix, after);
+        let q = match prefix_upper_bound(prefix) {
+            Some(upper) => sqlx::query_as(sql::KV_METADATA_PAGE).bind(mount_id).bind(from).bind(upper).bind(except),
+            None => sqlx::query_as(sql::KV_METADATA_PAGE_FROM).bind(mount_id).bind(from).bind(except),
+        };
+        Ok(q.bind(limit).fetch_all(&self.read).await?)
+    }
+
+    async fn kv_move(&self, m: &super::moves::KvMove<'_>) -> StoreResult<super::moves::MoveOutcome> {
+        kv_move::run(self, m).await
     }
 
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {

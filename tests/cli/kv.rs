@@ -230,3 +230,80 @@ fn rotation_errors_from_the_server_are_reported() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("Error: ") && err.contains("on secret/rotation/r"), "{err}");
 }
+
+#[test]
+fn search_and_move() {
+    let s = DevServer::start();
+    for (path, owner) in
+        [("secret/app/db-main", "team-a"), ("secret/app/db-replica", "team-b"), ("secret/app/web", "team-a")]
+    {
+        s.ok(&["kv", "put", path, "v=@/dev/null"]);
+        s.ok(&["kv", "metadata", "put", "--custom-metadata", &format!("owner={owner}"), path]);
+    }
+    s.ok(&["kv", "put", "secret/other", "v=@/dev/null"]);
+    // Every filter, alone and together; table and JSON.
+    assert_eq!(s.ok(&["kv", "search", "secret"]), "Keys\n----\napp/db-main\napp/db-replica\napp/web\nother\n");
+    assert_eq!(
+        s.json(&["kv", "search", "--prefix", "app/", "--name", "*db*", "secret/"]),
+        json!(["app/db-main", "app/db-replica"])
+    );
+    assert_eq!(s.json(&["kv", "search", "--metadata", "owner=team-a", "secret"]), json!(["app/db-main", "app/web"]));
+    assert_eq!(
+        s.json(&["kv", "search", "--metadata", "owner=team-a", "--name", "db*", "--stage", "current", "secret"]),
+        json!(["app/db-main"])
+    );
+    assert_eq!(s.json(&["kv", "search", "--stage", "pending", "secret"]), json!([]));
+    // --limit and --after page by hand.
+    assert_eq!(s.json(&["kv", "search", "--limit", "2", "secret"]), json!(["app/db-main", "app/db-replica"]));
+    assert_eq!(
+        s.json(&["kv", "search", "--limit", "2", "--after", "app/db-replica", "secret"]),
+        json!(["app/web", "other"])
+    );
+    // A path inside the mount, a bad filter, and an unknown mount are errors that say so.
+    s.cmd()
+        .args(["kv", "search", "secret/app"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("give the mount, and the folder with --prefix app"));
+    s.cmd().args(["kv", "search", "--metadata", "owner", "secret"]).assert().code(2);
+    s.cmd().args(["kv", "search", "--limit", "0", "secret"]).assert().code(2);
+    s.cmd()
+        .args(["kv", "search", "--name", "a/b", "secret"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("(400)"));
+
+    // Move: every version follows.
+    s.ok(&["kv", "put", "secret/app/web", "v=second"]);
+    s.cmd()
+        .args(["kv", "move", "secret/app/web", "secret/archive/web"])
+        .assert()
+        .success()
+        .stdout("Success! Moved secret/app/web to secret/archive/web\n");
+    assert_eq!(s.json(&["kv", "get", "secret/archive/web"])["data"]["data"], json!({"v": "second"}));
+    assert_eq!(s.json(&["kv", "get", "--version", "1", "secret/archive/web"])["data"]["data"], json!({"v": ""}));
+    assert_eq!(
+        s.json(&["kv", "metadata", "get", "secret/archive/web"])["data"]["custom_metadata"],
+        json!({"owner": "team-a"})
+    );
+    s.cmd().args(["kv", "get", "secret/app/web"]).assert().code(1).stderr(predicate::str::contains("no secret at"));
+    // An existing target, a missing source, another mount, and a token without the grants.
+    s.cmd()
+        .args(["kv", "move", "secret/other", "secret/archive/web"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("(409)").and(predicate::str::contains("already exists")));
+    s.cmd().args(["kv", "move", "secret/none", "secret/x"]).assert().code(1).stderr(predicate::str::contains("(404)"));
+    s.cmd()
+        .args(["kv", "move", "secret/other", "kv/other"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("moves inside its mount"));
+    let none = s.token_with("default");
+    s.cmd_as(&none)
+        .args(["kv", "move", "secret/other", "secret/mine"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("(403)"));
+    assert_eq!(s.json(&["kv", "get", "secret/other"])["data"]["data"], json!({"v": ""}));
+}

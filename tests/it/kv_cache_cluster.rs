@@ -25,7 +25,7 @@ fn options(multi_node: bool) -> coffer::server::Options {
 }
 
 /// Two unsealed nodes on one fresh database, `secret/` mounted.
-async fn pair(url: &str, multi_node: bool) -> (TestServer, TestServer) {
+pub(crate) async fn pair(url: &str, multi_node: bool) -> (TestServer, TestServer) {
     let mut a = TestServer::at_url_opts(url, options(multi_node)).await;
     let (shares, root) = a.init(1, 1).await;
     a.unseal(&shares).await;

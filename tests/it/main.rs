@@ -48,6 +48,7 @@ mod restart;
 mod rotation;
 mod rotation_security;
 mod seal;
+mod search_move;
 mod security;
 mod stages;
 mod store_contract;

@@ -164,6 +164,8 @@ contract!(kv_rewrap, contract_kv_rewrap_sqlite, contract_kv_rewrap_postgres);
 contract!(kv_children_pages, contract_kv_children_pages_sqlite, contract_kv_children_pages_postgres);
 contract!(kv_concurrent_writers, contract_kv_concurrent_sqlite, contract_kv_concurrent_postgres);
 contract!(kv_failed_write_leaves_nothing, contract_kv_atomic_sqlite, contract_kv_atomic_postgres);
+contract!(kv_move, contract_kv_move_sqlite, contract_kv_move_postgres);
+contract!(kv_metadata_pages, contract_kv_metadata_pages_sqlite, contract_kv_metadata_pages_postgres);
 
 // The same checks with the KV rows cache in front (issue 16): a 1 KiB cache that evicts all the
 // time, the default 64 MiB one, and PostgreSQL with `multi_node`.
@@ -239,6 +241,7 @@ contract_cached!(
 );
 contract_cached!(kv_concurrent_writers, cached_kv_concurrent_1k, cached_kv_concurrent, cached_kv_concurrent_postgres);
 contract_cached!(kv_failed_write_leaves_nothing, cached_kv_atomic_1k, cached_kv_atomic, cached_kv_atomic_postgres);
+contract_cached!(kv_move, cached_kv_move_1k, cached_kv_move, cached_kv_move_postgres);
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -1278,4 +1281,249 @@ async fn a_page_of_a_big_folder_reads_one_row_per_child_postgres() {
     admin.close().await.unwrap();
     drop(store);
     db.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// KV move and metadata pages (sys/search, <mount>/move)
+
+/// Everything stored for one key, to compare before and after a move.
+#[derive(Debug, PartialEq)]
+struct KeyState {
+    meta: Option<KvMetadataRow>,
+    versions: Vec<KvVersionRow>,
+    stages: Vec<(String, i64)>,
+    tokens: Vec<(String, i64)>,
+    rotation: Option<coffer::store::rotation::RotationRow>,
+}
+
+async fn key_state(s: &SharedStore, mount: &str, path: &str) -> KeyState {
+    let mut versions = Vec::new();
+    let meta = s.kv_metadata_get(mount, path).await.unwrap();
+    if let Some((_, kept)) = s.kv_metadata_with_versions(mount, path).await.unwrap() {
+        for v in kept {
+            versions.push(s.kv_read(mount, path, Some(v.version)).await.unwrap().unwrap().1.unwrap());
+        }
+    }
+    KeyState {
+        meta,
+        versions,
+        stages: s.kv_stages(mount, path).await.unwrap(),
+        tokens: s.kv_request_tokens(mount, path).await.unwrap(),
+        rotation: s.rotation_get(mount, path).await.unwrap(),
+    }
+}
+
+/// What a mover hands the store for `from` → `to`: what it read, each ciphertext "sealed again"
+/// (`n<v>`), token digests `d<v>`, and the rotation row's configuration `cfg-new`.
+async fn prepared(
+    s: &SharedStore,
+    mount: &str,
+    from: &str,
+) -> (KvMetadataRow, Vec<KvVersionRow>, Vec<(String, i64, Vec<u8>)>, Option<(Sealed, i64)>) {
+    let (meta, kept) = s
+        .kv_metadata_with_versions(mount, from)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| (KvMetadataRow::new(mount, from, T0.into()), Vec::new()));
+    let versions = kept
+        .into_iter()
+        .map(|v| KvVersionRow {
+            ciphertext: (!v.destroyed).then(|| Sealed::from_stored(format!("n{}", v.version).into_bytes())),
+            ..v
+        })
+        .collect();
+    let tokens = s
+        .kv_request_tokens(mount, from)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(t, v)| (t, v, format!("d{v}").into_bytes()))
+        .collect();
+    let rotation =
+        s.rotation_get(mount, from).await.unwrap().map(|r| (Sealed::from_stored(b"cfg-new".to_vec()), r.rev));
+    (meta, versions, tokens, rotation)
+}
+
+async fn try_move(s: &SharedStore, mount: &str, from: &str, to: &str) -> coffer::store::moves::MoveOutcome {
+    let (meta, versions, tokens, rotation) = prepared(s, mount, from).await;
+    let m = coffer::store::moves::KvMove {
+        mount_id: mount,
+        from,
+        to,
+        expected: &meta,
+        versions: &versions,
+        tokens: &tokens,
+        rotation: rotation.as_ref().map(|(config, rev)| coffer::store::moves::MovedRotation {
+            config,
+            key_term: 2,
+            rev: *rev,
+        }),
+    };
+    s.kv_move(&m).await.unwrap()
+}
+
+async fn kv_move(s: SharedStore) {
+    use coffer::store::moves::{KvMove, MoveOutcome};
+    kv_mount(&s, "mv").await;
+    // A secret with everything a move carries: four versions (one deleted, one destroyed), labels
+    // on two, a request token, settings and custom metadata, and a rotation row.
+    write_n(&s, "mv", "a", 3, 10).await;
+    let row4 = version(4, Some(1), b"c4");
+    let staged = ["blue".to_string()];
+    let w = KvWrite {
+        mount_id: "mv",
+        path: "a",
+        expected_current: 3,
+        row: &row4,
+        max_versions: 10,
+        stages: &staged,
+        token: Some(("tok", b"old-digest")),
+    };
+    assert_eq!(s.kv_write(&w).await.unwrap(), WriteOutcome::Written { abandoned: false });
+    s.kv_set_deletion("mv", "a", &[1], Some("2030-01-01T00:00:00Z")).await.unwrap();
+    s.kv_destroy("mv", "a", &[2]).await.unwrap();
+    let mut meta = s.kv_metadata_get("mv", "a").await.unwrap().unwrap();
+    meta.max_versions = 7;
+    meta.cas_required = true;
+    meta.delete_version_after = 3600;
+    meta.custom_metadata = Some(r#"{"owner":"team-a"}"#.into());
+    s.kv_metadata_put(&meta).await.unwrap();
+    let mut rot = coffer::store::rotation::RotationRow::new("mv", "a");
+    rot.config = Sealed::from_stored(b"cfg-old".to_vec());
+    rot.key_term = 1;
+    rot.due_at = Some(5);
+    s.rotation_insert(&rot).await.unwrap();
+    write_n(&s, "mv", "taken", 1, 10).await;
+    // Read once, so that a cache in front holds the source.
+    assert!(s.kv_read("mv", "a", None).await.unwrap().is_some());
+    let before = key_state(&s, "mv", "a").await;
+    let taken = key_state(&s, "mv", "taken").await;
+    assert_eq!(before.stages, [("blue".to_string(), 4), ("current".to_string(), 3), ("previous".to_string(), 2)]);
+    assert_eq!(before.tokens, [("tok".to_string(), 4)]);
+    let unchanged = |why: &'static str| {
+        let (s, before, taken) = (&s, &before, &taken);
+        async move {
+            assert_eq!(&key_state(s, "mv", "a").await, before, "{why}: the source changed");
+            assert_eq!(&key_state(s, "mv", "taken").await, taken, "{why}: the taken target changed");
+            assert_eq!(key_state(s, "mv", "b").await.meta, None, "{why}: something is at the target");
+        }
+    };
+
+    // Refusals change nothing.
+    assert_eq!(try_move(&s, "mv", "nope", "b").await, MoveOutcome::SourceMissing);
+    assert_eq!(try_move(&s, "mv", "a", "taken").await, MoveOutcome::TargetExists);
+    unchanged("an existing target").await;
+    // What the mover read went stale: each difference alone refuses the move.
+    let (meta_read, versions, tokens, rotation) = prepared(&s, "mv", "a").await;
+    let (cfg, rev) = rotation.unwrap();
+    let fresh = coffer::store::moves::MovedRotation { config: &cfg, key_term: 2, rev };
+    let base = KvMove {
+        mount_id: "mv",
+        from: "a",
+        to: "b",
+        expected: &meta_read,
+        versions: &versions,
+        tokens: &tokens,
+        rotation: Some(fresh),
+    };
+    let stale_meta = KvMetadataRow { max_versions: 8, ..meta_read.clone() };
+    let mut stale_versions = versions.clone();
+    stale_versions[0].deletion_time = None;
+    let mut resurrected = versions.clone();
+    resurrected[1].destroyed = false;
+    let other_tokens = [("tok".to_string(), 3, b"d3".to_vec())];
+    let old_rev = coffer::store::moves::MovedRotation { rev: rev - 1, ..fresh };
+    for (why, m) in [
+        ("metadata", KvMove { expected: &stale_meta, ..base }),
+        ("a deletion time", KvMove { versions: &stale_versions, ..base }),
+        ("a destroyed flag", KvMove { versions: &resurrected, ..base }),
+        ("a version missing", KvMove { versions: &versions[1..], ..base }),
+        ("no token", KvMove { tokens: &[], ..base }),
+        ("a token on another version", KvMove { tokens: &other_tokens, ..base }),
+        ("no rotation row", KvMove { rotation: None, ..base }),
+        ("an older rotation row", KvMove { rotation: Some(old_rev), ..base }),
+    ] {
+        assert_eq!(s.kv_move(&m).await.unwrap(), MoveOutcome::Changed, "{why}");
+    }
+    unchanged("a stale read").await;
+    // A rotation in flight refuses the move.
+    let mut busy = s.rotation_get("mv", "a").await.unwrap().unwrap();
+    busy.step = "set".into();
+    s.rotation_update(&busy, None).await.unwrap();
+    assert_eq!(try_move(&s, "mv", "a", "b").await, MoveOutcome::RotationInFlight);
+    let mut idle = s.rotation_get("mv", "a").await.unwrap().unwrap();
+    idle.step = String::new();
+    s.rotation_update(&idle, None).await.unwrap();
+    let before = key_state(&s, "mv", "a").await;
+
+    // The move: everything is at the target, nothing at the source.
+    assert_eq!(try_move(&s, "mv", "a", "b").await, MoveOutcome::Moved);
+    let gone = key_state(&s, "mv", "a").await;
+    assert_eq!(gone, KeyState { meta: None, versions: vec![], stages: vec![], tokens: vec![], rotation: None });
+    assert!(s.kv_read("mv", "a", None).await.unwrap().is_none(), "the old path is not served");
+    let after = key_state(&s, "mv", "b").await;
+    assert_eq!(after.meta, before.meta.clone().map(|m| KvMetadataRow { path: "b".into(), ..m }));
+    assert_eq!(after.stages, before.stages);
+    assert_eq!(after.tokens, before.tokens);
+    assert_eq!(after.versions.len(), before.versions.len());
+    for (new, old) in after.versions.iter().zip(&before.versions) {
+        assert_eq!(
+            (new.version, &new.created_time, &new.deletion_time, new.destroyed),
+            (old.version, &old.created_time, &old.deletion_time, old.destroyed)
+        );
+        let want = (!old.destroyed).then(|| Sealed::from_stored(format!("n{}", old.version).into_bytes()));
+        assert_eq!(new.ciphertext, want, "version {}: the ciphertext sealed for the target", new.version);
+    }
+    assert_eq!(s.kv_read("mv", "b", None).await.unwrap().unwrap().1.unwrap().version, 3, "current moved with it");
+    let r = after.rotation.unwrap();
+    let old = before.rotation.unwrap();
+    assert_eq!((r.path.as_str(), r.config.as_bytes(), r.key_term, r.rev), ("b", &b"cfg-new"[..], 2, old.rev + 1));
+    assert_eq!((r.due_at, r.scheduled, r.step.as_str()), (old.due_at, old.scheduled, ""));
+    // The moved key takes writes at its new path; the old path is free for a new secret.
+    write(&s, "mv", "b", 4, &version(5, Some(1), b"c5"), 10).await.unwrap();
+    write_n(&s, "mv", "a", 1, 10).await;
+    assert_eq!(s.kv_metadata_get("mv", "a").await.unwrap().unwrap().current_version, 1);
+    assert!(s.kv_stages("mv", "a").await.unwrap().iter().all(|(l, _)| l == "current"));
+    // A key with nothing but metadata moves too.
+    s.kv_metadata_put(&KvMetadataRow::new("mv", "bare", T0.into())).await.unwrap();
+    assert_eq!(try_move(&s, "mv", "bare", "bare2").await, MoveOutcome::Moved);
+    assert!(s.kv_metadata_get("mv", "bare").await.unwrap().is_none());
+    assert_eq!(s.kv_metadata_get("mv", "bare2").await.unwrap().unwrap().current_version, 0);
+}
+
+async fn kv_metadata_pages(s: SharedStore) {
+    kv_mount(&s, "pg").await;
+    kv_mount(&s, "other").await;
+    let keys = ["a", "app/db1", "app/x", "app/y/z", "apq", "app0", "b", "ü", "\u{10FFFF}x"];
+    for k in keys {
+        write_n(&s, "pg", k, 1, 10).await;
+    }
+    write_n(&s, "other", "app/z", 1, 10).await;
+    let page = |prefix: &'static str, after: Option<&'static str>, limit: i64| {
+        let s = s.clone();
+        async move {
+            s.kv_metadata_page("pg", prefix, after, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.path)
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut all: Vec<&str> = keys.to_vec();
+    all.sort_unstable();
+    assert_eq!(page("", None, 100).await, all);
+    assert_eq!(page("app/", None, 2).await, ["app/db1", "app/x"]);
+    assert_eq!(page("app/", Some("app/x"), 2).await, ["app/y/z"]);
+    assert_eq!(page("app/", Some("app/y/z"), 2).await, Vec::<String>::new());
+    assert_eq!(page("app/", Some("apa"), 1).await, ["app/db1"], "after below the prefix: from the prefix");
+    assert_eq!(page("app/", Some("b"), 5).await, Vec::<String>::new(), "after past the prefix: nothing");
+    assert_eq!(page("app/", Some("app/c"), 5).await, ["app/db1", "app/x", "app/y/z"], "after need not be a key");
+    assert_eq!(page("app", None, 10).await, ["app/db1", "app/x", "app/y/z", "app0"], "a prefix is a string prefix");
+    assert_eq!(page("", Some("b"), 10).await, ["ü", "\u{10FFFF}x"]);
+    assert_eq!(page("\u{10FFFF}", None, 10).await, ["\u{10FFFF}x"], "a prefix without an upper bound");
+    assert_eq!(page("\u{10FFFF}", Some("\u{10FFFF}x"), 10).await, Vec::<String>::new());
+    assert_eq!(page("app/", None, 0).await, Vec::<String>::new());
+    let rows = s.kv_metadata_page("pg", "app/x", None, 10).await.unwrap();
+    assert_eq!(rows, vec![s.kv_metadata_get("pg", "app/x").await.unwrap().unwrap()], "whole metadata rows");
 }

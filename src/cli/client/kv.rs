@@ -71,6 +71,27 @@ pub enum KvCommand {
     ///   coffer kv list --format json secret/app
     #[command(verbatim_doc_comment)]
     List(PathArgs),
+    /// Find the secrets of a KV mount by folder, name, custom metadata or label (never by value)
+    ///
+    /// Only secrets you may list (their folder) or read are shown; with --metadata or --stage, only
+    /// those you may read. Without --limit every page is fetched.
+    ///
+    /// Examples:
+    ///   coffer kv search secret
+    ///   coffer kv search --prefix app/ --name '*db*' secret
+    ///   coffer kv search --metadata owner=team-a --stage pending secret
+    ///   coffer kv search --limit 50 --after app/db secret
+    #[command(verbatim_doc_comment)]
+    Search(SearchArgs),
+    /// Move a secret to another path of its mount, with every version, label, setting, request
+    /// token and rotation schedule (refused if a secret is at the target)
+    ///
+    /// Needs read on the secret's data, delete on its metadata and create on the target's data.
+    ///
+    /// Example:
+    ///   coffer kv move secret/app/db secret/archive/db
+    #[command(verbatim_doc_comment)]
+    Move(MoveArgs),
     /// A secret's metadata: versions, settings, custom metadata.
     #[command(subcommand)]
     Metadata(MetadataCommand),
@@ -200,6 +221,47 @@ pub struct VersionsArgs {
     /// The secret's path, mount included (`secret/app`).
     #[arg(value_name = "PATH")]
     pub path: String,
+}
+
+/// `coffer kv search`.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub conn: ClientOpts,
+    /// Only secrets whose path (inside the mount) starts with this (`app/`).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Only secrets whose name (the last path segment) matches this `*` glob (`'*db*'`).
+    #[arg(long, value_name = "GLOB")]
+    pub name: Option<String>,
+    /// Only secrets whose custom metadata holds KEY with exactly VALUE (repeat: all must hold).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub metadata: Vec<String>,
+    /// Only secrets with a version carrying this label (`current`, `pending`, `previous`, …).
+    #[arg(long, value_name = "LABEL")]
+    pub stage: Option<String>,
+    /// Only secrets whose path sorts after this one (the last path of a previous page).
+    #[arg(long, value_name = "PATH")]
+    pub after: Option<String>,
+    /// Show at most N secrets (default: all, fetched 1000 at a time).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub limit: Option<u64>,
+    /// The KV version 2 mount (`secret`).
+    #[arg(value_name = "MOUNT")]
+    pub mount: String,
+}
+
+/// `coffer kv move`.
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    #[command(flatten)]
+    pub conn: ClientOpts,
+    /// The secret's path, mount included (`secret/app/db`).
+    #[arg(value_name = "FROM")]
+    pub from: String,
+    /// The new path, in the same mount (`secret/archive/db`).
+    #[arg(value_name = "TO")]
+    pub to: String,
 }
 
 /// `coffer kv metadata put`.
@@ -449,6 +511,8 @@ pub async fn run(cmd: KvCommand) -> Result<i32, CliError> {
             print_list(a.conn.format, &keys)?;
             Ok(EXIT_OK)
         }
+        KvCommand::Search(a) => search(a).await,
+        KvCommand::Move(a) => move_secret(a).await,
         KvCommand::Metadata(m) => metadata(m).await,
         KvCommand::Rotate(a) => {
             let api = Api::new(&a.conn)?;
@@ -465,6 +529,80 @@ pub async fn run(cmd: KvCommand) -> Result<i32, CliError> {
         }
         KvCommand::Rotation(a) => rotation(a).await,
     }
+}
+
+/// Keys a `coffer kv search` page asks for (the server's most).
+const SEARCH_PAGE: u64 = 1000;
+
+/// The body of one `sys/search` page.
+pub fn search_body(a: &SearchArgs, mount: &str, after: Option<&str>, limit: u64) -> Result<Value, CliError> {
+    let mut body = Map::new();
+    body.insert("mount".into(), json!(mount));
+    for (field, value) in [("prefix", &a.prefix), ("name_glob", &a.name), ("stage", &a.stage)] {
+        if let Some(v) = value {
+            body.insert(field.into(), json!(v));
+        }
+    }
+    if !a.metadata.is_empty() {
+        body.insert("custom_metadata".into(), Value::Object(plain_pairs(&a.metadata, "metadata filter")?));
+    }
+    if let Some(after) = after {
+        body.insert("after".into(), json!(after));
+    }
+    body.insert("limit".into(), json!(limit));
+    Ok(Value::Object(body))
+}
+
+/// `coffer kv search`: pages of `sys/search` until the last one (or `--limit` keys).
+async fn search(a: SearchArgs) -> Result<i32, CliError> {
+    let api = Api::new(&a.conn)?;
+    let kp = resolve(&api, &a.mount).await?;
+    if !kp.rest.trim_matches('/').is_empty() {
+        return Err(CliError::Usage(format!(
+            "{} is a path inside the mount {}: give the mount, and the folder with --prefix {}",
+            a.mount, kp.mount, kp.rest
+        )));
+    }
+    let mount = kp.mount.trim_end_matches('/');
+    let mut keys: Vec<String> = Vec::new();
+    let mut after = a.after.clone();
+    loop {
+        let want = a.limit.map_or(SEARCH_PAGE, |l| (l - keys.len() as u64).min(SEARCH_PAGE));
+        let body = search_body(&a, mount, after.as_deref(), want)?;
+        let resp = api.call(Method::POST, "sys/search", Some(&body)).await?.unwrap_or(Value::Null);
+        let page: Vec<String> = resp
+            .pointer("/data/keys")
+            .and_then(Value::as_array)
+            .map(|k| k.iter().filter_map(Value::as_str).map(String::from).collect())
+            .unwrap_or_default();
+        let next = resp.pointer("/data/next_after").and_then(Value::as_str).map(String::from);
+        let full = page.len() as u64 >= want;
+        after = next.or_else(|| page.last().cloned().filter(|_| full));
+        keys.extend(page);
+        let done = a.limit.is_some_and(|l| keys.len() as u64 >= l);
+        if done || after.is_none() {
+            break;
+        }
+    }
+    print_list(a.conn.format, &keys)?;
+    Ok(EXIT_OK)
+}
+
+/// `coffer kv move FROM TO`: both paths in one mount.
+async fn move_secret(a: MoveArgs) -> Result<i32, CliError> {
+    let api = Api::new(&a.conn)?;
+    let from = resolve(&api, &a.from).await?;
+    from.require_secret()?;
+    let to = a.to.trim_start_matches('/');
+    let Some(rest) = to.strip_prefix(from.mount.as_str()).filter(|r| !r.is_empty()) else {
+        return Err(CliError::Usage(format!(
+            "{} is not a secret path in the mount {}: a secret moves inside its mount (give {}NEW/PATH)",
+            a.to, from.mount, from.mount
+        )));
+    };
+    let p = from.api("move");
+    api.call(Method::POST, &p, Some(&json!({ "to": rest }))).await?;
+    done(a.conn.format, &format!("Success! Moved {} to {}{rest}", from.display(), from.mount))
 }
 
 /// A success line in table format; nothing in JSON/YAML (there is no answer to print).
@@ -718,6 +856,26 @@ mod tests {
         assert_eq!(kp.api("data"), "secret/data/app/db");
         assert_eq!(kp.api("rotation"), "secret/rotation/app/db");
         assert_eq!(kp.display(), "secret/app/db");
+    }
+
+    #[test]
+    fn search_bodies() {
+        #[derive(clap::Parser)]
+        struct Cmd {
+            #[command(flatten)]
+            args: SearchArgs,
+        }
+        let args = |metadata: &str| {
+            let argv = ["t", "--prefix", "app/", "--stage", "pending", "--metadata", metadata, "secret"];
+            <Cmd as clap::Parser>::try_parse_from(argv).unwrap().args
+        };
+        let b = search_body(&args("owner=team-a"), "secret", Some("app/a"), 1000).unwrap();
+        assert_eq!(
+            b,
+            json!({"mount": "secret", "prefix": "app/", "stage": "pending", "custom_metadata": {"owner": "team-a"},
+                   "after": "app/a", "limit": 1000})
+        );
+        assert!(search_body(&args("owner"), "secret", None, 1).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! mount's id, so an engine cannot read or write another mount's rows.
 
 use crate::core::mounts::MountEntry;
+use crate::store::moves::{KvMove, MoveOutcome};
 use crate::store::rotation::RotationRow;
 use crate::store::{
     Fence, KvConfigRow, KvMetadataRow, KvRead, KvVersionRow, KvWrite, Page, Sealed, SharedStore, StoreError,
@@ -162,6 +163,29 @@ impl<'a> MountStorage<'a> {
     /// One page of the children of folder `prefix` ([`crate::store::Store::kv_children`]).
     pub async fn kv_children(&self, prefix: &str, page: Page<'_>) -> StoreResult<Vec<String>> {
         self.store.kv_children(self.id(), prefix, page).await
+    }
+
+    /// [`MountStorage::kv_read`] from the database itself, past any cache.
+    pub async fn kv_read_fresh(&self, path: &str, version: Option<i64>) -> StoreResult<Option<KvRead>> {
+        self.store.kv_read_fresh(self.id(), path, version).await
+    }
+
+    /// A page of this mount's metadata rows under `prefix` ([`crate::store::Store::kv_metadata_page`]).
+    pub async fn kv_metadata_page(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<KvMetadataRow>> {
+        self.store.kv_metadata_page(self.id(), prefix, after, limit).await
+    }
+
+    /// Moves a secret inside this mount ([`crate::store::Store::kv_move`]); every row must name
+    /// this mount.
+    pub async fn kv_move(&self, m: &KvMove<'_>) -> StoreResult<MoveOutcome> {
+        self.own_row(m.mount_id)?;
+        self.own_row(&m.expected.mount_id)?;
+        self.store.kv_move(m).await
     }
 
     /// The rotation row of one secret.

@@ -171,7 +171,7 @@ async fn append(
 }
 
 /// HMAC of a staged write's value under the barrier-held token key, for `request_token` replays.
-fn value_digest(host: Host<'_>, mount_id: &str, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, ApiError> {
+pub(super) fn value_digest(host: Host<'_>, mount_id: &str, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, ApiError> {
     let mut msg = Zeroizing::new(format!("kv-request-token:{mount_id}:{key}:").into_bytes());
     msg.extend_from_slice(plaintext);
     host.keyed_hash(&msg).map(|h| h.to_vec()).ok_or_else(ApiError::sealed)

@@ -89,16 +89,7 @@ impl Readers {
     pub(super) fn kv_versions(&self, mount_id: &str, path: &str) -> StoreResult<Vec<KvVersionRow>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(crate::store::sql::KV_VERSIONS)?;
-            let rows = stmt.query_map(rusqlite::params![mount_id, path], |r| {
-                Ok(KvVersionRow {
-                    version: r.get("version")?,
-                    created_time: r.get("created_time")?,
-                    deletion_time: r.get("deletion_time")?,
-                    destroyed: r.get("destroyed")?,
-                    key_term: r.get("key_term")?,
-                    ciphertext: None,
-                })
-            })?;
+            let rows = stmt.query_map(rusqlite::params![mount_id, path], version_without_value)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -136,8 +127,20 @@ impl Readers {
     }
 }
 
+/// A `kv_version` row without its ciphertext, by column name.
+pub(super) fn version_without_value(r: &Row<'_>) -> rusqlite::Result<KvVersionRow> {
+    Ok(KvVersionRow {
+        version: r.get("version")?,
+        created_time: r.get("created_time")?,
+        deletion_time: r.get("deletion_time")?,
+        destroyed: r.get("destroyed")?,
+        key_term: r.get("key_term")?,
+        ciphertext: None,
+    })
+}
+
 /// A `kv_metadata` row, by column name.
-fn metadata(r: &Row<'_>) -> rusqlite::Result<KvMetadataRow> {
+pub(super) fn metadata(r: &Row<'_>) -> rusqlite::Result<KvMetadataRow> {
     Ok(KvMetadataRow {
         mount_id: r.get("mount_id")?,
         path: r.get("path")?,
