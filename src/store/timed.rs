@@ -289,6 +289,20 @@ impl Store for Timed {
         self.timed(Op::KvList, self.inner.kv_children(mount_id, prefix, page)).await
     }
 
+    async fn kv_metadata_page(
+        &self,
+        mount_id: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<KvMetadataRow>> {
+        self.timed(Op::KvList, self.inner.kv_metadata_page(mount_id, prefix, after, limit)).await
+    }
+
+    async fn kv_move(&self, m: &moves::KvMove<'_>) -> StoreResult<moves::MoveOutcome> {
+        self.timed(Op::KvWrite, self.inner.kv_move(m)).await
+    }
+
     async fn kv_versions_below_term(&self, term: i64, limit: i64) -> StoreResult<Vec<(String, String, KvVersionRow)>> {
         self.timed(Op::KvList, self.inner.kv_versions_below_term(term, limit)).await
     }
