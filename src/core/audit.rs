@@ -376,6 +376,22 @@ impl Audit {
         self.active().iter().map(|d| d.queued()).sum()
     }
 
+    /// Records an alert (`core::alerts`) on every device as a `"type":"alert"` line, chained and
+    /// signed like the rest. Best effort, as events: the alert happened whether or not it is on
+    /// record. Each device writes the identity's accessor as it writes accessors in requests.
+    pub fn alert(&self, alert: &Value) {
+        let devices = self.active();
+        if devices.is_empty() {
+            return;
+        }
+        let time = self.clock.now();
+        for d in devices.iter() {
+            if !d.submit(entry::alert(&time, alert, &d.hasher), None) {
+                tracing::error!(device = %d.spec.name, "audit device could not take an alert");
+            }
+        }
+    }
+
     /// The `sys/audit` listing.
     pub fn list(&self) -> Value {
         let map: Map<String, Value> =

@@ -1,6 +1,7 @@
 //! The core: shared server state and the one request pipeline
 //! (sealed? → route → token → policy → engine) that every API call goes through.
 
+pub mod alerts;
 pub mod audit;
 pub mod aws;
 pub mod cubbyhole;
@@ -90,6 +91,8 @@ pub struct Core {
     pub clock: SharedClock,
     /// The KV rows cache in front of `store`, when there is one (emptied at seal).
     pub kv_cache: arc_swap::ArcSwapOption<crate::store::cache::KvCache>,
+    /// Alert rules and this node's detectors, recent alerts and webhook queue.
+    pub alerts: crate::core::alerts::Alerts,
     /// Settings of the AWS API (`[aws]`).
     pub aws: ArcSwap<crate::core::aws::Settings>,
     /// AWS access keys this node has read (emptied at seal and on any node's change).
@@ -160,6 +163,7 @@ impl Core {
             storage_type,
             rotated: tokio::sync::Notify::new(),
             key_locks: Default::default(),
+            alerts: crate::core::alerts::Alerts::new(&audit.node_name, clock.clone()),
             audit: Audit::new(audit, clock.clone()),
             clock,
             kv_cache: Default::default(),
@@ -189,6 +193,7 @@ impl Core {
         }
         let mut trail = Trail::new(&self.audit);
         let now = self.clock.now();
+        let watch = self.alerts.watch(&req.path, req.operation, req.client_addr);
         let table = self.mounts.load_full();
         let routed = table.route(&req.path).map(|(m, rel)| (m, rel.to_string()));
         let mount = routed.as_ref().map(|(m, _)| m.clone());
@@ -219,7 +224,10 @@ impl Core {
         self.metrics.token_checked(token.is_ok());
         let token = match token {
             Ok(t) => t,
-            Err(e) => return trail.refuse(&req, mount, &Caller { secret, ..Caller::default() }, e).await,
+            Err(e) => {
+                self.alerts.seen(&self.audit, watch, None, mount, alerts::Outcome::of_error(&e));
+                return trail.refuse(&req, mount, &Caller { secret, ..Caller::default() }, e).await;
+            }
         };
         let decided = self.decide(&mut req, routed, &token).await;
         if matches!(&decided, Err(e) if e.status == http::StatusCode::FORBIDDEN) {
@@ -264,6 +272,7 @@ impl Core {
             }
             Err(e) => trail.response(mount, Err(e)).await,
         };
+        self.alerts.seen(&self.audit, watch, Some(&*token), mount, alerts::Outcome::of(&result));
         if used_up {
             // The last use: the token dies with this request, whatever its outcome.
             self.tokens.revoke_tree(&self.store, &token.row.hash).await?;
@@ -287,6 +296,8 @@ impl Core {
             Err(e) => e,
             Ok(_) => ApiError::permission_denied(),
         };
+        let watch = self.alerts.watch(&req.path, req.operation, req.client_addr);
+        self.alerts.seen(&self.audit, watch, None, mount.as_deref(), alerts::Outcome::of_error(&e));
         trail.refuse(&req, mount.as_deref(), &Caller { secret, ..Caller::default() }, e).await
     }
 
@@ -412,6 +423,7 @@ impl Core {
         self.cluster.store(Arc::new(cluster));
         self.reload_mounts().await?;
         self.rate_limits.load(&self.store).await?;
+        self.alerts.load(&self.store, &self.barrier).await?;
         self.audit.load(&self.store, &self.barrier).await
     }
 
@@ -429,14 +441,18 @@ impl Core {
             Topic::Audit => self.audit.reload(&self.store, &self.barrier).await?,
             Topic::Quotas => self.rate_limits.load(&self.store).await?,
             Topic::AwsKeys => self.aws_keys.clear(),
+            Topic::Alerts => self.alerts.load(&self.store, &self.barrier).await?,
         }
         Ok(())
     }
 
     /// Drops every key and cache.
     pub async fn seal_now(&self) {
+        // The `sealed` alert goes on record before the devices close.
+        self.alerts.sealed(&self.audit);
         self.audit.close_all(&self.store, "seal").await;
         self.barrier.clear();
+        self.alerts.seal();
         if let Some(cache) = self.kv_cache.load().as_ref() {
             cache.clear();
         }
@@ -606,6 +622,7 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         // Explaining another token's (or a policy list's) decisions; explaining one's own is
         // let through by the system engine's `policy_checks` before this is asked.
         || p == "sys/policies/explain"
+        || under("sys/alerts/rules")
         // As Vault (`auth/*` is a root path of the system backend): enabling, disabling, reading
         // and tuning an auth method all need sudo; `sys/mounts/<path>/tune` does not.
         || p.starts_with("sys/auth/")

@@ -1,5 +1,5 @@
-//! Outbound HTTP calls whose target a non-operator can set (rotation webhooks today; alert hooks
-//! and STS calls later): the operator's allow-list, and the one way such a call is made.
+//! Outbound HTTP calls whose target a non-operator can set (rotation webhooks, alert webhooks;
+//! STS calls later): the operator's allow-list, and the one way such a call is made (`signed`).
 //!
 //! The list in force is the `[outbound] allowed_urls` of the config file plus the entries set
 //! through `sys/config/outbound` (sudo). An empty list allows nothing. A URL is admitted only if
@@ -10,6 +10,7 @@
 
 mod address;
 mod allow;
+pub mod signed;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use address::is_restricted;
 pub use allow::AllowedUrl;
+pub use signed::HmacKey;
 
 use crate::base::error::ApiError;
 use crate::base::refusal::Refusal;

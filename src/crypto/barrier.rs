@@ -112,6 +112,11 @@ pub enum Context<'a> {
         /// The access key id.
         id: &'a str,
     },
+    /// An alert rule set through `sys/alerts/rules/<name>` (its webhook key is inside).
+    AlertRule {
+        /// The rule's name.
+        name: &'a str,
+    },
 }
 
 /// `coffer-aad-<v>` followed by each part, length-prefixed.
@@ -152,6 +157,7 @@ impl Context<'_> {
             Context::AuditKeys { device } => framed(V1, &[b"audit_keys", device.as_bytes()]),
             Context::Database { kind, name } => format!("{kind}/{name}").into_bytes(),
             Context::AwsKey { id } => framed(V1, &[b"aws-key", id.as_bytes()]),
+            Context::AlertRule { name } => framed(V1, &[b"alert-rule", name.as_bytes()]),
         }
     }
 
@@ -174,6 +180,7 @@ impl Context<'_> {
             Context::AuditKeys { device } => framed(V2, &[b"audit-keys", device.as_bytes()]),
             Context::Database { kind, name } => framed(V2, &[b"database", kind.as_bytes(), name.as_bytes()]),
             Context::AwsKey { id } => framed(V2, &[b"aws-key", id.as_bytes()]),
+            Context::AlertRule { name } => framed(V2, &[b"alert-rule", name.as_bytes()]),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The system backend (`sys/`): the unauthenticated seal endpoints, and the authenticated ones
 //! (mounts, key rotation, CLI discovery) as an engine.
 
+mod alerts_api;
 mod audit_api;
 mod aws_keys;
 mod explain;
@@ -141,6 +142,8 @@ impl Engine for System {
                     password_policies::handle(core, rest, &req).await
                 } else if let Some(name) = path.strip_prefix("policy/") {
                     policies::policy(&call, name, &req, true).await
+                } else if path == "alerts" || path.starts_with("alerts/") {
+                    alerts_api::route(core, path, &req).await
                 } else if path == "aws/keys" {
                     aws_keys::collection(&call, &req).await
                 } else if let Some(id) = path.strip_prefix("aws/keys/") {
@@ -163,6 +166,9 @@ impl Engine for System {
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
         let path = call.path.trim_end_matches('/');
+        if let Some(name) = path.strip_prefix("alerts/rules/") {
+            return alerts_api::exists(call.host.whole_core()?, name).await;
+        }
         match path.strip_prefix("policies/acl/").or_else(|| path.strip_prefix("policy/")) {
             Some(name) => {
                 let name = crate::core::policy_store::checked_name(name)?;

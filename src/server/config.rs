@@ -53,6 +53,9 @@ pub struct RawConfig {
     /// `[telemetry]`: who may scrape `sys/metrics`.
     #[serde(default)]
     pub telemetry: RawTelemetry,
+    /// `[[alert]]` tables: alert rules that cannot be changed through the API.
+    #[serde(default)]
+    pub alert: Vec<RawAlert>,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
 }
@@ -92,6 +95,26 @@ impl RawAws {
 pub struct RawTelemetry {
     /// Serve `sys/metrics` without a token (default false: it needs `read` on `sys/metrics`).
     pub unauthenticated_metrics_access: Option<bool>,
+}
+
+/// `[[alert]]` as written (the fields of `sys/alerts/rules/<name>`, and its name).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlert {
+    /// The rule's name (lower case, a name's normal form).
+    pub name: String,
+    /// `denied_burst`, `read_burst`, `root_token_use`, `new_source`, `sealed`, `rotation_failed`.
+    pub kind: String,
+    /// Events allowed in a window (burst kinds).
+    pub threshold: Option<u64>,
+    /// The window (`"1m"`; burst kinds).
+    pub window: Option<String>,
+    /// Alerts sent per minute at most (default 10).
+    pub max_per_minute: Option<u64>,
+    /// Where alerts are POSTed (an `[outbound] allowed_urls` entry must admit it).
+    pub webhook: Option<String>,
+    /// The webhook's signing key (at least 16 bytes; `Debug` hides it).
+    pub hmac_key: Option<SecretString>,
 }
 
 /// `[cache]` as written.
@@ -286,6 +309,8 @@ pub struct Config {
     pub aws: crate::core::aws::Settings,
     /// `[telemetry] unauthenticated_metrics_access`.
     pub unauthenticated_metrics_access: bool,
+    /// `[[alert]]` rules.
+    pub alerts: Vec<crate::core::alerts::rules::Rule>,
 }
 
 /// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
@@ -532,10 +557,12 @@ impl RawConfig {
             errors.push(e);
             Default::default()
         });
+        let alerts = alert_rules(&self.alert, &outbound, &mut errors);
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
                 aws,
                 unauthenticated_metrics_access: self.telemetry.unauthenticated_metrics_access.unwrap_or(false),
+                alerts,
                 cache: self.cache.settings(),
                 outbound,
                 audit,
@@ -555,6 +582,60 @@ impl RawConfig {
             _ => Err(errors),
         }
     }
+}
+
+/// Validates `[[alert]]`, adding problems to `errors`. A rule's webhook must be admitted by an
+/// `[outbound] allowed_urls` entry of the same file (its addresses are checked at each send).
+fn alert_rules(
+    raw: &[RawAlert],
+    outbound: &[crate::core::outbound::AllowedUrl],
+    errors: &mut Vec<String>,
+) -> Vec<crate::core::alerts::rules::Rule> {
+    use crate::core::alerts::rules::{self, Source, Spec};
+    let mut out: Vec<rules::Rule> = Vec::new();
+    for a in raw {
+        let place = format!("alert {:?}", a.name);
+        if let Err(e) = rules::check_name(&a.name) {
+            errors.push(format!("{place}: {}", e.errors.join("; ")));
+            continue;
+        }
+        if out.iter().any(|r| r.name == a.name) {
+            errors.push(format!("{place} is declared twice"));
+            continue;
+        }
+        let window = match a.window.as_deref().map(crate::base::duration::parse_str) {
+            None => None,
+            Some(Ok(secs)) => Some(secs),
+            Some(Err(_)) => {
+                errors.push(format!("{place}: window is not a duration (e.g. \"1m\")"));
+                continue;
+            }
+        };
+        let spec = Spec {
+            kind: Some(&a.kind),
+            threshold: a.threshold,
+            window,
+            max_per_minute: a.max_per_minute,
+            webhook: a.webhook.as_deref(),
+            hmac_key: a.hmac_key.as_ref().map(|k| k.expose_secret()),
+        };
+        let rule = match rules::build(&a.name, &spec, None, Source::Config) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("{place}: {e}"));
+                continue;
+            }
+        };
+        if let Some(hook) = &rule.webhook {
+            let admitted = reqwest::Url::parse(&hook.url).is_ok_and(|u| outbound.iter().any(|e| e.admits(&u)));
+            if !admitted {
+                errors.push(format!("{place}: the webhook matches no [outbound] allowed_urls entry of this file"));
+                continue;
+            }
+        }
+        out.push(rule);
+    }
+    out
 }
 
 /// Validates the pool settings of `[storage]`, adding problems to `errors`.
@@ -878,6 +959,49 @@ mod tests {
         let errors = raw.validate().unwrap_err();
         assert!(errors.iter().any(|e| e.starts_with("ha.lease_ttl")), "{errors:?}");
         assert!(errors.iter().any(|e| e.starts_with("ha.node_name")), "{errors:?}");
+    }
+
+    #[test]
+    fn alert_rules_are_checked_at_start_and_their_keys_never_shown() {
+        let c = RawConfig::from_toml(EXAMPLE).unwrap().validate().unwrap();
+        let names: Vec<&str> = c.alerts.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["denied-burst", "sealed"]);
+        assert_eq!((c.alerts[0].threshold, c.alerts[0].window), (20, 60));
+        let base = "[listener]\ntls_disable = true\n[storage]\nurl = \"sqlite:///x\"\n\
+                    [outbound]\nallowed_urls = [\"https://hooks.example/alerts/\"]\n";
+        let hooked = format!(
+            "{base}[[alert]]\nname = \"root\"\nkind = \"root_token_use\"\n\
+             webhook = \"https://hooks.example/alerts/root\"\nhmac_key = \"s3cr3t-hook-key-0123\"\n"
+        );
+        let raw = RawConfig::from_toml(&hooked).unwrap();
+        assert!(!format!("{raw:?}").contains("s3cr3t"), "Debug shows the key");
+        let c = raw.validate().unwrap();
+        assert!(!format!("{:?}", c.alerts).contains("s3cr3t"));
+        assert_eq!(c.alerts[0].webhook.as_ref().unwrap().url, "https://hooks.example/alerts/root");
+        for (table, why) in [
+            ("name = \"Root\"\nkind = \"sealed\"", "must be lower-case"),
+            ("name = \"r\"\nkind = \"denied_burst\"\nthreshold = 5\nwindow = \"25h\"", "window must be between"),
+            ("name = \"r\"\nkind = \"denied_burst\"\nthreshold = 5\nwindow = \"soon\"", "not a duration"),
+            ("name = \"r\"\nkind = \"read_burst\"\nthreshold = 100000\nwindow = \"1m\"", "threshold must be"),
+            ("name = \"r\"\nkind = \"sealed\"\nwebhook = \"https://other.example/x\"\nhmac_key = \"0123456789abcdef\"", "matches no [outbound]"),
+            ("name = \"r\"\nkind = \"sealed\"\nwebhook = \"https://hooks.example/alerts/x\"", "hmac_key is required"),
+        ] {
+            let errors = RawConfig::from_toml(&format!("{base}[[alert]]\n{table}\n")).unwrap().validate().unwrap_err();
+            assert!(errors.iter().any(|e| e.starts_with("alert ") && e.contains(why)), "{why}: {errors:?}");
+        }
+        let twice =
+            format!("{base}[[alert]]\nname = \"s\"\nkind = \"sealed\"\n[[alert]]\nname = \"s\"\nkind = \"sealed\"\n");
+        let errors = RawConfig::from_toml(&twice).unwrap().validate().unwrap_err();
+        assert!(errors.iter().any(|e| e.contains("declared twice")), "{errors:?}");
+        // From the environment: a JSON array replaces the file's tables.
+        let (raw, _) = RawConfig::from_sources(
+            &hooked,
+            &env(&[("COFFER_ALERT", r#"[{"name":"reads","kind":"read_burst","threshold":50,"window":"5m"}]"#)]),
+        )
+        .unwrap();
+        let c = raw.validate().unwrap();
+        assert_eq!(c.alerts.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["reads"]);
+        assert_eq!(c.alerts[0].window, 300);
     }
 
     #[test]

@@ -461,6 +461,8 @@ struct Decrypted {
     database: usize,
     /// AWS access keys decrypted.
     aws_keys: usize,
+    /// Alert rules decrypted.
+    alert_rules: usize,
     /// Lease engine data decrypted.
     leases: usize,
     /// Rotation configurations and in-flight values decrypted.
@@ -650,7 +652,8 @@ async fn check_entries(
         }
         let hash = kind.strip_prefix("cubbyhole/");
         let aws_key = kind == crate::core::aws::keys::KIND;
-        if hash.is_none() && kind != AUDIT_KEYS && !aws_key {
+        let alert_rule = kind == crate::core::alerts::rules::KIND;
+        if hash.is_none() && kind != AUDIT_KEYS && !aws_key && !alert_rule {
             d.entries_plain += 1;
             continue;
         }
@@ -676,6 +679,10 @@ async fn check_entries(
             },
             None if aws_key => match crate::core::aws::keys::check(barrier, name, &value) {
                 Ok(()) => d.aws_keys += 1,
+                Err(e) => problems.push(format!("{place}: {e}")),
+            },
+            None if alert_rule => match crate::core::alerts::rules::open(barrier, name, &value) {
+                Ok(_) => d.alert_rules += 1,
                 Err(e) => problems.push(format!("{place}: {e}")),
             },
             None => match AuditKeys::open(barrier, name, &value) {
@@ -770,6 +777,7 @@ fn print_summary(source: &[TableStat], target: &[TableStat], decrypted: Option<&
     println!("  cubbyhole entries      {}   (including response-wrapping answers)", d.cubbyhole);
     println!("  audit device keys      {}", d.audit_keys);
     println!("  AWS access keys        {}", d.aws_keys);
+    println!("  alert rules            {}", d.alert_rules);
     println!("  database connections   {}   (and static roles)", d.database);
     println!("  lease engine data      {}", d.leases);
     println!("  rotation state         {}   (configurations and values in flight)", d.rotations);

@@ -55,6 +55,7 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
     let mut running = super::start_with(store, listener, options).await.map_err(|e| vec![e])?;
     running.core.outbound.set_config(cfg.outbound.clone());
     running.core.metrics.set_unauthenticated(cfg.unauthenticated_metrics_access);
+    running.core.alerts.set_config(cfg.alerts.clone());
     running.core.request_deadline.set(cfg.edge.request_duration);
     let hangup = process::reopen_audit_on_hangup(running.core.clone());
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };

@@ -1,7 +1,8 @@
 //! The change bus between nodes that share one database: the topics that tell other nodes which
-//! per-node caches to drop (tokens, policies, mounts, keyring, audit devices, quotas, and single
-//! KV secrets for the rows cache), and the transport (PostgreSQL `LISTEN/NOTIFY`, in `pg`). A single-node store has none and the feed goes
-//! nowhere; `core::feed` applies what a node hears.
+//! per-node caches to drop (tokens, policies, mounts, keyring, audit devices, quotas, alert rules,
+//! and single KV secrets for the rows cache), and the transport (PostgreSQL `LISTEN/NOTIFY`, in
+//! `pg`). A single-node store has none and the feed goes nowhere; `core::feed` applies what a node
+//! hears.
 
 pub mod pg;
 
@@ -26,12 +27,22 @@ pub enum Topic {
     Quotas,
     /// An AWS access key was made or deleted.
     AwsKeys,
+    /// An alert rule was written or deleted.
+    Alerts,
 }
 
 impl Topic {
     /// Every topic (what a node drops when it may have missed messages).
-    pub const ALL: [Topic; 7] =
-        [Topic::Tokens, Topic::Policies, Topic::Mounts, Topic::Keyring, Topic::Audit, Topic::Quotas, Topic::AwsKeys];
+    pub const ALL: [Topic; 8] = [
+        Topic::Tokens,
+        Topic::Policies,
+        Topic::Mounts,
+        Topic::Keyring,
+        Topic::Audit,
+        Topic::Quotas,
+        Topic::AwsKeys,
+        Topic::Alerts,
+    ];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {
@@ -43,6 +54,7 @@ impl Topic {
             Topic::Audit => "audit",
             Topic::Quotas => "quotas",
             Topic::AwsKeys => "aws-keys",
+            Topic::Alerts => "alerts",
         }
     }
 

@@ -11,11 +11,11 @@ use serde_json::{json, Value};
 
 use crate::harness::TestServer;
 
-const KEY_ID: &str = "AKIAINTEGRATIONTEST0";
+pub(crate) const KEY_ID: &str = "AKIAINTEGRATIONTEST0";
 const SECRET: &str = "integration-test-secret-access-key-0123";
 
 /// A dev server with a root AWS key.
-async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     with_key(TestServer::dev().await).await
 }
 
@@ -32,7 +32,7 @@ async fn with_key(s: TestServer) -> TestServer {
 }
 
 /// A signed request as an SDK sends it; `tweak` may change it after signing.
-struct Call {
+pub(crate) struct Call {
     target: String,
     body: Vec<u8>,
     key_id: String,
@@ -43,7 +43,7 @@ struct Call {
 }
 
 impl Call {
-    fn new(op: &str, body: Value) -> Self {
+    pub(crate) fn new(op: &str, body: Value) -> Self {
         Call {
             target: format!("secretsmanager.{op}"),
             body: body.to_string().into_bytes(),
@@ -84,7 +84,7 @@ impl Call {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
-    async fn send(&self, s: &TestServer) -> (StatusCode, Value) {
+    pub(crate) async fn send(&self, s: &TestServer) -> (StatusCode, Value) {
         self.send_with(s, self.headers(s), self.body.clone()).await
     }
 }

@@ -11,6 +11,7 @@
 mod harness;
 
 mod aad_compat;
+mod alerts;
 mod architecture;
 mod audit;
 mod auth_methods;

@@ -127,7 +127,7 @@ async fn labels_never_carry_paths_tokens_or_client_text() {
         assert!(r.status().is_client_error());
     }
     let (_, text) = scrape(&s, Some("root")).await;
-    for canary in ["CANARY", "tenant-", "BREW", "root"] {
+    for canary in ["CANARY", "tenant-", "BREW", "\"root\""] {
         assert!(!text.contains(canary), "{canary} reached the metrics");
     }
     // 160 requests to 120 distinct paths with 40 tokens and 40 methods add a handful of series,
@@ -205,4 +205,29 @@ async fn a_rotation_counts_once_started_and_once_succeeded() {
         get(&after, &k) - get(&before, &k)
     };
     assert_eq!((delta("started"), delta("succeeded"), delta("failed"), delta("abandoned")), (1.0, 1.0, 0.0, 0.0));
+}
+
+#[tokio::test]
+async fn alerts_fired_are_counted_by_kind() {
+    let s = TestServer::dev().await;
+    let scraper = s.token_with_policy("scraper", r#"path "sys/metrics" { capabilities = ["read"] }"#).await;
+    let scrape_as = |t: String| {
+        let s = &s;
+        async move {
+            let (st, text) = scrape(s, Some(&t)).await;
+            assert_eq!(st, StatusCode::OK);
+            samples(&text)
+        }
+    };
+    let (st, v) = s.call("PUT", "sys/alerts/rules/root-use", Some(json!({"kind": "root_token_use"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let before = scrape_as(scraper.clone()).await;
+    let (st, _) = s.call("GET", "sys/mounts", None).await;
+    assert_eq!(st, StatusCode::OK);
+    let after = scrape_as(scraper.clone()).await;
+    let k = "coffer_alerts_fired_total{kind=\"root_token_use\"}";
+    assert_eq!(get(&after, k) - get(&before, k), 1.0);
+    assert_eq!(get(&after, "coffer_alerts_fired_total{kind=\"denied_burst\"}"), 0.0);
+    assert!(after.contains_key("coffer_alerts_suppressed_total"));
+    assert!(after.contains_key("coffer_alert_webhooks_total{result=\"sent\"}"));
 }

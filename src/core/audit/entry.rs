@@ -465,6 +465,23 @@ pub fn event(time: &DateTime<Utc>, kind: &str, data: Value) -> Vec<u8> {
     }))
 }
 
+/// An alert line body: `{"time","type":"alert","alert":{…}}`. The identity's `accessor` is
+/// written as the device writes accessors (hashed unless `hmac_accessor = false`); the rest of an
+/// alert holds no secret (`core::alerts::payload`).
+pub fn alert(time: &DateTime<Utc>, alert: &Value, h: &Hasher) -> Vec<u8> {
+    let mut body = alert.clone();
+    if let Some(acc) = body.pointer_mut("/identity/accessor") {
+        if let Some(text) = acc.as_str() {
+            *acc = json!(h.accessor(text));
+        }
+    }
+    to_bytes(&json!({
+        "time": time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+        "type": "alert",
+        "alert": body,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -555,6 +572,21 @@ mod tests {
         let resp = Ok(Response::data(json!({ "list": (0..2000).collect::<Vec<_>>() })));
         let r = parse(&response(&h, None, &resp, 1024));
         assert!(r.get("data").is_none() && r["data_hmac"].is_string() && r["data_size"].as_u64() > Some(1024));
+    }
+
+    #[test]
+    fn alert_lines_hash_the_accessor_as_requests_do() {
+        let h = Hasher::new(&Key::from_slice(&[3; 32]).unwrap(), true, false);
+        let a = json!({"id": 1, "kind": "denied_burst", "identity": {"accessor": "acc123", "entity_name": "alice"}});
+        let line = parse(&alert(&SystemClock.now(), &a, &h));
+        assert_eq!(line["type"], "alert");
+        assert_eq!(line["alert"]["identity"]["accessor"], json!(h.accessor("acc123")));
+        assert_ne!(line["alert"]["identity"]["accessor"], "acc123");
+        assert_eq!(line["alert"]["identity"]["entity_name"], "alice");
+        let plain = Hasher::new(&Key::from_slice(&[3; 32]).unwrap(), false, false);
+        assert_eq!(parse(&alert(&SystemClock.now(), &a, &plain))["alert"]["identity"]["accessor"], "acc123");
+        let none = json!({"id": 2, "kind": "sealed"});
+        assert_eq!(parse(&alert(&SystemClock.now(), &none, &h))["alert"], none);
     }
 
     #[test]

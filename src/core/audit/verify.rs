@@ -853,6 +853,24 @@ mod tests {
     }
 
     #[test]
+    fn alert_lines_chain_and_verify_like_any_entry() {
+        let key = signer(1);
+        let h = crate::core::audit::hash::Hasher::new(&crate::crypto::Key::from_slice(&[5; 32]).unwrap(), true, false);
+        let time = chrono::DateTime::parse_from_rfc3339(TIME).unwrap().with_timezone(&chrono::Utc);
+        let alert = serde_json::json!({"id": 1, "kind": "sealed", "rule": "r", "node": "n"});
+        let mut head = Head::GENESIS;
+        let mut data = Vec::new();
+        checkpoint_into(&mut head, "file", Reason::Open, &key, TIME, &mut data);
+        seal_into(&mut head, &crate::core::audit::entry::alert(&time, &alert, &h), &mut data);
+        seal_into(&mut head, entry_body(1).as_bytes(), &mut data);
+        checkpoint_into(&mut head, "file", Reason::Close, &key, TIME, &mut data);
+        let report = verify_one(data.clone()).unwrap();
+        assert_eq!((report.entries, report.checkpoints), (2, 2));
+        let edited = edit(&data, 2, r#""kind":"sealed""#, r#""kind":"other""#);
+        assert_fails(verify_one(edited), "audit.log", 2, MODIFIED);
+    }
+
+    #[test]
     fn an_empty_file_is_reported() {
         assert_fails(verify_one(Vec::new()), "audit.log", 1, EMPTY);
     }

@@ -144,6 +144,12 @@ impl<'a> Host<'a> {
         self.core.audit.event(kind, body);
     }
 
+    /// A rotation of `path` on this mount ended `outcome` (`failed` or `abandoned`): the
+    /// `rotation_failed` alert rules fire.
+    pub fn rotation_ended(&self, path: &str, outcome: &str) {
+        self.core.alerts.rotation_ended(&self.core.audit, &self.mount.api_path, path, outcome);
+    }
+
     /// HMAC-SHA256 under the barrier-held token key (`None` while sealed); callers put a domain
     /// prefix in `msg`.
     pub fn keyed_hash(&self, msg: &[u8]) -> Option<[u8; 32]> {

@@ -200,6 +200,27 @@ pub async fn gather(core: &Core) -> Vec<Family> {
         );
     }
 
+    let mut fired = Family::new("coffer_alerts_fired_total", "counter", "Alerts fired on this node, by kind.");
+    for (kind, n) in core.alerts.fired_counts() {
+        fired = fired.value(&[("kind", kind)], n);
+    }
+    out.push(fired);
+    out.push(
+        Family::new(
+            "coffer_alerts_suppressed_total",
+            "counter",
+            "Alerts held back by their rule's rate limit (each minute's summary counts them).",
+        )
+        .value(&[], core.alerts.suppressed_count()),
+    );
+    let d = core.alerts.delivery_counts();
+    out.push(
+        Family::new("coffer_alert_webhooks_total", "counter", "Alert webhook deliveries, by result.")
+            .value(&[("result", "sent")], d.sent)
+            .value(&[("result", "failed")], d.failed)
+            .value(&[("result", "overflow")], d.overflow),
+    );
+
     let (queued, capacity) = core.hashing.depth();
     out.push(
         Family::new("coffer_argon2_queue_depth", "gauge", "Password hashes running or waiting.").value(&[], queued),

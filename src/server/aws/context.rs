@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use super::protocol::AwsError;
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
+use crate::core::alerts::{Outcome, Watch};
 use crate::core::audit::entry::Caller;
 use crate::core::audit::Trail;
 use crate::core::engine::Host;
@@ -129,7 +130,9 @@ impl<'a> Ctx<'a> {
 
     /// Checks that the signer may do `need` on `section/name`, as an HTTP request to that path
     /// would be checked. The first check also writes the audit entry of the request, so that
-    /// every operation is on record (with the path it touched) before it runs.
+    /// every operation is on record (with the path it touched) before it runs. Each check feeds
+    /// the alert rules: a refusal counts as a denied request, an allowed read of `data/<name>` as
+    /// a secret read (`GetSecretValue`, `BatchGetSecretValue`).
     pub async fn allow(&self, need: Need, section: Section, name: &str) -> Result<(), AwsError> {
         let path = self.path(section, name);
         let decided = self.core.token_permits(&self.identity, &path, need.operation()).await;
@@ -141,6 +144,13 @@ impl<'a> Ctx<'a> {
             Err(e) => Some(AwsError::from(e.clone())),
         };
         self.record(&path, need, denied.as_ref()).await?;
+        let alerts = &self.core.alerts;
+        let outcome = match &decided {
+            Ok(_) => Outcome::Served,
+            Err(e) => Outcome::of_error(e),
+        };
+        let watch = alerts.watch(&path, need.operation(), self.client).map(Watch::from_aws);
+        alerts.seen(&self.core.audit, watch, Some(&self.identity), Some(&self.mount), outcome);
         match denied {
             Some(d) => Err(d),
             None => Ok(()),

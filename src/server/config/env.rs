@@ -16,7 +16,9 @@ pub enum Kind {
     /// A list of strings: comma-separated, or a JSON array of strings (the rule of
     /// `params::string_list`).
     List,
-    /// An array of tables (`[[audit_device]]`): a JSON array of objects.
+    /// An array of tables (`[[audit_device]]`, `[[alert]]`): a JSON array of objects, which
+    /// replaces every table of that name in the file. Such a variable is best given in its
+    /// `_FILE` form when its tables hold a key (an alert rule's `hmac_key`).
     Tables,
 }
 
@@ -88,6 +90,7 @@ pub const KEYS: &[EnvKey] = &[
     k("AWS_ACCOUNT_ID", "aws", "account_id", Kind::Text),
     k("AWS_MOUNT", "aws", "mount", Kind::Text),
     k("TELEMETRY_UNAUTHENTICATED_METRICS_ACCESS", "telemetry", "unauthenticated_metrics_access", Kind::Bool),
+    k("ALERT", "", "alert", Kind::Tables),
 ];
 
 /// `COFFER_*` variables that are not config keys, without the prefix: the client CLI's
@@ -192,8 +195,8 @@ fn value(kind: Kind, text: String) -> Result<toml::Value, String> {
 mod tests {
     use super::*;
     use crate::server::config::{
-        RawAudit, RawAuditDevice, RawAuth, RawAws, RawCache, RawConfig, RawHa, RawListener, RawLog, RawOutbound,
-        RawSeal, RawStorage, RawTelemetry,
+        RawAlert, RawAudit, RawAuditDevice, RawAuth, RawAws, RawCache, RawConfig, RawHa, RawListener, RawLog,
+        RawOutbound, RawSeal, RawStorage, RawTelemetry,
     };
     use std::collections::BTreeSet;
 
@@ -282,6 +285,11 @@ mod tests {
         assert!(extra.is_empty(), "env::KEYS entries the file does not accept: {extra:?}");
         // `[[audit_device]]` is set whole, as JSON; its fields are those of the file's tables.
         assert_eq!(fields::<RawAuditDevice>(), ["name", "type", "description", "options"]);
+        // `[[alert]]` too.
+        assert_eq!(
+            fields::<RawAlert>(),
+            ["name", "kind", "threshold", "window", "max_per_minute", "webhook", "hmac_key"]
+        );
     }
 
     #[test]
@@ -305,6 +313,7 @@ mod tests {
                 Kind::Bool => "true",
                 Kind::Integer => "5000",
                 Kind::List => "https://a.example/,https://b.example/",
+                Kind::Tables if k.key == "alert" => r#"[{"name":"s","kind":"sealed"}]"#,
                 Kind::Tables => r#"[{"name":"f","type":"file","options":{"file_path":"stdout"}}]"#,
             };
             let env = BTreeMap::from([(format!("COFFER_{}", k.var), text.to_string())]);

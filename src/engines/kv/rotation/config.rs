@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::crypto::barrier::{Context, Sealed};
 
@@ -26,31 +26,11 @@ pub const MIN_PERIOD_SECS: u64 = 60;
 /// The database mount the `postgres` rotator uses when the configuration names none.
 pub const DEFAULT_DB_MOUNT: &str = "database/";
 /// Shortest webhook HMAC key, in bytes.
-pub const MIN_HMAC_KEY_LEN: usize = 16;
+pub use crate::core::outbound::signed::MIN_HMAC_KEY_LEN;
 
-/// A webhook's shared secret. Zeroed on drop; `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-#[serde(transparent)]
-pub struct HmacKey(String);
-
-impl HmacKey {
-    /// The key bytes, for signing.
-    pub fn expose(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-
-    /// A key from text, for unit tests.
-    #[cfg(test)]
-    pub(crate) fn from_test(k: &str) -> Self {
-        HmacKey(k.to_string())
-    }
-}
-
-impl std::fmt::Debug for HmacKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HmacKey([redacted])")
-    }
-}
+/// A webhook's shared secret (zeroed on drop, never in `Debug`): the core's, which alert
+/// webhooks use too.
+pub use crate::core::outbound::HmacKey;
 
 /// How a `postgres` rotator changes passwords.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -382,7 +362,7 @@ async fn parse_rotator(
                 }
             }
             let hmac_key = match (params::str_field(r, "hmac_key")?, existing) {
-                (Some(k), _) if k.len() >= MIN_HMAC_KEY_LEN => HmacKey(k.to_string()),
+                (Some(k), _) if k.len() >= MIN_HMAC_KEY_LEN => HmacKey::new(k),
                 (Some(_), _) => return Err(bad(format!("rotator.hmac_key must be at least {MIN_HMAC_KEY_LEN} bytes"))),
                 (None, Some(Rotator::Webhook { url: old_url, hmac_key, .. })) if *old_url == url => hmac_key.clone(),
                 (None, _) => return Err(bad("rotator.hmac_key is required for a webhook rotator")),
@@ -439,7 +419,7 @@ mod tests {
     fn hmac_key_never_shows_in_debug() {
         let r = Rotator::Webhook {
             url: "https://h/x".into(),
-            hmac_key: HmacKey("super-secret-key-123".into()),
+            hmac_key: HmacKey::new("super-secret-key-123"),
             ca_pem: String::new(),
         };
         assert!(!format!("{r:?}").contains("super-secret"));

@@ -212,6 +212,16 @@ pub fn event(host: Host<'_>, kind: &str, row: &RotationRow, extra: Value) {
         b.extend(e);
     }
     host.audit_event(kind, body);
+    // How a rotation ends badly: out of attempts or refused a start (`failed`), stopped because it
+    // may no longer act on its target (counted as failed), or overtaken by a write (`abandoned`).
+    let ended = match kind {
+        "rotation.failed" | "rotation.stopped" => Some("failed"),
+        "rotation.abandoned" => Some("abandoned"),
+        _ => None,
+    };
+    if let Some(outcome) = ended {
+        host.rotation_ended(&row.path, outcome);
+    }
 }
 
 /// Drives one claimed row as far as it goes now. Used by the scheduler and by `rotate`.

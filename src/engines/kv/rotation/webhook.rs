@@ -4,35 +4,21 @@
 //! be `{"data": {...}}`: the new secret data, which Coffer writes as the `pending` version.
 //! The URL must be admitted by the operator's outbound allow-list (`crate::core::outbound`); the
 //! connection goes to the address the host resolved to when it was checked. No redirects are
-//! followed, no proxy is used; errors name the status, never the answer's body.
+//! followed, no proxy is used; errors name the status, never the answer's body. Signing and
+//! sending are the core's (`crate::core::outbound::signed`), shared with alert webhooks.
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
 use super::config::HmacKey;
+use crate::core::outbound::signed::{self, Post};
 use crate::core::outbound::Permit;
 
 /// Longest wait for one step's answer.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest answer read (the `create` answer carries the new secret).
 const MAX_ANSWER: usize = 1 << 20;
-
-/// The signature header.
-pub const SIGNATURE_HEADER: &str = "X-Coffer-Signature";
-
-/// `sha256=<hex HMAC-SHA256(key, body)>`.
-pub fn signature(key: &HmacKey, body: &[u8]) -> String {
-    // HMAC accepts keys of any length; the error branch cannot happen.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key.expose()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
 
 /// Where and how to call the hook.
 pub struct Hook<'a> {
@@ -56,23 +42,6 @@ pub struct Call<'a> {
     pub version_token: &'a str,
 }
 
-fn client(permit: &Permit, ca_pem: &str) -> Result<reqwest::Client, String> {
-    let mut builder = permit
-        .client_builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(TIMEOUT)
-        .user_agent(concat!("coffer/", env!("CARGO_PKG_VERSION")));
-    if !ca_pem.trim().is_empty() {
-        let certs = reqwest::Certificate::from_pem_bundle(ca_pem.as_bytes())
-            .map_err(|_| "the webhook CA PEM could not be parsed".to_string())?;
-        builder = builder.tls_built_in_root_certs(false);
-        for c in certs {
-            builder = builder.add_root_certificate(c);
-        }
-    }
-    builder.build().map_err(|e| e.without_url().to_string())
-}
-
 /// Calls one step. Returns the `data` object of the answer to `create`, `None` for other steps.
 /// The URL must have passed the outbound allow-list: `permit` pins the address it was checked at.
 pub async fn call(hook: &Hook<'_>, permit: &Permit, c: &Call<'_>) -> Result<Option<Map<String, Value>>, String> {
@@ -83,15 +52,8 @@ pub async fn call(hook: &Hook<'_>, permit: &Permit, c: &Call<'_>) -> Result<Opti
         "version_token": c.version_token,
     }))
     .map_err(|e| e.to_string())?;
-    let sig = signature(hook.key, &body);
-    let mut resp = client(permit, hook.ca_pem)?
-        .post(permit.url.clone())
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(SIGNATURE_HEADER, sig)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| format!("webhook step {}: request failed: {}", c.step, e.without_url()))?;
+    let post = Post { permit, key: hook.key, ca_pem: hook.ca_pem, timeout: TIMEOUT };
+    let mut resp = signed::post(&post, body).await.map_err(|e| format!("webhook step {}: {e}", c.step))?;
     let status = resp.status();
     if !status.is_success() {
         return Err(format!("webhook step {} answered HTTP {}", c.step, status.as_u16()));
@@ -114,20 +76,5 @@ pub async fn call(hook: &Hook<'_>, permit: &Permit, c: &Call<'_>) -> Result<Opti
             _ => Err("webhook step create: the answer has no non-empty \"data\" object".into()),
         },
         _ => Err("webhook step create: the answer is not JSON of the form {\"data\": {...}}".into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signature_is_hmac_sha256_of_the_body() {
-        // RFC 4231 test case 2.
-        let key = HmacKey::from_test("Jefe");
-        assert_eq!(
-            signature(&key, b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }
