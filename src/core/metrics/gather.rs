@@ -170,8 +170,9 @@ pub async fn gather(core: &Core) -> Vec<Family> {
         out.push(store);
     }
 
-    if let Some(cache) = core.kv_cache.load_full() {
-        let n = cache.counts();
+    {
+        // Always present (zeros with the cache off), so dashboards need not know the setting.
+        let n = core.kv_cache.load_full().map(|c| c.counts()).unwrap_or_default();
         let total = n.hits + n.misses;
         let ratio = if total == 0 { 0.0 } else { Count::from(n.hits).0 / Count::from(total).0 };
         out.push(
@@ -182,8 +183,12 @@ pub async fn gather(core: &Core) -> Vec<Family> {
                 .value(&[], n.misses),
         );
         out.push(
-            Family::new("coffer_cache_hit_ratio", "gauge", "Cache hits over all cached-path KV reads since start.")
-                .value(&[], ratio),
+            Family::new(
+                "coffer_cache_hit_ratio",
+                "gauge",
+                "Cache hits over all cached-path KV reads since start (0 with the cache off).",
+            )
+            .value(&[], ratio),
         );
         out.push(Family::new("coffer_cache_bytes", "gauge", "Bytes held by the KV cache.").value(&[], n.bytes));
         out.push(Family::new("coffer_cache_entries", "gauge", "Secrets held by the KV cache.").value(&[], n.entries));
