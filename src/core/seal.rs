@@ -85,6 +85,9 @@ pub struct SealManager {
     progress: Mutex<Progress>,
     /// The seal configuration once storage is initialised (it never changes afterwards).
     config: ArcSwapOption<SealConfig>,
+    /// Held from reading the stored keyring to loading it (`rotate`, `reload_keyring`), so that a
+    /// reload that read the keyring before this node's own rotation cannot load it after.
+    keyring_lock: tokio::sync::Mutex<()>,
 }
 
 /// Reads a key file: 32 raw bytes, 64 hex characters, or base64 of 32 bytes. Refuses a file that
@@ -191,7 +194,12 @@ pub fn decode_share(text: &str) -> Result<Zeroizing<Vec<u8>>, ApiError> {
 impl SealManager {
     /// A manager for the configured seal.
     pub fn new(kind: SealKind) -> Self {
-        Self { kind, progress: Mutex::new(Progress::default()), config: ArcSwapOption::empty() }
+        Self {
+            kind,
+            progress: Mutex::new(Progress::default()),
+            config: ArcSwapOption::empty(),
+            keyring_lock: Default::default(),
+        }
     }
 
     /// The stored seal configuration; `None` before init.
@@ -364,6 +372,7 @@ impl SealManager {
 
     /// Reloads the keyring from storage (another node added a term).
     pub async fn reload_keyring(&self, core: &Core) -> Result<(), ApiError> {
+        let _one_at_a_time = self.keyring_lock.lock().await;
         let keys = core.barrier.keys().map_err(|_| ApiError::sealed())?;
         let ct = core
             .store
@@ -374,7 +383,10 @@ impl SealManager {
         let bytes =
             crypto::open(&keys.root_key, KEYRING_AAD, &ct).map_err(|e| ApiError::internal(&format!("keyring: {e}")))?;
         let keyring = Keyring::from_bytes(&bytes).ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
-        core.barrier.load(Unsealed { root_key: keys.root_key.clone(), keyring });
+        // Terms only grow: a keyring older than the one held is never loaded over it.
+        if keyring.active().number >= keys.keyring.active().number {
+            core.barrier.load(Unsealed { root_key: keys.root_key.clone(), keyring });
+        }
         Ok(())
     }
 
@@ -382,6 +394,7 @@ impl SealManager {
     /// this node's copy) is the base, and the write is a compare-and-set on it, so two nodes
     /// rotating at once both get a term and neither is lost.
     pub async fn rotate(&self, core: &Core) -> Result<u32, ApiError> {
+        let _one_at_a_time = self.keyring_lock.lock().await;
         for _ in 0..5 {
             let keys = core.barrier.keys().map_err(|_| ApiError::sealed())?;
             let stored = core

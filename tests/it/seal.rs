@@ -586,3 +586,19 @@ async fn flt16_key_file_seal_with_a_damaged_keyring_does_not_start() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_reload_never_loads_a_keyring_older_than_the_one_held() {
+    let s = TestServer::dev().await;
+    let core = s.running.as_ref().unwrap().core.clone();
+    let old = core.store.system_get(coffer::core::seal::KEYRING).await.unwrap().unwrap();
+    let (st, _) = s.call("PUT", "sys/rotate", None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let term = |c: &coffer::core::Core| c.barrier.keys().unwrap().keyring.active().number;
+    assert_eq!(term(&core), 2);
+    // A reload that read the stored keyring before this node's own rotation committed hands it
+    // the older keyring: it must keep the newer one.
+    core.store.system_put(&[(coffer::core::seal::KEYRING, old.as_slice())]).await.unwrap();
+    core.seal.reload_keyring(&core).await.unwrap();
+    assert_eq!(term(&core), 2, "the node went back to an older term");
+}
