@@ -56,14 +56,27 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-/// Reopens audit files on every SIGHUP (logrotate's `postrotate`), for as long as the server runs.
-pub fn reopen_audit_on_hangup(core: std::sync::Arc<crate::core::Core>) -> Option<tokio::task::JoinHandle<()>> {
+/// On every SIGHUP, for as long as the server runs: reopens the audit files (logrotate's
+/// `postrotate`) and reloads the TLS certificate, if there is one. A certificate that does not load
+/// is logged and the one in use stays.
+pub fn on_hangup(
+    core: std::sync::Arc<crate::core::Core>,
+    cert: Option<std::sync::Arc<super::tls::Certificate>>,
+) -> Option<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::hangup()) {
         Ok(mut hup) => Some(tokio::spawn(async move {
             while hup.recv().await.is_some() {
                 tracing::info!("SIGHUP: reopening audit files");
                 core.audit.reopen_all();
+                if let Some(cert) = &cert {
+                    match cert.reload() {
+                        Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                        Err(e) => {
+                            tracing::error!(error = %e, "SIGHUP: the TLS certificate did not load; the old one stays in use")
+                        }
+                    }
+                }
             }
         })),
         Err(e) => {

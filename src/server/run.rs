@@ -29,9 +29,12 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
     }
     let tcp =
         TcpListener::bind(cfg.address).await.map_err(|e| vec![format!("cannot listen on {}: {e}", cfg.address)])?;
+    let mut certificate = None;
     let listener = match &cfg.tls {
         Some(files) => {
-            let tls = tls::server_config(&files.cert, &files.key).map_err(|e| vec![e])?;
+            let cert = tls::Certificate::load(&files.cert, &files.key).map_err(|e| vec![e])?;
+            certificate = Some(cert.clone());
+            let tls = tls::config_for(cert).map_err(|e| vec![e])?;
             Listener::Tls(tcp, tokio_rustls::TlsAcceptor::from(tls))
         }
         None => {
@@ -57,7 +60,7 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
     running.core.metrics.set_unauthenticated(cfg.unauthenticated_metrics_access);
     running.core.alerts.set_config(cfg.alerts.clone());
     running.core.request_deadline.set(cfg.edge.request_duration);
-    let hangup = process::reopen_audit_on_hangup(running.core.clone());
+    let hangup = process::on_hangup(running.core.clone(), certificate);
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);
     if running.core.barrier.is_sealed() {
@@ -112,7 +115,7 @@ pub async fn dev(
         aws: aws_settings,
     };
     let mut running = super::start_with(store, Listener::Plain(tcp), options).await?;
-    let hangup = process::reopen_audit_on_hangup(running.core.clone());
+    let hangup = process::on_hangup(running.core.clone(), None);
     let creds = super::setup_dev(&running.core, root_token_id.map(SecretString::from)).await?;
     super::setup_dev_aws(&running.core, aws).await?;
     print_dev_banner(running.addr, &creds);

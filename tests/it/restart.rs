@@ -92,9 +92,9 @@ pub(crate) fn spawn_cmd(mut cmd: Command) -> Proc {
     let base = loop {
         let line = lines.next().expect("server exited before listening").unwrap();
         log.lock().unwrap().push_str(&line);
-        if let Some(i) = line.find("listening on http://") {
-            let addr = line[i + "listening on http://".len()..].split_whitespace().next().unwrap().to_string();
-            break format!("http://{addr}");
+        if let Some(i) = line.find("listening on http") {
+            // `http://ADDR` or `https://ADDR`, as the server logs it.
+            break line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_string();
         }
     };
     // Keep draining stderr (into `log`) so the child never blocks on a full pipe.

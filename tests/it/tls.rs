@@ -116,3 +116,73 @@ async fn mismatched_or_missing_files_are_errors() {
     // A key file given as the certificate has no certificate in it.
     assert!(coffer::server::tls::server_config(&pa.key, &pa.key).is_err());
 }
+
+/// A client that trusts only `pki`'s certificate, reaching the server at `addr` as `localhost`.
+fn trusting(pki: &Pki, addr: std::net::SocketAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.cert_pem.as_bytes()).unwrap())
+        .resolve("localhost", addr)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+async fn health_ok(client: &reqwest::Client, addr: std::net::SocketAddr) -> bool {
+    client.get(format!("https://localhost:{}/v1/sys/health", addr.port())).send().await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flt19_sighup_reloads_the_certificate_and_a_bad_file_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("tls");
+    std::fs::create_dir(&certs).unwrap();
+    let old = self_signed(&certs, 0o600);
+    let cfg = crate::restart::write_config(dir.path());
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "tls_disable = true",
+        &format!("tls_cert_file = \"{}\"\ntls_key_file = \"{}\"", old.cert.display(), old.key.display()),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let proc = crate::restart::spawn(&cfg);
+    let addr: std::net::SocketAddr = proc.base.strip_prefix("https://").expect("an https listener").parse().unwrap();
+    let pid = proc.child.id().to_string();
+
+    let old_client = trusting(&old, addr);
+    assert!(health_ok(&old_client, addr).await, "the first certificate is served");
+
+    // New files in place (a renewed certificate, another key), then SIGHUP.
+    let renewed_dir = dir.path().join("renewed");
+    std::fs::create_dir(&renewed_dir).unwrap();
+    let new = self_signed(&renewed_dir, 0o600);
+    assert!(!health_ok(&trusting(&new, addr), addr).await, "the renewed certificate before the reload");
+    std::fs::copy(&new.cert, &old.cert).unwrap();
+    std::fs::copy(&new.key, &old.key).unwrap();
+    let hup = || std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(hup().success());
+    crate::harness::until("the renewed certificate on a new connection", Duration::from_secs(10), || async {
+        health_ok(&trusting(&new, addr), addr).await
+    })
+    .await;
+    assert!(!health_ok(&trusting(&old, addr), addr).await, "a new connection still got the old certificate");
+    // The connection opened before the reload keeps its certificate and keeps serving.
+    assert!(health_ok(&old_client, addr).await, "the open connection was dropped by the reload");
+
+    // A broken file is refused with a log line; the renewed certificate stays in use.
+    std::fs::write(&old.cert, "not a certificate").unwrap();
+    assert!(hup().success());
+    crate::harness::until("the refusal in the log", Duration::from_secs(10), || async {
+        proc.log.lock().unwrap().contains("the TLS certificate did not load")
+    })
+    .await;
+    assert!(health_ok(&trusting(&new, addr), addr).await, "a bad file replaced the certificate in use");
+    // A key readable by others is refused the same way.
+    std::fs::copy(&new.cert, &old.cert).unwrap();
+    std::fs::set_permissions(&old.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = proc.log.lock().unwrap().matches("did not load").count();
+    assert!(hup().success());
+    crate::harness::until("the second refusal in the log", Duration::from_secs(10), || async {
+        proc.log.lock().unwrap().matches("did not load").count() > before
+    })
+    .await;
+    assert!(health_ok(&trusting(&new, addr), addr).await);
+}
