@@ -23,7 +23,13 @@ pub fn harden(disable_mlock: bool) {
     }
 }
 
-/// Installs the global tracing subscriber (stderr; text or JSON).
+/// Swaps the running subscriber's filter (set once, by [`init_logging`]).
+type Reload = Box<dyn Fn(tracing_subscriber::EnvFilter) -> Result<(), String> + Send + Sync>;
+
+static RELOAD: std::sync::OnceLock<Reload> = std::sync::OnceLock::new();
+
+/// Installs the global tracing subscriber (stderr; text or JSON), with a filter that
+/// [`set_log_level`] can change while the server runs.
 pub fn init_logging(level: &str, json: bool) {
     let filter =
         tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -32,7 +38,29 @@ pub fn init_logging(level: &str, json: bool) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false);
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    if json {
+        let builder = builder.json().with_filter_reloading();
+        let handle = builder.reload_handle();
+        if builder.try_init().is_ok() {
+            let _ = RELOAD.set(Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())));
+        }
+    } else {
+        let builder = builder.with_filter_reloading();
+        let handle = builder.reload_handle();
+        if builder.try_init().is_ok() {
+            let _ = RELOAD.set(Box::new(move |f| handle.reload(f).map_err(|e| e.to_string())));
+        }
+    }
+}
+
+/// Changes the log filter of the running server (`info`, `coffer=debug`, …). A filter that does
+/// not parse is refused and the one in use stays.
+pub fn set_log_level(level: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).map_err(|e| format!("log level {level:?}: {e}"))?;
+    match RELOAD.get() {
+        Some(reload) => reload(filter),
+        None => Err("logging was not set up by this process".into()),
+    }
 }
 
 /// Listens for SIGTERM and SIGINT from the moment it is called, so a signal that arrives while
@@ -56,25 +84,37 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// What SIGHUP reloads besides the audit files.
+#[derive(Default)]
+pub struct Reloadable {
+    /// The listener's TLS certificate, if it has one.
+    pub cert: Option<std::sync::Arc<super::tls::Certificate>>,
+    /// Reads the configuration again and answers its log level (a server started from a config).
+    pub log_level: Option<Box<dyn Fn() -> Result<String, String> + Send + Sync>>,
+}
+
 /// On every SIGHUP, for as long as the server runs: reopens the audit files (logrotate's
-/// `postrotate`) and reloads the TLS certificate, if there is one. A certificate that does not load
-/// is logged and the one in use stays.
-pub fn on_hangup(
-    core: std::sync::Arc<crate::core::Core>,
-    cert: Option<std::sync::Arc<super::tls::Certificate>>,
-) -> Option<tokio::task::JoinHandle<()>> {
+/// `postrotate`), reloads the TLS certificate and sets the log level the configuration now names.
+/// A certificate or configuration that does not load is logged, and what is in use stays.
+pub fn on_hangup(core: std::sync::Arc<crate::core::Core>, reload: Reloadable) -> Option<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::hangup()) {
         Ok(mut hup) => Some(tokio::spawn(async move {
             while hup.recv().await.is_some() {
                 tracing::info!("SIGHUP: reopening audit files");
                 core.audit.reopen_all();
-                if let Some(cert) = &cert {
+                if let Some(cert) = &reload.cert {
                     match cert.reload() {
                         Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
                         Err(e) => {
                             tracing::error!(error = %e, "SIGHUP: the TLS certificate did not load; the old one stays in use")
                         }
+                    }
+                }
+                if let Some(read) = &reload.log_level {
+                    match read().and_then(|level| set_log_level(&level).map(|()| level)) {
+                        Ok(level) => tracing::info!(level = %level, "SIGHUP: log level set"),
+                        Err(e) => tracing::error!(error = %e, "SIGHUP: the log level did not change"),
                     }
                 }
             }

@@ -60,7 +60,11 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
     running.core.metrics.set_unauthenticated(cfg.unauthenticated_metrics_access);
     running.core.alerts.set_config(cfg.alerts.clone());
     running.core.request_deadline.set(cfg.edge.request_duration);
-    let hangup = process::on_hangup(running.core.clone(), certificate);
+    let (file, again) = (config_file.map(Path::to_path_buf), overrides.clone());
+    let log_level: Box<dyn Fn() -> Result<String, String> + Send + Sync> =
+        Box::new(move || config::load(file.as_deref(), &again).map(|(c, _)| c.log_level).map_err(|e| e.join("; ")));
+    let reload = process::Reloadable { cert: certificate, log_level: Some(log_level) };
+    let hangup = process::on_hangup(running.core.clone(), reload);
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %running.addr, "Coffer listening on {scheme}://{}", running.addr);
     if running.core.barrier.is_sealed() {
@@ -115,7 +119,7 @@ pub async fn dev(
         aws: aws_settings,
     };
     let mut running = super::start_with(store, Listener::Plain(tcp), options).await?;
-    let hangup = process::on_hangup(running.core.clone(), None);
+    let hangup = process::on_hangup(running.core.clone(), process::Reloadable::default());
     let creds = super::setup_dev(&running.core, root_token_id.map(SecretString::from)).await?;
     super::setup_dev_aws(&running.core, aws).await?;
     print_dev_banner(running.addr, &creds);

@@ -553,3 +553,50 @@ async fn a_failing_audit_device_names_its_path_in_the_log() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_sets_the_log_level_the_config_file_now_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let base = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{base}[log]\nlevel = \"info\"\n")).unwrap();
+    // Started without COFFER_LOG_LEVEL, so the file decides.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_coffer"));
+    cmd.args(["server", "--config"])
+        .arg(&cfg)
+        .env("COFFER_DISABLE_MLOCK", "true")
+        .env_remove("COFFER_LOG_LEVEL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let proc = spawn_cmd(cmd);
+    let pid = proc.child.id().to_string();
+    let client = reqwest::Client::new();
+    let health = || async { client.get(format!("{}/v1/sys/health", proc.base)).send().await.unwrap() };
+    let hup = || Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    let log_has = |what: &'static str| {
+        let log = proc.log.clone();
+        move || {
+            let log = log.clone();
+            async move { log.lock().unwrap().contains(what) }
+        }
+    };
+
+    health().await;
+    assert!(!proc.log.lock().unwrap().contains("request served"), "debug lines at level info");
+    std::fs::write(&cfg, format!("{base}[log]\nlevel = \"debug\"\n")).unwrap();
+    assert!(hup().success());
+    crate::harness::until("the new level", Duration::from_secs(10), log_has("SIGHUP: log level set")).await;
+    health().await;
+    crate::harness::until("a debug line", Duration::from_secs(10), log_has("request served")).await;
+
+    // A level that does not parse is refused and the one in use stays.
+    std::fs::write(&cfg, format!("{base}[log]\nlevel = \"coffer=[nonsense\"\n")).unwrap();
+    assert!(hup().success());
+    crate::harness::until("the refusal", Duration::from_secs(10), log_has("the log level did not change")).await;
+    let served = proc.log.lock().unwrap().matches("request served").count();
+    health().await;
+    crate::harness::until("debug lines still", Duration::from_secs(10), || async {
+        proc.log.lock().unwrap().matches("request served").count() > served
+    })
+    .await;
+}
