@@ -92,13 +92,10 @@ enum Incoming {
 async fn handle(State(state): State<AppState>, req: HttpRequest) -> HttpResponse {
     let start = std::time::Instant::now();
     let method = crate::core::metrics::METHODS.iter().copied().find(|m| *m == req.method().as_str()).unwrap_or("other");
-    let kind = if crate::server::aws::serve::is_aws(&req) {
-        crate::core::metrics::AWS
-    } else {
-        mount_type(&state.core, req.uri().path())
-    };
+    let aws = crate::server::aws::serve::is_aws(&req);
+    let kind = if aws { crate::core::metrics::AWS } else { mount_type(&state.core, req.uri().path()) };
     let core = state.core.clone();
-    let resp = serve_one(state, req).await;
+    let resp = serve_one(state, req, aws).await;
     core.metrics.request(method, kind, resp.status().as_u16(), start.elapsed());
     resp
 }
@@ -113,8 +110,9 @@ fn mount_type(core: &Core, path: &str) -> &'static str {
     }
 }
 
-async fn serve_one(state: AppState, req: HttpRequest) -> HttpResponse {
-    if crate::server::aws::serve::is_aws(&req) {
+/// Serves one request: the AWS API's (`aws`, SigV4 on `POST /`) or the Vault API's.
+async fn serve_one(state: AppState, req: HttpRequest, aws: bool) -> HttpResponse {
+    if aws {
         let limits = crate::server::aws::serve::BodyLimits {
             max_size: state.limits.max_request_size,
             max_depth: state.limits.max_json_depth,

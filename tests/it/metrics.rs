@@ -50,13 +50,8 @@ fn get(m: &BTreeMap<String, f64>, key: &str) -> f64 {
 
 #[tokio::test]
 async fn known_traffic_moves_the_counters_by_exactly_its_size() {
-    let s = TestServer::dev().await;
-    let core = s.running.as_ref().unwrap().core.clone();
-    crate::harness::until("leadership", std::time::Duration::from_secs(10), || {
-        let core = core.clone();
-        async move { core.leader.load().is_some() }
-    })
-    .await;
+    // A dev server that holds the leader lease (the leadership gauges are checked below).
+    let s = crate::rotation::leader().await;
     s.write("secret/data/app/db", json!({"password": "hunter2"})).await;
     let reader = s.token_with_policy("reader", r#"path "secret/data/app/*" { capabilities = ["read"] }"#).await;
     let before = values(&s).await;
