@@ -58,6 +58,9 @@ pub struct Request {
     pub wrap_ttl: Option<u64>,
     /// `X-Coffer-Consistency: strong`: read from the database itself, past any cache.
     pub strong: bool,
+    /// The body as sent, for the endpoints that take one that is not JSON (a snapshot to
+    /// restore); `None` everywhere else. Never audited.
+    pub raw: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Request {
@@ -83,6 +86,7 @@ impl Request {
             client_addr: None,
             wrap_ttl: None,
             strong: false,
+            raw: None,
         }
     }
 }
@@ -133,6 +137,13 @@ pub enum Response {
         content_type: &'static str,
         /// Body.
         body: String,
+    },
+    /// Bytes that are not JSON nor text (a snapshot).
+    Binary {
+        /// The `Content-Type` header.
+        content_type: &'static str,
+        /// Body.
+        body: Vec<u8>,
     },
     /// A wrapped response: only `wrap_info`, with an empty `request_id`.
     Wrapped {

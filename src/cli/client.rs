@@ -13,6 +13,7 @@ pub mod output;
 pub mod policy;
 pub mod run;
 pub mod secrets;
+pub mod snapshot;
 pub mod sys;
 pub mod template;
 pub mod token;

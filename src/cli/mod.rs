@@ -263,6 +263,9 @@ pub enum OperatorCommand {
     ///   coffer operator key-status
     #[command(verbatim_doc_comment)]
     KeyStatus(sys::ConnArgs),
+    /// Save, restore or inspect a snapshot of the whole store
+    #[command(subcommand)]
+    Snapshot(client::snapshot::SnapshotCommand),
     /// Copy a whole store into a new, empty one (typically SQLite to PostgreSQL), then verify it
     ///
     /// Stop every Coffer server that uses either store first. Every row of every table is copied
@@ -400,6 +403,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Operator(OperatorCommand::Seal(a)) => client::finish(sys::seal(a).await),
         Command::Operator(OperatorCommand::Rotate(a)) => client::finish(sys::rotate(a).await),
         Command::Operator(OperatorCommand::KeyStatus(a)) => client::finish(sys::key_status(a).await),
+        Command::Operator(OperatorCommand::Snapshot(c)) => client::finish(client::snapshot::run(c).await),
         Command::Server(args) if args.dev => {
             let aws = server::DevAws {
                 access_key_id: args.dev_aws_access_key_id,

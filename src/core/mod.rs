@@ -17,6 +17,7 @@ pub mod rate_limit;
 pub mod rewrap;
 pub mod seal;
 pub mod search;
+pub mod snapshot;
 pub mod tokens;
 pub mod wrapping;
 
@@ -99,6 +100,8 @@ pub struct Core {
     pub aws_keys: crate::core::aws::keys::KeyCache,
     /// This node's counters and histograms (`sys/metrics`).
     pub metrics: crate::core::metrics::Metrics,
+    /// `[snapshot]`: the restore limit and scheduled snapshots.
+    pub snapshots: ArcSwap<crate::core::snapshot::Settings>,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -170,6 +173,7 @@ impl Core {
             aws_keys: Default::default(),
             aws: Default::default(),
             metrics,
+            snapshots: Default::default(),
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -399,8 +403,16 @@ impl Core {
         granting
     }
 
-    /// Loads what an unsealed node needs: the token key, cluster identity and the mount table.
+    /// Loads what an unsealed node needs: the token key, cluster identity, the mount table, and
+    /// starts the audit devices.
     pub async fn post_unseal(&self) -> Result<(), ApiError> {
+        self.post_unseal_state().await?;
+        self.audit.load(&self.store, &self.barrier).await
+    }
+
+    /// [`Core::post_unseal`] but the audit devices: the token key, cluster identity, mount
+    /// table, quotas and alert rules.
+    pub async fn post_unseal_state(&self) -> Result<(), ApiError> {
         let ct = self
             .store
             .system_get_sealed(seal::TOKEN_HMAC_KEY)
@@ -423,8 +435,7 @@ impl Core {
         self.cluster.store(Arc::new(cluster));
         self.reload_mounts().await?;
         self.rate_limits.load(&self.store).await?;
-        self.alerts.load(&self.store, &self.barrier).await?;
-        self.audit.load(&self.store, &self.barrier).await
+        self.alerts.load(&self.store, &self.barrier).await
     }
 
     /// Applies a change another node made: drops or reloads the matching per-node state.
@@ -442,6 +453,7 @@ impl Core {
             Topic::Quotas => self.rate_limits.load(&self.store).await?,
             Topic::AwsKeys => self.aws_keys.clear(),
             Topic::Alerts => self.alerts.load(&self.store, &self.barrier).await?,
+            Topic::Restore => snapshot::reload(self).await?,
         }
         Ok(())
     }
@@ -622,6 +634,8 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         // Explaining another token's (or a policy list's) decisions; explaining one's own is
         // let through by the system engine's `policy_checks` before this is asked.
         || p == "sys/policies/explain"
+        || p == "sys/storage/raft/snapshot"
+        || p == "sys/storage/raft/snapshot-force"
         || under("sys/alerts/rules")
         // As Vault (`auth/*` is a root path of the system backend): enabling, disabling, reading
         // and tuning an auth method all need sudo; `sys/mounts/<path>/tune` does not.

@@ -141,11 +141,14 @@ pub async fn open_stored_keys(store: &dyn crate::store::Store, unseal_key: &Key)
     let root_key =
         Key::from_slice(&root_bytes).ok_or_else(|| KeysError::Damaged("root key has wrong length".into()))?;
     let keyring_ct = store.system_get(KEYRING).await?.ok_or_else(|| missing(KEYRING))?;
-    let keyring_bytes =
-        crypto::open(&root_key, KEYRING_AAD, &keyring_ct).map_err(|e| KeysError::Damaged(format!("keyring: {e}")))?;
-    let keyring =
-        Keyring::from_bytes(&keyring_bytes).ok_or_else(|| KeysError::Damaged("keyring is malformed".into()))?;
+    let keyring = open_keyring(&root_key, &keyring_ct).map_err(KeysError::Damaged)?;
     Ok(Unsealed { root_key, keyring })
+}
+
+/// Opens a stored keyring record with the root key.
+pub fn open_keyring(root_key: &Key, sealed: &[u8]) -> Result<Keyring, String> {
+    let bytes = crypto::open(root_key, KEYRING_AAD, sealed).map_err(|e| format!("keyring: {e}"))?;
+    Keyring::from_bytes(&bytes).ok_or_else(|| "keyring is malformed".into())
 }
 
 /// Parses the stored seal configuration; it must name a known seal type and a usable threshold.
@@ -218,6 +221,16 @@ impl SealManager {
             self.config.store(Some(c.clone()));
         }
         Ok(parsed)
+    }
+
+    /// Drops the cached seal configuration: the store's may have changed (a snapshot restore).
+    pub fn forget_config(&self) {
+        self.config.store(None);
+    }
+
+    /// How this node obtains its unseal key.
+    pub fn kind(&self) -> &SealKind {
+        &self.kind
     }
 
     /// `shamir` or `keyfile`.
@@ -321,7 +334,9 @@ impl SealManager {
             )
         };
         let key = shamir::combine(&parts.parts, config.secret_threshold.max(1)).map_err(|_| failed())?;
-        match self.unseal_with_key(core, &key).await {
+        // A forced restore waiting for these keys answers in its own words (it may roll back).
+        let confirmed = crate::core::snapshot::settle(core, &key).await?;
+        match self.load_keys(core, &key, confirmed).await {
             Err(e) if e.status.is_client_error() => Err(failed()),
             other => other,
         }
@@ -340,6 +355,14 @@ impl SealManager {
 
     /// Decrypts the root key and keyring with the unseal key and loads them.
     pub async fn unseal_with_key(&self, core: &Core, unseal_key: &Key) -> Result<(), ApiError> {
+        // A forced snapshot restore is proven by this key, or rolled back (and this unseal fails).
+        let confirmed = crate::core::snapshot::settle(core, unseal_key).await?;
+        self.load_keys(core, unseal_key, confirmed).await
+    }
+
+    /// Opens the stored keys with the unseal key and loads them; `confirmed`: this unseal has just
+    /// confirmed a forced snapshot restore (audited once the devices run).
+    async fn load_keys(&self, core: &Core, unseal_key: &Key, confirmed: bool) -> Result<(), ApiError> {
         let keys = open_stored_keys(core.store.as_ref(), unseal_key).await.map_err(|e| match e {
             KeysError::WrongKey => ApiError::bad_request("invalid unseal key"),
             KeysError::Damaged(what) => damaged(what),
@@ -349,6 +372,9 @@ impl SealManager {
         if let Err(e) = core.post_unseal().await {
             core.seal_now().await;
             return Err(e);
+        }
+        if confirmed {
+            crate::core::snapshot::audit_confirmed(core);
         }
         tracing::info!("unsealed");
         Ok(())
@@ -380,9 +406,7 @@ impl SealManager {
             .await
             .map_err(|e| ApiError::internal(&e))?
             .ok_or_else(|| ApiError::internal(&"keyring is missing"))?;
-        let bytes =
-            crypto::open(&keys.root_key, KEYRING_AAD, &ct).map_err(|e| ApiError::internal(&format!("keyring: {e}")))?;
-        let keyring = Keyring::from_bytes(&bytes).ok_or_else(|| ApiError::internal(&"keyring is malformed"))?;
+        let keyring = open_keyring(&keys.root_key, &ct).map_err(|e| ApiError::internal(&e))?;
         // Terms only grow: a keyring older than the one held is never loaded over it.
         if keyring.active().number >= keys.keyring.active().number {
             core.barrier.load(Unsealed { root_key: keys.root_key.clone(), keyring });

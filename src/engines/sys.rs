@@ -15,6 +15,7 @@ mod password_policies;
 mod policies;
 mod seal_api;
 mod search;
+mod snapshot_api;
 
 use async_trait::async_trait;
 
@@ -30,6 +31,12 @@ pub fn is_unauthenticated(path: &str, op: Operation) -> bool {
     let path = path.trim_end_matches('/');
     matches!(path, "sys/health" | "sys/seal-status" | "sys/leader" | "sys/init" | "sys/unseal")
         || (path == "sys/wrapping/lookup" && op.is_write())
+}
+
+/// True for the requests whose body is a snapshot to restore (read as bytes, not as JSON, up to
+/// `[snapshot] max_size`).
+pub fn takes_snapshot(path: &str, op: Operation) -> bool {
+    op.is_write() && matches!(path, snapshot_api::RESTORE | snapshot_api::RESTORE_FORCE)
 }
 
 /// True for every request served without a token: [`is_unauthenticated`], and `sys/metrics` when
@@ -101,6 +108,7 @@ impl Engine for System {
             "audit" if op == Operation::Read => audit_api::list(core),
             "metrics" if op == Operation::Read => metrics_api::read(core, &req).await,
             "ha-status" if op == Operation::Read => ha::status(core).await,
+            "storage/raft/snapshot" | "storage/raft/snapshot-force" => snapshot_api::route(core, path, req).await,
             "rotate" | "rotate/keyring" if write => keys::rotate(core).await,
             "rotate/config" | "rotate/keyring/config" if op == Operation::Read => keys::rotate_config(),
             "wrapping/wrap" if write => match req.wrap_ttl {

@@ -56,6 +56,9 @@ pub struct RawConfig {
     /// `[[alert]]` tables: alert rules that cannot be changed through the API.
     #[serde(default)]
     pub alert: Vec<RawAlert>,
+    /// `[snapshot]`: restore limit and scheduled snapshots.
+    #[serde(default)]
+    pub snapshot: RawSnapshot,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
 }
@@ -95,6 +98,56 @@ impl RawAws {
 pub struct RawTelemetry {
     /// Serve `sys/metrics` without a token (default false: it needs `read` on `sys/metrics`).
     pub unauthenticated_metrics_access: Option<bool>,
+}
+
+/// `[snapshot]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSnapshot {
+    /// Largest snapshot a restore accepts, compressed and uncompressed (bytes; default 256 MiB).
+    pub max_size: Option<u64>,
+    /// Take a snapshot this often on the leader (`"6h"`); unset: no scheduled snapshots.
+    pub interval: Option<String>,
+    /// Where scheduled snapshots are written (required with `interval`).
+    pub directory: Option<PathBuf>,
+    /// How many scheduled snapshots are kept (default 7); older ones are deleted.
+    pub retain: Option<usize>,
+}
+
+impl RawSnapshot {
+    /// The validated settings, or what is wrong with them.
+    pub fn settings(&self) -> Result<crate::core::snapshot::Settings, String> {
+        let max_size = self.max_size.unwrap_or(crate::core::snapshot::DEFAULT_MAX_SIZE);
+        if max_size == 0 {
+            return Err("snapshot.max_size must be greater than 0".into());
+        }
+        let schedule = match (&self.interval, &self.directory) {
+            (None, None) => None,
+            (Some(_), None) => return Err("snapshot.directory is required with snapshot.interval".into()),
+            (None, Some(_)) => return Err("snapshot.interval is required with snapshot.directory".into()),
+            (Some(i), Some(d)) => {
+                let secs = crate::base::duration::parse_str(i).ok().filter(|s| *s >= 1).ok_or_else(|| {
+                    format!("snapshot.interval: {i:?} is not a duration of at least 1s (e.g. \"6h\")")
+                })?;
+                let retain = self.retain.unwrap_or(crate::core::snapshot::schedule::DEFAULT_RETAIN);
+                if retain == 0 {
+                    return Err("snapshot.retain must be at least 1".into());
+                }
+                if !d.is_absolute() {
+                    return Err(format!("snapshot.directory: {} must be an absolute path", d.display()));
+                }
+                Some(crate::core::snapshot::schedule::Schedule {
+                    interval: std::time::Duration::from_secs(secs),
+                    directory: d.clone(),
+                    retain,
+                })
+            }
+        };
+        if schedule.is_none() && self.retain.is_some() {
+            return Err("snapshot.retain applies to scheduled snapshots: set snapshot.interval and directory".into());
+        }
+        Ok(crate::core::snapshot::Settings { max_size, schedule })
+    }
 }
 
 /// `[[alert]]` as written (the fields of `sys/alerts/rules/<name>`, and its name).
@@ -311,6 +364,8 @@ pub struct Config {
     pub unauthenticated_metrics_access: bool,
     /// `[[alert]]` rules.
     pub alerts: Vec<crate::core::alerts::rules::Rule>,
+    /// `[snapshot]`.
+    pub snapshot: crate::core::snapshot::Settings,
 }
 
 /// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
@@ -558,9 +613,14 @@ impl RawConfig {
             Default::default()
         });
         let alerts = alert_rules(&self.alert, &outbound, &mut errors);
+        let snapshot = self.snapshot.settings().unwrap_or_else(|e| {
+            errors.push(e);
+            Default::default()
+        });
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
                 aws,
+                snapshot,
                 unauthenticated_metrics_access: self.telemetry.unauthenticated_metrics_access.unwrap_or(false),
                 alerts,
                 cache: self.cache.settings(),

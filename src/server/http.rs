@@ -223,11 +223,18 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
         data: Map::new(),
         token: token_from(&parts.headers),
         client_addr: parts.extensions.get::<PeerAddr>().map(|p| p.0),
+        raw: None,
     };
     let client = logical.client_addr.map(|a| a.ip());
     // Rate-limit quotas count every request, before its token or body is looked at.
     state.core.rate_limits.check(&logical.path, client)?;
-    let max = state.limits.max_request_size;
+    // A snapshot to restore is the whole body, not JSON, and may be larger than other bodies.
+    let snapshot = crate::engines::sys::takes_snapshot(&logical.path, operation);
+    let max = if snapshot {
+        usize::try_from(state.core.snapshots.load().max_size).unwrap_or(usize::MAX)
+    } else {
+        state.limits.max_request_size
+    };
     // SEC-35: the token is checked from the headers before a byte of the body is read. A request
     // that has no body (most reads) has nothing to protect: the pipeline checks its token once.
     let limit = if axum::body::HttpBody::is_end_stream(&body) {
@@ -248,6 +255,10 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
         .await
         .map_err(|_| ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, "timed out reading the request body"))?
         .map_err(|_| ApiError::too_large(limit))?;
+    if snapshot {
+        logical.raw = Some(bytes.to_vec());
+        return Ok(Incoming::Run(logical));
+    }
     let mut data = limits::parse_body(&bytes, state.limits.max_json_depth)?;
     for (k, v) in query {
         if k != "list" {

@@ -150,6 +150,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         tokio::spawn(leader_worker(core.clone(), lease_ttl)),
         tokio::spawn(aws_deletion_worker(core.clone())),
         tokio::spawn(crate::core::alerts::delivery::run(core.clone())),
+        tokio::spawn(crate::core::snapshot::schedule::run(core.clone())),
     ];
     if let Some(bus) = core.store.bus() {
         workers.extend(crate::core::feed::spawn(core.clone(), bus, core.node_id.clone()));

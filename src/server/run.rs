@@ -59,6 +59,7 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
     running.core.outbound.set_config(cfg.outbound.clone());
     running.core.metrics.set_unauthenticated(cfg.unauthenticated_metrics_access);
     running.core.alerts.set_config(cfg.alerts.clone());
+    running.core.snapshots.store(std::sync::Arc::new(cfg.snapshot.clone()));
     running.core.request_deadline.set(cfg.edge.request_duration);
     let (file, again) = (config_file.map(Path::to_path_buf), overrides.clone());
     let log_level: Box<dyn Fn() -> Result<String, String> + Send + Sync> =

@@ -29,11 +29,13 @@ pub enum Topic {
     AwsKeys,
     /// An alert rule was written or deleted.
     Alerts,
+    /// A snapshot was restored: every per-node state is reloaded (D194).
+    Restore,
 }
 
 impl Topic {
     /// Every topic (what a node drops when it may have missed messages).
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 9] = [
         Topic::Tokens,
         Topic::Policies,
         Topic::Mounts,
@@ -42,6 +44,7 @@ impl Topic {
         Topic::Quotas,
         Topic::AwsKeys,
         Topic::Alerts,
+        Topic::Restore,
     ];
 
     /// The wire name.
@@ -55,6 +58,7 @@ impl Topic {
             Topic::Quotas => "quotas",
             Topic::AwsKeys => "aws-keys",
             Topic::Alerts => "alerts",
+            Topic::Restore => "restore",
         }
     }
 

@@ -429,6 +429,25 @@ impl Store for Cached {
         self.inner.count_rows().await
     }
 
+    async fn replace_tables(
+        &self,
+        tables: Vec<copy::TableRows>,
+        keep_kinds: &'static [&'static str],
+        pending: copy::Pending,
+    ) -> StoreResult<()> {
+        let r = self.inner.replace_tables(tables, keep_kinds, pending).await;
+        self.cache.clear();
+        r
+    }
+
+    async fn restore_pending(&self) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.restore_pending().await
+    }
+
+    async fn restore_pending_clear(&self) -> StoreResult<()> {
+        self.inner.restore_pending_clear().await
+    }
+
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         self.inner.system_get(key).await
     }

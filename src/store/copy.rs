@@ -19,6 +19,48 @@ pub const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 pub const TABLE_ORDER: &[&str] =
     &["system_entry", "mount", "token", "kv_config", "kv_metadata", "kv_version", "entry", "leader", "node"];
 
+/// The table that keeps the store as it was before a forced restore, until the first unseal.
+pub const RESTORE_PENDING_TABLE: &str = "restore_pending";
+
+/// Tables of runtime state, not data: the singleton lease, the nodes, a pending restore. A
+/// snapshot leaves them out and a restore leaves them as they are.
+pub const RUNTIME_TABLES: &[&str] = &["leader", "node", RESTORE_PENDING_TABLE];
+
+/// What a restore does with the saved pre-restore store ([`RESTORE_PENDING_TABLE`]).
+#[derive(Clone)]
+pub enum Pending {
+    /// Keep these bytes (a forced restore, until the first unseal decides).
+    Set(Vec<u8>),
+    /// Delete what is kept (a restore that needs no proof, or a rollback).
+    Clear,
+}
+
+/// `tables` without the runtime tables and without entry rows of the `keep_kinds` kinds (state
+/// that belongs to this node, such as audit chain heads): what a restore writes.
+pub fn restorable(tables: Vec<TableRows>, keep_kinds: &[&str]) -> Vec<TableRows> {
+    tables
+        .into_iter()
+        .filter(|t| !RUNTIME_TABLES.contains(&t.table.as_str()))
+        .map(|mut t| {
+            if let (true, Some(kind)) = (t.table == "entry", t.column("kind")) {
+                t.rows.retain(|r| !matches!(r.get(kind), Some(Cell::Text(k)) if keep_kinds.contains(&k.as_str())));
+            }
+            t
+        })
+        .collect()
+}
+
+/// The statement that empties `table` for a restore: everything, but for `entry` the rows of the
+/// kinds kept (listed in the statement as quoted literals; the kinds are Coffer's constants).
+pub(super) fn restore_delete(table: &str, keep_kinds: &[&str]) -> String {
+    if table == "entry" && !keep_kinds.is_empty() {
+        let kinds = keep_kinds.iter().map(|k| format!("'{}'", k.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+        format!("delete from entry where kind not in ({kinds})")
+    } else {
+        format!("delete from {}", quote(table))
+    }
+}
+
 /// Bound parameters per `insert` statement (below SQLite's 32,766 and PostgreSQL's 65,535).
 const PARAMS_PER_STATEMENT: usize = 8192;
 
@@ -244,6 +286,47 @@ pub(crate) async fn pg_load(c: &mut PgConnection, tables: Vec<TableRows>) -> Sto
     }
     let counts = pg_counts(c).await?;
     check_target(&tables, &target, &counts)?;
+    pg_insert(c, tables).await
+}
+
+/// Replaces the data of a PostgreSQL store with `tables` ([`restorable`]), in one transaction
+/// that first locks every table against writers: every data table emptied (children first), the
+/// new rows inserted, and the pending restore set or cleared. Runtime tables and the entry rows of
+/// `keep_kinds` stay as they are.
+pub(crate) async fn pg_replace(
+    c: &mut PgConnection,
+    tables: Vec<TableRows>,
+    keep_kinds: &[&str],
+    pending: Pending,
+) -> StoreResult<()> {
+    let target = pg_tables(c).await?;
+    let all = target.iter().map(|t| quote(t)).collect::<Vec<_>>().join(", ");
+    sqlx::query(&format!("lock table {all} in exclusive mode")).execute(&mut *c).await?;
+    let tables = restorable(tables, keep_kinds);
+    if let Some(t) = tables.iter().find(|t| !target.contains(&t.table)) {
+        return Err(backend(format!("the store has no table {:?}", t.table)));
+    }
+    for t in target.iter().rev().filter(|t| !RUNTIME_TABLES.contains(&t.as_str())) {
+        sqlx::query(&restore_delete(t, keep_kinds)).execute(&mut *c).await?;
+    }
+    pg_insert(c, tables).await?;
+    match pending {
+        Pending::Set(bytes) => {
+            sqlx::query(
+                "insert into restore_pending (id, snapshot) values (1, $1) \
+             on conflict (id) do update set snapshot = excluded.snapshot",
+            )
+            .bind(bytes)
+            .execute(&mut *c)
+            .await?
+        }
+        Pending::Clear => sqlx::query("delete from restore_pending").execute(&mut *c).await?,
+    };
+    Ok(())
+}
+
+/// Inserts `tables` (parents first), checking each cell against its column's type.
+async fn pg_insert(c: &mut PgConnection, tables: Vec<TableRows>) -> StoreResult<()> {
     for t in order_loaded(tables) {
         let types = pg_columns(c, &t.table).await?;
         let mut kinds = Vec::with_capacity(t.columns.len());

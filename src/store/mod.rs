@@ -303,6 +303,19 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     async fn load_tables(&self, tables: Vec<copy::TableRows>) -> StoreResult<()>;
     /// The number of rows in each data table, in copy order.
     async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// Replaces every data table's rows with `tables` in one transaction (a snapshot restore):
+    /// the runtime tables ([`copy::RUNTIME_TABLES`]) and the entry rows of `keep_kinds` stay, and
+    /// the pre-restore copy is set or cleared with the same commit.
+    async fn replace_tables(
+        &self,
+        tables: Vec<copy::TableRows>,
+        keep_kinds: &'static [&'static str],
+        pending: copy::Pending,
+    ) -> StoreResult<()>;
+    /// The store as it was before a forced restore, while that restore waits for its first unseal.
+    async fn restore_pending(&self) -> StoreResult<Option<Vec<u8>>>;
+    /// Forgets the pre-restore store once the first unseal has confirmed the forced restore.
+    async fn restore_pending_clear(&self) -> StoreResult<()>;
     // ---- end of whole-store copy ----
 
     /// Reads a system record.

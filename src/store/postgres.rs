@@ -173,6 +173,30 @@ impl Store for PgStore {
     async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>> {
         copy::pg_counts(&mut *self.conn().await?).await
     }
+
+    async fn replace_tables(
+        &self,
+        tables: Vec<copy::TableRows>,
+        keep_kinds: &'static [&'static str],
+        pending: copy::Pending,
+    ) -> StoreResult<()> {
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
+        copy::pg_replace(&mut tx, tables, keep_kinds, pending).await?;
+        tx.commit().bounded().await.pg()
+    }
+
+    async fn restore_pending(&self) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar("select snapshot from restore_pending where id = 1")
+            .fetch_optional(&mut *self.conn().await?)
+            .bounded()
+            .await
+            .pg()
+    }
+
+    async fn restore_pending_clear(&self) -> StoreResult<()> {
+        sqlx::query("delete from restore_pending").execute(&mut *self.conn().await?).bounded().await.pg().map(|_| ())
+    }
     // ---- end of whole-store copy ----
 
     fn bus(&self) -> Option<Arc<dyn crate::store::bus::Bus>> {

@@ -180,6 +180,23 @@ impl Store for SqliteStore {
     async fn count_rows(&self) -> StoreResult<Vec<(String, u64)>> {
         self.write(copy::counts).await
     }
+
+    async fn replace_tables(
+        &self,
+        tables: Vec<super::copy::TableRows>,
+        keep_kinds: &'static [&'static str],
+        pending: super::copy::Pending,
+    ) -> StoreResult<()> {
+        self.write(move |c| copy::replace(c, tables, keep_kinds, pending)).await
+    }
+
+    async fn restore_pending(&self) -> StoreResult<Option<Vec<u8>>> {
+        self.write(copy::pending).await
+    }
+
+    async fn restore_pending_clear(&self) -> StoreResult<()> {
+        self.write(|c| Ok(c.execute("delete from restore_pending", []).map(|_| ())?)).await
+    }
     // ---- end of whole-store copy ----
 
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {

@@ -130,6 +130,23 @@ impl Store for Timed {
         self.timed(Op::System, self.inner.count_rows()).await
     }
 
+    async fn replace_tables(
+        &self,
+        tables: Vec<copy::TableRows>,
+        keep_kinds: &'static [&'static str],
+        pending: copy::Pending,
+    ) -> StoreResult<()> {
+        self.timed(Op::System, self.inner.replace_tables(tables, keep_kinds, pending)).await
+    }
+
+    async fn restore_pending(&self) -> StoreResult<Option<Vec<u8>>> {
+        self.timed(Op::System, self.inner.restore_pending()).await
+    }
+
+    async fn restore_pending_clear(&self) -> StoreResult<()> {
+        self.timed(Op::System, self.inner.restore_pending_clear()).await
+    }
+
     async fn system_get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         self.timed(Op::System, self.inner.system_get(key)).await
     }

@@ -51,6 +51,7 @@ mod rotation_security;
 mod seal;
 mod search_move;
 mod security;
+mod snapshot;
 mod stages;
 mod store_contract;
 mod stored_corruption;

@@ -116,17 +116,7 @@ impl Api {
         body: Option<&Value>,
     ) -> Result<Reply, CliError> {
         let path = path.trim_start_matches('/');
-        let url = format!("{}/v1/{}", self.addr, encode_path(path));
-        let mut req = self.http.request(method.clone(), &url).header("X-Vault-Request", "true");
-        if !query.is_empty() {
-            req = req.query(query);
-        }
-        if let Some(t) = &self.token {
-            let mut value = HeaderValue::from_str(t.expose())
-                .map_err(|_| CliError::Usage("the token holds characters that cannot be sent in a header".into()))?;
-            value.set_sensitive(true);
-            req = req.header("X-Vault-Token", value);
-        }
+        let mut req = self.request(method.clone(), path, query)?;
         if let Some(b) = body {
             let bytes = Zeroizing::new(
                 serde_json::to_vec(b).map_err(|e| CliError::Other(format!("cannot encode the request: {e}")))?,
@@ -153,6 +143,45 @@ impl Api {
             }
         };
         Ok(Reply { status, body })
+    }
+
+    /// A request to `path` (relative to `/v1/`) with the token header, if there is a token.
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<reqwest::RequestBuilder, CliError> {
+        let url = format!("{}/v1/{}", self.addr, encode_path(path));
+        let mut req = self.http.request(method, &url).header("X-Vault-Request", "true");
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        if let Some(t) = &self.token {
+            let mut value = HeaderValue::from_str(t.expose())
+                .map_err(|_| CliError::Usage("the token holds characters that cannot be sent in a header".into()))?;
+            value.set_sensitive(true);
+            req = req.header("X-Vault-Token", value);
+        }
+        Ok(req)
+    }
+
+    /// Sends bytes that are not JSON (or nothing) and returns the answer's bytes; an error status
+    /// becomes [`CliError::Api`] with the server's `errors`.
+    pub async fn call_bytes(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Vec<u8>, CliError> {
+        let path = path.trim_start_matches('/');
+        let mut req = self.request(method, path, &[])?;
+        if let Some(b) = body {
+            req = req.header(CONTENT_TYPE, "application/octet-stream").body(b);
+        }
+        let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.transport_error(&e))?.to_vec();
+        if status.is_success() {
+            return Ok(bytes);
+        }
+        let body = serde_json::from_slice::<Value>(&bytes).ok();
+        Err(self.api_error(path, &Reply { status, body }))
     }
 
     /// Sends a request; an error status becomes [`CliError::Api`].

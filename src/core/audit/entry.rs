@@ -398,7 +398,7 @@ pub fn response(
             r.wrap_info =
                 Some(Keyed { v: wrap_info, h, secrets: &["token"], accessors: &["accessor", "wrapped_accessor"] });
         }
-        Ok(Response::NoContent | Response::Status(_) | Response::Text { .. }) => {}
+        Ok(Response::NoContent | Response::Status(_) | Response::Text { .. } | Response::Binary { .. }) => {}
         Err(e) => {
             if let Some(msg) = error_text(e) {
                 error = json!({ "error": msg });

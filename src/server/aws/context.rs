@@ -229,6 +229,7 @@ impl<'a> Ctx<'a> {
             client_addr: self.client,
             wrap_ttl: None,
             strong: false,
+            raw: None,
         }
     }
 }

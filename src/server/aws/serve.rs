@@ -117,6 +117,7 @@ async fn refused(core: &Core, request_id: &str, client: Option<std::net::SocketA
         client_addr: client,
         wrap_ttl: None,
         strong: false,
+        raw: None,
     };
     let mut trail = crate::core::audit::Trail::new(&core.audit);
     let _ = trail.refuse(&req, None, &crate::core::audit::entry::Caller::default(), e.to_api()).await;

@@ -91,6 +91,10 @@ pub const KEYS: &[EnvKey] = &[
     k("AWS_MOUNT", "aws", "mount", Kind::Text),
     k("TELEMETRY_UNAUTHENTICATED_METRICS_ACCESS", "telemetry", "unauthenticated_metrics_access", Kind::Bool),
     k("ALERT", "", "alert", Kind::Tables),
+    k("SNAPSHOT_MAX_SIZE", "snapshot", "max_size", Kind::Integer),
+    k("SNAPSHOT_INTERVAL", "snapshot", "interval", Kind::Text),
+    k("SNAPSHOT_DIRECTORY", "snapshot", "directory", Kind::Text),
+    k("SNAPSHOT_RETAIN", "snapshot", "retain", Kind::Integer),
 ];
 
 /// `COFFER_*` variables that are not config keys, without the prefix: the client CLI's
@@ -196,7 +200,7 @@ mod tests {
     use super::*;
     use crate::server::config::{
         RawAlert, RawAudit, RawAuditDevice, RawAuth, RawAws, RawCache, RawConfig, RawHa, RawListener, RawLog,
-        RawOutbound, RawSeal, RawStorage, RawTelemetry,
+        RawOutbound, RawSeal, RawSnapshot, RawStorage, RawTelemetry,
     };
     use std::collections::BTreeSet;
 
@@ -267,6 +271,7 @@ mod tests {
             ("cache", fields::<RawCache>()),
             ("aws", fields::<RawAws>()),
             ("telemetry", fields::<RawTelemetry>()),
+            ("snapshot", fields::<RawSnapshot>()),
         ]);
         let mut accepted = BTreeSet::new();
         for top in fields::<RawConfig>() {

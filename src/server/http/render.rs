@@ -51,6 +51,11 @@ pub fn response(request_id: &str, r: Response) -> HttpResponse {
             resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
             resp
         }
+        Response::Binary { content_type, body } => {
+            let mut resp = with_headers(StatusCode::OK, Body::from(body));
+            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            resp
+        }
         Response::Bare { status, body } => json_body(status, &body),
         Response::Wrapped { wrap_info } => json_body(
             StatusCode::OK,

@@ -6,7 +6,8 @@ use rusqlite::Connection;
 
 use super::lite::LiteArgs;
 use crate::store::copy::{
-    backend, check_target, order_loaded, order_tables, quote, rows_per_statement, Cell, TableRows, MIGRATIONS_TABLE,
+    backend, check_target, order_loaded, order_tables, quote, restorable, restore_delete, rows_per_statement, Cell,
+    Pending, TableRows, MIGRATIONS_TABLE, RUNTIME_TABLES,
 };
 use crate::store::StoreResult;
 
@@ -74,6 +75,45 @@ pub(super) fn load(c: &mut Connection, tables_in: Vec<TableRows>) -> StoreResult
     let target = tables(c)?;
     let counts = counts(c)?;
     check_target(&tables_in, &target, &counts)?;
+    insert(c, tables_in)
+}
+
+/// Replaces the data with `tables` ([`restorable`]) in the writer's transaction: every data table
+/// emptied (children first), the new rows inserted, the pending restore set or cleared. Runtime
+/// tables and the entry rows of `keep_kinds` stay as they are.
+pub(super) fn replace(
+    c: &mut Connection,
+    tables_in: Vec<TableRows>,
+    keep_kinds: &[&str],
+    pending: Pending,
+) -> StoreResult<()> {
+    let target = tables(c)?;
+    let tables_in = restorable(tables_in, keep_kinds);
+    if let Some(t) = tables_in.iter().find(|t| !target.contains(&t.table)) {
+        return Err(backend(format!("the store has no table {:?}", t.table)));
+    }
+    for t in target.iter().rev().filter(|t| !RUNTIME_TABLES.contains(&t.as_str())) {
+        c.execute(&restore_delete(t, keep_kinds), [])?;
+    }
+    insert(c, tables_in)?;
+    match pending {
+        Pending::Set(bytes) => LiteArgs::new()
+            .bind(bytes)
+            .execute(c, "insert or replace into restore_pending (id, snapshot) values (1, ?)")?,
+        Pending::Clear => c.execute("delete from restore_pending", [])?,
+    };
+    Ok(())
+}
+
+/// The kept pre-restore store, if a forced restore waits for its first unseal.
+pub(super) fn pending(c: &mut Connection) -> StoreResult<Option<Vec<u8>>> {
+    let rows: Vec<Vec<u8>> =
+        LiteArgs::new().query(c, "select snapshot from restore_pending where id = 1", |r| r.get(0))?;
+    Ok(rows.into_iter().next())
+}
+
+/// Inserts `tables` (parents first).
+fn insert(c: &mut Connection, tables_in: Vec<TableRows>) -> StoreResult<()> {
     for t in order_loaded(tables_in) {
         let list = t.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
         let row_marks = format!("({})", vec!["?"; t.columns.len()].join(", "));

@@ -24,6 +24,7 @@ async fn engine(ctx: &Ctx<'_>, op: Operation, rel: &str, data: Map<String, Value
         client_addr: ctx.client,
         wrap_ttl: None,
         strong: false,
+        raw: None,
     };
     match ctx.mount.engine.handle(call, req).await? {
         Response::Envelope { data, .. } => Ok(data),
