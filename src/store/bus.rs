@@ -1,6 +1,6 @@
 //! The change bus between nodes that share one database: the topics that tell other nodes which
 //! per-node caches to drop (tokens, policies, mounts, keyring, audit devices, quotas, alert rules,
-//! and single KV secrets for the rows cache), and the transport (PostgreSQL `LISTEN/NOTIFY`, in
+//! the seal configuration, and single KV secrets for the rows cache), and the transport (PostgreSQL `LISTEN/NOTIFY`, in
 //! `pg`). A single-node store has none and the feed goes nowhere; `core::feed` applies what a node
 //! hears.
 
@@ -29,11 +29,13 @@ pub enum Topic {
     AwsKeys,
     /// An alert rule was written or deleted.
     Alerts,
+    /// The seal configuration changed (a rekey gave new shares with a new count or threshold).
+    Seal,
 }
 
 impl Topic {
     /// Every topic (what a node drops when it may have missed messages).
-    pub const ALL: [Topic; 8] = [
+    pub const ALL: [Topic; 9] = [
         Topic::Tokens,
         Topic::Policies,
         Topic::Mounts,
@@ -42,6 +44,7 @@ impl Topic {
         Topic::Quotas,
         Topic::AwsKeys,
         Topic::Alerts,
+        Topic::Seal,
     ];
 
     /// The wire name.
@@ -55,6 +58,7 @@ impl Topic {
             Topic::Quotas => "quotas",
             Topic::AwsKeys => "aws-keys",
             Topic::Alerts => "alerts",
+            Topic::Seal => "seal",
         }
     }
 
