@@ -117,7 +117,11 @@ async fn rekey_5_of_3_to_3_of_2_and_only_the_new_shares_unseal() {
 async fn verification_keeps_the_old_shares_until_a_threshold_of_new_ones_is_given_back() {
     let (s, old) = server(3, 2).await;
     let (st, v) = s
-        .call("PUT", "sys/rekey/init", Some(json!({"secret_shares": 4, "secret_threshold": 3, "require_verification": true})))
+        .call(
+            "PUT",
+            "sys/rekey/init",
+            Some(json!({"secret_shares": 4, "secret_threshold": 3, "require_verification": true})),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["verification_required"], true);
@@ -180,7 +184,11 @@ async fn verification_keeps_the_old_shares_until_a_threshold_of_new_ones_is_give
 async fn sealing_before_verification_discards_the_new_shares() {
     let (s, old) = server(3, 2).await;
     let (_, v) = s
-        .call("PUT", "sys/rekey/init", Some(json!({"secret_shares": 2, "secret_threshold": 2, "require_verification": true})))
+        .call(
+            "PUT",
+            "sys/rekey/init",
+            Some(json!({"secret_shares": 2, "secret_threshold": 2, "require_verification": true})),
+        )
         .await;
     let nonce = v["nonce"].as_str().unwrap().to_string();
     let (_, v) = give(&s, "sys/rekey/update", &nonce, &old[..2]).await;
@@ -301,7 +309,8 @@ async fn every_call_needs_a_token_with_sudo() {
             "path \"sys/rekey/*\" { capabilities = [\"create\", \"read\", \"update\", \"delete\", \"sudo\"] }",
         )
         .await;
-    let (st, v) = s.call_as(&sudo, "PUT", "sys/rekey/init", Some(json!({"secret_shares": 2, "secret_threshold": 2}))).await;
+    let (st, v) =
+        s.call_as(&sudo, "PUT", "sys/rekey/init", Some(json!({"secret_shares": 2, "secret_threshold": 2}))).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let nonce = v["nonce"].as_str().unwrap().to_string();
     let calls: Vec<(&str, String, Option<Value>)> = ["sys/rekey", "sys/rotate/root"]
@@ -328,7 +337,10 @@ async fn every_call_needs_a_token_with_sudo() {
     }
     // The rekey survived every refused cancel and share (SEC-19).
     let (_, v) = s.call_as(&sudo, "GET", "sys/rekey/init", None).await;
-    assert_eq!((v["started"].clone(), v["nonce"].clone(), v["progress"].clone()), (json!(true), json!(nonce), json!(0)));
+    assert_eq!(
+        (v["started"].clone(), v["nonce"].clone(), v["progress"].clone()),
+        (json!(true), json!(nonce), json!(0))
+    );
     // The sudo token does the whole rekey on the paths its policy names.
     let (_, v) = give_as(&s, &sudo, &nonce, &old[..2]).await;
     assert_eq!(v["complete"], true, "{v}");
@@ -347,9 +359,8 @@ async fn give_as(s: &TestServer, token: &str, nonce: &str, shares: &[String]) ->
 #[tokio::test]
 async fn spellings_of_the_paths() {
     let (s, _) = server(1, 1).await;
-    let no_sudo = s
-        .token_with_policy("rekey-read", "path \"sys/rekey/*\" { capabilities = [\"read\", \"update\"] }")
-        .await;
+    let no_sudo =
+        s.token_with_policy("rekey-read", "path \"sys/rekey/*\" { capabilities = [\"read\", \"update\"] }").await;
     // A trailing slash is the same endpoint, with the same sudo rule.
     let (st, v) = s.call("GET", "sys/rekey/init/", None).await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -357,7 +368,8 @@ async fn spellings_of_the_paths() {
     assert_eq!(st, StatusCode::FORBIDDEN);
     // Other spellings reach no endpoint and start nothing.
     let start = json!({"secret_shares": 1, "secret_threshold": 1}).to_string();
-    for path in ["sys/REKEY/init", "sys/rekey/INIT", "SYS/rekey/init", "sys/rekey/init2", "sys/rekey", "sys/rotate/root/Init"]
+    for path in
+        ["sys/REKEY/init", "sys/rekey/INIT", "SYS/rekey/init", "sys/rekey/init2", "sys/rekey", "sys/rotate/root/Init"]
     {
         let (st, body) = s.raw_http("PUT", &format!("/v1/{path}"), Some("root"), &start).await;
         assert!(matches!(st, 400 | 403 | 404 | 405), "{path}: {st} {body}");
@@ -397,7 +409,11 @@ async fn oversize_input_is_refused() {
 async fn rotate_root_paths_answer_inside_data() {
     let (s, old) = server(3, 2).await;
     let (st, v) = s
-        .call("PUT", "sys/rotate/root/init", Some(json!({"secret_shares": 5, "secret_threshold": 3, "require_verification": true})))
+        .call(
+            "PUT",
+            "sys/rotate/root/init",
+            Some(json!({"secret_shares": 5, "secret_threshold": 3, "require_verification": true})),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let d = &v["data"];
@@ -414,7 +430,8 @@ async fn rotate_root_paths_answer_inside_data() {
     }
     let d = &last["data"];
     assert_eq!(d["complete"], true, "{last}");
-    let new: Vec<String> = d["keys_base64"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
+    let new: Vec<String> =
+        d["keys_base64"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
     let (_, v) = s.call("GET", "sys/rotate/root/verify", None).await;
     let vnonce = v["data"]["nonce"].as_str().unwrap().to_string();
     assert_eq!(vnonce, d["verification_nonce"].as_str().unwrap());

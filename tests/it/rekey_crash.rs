@@ -174,8 +174,8 @@ async fn scenario(point: Option<&str>, verify: bool, kill_after_shares: bool, ex
     for k in unseal_with {
         call(&p.base, "", "PUT", "sys/unseal", Some(json!({ "key": k }))).await;
     }
-    let (st, v) = call(&p.base, &token, "PUT", "sys/rekey/init", Some(json!({"secret_shares": 1, "secret_threshold": 1})))
-        .await;
+    let (st, v) =
+        call(&p.base, &token, "PUT", "sys/rekey/init", Some(json!({"secret_shares": 1, "secret_threshold": 1}))).await;
     assert_eq!(st, StatusCode::OK, "{what}: {v}");
     let log = p.log.lock().unwrap().clone();
     for share in old.iter().chain(&new) {
@@ -232,8 +232,8 @@ async fn flt04_without_verification_a_crash_between_commit_and_answer_is_the_doc
     for k in &old[..2] {
         call(&p.base, "", "PUT", "sys/unseal", Some(json!({ "key": k }))).await;
     }
-    let (_, v) = call(&p.base, &token, "PUT", "sys/rekey/init", Some(json!({"secret_shares": 4, "secret_threshold": 3})))
-        .await;
+    let (_, v) =
+        call(&p.base, &token, "PUT", "sys/rekey/init", Some(json!({"secret_shares": 4, "secret_threshold": 3}))).await;
     let nonce = v["nonce"].as_str().unwrap().to_string();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     for k in &old[..2] {

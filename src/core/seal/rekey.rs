@@ -268,8 +268,7 @@ impl Rekey {
         crash_point("old-key-recovered");
         let start = attempt.start;
         let new_key = Key::generate();
-        let shares =
-            shamir::split(&new_key, start.shares, start.threshold).map_err(|e| ApiError::internal(&e))?;
+        let shares = shamir::split(&new_key, start.shares, start.threshold).map_err(|e| ApiError::internal(&e))?;
         let root_ct = crypto::seal(&new_key, ROOT_KEY_AAD, &root);
         // The shares are checked before anything depends on them: the first and the last
         // `threshold` of them each give back the key that opens the new ciphertext.
@@ -283,12 +282,8 @@ impl Rekey {
         crash_point("new-key-made");
         let nonce = attempt.nonce.clone();
         if start.verify {
-            let pending = Pending {
-                root_ct,
-                old_root_ct: stored,
-                nonce: uuid::Uuid::new_v4().to_string(),
-                parts: Vec::new(),
-            };
+            let pending =
+                Pending { root_ct, old_root_ct: stored, nonce: uuid::Uuid::new_v4().to_string(), parts: Vec::new() };
             let verification_nonce = pending.nonce.clone();
             attempt.pending = Some(pending);
             tracing::info!("rekey: new key shares issued; they replace the current ones once verified");
@@ -313,10 +308,8 @@ impl Rekey {
     }
 
     fn verify_status_of(attempt: &Attempt) -> Result<VerifyStatus, ApiError> {
-        let pending = attempt
-            .pending
-            .as_ref()
-            .ok_or_else(|| ApiError::bad_request("no rekey verification in progress"))?;
+        let pending =
+            attempt.pending.as_ref().ok_or_else(|| ApiError::bad_request("no rekey verification in progress"))?;
         Ok(VerifyStatus {
             nonce: pending.nonce.clone(),
             shares: attempt.start.shares,
@@ -330,10 +323,8 @@ impl Rekey {
         shamir_only(core)?;
         let mut guard = self.attempt.lock().await;
         let attempt = guard.as_mut().ok_or_else(|| ApiError::bad_request("no rekey configuration found"))?;
-        let pending = attempt
-            .pending
-            .as_mut()
-            .ok_or_else(|| ApiError::bad_request("no rekey verification in progress"))?;
+        let pending =
+            attempt.pending.as_mut().ok_or_else(|| ApiError::bad_request("no rekey verification in progress"))?;
         pending.nonce = uuid::Uuid::new_v4().to_string();
         pending.parts.clear();
         core.audit.event("rekey_verification_restarted", json!({}));
@@ -347,10 +338,8 @@ impl Rekey {
         let mut guard = self.attempt.lock().await;
         let attempt = guard.as_mut().ok_or_else(|| ApiError::bad_request("no rekey configuration found"))?;
         let start = attempt.start;
-        let pending = attempt
-            .pending
-            .as_mut()
-            .ok_or_else(|| ApiError::bad_request("no rekey verification in progress"))?;
+        let pending =
+            attempt.pending.as_mut().ok_or_else(|| ApiError::bad_request("no rekey verification in progress"))?;
         check_nonce(&pending.nonce, nonce)?;
         add_share(&mut pending.parts, share)?;
         if (pending.parts.len() as u64) < start.threshold {
