@@ -441,6 +441,14 @@ impl Core {
     /// Applies a change another node made: drops or reloads the matching per-node state.
     pub async fn apply_remote(&self, topic: crate::store::bus::Topic) -> Result<(), ApiError> {
         use crate::store::bus::Topic;
+        if topic == Topic::Seal {
+            // Sealed nodes too: seal-status and the next unseal need the current share threshold.
+            return self.seal.reload_config(self).await.map(drop);
+        }
+        if topic == Topic::Restore {
+            // Sealed nodes too: the restored store may hold another seal configuration.
+            return snapshot::reload(self).await;
+        }
         if self.barrier.is_sealed() {
             return Ok(());
         }
@@ -453,7 +461,7 @@ impl Core {
             Topic::Quotas => self.rate_limits.load(&self.store).await?,
             Topic::AwsKeys => self.aws_keys.clear(),
             Topic::Alerts => self.alerts.load(&self.store, &self.barrier).await?,
-            Topic::Restore => snapshot::reload(self).await?,
+            Topic::Seal | Topic::Restore => {}
         }
         Ok(())
     }
@@ -462,6 +470,8 @@ impl Core {
     pub async fn seal_now(&self) {
         // The `sealed` alert goes on record before the devices close.
         self.alerts.sealed(&self.audit);
+        // A rekey in progress ends with the seal (its new shares never replaced the old ones).
+        self.seal.rekey.discard(self, "seal").await;
         self.audit.close_all(&self.store, "seal").await;
         self.barrier.clear();
         self.alerts.seal();
@@ -640,6 +650,9 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         // As Vault (`auth/*` is a root path of the system backend): enabling, disabling, reading
         // and tuning an auth method all need sudo; `sys/mounts/<path>/tune` does not.
         || p.starts_with("sys/auth/")
+        // Rekey, on Vault's paths and OpenBao's authenticated ones: every call (SEC-19).
+        || under("sys/rekey")
+        || under("sys/rotate/root")
 }
 
 /// The API prefix of a mount row.

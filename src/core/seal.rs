@@ -21,6 +21,8 @@ use crate::crypto::keyring::Keyring;
 use crate::crypto::shamir;
 use crate::crypto::{self, Key};
 
+pub mod rekey;
+
 /// How the unseal key is obtained.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SealKind {
@@ -83,8 +85,11 @@ struct Progress {
 pub struct SealManager {
     kind: SealKind,
     progress: Mutex<Progress>,
-    /// The seal configuration once storage is initialised (it never changes afterwards).
+    /// The seal configuration once storage is initialised; a rekey changes it (reloaded here, and
+    /// on the other nodes through `Topic::Seal`).
     config: ArcSwapOption<SealConfig>,
+    /// The rekey in progress on this node, if any.
+    pub rekey: rekey::Rekey,
     /// Held from reading the stored keyring to loading it (`rotate`, `reload_keyring`), so that a
     /// reload that read the keyring before this node's own rotation cannot load it after.
     keyring_lock: tokio::sync::Mutex<()>,
@@ -201,6 +206,7 @@ impl SealManager {
             kind,
             progress: Mutex::new(Progress::default()),
             config: ArcSwapOption::empty(),
+            rekey: Default::default(),
             keyring_lock: Default::default(),
         }
     }
@@ -210,6 +216,11 @@ impl SealManager {
         if let Some(c) = self.config.load_full() {
             return Ok(Some(c));
         }
+        self.reload_config(core).await
+    }
+
+    /// Reads the stored seal configuration again (a rekey changed it, here or on another node).
+    pub async fn reload_config(&self, core: &Core) -> Result<Option<Arc<SealConfig>>, ApiError> {
         let raw = core.store.system_get(SEAL_CONFIG).await.map_err(ApiError::from)?;
         // A record that does not parse is damage, never "not initialised": that would let init
         // write fresh keys over the existing ones.
@@ -313,6 +324,8 @@ impl SealManager {
         if !core.barrier.is_sealed() {
             return Ok(());
         }
+        // The stored threshold, not a cached one: another node may have rekeyed meanwhile.
+        let config = self.reload_config(core).await?.unwrap_or(config);
         let part = decode_share(share)?;
         let mut progress = self.progress.lock().await;
         if progress.parts.iter().any(|p| p[..] == part[..]) {

@@ -1,5 +1,5 @@
 //! The system backend (`sys/`): the unauthenticated seal endpoints, and the authenticated ones
-//! (mounts, key rotation, CLI discovery) as an engine.
+//! (mounts, key rotation, rekey, CLI discovery) as an engine.
 
 mod alerts_api;
 mod audit_api;
@@ -13,6 +13,7 @@ mod mounts;
 mod outbound_api;
 mod password_policies;
 mod policies;
+mod rekey_api;
 mod seal_api;
 mod search;
 mod snapshot_api;
@@ -156,6 +157,10 @@ impl Engine for System {
                     aws_keys::collection(&call, &req).await
                 } else if let Some(id) = path.strip_prefix("aws/keys/") {
                     aws_keys::one(&call, id, &req).await
+                } else if let Some(rest) = path.strip_prefix("rekey/") {
+                    rekey_api::route(core, rekey_api::Api::Rekey, rest, &req).await
+                } else if let Some(rest) = path.strip_prefix("rotate/root/") {
+                    rekey_api::route(core, rekey_api::Api::RotateRoot, rest, &req).await
                 } else if let Some(p) = path.strip_prefix("internal/ui/mounts/") {
                     mounts::ui_mount(core, p, op)
                 } else {

@@ -1,6 +1,6 @@
 //! The change bus between nodes that share one database: the topics that tell other nodes which
 //! per-node caches to drop (tokens, policies, mounts, keyring, audit devices, quotas, alert rules,
-//! and single KV secrets for the rows cache), and the transport (PostgreSQL `LISTEN/NOTIFY`, in
+//! the seal configuration, and single KV secrets for the rows cache), and the transport (PostgreSQL `LISTEN/NOTIFY`, in
 //! `pg`). A single-node store has none and the feed goes nowhere; `core::feed` applies what a node
 //! hears.
 
@@ -31,11 +31,13 @@ pub enum Topic {
     Alerts,
     /// A snapshot was restored: every per-node state is reloaded (D194).
     Restore,
+    /// The seal configuration changed (a rekey gave new shares with a new count or threshold).
+    Seal,
 }
 
 impl Topic {
     /// Every topic (what a node drops when it may have missed messages).
-    pub const ALL: [Topic; 9] = [
+    pub const ALL: [Topic; 10] = [
         Topic::Tokens,
         Topic::Policies,
         Topic::Mounts,
@@ -45,6 +47,7 @@ impl Topic {
         Topic::AwsKeys,
         Topic::Alerts,
         Topic::Restore,
+        Topic::Seal,
     ];
 
     /// The wire name.
@@ -59,6 +62,7 @@ impl Topic {
             Topic::AwsKeys => "aws-keys",
             Topic::Alerts => "alerts",
             Topic::Restore => "restore",
+            Topic::Seal => "seal",
         }
     }
 

@@ -697,6 +697,10 @@ impl Store for Cached {
     async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()> {
         self.inner.system_swap(key, expected, value).await
     }
+
+    async fn system_swap_with(&self, key: &str, expected: &[u8], entries: &[(&str, &[u8])]) -> StoreResult<()> {
+        self.inner.system_swap_with(key, expected, entries).await
+    }
 }
 
 #[async_trait]

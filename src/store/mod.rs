@@ -478,6 +478,10 @@ pub trait Store: leases::LeaseStore + rotation::RotationStore + Send + Sync + 's
     /// Replaces a system record only if it still holds `expected`; `Conflict` otherwise (another
     /// node changed it first, e.g. two concurrent keyring rotations).
     async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()>;
+    /// Writes several system records in one transaction only if `key` still holds `expected`;
+    /// `Conflict` (and nothing written) otherwise. A rekey replaces the root key's ciphertext and
+    /// the seal configuration together this way.
+    async fn system_swap_with(&self, key: &str, expected: &[u8], entries: &[(&str, &[u8])]) -> StoreResult<()>;
 }
 
 /// How long after its last heartbeat a node still counts as alive: listed by `sys/ha-status`, and

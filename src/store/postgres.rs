@@ -657,6 +657,27 @@ impl Store for PgStore {
         must_change(rows.rows_affected())
     }
 
+    async fn system_swap_with(&self, key: &str, expected: &[u8], entries: &[(&str, &[u8])]) -> StoreResult<()> {
+        no_nul(&[key])?;
+        no_nul(&entries.iter().map(|(k, _)| *k).collect::<Vec<_>>())?;
+        let mut c = self.conn().await?;
+        let mut tx = c.begin().bounded().await.pg()?;
+        // An update to the same value: it locks the row, and matches only while it holds `expected`.
+        let rows = sqlx::query(sql::SYSTEM_SWAP)
+            .bind(expected)
+            .bind(key)
+            .bind(expected)
+            .execute(&mut *tx)
+            .bounded()
+            .await
+            .pg()?;
+        must_change(rows.rows_affected())?;
+        for (k, v) in entries {
+            sqlx::query(sql::SYSTEM_PUT).bind(*k).bind(*v).execute(&mut *tx).bounded().await.pg()?;
+        }
+        tx.commit().bounded().await.pg()
+    }
+
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
         let mut c = self.conn().await?;
         let mut tx = c.begin().bounded().await.pg()?;

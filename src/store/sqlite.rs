@@ -475,6 +475,22 @@ impl Store for SqliteStore {
         self.exec(sql::SYSTEM_SWAP, LiteArgs::new().bind(value).bind(key).bind(expected), true).await
     }
 
+    async fn system_swap_with(&self, key: &str, expected: &[u8], entries: &[(&str, &[u8])]) -> StoreResult<()> {
+        let (key, expected) = (key.to_string(), expected.to_vec());
+        let entries: Vec<(String, Vec<u8>)> = entries.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect();
+        self.write(move |c| {
+            // An update to the same value: it matches only while `key` still holds `expected`.
+            if LiteArgs::new().bind(&expected).bind(&key).bind(&expected).execute(c, sql::SYSTEM_SWAP)? == 0 {
+                return Err(StoreError::Conflict);
+            }
+            for (k, v) in &entries {
+                LiteArgs::new().bind(k).bind(v).execute(c, sql::SYSTEM_PUT)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn token_delete_tree_fenced(&self, hash: &[u8], fence: &Fence) -> StoreResult<()> {
         let (hash, fence) = (hash.to_vec(), fence.clone());
         self.write(move |c| {

@@ -367,6 +367,10 @@ impl Store for Timed {
     async fn system_swap(&self, key: &str, expected: &[u8], value: &[u8]) -> StoreResult<()> {
         self.timed(Op::System, self.inner.system_swap(key, expected, value)).await
     }
+
+    async fn system_swap_with(&self, key: &str, expected: &[u8], entries: &[(&str, &[u8])]) -> StoreResult<()> {
+        self.timed(Op::System, self.inner.system_swap_with(key, expected, entries)).await
+    }
 }
 
 #[async_trait]

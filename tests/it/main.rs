@@ -45,6 +45,8 @@ mod pg_faults;
 mod pg_proxy;
 mod pg_tls;
 mod policies;
+mod rekey;
+mod rekey_crash;
 mod restart;
 mod rotation;
 mod rotation_security;

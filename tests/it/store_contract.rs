@@ -353,6 +353,16 @@ async fn system_records(s: SharedStore) {
     assert_eq!(s.system_get("seal").await.unwrap(), Some(b"v2".to_vec()));
     assert_eq!(s.system_get("keyring").await.unwrap(), Some(binary.to_vec()));
     s.system_put(&[]).await.unwrap();
+    // A swap of several records, conditional on one (rekey): all or nothing.
+    let stale = s.system_swap_with("keyring", b"stale", &[("keyring", b"k2"), ("seal", b"v3")]).await;
+    assert!(matches!(stale, Err(StoreError::Conflict)), "{stale:?}");
+    assert_eq!(s.system_get("seal").await.unwrap(), Some(b"v2".to_vec()), "nothing written on conflict");
+    s.system_swap_with("keyring", &binary, &[("keyring", b"k2"), ("seal", b"v3")]).await.unwrap();
+    assert_eq!(s.system_get("keyring").await.unwrap(), Some(b"k2".to_vec()));
+    assert_eq!(s.system_get("seal").await.unwrap(), Some(b"v3".to_vec()));
+    let missing = s.system_swap_with("absent", b"x", &[("seal", b"v4")]).await;
+    assert!(matches!(missing, Err(StoreError::Conflict)), "{missing:?}");
+    assert_eq!(s.system_get("seal").await.unwrap(), Some(b"v3".to_vec()));
 }
 
 async fn mounts(s: SharedStore) {

@@ -35,6 +35,16 @@ impl Hasher {
         Self { keyed, hmac_accessor, log_raw }
     }
 
+    /// This hasher, hashing every sensitive value even when the device has `log_raw` (entries
+    /// that carry unseal key shares).
+    pub fn never_raw(&self) -> Cow<'_, Hasher> {
+        if self.log_raw {
+            Cow::Owned(Hasher { log_raw: false, ..self.clone() })
+        } else {
+            Cow::Borrowed(self)
+        }
+    }
+
     /// `hmac-sha256:<hex>` of `input`, whatever the options (`sys/audit-hash`).
     pub fn hash(&self, input: &str) -> String {
         let mut mac = self.keyed.clone();

@@ -24,12 +24,26 @@ pub struct Trail<'a> {
     id_path: (String, String),
     /// The request may go ahead unaudited (disabling or listing audit devices).
     exempt: bool,
+    /// The request or its answer carries unseal key shares: hashed even by `log_raw` devices.
+    key_shares: bool,
+}
+
+/// Paths whose requests and answers carry unseal key shares (rekey).
+fn carries_key_shares(path: &str) -> bool {
+    path.starts_with("sys/rekey/") || path.starts_with("sys/rotate/root/")
 }
 
 impl<'a> Trail<'a> {
     /// A trail over the devices running now.
     pub fn new(audit: &'a Audit) -> Self {
-        Trail { audit, devices: audit.active(), recorded: Vec::new(), id_path: Default::default(), exempt: false }
+        Trail {
+            audit,
+            devices: audit.active(),
+            recorded: Vec::new(),
+            id_path: Default::default(),
+            exempt: false,
+            key_shares: false,
+        }
     }
 
     /// True when at least one device is running.
@@ -58,11 +72,13 @@ impl<'a> Trail<'a> {
         let error = error.and_then(entry::error_text);
         self.recorded.clear();
         self.id_path = (req.id.clone(), req.path.clone());
+        self.key_shares = carries_key_shares(&req.path);
         let mut bodies = Vec::with_capacity(self.devices.len());
         for d in self.devices.iter() {
             let hashed = entry::Hashed::new(&d.hasher, caller);
             let auth = entry::auth(&hashed, caller);
-            let request = entry::request(&d.hasher, &hashed, req, mount, self.max_entry() / 2);
+            let h = if self.key_shares { d.hasher.never_raw() } else { std::borrow::Cow::Borrowed(&d.hasher) };
+            let request = entry::request(&h, &hashed, req, mount, self.max_entry() / 2);
             bodies.push(entry::line("request", &time, &auth, &request, None, error.as_deref()));
             self.recorded.push((auth, request));
         }
@@ -90,7 +106,8 @@ impl<'a> Trail<'a> {
             .map(|(d, (auth, request))| {
                 // The response entry repeats the auth and request objects; its data gets the rest.
                 let used = auth.len() + request.len() + ENTRY_OVERHEAD;
-                let response = entry::response(&d.hasher, mount, &result, self.max_entry().saturating_sub(used));
+                let h = if self.key_shares { d.hasher.never_raw() } else { std::borrow::Cow::Borrowed(&d.hasher) };
+                let response = entry::response(&h, mount, &result, self.max_entry().saturating_sub(used));
                 entry::line("response", &time, auth, request, Some(&response), error.as_deref())
             })
             .collect();
