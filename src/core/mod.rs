@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod aws;
+pub mod bootstrap;
 pub mod cubbyhole;
 pub mod engine;
 pub mod feed;
@@ -99,6 +100,8 @@ pub struct Core {
     pub aws_keys: crate::core::aws::keys::KeyCache,
     /// This node's counters and histograms (`sys/metrics`).
     pub metrics: crate::core::metrics::Metrics,
+    /// Declarative bootstrap: settings, unseal count, last run.
+    pub bootstrap: crate::core::bootstrap::Bootstrap,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -170,6 +173,7 @@ impl Core {
             aws_keys: Default::default(),
             aws: Default::default(),
             metrics,
+            bootstrap: Default::default(),
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -178,13 +182,24 @@ impl Core {
     /// request deadline (503 with `Retry-After` past it).
     pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
         let limit = self.request_deadline.get();
-        match tokio::time::timeout(limit, self.pipeline(req)).await {
+        match tokio::time::timeout(limit, self.pipeline(req, None)).await {
             Ok(result) => result,
             Err(_) => Err(crate::base::deadline::exceeded(limit)),
         }
     }
 
-    async fn pipeline(&self, mut req: Request) -> Result<Response, ApiError> {
+    /// Runs one request through the same pipeline as an identity the core holds rather than a
+    /// token it looks up (declarative bootstrap's, or the caller's for the reads of a bootstrap
+    /// plan). Routing, the ACL decision, audit and the engine's checks are those of any request.
+    pub async fn handle_as(&self, req: Request, who: Arc<TokenEntry>) -> Result<Response, ApiError> {
+        let limit = self.request_deadline.get();
+        match tokio::time::timeout(limit, self.pipeline(req, Some(who))).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::base::deadline::exceeded(limit)),
+        }
+    }
+
+    async fn pipeline(&self, mut req: Request, who: Option<Arc<TokenEntry>>) -> Result<Response, ApiError> {
         if let Some(resp) = self.engines.system.before_auth(self, &req).await {
             return resp;
         }
@@ -216,10 +231,14 @@ impl Core {
         // The token as sent is needed only for its HMAC in audit entries; no copy otherwise.
         let secret = if trail.is_on() { req.token.clone() } else { None };
         let secret = secret.as_ref().map(|s| s.expose_secret());
-        let token = match self.tokens.authenticate(&self.store, req.token.as_ref(), now).await {
-            Ok(t) if t.allowed_from(req.client_addr.map(|a| a.ip())) => Ok(t),
-            Ok(_) => Err(ApiError::permission_denied()),
-            Err(e) => Err(e),
+        let internal = who.is_some();
+        let token = match who {
+            Some(t) => Ok(t),
+            None => match self.tokens.authenticate(&self.store, req.token.as_ref(), now).await {
+                Ok(t) if t.allowed_from(req.client_addr.map(|a| a.ip())) => Ok(t),
+                Ok(_) => Err(ApiError::permission_denied()),
+                Err(e) => Err(e),
+            },
         };
         self.metrics.token_checked(token.is_ok());
         let token = match token {
@@ -252,7 +271,8 @@ impl Core {
             }
         };
         // The use is spent only once the request is on record (fail closed: nothing commits).
-        let (token, used_up) = if token.row.num_uses > 0 {
+        // An internal identity's uses were spent by the request that started it, if any.
+        let (token, used_up) = if token.row.num_uses > 0 && !internal {
             match self.tokens.spend_use(&self.store, &token).await {
                 Ok((seen, last)) => (Arc::new(seen), last),
                 Err(e) => return trail.response(mount, Err(e)).await,
@@ -424,7 +444,9 @@ impl Core {
         self.reload_mounts().await?;
         self.rate_limits.load(&self.store).await?;
         self.alerts.load(&self.store, &self.barrier).await?;
-        self.audit.load(&self.store, &self.barrier).await
+        self.audit.load(&self.store, &self.barrier).await?;
+        self.bootstrap.unsealed();
+        Ok(())
     }
 
     /// Applies a change another node made: drops or reloads the matching per-node state.
@@ -622,6 +644,8 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         // Explaining another token's (or a policy list's) decisions; explaining one's own is
         // let through by the system engine's `policy_checks` before this is asked.
         || p == "sys/policies/explain"
+        // Declarative bootstrap's status and plans show what the operator's file manages.
+        || under("sys/bootstrap")
         || under("sys/alerts/rules")
         // As Vault (`auth/*` is a root path of the system backend): enabling, disabling, reading
         // and tuning an auth method all need sudo; `sys/mounts/<path>/tune` does not.

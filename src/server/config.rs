@@ -56,8 +56,21 @@ pub struct RawConfig {
     /// `[[alert]]` tables: alert rules that cannot be changed through the API.
     #[serde(default)]
     pub alert: Vec<RawAlert>,
+    /// `[bootstrap]`: the declarative bootstrap file.
+    #[serde(default)]
+    pub bootstrap: RawBootstrap,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
+}
+
+/// `[bootstrap]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBootstrap {
+    /// The bootstrap file (mounts, auth methods, policies, roles, audit devices, rotations).
+    pub file: Option<PathBuf>,
+    /// `sys/init` issues no root token.
+    pub revoke_root: Option<bool>,
 }
 
 /// `[aws]` as written.
@@ -311,6 +324,8 @@ pub struct Config {
     pub unauthenticated_metrics_access: bool,
     /// `[[alert]]` rules.
     pub alerts: Vec<crate::core::alerts::rules::Rule>,
+    /// `[bootstrap]`.
+    pub bootstrap: crate::core::bootstrap::Settings,
 }
 
 /// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
@@ -558,8 +573,13 @@ impl RawConfig {
             Default::default()
         });
         let alerts = alert_rules(&self.alert, &outbound, &mut errors);
+        let bootstrap = crate::core::bootstrap::Settings {
+            file: self.bootstrap.file,
+            revoke_root: self.bootstrap.revoke_root.unwrap_or(false),
+        };
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
+                bootstrap,
                 aws,
                 unauthenticated_metrics_access: self.telemetry.unauthenticated_metrics_access.unwrap_or(false),
                 alerts,

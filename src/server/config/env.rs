@@ -91,6 +91,8 @@ pub const KEYS: &[EnvKey] = &[
     k("AWS_MOUNT", "aws", "mount", Kind::Text),
     k("TELEMETRY_UNAUTHENTICATED_METRICS_ACCESS", "telemetry", "unauthenticated_metrics_access", Kind::Bool),
     k("ALERT", "", "alert", Kind::Tables),
+    k("BOOTSTRAP_FILE", "bootstrap", "file", Kind::Text),
+    k("BOOTSTRAP_REVOKE_ROOT", "bootstrap", "revoke_root", Kind::Bool),
 ];
 
 /// `COFFER_*` variables that are not config keys, without the prefix: the client CLI's
@@ -196,7 +198,7 @@ mod tests {
     use super::*;
     use crate::server::config::{
         RawAlert, RawAudit, RawAuditDevice, RawAuth, RawAws, RawCache, RawConfig, RawHa, RawListener, RawLog,
-        RawOutbound, RawSeal, RawStorage, RawTelemetry,
+        RawBootstrap, RawOutbound, RawSeal, RawStorage, RawTelemetry,
     };
     use std::collections::BTreeSet;
 
@@ -267,6 +269,7 @@ mod tests {
             ("cache", fields::<RawCache>()),
             ("aws", fields::<RawAws>()),
             ("telemetry", fields::<RawTelemetry>()),
+            ("bootstrap", fields::<RawBootstrap>()),
         ]);
         let mut accepted = BTreeSet::new();
         for top in fields::<RawConfig>() {
