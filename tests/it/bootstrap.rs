@@ -273,25 +273,27 @@ async fn revoke_root_returns_no_root_token_and_stores_none() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_with_a_problem_applies_nothing_and_names_the_table_and_field() {
+    // The valid policy comes first in apply order: a file applied up to its first problem would
+    // leave it behind.
     let file = r#"
 [mounts.secret]
-type = "kv"
 options = { version = "2" }
 
 [policies.app]
-policy = 'path "a" { capabilities = ["reed"] }'
+policy = 'path "a" { capabilities = ["read"] }'
 "#;
     let (s, shares, path, report) = bootstrapped(file, false).await;
     let error = report.error.clone().unwrap_or_default();
-    assert!(error.contains("policies.app.policy") && error.contains("reed"), "{error}");
+    assert!(error.contains("mounts.secret.type: missing"), "{error}");
     assert!(report.changes.is_empty());
+    assert_eq!(s.call("GET", "sys/policies/acl/app", None).await.0, StatusCode::NOT_FOUND, "nothing applied");
     let (_, mounts) = s.call("GET", "sys/mounts", None).await;
     assert!(mounts["data"]["secret/"].is_null(), "nothing applied: {mounts}");
     let (_, status) = s.call("GET", "sys/bootstrap", None).await;
     assert_eq!(status["data"]["managed"], json!([]), "{status}");
-    assert!(status["data"]["last_run"]["error"].as_str().unwrap().contains("policies.app.policy"));
+    assert!(status["data"]["last_run"]["error"].as_str().unwrap().contains("mounts.secret.type"));
     // Fixed, it applies at the next unseal.
-    write_file(&path, &file.replace("reed", "read"));
+    write_file(&path, &file.replace("[mounts.secret]\n", "[mounts.secret]\ntype = \"kv\"\n"));
     reseal(&s, &shares).await;
     let fixed = next_report(&s, Some(&report)).await;
     assert_eq!(fixed.error, None);
