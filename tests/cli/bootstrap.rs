@@ -36,14 +36,15 @@ fn plan_prints_one_line_per_change_and_its_exit_code_says_whether_there_are_any(
 
     // An object of the same name made through the API: adopted only when the file says so.
     s.ok_stdin(&["policy", "write", "app", "-"], "path \"secret/data/app\" { capabilities = [\"read\"] }");
-    s.cmd()
-        .args(["operator", "bootstrap", "plan"])
-        .arg(&file)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("policies.app: a policy named \"app\" exists").and(predicate::str::contains("adopt = true")));
-    std::fs::write(&file, "[policies.app]\nadopt = true\npolicy = 'path \"secret/data/app\" { capabilities = [\"read\"] }'\n")
-        .unwrap();
+    s.cmd().args(["operator", "bootstrap", "plan"]).arg(&file).assert().code(1).stderr(
+        predicate::str::contains("policies.app: a policy named \"app\" exists")
+            .and(predicate::str::contains("adopt = true")),
+    );
+    std::fs::write(
+        &file,
+        "[policies.app]\nadopt = true\npolicy = 'path \"secret/data/app\" { capabilities = [\"read\"] }'\n",
+    )
+    .unwrap();
     s.cmd().args(["operator", "bootstrap", "plan"]).arg(&file).assert().code(2).stdout("adopt policy app\n");
     let out = s.cmd().args(["operator", "bootstrap", "plan", "--format", "json"]).arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -67,5 +68,9 @@ fn plan_prints_one_line_per_change_and_its_exit_code_says_whether_there_are_any(
         .assert()
         .code(1)
         .stderr(predicate::str::contains("permission denied (403) on sys/bootstrap/plan"));
-    s.cmd().args(["operator", "bootstrap", "plan", "--help"]).assert().success().stdout(predicate::str::contains("Examples:"));
+    s.cmd()
+        .args(["operator", "bootstrap", "plan", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"));
 }

@@ -116,9 +116,7 @@ fn bootstrap_writes(lines: &[Value]) -> Vec<&Value> {
     lines
         .iter()
         .filter(|l| {
-            l["type"] == "request"
-                && l["auth"]["display_name"] == "bootstrap"
-                && l["request"]["operation"] != "read"
+            l["type"] == "request" && l["auth"]["display_name"] == "bootstrap" && l["request"]["operation"] != "read"
         })
         .collect()
 }
@@ -187,7 +185,10 @@ async fn a_changed_file_converges_at_the_next_unseal_and_api_made_objects_are_le
     s.write("secret/data/db/app", json!({"password": "first"})).await;
 
     let changed = first_file(&log)
-        .replace("secret/data/app/*\" { capabilities = [\"read\"] }", "secret/data/app/*\" { capabilities = [\"read\", \"list\"] }")
+        .replace(
+            "secret/data/app/*\" { capabilities = [\"read\"] }",
+            "secret/data/app/*\" { capabilities = [\"read\", \"list\"] }",
+        )
         .replace("token_ttl = \"1h\"", "token_ttl = \"2h\"")
         .replace("[password_policies.db]", "[password_policies.db2]")
         + r#"
@@ -303,12 +304,14 @@ policy = 'path "a" { capabilities = ["read"] }'
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_and_plan_need_sudo_and_a_plan_changes_nothing() {
-    let (s, _, _, report) = bootstrapped("[policies.app]\npolicy = 'path \"a\" { capabilities = [\"read\"] }'\n", false).await;
+    let (s, _, _, report) =
+        bootstrapped("[policies.app]\npolicy = 'path \"a\" { capabilities = [\"read\"] }'\n", false).await;
     assert_eq!(report.error, None);
     let plan = json!({"file": "[policies.other]\npolicy = 'path \"b\" { capabilities = [\"read\"] }'\n"});
     let (st, v) = s.call("POST", "sys/bootstrap/plan", Some(plan.clone())).await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let lines: Vec<&str> = v["data"]["changes"].as_array().unwrap().iter().map(|c| c["line"].as_str().unwrap()).collect();
+    let lines: Vec<&str> =
+        v["data"]["changes"].as_array().unwrap().iter().map(|c| c["line"].as_str().unwrap()).collect();
     assert_eq!(lines, ["create policy other", "delete policy app"]);
     assert_eq!(s.call("GET", "sys/policies/acl/other", None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(s.call("GET", "sys/policies/acl/app", None).await.0, StatusCode::OK);
@@ -316,7 +319,8 @@ async fn status_and_plan_need_sudo_and_a_plan_changes_nothing() {
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
     assert!(v["errors"][0].as_str().unwrap().contains("polices"), "{v}");
     // Without sudo (or without a token) both answer 403, however the path is spelled.
-    let plain = s.token_with_policy("reader", "path \"sys/bootstrap*\" { capabilities = [\"read\", \"update\"] }").await;
+    let plain =
+        s.token_with_policy("reader", "path \"sys/bootstrap*\" { capabilities = [\"read\", \"update\"] }").await;
     for (token, method, p) in [
         (plain.as_str(), "GET", "sys/bootstrap"),
         (plain.as_str(), "POST", "sys/bootstrap/plan"),

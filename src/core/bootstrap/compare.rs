@@ -7,11 +7,8 @@ use serde_json::{Map, Value};
 
 /// The fields of `desired` whose value `current` does not hold, sorted.
 pub fn differing(desired: &Map<String, Value>, current: &Map<String, Value>) -> Vec<String> {
-    let mut out: Vec<String> = desired
-        .iter()
-        .filter(|(k, v)| current.get(*k).is_some_and(|c| !same(v, c)))
-        .map(|(k, _)| k.clone())
-        .collect();
+    let mut out: Vec<String> =
+        desired.iter().filter(|(k, v)| current.get(*k).is_some_and(|c| !same(v, c))).map(|(k, _)| k.clone()).collect();
     out.sort();
     out
 }
@@ -24,7 +21,7 @@ pub fn same(desired: &Value, current: &Value) -> bool {
         (Value::String(d), Value::String(c)) => d.trim() == c.trim(),
         (Value::String(d), Value::Number(_)) => {
             crate::base::duration::parse_str(d).is_ok_and(|s| Some(s) == current.as_u64())
-                || d.trim() == current.to_string()
+                || serde_json::from_str::<Value>(d.trim()).is_ok_and(|v| &v == current)
         }
         (Value::Number(d), Value::String(c)) => d.to_string() == c.trim(),
         (Value::Bool(d), Value::String(c)) => d.to_string() == c.trim(),

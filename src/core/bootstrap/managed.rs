@@ -52,7 +52,8 @@ impl Managed {
     /// Writes the record.
     pub async fn save(&self, core: &Core) -> Result<(), ApiError> {
         let text = serde_json::to_vec(self).map_err(|e| ApiError::internal(&e))?;
-        let (sealed, _) = core.barrier.seal(Context::System { key: RECORD }, &text).map_err(|e| ApiError::internal(&e))?;
+        let (sealed, _) =
+            core.barrier.seal(Context::System { key: RECORD }, &text).map_err(|e| ApiError::internal(&e))?;
         core.store.system_put(&[(RECORD, sealed.as_bytes())]).await.map_err(ApiError::from)
     }
 

@@ -128,7 +128,13 @@ impl Live<'_> {
     }
 
     /// What the store holds for `kind` `name` (`mount` for the objects under one).
-    async fn current(&self, kind: Kind, name: &str, mount: Option<&str>, item: &str) -> Result<Option<Map<String, Value>>, String> {
+    async fn current(
+        &self,
+        kind: Kind,
+        name: &str,
+        mount: Option<&str>,
+        item: &str,
+    ) -> Result<Option<Map<String, Value>>, String> {
         let under = |want: Kind| mount.filter(|m| self.mount_type(want, m).is_some());
         Ok(match kind {
             Kind::Mount => self.mounts.get(name).map(|v| object(Some(v.clone()))),
@@ -197,14 +203,25 @@ fn wanted_type(body: &Map<String, Value>) -> &str {
 }
 
 /// Plans the file against the store, reading as `who`. Every problem is returned at once.
-pub async fn plan(core: &Core, who: &Arc<TokenEntry>, spec: &Spec, managed: &Managed) -> Result<Vec<Change>, Vec<String>> {
+pub async fn plan(
+    core: &Core,
+    who: &Arc<TokenEntry>,
+    spec: &Spec,
+    managed: &Managed,
+) -> Result<Vec<Change>, Vec<String>> {
     let read_all = |path: &'static str| async move {
         super::call(core, who, Operation::Read, path, None)
             .await
             .map(object)
             .map_err(|e| vec![format!("reading {path}: {}", e.errors.join("; "))])
     };
-    let live = Live { core, who, mounts: read_all("sys/mounts").await?, auth: read_all("sys/auth").await?, audit: read_all("sys/audit").await? };
+    let live = Live {
+        core,
+        who,
+        mounts: read_all("sys/mounts").await?,
+        auth: read_all("sys/auth").await?,
+        audit: read_all("sys/audit").await?,
+    };
     let mut errors = Vec::new();
     let mut changes = Vec::new();
     for o in &spec.objects {
@@ -241,9 +258,15 @@ pub async fn plan(core: &Core, who: &Arc<TokenEntry>, spec: &Spec, managed: &Man
             change.note = "no longer in the file, and already gone".into();
         } else if entry.kind == Kind::JwtConfig {
             change.note = "no longer in the file; a JWT configuration cannot be deleted, so it stays as it is".into();
+        } else if entry.kind == Kind::Policy && entry.name == "default" {
+            change.note = "no longer in the file; the default policy cannot be deleted, so it stays as it is".into();
         } else {
             change.action = Action::Delete;
-            change.steps.push(Step { op: Operation::Delete, path: object_path(entry.kind, &entry.name, &mount, &item), body: None });
+            change.steps.push(Step {
+                op: Operation::Delete,
+                path: object_path(entry.kind, &entry.name, &mount, &item),
+                body: None,
+            });
         }
         removals.push(change);
     }
@@ -252,7 +275,7 @@ pub async fn plan(core: &Core, who: &Arc<TokenEntry>, spec: &Spec, managed: &Man
     }
     // Creations in the file's order (audit devices first), deletions in reverse (roles before
     // their mount, audit devices last).
-    removals.sort_by(|a, b| b.kind.cmp(&a.kind));
+    removals.sort_by_key(|c| std::cmp::Reverse(c.kind));
     changes.extend(removals);
     Ok(changes)
 }
@@ -298,10 +321,12 @@ async fn plan_one(live: &Live<'_>, o: &Desired, spec: &Spec, managed: &Managed) 
     };
     let Some(current) = current else {
         let secret_missing = o.kind == Kind::Rotation
-            && (live.mount_type(Kind::Mount, mount).is_none() || !live.secret_exists(mount, &o.item).await.map_err(fail)?);
+            && (live.mount_type(Kind::Mount, mount).is_none()
+                || !live.secret_exists(mount, &o.item).await.map_err(fail)?);
         if secret_missing {
             change.action = Action::Wait;
-            change.note = "the secret does not exist yet; write it, and the rotation is applied at the next unseal".into();
+            change.note =
+                "the secret does not exist yet; write it, and the rotation is applied at the next unseal".into();
             change.steps.clear();
         }
         return Ok(Some(change));

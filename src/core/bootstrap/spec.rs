@@ -133,12 +133,13 @@ pub fn parse(text: &str) -> Result<Spec, Vec<String>> {
     let raw: RawFile = toml::from_str(text).map_err(|e| vec![e.to_string().trim_end().replace('\n', " ")])?;
     let mut errors = Vec::new();
     let mut objects = Vec::new();
-    let mut add = |kind: Kind, table: String, name: Result<String, String>, mount: Option<String>, item: String, body: &Table| {
-        match take_body(&table, body).and_then(|(b, adopt)| name.map(|n| (n, b, adopt))) {
-            Ok((name, body, adopt)) => objects.push(Desired { kind, name, table, mount, item, body, adopt }),
-            Err(e) => errors.push(e),
-        }
-    };
+    let mut add =
+        |kind: Kind, table: String, name: Result<String, String>, mount: Option<String>, item: String, body: &Table| {
+            match take_body(&table, body).and_then(|(b, adopt)| name.map(|n| (n, b, adopt))) {
+                Ok((name, body, adopt)) => objects.push(Desired { kind, name, table, mount, item, body, adopt }),
+                Err(e) => errors.push(e),
+            }
+        };
     for (name, body) in &raw.audit {
         let table = format!("audit.{}", quoted(name));
         let n = if name.is_empty() || name.contains('/') || names::problem(name, Case::Exact).is_some() {
@@ -180,8 +181,13 @@ pub fn parse(text: &str) -> Result<Spec, Vec<String>> {
     }
     for (path, body) in &raw.auth {
         let table = format!("auth.{}", quoted(path));
-        let n = mount_name(&table, path)
-            .and_then(|p| if p == "token/" { Err(format!("{table}: \"token/\" is built in")) } else { Ok(p) });
+        let n = mount_name(&table, path).and_then(|p| {
+            if p == "token/" {
+                Err(format!("{table}: \"token/\" is built in"))
+            } else {
+                Ok(p)
+            }
+        });
         add(Kind::Auth, table, n, None, String::new(), body);
     }
     for (path, body) in &raw.jwt_config {
@@ -408,8 +414,8 @@ mod tests {
         assert!(parse("[polices.app]\npolicy = \"x\"").is_err());
         let e = parse("[policies.app\n").unwrap_err();
         assert!(e[0].contains("line 1"), "{e:?}");
-        assert!(parse("[policies.app]\npolicy = 'path \"a\" { capabilities = [\"read\"] }'\nadopt = 1")
-            .unwrap_err()[0]
-            .contains("policies.app.adopt"));
+        assert!(parse("[policies.app]\npolicy = 'path \"a\" { capabilities = [\"read\"] }'\nadopt = 1").unwrap_err()
+            [0]
+        .contains("policies.app.adopt"));
     }
 }

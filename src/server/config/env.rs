@@ -197,8 +197,8 @@ fn value(kind: Kind, text: String) -> Result<toml::Value, String> {
 mod tests {
     use super::*;
     use crate::server::config::{
-        RawAlert, RawAudit, RawAuditDevice, RawAuth, RawAws, RawCache, RawConfig, RawHa, RawListener, RawLog,
-        RawBootstrap, RawOutbound, RawSeal, RawStorage, RawTelemetry,
+        RawAlert, RawAudit, RawAuditDevice, RawAuth, RawAws, RawBootstrap, RawCache, RawConfig, RawHa, RawListener,
+        RawLog, RawOutbound, RawSeal, RawStorage, RawTelemetry,
     };
     use std::collections::BTreeSet;
 
