@@ -190,6 +190,7 @@ async fn a_changed_file_converges_at_the_next_unseal_and_api_made_objects_are_le
             "secret/data/app/*\" { capabilities = [\"read\", \"list\"] }",
         )
         .replace("token_ttl = \"1h\"", "token_ttl = \"2h\"")
+        .replace("description = \"application secrets\"", "description = \"app secrets\"")
         .replace("[password_policies.db]", "[password_policies.db2]")
         + r#"
 [rotations.secret."db/app"]
@@ -204,6 +205,7 @@ rotator = { type = "password", policy = "db2", fields = ["password"] }
         "create password policy db2",
         "update policy app (policy)",
         "update approle role approle/web (token_ttl)",
+        "update mount secret/ (description)",
         "create rotation secret/db/app",
         "delete password policy db",
     ] {
@@ -220,6 +222,7 @@ rotator = { type = "password", policy = "db2", fields = ["password"] }
     assert_eq!(s.call("GET", "sys/policies/acl/by-hand", None).await.0, StatusCode::OK);
     let (_, mounts) = s.call("GET", "sys/mounts", None).await;
     assert!(mounts["data"]["manual/"].is_object(), "{mounts}");
+    assert_eq!(mounts["data"]["secret/"]["description"], "app secrets", "{mounts}");
 
     // A file naming an API-made object without `adopt` applies nothing and says why.
     let conflicting = changed.clone()
