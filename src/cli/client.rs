@@ -2,6 +2,7 @@
 //! server, the error type, and the exit-code convention (0 success, 1 error, 2 usage error).
 
 pub mod api;
+pub mod bootstrap;
 pub mod cache;
 pub mod env_guard;
 pub mod explain;

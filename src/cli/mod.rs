@@ -227,6 +227,25 @@ pub enum AuditCommand {
     List(sys::ConnArgs),
 }
 
+/// `coffer operator bootstrap …`.
+#[derive(Debug, Subcommand)]
+pub enum BootstrapCommand {
+    /// Show the changes applying FILE would make, one line per object, without applying them
+    ///
+    /// The server plans the file with the code that applies it at unseal: `create`, `update`
+    /// (with the fields that differ), `delete` (managed objects no longer in the file), `adopt`,
+    /// `forget` and `wait` lines. A problem in the file, or an object of the same name made through
+    /// the API without `adopt = true`, is an error naming the table and field.
+    ///
+    /// Examples:
+    ///   coffer operator bootstrap plan /etc/coffer/coffer.bootstrap.toml
+    ///   coffer operator bootstrap plan --format json coffer.bootstrap.toml
+    ///
+    /// Exit codes: 0 nothing to do, 2 changes to make, 1 error (the file or the server refused).
+    #[command(verbatim_doc_comment)]
+    Plan(client::bootstrap::PlanArgs),
+}
+
 /// `coffer operator …`.
 #[derive(Debug, Subcommand)]
 pub enum OperatorCommand {
@@ -266,6 +285,9 @@ pub enum OperatorCommand {
     /// Save, restore or inspect a snapshot of the whole store
     #[command(subcommand)]
     Snapshot(client::snapshot::SnapshotCommand),
+    /// Declarative bootstrap: show what a bootstrap file would change (needs sudo on sys/bootstrap)
+    #[command(subcommand)]
+    Bootstrap(BootstrapCommand),
     /// Copy a whole store into a new, empty one (typically SQLite to PostgreSQL), then verify it
     ///
     /// Stop every Coffer server that uses either store first. Every row of every table is copied
@@ -404,6 +426,9 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Operator(OperatorCommand::Rotate(a)) => client::finish(sys::rotate(a).await),
         Command::Operator(OperatorCommand::KeyStatus(a)) => client::finish(sys::key_status(a).await),
         Command::Operator(OperatorCommand::Snapshot(c)) => client::finish(client::snapshot::run(c).await),
+        Command::Operator(OperatorCommand::Bootstrap(BootstrapCommand::Plan(a))) => {
+            client::finish(client::bootstrap::plan(a).await)
+        }
         Command::Server(args) if args.dev => {
             let aws = server::DevAws {
                 access_key_id: args.dev_aws_access_key_id,

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod aws;
+pub mod bootstrap;
 pub mod cubbyhole;
 pub mod engine;
 pub mod feed;
@@ -102,6 +103,8 @@ pub struct Core {
     pub metrics: crate::core::metrics::Metrics,
     /// `[snapshot]`: the restore limit and scheduled snapshots.
     pub snapshots: ArcSwap<crate::core::snapshot::Settings>,
+    /// Declarative bootstrap: settings, unseal count, last run.
+    pub bootstrap: crate::core::bootstrap::Bootstrap,
     mount_lock: tokio::sync::Mutex<()>,
     /// A handle to this core, for work a request starts in the background.
     me: std::sync::Weak<Core>,
@@ -174,6 +177,7 @@ impl Core {
             aws: Default::default(),
             metrics,
             snapshots: Default::default(),
+            bootstrap: Default::default(),
             mount_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -182,13 +186,24 @@ impl Core {
     /// request deadline (503 with `Retry-After` past it).
     pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
         let limit = self.request_deadline.get();
-        match tokio::time::timeout(limit, self.pipeline(req)).await {
+        match tokio::time::timeout(limit, self.pipeline(req, None)).await {
             Ok(result) => result,
             Err(_) => Err(crate::base::deadline::exceeded(limit)),
         }
     }
 
-    async fn pipeline(&self, mut req: Request) -> Result<Response, ApiError> {
+    /// Runs one request through the same pipeline as an identity the core holds rather than a
+    /// token it looks up (declarative bootstrap's, or the caller's for the reads of a bootstrap
+    /// plan). Routing, the ACL decision, audit and the engine's checks are those of any request.
+    pub async fn handle_as(&self, req: Request, who: Arc<TokenEntry>) -> Result<Response, ApiError> {
+        let limit = self.request_deadline.get();
+        match tokio::time::timeout(limit, self.pipeline(req, Some(who))).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::base::deadline::exceeded(limit)),
+        }
+    }
+
+    async fn pipeline(&self, mut req: Request, who: Option<Arc<TokenEntry>>) -> Result<Response, ApiError> {
         if let Some(resp) = self.engines.system.before_auth(self, &req).await {
             return resp;
         }
@@ -220,10 +235,14 @@ impl Core {
         // The token as sent is needed only for its HMAC in audit entries; no copy otherwise.
         let secret = if trail.is_on() { req.token.clone() } else { None };
         let secret = secret.as_ref().map(|s| s.expose_secret());
-        let token = match self.tokens.authenticate(&self.store, req.token.as_ref(), now).await {
-            Ok(t) if t.allowed_from(req.client_addr.map(|a| a.ip())) => Ok(t),
-            Ok(_) => Err(ApiError::permission_denied()),
-            Err(e) => Err(e),
+        let internal = who.is_some();
+        let token = match who {
+            Some(t) => Ok(t),
+            None => match self.tokens.authenticate(&self.store, req.token.as_ref(), now).await {
+                Ok(t) if t.allowed_from(req.client_addr.map(|a| a.ip())) => Ok(t),
+                Ok(_) => Err(ApiError::permission_denied()),
+                Err(e) => Err(e),
+            },
         };
         self.metrics.token_checked(token.is_ok());
         let token = match token {
@@ -256,7 +275,8 @@ impl Core {
             }
         };
         // The use is spent only once the request is on record (fail closed: nothing commits).
-        let (token, used_up) = if token.row.num_uses > 0 {
+        // An internal identity's uses were spent by the request that started it, if any.
+        let (token, used_up) = if token.row.num_uses > 0 && !internal {
             match self.tokens.spend_use(&self.store, &token).await {
                 Ok((seen, last)) => (Arc::new(seen), last),
                 Err(e) => return trail.response(mount, Err(e)).await,
@@ -407,7 +427,9 @@ impl Core {
     /// starts the audit devices.
     pub async fn post_unseal(&self) -> Result<(), ApiError> {
         self.post_unseal_state().await?;
-        self.audit.load(&self.store, &self.barrier).await
+        self.audit.load(&self.store, &self.barrier).await?;
+        self.bootstrap.unsealed();
+        Ok(())
     }
 
     /// [`Core::post_unseal`] but the audit devices: the token key, cluster identity, mount
@@ -646,6 +668,8 @@ fn needs_sudo(path: &str, op: Operation) -> bool {
         || p == "sys/policies/explain"
         || p == "sys/storage/raft/snapshot"
         || p == "sys/storage/raft/snapshot-force"
+        // Declarative bootstrap's status and plans show what the operator's file manages.
+        || under("sys/bootstrap")
         || under("sys/alerts/rules")
         // As Vault (`auth/*` is a root path of the system backend): enabling, disabling, reading
         // and tuning an auth method all need sudo; `sys/mounts/<path>/tune` does not.

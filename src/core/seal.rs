@@ -71,7 +71,7 @@ pub struct Cluster {
 pub struct InitOutput {
     /// Key shares (empty for the key-file seal).
     pub shares: Vec<Zeroizing<Vec<u8>>>,
-    /// The initial root token.
+    /// The initial root token; empty with `[bootstrap] revoke_root` (none exists).
     pub root_token: SecretString,
 }
 
@@ -286,7 +286,9 @@ impl SealManager {
         let (token_key_ct, _) = staging
             .seal(Context::System { key: TOKEN_HMAC_KEY }, token_key.expose())
             .map_err(|e| ApiError::internal(&e))?;
-        let root_token = TokenStore::generate();
+        // With `[bootstrap] revoke_root` no root token is made at all: no row, nothing returned.
+        let revoke_root = core.bootstrap.revoke_root();
+        let root_token = if revoke_root { SecretString::from(String::new()) } else { TokenStore::generate() };
         let hash = crypto::hmac_sha256(&token_key, root_token.expose_secret().as_bytes());
         let suffix = crypto::random_base62(8).to_lowercase();
         let cluster = Cluster { name: format!("coffer-cluster-{suffix}"), id: uuid::Uuid::new_v4().to_string() };
@@ -294,7 +296,9 @@ impl SealManager {
         let config = SealConfig { kind: self.kind_name().into(), secret_shares: shares, secret_threshold: threshold };
         let config_json = serde_json::to_vec(&config).map_err(|e| ApiError::internal(&e))?;
         let internal = ApiError::from;
-        core.store.token_put(&tokens::root_row(hash, now)).await.map_err(internal)?;
+        if !revoke_root {
+            core.store.token_put(&tokens::root_row(hash, now)).await.map_err(internal)?;
+        }
         // The seal configuration goes in the same transaction as the keys: it is what marks the
         // store as initialised, so a crash mid-init leaves an uninitialised store.
         core.store
@@ -314,7 +318,7 @@ impl SealManager {
                 Vec::new()
             }
         };
-        tracing::info!(shares, threshold, seal = self.kind_name(), "storage initialised");
+        tracing::info!(shares, threshold, seal = self.kind_name(), revoke_root, "storage initialised");
         Ok(InitOutput { shares: parts, root_token })
     }
 

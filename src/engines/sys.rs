@@ -4,6 +4,7 @@
 mod alerts_api;
 mod audit_api;
 mod aws_keys;
+mod bootstrap_api;
 mod explain;
 mod ha;
 mod keys;
@@ -105,6 +106,8 @@ impl Engine for System {
             "auth" if op == Operation::Read => mounts::list(core, "auth"),
             "config/outbound" => outbound_api::handle(core, &req).await,
             "key-status" if op == Operation::Read => keys::status(core),
+            "bootstrap" if op == Operation::Read => bootstrap_api::status(core).await,
+            "bootstrap/plan" if write => bootstrap_api::plan(core, &call, &req).await,
             "search" if write => search::search(&call, &req.data).await,
             "audit" if op == Operation::Read => audit_api::list(core),
             "metrics" if op == Operation::Read => metrics_api::read(core, &req).await,

@@ -59,8 +59,21 @@ pub struct RawConfig {
     /// `[snapshot]`: restore limit and scheduled snapshots.
     #[serde(default)]
     pub snapshot: RawSnapshot,
+    /// `[bootstrap]`: the declarative bootstrap file.
+    #[serde(default)]
+    pub bootstrap: RawBootstrap,
     /// Do not try to lock memory.
     pub disable_mlock: Option<bool>,
+}
+
+/// `[bootstrap]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBootstrap {
+    /// The bootstrap file (mounts, auth methods, policies, roles, audit devices, rotations).
+    pub file: Option<PathBuf>,
+    /// `sys/init` issues no root token.
+    pub revoke_root: Option<bool>,
 }
 
 /// `[aws]` as written.
@@ -366,6 +379,8 @@ pub struct Config {
     pub alerts: Vec<crate::core::alerts::rules::Rule>,
     /// `[snapshot]`.
     pub snapshot: crate::core::snapshot::Settings,
+    /// `[bootstrap]`.
+    pub bootstrap: crate::core::bootstrap::Settings,
 }
 
 /// `[listener]` timeouts and connection cap, and `[auth] argon2_queue`, validated.
@@ -617,8 +632,13 @@ impl RawConfig {
             errors.push(e);
             Default::default()
         });
+        let bootstrap = crate::core::bootstrap::Settings {
+            file: self.bootstrap.file,
+            revoke_root: self.bootstrap.revoke_root.unwrap_or(false),
+        };
         match (address, storage_url, seal) {
             (Ok(address), Some(storage_url), Some(seal)) if errors.is_empty() => Ok(Config {
+                bootstrap,
                 aws,
                 snapshot,
                 unauthenticated_metrics_access: self.telemetry.unauthenticated_metrics_access.unwrap_or(false),

@@ -149,6 +149,7 @@ pub async fn start_with(store: SharedStore, listener: Listener, options: Options
         tokio::spawn(crate::engines::kv::rotation::worker::run(Background::new(core.clone(), "kv"))),
         tokio::spawn(leader_worker(core.clone(), lease_ttl)),
         tokio::spawn(aws_deletion_worker(core.clone())),
+        tokio::spawn(crate::core::bootstrap::worker::run(core.clone())),
         tokio::spawn(crate::core::alerts::delivery::run(core.clone())),
         tokio::spawn(crate::core::snapshot::schedule::run(core.clone())),
     ];

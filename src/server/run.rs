@@ -24,6 +24,12 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
     }
     process::harden(cfg.disable_mlock);
     cfg.audit.check_declared()?;
+    // A bootstrap file with a problem refuses the start, as a config file with one does.
+    if let Some(file) = &cfg.bootstrap.file {
+        crate::core::bootstrap::spec::load(file)?;
+    } else if cfg.bootstrap.revoke_root {
+        tracing::warn!("bootstrap.revoke_root without bootstrap.file: after init only generate-root can log in");
+    }
     if rustix::process::geteuid().is_root() {
         tracing::warn!("running as root; run Coffer as an unprivileged user");
     }
@@ -56,6 +62,7 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
         aws: cfg.aws.clone(),
     };
     let mut running = super::start_with(store, listener, options).await.map_err(|e| vec![e])?;
+    running.core.bootstrap.configure(cfg.bootstrap.clone());
     running.core.outbound.set_config(cfg.outbound.clone());
     running.core.metrics.set_unauthenticated(cfg.unauthenticated_metrics_access);
     running.core.alerts.set_config(cfg.alerts.clone());

@@ -9,6 +9,7 @@
 #![allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
 mod auth;
+mod bootstrap;
 mod errors;
 mod harness;
 mod interop;

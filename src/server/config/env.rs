@@ -95,6 +95,8 @@ pub const KEYS: &[EnvKey] = &[
     k("SNAPSHOT_INTERVAL", "snapshot", "interval", Kind::Text),
     k("SNAPSHOT_DIRECTORY", "snapshot", "directory", Kind::Text),
     k("SNAPSHOT_RETAIN", "snapshot", "retain", Kind::Integer),
+    k("BOOTSTRAP_FILE", "bootstrap", "file", Kind::Text),
+    k("BOOTSTRAP_REVOKE_ROOT", "bootstrap", "revoke_root", Kind::Bool),
 ];
 
 /// `COFFER_*` variables that are not config keys, without the prefix: the client CLI's
@@ -199,8 +201,8 @@ fn value(kind: Kind, text: String) -> Result<toml::Value, String> {
 mod tests {
     use super::*;
     use crate::server::config::{
-        RawAlert, RawAudit, RawAuditDevice, RawAuth, RawAws, RawCache, RawConfig, RawHa, RawListener, RawLog,
-        RawOutbound, RawSeal, RawSnapshot, RawStorage, RawTelemetry,
+        RawAlert, RawAudit, RawAuditDevice, RawAuth, RawAws, RawBootstrap, RawCache, RawConfig, RawHa, RawListener,
+        RawLog, RawOutbound, RawSeal, RawSnapshot, RawStorage, RawTelemetry,
     };
     use std::collections::BTreeSet;
 
@@ -272,6 +274,7 @@ mod tests {
             ("aws", fields::<RawAws>()),
             ("telemetry", fields::<RawTelemetry>()),
             ("snapshot", fields::<RawSnapshot>()),
+            ("bootstrap", fields::<RawBootstrap>()),
         ]);
         let mut accepted = BTreeSet::new();
         for top in fields::<RawConfig>() {

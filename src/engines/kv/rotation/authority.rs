@@ -34,6 +34,9 @@ pub enum Authority {
 impl Authority {
     /// The authority of a caller.
     pub fn of(token: &TokenEntry) -> Self {
+        if crate::core::bootstrap::is_identity(token) {
+            return Authority::Bootstrap;
+        }
         Authority::Token {
             accessor: token.row.accessor.clone(),
             entity_id: token.identity.as_ref().map(|i| i.entity_id()).unwrap_or_default(),
