@@ -5,6 +5,7 @@ pub mod api;
 pub mod cache;
 pub mod env_guard;
 pub mod explain;
+pub mod generate_root;
 pub mod generic;
 pub mod input;
 pub mod kv;

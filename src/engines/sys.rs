@@ -5,6 +5,7 @@ mod alerts_api;
 mod audit_api;
 mod aws_keys;
 mod explain;
+mod generate_root_api;
 mod ha;
 mod keys;
 mod leases_api;
@@ -32,10 +33,11 @@ pub fn is_unauthenticated(path: &str, op: Operation) -> bool {
         || (path == "sys/wrapping/lookup" && op.is_write())
 }
 
-/// True for every request served without a token: [`is_unauthenticated`], and `sys/metrics` when
-/// `[telemetry] unauthenticated_metrics_access` is on.
+/// True for every request served without a token: [`is_unauthenticated`], `sys/metrics` when
+/// `[telemetry] unauthenticated_metrics_access` is on, and the generate-root endpoints when
+/// `[seal] generate_root` is on.
 pub fn served_without_token(core: &Core, path: &str, op: Operation) -> bool {
-    is_unauthenticated(path, op) || metrics_api::is_open(core, path, op)
+    is_unauthenticated(path, op) || metrics_api::is_open(core, path, op) || generate_root_api::is_open(core, path)
 }
 
 /// Answers the endpoints that work without a token and while sealed; `None` for everything else.
@@ -44,6 +46,9 @@ pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Respon
     let op = req.operation;
     if metrics_api::is_open(core, path, op) {
         return Some(metrics_api::read(core, req).await);
+    }
+    if let Some(answer) = generate_root_api::route(core, req).await {
+        return Some(answer);
     }
     if !is_unauthenticated(path, op) {
         return None;

@@ -10,6 +10,7 @@
 
 mod auth;
 mod errors;
+mod generate_root;
 mod harness;
 mod interop;
 mod kv;
