@@ -88,7 +88,7 @@ fn holders_apart_use_the_nonce_and_the_starter_decodes() {
         .args(["operator", "generate-root", "--cancel", "--nonce", "not-it"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("permission denied (403)"));
+        .stderr(predicate::str::contains("the nonce is missing or not the running attempt's (403)"));
     // The first holder adds a share (argument), the second (stdin) completes the attempt but
     // has no OTP: the encoded token is shown, and the starter decodes it.
     srv.cmd()

@@ -68,7 +68,7 @@ pub async fn run(a: GenerateRootArgs) -> Result<i32, CliError> {
     }
     if a.cancel {
         let nonce = a.nonce.as_deref().unwrap_or_default();
-        api.call(Method::DELETE, ATTEMPT, Some(&json!({ "nonce": nonce }))).await?;
+        call(&api, Method::DELETE, ATTEMPT, Some(&json!({ "nonce": nonce }))).await?;
         if format == Format::Table {
             emit("Success! Root token generation canceled (if it was started)\n")?;
         }
@@ -136,6 +136,18 @@ pub async fn run(a: GenerateRootArgs) -> Result<i32, CliError> {
     Ok(EXIT_OK)
 }
 
+/// [`Api::call`], with the meaning of a 403 here: the nonce (no token is involved).
+async fn call(api: &Api, method: Method, path: &str, body: Option<&Value>) -> Result<Option<Value>, CliError> {
+    match api.call(method, path, body).await {
+        Err(CliError::Api { status: 403, path, .. }) => Err(CliError::Api {
+            status: 403,
+            path,
+            message: "permission denied: the nonce is missing or not the running attempt's".into(),
+        }),
+        other => other,
+    }
+}
+
 /// Starts an attempt; returns its nonce and OTP (made here unless `server_otp`).
 async fn start(api: &Api, otp: Option<Secret>, server_otp: bool) -> Result<(String, Secret), CliError> {
     let otp = match (otp, server_otp) {
@@ -187,7 +199,7 @@ async fn submit(api: &Api, key: Option<&Secret>, nonce: &str) -> Result<Value, C
             }
         };
         let body = json!({ "key": share.expose(), "nonce": nonce });
-        last = api.call(Method::PUT, UPDATE, Some(&body)).await?.unwrap_or(Value::Null);
+        last = call(api, Method::PUT, UPDATE, Some(&body)).await?.unwrap_or(Value::Null);
         if last.get("complete").and_then(Value::as_bool) == Some(true) {
             break;
         }
