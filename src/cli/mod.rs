@@ -409,9 +409,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Operator(OperatorCommand::Init(a)) => client::finish(sys::init(a).await),
         Command::Operator(OperatorCommand::Unseal(a)) => client::finish(sys::unseal(a).await),
         Command::Operator(OperatorCommand::Seal(a)) => client::finish(sys::seal(a).await),
-        Command::Operator(OperatorCommand::GenerateRoot(a)) => {
-            client::finish(client::generate_root::run(a).await)
-        }
+        Command::Operator(OperatorCommand::GenerateRoot(a)) => client::finish(client::generate_root::run(a).await),
         Command::Operator(OperatorCommand::Rotate(a)) => client::finish(sys::rotate(a).await),
         Command::Operator(OperatorCommand::KeyStatus(a)) => client::finish(sys::key_status(a).await),
         Command::Server(args) if args.dev => {

@@ -275,7 +275,8 @@ impl GenerateRoot {
             Err(e) => return Err(ApiError::internal(&e)),
         }
         let token = TokenStore::generate();
-        let encoded = a.encode(token.expose_secret()).ok_or_else(|| ApiError::internal(&"token and OTP lengths differ"))?;
+        let encoded =
+            a.encode(token.expose_secret()).ok_or_else(|| ApiError::internal(&"token and OTP lengths differ"))?;
         core.tokens.create_root(&core.store, &token, core.clock.now()).await?;
         *slot = None;
         Ok(Status { started: true, nonce, progress, complete: true, encoded_token: encoded, ..Status::idle(required) })

@@ -72,7 +72,8 @@ fn one_holder_with_the_shares_on_stdin_gets_a_working_root_token() {
 #[test]
 fn holders_apart_use_the_nonce_and_the_starter_decodes() {
     let (srv, keys) = rescue();
-    let started = json_of(&srv.cmd().args(["operator", "generate-root", "--init", "--format", "json"]).output().unwrap());
+    let started =
+        json_of(&srv.cmd().args(["operator", "generate-root", "--init", "--format", "json"]).output().unwrap());
     let nonce = started["nonce"].as_str().unwrap().to_string();
     let otp = started["otp"].as_str().unwrap().to_string();
     assert_eq!(otp.len(), 42);
@@ -117,7 +118,8 @@ fn holders_apart_use_the_nonce_and_the_starter_decodes() {
     let bad = srv.cmd().args(["operator", "generate-root", "--decode", &encoded, "--otp", &wrong]).output().unwrap();
     assert!(!String::from_utf8_lossy(&bad.stdout).contains(decoded["token"].as_str().unwrap()));
     // A started attempt is cancelled with its nonce.
-    let started = json_of(&srv.cmd().args(["operator", "generate-root", "--init", "--format", "json"]).output().unwrap());
+    let started =
+        json_of(&srv.cmd().args(["operator", "generate-root", "--init", "--format", "json"]).output().unwrap());
     let nonce = started["nonce"].as_str().unwrap();
     srv.cmd()
         .args(["operator", "generate-root", "--cancel", "--nonce", nonce])
@@ -151,7 +153,11 @@ fn wrong_shares_fail_and_the_attempt_this_command_started_is_cancelled() {
 #[test]
 fn without_the_setting_the_server_refuses_with_405() {
     let srv = ConfigServer::start();
-    let out = srv.cmd().args(["operator", "init", "--key-shares", "1", "--key-threshold", "1", "--format", "json"]).output().unwrap();
+    let out = srv
+        .cmd()
+        .args(["operator", "init", "--key-shares", "1", "--key-threshold", "1", "--format", "json"])
+        .output()
+        .unwrap();
     let v = json_of(&out);
     let key = v["keys_base64"][0].as_str().unwrap().to_string();
     srv.cmd().args(["operator", "unseal", &key]).assert().success();

@@ -139,10 +139,8 @@ async fn share_holders_make_a_root_token_with_a_server_otp_or_their_own() {
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["otp"], "", "the caller's OTP is not echoed");
     let nonce = v["nonce"].as_str().unwrap().to_string();
-    let b64: Vec<String> = shares[..3]
-        .iter()
-        .map(|h| base64::engine::general_purpose::STANDARD.encode(hex::decode(h).unwrap()))
-        .collect();
+    let b64: Vec<String> =
+        shares[..3].iter().map(|h| base64::engine::general_purpose::STANDARD.encode(hex::decode(h).unwrap())).collect();
     let second = complete(&s, &b64, &nonce, &own_otp).await;
     assert_ne!(second, token);
     assert_root(&s, &second).await;
@@ -172,7 +170,12 @@ async fn off_by_default_the_endpoints_answer_405_with_or_without_a_token() {
             ("PUT", "sys/generate-root/attempt/", None),
         ] {
             let (st, v) = s.call_as(token, method, path, body).await;
-            assert_eq!((st, &v), (StatusCode::METHOD_NOT_ALLOWED, &disabled), "{method} {path} token={}", !token.is_empty());
+            assert_eq!(
+                (st, &v),
+                (StatusCode::METHOD_NOT_ALLOWED, &disabled),
+                "{method} {path} token={}",
+                !token.is_empty()
+            );
         }
     }
     // OpenBao's successor paths are then ordinary unknown paths: a token is needed first.
@@ -235,7 +238,8 @@ async fn update_and_cancel_without_the_nonce_are_refused_and_the_attempt_survive
     let denied = json!({"errors": ["permission denied"]});
     let mut tail = nonce.clone();
     tail.pop();
-    let wrong = [String::new(), "x".into(), nonce.to_uppercase(), format!("{nonce} "), tail, uuid::Uuid::new_v4().to_string()];
+    let wrong =
+        [String::new(), "x".into(), nonce.to_uppercase(), format!("{nonce} "), tail, uuid::Uuid::new_v4().to_string()];
     // An update: no nonce, then each wrong one. A right share must not complete the attempt.
     let (st, v) = anon(&s, "PUT", UPDATE, Some(json!({"key": shares[1]}))).await;
     assert_eq!((st, &v), (StatusCode::FORBIDDEN, &denied));
@@ -331,7 +335,9 @@ async fn other_spellings_of_the_paths_are_not_served_without_a_token() {
             assert_eq!(st, StatusCode::FORBIDDEN, "{method} {path}: {v}");
         }
     }
-    for target in ["/v1/sys//generate-root/attempt", "/v1/sys/generate-root/./attempt", "/v1/sys/x/../generate-root/attempt"] {
+    for target in
+        ["/v1/sys//generate-root/attempt", "/v1/sys/generate-root/./attempt", "/v1/sys/x/../generate-root/attempt"]
+    {
         let (st, body) = s.raw_http("PUT", target, None, "").await;
         assert!(st == 403 || st == 400 || st == 404, "{target}: {st} {body}");
     }
@@ -456,12 +462,17 @@ async fn openbao_paths_share_the_attempt_and_answer_in_the_data_envelope() {
     let (st, v) = anon(&s, "PUT", "sys/generate-root-token/attempt", Some(json!({}))).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let d = &v["data"];
-    assert_eq!(keys_of(d), ["complete", "nonce", "otp", "otp_length", "pgp_fingerprint", "progress", "required", "started"]);
+    assert_eq!(
+        keys_of(d),
+        ["complete", "nonce", "otp", "otp_length", "pgp_fingerprint", "progress", "required", "started"]
+    );
     let (nonce, otp) = (d["nonce"].as_str().unwrap().to_string(), d["otp"].as_str().unwrap().to_string());
     assert_eq!(status(&s).await["started"], true, "one attempt behind both spellings");
-    let (st, v) = anon(&s, "PUT", "sys/generate-root-token/update", Some(json!({"key": shares[0], "nonce": "no"}))).await;
+    let (st, v) =
+        anon(&s, "PUT", "sys/generate-root-token/update", Some(json!({"key": shares[0], "nonce": "no"}))).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
-    let (st, v) = anon(&s, "PUT", "sys/generate-root-token/update", Some(json!({"key": shares[0], "nonce": nonce}))).await;
+    let (st, v) =
+        anon(&s, "PUT", "sys/generate-root-token/update", Some(json!({"key": shares[0], "nonce": nonce}))).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let (st, v) = update(&s, &shares[1], &nonce).await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -469,9 +480,13 @@ async fn openbao_paths_share_the_attempt_and_answer_in_the_data_envelope() {
     let (st, v) = anon(&s, "PUT", "sys/generate-root-token/attempt", Some(json!({}))).await;
     assert_eq!(st, StatusCode::OK);
     let nonce = v["data"]["nonce"].as_str().unwrap().to_string();
-    let (st, v) = anon(&s, "PUT", "sys/generate-root-token/update", Some(json!({"key": shares[2], "nonce": nonce}))).await;
+    let (st, v) =
+        anon(&s, "PUT", "sys/generate-root-token/update", Some(json!({"key": shares[2], "nonce": nonce}))).await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(keys_of(&v["data"]), ["complete", "encoded_token", "nonce", "pgp_fingerprint", "progress", "required", "started"]);
+    assert_eq!(
+        keys_of(&v["data"]),
+        ["complete", "encoded_token", "nonce", "pgp_fingerprint", "progress", "required", "started"]
+    );
     let (st, _) = anon(&s, "DELETE", "sys/generate-root-token/attempt", Some(json!({"nonce": nonce}))).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
 }
