@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod env_guard;
 pub mod explain;
+pub mod generate_root;
 pub mod generic;
 pub mod input;
 pub mod kv;

@@ -264,6 +264,17 @@ pub enum OperatorCommand {
     ///   coffer operator unseal --reset              # forget the shares entered so far
     #[command(verbatim_doc_comment)]
     Unseal(sys::UnsealArgs),
+    /// Make a new root token with a threshold of unseal key shares (needs `[seal] generate_root`)
+    ///
+    /// Examples:
+    ///   coffer operator generate-root - < shares.txt        # start, submit, print the token
+    ///   coffer operator generate-root --init                # start; prints the nonce and OTP
+    ///   coffer operator generate-root --nonce NONCE -       # another holder adds a share
+    ///   coffer operator generate-root --decode ENCODED --otp OTP
+    ///   coffer operator generate-root --status
+    ///   coffer operator generate-root --cancel --nonce NONCE
+    #[command(verbatim_doc_comment)]
+    GenerateRoot(client::generate_root::GenerateRootArgs),
     /// Seal the server: it drops its keys and refuses requests until unsealed
     ///
     /// Example:
@@ -423,6 +434,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Operator(OperatorCommand::Init(a)) => client::finish(sys::init(a).await),
         Command::Operator(OperatorCommand::Unseal(a)) => client::finish(sys::unseal(a).await),
         Command::Operator(OperatorCommand::Seal(a)) => client::finish(sys::seal(a).await),
+        Command::Operator(OperatorCommand::GenerateRoot(a)) => client::finish(client::generate_root::run(a).await),
         Command::Operator(OperatorCommand::Rotate(a)) => client::finish(sys::rotate(a).await),
         Command::Operator(OperatorCommand::KeyStatus(a)) => client::finish(sys::key_status(a).await),
         Command::Operator(OperatorCommand::Snapshot(c)) => client::finish(client::snapshot::run(c).await),

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cubbyhole;
 pub mod engine;
 pub mod feed;
+pub mod generate_root;
 pub mod leases;
 pub mod metrics;
 pub mod mounts;
@@ -61,6 +62,8 @@ pub struct Core {
     pub engines: crate::core::engine::Registry,
     /// Seal lifecycle.
     pub seal: SealManager,
+    /// The generate-root attempt of this node (`sys/generate-root/*`, off unless configured).
+    pub generate_root: crate::core::generate_root::GenerateRoot,
     /// Cluster identity (loaded at unseal).
     pub cluster: ArcSwap<Option<Cluster>>,
     /// Storage backend name for seal-status.
@@ -165,6 +168,7 @@ impl Core {
             mounts: ArcSwap::from_pointee(MountTable::default()),
             engines,
             seal: SealManager::new(seal_kind),
+            generate_root: Default::default(),
             cluster: ArcSwap::from_pointee(None),
             storage_type,
             rotated: tokio::sync::Notify::new(),
@@ -505,6 +509,7 @@ impl Core {
         self.mounts.store(Arc::new(MountTable::default()));
         self.rate_limits.clear();
         self.seal.reset().await;
+        self.generate_root.clear().await;
         tracing::info!("sealed");
     }
 

@@ -6,6 +6,7 @@ mod audit_api;
 mod aws_keys;
 mod bootstrap_api;
 mod explain;
+mod generate_root_api;
 mod ha;
 mod keys;
 mod leases_api;
@@ -41,10 +42,11 @@ pub fn takes_snapshot(path: &str, op: Operation) -> bool {
     op.is_write() && matches!(path, snapshot_api::RESTORE | snapshot_api::RESTORE_FORCE)
 }
 
-/// True for every request served without a token: [`is_unauthenticated`], and `sys/metrics` when
-/// `[telemetry] unauthenticated_metrics_access` is on.
+/// True for every request served without a token: [`is_unauthenticated`], `sys/metrics` when
+/// `[telemetry] unauthenticated_metrics_access` is on, and the generate-root endpoints when
+/// `[seal] generate_root` is on.
 pub fn served_without_token(core: &Core, path: &str, op: Operation) -> bool {
-    is_unauthenticated(path, op) || metrics_api::is_open(core, path, op)
+    is_unauthenticated(path, op) || metrics_api::is_open(core, path, op) || generate_root_api::is_open(core, path)
 }
 
 /// Answers the endpoints that work without a token and while sealed; `None` for everything else.
@@ -53,6 +55,9 @@ pub async fn unauthenticated(core: &Core, req: &Request) -> Option<Result<Respon
     let op = req.operation;
     if metrics_api::is_open(core, path, op) {
         return Some(metrics_api::read(core, req).await);
+    }
+    if let Some(answer) = generate_root_api::route(core, req).await {
+        return Some(answer);
     }
     if !is_unauthenticated(path, op) {
         return None;

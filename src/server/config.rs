@@ -317,6 +317,8 @@ pub struct RawSeal {
     pub kind: Option<String>,
     /// Key file for `keyfile`.
     pub key_file: Option<PathBuf>,
+    /// Serve `sys/generate-root/*` (off unless true).
+    pub generate_root: Option<bool>,
 }
 
 /// `[log]` as written.
@@ -354,6 +356,8 @@ pub struct Config {
     pub storage_pool: crate::store::Pool,
     /// Seal.
     pub seal: SealKind,
+    /// `[seal] generate_root`: serve the generate-root endpoints.
+    pub generate_root: bool,
     /// Log filter.
     pub log_level: String,
     /// JSON logs.
@@ -576,6 +580,7 @@ impl RawConfig {
                 None
             }
         };
+        let generate_root = self.seal.generate_root.unwrap_or(false);
         let seal = match (self.seal.kind.as_deref().unwrap_or("shamir"), self.seal.key_file) {
             ("shamir", _) => Some(SealKind::Shamir),
             ("keyfile", Some(f)) => Some(SealKind::KeyFile(f)),
@@ -655,6 +660,7 @@ impl RawConfig {
                 storage_url,
                 storage_pool,
                 seal,
+                generate_root,
                 log_level: self.log.level.unwrap_or_else(|| "info".to_string()),
                 log_json,
                 disable_mlock: self.disable_mlock.unwrap_or(false),
@@ -868,6 +874,15 @@ mod tests {
         assert_eq!(c.edge, EdgeLimits::default());
         assert_eq!(c.audit.max_entry_size, crate::core::audit::DEFAULT_MAX_ENTRY_SIZE);
         assert_eq!(c.outbound.iter().map(ToString::to_string).collect::<Vec<_>>(), ["https://rotator.internal/hooks/"]);
+    }
+
+    #[test]
+    fn generate_root_is_off_unless_the_file_or_the_environment_turns_it_on() {
+        assert!(!RawConfig::from_toml(EXAMPLE).unwrap().validate().unwrap().generate_root);
+        let on = EXAMPLE.replace("# generate_root = true", "generate_root = true");
+        assert!(RawConfig::from_toml(&on).unwrap().validate().unwrap().generate_root);
+        let (raw, _) = RawConfig::from_sources(EXAMPLE, &env(&[("COFFER_SEAL_GENERATE_ROOT", "true")])).unwrap();
+        assert!(raw.validate().unwrap().generate_root);
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub async fn from_config(config_file: Option<&Path>, overrides: &Overrides) -> R
     running.core.bootstrap.configure(cfg.bootstrap.clone());
     running.core.outbound.set_config(cfg.outbound.clone());
     running.core.metrics.set_unauthenticated(cfg.unauthenticated_metrics_access);
+    running.core.generate_root.set_enabled(cfg.generate_root);
+    if cfg.generate_root {
+        tracing::warn!("generate-root is on ([seal] generate_root): anyone who can reach the API may start an attempt");
+    }
     running.core.alerts.set_config(cfg.alerts.clone());
     running.core.snapshots.store(std::sync::Arc::new(cfg.snapshot.clone()));
     running.core.request_deadline.set(cfg.edge.request_duration);

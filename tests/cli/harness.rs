@@ -220,7 +220,16 @@ impl ConfigServer {
         Self::start_with(true)
     }
 
+    /// Starts the server (plain HTTP) with extra `COFFER_*` variables set.
+    pub fn start_env(env: &[(&str, &str)]) -> ConfigServer {
+        Self::start_full(false, env)
+    }
+
     fn start_with(tls: bool) -> ConfigServer {
+        Self::start_full(tls, &[])
+    }
+
+    fn start_full(tls: bool, env: &[(&str, &str)]) -> ConfigServer {
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("coffer.toml");
         let listener = if tls {
@@ -248,6 +257,7 @@ impl ConfigServer {
             .arg(&cfg)
             .env("COFFER_DISABLE_MLOCK", "true")
             .env("COFFER_LOG_LEVEL", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .stdin(Stdio::null())

@@ -11,6 +11,7 @@
 mod auth;
 mod bootstrap;
 mod errors;
+mod generate_root;
 mod harness;
 mod interop;
 mod kv;

@@ -29,6 +29,7 @@ mod durability;
 mod edge;
 mod explain;
 mod field_forms;
+mod generate_root;
 mod jwt;
 mod keyring_crash;
 mod kv;

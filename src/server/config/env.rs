@@ -73,6 +73,7 @@ pub const KEYS: &[EnvKey] = &[
     k("STORAGE_IDLE_TIMEOUT", "storage", "idle_timeout", Kind::Text),
     k("SEAL_TYPE", "seal", "type", Kind::Text),
     k("SEAL_KEY_FILE", "seal", "key_file", Kind::Text),
+    k("SEAL_GENERATE_ROOT", "seal", "generate_root", Kind::Bool),
     k("LOG_LEVEL", "log", "level", Kind::Text),
     k("LOG_FORMAT", "log", "format", Kind::Text),
     k("AUDIT_TIMEOUT", "audit", "timeout", Kind::Text),
