@@ -220,7 +220,7 @@ async fn flt04_crash_after_the_verified_commit_puts_the_new_shares_in_force() {
 
 /// Without verification nothing proves the client received the new shares: the commit comes
 /// first (so answered shares are always in force), and a crash between the commit and the answer
-/// leaves shares nobody holds (DREKEY-2). This test pins that documented window.
+/// leaves shares nobody holds (D199). This test pins that documented window.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flt04_without_verification_a_crash_between_commit_and_answer_is_the_documented_window() {
     let dir = tempfile::tempdir().unwrap();
