@@ -486,3 +486,39 @@ async fn ha_status_names_nodes_by_ha_node_name_and_drops_stopped_and_silent_node
     a.stop().await;
     db.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_restored_on_one_node_reaches_the_other_and_a_forced_one_seals_it() {
+    let (_store, db) = fresh_pg().await;
+    let mut a = node(db.url()).await;
+    let (shares, root) = a.init(1, 1).await;
+    a.unseal(&shares).await;
+    let mut b = node(db.url()).await;
+    b.token = root.clone();
+    b.unseal(&shares).await;
+    let (st, v) = a.call("POST", "sys/mounts/secret", Some(json!({"type": "kv-v2"}))).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    a.write("secret/data/k", json!({"v": "old"})).await;
+    within_a_second("the mount and the write", || async {
+        b.call("GET", "secret/data/k", None).await.1["data"]["data"]["v"] == "old"
+    })
+    .await;
+    let snap = a.request("GET", "sys/storage/raft/snapshot").send().await.unwrap().bytes().await.unwrap().to_vec();
+    a.write("secret/data/k", json!({"v": "new"})).await;
+    within_a_second("the new value", || async { b.read("secret/data/k").await["v"] == "new" }).await;
+    let resp = a.request("POST", "sys/storage/raft/snapshot").body(snap.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // B's caches (token, policy, KV rows when the cache is on) give way to the restored store.
+    within_a_second("the restore", || async { b.read("secret/data/k").await["v"] == "old" }).await;
+
+    // A forced restore on A: B finds the store replaced under it and seals itself.
+    let resp = a.request("POST", "sys/storage/raft/snapshot-force").body(snap).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    within_a_second("B sealing", || async {
+        b.call_as("", "GET", "sys/seal-status", None).await.1["sealed"] == true
+    })
+    .await;
+    a.unseal(&shares).await;
+    b.unseal(&shares).await;
+    assert_eq!(b.read("secret/data/k").await["v"], "old");
+}
