@@ -514,10 +514,8 @@ async fn a_snapshot_restored_on_one_node_reaches_the_other_and_a_forced_one_seal
     // A forced restore on A: B finds the store replaced under it and seals itself.
     let resp = a.request("POST", "sys/storage/raft/snapshot-force").body(snap).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    within_a_second("B sealing", || async {
-        b.call_as("", "GET", "sys/seal-status", None).await.1["sealed"] == true
-    })
-    .await;
+    within_a_second("B sealing", || async { b.call_as("", "GET", "sys/seal-status", None).await.1["sealed"] == true })
+        .await;
     a.unseal(&shares).await;
     b.unseal(&shares).await;
     assert_eq!(b.read("secret/data/k").await["v"], "old");

@@ -3,14 +3,13 @@
 //! share set unseals: the old one, or the new one once it is in force, never both. Data written
 //! before is readable either way.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::restart::{call, spawn, spawn_env, Proc};
+use crate::restart::{call, spawn, spawn_env, wait_for_sigkill};
 use coffer::core::seal::rekey::CRASH_ENV;
 
 /// A Shamir-sealed server over SQLite in `dir`.
@@ -53,18 +52,6 @@ async fn unseals(base: &str, token: &str, shares: &[String]) -> bool {
     }
     let _ = call(base, "", "PUT", "sys/unseal", Some(json!({"reset": true}))).await;
     false
-}
-
-async fn wait_for_sigkill(p: &mut Proc, point: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(status) = p.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "{point}: the server did not crash");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    assert_eq!(exit.signal(), Some(9), "{point}: killed by SIGKILL, not {exit:?}");
 }
 
 /// How a crash scenario ends.

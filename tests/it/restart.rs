@@ -600,3 +600,20 @@ async fn sighup_sets_the_log_level_the_config_file_now_names() {
     })
     .await;
 }
+
+/// Waits (30 s at most) for a server stopped at a crash point; asserts SIGKILL ended it.
+pub(crate) async fn wait_for_sigkill(p: &mut Proc, point: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "{point}: the server did not crash");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&exit),
+        Some(9),
+        "{point}: killed by SIGKILL, not {exit:?}"
+    );
+}
