@@ -89,16 +89,18 @@ def tls_server(tmp_path):
         _stop(proc)
 
 
-def bao(srv, *args, cert="client"):
+def bao(srv, *args, cert="client", positional=()):
     d = srv["dir"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env.update({"BAO_ADDR": srv["addr"], "BAO_CACERT": str(d / "ca.pem"), "HOME": str(d), "NO_PROXY": "*"})
-    cmd = [bao_binary(), *args, f"-client-cert={d / f'{cert}.pem'}", f"-client-key={d / f'{cert}.key'}"]
+    # Flags before positional arguments: Go's flag parsing stops at the first non-flag.
+    cmd = [bao_binary(), *args, f"-client-cert={d / f'{cert}.pem'}", f"-client-key={d / f'{cert}.key'}",
+           *positional]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30)
 
 
 def test_bao_login_method_cert(tls_server):
-    r = bao(tls_server, "login", "-method=cert", "-format=json", "-no-store", "name=web")
+    r = bao(tls_server, "login", "-method=cert", "-format=json", "-no-store", positional=["name=web"])
     assert r.returncode == 0, r.stderr
     auth = json.loads(r.stdout)["auth"]
     assert auth["metadata"]["cert_name"] == "web"
