@@ -227,6 +227,7 @@ mod tests {
         assert_eq!(info.not_after, 1_798_848_000);
 
         let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.distinguished_name = rcgen::DistinguishedName::new();
         ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ca.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
         let info = parse(ca.self_signed(&key).unwrap().der()).unwrap();
