@@ -432,6 +432,12 @@ async fn attackers_cannot_write_roles_or_crls() {
     let (s, _) =
         env.call(None, "POST", "auth/cert/certs/big", Some(&env.root), Some(json!({"certificate": huge}))).await;
     assert!(s == StatusCode::BAD_REQUEST || s == StatusCode::PAYLOAD_TOO_LARGE, "{s}");
+    // Over the server's body limit (1 MiB in tests): 413 before the body is parsed.
+    let body = json!({"certificate": "A".repeat(2 << 20)});
+    let (s, _) = env.call(None, "POST", "auth/cert/certs/big", Some(&env.root), Some(body.clone())).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    let (s, _) = env.call(None, "POST", "auth/cert/login", None, Some(body)).await;
+    assert!(s == StatusCode::PAYLOAD_TOO_LARGE || s == StatusCode::BAD_REQUEST, "{s}");
     let (s, _) = env.call(None, "POST", "auth/cert/crls/bad", Some(&env.root), Some(json!({"crl": "nope"}))).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (s, _) = env.call(None, "GET", "auth/cert/certs/big", Some(&env.root), None).await;
