@@ -184,6 +184,27 @@ pub fn token_type_field(data: &Map<String, Value>, current: &str) -> Result<Stri
     }
 }
 
+/// Token metadata key of a cert-login token: the SHA-256 (hex) of the certificate it logged in
+/// with. Renewal must present the same certificate (SEC-15).
+pub const RENEW_FINGERPRINT: &str = "cert_sha256";
+
+/// SEC-15: a token that records a certificate fingerprint renews only over a connection that
+/// presents that same certificate; other tokens are not affected.
+pub fn check_renewal(meta: &Map<String, Value>, req: &crate::base::logical::Request) -> Result<(), ApiError> {
+    use sha2::Digest;
+    use subtle::ConstantTimeEq;
+    let Some(want) = meta.get(RENEW_FINGERPRINT).and_then(Value::as_str) else { return Ok(()) };
+    let Some(leaf) = req.peer_certs.as_ref().and_then(|c| c.first()) else {
+        return Err(ApiError::bad_request("no client certificate found"));
+    };
+    let got = hex::encode(sha2::Sha256::digest(leaf));
+    if bool::from(got.as_bytes().ct_eq(want.as_bytes())) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request("the client certificate does not match the one used to log in"))
+    }
+}
+
 /// OpenBao's 500 with a Go multierror text (plugin errors such as `role_id already in use`).
 pub fn multierror_500(msg: &str) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("1 error occurred:\n\t* {msg}\n\n"))

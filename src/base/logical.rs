@@ -61,6 +61,9 @@ pub struct Request {
     /// The body as sent, for the endpoints that take one that is not JSON (a snapshot to
     /// restore); `None` everywhere else. Never audited.
     pub raw: Option<Vec<u8>>,
+    /// The client certificate chain from the TLS handshake (DER, leaf first), carried only on
+    /// login and token-renewal paths (`auth/*/login`, `auth/token/renew*`); `None` elsewhere.
+    pub peer_certs: Option<std::sync::Arc<Vec<Vec<u8>>>>,
 }
 
 impl std::fmt::Debug for Request {
@@ -87,6 +90,7 @@ impl Request {
             wrap_ttl: None,
             strong: false,
             raw: None,
+            peer_certs: None,
         }
     }
 }

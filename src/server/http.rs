@@ -78,6 +78,19 @@ pub fn router(core: Arc<Core>, limits: Limits) -> Router {
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// The client's certificate chain (DER, leaf first), set per TLS connection by the server loop
+/// when the client presented one; the handshake proved it holds the leaf's key.
+#[derive(Debug, Clone)]
+pub struct PeerCerts(pub Arc<Vec<Vec<u8>>>);
+
+/// Paths that get the client's certificate chain: logins (the cert method) and token renewals
+/// (SEC-15: a cert-login token renews only with the same certificate).
+fn takes_peer_certs(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    (path.starts_with("auth/") && path.ends_with("/login"))
+        || matches!(path, "auth/token/renew-self" | "auth/token/renew" | "auth/token/renew-accessor")
+}
+
 /// A request as the edge hands it on.
 enum Incoming {
     /// Body read: the core runs it.
@@ -224,7 +237,11 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
         token: token_from(&parts.headers),
         client_addr: parts.extensions.get::<PeerAddr>().map(|p| p.0),
         raw: None,
+        peer_certs: None,
     };
+    if takes_peer_certs(&logical.path) {
+        logical.peer_certs = parts.extensions.get::<PeerCerts>().map(|c| c.0.clone());
+    }
     let client = logical.client_addr.map(|a| a.ip());
     // Rate-limit quotas count every request, before its token or body is looked at.
     state.core.rate_limits.check(&logical.path, client)?;

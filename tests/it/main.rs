@@ -17,6 +17,7 @@ mod audit;
 mod auth_methods;
 mod aws;
 mod bootstrap;
+mod cert_auth;
 mod clock_jumps;
 mod cluster;
 mod config_env;

@@ -95,6 +95,7 @@ fn increment(req: &Request) -> Result<Option<i64>, ApiError> {
 pub async fn renew_self(call: &Call<'_>, req: &Request) -> Result<Response, ApiError> {
     let core = call.host.whole_core()?;
     let now = core.clock.now();
+    crate::auth::common::check_renewal(&call.token.meta, req)?;
     let (t, w) = core.tokens.renew(&core.store, call.token, increment(req)?, now).await?;
     let id = req.token.as_ref().map(|t| t.expose_secret());
     Ok(auth_response(t.auth_block(id, now), w))
@@ -105,6 +106,7 @@ pub async fn renew(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     let core = call.host.whole_core()?;
     let now = core.clock.now();
     let (id, t) = target(call, req).await?;
+    crate::auth::common::check_renewal(&t.meta, req)?;
     let (t, w) = core.tokens.renew(&core.store, &t, increment(req)?, now).await?;
     Ok(auth_response(t.auth_block(id.as_deref(), now), w))
 }
@@ -115,6 +117,7 @@ pub async fn renew_accessor(call: &Call<'_>, req: &Request) -> Result<Response, 
     let now = core.clock.now();
     let t =
         TokenEntry::from_row(by_accessor(call, req).await?.ok_or_else(|| ApiError::bad_request("invalid accessor"))?)?;
+    crate::auth::common::check_renewal(&t.meta, req)?;
     let (t, w) = core.tokens.renew(&core.store, &t, increment(req)?, now).await?;
     Ok(auth_response(t.auth_block(None, now), w))
 }

@@ -230,6 +230,7 @@ impl<'a> Ctx<'a> {
             wrap_ttl: None,
             strong: false,
             raw: None,
+            peer_certs: None,
         }
     }
 }

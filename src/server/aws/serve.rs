@@ -118,6 +118,7 @@ async fn refused(core: &Core, request_id: &str, client: Option<std::net::SocketA
         wrap_ttl: None,
         strong: false,
         raw: None,
+        peer_certs: None,
     };
     let mut trail = crate::core::audit::Trail::new(&core.audit);
     let _ = trail.refuse(&req, None, &crate::core::audit::entry::Caller::default(), e.to_api()).await;

@@ -14,7 +14,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::watch::{self, Activity, Watched};
-use super::{Limits, PeerAddr};
+use super::{Limits, PeerAddr, PeerCerts};
 
 /// A bound listener, with TLS or without.
 pub enum Listener {
@@ -80,16 +80,23 @@ pub async fn serve(listener: Listener, app: Router, limits: Limits, shutdown: im
         let app = app.clone();
         let activity = Activity::new();
         let busy = activity.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(PeerAddr(peer));
-            let guard = busy.begin();
-            let answer = app.clone().oneshot(req.map(axum::body::Body::new));
-            async move {
-                let out = answer.await;
-                drop(guard);
-                out
-            }
-        });
+        // The service of one connection: every request carries the peer's address and, on TLS,
+        // the client certificate chain the handshake proved (if the client sent one).
+        let service = move |certs: Option<PeerCerts>| {
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(PeerAddr(peer));
+                if let Some(c) = &certs {
+                    req.extensions_mut().insert(c.clone());
+                }
+                let guard = busy.begin();
+                let answer = app.clone().oneshot(req.map(axum::body::Body::new));
+                async move {
+                    let out = answer.await;
+                    drop(guard);
+                    out
+                }
+            })
+        };
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = match &listener {
@@ -101,7 +108,7 @@ pub async fn serve(listener: Listener, app: Router, limits: Limits, shutdown: im
             let overstayed = watch::overstayed(activity.clone(), header, idle);
             match tls {
                 None => {
-                    let conn = builder.serve_connection(TokioIo::new(Watched::new(stream, activity)), service);
+                    let conn = builder.serve_connection(TokioIo::new(Watched::new(stream, activity)), service(None));
                     tokio::select! {
                         _ = watcher.watch(conn.into_owned()) => {}
                         () = overstayed => tracing::debug!(%peer, "connection closed: headers too slow or idle too long"),
@@ -117,7 +124,13 @@ pub async fn serve(listener: Listener, app: Router, limits: Limits, shutdown: im
                         }
                         Err(_) => return,
                     };
-                    let conn = builder.serve_connection(TokioIo::new(Watched::new(tls, activity)), service);
+                    let certs = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .filter(|c| !c.is_empty())
+                        .map(|c| PeerCerts(Arc::new(c.iter().map(|d| d.as_ref().to_vec()).collect())));
+                    let conn = builder.serve_connection(TokioIo::new(Watched::new(tls, activity)), service(certs));
                     tokio::select! {
                         _ = watcher.watch(conn.into_owned()) => {}
                         () = overstayed => tracing::debug!(%peer, "connection closed: headers too slow or idle too long"),

@@ -25,6 +25,7 @@ async fn engine(ctx: &Ctx<'_>, op: Operation, rel: &str, data: Map<String, Value
         wrap_ttl: None,
         strong: false,
         raw: None,
+        peer_certs: None,
     };
     match ctx.mount.engine.handle(call, req).await? {
         Response::Envelope { data, .. } => Ok(data),
