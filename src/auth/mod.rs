@@ -1,7 +1,8 @@
-//! Auth methods (token, approle, userpass, jwt) and `common`, what they share. Auth methods
+//! Auth methods (token, approle, userpass, jwt, aws) and `common`, what they share. Auth methods
 //! import the layers below and `common`, never each other.
 
 pub mod approle;
+pub mod aws;
 pub mod common;
 pub mod jwt;
 pub mod token;

@@ -38,6 +38,7 @@ pub fn builtin() -> Registry {
         mountable("auth", "jwt", None, Arc::new(crate::auth::jwt::JwtAuth)),
         mountable("auth", "approle", None, Arc::new(crate::auth::approle::AppRole)),
         mountable("auth", "userpass", None, Arc::new(crate::auth::userpass::Userpass)),
+        mountable("auth", "aws", None, Arc::new(crate::auth::aws::AwsAuth)),
     ];
     Registry { system, builtin, types }
 }
