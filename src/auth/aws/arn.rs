@@ -23,7 +23,7 @@ pub fn parse(arn: &str) -> Option<Principal> {
     let segments: Vec<&str> = resource.split('/').collect();
     let (kind, name) = match (service, segments.first()?) {
         ("iam", &kind @ ("user" | "role")) if segments.len() >= 2 => (kind, *segments.last()?),
-        ("sts", &"assumed-role") if segments.len() == 3 => ("role", segments[1]),
+        ("sts", &"assumed-role") if segments.len() == 3 => ("role", *segments.get(1)?),
         _ => return None,
     };
     if name.is_empty() {
@@ -38,17 +38,15 @@ pub fn parse(arn: &str) -> Option<Principal> {
 /// Whether `value` matches `pattern`, where `*` stands for any run of characters.
 pub fn glob(pattern: &str, value: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == value;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !value.starts_with(first) || value.len() < first.len() + last.len() || !value.ends_with(last) {
+    let (Some((first, tail)), Some((last, _))) = (parts.split_first(), parts.split_last()) else { return false };
+    let Some((_, middles)) = tail.split_last() else { return pattern == value };
+    let Some(mut rest) = value.strip_prefix(first).and_then(|v| v.strip_suffix(last)) else { return false };
+    if value.len() < first.len() + last.len() {
         return false;
     }
-    let mut rest = &value[first.len()..value.len() - last.len()];
-    for middle in &parts[1..parts.len() - 1] {
+    for middle in middles {
         match rest.find(middle) {
-            Some(i) => rest = &rest[i + middle.len()..],
+            Some(i) => rest = rest.get(i + middle.len()..).unwrap_or(""),
             None => return false,
         }
     }

@@ -124,7 +124,7 @@ pub fn check(d: &Map<String, Value>, server_id: &str, now: DateTime<Utc>) -> Res
         .filter(|(name, _)| {
             let lower = name.to_ascii_lowercase();
             !NOT_FORWARDED.contains(&lower.as_str())
-                && (lower == "authorization" || auth.signed_headers.iter().any(|s| *s == lower))
+                && (lower == "authorization" || auth.signed_headers.contains(&lower))
         })
         .collect();
     Ok(Checked { host, headers: forwarded, body })
