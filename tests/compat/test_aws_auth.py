@@ -86,6 +86,9 @@ def test_bao_login_method_aws(aws_mount, cli):
     old = {k: cli.env.get(k) for k in env}
     cli.env.update(env)
     try:
+        probe = cli.run("login", "-method=aws", "-no-store", "role=app", token=None)
+        if "Unknown auth method: aws" in probe.stderr:
+            pytest.skip("this bao CLI has no aws login handler (OpenBao 2.x moved it to an external plugin)")
         res = cli.ok("login", "-method=aws", "-format=json", "-no-store", "role=app",
                      f"header_value={SERVER_ID}", "region=us-east-1", token=None)
         assert res.json()["auth"]["policies"] == ["app-read", "default"]
