@@ -1,5 +1,6 @@
-//! Outbound HTTP calls whose target a non-operator can set (rotation webhooks, alert webhooks;
-//! STS calls later): the operator's allow-list, and the one way such a call is made (`signed`).
+//! Outbound HTTP calls whose target a non-operator can set (rotation webhooks, alert webhooks,
+//! AWS IAM logins' STS calls): the operator's allow-list, and the ways such a call is made
+//! (`signed`, `sts`).
 //!
 //! The list in force is the `[outbound] allowed_urls` of the config file plus the entries set
 //! through `sys/config/outbound` (sudo). An empty list allows nothing. A URL is admitted only if
@@ -11,6 +12,7 @@
 mod address;
 mod allow;
 pub mod signed;
+pub mod sts;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

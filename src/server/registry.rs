@@ -39,6 +39,7 @@ pub fn builtin() -> Registry {
         mountable("auth", "approle", None, Arc::new(crate::auth::approle::AppRole)),
         mountable("auth", "userpass", None, Arc::new(crate::auth::userpass::Userpass)),
         mountable("auth", "cert", None, Arc::new(crate::auth::cert::CertAuth)),
+        mountable("auth", "aws", None, Arc::new(crate::auth::aws::AwsAuth)),
     ];
     Registry { system, builtin, types }
 }

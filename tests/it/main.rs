@@ -16,6 +16,7 @@ mod architecture;
 mod audit;
 mod auth_methods;
 mod aws;
+mod aws_auth;
 mod bootstrap;
 mod cert_auth;
 mod clock_jumps;
