@@ -1,0 +1,353 @@
+//! `coffer agent` with the real binary against a real server: templates follow the server, a
+//! server restart never empties a rendered file, a short-lived token is renewed then replaced, the
+//! proxy uses the agent's token only when told to, its unix socket is private, and its cache never
+//! serves one caller's answer to another. Secret-id removal and revoke-on-shutdown come along.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::harness::{call_url, until, TestServer};
+use crate::restart;
+
+/// A running agent and what it logged.
+struct Agent {
+    child: std::process::Child,
+    log: Arc<Mutex<String>>,
+}
+
+/// A failed test must not leave its agent running.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Agent {
+    fn start(cfg: &Path) -> Agent {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
+            .args(["agent", "--config"])
+            .arg(cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = log.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&l);
+                s.push('\n');
+            }
+        });
+        Agent { child, log }
+    }
+
+    /// Waits (bounded) for the agent to exit.
+    async fn exit_status(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the agent did not exit\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The proxy's `http://ADDR`, from its log line.
+    async fn proxy_addr(&self) -> String {
+        until("the proxy listening", Duration::from_secs(20), || async { self.log().contains("proxy listening on") }).await;
+        let log = self.log();
+        let i = log.find("proxy listening on ").unwrap() + "proxy listening on ".len();
+        log[i..].split_whitespace().next().unwrap().to_string()
+    }
+}
+
+/// An approle mount, a policy reading `secret/`, and a role with `role`'s settings; writes the
+/// role-id and secret-id files into `dir` and answers their paths.
+async fn approle(base: &str, root: &str, dir: &Path, role: Value) -> (PathBuf, PathBuf) {
+    let c = reqwest::Client::new();
+    let (s, v) = call_url(&c, base, root, "POST", "sys/auth/approle", Some(json!({"type": "approle"}))).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    let policy = "path \"secret/data/*\" { capabilities = [\"read\"] }\npath \"sys/internal/ui/mounts/*\" { capabilities = [\"read\"] }";
+    let (s, v) = call_url(&c, base, root, "PUT", "sys/policies/acl/agent", Some(json!({"policy": policy}))).await;
+    assert!(s.is_success(), "{v}");
+    let mut role = role;
+    role["token_policies"] = json!("agent");
+    let (s, v) = call_url(&c, base, root, "POST", "auth/approle/role/app", Some(role)).await;
+    assert!(s.is_success(), "{v}");
+    let (_, v) = call_url(&c, base, root, "GET", "auth/approle/role/app/role-id", None).await;
+    let role_id = v["data"]["role_id"].as_str().unwrap().to_string();
+    let (_, v) = call_url(&c, base, root, "POST", "auth/approle/role/app/secret-id", Some(json!({}))).await;
+    let secret_id = v["data"]["secret_id"].as_str().unwrap().to_string();
+    let (r, s) = (dir.join("role-id"), dir.join("secret-id"));
+    std::fs::write(&r, role_id).unwrap();
+    std::fs::write(&s, secret_id).unwrap();
+    (r, s)
+}
+
+async fn put(base: &str, root: &str, path: &str, data: Value) {
+    let (s, v) = call_url(&reqwest::Client::new(), base, root, "POST", path, Some(json!({ "data": data }))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+fn auth_block(role_id: &Path, secret_id: &Path, extra: &str) -> String {
+    format!(
+        "[auto_auth]\nmethod = \"approle\"\nrole_id_file = \"{}\"\nsecret_id_file = \"{}\"\n{extra}",
+        role_id.display(),
+        secret_id.display()
+    )
+}
+
+fn read(p: &Path) -> Option<String> {
+    std::fs::read_to_string(p).ok()
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_secret_is_rendered_within_the_interval_and_shutdown_revokes_the_token() {
+    let s = TestServer::dev().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (rid, sid) = approle(&s.base, &s.token, dir.path(), json!({})).await;
+    put(&s.base, &s.token, "secret/data/app", json!({"pass": "s3cr3t-one"})).await;
+    let out = dir.path().join("app.conf");
+    let sink = dir.path().join("token");
+    let ran = dir.path().join("ran");
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "revoke_on_shutdown = true\n[server]\naddress = \"{}\"\n{}[[sink]]\npath = \"{}\"\n\
+             [[template]]\ncontents = \"pass={{{{ secret \\\"secret/app\\\" \\\"pass\\\" }}}}\\n\"\n\
+             destination = \"{}\"\ninterval = \"1s\"\ncommand = [\"sh\", \"-c\", \"echo x >> {}\"]\n",
+            s.base,
+            auth_block(&rid, &sid, "remove_secret_id_file_after_reading = true\n"),
+            sink.display(),
+            out.display(),
+            ran.display()
+        ),
+    )
+    .unwrap();
+    let mut agent = Agent::start(&cfg);
+    until("the first render", Duration::from_secs(20), || async { read(&out).as_deref() == Some("pass=s3cr3t-one\n") }).await;
+    assert_eq!(mode(&out), 0o600);
+    assert_eq!(mode(&sink), 0o600);
+    assert!(!sid.exists(), "the secret-id file is removed after reading");
+    let token = read(&sink).unwrap();
+    let (st, v) = call_url(&s.client, &s.base, &token, "GET", "secret/data/app", None).await;
+    assert_eq!(st, StatusCode::OK, "the sink's token works: {v}");
+
+    put(&s.base, &s.token, "secret/data/app", json!({"pass": "s3cr3t-two"})).await;
+    until("the new value rendered", Duration::from_secs(5), || async { read(&out).as_deref() == Some("pass=s3cr3t-two\n") }).await;
+    until("the command ran after each render", Duration::from_secs(10), || async {
+        read(&ran).is_some_and(|r| r.lines().count() == 2)
+    })
+    .await;
+
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(agent.child.id() as i32).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = agent.exit_status(Duration::from_secs(20)).await;
+    assert!(status.success(), "{status:?}\n{}", agent.log());
+    let (st, _) = call_url(&s.client, &s.base, &token, "GET", "auth/token/lookup-self", None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "revoke_on_shutdown revoked the token");
+    let log = agent.log();
+    assert!(!log.contains(&token) && !log.contains("s3cr3t"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_loses_nothing_and_never_empties_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = restart::write_config(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(&cfg, text).unwrap();
+    let server = restart::spawn(&cfg);
+    let base = server.base.clone();
+    let root = restart::init(&base).await;
+    let (rid, sid) = approle(&base, &root, dir.path(), json!({})).await;
+    put(&base, &root, "secret/data/app", json!({"v": "one"})).await;
+    let out = dir.path().join("out");
+    let acfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &acfg,
+        format!(
+            "[server]\naddress = \"{base}\"\n{}[[template]]\ncontents = \"v={{{{ secret \\\"secret/app\\\" \\\"v\\\" }}}}\"\n\
+             destination = \"{}\"\ninterval = \"1s\"\n",
+            auth_block(&rid, &sid, ""),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&acfg);
+    until("the first render", Duration::from_secs(20), || async { read(&out).as_deref() == Some("v=one") }).await;
+
+    drop(server);
+    // While the server is down, every look at the file finds the last good render: watched over
+    // several re-read intervals (observation, not a wait).
+    let watch_until = tokio::time::Instant::now() + Duration::from_secs(4);
+    while tokio::time::Instant::now() < watch_until {
+        assert_eq!(read(&out).as_deref(), Some("v=one"), "{}", agent.log());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let server = restart::spawn(&cfg);
+    assert_eq!(server.base, base);
+    put(&base, &root, "secret/data/app", json!({"v": "two"})).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = read(&out);
+        assert!(now.as_deref() == Some("v=one") || now.as_deref() == Some("v=two"), "{now:?}");
+        if now.as_deref() == Some("v=two") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not re-rendered after the restart\n{}", agent.log());
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_second_token_is_renewed_and_then_replaced() {
+    let s = TestServer::dev().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (rid, sid) = approle(&s.base, &s.token, dir.path(), json!({"token_ttl": "5s", "token_max_ttl": "8s"})).await;
+    let sink = dir.path().join("token");
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!("[server]\naddress = \"{}\"\n{}[[sink]]\npath = \"{}\"\n", s.base, auth_block(&rid, &sid, ""), sink.display()),
+    )
+    .unwrap();
+    let agent = Agent::start(&cfg);
+    until("the token sink", Duration::from_secs(20), || async { read(&sink).is_some() }).await;
+    let first = read(&sink).unwrap();
+    let lookup = |t: String| {
+        let c = s.client.clone();
+        let base = s.base.clone();
+        async move { call_url(&c, &base, &t, "GET", "auth/token/lookup-self", None).await }
+    };
+    let (st, v) = lookup(first.clone()).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let expire0 = v["data"]["expire_time"].as_str().unwrap().to_string();
+    until("the renewal (a later expire_time)", Duration::from_secs(6), || {
+        let (first, expire0) = (first.clone(), expire0.clone());
+        async move {
+            let (st, v) = lookup(first).await;
+            st == StatusCode::OK && v["data"]["expire_time"].as_str().is_some_and(|e| e > expire0.as_str())
+        }
+    })
+    .await;
+    until("a new token in the sink", Duration::from_secs(10), || async { read(&sink).is_some_and(|t| t != first) }).await;
+    let second = read(&sink).unwrap();
+    let (st, v) = lookup(second).await;
+    assert_eq!(st, StatusCode::OK, "the new token works: {v}\n{}", agent.log());
+}
+
+/// An agent with a proxy; answers it and its address.
+async fn proxy_agent(s: &TestServer, dir: &Path, proxy: &str) -> Agent {
+    let (rid, sid) = approle(&s.base, &s.token, dir, json!({})).await;
+    let cfg = dir.join("agent.toml");
+    std::fs::write(&cfg, format!("[server]\naddress = \"{}\"\n{}[proxy]\n{proxy}", s.base, auth_block(&rid, &sid, ""))).unwrap();
+    Agent::start(&cfg)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_adds_the_agents_token_only_when_told_to() {
+    let s = TestServer::dev().await;
+    put(&s.base, &s.token, "secret/data/app", json!({"k": "v"})).await;
+    let d1 = tempfile::tempdir().unwrap();
+    let on = proxy_agent(&s, d1.path(), "listen = \"127.0.0.1:0\"\nuse_auto_auth_token = true\n").await;
+    let addr = on.proxy_addr().await;
+    let c = reqwest::Client::new();
+    until("a read through the proxy with the agent's token", Duration::from_secs(20), || async {
+        c.get(format!("{addr}/v1/secret/data/app")).send().await.unwrap().status() == StatusCode::OK
+    })
+    .await;
+    let v: Value = c.get(format!("{addr}/v1/secret/data/app")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["data"]["data"]["k"], "v");
+
+    // Off by default: a unix socket, mode 0600, and a request without a token is refused.
+    let d2 = tempfile::tempdir().unwrap();
+    let sock = d2.path().join("agent.sock");
+    let off = proxy_agent(&s, d2.path(), &format!("unix_socket = \"{}\"\n", sock.display())).await;
+    off.proxy_addr().await;
+    let meta = std::fs::symlink_metadata(&sock).unwrap();
+    assert!(std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let (status, body) = unix_get(&sock, "/v1/secret/data/app", None).await;
+    assert!(status == 403 || status == 400, "{status} {body}");
+    assert!(!body.contains("\"k\""), "{body}");
+    let (status, body) = unix_get(&sock, "/v1/secret/data/app", Some(&s.token)).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A GET over a unix socket, HTTP/1.1 by hand: the status and the body.
+async fn unix_get(sock: &Path, target: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = tokio::net::UnixStream::connect(sock).await.unwrap();
+    let auth = token.map(|t| format!("X-Vault-Token: {t}\r\n")).unwrap_or_default();
+    let req = format!("GET {target} HTTP/1.1\r\nHost: agent\r\n{auth}Connection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_callers_with_different_tokens_never_share_a_cached_answer() {
+    let s = TestServer::dev().await;
+    put(&s.base, &s.token, "secret/data/app", json!({"k": "first"})).await;
+    let other = s.token_with_policy("nothing", "path \"secret/data/other\" { capabilities = [\"read\"] }").await;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = proxy_agent(&s, dir.path(), "listen = \"127.0.0.1:0\"\nkv_cache_ttl = \"60s\"\n").await;
+    let addr = agent.proxy_addr().await;
+    let c = reqwest::Client::new();
+    let get = |token: Option<String>| {
+        let c = c.clone();
+        let url = format!("{addr}/v1/secret/data/app");
+        async move {
+            let mut r = c.get(url);
+            if let Some(t) = token {
+                r = r.header("X-Vault-Token", t);
+            }
+            let r = r.send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (st, v) = get(Some(s.token.clone())).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["data"]["k"], "first");
+    // The answer is cached: a change on the server is not seen by the same caller yet.
+    put(&s.base, &s.token, "secret/data/app", json!({"k": "second"})).await;
+    let (st, v) = get(Some(s.token.clone())).await;
+    assert_eq!((st, &v["data"]["data"]["k"]), (StatusCode::OK, &json!("first")), "the read is cached");
+    // Another token asking the same path goes to the server, which refuses it.
+    let (st, v) = get(Some(other.clone())).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    // No token at all (use_auto_auth_token is off): refused too.
+    let (st, v) = get(None).await;
+    assert!(st == StatusCode::FORBIDDEN || st == StatusCode::BAD_REQUEST, "{st} {v}");
+    // A token allowed on the path but that has not asked yet gets the server's current answer.
+    let reader = s.token_with_policy("reader", "path \"secret/data/app\" { capabilities = [\"read\"] }").await;
+    let (st, v) = get(Some(reader)).await;
+    assert_eq!((st, &v["data"]["data"]["k"]), (StatusCode::OK, &json!("second")), "{v}");
+}
