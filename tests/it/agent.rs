@@ -83,7 +83,8 @@ impl Agent {
 async fn approle(base: &str, root: &str, dir: &Path, role: Value) -> (PathBuf, PathBuf) {
     let c = reqwest::Client::new();
     let (s, v) = call_url(&c, base, root, "POST", "sys/auth/approle", Some(json!({"type": "approle"}))).await;
-    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    // A second agent on the same server reuses the mount.
+    assert!(s == StatusCode::NO_CONTENT || v.to_string().contains("already in use"), "{v}");
     let policy = "path \"secret/data/*\" { capabilities = [\"read\"] }\npath \"sys/internal/ui/mounts/*\" { capabilities = [\"read\"] }";
     let (s, v) = call_url(&c, base, root, "PUT", "sys/policies/acl/agent", Some(json!({"policy": policy}))).await;
     assert!(s.is_success(), "{v}");
