@@ -71,7 +71,8 @@ impl Agent {
 
     /// The proxy's `http://ADDR`, from its log line.
     async fn proxy_addr(&self) -> String {
-        until("the proxy listening", Duration::from_secs(20), || async { self.log().contains("proxy listening on") }).await;
+        until("the proxy listening", Duration::from_secs(20), || async { self.log().contains("proxy listening on") })
+            .await;
         let log = self.log();
         let i = log.find("proxy listening on ").unwrap() + "proxy listening on ".len();
         log[i..].split_whitespace().next().unwrap().to_string()
@@ -148,7 +149,8 @@ async fn a_changed_secret_is_rendered_within_the_interval_and_shutdown_revokes_t
     )
     .unwrap();
     let mut agent = Agent::start(&cfg);
-    until("the first render", Duration::from_secs(20), || async { read(&out).as_deref() == Some("pass=s3cr3t-one\n") }).await;
+    until("the first render", Duration::from_secs(20), || async { read(&out).as_deref() == Some("pass=s3cr3t-one\n") })
+        .await;
     assert_eq!(mode(&out), 0o600);
     assert_eq!(mode(&sink), 0o600);
     assert!(!sid.exists(), "the secret-id file is removed after reading");
@@ -157,7 +159,10 @@ async fn a_changed_secret_is_rendered_within_the_interval_and_shutdown_revokes_t
     assert_eq!(st, StatusCode::OK, "the sink's token works: {v}");
 
     put(&s.base, &s.token, "secret/data/app", json!({"pass": "s3cr3t-two"})).await;
-    until("the new value rendered", Duration::from_secs(5), || async { read(&out).as_deref() == Some("pass=s3cr3t-two\n") }).await;
+    until("the new value rendered", Duration::from_secs(5), || async {
+        read(&out).as_deref() == Some("pass=s3cr3t-two\n")
+    })
+    .await;
     until("the command ran after each render", Duration::from_secs(10), || async {
         read(&ran).is_some_and(|r| r.lines().count() == 2)
     })
@@ -235,7 +240,12 @@ async fn a_five_second_token_is_renewed_and_then_replaced() {
     let cfg = dir.path().join("agent.toml");
     std::fs::write(
         &cfg,
-        format!("[server]\naddress = \"{}\"\n{}[[sink]]\npath = \"{}\"\n", s.base, auth_block(&rid, &sid, ""), sink.display()),
+        format!(
+            "[server]\naddress = \"{}\"\n{}[[sink]]\npath = \"{}\"\n",
+            s.base,
+            auth_block(&rid, &sid, ""),
+            sink.display()
+        ),
     )
     .unwrap();
     let agent = Agent::start(&cfg);
@@ -257,7 +267,8 @@ async fn a_five_second_token_is_renewed_and_then_replaced() {
         }
     })
     .await;
-    until("a new token in the sink", Duration::from_secs(10), || async { read(&sink).is_some_and(|t| t != first) }).await;
+    until("a new token in the sink", Duration::from_secs(10), || async { read(&sink).is_some_and(|t| t != first) })
+        .await;
     let second = read(&sink).unwrap();
     let (st, v) = lookup(second).await;
     assert_eq!(st, StatusCode::OK, "the new token works: {v}\n{}", agent.log());
@@ -267,7 +278,8 @@ async fn a_five_second_token_is_renewed_and_then_replaced() {
 async fn proxy_agent(s: &TestServer, dir: &Path, proxy: &str) -> Agent {
     let (rid, sid) = approle(&s.base, &s.token, dir, json!({})).await;
     let cfg = dir.join("agent.toml");
-    std::fs::write(&cfg, format!("[server]\naddress = \"{}\"\n{}[proxy]\n{proxy}", s.base, auth_block(&rid, &sid, ""))).unwrap();
+    std::fs::write(&cfg, format!("[server]\naddress = \"{}\"\n{}[proxy]\n{proxy}", s.base, auth_block(&rid, &sid, "")))
+        .unwrap();
     Agent::start(&cfg)
 }
 
@@ -291,6 +303,8 @@ async fn the_proxy_adds_the_agents_token_only_when_told_to() {
     let sock = d2.path().join("agent.sock");
     let off = proxy_agent(&s, d2.path(), &format!("unix_socket = \"{}\"\n", sock.display())).await;
     off.proxy_addr().await;
+    until("the second agent's login", Duration::from_secs(20), || async { off.log().contains("agent: logged in") })
+        .await;
     let meta = std::fs::symlink_metadata(&sock).unwrap();
     assert!(std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);

@@ -69,8 +69,8 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
-pub use crate::base::signal::{parse_signal, NamedSignal};
 use crate::base::signal::SIGNALS;
+pub use crate::base::signal::{parse_signal, NamedSignal};
 
 /// Parses `500ms`, `30s`, `10m`, `1h30m` or bare seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -91,7 +91,8 @@ impl Client {
         let resp = req.send().await.map_err(|e| CallError::Unreachable(transport(&e)))?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| CallError::Unreachable(transport(&e)))?;
-        let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        let body: Value =
+            if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
         if status.is_success() {
             return Ok(body);
         }

@@ -296,7 +296,8 @@ fn check_template(t: RawTemplate, i: usize, dir: &Path) -> Result<Template, Stri
     let (name, text) = match (t.source, t.contents) {
         (Some(src), None) => {
             let full = if src.is_absolute() { src.clone() } else { dir.join(&src) };
-            let text = std::fs::read_to_string(&full).map_err(|e| format!("{at}: cannot read {}: {e}", full.display()))?;
+            let text =
+                std::fs::read_to_string(&full).map_err(|e| format!("{at}: cannot read {}: {e}", full.display()))?;
             (full.display().to_string(), text)
         }
         (None, Some(text)) => (t.destination.display().to_string(), text),
@@ -355,7 +356,8 @@ fn duration(v: Option<&str>, default: Duration, key: &str) -> Result<Duration, S
 /// An octal mode, `0600` by default; group or world write is refused.
 fn mode(v: Option<&str>, key: &str) -> Result<u32, String> {
     let Some(s) = v else { return Ok(0o600) };
-    let m = u32::from_str_radix(s.trim().trim_start_matches("0o"), 8).map_err(|_| format!("{key} {s:?}: an octal mode such as \"0600\""))?;
+    let m = u32::from_str_radix(s.trim().trim_start_matches("0o"), 8)
+        .map_err(|_| format!("{key} {s:?}: an octal mode such as \"0600\""))?;
     if m > 0o777 || m & 0o022 != 0 {
         return Err(format!("{key} {s:?}: group or world write is not allowed"));
     }
@@ -386,8 +388,12 @@ mod tests {
         assert!(parse(&format!("{BASE}[proxy]\nlisten = \"0.0.0.0:8100\"\n")).unwrap_err().contains("loopback"));
         assert!(parse(&format!("{BASE}[proxy]\n")).is_err());
         assert!(parse(&format!("{BASE}[[sink]]\npath = \"/t\"\nmode = \"0666\"\n")).unwrap_err().contains("write"));
-        assert!(parse(&format!("{BASE}[[template]]\ncontents = \"x\"\ndestination = \"/d\"\nsignal = \"HUP\"\n")).is_err());
-        assert!(parse(&format!("{BASE}[[template]]\ncontents = \"{{{{ secret a }}}}\"\ndestination = \"/d\"\n")).is_err());
+        assert!(
+            parse(&format!("{BASE}[[template]]\ncontents = \"x\"\ndestination = \"/d\"\nsignal = \"HUP\"\n")).is_err()
+        );
+        assert!(
+            parse(&format!("{BASE}[[template]]\ncontents = \"{{{{ secret a }}}}\"\ndestination = \"/d\"\n")).is_err()
+        );
         let jwt = "[server]\naddress = \"http://x:1\"\n[auto_auth]\nmethod = \"jwt\"\ntoken_file = \"/t\"\n";
         assert!(parse(jwt).unwrap_err().contains("role"));
     }

@@ -26,7 +26,12 @@ fn two_thirds(ttl: u64) -> Duration {
 }
 
 /// Keeps a valid token in `tx` for as long as the agent runs.
-pub async fn keep(auth: Arc<AutoAuth>, client: Client, sinks: Vec<(PathBuf, u32)>, tx: watch::Sender<Option<Arc<SecretString>>>) {
+pub async fn keep(
+    auth: Arc<AutoAuth>,
+    client: Client,
+    sinks: Vec<(PathBuf, u32)>,
+    tx: watch::Sender<Option<Arc<SecretString>>>,
+) {
     loop {
         let login = login_with_backoff(&auth, &client).await;
         let token = Arc::new(login.token);

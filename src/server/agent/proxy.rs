@@ -38,7 +38,9 @@ pub enum Bound {
 pub async fn bind(listen: &Listen) -> Result<Bound, String> {
     match listen {
         Listen::Tcp(addr) => {
-            let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("proxy: cannot listen on {addr}: {e}"))?;
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("proxy: cannot listen on {addr}: {e}"))?;
             let local = l.local_addr().map_err(|e| format!("proxy: {e}"))?;
             tracing::info!("agent: proxy listening on http://{local}");
             Ok(Bound::Tcp(l))
@@ -100,10 +102,9 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// The caller's token: `X-Vault-Token`, else `Authorization: Bearer`.
 fn caller_token(h: &HeaderMap) -> Option<SecretString> {
-    let raw = h
-        .get("x-vault-token")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| h.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")))?;
+    let raw = h.get("x-vault-token").and_then(|v| v.to_str().ok()).or_else(|| {
+        h.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "))
+    })?;
     let t = raw.trim();
     (!t.is_empty()).then(|| SecretString::from(t.to_string()))
 }
@@ -197,7 +198,12 @@ async fn cached(ctx: &Ctx, key: &str, token: &SecretString) -> Option<Response> 
     } else if let Some((lease_id, lease)) = &entry.lease {
         let renewed = ctx
             .client
-            .call(Method::POST, "sys/leases/renew", Some(token), Some(&json!({"lease_id": lease_id, "increment": lease})))
+            .call(
+                Method::POST,
+                "sys/leases/renew",
+                Some(token),
+                Some(&json!({"lease_id": lease_id, "increment": lease})),
+            )
             .await;
         let new = renewed.ok().and_then(|a| a.get("lease_duration").and_then(Value::as_u64)).filter(|d| *d > 0);
         let Some(new) = new else {
@@ -205,7 +211,7 @@ async fn cached(ctx: &Ctx, key: &str, token: &SecretString) -> Option<Response> 
             return None;
         };
         let mut v: Value = serde_json::from_slice(&entry.body).ok()?;
-        v["lease_duration"] = json!(new);
+        crate::base::json::set(&mut v, "lease_duration", json!(new));
         let bytes = serde_json::to_vec(&v).ok()?;
         let ttl = Duration::from_millis(new.saturating_mul(2000) / 3);
         ctx.cache.put(key.to_string(), bytes.clone(), ttl, Some((lease_id.clone(), new)));

@@ -149,10 +149,10 @@ async fn read(client: &Client, token: &SecretString, path: &str, route: &Route) 
         Route::KvV2 { .. } => answer.pointer("/data/data"),
         Route::Plain => answer.get("data"),
     };
-    let data = data.and_then(Value::as_object).cloned().ok_or(CallError::Refused {
-        status: 404,
-        errors: format!("no data at {api_path}"),
-    })?;
+    let data = data
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or(CallError::Refused { status: 404, errors: format!("no data at {api_path}") })?;
     let lease_id = answer.get("lease_id").and_then(Value::as_str).unwrap_or("");
     let lease = answer.get("lease_duration").and_then(Value::as_u64).filter(|l| *l > 0 && !lease_id.is_empty());
     Ok(Read { data, lease })
@@ -161,11 +161,16 @@ async fn read(client: &Client, token: &SecretString, path: &str, route: &Route) 
 /// Runs the command (bounded) and sends the signal, logging what fails.
 async fn after_render(t: &Template) {
     if let Some((sig, pid_file)) = &t.signal {
-        let pid = std::fs::read_to_string(pid_file).ok().and_then(|s| s.trim().parse::<i32>().ok()).and_then(Pid::from_raw);
+        let pid =
+            std::fs::read_to_string(pid_file).ok().and_then(|s| s.trim().parse::<i32>().ok()).and_then(Pid::from_raw);
         match pid {
             Some(pid) => {
                 if let Err(e) = kill_process(pid, sig.0) {
-                    tracing::warn!("agent: cannot signal pid {} from {}: {e}", pid.as_raw_nonzero(), pid_file.display());
+                    tracing::warn!(
+                        "agent: cannot signal pid {} from {}: {e}",
+                        pid.as_raw_nonzero(),
+                        pid_file.display()
+                    );
                 }
             }
             None => tracing::warn!("agent: no pid in {}; no signal sent", pid_file.display()),
