@@ -366,3 +366,65 @@ async fn two_callers_with_different_tokens_never_share_a_cached_answer() {
     let (st, v) = get(Some(reader)).await;
     assert_eq!((st, &v["data"]["data"]["k"]), (StatusCode::OK, &json!("second")), "{v}");
 }
+
+/// A JWT for `sub`, signed with `key` (ES256), valid for five minutes.
+fn jwt(key: &rcgen::KeyPair, sub: &str) -> String {
+    // The test compares the JWT's times with the server's wall clock.
+    #[allow(clippy::disallowed_methods)]
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"iss": "https://issuer.test", "sub": sub, "aud": "coffer", "iat": now, "nbf": now, "exp": now + 300});
+    let enc = jsonwebtoken::EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
+    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &enc).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_auto_auth_reads_the_token_file_again_at_every_login() {
+    let s = TestServer::dev().await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    for (path, body) in [
+        ("sys/auth/jwt", json!({"type": "jwt"})),
+        ("auth/jwt/config", json!({"jwt_validation_pubkeys": [key.public_key_pem()], "bound_issuer": "https://issuer.test"})),
+        (
+            "auth/jwt/role/app",
+            json!({"role_type": "jwt", "bound_audiences": ["coffer"], "user_claim": "sub",
+                   "claim_mappings": {"sub": "who"}, "token_ttl": "3s", "token_max_ttl": "3s"}),
+        ),
+    ] {
+        let (st, v) = s.call("POST", path, Some(body)).await;
+        assert!(st.is_success(), "{path}: {v}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let jwt_file = dir.path().join("jwt");
+    std::fs::write(&jwt_file, jwt(&key, "first")).unwrap();
+    let sink = dir.path().join("token");
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\naddress = \"{}\"\n[auto_auth]\nmethod = \"jwt\"\nrole = \"app\"\ntoken_file = \"{}\"\n[[sink]]\npath = \"{}\"\n",
+            s.base,
+            jwt_file.display(),
+            sink.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&cfg);
+    let who = |t: String| {
+        let (c, base) = (s.client.clone(), s.base.clone());
+        async move {
+            let (st, v) = call_url(&c, &base, &t, "GET", "auth/token/lookup-self", None).await;
+            (st == StatusCode::OK).then(|| v["data"]["meta"]["who"].as_str().unwrap_or("").to_string())
+        }
+    };
+    until("the first login", Duration::from_secs(20), || async { read(&sink).is_some() }).await;
+    assert_eq!(who(read(&sink).unwrap()).await.as_deref(), Some("first"), "{}", agent.log());
+    // The workload's token is rotated (as the kubelet does); the next login uses the new one.
+    std::fs::write(&jwt_file, jwt(&key, "second")).unwrap();
+    until("a login with the new JWT", Duration::from_secs(10), || async {
+        match read(&sink) {
+            Some(t) => who(t).await.as_deref() == Some("second"),
+            None => false,
+        }
+    })
+    .await;
+}
