@@ -297,6 +297,11 @@ async fn the_proxy_adds_the_agents_token_only_when_told_to() {
     .await;
     let v: Value = c.get(format!("{addr}/v1/secret/data/app")).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["data"]["data"]["k"], "v");
+    // Only /v1/ is proxied, and an oversize body is refused before it reaches the server.
+    assert_eq!(c.get(format!("{addr}/ui/")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let big = vec![b'x'; (32 << 20) + 1];
+    let r = c.post(format!("{addr}/v1/secret/data/big")).body(big).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // Off by default: a unix socket, mode 0600, and a request without a token is refused.
     let d2 = tempfile::tempdir().unwrap();
@@ -372,7 +377,8 @@ fn jwt(key: &rcgen::KeyPair, sub: &str) -> String {
     // The test compares the JWT's times with the server's wall clock.
     #[allow(clippy::disallowed_methods)]
     let now = chrono::Utc::now().timestamp();
-    let claims = json!({"iss": "https://issuer.test", "sub": sub, "aud": "coffer", "iat": now, "nbf": now, "exp": now + 300});
+    let claims =
+        json!({"iss": "https://issuer.test", "sub": sub, "aud": "coffer", "iat": now, "nbf": now, "exp": now + 300});
     let enc = jsonwebtoken::EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).unwrap();
     jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &claims, &enc).unwrap()
 }
@@ -383,7 +389,10 @@ async fn jwt_auto_auth_reads_the_token_file_again_at_every_login() {
     let key = rcgen::KeyPair::generate().unwrap();
     for (path, body) in [
         ("sys/auth/jwt", json!({"type": "jwt"})),
-        ("auth/jwt/config", json!({"jwt_validation_pubkeys": [key.public_key_pem()], "bound_issuer": "https://issuer.test"})),
+        (
+            "auth/jwt/config",
+            json!({"jwt_validation_pubkeys": [key.public_key_pem()], "bound_issuer": "https://issuer.test"}),
+        ),
         (
             "auth/jwt/role/app",
             json!({"role_type": "jwt", "bound_audiences": ["coffer"], "user_claim": "sub",
@@ -427,4 +436,54 @@ async fn jwt_auto_auth_reads_the_token_file_again_at_every_login() {
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_render_signals_the_process_in_the_pid_file() {
+    let s = TestServer::dev().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (rid, sid) = approle(&s.base, &s.token, dir.path(), json!({})).await;
+    put(&s.base, &s.token, "secret/data/app", json!({"k": "one"})).await;
+    let hups = dir.path().join("hups");
+    let mut app = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("trap 'echo hup >> {}' HUP; while :; do sleep 0.05; done", hups.display()))
+        .spawn()
+        .unwrap();
+    let pid_file = dir.path().join("app.pid");
+    std::fs::write(&pid_file, app.id().to_string()).unwrap();
+    let out = dir.path().join("out");
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\naddress = \"{}\"\n{}[[template]]\ncontents = \"{{{{ secret \\\"secret/app\\\" \\\"k\\\" }}}}\"\n\
+             destination = \"{}\"\ninterval = \"1s\"\nsignal = \"SIGHUP\"\npid_file = \"{}\"\n",
+            s.base,
+            auth_block(&rid, &sid, ""),
+            out.display(),
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&cfg);
+    until("the first render and its signal", Duration::from_secs(20), || async {
+        read(&out).as_deref() == Some("one") && read(&hups).is_some_and(|h| h.lines().count() == 1)
+    })
+    .await;
+    put(&s.base, &s.token, "secret/data/app", json!({"k": "two"})).await;
+    until("the second render and its signal", Duration::from_secs(10), || async {
+        read(&out).as_deref() == Some("two") && read(&hups).is_some_and(|h| h.lines().count() == 2)
+    })
+    .await;
+    // An unchanged secret is not rendered again, so no further signal: watched over two re-read
+    // intervals (observation, not a wait).
+    let watch_until = tokio::time::Instant::now() + Duration::from_millis(2500);
+    while tokio::time::Instant::now() < watch_until {
+        assert_eq!(read(&hups).map(|h| h.lines().count()), Some(2), "{}", agent.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(agent.log().matches("agent: rendered").count(), 2, "{}", agent.log());
+    let _ = app.kill();
+    let _ = app.wait();
 }
