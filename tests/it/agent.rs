@@ -487,3 +487,76 @@ async fn a_new_render_signals_the_process_in_the_pid_file() {
     let _ = app.kill();
     let _ = app.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leased_answers_are_cached_and_renewed_by_the_proxy_and_re_read_by_templates_at_half_lease() {
+    let (_pg, s) = crate::database::setup().await;
+    let (st, v) = s
+        .call(
+            "POST",
+            "database/roles/short",
+            Some(json!({"db_name": "pg", "creation_statements": ["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}';"],
+                        "default_ttl": "6s", "max_ttl": "1h"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+    let dir = tempfile::tempdir().unwrap();
+    let (rid, sid) = approle(&s.base, &s.token, dir.path(), json!({})).await;
+    let policy = "path \"database/creds/short\" { capabilities = [\"read\"] }\npath \"sys/internal/ui/mounts/*\" { capabilities = [\"read\"] }";
+    let (st, v) = s.call("PUT", "sys/policies/acl/agent", Some(json!({"policy": policy}))).await;
+    assert!(st.is_success(), "{v}");
+    let out = dir.path().join("db.env");
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\naddress = \"{}\"\n{}[[template]]\ncontents = \"user={{{{ secret \\\"database/creds/short\\\" \\\"username\\\" }}}}\"\n\
+             destination = \"{}\"\ninterval = \"1h\"\n[proxy]\nlisten = \"127.0.0.1:0\"\n",
+            s.base,
+            auth_block(&rid, &sid, ""),
+            out.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&cfg);
+
+    // Templates: a leased answer is read again at half its lease, long before the 1h interval.
+    until("the first render", Duration::from_secs(20), || async { read(&out).is_some() }).await;
+    let first = read(&out).unwrap();
+    until("a re-read at half the lease", Duration::from_secs(10), || async { read(&out).is_some_and(|r| r != first) })
+        .await;
+
+    // Proxy: the same caller gets the same credentials (one lease), renewed once 2/3 has passed.
+    let addr = agent.proxy_addr().await;
+    let c = reqwest::Client::new();
+    let creds = || {
+        let (c, url, t) = (c.clone(), format!("{addr}/v1/database/creds/short"), s.token.clone());
+        async move {
+            let r = c.get(url).header("X-Vault-Token", t).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let a = creds().await;
+    let b = creds().await;
+    assert_eq!(a["lease_id"], b["lease_id"], "the leased answer is cached");
+    let lease_id = a["lease_id"].as_str().unwrap().to_string();
+    let expire = |id: String| {
+        let (c, base, t) = (s.client.clone(), s.base.clone(), s.token.clone());
+        async move {
+            let (st, v) = call_url(&c, &base, &t, "PUT", "sys/leases/lookup", Some(json!({"lease_id": id}))).await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+            v["data"]["expire_time"].as_str().unwrap().to_string()
+        }
+    };
+    let e0 = expire(lease_id.clone()).await;
+    until("the proxy renewing the cached lease", Duration::from_secs(10), || {
+        let (lease_id, e0) = (lease_id.clone(), e0.clone());
+        async move {
+            let now = creds().await;
+            assert_eq!(now["lease_id"].as_str(), Some(lease_id.as_str()), "still the cached lease");
+            expire(lease_id).await > e0
+        }
+    })
+    .await;
+}
