@@ -19,4 +19,6 @@ pub mod policy;
 pub mod redact;
 pub mod refusal;
 pub mod schedule;
+pub mod signal;
 pub mod stored;
+pub mod template;

@@ -163,6 +163,18 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Run the sidecar agent: auto-auth, token sinks, templates, a local API proxy
+    ///
+    /// The configuration file (TOML) is described in the README's agent section.
+    ///
+    /// Examples:
+    ///   coffer agent --config /etc/coffer/agent.toml
+    #[command(verbatim_doc_comment)]
+    Agent {
+        /// The agent's configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Print the version.
     Version,
 }
@@ -407,6 +419,7 @@ pub async fn run(cli: Cli) -> i32 {
             })
             .await
         }
+        Command::Agent { config } => server::agent::run(&config).await,
         Command::Version => {
             println!("Coffer v{}", env!("CARGO_PKG_VERSION"));
             0

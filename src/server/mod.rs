@@ -1,6 +1,7 @@
 //! Starting and stopping a server: build the core over a store, auto-unseal, serve HTTP, and the
 //! dev-mode setup (init, unseal, `secret/` mount, chosen root token).
 
+pub mod agent;
 pub mod aws;
 pub mod config;
 pub mod http;

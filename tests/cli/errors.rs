@@ -293,6 +293,7 @@ fn every_command_has_help_with_examples() {
         &["operator", "key-status"],
         &["operator", "migrate"],
         &["server"],
+        &["agent"],
         &["completions"],
     ];
     for args in commands {

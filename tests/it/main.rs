@@ -11,6 +11,7 @@
 mod harness;
 
 mod aad_compat;
+mod agent;
 mod alerts;
 mod architecture;
 mod audit;
