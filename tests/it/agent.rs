@@ -33,9 +33,14 @@ impl Drop for Agent {
 
 impl Agent {
     fn start(cfg: &Path) -> Agent {
+        Self::start_env(cfg, &[])
+    }
+
+    fn start_env(cfg: &Path, env: &[(&str, &str)]) -> Agent {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
             .args(["agent", "--config"])
             .arg(cfg)
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -559,4 +564,67 @@ async fn leased_answers_are_cached_and_renewed_by_the_proxy_and_re_read_by_templ
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cert_auto_auth_logs_in_with_the_client_certificate() {
+    use crate::cert_auth::{ca, leaf, Env, Leaf};
+    let env = Env::start().await;
+    let mesh = ca("mesh");
+    env.write_role("web", json!({"certificate": mesh.cert.pem(), "token_policies": ["default"], "token_ttl": "1h"}))
+        .await;
+    let ident = leaf(&mesh, &Leaf::default());
+    let dir = tempfile::tempdir().unwrap();
+    let at = ident.pem.find("-----BEGIN PRIVATE KEY-----").unwrap();
+    let (cert, key) = (dir.path().join("svc.pem"), dir.path().join("svc.key"));
+    std::fs::write(&cert, &ident.pem[..at]).unwrap();
+    std::fs::write(&key, &ident.pem[at..]).unwrap();
+    let sink = dir.path().join("token");
+    let port = env.running.as_ref().unwrap().addr.port();
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\naddress = \"https://localhost:{port}\"\nca_cert = \"{}\"\n\
+             [auto_auth]\nmethod = \"cert\"\nname = \"web\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\n\
+             [[sink]]\npath = \"{}\"\n",
+            env.pki.cert.display(),
+            cert.display(),
+            key.display(),
+            sink.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start(&cfg);
+    until("the token sink", Duration::from_secs(20), || async { read(&sink).is_some_and(|t| !t.is_empty()) }).await;
+    let token = read(&sink).unwrap();
+    let (st, v) = env.call(None, "GET", "auth/token/lookup-self", Some(token.trim()), None).await;
+    assert_eq!(st, reqwest::StatusCode::OK, "{v}\n{}", agent.log());
+    assert_eq!(v["data"]["meta"]["common_name"], "app1", "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_auto_auth_signs_a_get_caller_identity_with_the_environments_keys() {
+    let (s, _moto, key) = crate::aws_auth::setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("token");
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\naddress = \"{}\"\n[auto_auth]\nmethod = \"aws\"\nrole = \"app\"\n\
+             header_value = \"{}\"\n[[sink]]\npath = \"{}\"\n",
+            s.base,
+            crate::aws_auth::SERVER_ID,
+            sink.display()
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start_env(&cfg, &[("AWS_ACCESS_KEY_ID", &key.0), ("AWS_SECRET_ACCESS_KEY", &key.1)]);
+    until("the token sink", Duration::from_secs(20), || async { read(&sink).is_some_and(|t| !t.is_empty()) }).await;
+    let token = read(&sink).unwrap();
+    let (st, v) = s.call_as(token.trim(), "GET", "auth/token/lookup-self", None).await;
+    assert_eq!(st, reqwest::StatusCode::OK, "{v}\n{}", agent.log());
+    assert_eq!(v["data"]["display_name"], "aws-alice", "{v}");
+    assert!(!agent.log().contains(&key.1), "the secret key reached the log");
 }

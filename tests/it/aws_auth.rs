@@ -21,11 +21,11 @@ use serde_json::{json, Map, Value};
 
 use crate::harness::TestServer;
 
-const SERVER_ID: &str = "coffer.example.internal";
+pub(crate) const SERVER_ID: &str = "coffer.example.internal";
 const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
 /// `moto_server` on a free loopback port, killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     url: String,
 }
@@ -139,7 +139,7 @@ impl Login {
 
 /// A server with `auth/aws` mounted, moto allowed and configured as STS, role `app` bound to user
 /// `alice`, and alice's key.
-async fn setup() -> (TestServer, Moto, (String, String)) {
+pub(crate) async fn setup() -> (TestServer, Moto, (String, String)) {
     let s = TestServer::dev().await;
     let moto = Moto::start().await;
     let (st, v) = s.call("POST", "sys/auth/aws", Some(json!({"type": "aws"}))).await;

@@ -15,12 +15,12 @@ use serde_json::{json, Value};
 use crate::tls::{self_signed, start_tls, Pki};
 
 /// A CA: its certificate and key.
-struct Ca {
-    cert: rcgen::Certificate,
+pub(crate) struct Ca {
+    pub(crate) cert: rcgen::Certificate,
     key: KeyPair,
 }
 
-fn ca(name: &str) -> Ca {
+pub(crate) fn ca(name: &str) -> Ca {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.distinguished_name.push(DnType::CommonName, name);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -40,7 +40,7 @@ fn intermediate(parent: &Ca, name: &str) -> Ca {
 }
 
 /// What a leaf looks like.
-struct Leaf<'a> {
+pub(crate) struct Leaf<'a> {
     cn: &'a str,
     dns: &'a [&'a str],
     uris: &'a [&'a str],
@@ -63,8 +63,8 @@ impl Default for Leaf<'_> {
 }
 
 /// A client identity: the PEM of leaf (+ chain) and key, and the leaf's PEM alone.
-struct Ident {
-    pem: String,
+pub(crate) struct Ident {
+    pub(crate) pem: String,
     leaf_pem: String,
 }
 
@@ -97,7 +97,7 @@ fn leaf_with_key(issuer: &Ca, l: &Leaf<'_>, key: &KeyPair, chain: &[&Ca]) -> Ide
     Ident { pem, leaf_pem: cert.pem() }
 }
 
-fn leaf(issuer: &Ca, l: &Leaf<'_>) -> Ident {
+pub(crate) fn leaf(issuer: &Ca, l: &Leaf<'_>) -> Ident {
     leaf_with_key(issuer, l, &KeyPair::generate().unwrap(), &[])
 }
 
@@ -122,16 +122,16 @@ fn crl(issuer: &Ca, serials: &[u64]) -> String {
 }
 
 /// A TLS server, initialised, unsealed, with `cert` auth enabled.
-struct Env {
+pub(crate) struct Env {
     dir: tempfile::TempDir,
-    pki: Pki,
-    running: Option<coffer::server::Running>,
+    pub(crate) pki: Pki,
+    pub(crate) running: Option<coffer::server::Running>,
     keys: Vec<String>,
-    root: String,
+    pub(crate) root: String,
 }
 
 impl Env {
-    async fn start() -> Env {
+    pub(crate) async fn start() -> Env {
         let dir = tempfile::tempdir().unwrap();
         let pki = self_signed(dir.path(), 0o600);
         let running = start_tls(&pki, dir.path()).await;
@@ -172,7 +172,7 @@ impl Env {
         b.build().unwrap()
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         ident: Option<&Ident>,
         method: &str,
@@ -195,7 +195,7 @@ impl Env {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    async fn write_role(&self, name: &str, body: Value) {
+    pub(crate) async fn write_role(&self, name: &str, body: Value) {
         let (s, v) = self.call(None, "POST", &format!("auth/cert/certs/{name}"), Some(&self.root), Some(body)).await;
         assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     }

@@ -1,4 +1,5 @@
-//! Auto-auth: logging in with what the workload already has (AppRole files, a JWT file). Each
+//! Auto-auth: logging in with what the workload already has (AppRole files, a JWT file, a client
+//! certificate, AWS credentials in the environment). Each
 //! login reads its files again, so a rotated JWT or secret id is picked up; a secret id whose
 //! file is removed after reading is kept in memory for the next login.
 
@@ -28,7 +29,7 @@ pub struct Login {
 pub enum LoginError {
     /// The server could not be reached, or refused: try again later.
     Call(CallError),
-    /// A local problem (a missing file, a method not wired): try again later too, it may be fixed.
+    /// A local problem (a missing file, no credentials): try again later too, it may be fixed.
     Local(String),
 }
 
@@ -48,16 +49,9 @@ pub struct AutoAuth {
 }
 
 impl AutoAuth {
-    /// The method of the configuration; `cert` and `aws` are refused until their server side and
-    /// signing are wired into the agent.
+    /// The method of the configuration.
     pub fn new(cfg: Auth) -> Result<AutoAuth, String> {
-        match cfg.method {
-            AuthMethod::Cert | AuthMethod::Aws => Err(format!(
-                "auto_auth.method {:?} is accepted in the file but not wired into the agent yet; use approle or jwt",
-                if matches!(cfg.method, AuthMethod::Cert) { "cert" } else { "aws" }
-            )),
-            _ => Ok(AutoAuth { cfg, kept_secret_id: Mutex::new(None) }),
-        }
+        Ok(AutoAuth { cfg, kept_secret_id: Mutex::new(None) })
     }
 
     /// Logs in once.
@@ -72,7 +66,13 @@ impl AutoAuth {
                 let jwt = read_trimmed(token_file)?;
                 json_body(&JwtLogin { role, jwt: &jwt })?
             }
-            AuthMethod::Cert | AuthMethod::Aws => return Err(LoginError::Local("method not wired".into())),
+            // The certificate itself goes with the connection (the client presents it).
+            AuthMethod::Cert { name, .. } => json_body(&CertLogin { name: name.as_deref() })?,
+            AuthMethod::Aws { role, region, header_value } => {
+                let now = crate::base::schedule::Clock::now(&crate::base::schedule::SystemClock);
+                super::aws_login::body(role.as_deref(), region, header_value.as_deref(), now)
+                    .map_err(LoginError::Local)?
+            }
         };
         let path = format!("auth/{}/login", self.cfg.mount);
         let answer = client.call_bytes(Method::POST, &path, None, Some(&body)).await.map_err(LoginError::Call)?;
@@ -102,6 +102,12 @@ impl AutoAuth {
 struct AppRoleLogin<'a> {
     role_id: &'a str,
     secret_id: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct CertLogin<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]

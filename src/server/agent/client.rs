@@ -51,6 +51,17 @@ impl Client {
                 b = b.add_root_certificate(cert);
             }
         }
+        if let super::config::Method::Cert { client_cert, client_key, .. } = &cfg.auth.method {
+            // The login proves the key in the TLS handshake: every connection presents it.
+            let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+            let mut pem = zeroize::Zeroizing::new(read(client_cert)?);
+            pem.push(b'\n');
+            pem.extend_from_slice(&zeroize::Zeroizing::new(read(client_key)?));
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                format!("{} / {}: not a PEM certificate and key: {e}", client_cert.display(), client_key.display())
+            })?;
+            b = b.identity(identity);
+        }
         let http = b.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Client { http, addr: cfg.address.clone() })
     }

@@ -150,10 +150,12 @@ pub enum Method {
     AppRole { role_id_file: PathBuf, secret_id_file: PathBuf, remove_secret_id: bool },
     /// JWT with its role and token file.
     Jwt { role: String, token_file: PathBuf },
-    /// TLS certificate login (accepted in the file; not wired yet).
-    Cert,
-    /// AWS IAM login (accepted in the file; not wired yet).
-    Aws,
+    /// TLS certificate login: the client certificate and key the agent's connections present,
+    /// and the certificate role's name (else the server picks the first role that accepts it).
+    Cert { name: Option<String>, client_cert: PathBuf, client_key: PathBuf },
+    /// AWS IAM login with the environment's credentials: the role (else the principal's name),
+    /// the region of the signature, and the `X-Vault-AWS-IAM-Server-ID` header value.
+    Aws { role: Option<String>, region: String, header_value: Option<String> },
 }
 
 /// `[auto_auth]`, checked.
@@ -279,8 +281,16 @@ fn check_auth(a: RawAuth) -> Result<Auth, String> {
             role: a.role.clone().ok_or("auto_auth.role is required for jwt")?,
             token_file: need(a.token_file.clone(), "token_file")?,
         },
-        "cert" => Method::Cert,
-        "aws" => Method::Aws,
+        "cert" => Method::Cert {
+            name: a.role.clone(),
+            client_cert: need(a.client_cert.clone(), "client_cert")?,
+            client_key: need(a.client_key.clone(), "client_key")?,
+        },
+        "aws" => Method::Aws {
+            role: a.role.clone(),
+            region: a.region.clone().unwrap_or_else(|| "us-east-1".to_string()),
+            header_value: a.header_value.clone(),
+        },
         other => return Err(format!("auto_auth.method {other:?}: use approle, jwt, cert or aws")),
     };
     let mount = a.mount.clone().unwrap_or_else(|| a.method.clone());
