@@ -15,7 +15,6 @@ use async_trait::async_trait;
 
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
-use crate::base::names::{self, Case};
 use crate::core::engine::{Call, Engine};
 
 /// The AWS auth method (stateless; the mount carries the id).
@@ -44,17 +43,12 @@ impl Engine for AwsAuth {
             }
             _ => {}
         }
-        let Some(raw) = path.strip_prefix("role/") else { return Err(ApiError::unsupported_path()) };
-        if raw.contains('/') {
-            return Err(ApiError::unsupported_path());
-        }
-        let name = names::check("role name", raw, Case::Lower)?;
+        let name = super::common::named(path, "role/", "role name")?;
         role::handle(&call, name, &req).await
     }
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
-        let path = call.path.trim_end_matches('/');
-        match path.strip_prefix("role/").filter(|n| names::problem(n, Case::Lower).is_none()) {
+        match super::common::named_for_exists(call.path, "role/") {
             Some(name) => Ok(role::AwsRole::load(&call, name).await?.is_some()),
             None => Ok(true),
         }

@@ -61,8 +61,7 @@ impl Engine for CertAuth {
     }
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
-        let path = call.path.trim_end_matches('/');
-        match path.strip_prefix("certs/").filter(|n| names::problem(n, Case::Lower).is_none()) {
+        match super::common::named_for_exists(call.path, "certs/") {
             Some(name) => Ok(role::CertRole::load(&call, name).await?.is_some()),
             None => Ok(true),
         }

@@ -223,6 +223,22 @@ pub fn show_cidrs(cidrs: &[IpNet]) -> Vec<String> {
         .collect()
 }
 
+/// The name in a `<prefix><name>` path (`role/web`), one segment in its normal form; any other
+/// path is 404 and a name not in its normal form 400.
+pub fn named<'a>(path: &'a str, prefix: &str, what: &str) -> Result<&'a str, ApiError> {
+    let Some(raw) = path.strip_prefix(prefix) else { return Err(ApiError::unsupported_path()) };
+    if raw.contains('/') {
+        return Err(ApiError::unsupported_path());
+    }
+    crate::base::names::check(what, raw, crate::base::names::Case::Lower)
+}
+
+/// The name an existence check asks about: `<prefix><name>` with the name in its normal form.
+pub fn named_for_exists<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
+    let path = path.trim_end_matches('/');
+    path.strip_prefix(prefix).filter(|n| crate::base::names::problem(n, crate::base::names::Case::Lower).is_none())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
