@@ -122,10 +122,10 @@ pub fn hmac(key: &[u8], msg: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
 /// A key for one purpose, derived from `parent` with HKDF-SHA256 and `label` as the info string:
 /// the same parent and label always give the same key, different labels unrelated keys.
 pub fn derive(parent: &Key, label: &[u8]) -> Key {
-    let mut okm = Zeroizing::new([0u8; KEY_LEN]);
+    let mut key = Key([0u8; KEY_LEN]);
     // 32 bytes is far below HKDF-SHA256's output limit: the error branch is unreachable.
-    let _ = hkdf::Hkdf::<Sha256>::new(None, parent.expose()).expand(label, &mut *okm);
-    Key::from_slice(&*okm).unwrap_or_else(Key::generate)
+    let _ = hkdf::Hkdf::<Sha256>::new(None, parent.expose()).expand(label, &mut key.0);
+    key
 }
 
 /// Compares two byte strings in time that depends only on their lengths.

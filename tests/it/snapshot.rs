@@ -441,3 +441,24 @@ async fn scheduled_snapshots_are_written_private_and_pruned() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
 }
+
+#[tokio::test]
+async fn a_snapshot_older_than_a_key_rotation_keeps_todays_keyring() {
+    let (s, shares) = shamir_node(None).await;
+    s.write("secret/data/k", json!({"v": "before"})).await;
+    let old = save(&s).await;
+    let (st, _) = s.call("PUT", "sys/rotate", None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, text) = post(&s, SNAPSHOT, old).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{text}");
+    // Written under the newer term after the restore: it must still open after a seal, which
+    // reloads the keyring from the store (the snapshot's own keyring lacks that term).
+    s.write("secret/data/after", json!({"v": "term 2"})).await;
+    let (_, v) = s.call("GET", "sys/key-status", None).await;
+    assert_eq!(v["data"]["term"], 2, "{v}");
+    let (st, _) = s.call("PUT", "sys/seal", None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    s.unseal(&shares[..2]).await;
+    assert_eq!(s.read("secret/data/after").await["v"], "term 2");
+    assert_eq!(s.read("secret/data/k").await["v"], "before");
+}
