@@ -494,7 +494,7 @@ async fn a_new_render_signals_the_process_in_the_pid_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn leased_answers_are_cached_and_renewed_by_the_proxy_and_re_read_by_templates_at_half_lease() {
+async fn leased_answers_are_cached_and_renewed_in_the_background_and_re_read_by_templates_at_half_lease() {
     let (_pg, s) = crate::database::setup().await;
     let (st, v) = s
         .call(
@@ -531,7 +531,8 @@ async fn leased_answers_are_cached_and_renewed_by_the_proxy_and_re_read_by_templ
     until("a re-read at half the lease", Duration::from_secs(10), || async { read(&out).is_some_and(|r| r != first) })
         .await;
 
-    // Proxy: the same caller gets the same credentials (one lease), renewed once 2/3 has passed.
+    // Proxy: the same caller gets the same credentials (one lease), which the agent renews in the
+    // background at 2/3 of the lease with no request asking for it.
     let addr = agent.proxy_addr().await;
     let c = reqwest::Client::new();
     let creds = || {
@@ -550,20 +551,34 @@ async fn leased_answers_are_cached_and_renewed_by_the_proxy_and_re_read_by_templ
         let (c, base, t) = (s.client.clone(), s.base.clone(), s.token.clone());
         async move {
             let (st, v) = call_url(&c, &base, &t, "PUT", "sys/leases/lookup", Some(json!({"lease_id": id}))).await;
-            assert_eq!(st, StatusCode::OK, "{v}");
-            v["data"]["expire_time"].as_str().unwrap().to_string()
+            (st, v["data"]["expire_time"].as_str().unwrap_or_default().to_string())
         }
     };
-    let e0 = expire(lease_id.clone()).await;
-    until("the proxy renewing the cached lease", Duration::from_secs(10), || {
-        let (lease_id, e0) = (lease_id.clone(), e0.clone());
-        async move {
-            let now = creds().await;
-            assert_eq!(now["lease_id"].as_str(), Some(lease_id.as_str()), "still the cached lease");
-            expire(lease_id).await > e0
-        }
+    let (st, e0) = expire(lease_id.clone()).await;
+    assert_eq!(st, StatusCode::OK);
+    let mut seen = e0.clone();
+    for n in 1..=2 {
+        let last = seen.clone();
+        until(&format!("background renewal {n} of the cached lease"), Duration::from_secs(10), || {
+            let (id, last) = (lease_id.clone(), last.clone());
+            async move { expire(id).await.1 > last }
+        })
+        .await;
+        seen = expire(lease_id.clone()).await.1;
+    }
+    // Six seconds after it was read, the first lease would be over without the renewals.
+    let c2 = creds().await;
+    assert_eq!(c2["lease_id"], a["lease_id"], "still the same credentials");
+    assert_eq!(c2["data"]["password"], a["data"]["password"]);
+
+    // A lease whose renewal is refused (revoked on the server) is dropped: the next read is new.
+    let (st, v) = s.call("PUT", "sys/leases/revoke", Some(json!({"lease_id": lease_id}))).await;
+    assert!(st.is_success(), "{v}");
+    until("the revoked lease leaving the cache", Duration::from_secs(10), || async {
+        creds().await["lease_id"].as_str() != Some(lease_id.as_str())
     })
     .await;
+    assert!(agent.log().contains("renewal of a cached lease was refused"), "{}", agent.log());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

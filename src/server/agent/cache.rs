@@ -1,39 +1,61 @@
 //! The proxy's answer cache. Every key starts with the HMAC of the caller's token under a key made
 //! at random for this process, so an answer is only ever served to the token that asked for it,
 //! and the token itself is not kept in the key. KV reads (answers without a lease) live for a short
-//! configured time; leased answers until two thirds of their lease, when the proxy renews them.
+//! configured time; a renewable leased answer lives until its lease ends, and keeps the caller's
+//! token (in memory, wiped on drop) so that the renewer (`renewer`) can renew it at two thirds.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
+
+use super::lifetime::two_thirds;
 
 /// Entries beyond this many are not cached (expired ones are dropped first).
 const MAX_ENTRIES: usize = 10_000;
 
-/// A cached answer.
+/// A lease the renewer keeps alive: its id, the duration asked for at each renewal, and the token
+/// of the caller it was read for (the renewal is made with that token, as the caller would).
 #[derive(Clone)]
-pub struct Entry {
-    /// The JSON body as the server sent it.
-    pub body: Zeroizing<Vec<u8>>,
-    /// When it stops being served as it is.
-    pub fresh_until: Instant,
-    /// The lease to renew, with its duration in seconds.
-    pub lease: Option<(String, u64)>,
+pub struct Lease {
+    /// The lease id.
+    pub id: String,
+    /// The increment asked for at each renewal, in seconds (the lease's first duration).
+    pub duration: u64,
+    /// The caller's token.
+    pub token: SecretString,
+}
+
+/// A cached answer.
+struct Entry {
+    /// The JSON body as the server sent it (with `lease_duration` updated by renewals).
+    body: Zeroizing<Vec<u8>>,
+    /// When it stops being served.
+    fresh_until: Instant,
+    /// For a renewable leased answer: when to renew it next, and the lease.
+    renew: Option<(Instant, Lease)>,
 }
 
 /// The cache.
 pub struct Cache {
     key: Zeroizing<[u8; 32]>,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Wakes the renewer when a leased entry arrives.
+    pub(super) changed: Notify,
 }
 
 impl Default for Cache {
     fn default() -> Self {
-        Cache { key: Zeroizing::new(crate::crypto::random_bytes::<32>()), entries: Mutex::new(HashMap::new()) }
+        Cache {
+            key: Zeroizing::new(crate::crypto::random_bytes::<32>()),
+            entries: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+        }
     }
 }
 
@@ -44,27 +66,102 @@ impl Cache {
         format!("{}\0{method}\0{target}", hex::encode(mac.as_slice()))
     }
 
-    /// The entry under `key`, fresh or not (the caller renews a stale leased one).
-    pub fn get(&self, key: &str) -> Option<Entry> {
-        self.entries.lock().ok()?.get(key).cloned()
+    /// The body under `key` while it is fresh; a stale entry is dropped.
+    pub fn get(&self, key: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let mut map = self.entries.lock().ok()?;
+        match map.get(key) {
+            Some(e) if e.fresh_until > Instant::now() => Some(e.body.clone()),
+            Some(_) => {
+                map.remove(key);
+                None
+            }
+            None => None,
+        }
     }
 
-    /// Stores an entry living `ttl`.
-    pub fn put(&self, key: String, body: Vec<u8>, ttl: Duration, lease: Option<(String, u64)>) {
-        let Ok(mut map) = self.entries.lock() else { return };
+    /// Stores an answer without a renewable lease, served for `ttl`.
+    pub fn put(&self, key: String, body: Vec<u8>, ttl: Duration) {
+        self.insert(key, Entry { body: Zeroizing::new(body), fresh_until: Instant::now() + ttl, renew: None });
+    }
+
+    /// Stores a renewable leased answer: served until the lease ends, renewed at two thirds.
+    pub fn put_leased(&self, key: String, body: Vec<u8>, lease: Lease) {
         let now = Instant::now();
+        let entry = Entry {
+            body: Zeroizing::new(body),
+            fresh_until: now + Duration::from_secs(lease.duration),
+            renew: Some((now + two_thirds(lease.duration), lease)),
+        };
+        self.insert(key, entry);
+        self.changed.notify_one();
+    }
+
+    fn insert(&self, key: String, entry: Entry) {
+        let Ok(mut map) = self.entries.lock() else { return };
         if map.len() >= MAX_ENTRIES {
+            let now = Instant::now();
             map.retain(|_, e| e.fresh_until > now);
             if map.len() >= MAX_ENTRIES {
                 return;
             }
         }
-        map.insert(key, Entry { body: Zeroizing::new(body), fresh_until: now + ttl, lease });
+        map.insert(key, entry);
     }
 
-    /// Forgets one entry.
-    pub fn remove(&self, key: &str) {
-        if let Ok(mut map) = self.entries.lock() {
+    /// The leases due for renewal at `now` (with their keys), and when the next one after them is
+    /// due. Entries past their end are dropped here.
+    pub fn due(&self, now: Instant) -> (Vec<(String, Lease)>, Option<Instant>) {
+        let Ok(mut map) = self.entries.lock() else { return (Vec::new(), None) };
+        map.retain(|_, e| e.fresh_until > now);
+        let mut due = Vec::new();
+        let mut next: Option<Instant> = None;
+        for (k, e) in map.iter() {
+            let Some((at, lease)) = &e.renew else { continue };
+            if *at <= now {
+                due.push((k.clone(), lease.clone()));
+            } else {
+                next = Some(next.map_or(*at, |n| n.min(*at)));
+            }
+        }
+        (due, next)
+    }
+
+    /// Records a renewal of `lease_id` under `key` for `secs` seconds: the answer's
+    /// `lease_duration` becomes `secs`, it is served until then and renewed again at two thirds.
+    /// Nothing happens if the entry has gone or now holds another lease.
+    pub fn renewed(&self, key: &str, lease_id: &str, secs: u64) {
+        let Ok(mut map) = self.entries.lock() else { return };
+        let Some(e) = map.get_mut(key) else { return };
+        let Some((at, lease)) = &mut e.renew else { return };
+        if lease.id != lease_id {
+            return;
+        }
+        let now = Instant::now();
+        *at = now + two_thirds(secs);
+        e.fresh_until = now + Duration::from_secs(secs);
+        if let Ok(mut v) = serde_json::from_slice::<Value>(&e.body) {
+            crate::base::json::set(&mut v, "lease_duration", json!(secs));
+            if let Ok(bytes) = serde_json::to_vec(&v) {
+                e.body = Zeroizing::new(bytes);
+            }
+        }
+    }
+
+    /// Puts off the next renewal attempt of `lease_id` under `key` to `at` (the server could not
+    /// be reached); the entry is still served only until its lease ends.
+    pub fn retry_at(&self, key: &str, lease_id: &str, at: Instant) {
+        let Ok(mut map) = self.entries.lock() else { return };
+        if let Some(Entry { renew: Some((when, lease)), .. }) = map.get_mut(key) {
+            if lease.id == lease_id {
+                *when = at;
+            }
+        }
+    }
+
+    /// Forgets the entry under `key` if it still holds `lease_id` (its renewal was refused).
+    pub fn drop_lease(&self, key: &str, lease_id: &str) {
+        let Ok(mut map) = self.entries.lock() else { return };
+        if map.get(key).and_then(|e| e.renew.as_ref()).is_some_and(|(_, l)| l.id == lease_id) {
             map.remove(key);
         }
     }
@@ -81,6 +178,10 @@ impl Cache {
 mod tests {
     use super::*;
 
+    fn lease(id: &str, secs: u64) -> Lease {
+        Lease { id: id.into(), duration: secs, token: SecretString::from("s.alpha".to_string()) }
+    }
+
     #[test]
     fn keys_differ_by_token_and_hide_it() {
         let c = Cache::default();
@@ -91,5 +192,52 @@ mod tests {
         // Another process (another random key) makes other keys for the same token.
         let other = Cache::default().key(&SecretString::from("s.alpha".to_string()), "GET", "/v1/secret/data/x");
         assert_ne!(a, other);
+    }
+
+    #[test]
+    fn a_leased_entry_is_due_at_two_thirds_and_a_renewal_moves_it_on() {
+        let c = Cache::default();
+        let t0 = Instant::now();
+        c.put_leased("k".into(), br#"{"lease_id":"l1","lease_duration":30}"#.to_vec(), lease("l1", 30));
+        let (due, next) = c.due(t0);
+        assert!(due.is_empty());
+        let next = next.unwrap();
+        assert!(
+            next >= t0 + Duration::from_secs(20)
+                && next < Instant::now() + Duration::from_secs(20) + Duration::from_millis(1)
+        );
+        let (due, _) = c.due(next);
+        assert_eq!(due.iter().map(|(k, l)| (k.as_str(), l.id.as_str())).collect::<Vec<_>>(), vec![("k", "l1")]);
+        // A renewal for another lease (the entry was replaced meanwhile) changes nothing.
+        c.renewed("k", "other", 90);
+        assert_eq!(c.due(next).0.len(), 1);
+        c.renewed("k", "l1", 90);
+        assert!(c.due(next).0.is_empty());
+        let body: Value = serde_json::from_slice(&c.get("k").unwrap()).unwrap();
+        assert_eq!(body["lease_duration"], 90);
+        // Served until the renewed lease ends (90 s from now), not the first one (30 s).
+        c.due(Instant::now() + Duration::from_secs(80));
+        assert!(c.get("k").is_some());
+        c.due(Instant::now() + Duration::from_secs(91));
+        assert!(c.get("k").is_none());
+    }
+
+    #[test]
+    fn a_refused_or_unreachable_renewal_drops_or_delays_only_its_own_lease() {
+        let c = Cache::default();
+        c.put_leased("k".into(), b"{}".to_vec(), lease("l1", 30));
+        c.drop_lease("k", "other");
+        assert!(c.get("k").is_some());
+        let later = Instant::now() + Duration::from_secs(25);
+        c.retry_at("k", "l1", later);
+        assert_eq!(c.due(Instant::now()).1, Some(later));
+        c.drop_lease("k", "l1");
+        assert!(c.get("k").is_none());
+        // A KV entry is never due for renewal and ends at its ttl.
+        c.put("kv".into(), b"{}".to_vec(), Duration::from_secs(5));
+        let (due, next) = c.due(Instant::now());
+        assert!(due.is_empty() && next.is_none());
+        c.due(Instant::now() + Duration::from_secs(6));
+        assert!(c.get("kv").is_none());
     }
 }

@@ -21,7 +21,7 @@ pub type Shared = watch::Receiver<Option<Arc<SecretString>>>;
 const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
 
 /// Two thirds of `ttl` seconds.
-fn two_thirds(ttl: u64) -> Duration {
+pub(super) fn two_thirds(ttl: u64) -> Duration {
     Duration::from_millis(ttl.saturating_mul(2000) / 3)
 }
 

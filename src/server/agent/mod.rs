@@ -11,6 +11,7 @@ pub mod config;
 pub mod lifetime;
 pub mod proxy;
 pub mod render;
+pub mod renewer;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -63,7 +64,9 @@ async fn start(cfg: config::Agent) -> Result<Started, String> {
     let mut tasks = Vec::new();
     if let Some(p) = cfg.proxy.clone() {
         let listener = proxy::bind(&p.listen).await?;
-        tasks.push(tokio::spawn(proxy::serve(listener, p, client.clone(), rx.clone())));
+        let cache = Arc::new(cache::Cache::default());
+        tasks.push(tokio::spawn(renewer::run(cache.clone(), client.clone())));
+        tasks.push(tokio::spawn(proxy::serve(listener, p, client.clone(), rx.clone(), cache)));
     }
     tasks.push(tokio::spawn(lifetime::keep(auth, client.clone(), cfg.sinks.clone(), tx)));
     for t in cfg.templates {

@@ -1,7 +1,8 @@
 //! The agent's local API proxy: a loopback TCP listener or a unix socket (mode 0600, created in a
 //! private directory and renamed into place, so it is never reachable with a wider mode). Requests
 //! go to the server with the caller's token; a request without one gets the agent's token only
-//! when `use_auto_auth_token = true`. GET answers are cached per caller (see `cache`).
+//! when `use_auto_auth_token = true`. GET answers are cached per caller (see `cache`); leased ones
+//! are kept alive by `renewer`.
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
@@ -15,13 +16,12 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use tokio::time::Instant;
 
 use super::auth::expose;
-use super::cache::Cache;
+use super::cache::{Cache, Lease};
 use super::client::Client;
 use super::config::{Listen, Proxy};
-use super::lifetime::Shared;
+use super::lifetime::{two_thirds, Shared};
 
 /// The largest request body the proxy forwards.
 const MAX_BODY: usize = 32 << 20;
@@ -70,18 +70,13 @@ struct Ctx {
     token: Shared,
     use_auto_auth_token: bool,
     kv_ttl: Duration,
-    cache: Cache,
+    cache: Arc<Cache>,
 }
 
-/// Serves until the task is aborted.
-pub async fn serve(bound: Bound, cfg: Proxy, client: Client, token: Shared) {
-    let ctx = Arc::new(Ctx {
-        client,
-        token,
-        use_auto_auth_token: cfg.use_auto_auth_token,
-        kv_ttl: cfg.kv_cache_ttl,
-        cache: Cache::default(),
-    });
+/// Serves until the task is aborted; `cache` is the one the renewer keeps alive.
+pub async fn serve(bound: Bound, cfg: Proxy, client: Client, token: Shared, cache: Arc<Cache>) {
+    let ctx =
+        Arc::new(Ctx { client, token, use_auto_auth_token: cfg.use_auto_auth_token, kv_ttl: cfg.kv_cache_ttl, cache });
     let app = Router::new().fallback(handle).with_state(ctx);
     let result = match bound {
         Bound::Tcp(l) => axum::serve(l, app).await,
@@ -135,10 +130,10 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         (Some(t), true) => Some(ctx.cache.key(t, parts.method.as_str(), &target)),
         _ => None,
     };
-    if let (Some(k), Some(t)) = (&key, &token) {
-        if let Some(hit) = cached(&ctx, k, t).await {
-            return hit;
-        }
+    if let Some(hit) = key.as_deref().and_then(|k| ctx.cache.get(k)) {
+        let mut r = Response::new(Body::from(hit.to_vec()));
+        r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        return r;
     }
     let Ok(method) = Method::from_bytes(parts.method.as_str().as_bytes()) else {
         return error(StatusCode::METHOD_NOT_ALLOWED, "unsupported method");
@@ -165,8 +160,8 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     if parts.method != http::Method::GET && status.is_success() {
         ctx.cache.clear();
     }
-    if let (Some(k), true) = (key, status == StatusCode::OK) {
-        remember(&ctx, k, &bytes);
+    if let (Some(k), Some(t), true) = (key, &token, status == StatusCode::OK) {
+        remember(&ctx, k, t, &bytes);
     }
     let mut r = Response::new(Body::from(bytes));
     *r.status_mut() = status;
@@ -176,51 +171,20 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     r
 }
 
-/// Caches a 200 answer: with its lease until two thirds of it, else for the KV time.
-fn remember(ctx: &Ctx, key: String, bytes: &[u8]) {
+/// Caches a 200 answer: a renewable leased one for the renewer to keep alive, a leased one that
+/// cannot be renewed until two thirds of its lease, others for the KV time.
+fn remember(ctx: &Ctx, key: String, token: &SecretString, bytes: &[u8]) {
     let Ok(v) = serde_json::from_slice::<Value>(bytes) else { return };
-    let lease_id = v.get("lease_id").and_then(Value::as_str).unwrap_or("").to_string();
-    let lease = v.get("lease_duration").and_then(Value::as_u64).unwrap_or(0);
-    if !lease_id.is_empty() && lease > 0 {
-        let renewable = v.get("renewable").and_then(Value::as_bool).unwrap_or(false);
-        let ttl = Duration::from_millis(lease.saturating_mul(2000) / 3);
-        ctx.cache.put(key, bytes.to_vec(), ttl, renewable.then_some((lease_id, lease)));
+    let lease_id = v.get("lease_id").and_then(Value::as_str).unwrap_or("");
+    let duration = v.get("lease_duration").and_then(Value::as_u64).unwrap_or(0);
+    if !lease_id.is_empty() && duration > 0 {
+        if v.get("renewable").and_then(Value::as_bool).unwrap_or(false) {
+            let lease = Lease { id: lease_id.to_string(), duration, token: token.clone() };
+            ctx.cache.put_leased(key, bytes.to_vec(), lease);
+        } else {
+            ctx.cache.put(key, bytes.to_vec(), two_thirds(duration));
+        }
     } else if !ctx.kv_ttl.is_zero() {
-        ctx.cache.put(key, bytes.to_vec(), ctx.kv_ttl, None);
+        ctx.cache.put(key, bytes.to_vec(), ctx.kv_ttl);
     }
-}
-
-/// A cached answer for this caller: fresh, or leased and renewed now.
-async fn cached(ctx: &Ctx, key: &str, token: &SecretString) -> Option<Response> {
-    let entry = ctx.cache.get(key)?;
-    let body = if entry.fresh_until > Instant::now() {
-        entry.body.to_vec()
-    } else if let Some((lease_id, lease)) = &entry.lease {
-        let renewed = ctx
-            .client
-            .call(
-                Method::POST,
-                "sys/leases/renew",
-                Some(token),
-                Some(&json!({"lease_id": lease_id, "increment": lease})),
-            )
-            .await;
-        let new = renewed.ok().and_then(|a| a.get("lease_duration").and_then(Value::as_u64)).filter(|d| *d > 0);
-        let Some(new) = new else {
-            ctx.cache.remove(key);
-            return None;
-        };
-        let mut v: Value = serde_json::from_slice(&entry.body).ok()?;
-        crate::base::json::set(&mut v, "lease_duration", json!(new));
-        let bytes = serde_json::to_vec(&v).ok()?;
-        let ttl = Duration::from_millis(new.saturating_mul(2000) / 3);
-        ctx.cache.put(key.to_string(), bytes.clone(), ttl, Some((lease_id.clone(), new)));
-        bytes
-    } else {
-        ctx.cache.remove(key);
-        return None;
-    };
-    let mut r = Response::new(Body::from(body));
-    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Some(r)
 }
