@@ -28,8 +28,19 @@ pub struct OwnCluster {
 }
 
 pub fn as_postgres(args: &[&str]) {
+    if let Err(e) = try_as_postgres(args) {
+        panic!("{args:?}: {e}");
+    }
+}
+
+/// Runs `args` as the `postgres` user; its stderr when it fails.
+fn try_as_postgres(args: &[&str]) -> Result<(), String> {
     let out = Command::new("runuser").args(["-u", "postgres", "--"]).args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 fn free_port() -> u16 {
@@ -76,18 +87,41 @@ impl OwnCluster {
         args.push("-N".into());
         as_postgres(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let extra = configure(&data);
-        let c = OwnCluster { port: free_port(), data, sock, _dir: dir, extra };
-        c.ctl(&["start"]);
+        let mut c = OwnCluster { port: free_port(), data, sock, _dir: dir, extra };
+        // The port is free when picked but not held: another test may take it before PostgreSQL
+        // binds it. PostgreSQL listens on 127.0.0.1 only, so it either gets the port or fails to
+        // start (never half-starts on ::1 beside another cluster); then another port is tried.
+        for attempt in 1.. {
+            match c.try_ctl(&["start"]) {
+                Ok(()) => break,
+                Err(e) if attempt < 5 => {
+                    eprintln!("own cluster: port {} taken? ({e}); trying another", c.port);
+                    c.port = free_port();
+                }
+                Err(e) => panic!("own cluster: cannot start: {e}"),
+            }
+        }
         c
     }
 
     fn ctl(&self, action: &[&str]) {
-        let opts = format!("-p {} -k {} -c fsync=on {}", self.port, self.sock.display(), self.extra);
+        if let Err(e) = self.try_ctl(action) {
+            panic!("pg_ctl {action:?}: {e}");
+        }
+    }
+
+    fn try_ctl(&self, action: &[&str]) -> Result<(), String> {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on {}",
+            self.port,
+            self.sock.display(),
+            self.extra
+        );
         let log = self.data.join("log");
         let mut args = vec![format!("{BIN}/pg_ctl"), "-D".into(), self.data.display().to_string()];
         args.extend(["-w".into(), "-l".into(), log.display().to_string(), "-o".into(), opts]);
         args.extend(action.iter().map(|s| s.to_string()));
-        as_postgres(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        try_as_postgres(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     /// A crash-like restart: every backend killed, the WAL replayed.
