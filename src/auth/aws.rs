@@ -13,6 +13,7 @@ mod role;
 
 use async_trait::async_trait;
 
+use super::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::core::engine::{Call, Engine};
@@ -36,7 +37,7 @@ impl Engine for AwsAuth {
             "config/client" => return config::handle(&call, &req).await,
             "role" | "roles" => {
                 return if op == Operation::List {
-                    role::list(&call).await
+                    role_store::list::<role::AwsRole>(&call).await
                 } else {
                     Err(ApiError::unsupported_operation())
                 }
@@ -44,14 +45,11 @@ impl Engine for AwsAuth {
             _ => {}
         }
         let name = super::common::named(path, "role/", "role name")?;
-        role::handle(&call, name, &req).await
+        role_store::handle::<role::AwsRole>(&call, name, &req).await
     }
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
-        match super::common::named_for_exists(call.path, "role/") {
-            Some(name) => Ok(role::AwsRole::load(&call, name).await?.is_some()),
-            None => Ok(true),
-        }
+        role_store::exists::<role::AwsRole>(&call, "role/").await
     }
 
     fn unauthenticated(&self, path: &str) -> bool {

@@ -14,6 +14,7 @@ mod x509;
 
 use async_trait::async_trait;
 
+use super::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::base::names::{self, Case};
@@ -42,7 +43,7 @@ impl Engine for CertAuth {
             }
             "certs" => {
                 return if op == Operation::List {
-                    role::list(&call).await
+                    role_store::list::<role::CertRole>(&call).await
                 } else {
                     Err(ApiError::unsupported_operation())
                 }
@@ -54,17 +55,17 @@ impl Engine for CertAuth {
             return Err(ApiError::unsupported_path());
         }
         match kind {
-            "certs" => role::handle(&call, names::check("certificate name", raw, Case::Lower)?, &req).await,
+            "certs" => {
+                role_store::handle::<role::CertRole>(&call, names::check("certificate name", raw, Case::Lower)?, &req)
+                    .await
+            }
             "crls" => crl::handle(&call, names::check("CRL name", raw, Case::Lower)?, &req).await,
             _ => Err(ApiError::unsupported_path()),
         }
     }
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
-        match super::common::named_for_exists(call.path, "certs/") {
-            Some(name) => Ok(role::CertRole::load(&call, name).await?.is_some()),
-            None => Ok(true),
-        }
+        role_store::exists::<role::CertRole>(&call, "certs/").await
     }
 
     fn unauthenticated(&self, path: &str) -> bool {

@@ -15,6 +15,7 @@ mod validate;
 
 use async_trait::async_trait;
 
+use super::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Operation, Request, Response};
 use crate::core::engine::{Call, Engine};
@@ -38,7 +39,7 @@ impl Engine for JwtAuth {
             "config" => return config::handle(&call, &req).await,
             "role" => {
                 return if op == Operation::List {
-                    role::list(&call).await
+                    role_store::list::<role::JwtRole>(&call).await
                 } else {
                     Err(ApiError::unsupported_operation())
                 }
@@ -46,14 +47,11 @@ impl Engine for JwtAuth {
             _ => {}
         }
         let name = super::common::named(path, "role/", "role name")?;
-        role::handle(&call, name, &req).await
+        role_store::handle::<role::JwtRole>(&call, name, &req).await
     }
 
     async fn exists(&self, call: Call<'_>, _req: &Request) -> Result<bool, ApiError> {
-        match super::common::named_for_exists(call.path, "role/") {
-            Some(name) => Ok(role::JwtRole::load(&call, name).await?.is_some()),
-            None => Ok(true),
-        }
+        role_store::exists::<role::JwtRole>(&call, "role/").await
     }
 
     fn unauthenticated(&self, path: &str) -> bool {

@@ -6,5 +6,6 @@ pub mod aws;
 pub mod cert;
 pub mod common;
 pub mod jwt;
+pub mod role_store;
 pub mod token;
 pub mod userpass;

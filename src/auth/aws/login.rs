@@ -9,6 +9,7 @@ use super::config::ClientConfig;
 use super::role::AwsRole;
 use super::{arn, request};
 use crate::auth::common;
+use crate::auth::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::names::{self, Case};
@@ -38,7 +39,7 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
         .ok_or_else(|| ApiError::bad_request(format!("unrecognized arn: {:?} is not a user or a role", caller.arn)))?;
     let role_name = if requested.is_empty() { principal.friendly_name.clone() } else { requested };
     let name = names::check("role name", &role_name, Case::Lower)?;
-    let role = AwsRole::load(call, name)
+    let role = role_store::load::<AwsRole>(call, name)
         .await?
         .ok_or_else(|| ApiError::bad_request(format!("entry for role {name} not found")))?;
     if role.auth_type != "iam" {

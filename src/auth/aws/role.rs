@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::roles_kind;
-use crate::auth::common::{store_err, token_fields, token_type_field, TokenParams};
+use crate::auth::common::{token_fields, token_type_field, TokenParams};
+use crate::auth::role_store::Role;
 use crate::base::error::ApiError;
-use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
 use crate::base::params::string_list;
 use crate::core::engine::Call;
@@ -42,14 +42,14 @@ impl Default for AwsRole {
     }
 }
 
-impl AwsRole {
-    /// Loads a role by name.
-    pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
-        let raw = call.host.storage().entry_get(&roles_kind(call), name).await.map_err(store_err)?;
-        raw.map(|r| crate::base::stored::parse("aws role", &r)).transpose()
+impl Role for AwsRole {
+    const WHAT: &'static str = "aws role";
+
+    fn kind(call: &Call<'_>) -> String {
+        roles_kind(call)
     }
 
-    fn describe(&self) -> Value {
+    fn describe(&self, _name: &str) -> Value {
         let mut m = token_fields(&self.token, &self.token_type);
         m.insert("policies".into(), json!(self.token.token_policies));
         let more = json!({
@@ -75,7 +75,7 @@ impl AwsRole {
     }
 
     /// Applies the fields present in `d` and checks the result.
-    pub fn update(&mut self, d: &Map<String, Value>) -> Result<(), ApiError> {
+    fn update(&mut self, d: &Map<String, Value>) -> Result<(), ApiError> {
         match params::str_field(d, "auth_type")? {
             None | Some("iam") => {}
             Some("ec2") => return Err(ApiError::bad_request("auth_type \"ec2\" is not supported: use \"iam\"")),
@@ -113,34 +113,5 @@ impl AwsRole {
             return Err(ApiError::bad_request("at least one bound parameter should be specified on the role"));
         }
         Ok(())
-    }
-}
-
-/// `LIST role`.
-pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    let keys = call.host.storage().entry_list(&roles_kind(call), "").await.map_err(store_err)?;
-    Response::keys(keys)
-}
-
-/// `GET|POST|DELETE role/<name>`.
-pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, ApiError> {
-    match req.operation {
-        Operation::Read => {
-            let role = AwsRole::load(call, name).await?.ok_or_else(ApiError::not_found)?;
-            Ok(Response::data(role.describe()))
-        }
-        op if op.is_write() => {
-            let _guard = call.host.locks().lock(&format!("aws-roles:{}", call.mount.row.id), name).await;
-            let mut role = AwsRole::load(call, name).await?.unwrap_or_default();
-            role.update(&req.data)?;
-            let text = serde_json::to_string(&role).map_err(|e| ApiError::internal(&e))?;
-            call.host.storage().entry_put(&roles_kind(call), name, &text).await.map_err(store_err)?;
-            Ok(Response::NoContent)
-        }
-        Operation::Delete => {
-            call.host.storage().entry_delete(&roles_kind(call), name).await.map_err(store_err)?;
-            Ok(Response::NoContent)
-        }
-        _ => Err(ApiError::unsupported_operation()),
     }
 }

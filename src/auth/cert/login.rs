@@ -9,6 +9,7 @@ use super::role::CertRole;
 use super::verify::{self, Refusal};
 use super::{certs_kind, crl, x509};
 use crate::auth::common::{self, store_err, RENEW_FINGERPRINT};
+use crate::auth::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::names::{self, Case};
@@ -31,7 +32,7 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     let now = call.host.now().timestamp();
     let mut names_refused = false;
     for name in candidates {
-        let Some(role) = CertRole::load(call, &name).await? else { continue };
+        let Some(role) = role_store::load::<CertRole>(call, &name).await? else { continue };
         match verify::check(&role, chain, &crls, now) {
             Ok(m) => return issue(call, &name, &role, m).await,
             Err(Refusal::Names) => names_refused = true,

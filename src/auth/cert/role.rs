@@ -9,9 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::{certs_kind, x509, MAX_PEM_LEN};
 use crate::auth::common::TokenParams;
-use crate::auth::common::{store_err, token_fields, token_type_field};
+use crate::auth::common::{token_fields, token_type_field};
+use crate::auth::role_store::Role;
 use crate::base::error::ApiError;
-use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
 use crate::base::params::string_list;
 use crate::core::engine::Call;
@@ -61,19 +61,13 @@ pub fn parse_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>, ApiError> {
     Ok(certs)
 }
 
-impl CertRole {
-    /// Loads a role by name.
-    pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
-        let raw = call.host.storage().entry_get(&certs_kind(call), name).await.map_err(store_err)?;
-        raw.map(|r| crate::base::stored::parse("cert role", &r)).transpose()
+impl Role for CertRole {
+    const WHAT: &'static str = "cert role";
+
+    fn kind(call: &Call<'_>) -> String {
+        certs_kind(call)
     }
 
-    async fn save(&self, call: &Call<'_>, name: &str) -> Result<(), ApiError> {
-        let text = serde_json::to_string(self).map_err(|e| ApiError::internal(&e))?;
-        call.host.storage().entry_put(&certs_kind(call), name, &text).await.map_err(store_err)
-    }
-
-    /// The role as OpenBao's read shows it.
     fn describe(&self, name: &str) -> Value {
         let mut m = token_fields(&self.token, &self.token_type);
         let list = |v: &Vec<String>| if v.is_empty() { Value::Null } else { json!(v) };
@@ -97,7 +91,7 @@ impl CertRole {
     }
 
     /// Applies the fields present in `d` and checks the result.
-    pub fn update(&mut self, d: &Map<String, Value>) -> Result<(), ApiError> {
+    fn update(&mut self, d: &Map<String, Value>) -> Result<(), ApiError> {
         if let Some(pem) = params::str_field(d, "certificate")? {
             if pem.len() > MAX_PEM_LEN {
                 return Err(ApiError::bad_request(format!("\"certificate\" is longer than {MAX_PEM_LEN} bytes")));
@@ -131,34 +125,5 @@ impl CertRole {
             return Err(ApiError::bad_request("must provide a certificate"));
         }
         Ok(())
-    }
-}
-
-/// `LIST certs`.
-pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    let keys = call.host.storage().entry_list(&certs_kind(call), "").await.map_err(store_err)?;
-    Response::keys(keys)
-}
-
-/// `GET|POST|DELETE certs/<name>`.
-pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, ApiError> {
-    match req.operation {
-        Operation::Read => {
-            let role = CertRole::load(call, name).await?.ok_or_else(ApiError::not_found)?;
-            Ok(Response::data(role.describe(name)))
-        }
-        op if op.is_write() => {
-            let scope = format!("cert-roles:{}", call.mount.row.id);
-            let _guard = call.host.locks().lock(&scope, name).await;
-            let mut role = CertRole::load(call, name).await?.unwrap_or_default();
-            role.update(&req.data)?;
-            role.save(call, name).await?;
-            Ok(Response::NoContent)
-        }
-        Operation::Delete => {
-            call.host.storage().entry_delete(&certs_kind(call), name).await.map_err(store_err)?;
-            Ok(Response::NoContent)
-        }
-        _ => Err(ApiError::unsupported_operation()),
     }
 }

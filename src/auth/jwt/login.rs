@@ -11,6 +11,7 @@ use super::keys::{self, KeySet};
 use super::role::JwtRole;
 use super::validate::{self, MAX_TOKEN_LEN};
 use crate::auth::common;
+use crate::auth::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::names::{self, Case};
@@ -40,7 +41,7 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     }
     let config = config.ok_or_else(|| ApiError::bad_request("could not load configuration"))?;
     let name = names::check("role name", &role_name, Case::Lower)?;
-    let role = JwtRole::load(call, name)
+    let role = role_store::load::<JwtRole>(call, name)
         .await?
         .ok_or_else(|| ApiError::bad_request(format!("role {name:?} could not be found")))?;
     if role.role_type != "jwt" {

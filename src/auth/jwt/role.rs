@@ -9,9 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::roles_kind;
 use crate::auth::common::TokenParams;
-use crate::auth::common::{store_err, token_fields, token_type_field};
+use crate::auth::common::{token_fields, token_type_field};
+use crate::auth::role_store::Role;
 use crate::base::error::ApiError;
-use crate::base::logical::{Operation, Request, Response};
 use crate::base::params;
 use crate::base::params::string_list;
 use crate::core::engine::Call;
@@ -74,20 +74,14 @@ impl Default for JwtRole {
     }
 }
 
-impl JwtRole {
-    /// Loads a role by name.
-    pub async fn load(call: &Call<'_>, name: &str) -> Result<Option<Self>, ApiError> {
-        let raw = call.host.storage().entry_get(&roles_kind(call), name).await.map_err(store_err)?;
-        raw.map(|r| crate::base::stored::parse("jwt role", &r)).transpose()
+impl Role for JwtRole {
+    const WHAT: &'static str = "jwt role";
+
+    fn kind(call: &Call<'_>) -> String {
+        roles_kind(call)
     }
 
-    async fn save(&self, call: &Call<'_>, name: &str) -> Result<(), ApiError> {
-        let text = serde_json::to_string(self).map_err(|e| ApiError::internal(&e))?;
-        call.host.storage().entry_put(&roles_kind(call), name, &text).await.map_err(store_err)
-    }
-
-    /// The role as OpenBao's read shows it.
-    fn describe(&self) -> Value {
+    fn describe(&self, _name: &str) -> Value {
         let mut m = token_fields(&self.token, &self.token_type);
         let more = json!({
             "role_type": self.role_type,
@@ -118,7 +112,7 @@ impl JwtRole {
     }
 
     /// Applies the fields present in `d` and checks the result.
-    pub fn update(&mut self, d: &Map<String, Value>) -> Result<(), ApiError> {
+    fn update(&mut self, d: &Map<String, Value>) -> Result<(), ApiError> {
         match params::str_field(d, "role_type")? {
             None | Some("jwt") => {}
             Some("oidc") => {
@@ -221,35 +215,6 @@ fn leeway_field(d: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiErr
     }
 }
 
-/// `LIST role`.
-pub async fn list(call: &Call<'_>) -> Result<Response, ApiError> {
-    let keys = call.host.storage().entry_list(&roles_kind(call), "").await.map_err(store_err)?;
-    Response::keys(keys)
-}
-
-/// `GET|POST|DELETE role/<name>`.
-pub async fn handle(call: &Call<'_>, name: &str, req: &Request) -> Result<Response, ApiError> {
-    match req.operation {
-        Operation::Read => {
-            let role = JwtRole::load(call, name).await?.ok_or_else(ApiError::not_found)?;
-            Ok(Response::data(role.describe()))
-        }
-        op if op.is_write() => {
-            let scope = format!("jwt-roles:{}", call.mount.row.id);
-            let _guard = call.host.locks().lock(&scope, name).await;
-            let mut role = JwtRole::load(call, name).await?.unwrap_or_default();
-            role.update(&req.data)?;
-            role.save(call, name).await?;
-            Ok(Response::NoContent)
-        }
-        Operation::Delete => {
-            call.host.storage().entry_delete(&roles_kind(call), name).await.map_err(store_err)?;
-            Ok(Response::NoContent)
-        }
-        _ => Err(ApiError::unsupported_operation()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,7 +233,7 @@ mod tests {
     fn a_role_reads_back_like_openbao() {
         let mut r = JwtRole::default();
         r.update(&m(good())).unwrap();
-        let d = r.describe();
+        let d = r.describe("r");
         assert_eq!(d["bound_audiences"], json!(["coffer"]));
         assert_eq!(d["bound_claims"], json!({"repository": "acme/*"}));
         assert_eq!(d["claim_mappings"], json!({"ref": "git_ref"}));
