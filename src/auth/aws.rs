@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 use super::role_store;
 use crate::base::error::ApiError;
-use crate::base::logical::{Operation, Request, Response};
+use crate::base::logical::{Request, Response};
 use crate::core::engine::{Call, Engine};
 
 /// The AWS auth method (stateless; the mount carries the id).
@@ -35,13 +35,7 @@ impl Engine for AwsAuth {
                 }
             }
             "config/client" => return config::handle(&call, &req).await,
-            "role" | "roles" => {
-                return if op == Operation::List {
-                    role_store::list::<role::AwsRole>(&call).await
-                } else {
-                    Err(ApiError::unsupported_operation())
-                }
-            }
+            "role" | "roles" => return role_store::list::<role::AwsRole>(&call, op).await,
             _ => {}
         }
         let name = super::common::named(path, "role/", "role name")?;

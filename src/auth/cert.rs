@@ -16,7 +16,7 @@ use async_trait::async_trait;
 
 use super::role_store;
 use crate::base::error::ApiError;
-use crate::base::logical::{Operation, Request, Response};
+use crate::base::logical::{Request, Response};
 use crate::base::names::{self, Case};
 use crate::core::engine::{Call, Engine};
 
@@ -41,13 +41,7 @@ impl Engine for CertAuth {
                     Err(ApiError::unsupported_operation())
                 }
             }
-            "certs" => {
-                return if op == Operation::List {
-                    role_store::list::<role::CertRole>(&call).await
-                } else {
-                    Err(ApiError::unsupported_operation())
-                }
-            }
+            "certs" => return role_store::list::<role::CertRole>(&call, op).await,
             _ => {}
         }
         let (kind, raw) = path.split_once('/').ok_or_else(ApiError::unsupported_path)?;

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 
 use super::role_store;
 use crate::base::error::ApiError;
-use crate::base::logical::{Operation, Request, Response};
+use crate::base::logical::{Request, Response};
 use crate::core::engine::{Call, Engine};
 
 /// The JWT auth method (stateless; the mount carries the id, the JWKS cache is keyed by it).
@@ -37,13 +37,7 @@ impl Engine for JwtAuth {
                 }
             }
             "config" => return config::handle(&call, &req).await,
-            "role" => {
-                return if op == Operation::List {
-                    role_store::list::<role::JwtRole>(&call).await
-                } else {
-                    Err(ApiError::unsupported_operation())
-                }
-            }
+            "role" => return role_store::list::<role::JwtRole>(&call, op).await,
             _ => {}
         }
         let name = super::common::named(path, "role/", "role name")?;

@@ -29,8 +29,11 @@ pub async fn load<R: Role>(call: &Call<'_>, name: &str) -> Result<Option<R>, Api
     raw.map(|r| crate::base::stored::parse(R::WHAT, &r)).transpose()
 }
 
-/// The LIST of the roles' names.
-pub async fn list<R: Role>(call: &Call<'_>) -> Result<Response, ApiError> {
+/// The LIST of the roles' names (the only operation on the roles' folder).
+pub async fn list<R: Role>(call: &Call<'_>, op: Operation) -> Result<Response, ApiError> {
+    if op != Operation::List {
+        return Err(ApiError::unsupported_operation());
+    }
     let keys = call.host.storage().entry_list(&R::kind(call), "").await.map_err(store_err)?;
     Response::keys(keys)
 }
