@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
-use super::lifetime::two_thirds;
+use super::lifetime::{in_secs, two_thirds};
 
 /// Entries beyond this many are not cached (expired ones are dropped first).
 const MAX_ENTRIES: usize = 10_000;
@@ -81,7 +81,14 @@ impl Cache {
 
     /// Stores an answer without a renewable lease, served for `ttl`.
     pub fn put(&self, key: String, body: Vec<u8>, ttl: Duration) {
-        self.insert(key, Entry { body: Zeroizing::new(body), fresh_until: Instant::now() + ttl, renew: None });
+        self.insert(
+            key,
+            Entry {
+                body: Zeroizing::new(body),
+                fresh_until: Instant::now() + ttl.min(two_thirds(u64::MAX)),
+                renew: None,
+            },
+        );
     }
 
     /// Stores a renewable leased answer: served until the lease ends, renewed at two thirds.
@@ -89,7 +96,7 @@ impl Cache {
         let now = Instant::now();
         let entry = Entry {
             body: Zeroizing::new(body),
-            fresh_until: now + Duration::from_secs(lease.duration),
+            fresh_until: in_secs(lease.duration),
             renew: Some((now + two_thirds(lease.duration), lease)),
         };
         self.insert(key, entry);
@@ -138,7 +145,7 @@ impl Cache {
         }
         let now = Instant::now();
         *at = now + two_thirds(secs);
-        e.fresh_until = now + Duration::from_secs(secs);
+        e.fresh_until = in_secs(secs);
         if let Ok(mut v) = serde_json::from_slice::<Value>(&e.body) {
             crate::base::json::set(&mut v, "lease_duration", json!(secs));
             if let Ok(bytes) = serde_json::to_vec(&v) {
@@ -220,6 +227,16 @@ mod tests {
         assert!(c.get("k").is_some());
         c.due(Instant::now() + Duration::from_secs(91));
         assert!(c.get("k").is_none());
+    }
+
+    #[test]
+    fn a_lease_of_u64_max_seconds_does_not_overflow() {
+        let c = Cache::default();
+        c.put_leased("k".into(), b"{}".to_vec(), lease("l1", u64::MAX));
+        c.renewed("k", "l1", u64::MAX);
+        c.put("kv".into(), b"{}".to_vec(), Duration::MAX);
+        assert!(c.get("k").is_some() && c.get("kv").is_some());
+        assert!(c.due(Instant::now()).1.is_some());
     }
 
     #[test]

@@ -20,9 +20,18 @@ pub type Shared = watch::Receiver<Option<Arc<SecretString>>>;
 /// The first and the longest wait between failed logins.
 const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
 
+/// The longest TTL or lease the agent plans with (a century): a server's answer of more, up to
+/// `u64::MAX` seconds, must not overflow a deadline.
+const MAX_SECS: u64 = 100 * 365 * 24 * 3600;
+
 /// Two thirds of `ttl` seconds.
 pub(super) fn two_thirds(ttl: u64) -> Duration {
-    Duration::from_millis(ttl.saturating_mul(2000) / 3)
+    Duration::from_millis(ttl.min(MAX_SECS) * 2000 / 3)
+}
+
+/// The instant `secs` seconds from now.
+pub(super) fn in_secs(secs: u64) -> Instant {
+    Instant::now() + Duration::from_secs(secs.min(MAX_SECS))
 }
 
 /// Keeps a valid token in `tx` for as long as the agent runs.
@@ -64,7 +73,7 @@ async fn hold(client: &Client, token: &SecretString, first_ttl: u64, renewable: 
     }
     let mut ttl = first_ttl;
     let mut renewable = renewable;
-    let mut expires = Instant::now() + Duration::from_secs(ttl);
+    let mut expires = in_secs(ttl);
     loop {
         tokio::time::sleep(two_thirds(ttl)).await;
         if !renewable {
@@ -81,7 +90,7 @@ async fn hold(client: &Client, token: &SecretString, first_ttl: u64, renewable: 
                     // Less than the first TTL: the max TTL caps it, so the next step is a login.
                     renewable = new_ttl >= first_ttl;
                     ttl = new_ttl;
-                    expires = Instant::now() + Duration::from_secs(ttl);
+                    expires = in_secs(ttl);
                     break;
                 }
                 Err(CallError::Refused { status, .. }) => {
@@ -118,6 +127,7 @@ mod tests {
     fn renewal_is_due_at_two_thirds() {
         assert_eq!(two_thirds(3), Duration::from_secs(2));
         assert_eq!(two_thirds(5), Duration::from_millis(3333));
-        assert_eq!(two_thirds(u64::MAX), Duration::from_millis(u64::MAX / 3));
+        assert_eq!(two_thirds(u64::MAX), two_thirds(MAX_SECS));
+        assert!(in_secs(u64::MAX) > in_secs(MAX_SECS - 1));
     }
 }
