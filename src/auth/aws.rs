@@ -13,7 +13,7 @@ mod role;
 
 use async_trait::async_trait;
 
-use super::role_store;
+use super::common::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::core::engine::{Call, Engine};

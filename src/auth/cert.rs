@@ -14,7 +14,7 @@ mod x509;
 
 use async_trait::async_trait;
 
-use super::role_store;
+use super::common::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::names::{self, Case};

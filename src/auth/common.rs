@@ -1,5 +1,8 @@
 //! What every auth method shares: the `token_*` settings of its roles and users (Vault's
-//! "tokenutil" fields), and issuing the login token.
+//! "tokenutil" fields), issuing the login token, and (`role_store`) the named roles of jwt, aws
+//! and cert.
+
+pub mod role_store;
 
 use std::net::IpAddr;
 

@@ -15,7 +15,7 @@ mod validate;
 
 use async_trait::async_trait;
 
-use super::role_store;
+use super::common::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::core::engine::{Call, Engine};

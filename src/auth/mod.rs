@@ -6,6 +6,5 @@ pub mod aws;
 pub mod cert;
 pub mod common;
 pub mod jwt;
-pub mod role_store;
 pub mod token;
 pub mod userpass;

@@ -9,7 +9,7 @@ use super::config::ClientConfig;
 use super::role::AwsRole;
 use super::{arn, request};
 use crate::auth::common;
-use crate::auth::role_store;
+use crate::auth::common::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::names::{self, Case};

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::roles_kind;
+use crate::auth::common::role_store::Role;
 use crate::auth::common::{token_fields, token_type_field, TokenParams};
-use crate::auth::role_store::Role;
 use crate::base::error::ApiError;
 use crate::base::params;
 use crate::base::params::string_list;

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::{certs_kind, x509, MAX_PEM_LEN};
+use crate::auth::common::role_store::Role;
 use crate::auth::common::TokenParams;
 use crate::auth::common::{token_fields, token_type_field};
-use crate::auth::role_store::Role;
 use crate::base::error::ApiError;
 use crate::base::params;
 use crate::base::params::string_list;

@@ -11,7 +11,7 @@ use super::keys::{self, KeySet};
 use super::role::JwtRole;
 use super::validate::{self, MAX_TOKEN_LEN};
 use crate::auth::common;
-use crate::auth::role_store;
+use crate::auth::common::role_store;
 use crate::base::error::ApiError;
 use crate::base::logical::{Request, Response};
 use crate::base::names::{self, Case};

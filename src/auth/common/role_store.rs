@@ -66,7 +66,7 @@ pub async fn handle<R: Role>(call: &Call<'_>, name: &str, req: &Request) -> Resu
 /// Whether the role a path names exists (for the ACL's create/update choice); paths that name no
 /// role count as existing.
 pub async fn exists<R: Role>(call: &Call<'_>, prefix: &str) -> Result<bool, ApiError> {
-    match super::common::named_for_exists(call.path, prefix) {
+    match super::named_for_exists(call.path, prefix) {
         Some(name) => Ok(load::<R>(call, name).await?.is_some()),
         None => Ok(true),
     }
