@@ -16,8 +16,10 @@ use zeroize::Zeroizing;
 
 use super::lifetime::{in_secs, two_thirds};
 
-/// Entries beyond this many are not cached (expired ones are dropped first).
+/// Entries beyond this many, or answers beyond this many bytes in all, are not cached (expired
+/// ones are dropped first): callers with valid tokens cannot grow the agent without bound.
 const MAX_ENTRIES: usize = 10_000;
+const MAX_BYTES: usize = 64 << 20;
 
 /// A lease the renewer keeps alive: its id, the duration asked for at each renewal, and the token
 /// of the caller it was read for (the renewal is made with that token, as the caller would).
@@ -41,10 +43,49 @@ struct Entry {
     renew: Option<(Instant, Lease)>,
 }
 
+impl Entry {
+    fn size(&self, key: &str) -> usize {
+        key.len() + self.body.len()
+    }
+}
+
+/// The entries and the bytes they hold.
+#[derive(Default)]
+struct Entries {
+    map: HashMap<String, Entry>,
+    bytes: usize,
+}
+
+impl Entries {
+    fn insert(&mut self, key: String, entry: Entry) {
+        self.bytes += entry.size(&key);
+        if let Some(old) = self.map.get(&key) {
+            self.bytes -= old.size(&key);
+        }
+        self.map.insert(key, entry);
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.map.remove(key) {
+            self.bytes -= old.size(key);
+        }
+    }
+
+    /// Drops the entries past their end.
+    fn drop_stale(&mut self, now: Instant) {
+        self.map.retain(|_, e| e.fresh_until > now);
+        self.bytes = self.map.iter().map(|(k, e)| e.size(k)).sum();
+    }
+
+    fn full_for(&self, size: usize) -> bool {
+        self.map.len() >= MAX_ENTRIES || self.bytes + size > MAX_BYTES
+    }
+}
+
 /// The cache.
 pub struct Cache {
     key: Zeroizing<[u8; 32]>,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<Entries>,
     /// Wakes the renewer when a leased entry arrives.
     pub(super) changed: Notify,
 }
@@ -53,7 +94,7 @@ impl Default for Cache {
     fn default() -> Self {
         Cache {
             key: Zeroizing::new(crate::crypto::random_bytes::<32>()),
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             changed: Notify::new(),
         }
     }
@@ -68,11 +109,11 @@ impl Cache {
 
     /// The body under `key` while it is fresh; a stale entry is dropped.
     pub fn get(&self, key: &str) -> Option<Zeroizing<Vec<u8>>> {
-        let mut map = self.entries.lock().ok()?;
-        match map.get(key) {
+        let mut entries = self.entries.lock().ok()?;
+        match entries.map.get(key) {
             Some(e) if e.fresh_until > Instant::now() => Some(e.body.clone()),
             Some(_) => {
-                map.remove(key);
+                entries.remove(key);
                 None
             }
             None => None,
@@ -104,25 +145,25 @@ impl Cache {
     }
 
     fn insert(&self, key: String, entry: Entry) {
-        let Ok(mut map) = self.entries.lock() else { return };
-        if map.len() >= MAX_ENTRIES {
-            let now = Instant::now();
-            map.retain(|_, e| e.fresh_until > now);
-            if map.len() >= MAX_ENTRIES {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        let size = entry.size(&key);
+        if entries.full_for(size) {
+            entries.drop_stale(Instant::now());
+            if entries.full_for(size) {
                 return;
             }
         }
-        map.insert(key, entry);
+        entries.insert(key, entry);
     }
 
     /// The leases due for renewal at `now` (with their keys), and when the next one after them is
     /// due. Entries past their end are dropped here.
     pub fn due(&self, now: Instant) -> (Vec<(String, Lease)>, Option<Instant>) {
-        let Ok(mut map) = self.entries.lock() else { return (Vec::new(), None) };
-        map.retain(|_, e| e.fresh_until > now);
+        let Ok(mut entries) = self.entries.lock() else { return (Vec::new(), None) };
+        entries.drop_stale(now);
         let mut due = Vec::new();
         let mut next: Option<Instant> = None;
-        for (k, e) in map.iter() {
+        for (k, e) in entries.map.iter() {
             let Some((at, lease)) = &e.renew else { continue };
             if *at <= now {
                 due.push((k.clone(), lease.clone()));
@@ -137,8 +178,9 @@ impl Cache {
     /// `lease_duration` becomes `secs`, it is served until then and renewed again at two thirds.
     /// Nothing happens if the entry has gone or now holds another lease.
     pub fn renewed(&self, key: &str, lease_id: &str, secs: u64) {
-        let Ok(mut map) = self.entries.lock() else { return };
-        let Some(e) = map.get_mut(key) else { return };
+        let Ok(mut guard) = self.entries.lock() else { return };
+        let entries = &mut *guard;
+        let Some(e) = entries.map.get_mut(key) else { return };
         let Some((at, lease)) = &mut e.renew else { return };
         if lease.id != lease_id {
             return;
@@ -149,6 +191,7 @@ impl Cache {
         if let Ok(mut v) = serde_json::from_slice::<Value>(&e.body) {
             crate::base::json::set(&mut v, "lease_duration", json!(secs));
             if let Ok(bytes) = serde_json::to_vec(&v) {
+                entries.bytes = entries.bytes - e.body.len() + bytes.len();
                 e.body = Zeroizing::new(bytes);
             }
         }
@@ -157,8 +200,8 @@ impl Cache {
     /// Puts off the next renewal attempt of `lease_id` under `key` to `at` (the server could not
     /// be reached); the entry is still served only until its lease ends.
     pub fn retry_at(&self, key: &str, lease_id: &str, at: Instant) {
-        let Ok(mut map) = self.entries.lock() else { return };
-        if let Some(Entry { renew: Some((when, lease)), .. }) = map.get_mut(key) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if let Some(Entry { renew: Some((when, lease)), .. }) = entries.map.get_mut(key) {
             if lease.id == lease_id {
                 *when = at;
             }
@@ -167,16 +210,16 @@ impl Cache {
 
     /// Forgets the entry under `key` if it still holds `lease_id` (its renewal was refused).
     pub fn drop_lease(&self, key: &str, lease_id: &str) {
-        let Ok(mut map) = self.entries.lock() else { return };
-        if map.get(key).and_then(|e| e.renew.as_ref()).is_some_and(|(_, l)| l.id == lease_id) {
-            map.remove(key);
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if entries.map.get(key).and_then(|e| e.renew.as_ref()).is_some_and(|(_, l)| l.id == lease_id) {
+            entries.remove(key);
         }
     }
 
     /// Forgets everything (after a write through the proxy).
     pub fn clear(&self) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.clear();
+        if let Ok(mut entries) = self.entries.lock() {
+            *entries = Entries::default();
         }
     }
 }
@@ -227,6 +270,29 @@ mod tests {
         assert!(c.get("k").is_some());
         c.due(Instant::now() + Duration::from_secs(91));
         assert!(c.get("k").is_none());
+    }
+
+    #[test]
+    fn the_cache_holds_at_most_its_byte_budget() {
+        let c = Cache::default();
+        let big = vec![b'x'; MAX_BYTES / 4];
+        for i in 0..4 {
+            c.put(format!("k{i}"), big.clone(), Duration::from_secs(60));
+        }
+        // The keys' bytes count too: the fourth answer no longer fits.
+        assert!((0..3).all(|i| c.get(&format!("k{i}")).is_some()));
+        assert!(c.get("k3").is_none());
+        // Replacing an entry frees its old size; removing one frees room for another.
+        c.put("k0".into(), big.clone(), Duration::from_secs(60));
+        c.put_leased("k1".into(), b"{}".to_vec(), lease("l1", 30));
+        c.put("k3".into(), big.clone(), Duration::from_secs(60));
+        assert!(c.get("k3").is_some());
+        // A single answer over the budget is never cached.
+        c.clear();
+        c.put("huge".into(), vec![b'x'; MAX_BYTES + 1], Duration::from_secs(60));
+        assert!(c.get("huge").is_none());
+        c.put("small".into(), b"{}".to_vec(), Duration::from_secs(60));
+        assert!(c.get("small").is_some());
     }
 
     #[test]
