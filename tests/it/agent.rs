@@ -40,6 +40,13 @@ impl Agent {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_coffer"))
             .args(["agent", "--config"])
             .arg(cfg)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .env_remove("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+            .env_remove("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -645,4 +652,82 @@ async fn aws_auto_auth_signs_a_get_caller_identity_with_the_environments_keys() 
     assert_eq!(st, reqwest::StatusCode::OK, "{v}\n{}", agent.log());
     assert_eq!(v["data"]["display_name"], "aws-alice", "{v}");
     assert!(!agent.log().contains(&key.1), "the secret key reached the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_auto_auth_takes_credentials_from_the_container_endpoint_with_its_token() {
+    let (s, _moto, key) = crate::aws_auth::setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    // What ECS or EKS Pod Identity serve: the task role's keys (here a moto user's), only to a
+    // request carrying the token from the token file.
+    const TOKEN: &str = "pod-identity-token-1";
+    let (kid, secret) = key.clone();
+    let app = axum::Router::new().route(
+        "/creds",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let (kid, secret) = (kid.clone(), secret.clone());
+            async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(TOKEN) {
+                    return (StatusCode::UNAUTHORIZED, "{}".to_string());
+                }
+                let v = json!({"AccessKeyId": kid, "SecretAccessKey": secret, "Token": "", "Expiration": "2099-01-01T00:00:00Z"});
+                (StatusCode::OK, v.to_string())
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let token_file = dir.path().join("token-file");
+    std::fs::write(&token_file, "a-wrong-token\n").unwrap();
+    let sink = dir.path().join("token");
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\naddress = \"{}\"\n[auto_auth]\nmethod = \"aws\"\nrole = \"app\"\n\
+             header_value = \"{}\"\n[[sink]]\npath = \"{}\"\n",
+            s.base,
+            crate::aws_auth::SERVER_ID,
+            sink.display()
+        ),
+    )
+    .unwrap();
+    let uri = format!("http://{addr}/creds");
+    let agent = Agent::start_env(
+        &cfg,
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", uri.as_str()),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file.to_str().unwrap()),
+        ],
+    );
+    // The wrong token is refused by the endpoint, and no login happens.
+    until("the endpoint refusing the wrong token", Duration::from_secs(20), || async {
+        agent.log().contains("container credentials endpoint answered 401")
+    })
+    .await;
+    assert!(read(&sink).is_none());
+    // The token file is read again at the next attempt.
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    until("the token sink", Duration::from_secs(40), || async { read(&sink).is_some_and(|t| !t.is_empty()) }).await;
+    let token = read(&sink).unwrap();
+    let (st, v) = s.call_as(token.trim(), "GET", "auth/token/lookup-self", None).await;
+    assert_eq!(st, StatusCode::OK, "{v}\n{}", agent.log());
+    assert_eq!(v["data"]["display_name"], "aws-alice", "{v}");
+    assert!(!agent.log().contains(&key.1), "the secret key reached the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_auto_auth_refuses_a_plain_http_credentials_uri_off_loopback() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(&cfg, "[server]\naddress = \"http://127.0.0.1:9\"\n[auto_auth]\nmethod = \"aws\"\nrole = \"app\"\n")
+        .unwrap();
+    let agent =
+        Agent::start_env(&cfg, &[("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.169.254/latest/meta-data/")]);
+    until("the refusal", Duration::from_secs(20), || async {
+        agent.log().contains("not https, loopback or the ECS/EKS endpoint")
+    })
+    .await;
 }

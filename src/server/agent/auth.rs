@@ -70,7 +70,8 @@ impl AutoAuth {
             AuthMethod::Cert { name, .. } => json_body(&CertLogin { name: name.as_deref() })?,
             AuthMethod::Aws { role, region, header_value } => {
                 let now = crate::base::schedule::Clock::now(&crate::base::schedule::SystemClock);
-                super::aws_login::body(role.as_deref(), region, header_value.as_deref(), now)
+                let creds = super::aws_credentials::find().await.map_err(LoginError::Local)?;
+                super::aws_login::body(&creds, role.as_deref(), region, header_value.as_deref(), now)
                     .map_err(LoginError::Local)?
             }
         };

@@ -1,6 +1,5 @@
 //! The body of an AWS IAM login: an `sts:GetCallerIdentity` request signed with the workload's
-//! credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and, for a role session,
-//! `AWS_SESSION_TOKEN`), base64-encoded as Vault's clients send it. The server forwards it to its
+//! credentials (see `aws_credentials`), base64-encoded as Vault's clients send it. The server forwards it to its
 //! own STS endpoint and never to the URL named here.
 
 use base64::engine::general_purpose::STANDARD;
@@ -9,24 +8,20 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use zeroize::Zeroizing;
 
+use super::aws_credentials::Credentials;
 use crate::crypto::sigv4;
 
 /// The only request the login accepts.
 const BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 
-fn env(name: &str) -> Option<Zeroizing<String>> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).map(Zeroizing::new)
-}
-
 /// The login's JSON body, signed at `now`, for `role` (none: the server uses the principal's name).
 pub fn body(
+    creds: &Credentials,
     role: Option<&str>,
     region: &str,
     header_value: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Zeroizing<Vec<u8>>, String> {
-    let key_id = env("AWS_ACCESS_KEY_ID").ok_or("AWS_ACCESS_KEY_ID is not set")?;
-    let secret = env("AWS_SECRET_ACCESS_KEY").ok_or("AWS_SECRET_ACCESS_KEY is not set")?;
     let url = if region == "us-east-1" {
         "https://sts.amazonaws.com/".to_string()
     } else {
@@ -48,12 +43,12 @@ pub fn body(
         put("x-vault-aws-iam-server-id", v)?;
         signed.push("x-vault-aws-iam-server-id");
     }
-    if let Some(t) = env("AWS_SESSION_TOKEN") {
-        put("x-amz-security-token", &t)?;
+    if let Some(t) = &creds.token {
+        put("x-amz-security-token", t)?;
         signed.push("x-amz-security-token");
     }
     let req = sigv4::Signed { method: &http::Method::POST, uri: &uri, headers: &headers, body: BODY.as_bytes() };
-    let auth = sigv4::authorization_header(&key_id, &secret, region, "sts", &req, &signed)
+    let auth = sigv4::authorization_header(&creds.key_id, &creds.secret, region, "sts", &req, &signed)
         .map_err(|e| format!("signing the login: {e}"))?;
     let mut h: Map<String, Value> =
         headers.iter().map(|(k, v)| (k.to_string(), json!([v.to_str().unwrap_or_default()]))).collect();

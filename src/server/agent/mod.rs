@@ -4,6 +4,7 @@
 //! has its own small HTTP client because the server layer may not import the CLI's.
 
 pub mod auth;
+mod aws_credentials;
 mod aws_login;
 pub mod cache;
 pub mod client;
