@@ -628,12 +628,11 @@ async fn cert_auto_auth_logs_in_with_the_client_certificate() {
     assert_eq!(v["data"]["meta"]["common_name"], "app1", "{v}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_auto_auth_signs_a_get_caller_identity_with_the_environments_keys() {
-    let (s, _moto, key) = crate::aws_auth::setup().await;
-    let dir = tempfile::tempdir().unwrap();
-    let sink = dir.path().join("token");
-    let cfg = dir.path().join("agent.toml");
+/// An agent configuration for aws auto-auth against `s` (role `app`) with a token sink: its path
+/// and the sink's.
+fn aws_agent(s: &TestServer, dir: &Path) -> (PathBuf, PathBuf) {
+    let sink = dir.join("token");
+    let cfg = dir.join("agent.toml");
     std::fs::write(
         &cfg,
         format!(
@@ -645,6 +644,14 @@ async fn aws_auto_auth_signs_a_get_caller_identity_with_the_environments_keys() 
         ),
     )
     .unwrap();
+    (cfg, sink)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_auto_auth_signs_a_get_caller_identity_with_the_environments_keys() {
+    let (s, _moto, key) = crate::aws_auth::setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, sink) = aws_agent(&s, dir.path());
     let agent = Agent::start_env(&cfg, &[("AWS_ACCESS_KEY_ID", &key.0), ("AWS_SECRET_ACCESS_KEY", &key.1)]);
     until("the token sink", Duration::from_secs(20), || async { read(&sink).is_some_and(|t| !t.is_empty()) }).await;
     let token = read(&sink).unwrap();
@@ -681,19 +688,7 @@ async fn aws_auto_auth_takes_credentials_from_the_container_endpoint_with_its_to
 
     let token_file = dir.path().join("token-file");
     std::fs::write(&token_file, "a-wrong-token\n").unwrap();
-    let sink = dir.path().join("token");
-    let cfg = dir.path().join("agent.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[server]\naddress = \"{}\"\n[auto_auth]\nmethod = \"aws\"\nrole = \"app\"\n\
-             header_value = \"{}\"\n[[sink]]\npath = \"{}\"\n",
-            s.base,
-            crate::aws_auth::SERVER_ID,
-            sink.display()
-        ),
-    )
-    .unwrap();
+    let (cfg, sink) = aws_agent(&s, dir.path());
     let uri = format!("http://{addr}/creds");
     let agent = Agent::start_env(
         &cfg,
