@@ -612,7 +612,7 @@ async fn cert_auto_auth_logs_in_with_the_client_certificate() {
         format!(
             "[server]\naddress = \"https://localhost:{port}\"\nca_cert = \"{}\"\n\
              [auto_auth]\nmethod = \"cert\"\nname = \"web\"\nclient_cert = \"{}\"\nclient_key = \"{}\"\n\
-             [[sink]]\npath = \"{}\"\n",
+             [[sink]]\npath = \"{}\"\n[proxy]\nlisten = \"127.0.0.1:0\"\n",
             env.pki.cert.display(),
             cert.display(),
             key.display(),
@@ -626,6 +626,20 @@ async fn cert_auto_auth_logs_in_with_the_client_certificate() {
     let (st, v) = env.call(None, "GET", "auth/token/lookup-self", Some(token.trim()), None).await;
     assert_eq!(st, reqwest::StatusCode::OK, "{v}\n{}", agent.log());
     assert_eq!(v["data"]["meta"]["common_name"], "app1", "{v}");
+
+    // The proxy never lends the agent's certificate: a caller logging in through it presents none,
+    // so it cannot get a token for the agent's identity (use_auto_auth_token is off).
+    let addr = agent.proxy_addr().await;
+    let r = reqwest::Client::new()
+        .post(format!("{addr}/v1/auth/cert/login"))
+        .json(&json!({"name": "web"}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body = r.text().await.unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(!body.contains("client_token"), "{body}");
 }
 
 /// An agent configuration for aws auto-auth against `s` (role `app`) with a token sink: its path

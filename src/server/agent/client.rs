@@ -39,8 +39,19 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the configured server.
+    /// The agent's own client: with `cert` auto-auth it presents the certificate on every
+    /// connection (its login and renewals need it).
     pub fn new(cfg: &Agent) -> Result<Client, String> {
+        Self::build(cfg, true)
+    }
+
+    /// The proxy's client: never presents the agent's certificate, so a caller of the proxy cannot
+    /// log in as the agent (`auth/cert/login` through it presents no certificate).
+    pub fn without_identity(cfg: &Agent) -> Result<Client, String> {
+        Self::build(cfg, false)
+    }
+
+    fn build(cfg: &Agent, identity: bool) -> Result<Client, String> {
         let mut b = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(REQUEST_TIMEOUT)
@@ -51,7 +62,7 @@ impl Client {
                 b = b.add_root_certificate(cert);
             }
         }
-        if let super::config::Method::Cert { client_cert, client_key, .. } = &cfg.auth.method {
+        if let (true, super::config::Method::Cert { client_cert, client_key, .. }) = (identity, &cfg.auth.method) {
             // The login proves the key in the TLS handshake: every connection presents it.
             let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
             let mut pem = zeroize::Zeroizing::new(read(client_cert)?);
@@ -116,10 +127,17 @@ impl Client {
     }
 }
 
-/// A transport error without its URL (which is harmless, but long) and with its cause.
+/// A transport error without its URL (harmless, but long), with its causes.
 fn transport(e: &reqwest::Error) -> String {
     use std::error::Error as _;
-    let mut s = e.without_url_ref().to_string();
+    let mut s = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    }
+    .to_string();
     let mut src = e.source();
     while let Some(c) = src {
         s.push_str(": ");
@@ -127,21 +145,4 @@ fn transport(e: &reqwest::Error) -> String {
         src = c.source();
     }
     s
-}
-
-/// Extension so a borrowed error can print without its URL.
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        if self.is_timeout() {
-            "timed out".into()
-        } else if self.is_connect() {
-            "connection failed".into()
-        } else {
-            "request failed".into()
-        }
-    }
 }

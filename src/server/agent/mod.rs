@@ -65,9 +65,11 @@ async fn start(cfg: config::Agent) -> Result<Started, String> {
     let mut tasks = Vec::new();
     if let Some(p) = cfg.proxy.clone() {
         let listener = proxy::bind(&p.listen).await?;
+        // Callers' requests and their leases' renewals go without the agent's certificate.
+        let plain = client::Client::without_identity(&cfg)?;
         let cache = Arc::new(cache::Cache::default());
-        tasks.push(tokio::spawn(renewer::run(cache.clone(), client.clone())));
-        tasks.push(tokio::spawn(proxy::serve(listener, p, client.clone(), rx.clone(), cache)));
+        tasks.push(tokio::spawn(renewer::run(cache.clone(), plain.clone())));
+        tasks.push(tokio::spawn(proxy::serve(listener, p, plain, rx.clone(), cache)));
     }
     tasks.push(tokio::spawn(lifetime::keep(auth, client.clone(), cfg.sinks.clone(), tx)));
     for t in cfg.templates {
