@@ -94,6 +94,14 @@ pub async fn restore(core: &Core, body: Vec<u8>, max: u64) -> Result<(), ApiErro
     if let Some(current) = current.filter(|_| keys.keyring.active().number > restored_term) {
         set_system_record(&mut snap.tables, seal::KEYRING, current);
     }
+    // The root key is the same (the signature proved it), but a rekey since the snapshot changed
+    // its sealed form and the share configuration: keep today's, or the replaced shares (perhaps
+    // the leaked ones a rekey was for) would unseal again and today's would not.
+    for record in [seal::ROOT_KEY, seal::SEAL_CONFIG] {
+        if let Some(current) = core.store.system_get(record).await.map_err(ApiError::from)? {
+            set_system_record(&mut snap.tables, record, current);
+        }
+    }
     drop(keys);
     let (created, rows) = (snap.header.created.clone(), snap.rows());
     core.store.replace_tables(snap.tables, NODE_KINDS, Pending::Clear).await.map_err(ApiError::from)?;

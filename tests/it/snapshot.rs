@@ -462,3 +462,34 @@ async fn a_snapshot_older_than_a_key_rotation_keeps_todays_keyring() {
     assert_eq!(s.read("secret/data/after").await["v"], "term 2");
     assert_eq!(s.read("secret/data/k").await["v"], "before");
 }
+
+#[tokio::test]
+async fn a_snapshot_older_than_a_rekey_keeps_todays_shares() {
+    let (s, old_shares) = shamir_node(None).await;
+    s.write("secret/data/k", json!({"v": "before"})).await;
+    let snapshot = save(&s).await;
+    // Rekey to 3-of-2 new shares (no verification: they are in force at once).
+    let (st, v) = s.call("PUT", "sys/rekey/init", Some(json!({"secret_shares": 3, "secret_threshold": 2}))).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let nonce = v["nonce"].as_str().unwrap().to_string();
+    let mut new_shares = Vec::new();
+    for k in &old_shares[..2] {
+        let (st, v) = s.call("PUT", "sys/rekey/update", Some(json!({"key": k, "nonce": nonce}))).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        if let Some(keys) = v["keys"].as_array() {
+            new_shares = keys.iter().map(|k| k.as_str().unwrap().to_string()).collect();
+        }
+    }
+    assert_eq!(new_shares.len(), 3);
+    let (st, text) = post(&s, SNAPSHOT, snapshot).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{text}");
+    // The replaced shares stay replaced; today's unseal.
+    let (st, _) = s.call("PUT", "sys/seal", None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, v) = unseal_with(&s, &old_shares[..2]).await;
+    assert!(st != StatusCode::OK || v["sealed"] == true, "the shares a rekey replaced unsealed: {v}");
+    let _ = s.call_as("", "PUT", "sys/unseal", Some(json!({"reset": true}))).await;
+    let (st, v) = unseal_with(&s, &new_shares[..2]).await;
+    assert_eq!((st, v["sealed"].clone()), (StatusCode::OK, json!(false)), "{v}");
+    assert_eq!(s.read("secret/data/k").await["v"], "before");
+}
