@@ -121,6 +121,14 @@ pub async fn restore_force(core: &Core, body: Vec<u8>, max: u64) -> Result<(), A
         return Err(ApiError::sealed());
     }
     let snap = decode(body, max).await?;
+    // Without these the node could never be unsealed again; refuse before anything changes.
+    for record in [seal::SEAL_CONFIG, seal::ROOT_KEY, seal::KEYRING] {
+        if snap.system_record(record).is_none() {
+            return Err(ApiError::bad_request(format!(
+                "invalid snapshot: it holds no {record} record, so no key could unseal it; nothing was changed"
+            )));
+        }
+    }
     let previous = take(core).await?;
     let proof = pending::Proof::of(&snap, previous);
     let (created, rows, from) = (snap.header.created.clone(), snap.rows(), snap.header.cluster_id.clone());

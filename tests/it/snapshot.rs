@@ -261,6 +261,11 @@ async fn a_snapshot_whose_rows_were_changed_fails_its_signature_now_or_at_the_fi
 
 /// The snapshot with the `mount` table's first description changed and `SHA256SUMS` recomputed.
 fn forge(good: &[u8]) -> Vec<u8> {
+    forge_with(good, |meta| meta.to_string(), |state| state.replacen("\"kv\"", "\"kx\"", 1))
+}
+
+/// The snapshot with `meta.json` and `state.jsonl` rewritten and `SHA256SUMS` recomputed.
+fn forge_with(good: &[u8], meta: impl Fn(&str) -> String, edit: impl Fn(&str) -> String) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     let mut members: Vec<(String, Vec<u8>)> = Vec::new();
@@ -273,7 +278,8 @@ fn forge(good: &[u8]) -> Vec<u8> {
         members.push((name, body));
     }
     let state = String::from_utf8(members[1].1.clone()).unwrap();
-    let changed = state.replacen("\"kv\"", "\"kx\"", 1);
+    let changed = edit(&state);
+    members[0].1 = meta(std::str::from_utf8(&members[0].1).unwrap()).into_bytes();
     assert_ne!(state, changed);
     members[1].1 = changed.into_bytes();
     let hex = |b: &[u8]| hex::encode(Sha256::digest(b));
@@ -492,4 +498,43 @@ async fn a_snapshot_older_than_a_rekey_keeps_todays_shares() {
     let (st, v) = unseal_with(&s, &new_shares[..2]).await;
     assert_eq!((st, v["sealed"].clone()), (StatusCode::OK, json!(false)), "{v}");
     assert_eq!(s.read("secret/data/k").await["v"], "before");
+}
+
+#[tokio::test]
+async fn a_forced_snapshot_without_its_keys_is_refused_before_anything_changes() {
+    let (s, _shares) = shamir_node(None).await;
+    s.write("secret/data/k", json!({"v": "x"})).await;
+    // Checksums recomputed, the root key's row gone: no key could ever unseal it.
+    let fewer = |mut v: serde_json::Value| {
+        v["rows"] = json!(v["rows"].as_u64().unwrap() - 1);
+        v
+    };
+    let meta = |m: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(m).unwrap();
+        for t in v["tables"].as_array_mut().unwrap() {
+            if t["name"] == "system_entry" {
+                *t = fewer(t.clone());
+            }
+        }
+        v.to_string()
+    };
+    let keyless = forge_with(&save(&s).await, meta, |state| {
+        let mut out = String::new();
+        for line in state.lines() {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["table"] == "system_entry" {
+                v = fewer(v);
+            } else if v.as_array().is_some_and(|row| row.iter().any(|c| c == "root_key")) {
+                continue;
+            }
+            out.push_str(&v.to_string());
+            out.push('\n');
+        }
+        out
+    });
+    let (st, text) = post(&s, FORCE, keyless).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("root_key"), "{text}");
+    assert!(!sealed(&s).await);
+    assert_eq!(s.read("secret/data/k").await["v"], "x");
 }

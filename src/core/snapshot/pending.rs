@@ -74,7 +74,9 @@ pub async fn settle(core: &Core, unseal_key: &Key) -> Result<bool, ApiError> {
         }
         Ok(_) => "the snapshot's signature does not verify with its own root key",
         Err(KeysError::WrongKey) => "the unseal key does not open the restored snapshot's root key",
-        Err(e) => return Err(ApiError::internal(&e)),
+        // A snapshot whose keys are missing or damaged can never be unsealed: roll back too.
+        Err(KeysError::Damaged(_)) => "the restored snapshot's root key or keyring is missing or damaged",
+        Err(e @ KeysError::Store(_)) => return Err(ApiError::internal(&e)),
     };
     let previous = tokio::task::spawn_blocking(move || format::decode(&proof.previous, u64::MAX))
         .await
