@@ -191,17 +191,20 @@ pub fn token_type_field(data: &Map<String, Value>, current: &str) -> Result<Stri
 /// with. Renewal must present the same certificate (SEC-15).
 pub const RENEW_FINGERPRINT: &str = "cert_sha256";
 
+/// The fingerprint a cert-login token records: the SHA-256 (hex) of the leaf certificate's DER.
+pub fn cert_fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(der))
+}
+
 /// SEC-15: a token that records a certificate fingerprint renews only over a connection that
 /// presents that same certificate; other tokens are not affected.
 pub fn check_renewal(meta: &Map<String, Value>, req: &crate::base::logical::Request) -> Result<(), ApiError> {
-    use sha2::Digest;
-    use subtle::ConstantTimeEq;
     let Some(want) = meta.get(RENEW_FINGERPRINT).and_then(Value::as_str) else { return Ok(()) };
     let Some(leaf) = req.peer_certs.as_ref().and_then(|c| c.first()) else {
         return Err(ApiError::bad_request("no client certificate found"));
     };
-    let got = hex::encode(sha2::Sha256::digest(leaf));
-    if bool::from(got.as_bytes().ct_eq(want.as_bytes())) {
+    if crate::crypto::ct_eq(cert_fingerprint(leaf).as_bytes(), want.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::bad_request("the client certificate does not match the one used to log in"))

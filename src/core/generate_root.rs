@@ -1,6 +1,6 @@
 //! Generate root (issue 19 part 3): share holders make a new root token when every root token
 //! was revoked. Off unless `[seal] generate_root = true`. One attempt per node, in memory,
-//! dropped at seal and after [`attempt::IDLE_LIMIT`] without progress. Anyone may start one (no
+//! dropped at seal and [`attempt::MAX_AGE`] after its start. Anyone may start one (no
 //! root token may exist); only the holder of its nonce may add shares to it or cancel it
 //! (SEC-19). Every start, update and cancel is audited, without the share, the one-time
 //! password, the nonce or the token, and rate-limited per node.
@@ -258,7 +258,7 @@ impl GenerateRoot {
             return Err(ApiError::permission_denied());
         }
         let part = seal::decode_share(key)?;
-        if !a.add(part, core.clock.now()) {
+        if !a.add(part) {
             return Err(ApiError::bad_request("given key has already been provided during this generation operation"));
         }
         let nonce = a.nonce().to_string();

@@ -247,17 +247,16 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
     state.core.rate_limits.check(&logical.path, client)?;
     // A snapshot to restore is the whole body, not JSON, and may be larger than other bodies.
     let snapshot = crate::engines::sys::takes_snapshot(&logical.path, operation);
-    let max = if snapshot {
-        usize::try_from(state.core.snapshots.load().max_size).unwrap_or(usize::MAX)
-    } else {
-        state.limits.max_request_size
-    };
+    let snapshot_max = snapshot.then(|| usize::try_from(state.core.snapshots.load().max_size).unwrap_or(usize::MAX));
     // SEC-35: the token is checked from the headers before a byte of the body is read. A request
     // that has no body (most reads) has nothing to protect: the pipeline checks its token once.
     let limit = if axum::body::HttpBody::is_end_stream(&body) {
         0
     } else {
-        match admit::admit(&state.core, &logical.path, operation, logical.token.as_ref(), client, max).await {
+        let max = state.limits.max_request_size;
+        match admit::admit(&state.core, &logical.path, operation, logical.token.as_ref(), client, max, snapshot_max)
+            .await
+        {
             admit::Admission::Read(limit) => limit,
             admit::Admission::Refuse => return Ok(Incoming::Refused(logical)),
         }
@@ -273,7 +272,7 @@ async fn to_logical(state: &AppState, req: HttpRequest) -> Result<Incoming, ApiE
         .map_err(|_| ApiError::new(axum::http::StatusCode::REQUEST_TIMEOUT, "timed out reading the request body"))?
         .map_err(|_| ApiError::too_large(limit))?;
     if snapshot {
-        logical.raw = Some(bytes.to_vec());
+        logical.raw = Some(Vec::from(bytes));
         return Ok(Incoming::Run(logical));
     }
     let mut data = limits::parse_body(&bytes, state.limits.max_json_depth)?;

@@ -323,6 +323,14 @@ async fn the_snapshot_endpoints_need_sudo_and_refuse_other_spellings_and_oversiz
     }
     let resp = s.request_anon("GET", SNAPSHOT).header("X-Vault-Token", &sudo).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "read + sudo takes a snapshot");
+    // Only a token with sudo there may send a body over `max_request_size` (1 MiB): another
+    // valid token cannot make the server read up to `[snapshot] max_size` before it is refused.
+    let big = vec![0u8; (1 << 20) + 1];
+    let resp =
+        s.request_anon("POST", SNAPSHOT).header("X-Vault-Token", &no_sudo).body(big.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "no sudo: the ordinary limit");
+    let resp = s.request_anon("POST", SNAPSHOT).header("X-Vault-Token", &sudo).body(big).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "sudo: read, then refused as not a snapshot");
     let resp = s.request_anon("POST", FORCE).header("X-Vault-Token", &sudo).body(good.clone()).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN, "sudo on snapshot grants nothing on snapshot-force");
 

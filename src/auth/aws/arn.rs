@@ -35,27 +35,10 @@ pub fn parse(arn: &str) -> Option<Principal> {
     })
 }
 
-/// Whether `value` matches `pattern`, where `*` stands for any run of characters.
-pub fn glob(pattern: &str, value: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    let (Some((first, tail)), Some((last, _))) = (parts.split_first(), parts.split_last()) else { return false };
-    let Some((_, middles)) = tail.split_last() else { return pattern == value };
-    let Some(mut rest) = value.strip_prefix(first).and_then(|v| v.strip_suffix(last)) else { return false };
-    if value.len() < first.len() + last.len() {
-        return false;
-    }
-    for middle in middles {
-        match rest.find(middle) {
-            Some(i) => rest = rest.get(i + middle.len()..).unwrap_or(""),
-            None => return false,
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::base::glob::glob_match as glob;
 
     #[test]
     fn principals_become_canonical() {

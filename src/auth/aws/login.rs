@@ -45,7 +45,7 @@ pub async fn login(call: &Call<'_>, req: &Request) -> Result<Response, ApiError>
     if role.auth_type != "iam" {
         return Err(ApiError::bad_request(format!("auth method iam not allowed for role {name}")));
     }
-    if !role.bound_iam_principal_arn.iter().any(|p| arn::glob(p, &principal.canonical)) {
+    if !role.bound_iam_principal_arn.iter().any(|p| crate::base::glob::glob_match(p, &principal.canonical)) {
         return Err(ApiError::bad_request(format!(
             "IAM Principal {:?} does not belong to the role {name:?}",
             caller.arn

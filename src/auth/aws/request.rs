@@ -26,8 +26,8 @@ pub const MAX_SKEW_SECS: i64 = 15 * 60;
 /// Headers never forwarded: the connection's own, which the client does not get to set.
 const NOT_FORWARDED: [&str; 5] = ["host", "content-length", "transfer-encoding", "connection", "expect"];
 
-/// A checked request, ready to forward.
-#[derive(Debug)]
+/// A checked request, ready to forward. No `Debug`: its headers hold the signature and any
+/// session token.
 pub struct Checked {
     /// The `Host` the client signed.
     pub host: String,

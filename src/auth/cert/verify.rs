@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, UnixTime};
-use sha2::{Digest, Sha256};
 
 use super::role::{parse_pem, CertRole};
 use super::x509::{self, Info};
@@ -99,7 +98,7 @@ pub fn check(
     {
         return Err(Refusal::Names);
     }
-    Ok(Matched { info, fingerprint: hex::encode(Sha256::digest(leaf_der)) })
+    Ok(Matched { info, fingerprint: crate::auth::common::cert_fingerprint(leaf_der) })
 }
 
 /// A pinned leaf is revoked when a CRL of its issuer lists its serial.

@@ -9,9 +9,10 @@ use zeroize::Zeroizing;
 use crate::core::tokens::{SERVICE_PREFIX, TOKEN_RANDOM_LEN};
 use crate::crypto;
 
-/// An attempt with no start or accepted share for this long is dropped: an attempt nobody can
-/// cancel without its nonce must not block share holders for ever.
-pub const IDLE_LIMIT: Duration = Duration::minutes(30);
+/// An attempt is dropped this long after its start, whatever was submitted since: an attempt
+/// nobody can cancel without its nonce must not block share holders for ever (and its starter
+/// cannot keep it alive by feeding it shares that never combine).
+pub const MAX_AGE: Duration = Duration::minutes(30);
 
 /// Length of a token, and so of the one-time password (`otp_length`).
 pub const OTP_LENGTH: usize = SERVICE_PREFIX.len() + TOKEN_RANDOM_LEN;
@@ -21,7 +22,7 @@ pub struct Attempt {
     nonce: String,
     otp: Zeroizing<String>,
     parts: Vec<Zeroizing<Vec<u8>>>,
-    touched: DateTime<Utc>,
+    started: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Attempt {
@@ -33,7 +34,7 @@ impl std::fmt::Debug for Attempt {
 impl Attempt {
     /// A new attempt with a fresh nonce that encodes the token with `otp`.
     pub fn new(otp: Zeroizing<String>, now: DateTime<Utc>) -> Self {
-        Self { nonce: uuid::Uuid::new_v4().to_string(), otp, parts: Vec::new(), touched: now }
+        Self { nonce: uuid::Uuid::new_v4().to_string(), otp, parts: Vec::new(), started: now }
     }
 
     /// The nonce (handed to the starter only).
@@ -52,12 +53,11 @@ impl Attempt {
     }
 
     /// Adds a share; `false` if it was submitted before (and nothing changes).
-    pub fn add(&mut self, part: Zeroizing<Vec<u8>>, now: DateTime<Utc>) -> bool {
+    pub fn add(&mut self, part: Zeroizing<Vec<u8>>) -> bool {
         if self.parts.iter().any(|p| crypto::ct_eq(p, &part)) {
             return false;
         }
         self.parts.push(part);
-        self.touched = now;
         true
     }
 
@@ -66,9 +66,9 @@ impl Attempt {
         std::mem::take(&mut self.parts)
     }
 
-    /// True once the attempt was idle for [`IDLE_LIMIT`].
+    /// True once the attempt is [`MAX_AGE`] old.
     pub fn expired(&self, now: DateTime<Utc>) -> bool {
-        now - self.touched >= IDLE_LIMIT
+        now - self.started >= MAX_AGE
     }
 
     /// The new token as the starter receives it.
@@ -129,11 +129,13 @@ mod tests {
         assert!(!a.nonce_matches(""));
         assert!(!a.nonce_matches(&nonce.to_uppercase()));
         assert!(!a.nonce_matches(&format!("{nonce} ")));
-        assert!(a.add(Zeroizing::new(vec![1; 33]), now));
-        assert!(!a.add(Zeroizing::new(vec![1; 33]), now), "a duplicate share is refused");
+        assert!(a.add(Zeroizing::new(vec![1; 33])));
+        assert!(!a.add(Zeroizing::new(vec![1; 33])), "a duplicate share is refused");
         assert_eq!(a.progress(), 1);
         assert!(!format!("{a:?}").contains(&nonce), "Debug shows no nonce");
-        assert!(!a.expired(now + IDLE_LIMIT - Duration::seconds(1)));
-        assert!(a.expired(now + IDLE_LIMIT));
+        assert!(!a.expired(now + MAX_AGE - Duration::seconds(1)));
+        // A share just before the end does not keep it alive.
+        assert!(a.add(Zeroizing::new(vec![2; 33])));
+        assert!(a.expired(now + MAX_AGE));
     }
 }

@@ -143,7 +143,7 @@ fn check_nonce(expected: &str, given: &str) -> Result<(), ApiError> {
     if given.is_empty() {
         return Err(ApiError::bad_request("missing required field 'nonce'"));
     }
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), given.as_bytes())) {
+    if !crate::crypto::ct_eq(expected.as_bytes(), given.as_bytes()) {
         return Err(ApiError::bad_request("incorrect nonce supplied"));
     }
     Ok(())
@@ -152,7 +152,7 @@ fn check_nonce(expected: &str, given: &str) -> Result<(), ApiError> {
 /// Adds a share to `parts`; a share given twice is refused (as Vault does).
 fn add_share(parts: &mut Vec<Zeroizing<Vec<u8>>>, share: &str) -> Result<(), ApiError> {
     let part = decode_share(share)?;
-    if parts.iter().any(|p| p[..] == part[..]) {
+    if parts.iter().any(|p| crate::crypto::ct_eq(p, &part)) {
         return Err(ApiError::bad_request("given key has already been provided during this operation"));
     }
     parts.push(part);

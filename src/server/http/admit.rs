@@ -22,7 +22,9 @@ pub enum Admission {
     Refuse,
 }
 
-/// Decides from the path, operation and headers alone. `max` is `max_request_size`.
+/// Decides from the path, operation and headers alone. `max` is `max_request_size`; `sudo_max`
+/// is a larger limit for a path that needs sudo (a snapshot to restore), granted only to a token
+/// that holds sudo there, so another token cannot make the server read that much.
 pub async fn admit(
     core: &Core,
     path: &str,
@@ -30,6 +32,7 @@ pub async fn admit(
     token: Option<&SecretString>,
     client: Option<IpAddr>,
     max: usize,
+    sudo_max: Option<usize>,
 ) -> Admission {
     let open = Admission::Read(UNAUTHENTICATED_BODY_LIMIT.min(max));
     if crate::engines::sys::served_without_token(core, path, op) {
@@ -47,7 +50,18 @@ pub async fn admit(
     // `Authorization` header. An unknown access key must be refused at this point, before the
     // body is read, and the signature verified over the raw bytes before any JSON is parsed.
     match core.tokens.authenticate(&core.store, token, core.clock.now()).await {
-        Ok(t) if t.allowed_from(client) => Admission::Read(max),
+        Ok(t) if t.allowed_from(client) => match sudo_max {
+            Some(big) if has_sudo(core, &t, path).await => Admission::Read(big),
+            _ => Admission::Read(max),
+        },
         _ => Admission::Refuse,
     }
+}
+
+/// Whether the token's policies grant sudo on `path`.
+async fn has_sudo(core: &Core, token: &crate::core::tokens::TokenEntry, path: &str) -> bool {
+    core.policies
+        .acl_for(&core.store, token)
+        .await
+        .is_ok_and(|acl| acl.is_root() || acl.capabilities(path).contains(crate::base::policy::Capability::Sudo))
 }
