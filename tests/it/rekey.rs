@@ -498,6 +498,16 @@ async fn audit_records_each_step_and_never_a_share() {
     }
     for path in [&hashed, &raw] {
         let text = std::fs::read_to_string(path).unwrap();
+        // The updates are in the log, their shares hashed even on the log_raw device.
+        let updates: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["type"] == "request" && e["request"]["path"] == "sys/rekey/update")
+            .collect();
+        assert_eq!(updates.len(), 2, "{}", path.display());
+        for e in &updates {
+            assert!(e["request"]["data"]["key"].as_str().unwrap().starts_with("hmac-sha256:"), "{e}");
+        }
         for share in old.iter().chain(&new).chain(&new_b64) {
             assert!(!text.contains(share.as_str()), "a share in {}", path.display());
         }
